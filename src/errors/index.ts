@@ -1,0 +1,3 @@
+export { Code, codeName } from "./code.js";
+export { OrchestratorError } from "./orchestrator-error.js";
+export { TaskFailure } from "./task-failure.js";

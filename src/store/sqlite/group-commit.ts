@@ -1,0 +1,63 @@
+import type { Database } from "better-sqlite3";
+
+interface PendingWrite {
+  operation: () => unknown;
+  resolve: (value: unknown) => void;
+  reject: (reason: unknown) => void;
+}
+
+/**
+ * Group commit: every write asked for during one turn of the event loop runs in one transaction,
+ * so a burst of N writes costs one commit (one fsync with synchronous=FULL) instead of N. Each write
+ * runs in its own savepoint, so one that throws is rolled back alone; no promise resolves before
+ * the transaction holding its write has committed.
+ */
+export class GroupCommit {
+  private pending: PendingWrite[] = [];
+  private scheduled = false;
+  private readonly runBatch: (batch: PendingWrite[]) => Array<{ ok: boolean; value: unknown }>;
+
+  constructor(private readonly db: Database) {
+    const inSavepoint = db.transaction((operation: () => unknown) => operation());
+    this.runBatch = db.transaction((batch: PendingWrite[]) =>
+      batch.map((write) => {
+        try {
+          return { ok: true, value: inSavepoint(write.operation) };
+        } catch (error) {
+          return { ok: false, value: error };
+        }
+      }),
+    );
+  }
+
+  run<T>(operation: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ operation, resolve: resolve as (value: unknown) => void, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** Commits whatever is pending now; used before close. */
+  flush(): void {
+    this.scheduled = false;
+    const batch = this.pending;
+    this.pending = [];
+    if (batch.length === 0) return;
+    let outcomes: Array<{ ok: boolean; value: unknown }>;
+    try {
+      outcomes = this.runBatch(batch);
+    } catch (error) {
+      for (const write of batch) write.reject(error);
+      return;
+    }
+    outcomes.forEach((outcome, index) => {
+      const write = batch[index];
+      if (!write) return;
+      if (outcome.ok) write.resolve(outcome.value);
+      else write.reject(outcome.value);
+    });
+  }
+}

@@ -1,0 +1,13 @@
+/**
+ * Numbered migrations, applied in order, each once, inside one transaction with its version row.
+ * Never edit a migration that has shipped: add the next number.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+import { initialSchema } from "./001_initial.js";
+
+export const migrations: readonly Migration[] = [initialSchema];

@@ -1,0 +1,8 @@
+export const extendLeasesSql = `
+UPDATE tasks SET lease_expires_at = :until
+WHERE state = 'running' AND worker_id = :workerId`;
+
+export const expiredAttemptsSql = `
+SELECT id, attempt, worker_id, (lease_expires_at <= :now) AS lease_expired
+FROM tasks
+WHERE state = 'running' AND (lease_expires_at <= :now OR deadline_at <= :now)`;
