@@ -94,6 +94,8 @@ export class SqliteStore implements TaskStore {
             workerId: request.workerId, name, limit, now,
             leaseExpiresAt: now + terms.leaseMs, deadlineGraceMs: terms.deadlineGraceMs,
           }) as Row[];
+          // RETURNING promises no order; hand tasks out oldest first.
+          rows.sort((a, b) => Number(a.seq) - Number(b.seq));
           for (const row of rows) {
             const attempt = Number(row.attempt);
             const event = this.recordEvent({
@@ -206,7 +208,8 @@ export class SqliteStore implements TaskStore {
     return Promise.resolve(row ? toTask(row) : null);
   }
 
-  listTasks(filter: TaskFilter): Promise<TaskPage> {
+  /** Async so that a bad cursor rejects the returned promise instead of throwing at the call. */
+  async listTasks(filter: TaskFilter): Promise<TaskPage> {
     let cursor: number | undefined;
     if (filter.cursor) {
       cursor = Number(Buffer.from(filter.cursor, "base64url").toString("utf8"));
@@ -222,7 +225,7 @@ export class SqliteStore implements TaskStore {
     const page = rows.slice(0, filter.limit);
     const last = page.at(-1);
     const nextCursor = rows.length > filter.limit && last ? Buffer.from(String(last.seq)).toString("base64url") : null;
-    return Promise.resolve({ tasks: page.map(toTask), nextCursor });
+    return { tasks: page.map(toTask), nextCursor };
   }
 
   listEvents(taskId: string, afterSequence: number): Promise<TaskEvent[]> {

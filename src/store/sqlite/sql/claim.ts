@@ -17,4 +17,4 @@ WHERE seq IN (
   ORDER BY seq
   LIMIT :limit
 )
-RETURNING id, attempt, name, payload, timeout_ms, max_retries, last_sequence`;
+RETURNING seq, id, attempt, name, payload, timeout_ms, max_retries, last_sequence`;

@@ -1,0 +1,79 @@
+import { credentials, Metadata, type ClientUnaryCall, type CallOptions, type ServiceError } from "@grpc/grpc-js";
+import { SchedulerClient, type GatewayServer } from "../protocol/generated/orchestrator/v1/orchestrator.js";
+import { version } from "../protocol/index.js";
+import { Code } from "../errors/code.js";
+import { OrchestratorError } from "../errors/orchestrator-error.js";
+import { serverStream, unary } from "../util/grpc-handlers.js";
+import type { Logger } from "../util/logger.js";
+import type { CompiledGatewayOptions } from "./options.js";
+
+type UnaryMethod<Req, Res> = (request: Req, metadata: Metadata, options: Partial<CallOptions>, callback: (error: ServiceError | null, response: Res) => void) => ClientUnaryCall;
+
+/**
+ * The public front door. It holds no task state: every call goes to the Scheduler over one
+ * multiplexed HTTP/2 connection, and errors come back with the Scheduler's status code.
+ */
+export class Gateway {
+  readonly scheduler: SchedulerClient;
+
+  constructor(private readonly options: CompiledGatewayOptions, private readonly logger: Logger) {
+    this.scheduler = new SchedulerClient(options.schedulerAddress, credentials.createInsecure(), {
+      "grpc.keepalive_time_ms": 10_000,
+      "grpc.keepalive_timeout_ms": 5_000,
+      "grpc.initial_reconnect_backoff_ms": 200,
+      "grpc.max_reconnect_backoff_ms": 2_000,
+      "grpc.max_receive_message_length": 4 * 1024 * 1024,
+    });
+  }
+
+  close(): void {
+    this.scheduler.close();
+  }
+
+  private forward<Req, Res>(method: UnaryMethod<Req, Res>, request: Req): Promise<Res> {
+    return new Promise<Res>((resolve, reject) => {
+      const deadline = Date.now() + this.options.forwardTimeoutMs;
+      method.call(this.scheduler, request, new Metadata(), { deadline }, (error, response) => {
+        if (error) reject(this.fromScheduler(error));
+        else resolve(response);
+      });
+    });
+  }
+
+  private fromScheduler(error: ServiceError): OrchestratorError {
+    if (error.code === Code.Unavailable) {
+      return new OrchestratorError(Code.Unavailable, `the scheduler at ${this.options.schedulerAddress} is unreachable (${error.details}); start it with "orchestrator scheduler" or check --scheduler`, { cause: error });
+    }
+    if (error.code === Code.DeadlineExceeded) {
+      return new OrchestratorError(Code.Unavailable, `the scheduler at ${this.options.schedulerAddress} did not answer within ${this.options.forwardTimeoutMs} ms`, { cause: error });
+    }
+    return OrchestratorError.from(error);
+  }
+
+  service(): GatewayServer {
+    const s = this.scheduler;
+    return {
+      healthCheck: unary(() => ({ healthy: true, version })),
+      submitTask: unary(async (request) => {
+        const response = await this.forward(s.submitTask, request);
+        this.logger.info({ task_id: response.taskId, name: request.name }, "Task submitted");
+        return response;
+      }),
+      submitTasks: unary((request) => this.forward(s.submitTasks, request)),
+      getTask: unary((request) => this.forward(s.getTask, request)),
+      listTasks: unary((request) => this.forward(s.listTasks, request)),
+      cancelTask: unary((request) => this.forward(s.cancelTask, request)),
+      listWorkers: unary((request) => this.forward(s.listWorkers, request)),
+      subscribeProgress: serverStream((request, call, signal) => new Promise<void>((resolve, reject) => {
+        const upstream = s.subscribeProgress(request);
+        signal.addEventListener("abort", () => upstream.cancel());
+        upstream.on("data", (update) => call.write(update));
+        upstream.on("end", () => resolve());
+        upstream.on("error", (error: ServiceError) => {
+          if (error.code === Code.Cancelled && signal.aborted) resolve();
+          else reject(this.fromScheduler(error));
+        });
+      })),
+    };
+  }
+}

@@ -1,0 +1,30 @@
+import { GatewayService } from "../protocol/generated/orchestrator/v1/orchestrator.js";
+import { startGrpcServer } from "../util/grpc-server.js";
+import { createLogger, type Logger } from "../util/logger.js";
+import type { RunningService } from "../util/service.js";
+import { Gateway } from "./gateway.js";
+import { compileGatewayOptions, type GatewayOptions } from "./options.js";
+
+export async function startGatewayService(options: GatewayOptions, deps: { logger?: Logger } = {}): Promise<RunningService> {
+  const compiled = compileGatewayOptions(options);
+  const logger = deps.logger ?? createLogger({ level: compiled.logLevel, service: "gateway" });
+  const gateway = new Gateway(compiled, logger);
+  let server;
+  try {
+    server = await startGrpcServer("orchestrator.v1.Gateway", GatewayService, gateway.service(), compiled.host, compiled.port);
+  } catch (error) {
+    gateway.close();
+    throw error;
+  }
+  logger.info({ address: server.address, scheduler: compiled.schedulerAddress }, `Gateway service listening on ${server.address}`);
+  return {
+    name: "Gateway",
+    address: server.address,
+    logger,
+    stop: async () => {
+      await server.shutdown(2000);
+      gateway.close();
+      logger.info("Gateway service stopped");
+    },
+  };
+}

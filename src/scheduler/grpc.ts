@@ -1,0 +1,88 @@
+import type { ServerDuplexStream } from "@grpc/grpc-js";
+import { status } from "@grpc/grpc-js";
+import type {
+  SchedulerMessage, SchedulerServer, SubmitTaskRequest, SubmitTaskResponse, WorkerMessage,
+} from "../protocol/generated/orchestrator/v1/orchestrator.js";
+import { eventToProto, stateToProto, taskToProto } from "../protocol/convert.js";
+import { version } from "../protocol/index.js";
+import { toServiceError } from "../errors/grpc.js";
+import { OrchestratorError } from "../errors/orchestrator-error.js";
+import { serverStream, unary } from "../util/grpc-handlers.js";
+import type { Logger } from "../util/logger.js";
+import type { Scheduler } from "./scheduler.js";
+import type { WorkerSession } from "./worker-registry.js";
+
+function toResponse(accepted: { taskId: string; acceptedAt: number }): SubmitTaskResponse {
+  return { taskId: accepted.taskId, timestamp: Math.floor(accepted.acceptedAt / 1000) };
+}
+
+/** The Scheduler's gRPC face: decoding and encoding only; the decisions live in Scheduler. */
+export function schedulerGrpcService(scheduler: Scheduler, logger: Logger): SchedulerServer {
+  return {
+    healthCheck: unary(() => ({ healthy: scheduler.state === "running", version })),
+    submitTask: unary(async (request: SubmitTaskRequest) => {
+      const [accepted] = await scheduler.submit([request], false);
+      if (!accepted) throw new Error("submit accepted nothing");
+      return toResponse(accepted);
+    }),
+    submitTasks: unary(async (request) => ({ tasks: (await scheduler.submit(request.tasks)).map(toResponse) })),
+    getTask: unary(async (request) => ({ task: taskToProto(await scheduler.getTask(request.taskId)) })),
+    listTasks: unary(async (request) => {
+      const page = await scheduler.listTasks(request);
+      return { tasks: page.tasks.map(taskToProto), nextPageToken: page.nextCursor ?? "" };
+    }),
+    cancelTask: unary(async (request) => {
+      const outcome = await scheduler.cancel(request.taskId, request.reason);
+      return { state: stateToProto(outcome.state), cancelled: outcome.cancelled };
+    }),
+    listWorkers: unary(() => ({ workers: scheduler.listWorkers() })),
+    subscribeProgress: serverStream(async (request, call, signal) => {
+      await scheduler.watch(request.taskId, request.afterSequence, (event) => call.write(eventToProto(event)), signal);
+    }),
+    connect: (call) => handleWorkerStream(scheduler, call, logger),
+  };
+}
+
+function handleWorkerStream(scheduler: Scheduler, call: ServerDuplexStream<WorkerMessage, SchedulerMessage>, logger: Logger): void {
+  let session: WorkerSession | undefined;
+  let closed = false;
+  const fail = (error: unknown): void => {
+    if (closed) return;
+    closed = true;
+    call.destroy(toServiceError(error));
+  };
+  const close = (reason: string): void => fail(new OrchestratorError(status.UNAVAILABLE, reason));
+  call.on("data", (message: WorkerMessage) => {
+    if (closed) return;
+    try {
+      if (!session) {
+        session = scheduler.registerWorker(message, {
+          sendAssignments: (assign) => {
+            if (!closed) call.write({ kind: { $case: "assign", assign } });
+          },
+          sendCancel: (cancel) => {
+            if (!closed) call.write({ kind: { $case: "cancel", cancel } });
+          },
+          close,
+        });
+        call.write({ kind: { $case: "registered", registered: { workerId: session.workerId, heartbeatIntervalMs: scheduler.heartbeatIntervalMs } } });
+        return;
+      }
+      scheduler.handleWorkerMessage(session, message);
+    } catch (error) {
+      logger.warn({ err: error, worker_id: session?.workerId }, "Refused a worker stream message");
+      fail(error);
+      if (session) scheduler.workerDisconnected(session, "sent an invalid message");
+    }
+  });
+  const ended = (reason: string) => () => {
+    if (session) scheduler.workerDisconnected(session, reason);
+    if (!closed) {
+      closed = true;
+      call.end();
+    }
+  };
+  call.on("end", ended("disconnected"));
+  call.on("cancelled", ended("disconnected (stream cancelled)"));
+  call.on("error", ended("disconnected (stream error)"));
+}

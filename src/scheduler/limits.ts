@@ -1,0 +1,19 @@
+/** Every limit a request is held to; README "Limits" lists the same numbers. */
+export const limits = {
+  nameMaxLength: 128,
+  namePattern: /^[A-Za-z0-9._:/-]+$/,
+  descriptionMaxLength: 1024,
+  payloadMaxBytes: 1024 * 1024,
+  resultMaxBytes: 1024 * 1024,
+  timeoutSecs: { min: 1, max: 86_400, default: 300 },
+  maxRetries: { min: 0, max: 100, default: 3 },
+  retryBackoffMs: { min: 1, max: 3_600_000 },
+  batchMaxTasks: 1000,
+  pageSize: { min: 1, max: 1000, default: 50 },
+  reasonMaxLength: 1024,
+  progressMessageMaxLength: 1024,
+  workerSlots: { min: 1, max: 10_000 },
+  workerTaskNames: 1000,
+  /** Largest gRPC message any service accepts. */
+  messageMaxBytes: 4 * 1024 * 1024,
+} as const;

@@ -1,0 +1,159 @@
+import { credentials, Metadata, type CallOptions, type ClientUnaryCall, type ServiceError } from "@grpc/grpc-js";
+import {
+  GatewayClient, TaskState, type ListTasksResponse, type ProgressUpdate, type SubmitTaskRequest, type Task, type WorkerInfo,
+} from "../protocol/generated/orchestrator/v1/orchestrator.js";
+import { isTerminalProtoState, stateToProto } from "../protocol/convert.js";
+import { Code } from "../errors/code.js";
+import { OrchestratorError } from "../errors/orchestrator-error.js";
+import { encodeResult } from "../worker/handler.js";
+import type { TaskState as StateName } from "../store/store.js";
+
+export interface ClientOptions {
+  /** host:port of the Gateway. */
+  address?: string;
+  /** Deadline of each unary call. */
+  timeoutMs?: number;
+}
+
+export interface TaskSpec {
+  name: string;
+  /** Bytes as they are, a string as UTF-8, anything else as JSON. */
+  payload?: unknown;
+  description?: string;
+  timeoutSecs?: number;
+  maxRetries?: number;
+  retryBackoffMs?: number;
+}
+
+export interface Submitted {
+  taskId: string;
+  /** Unix seconds at which the Gateway acknowledged the task (it is durable by then). */
+  timestamp: number;
+}
+
+export interface SubscribeOptions {
+  /** Resume after this sequence number. */
+  afterSequence?: number;
+  signal?: AbortSignal;
+  /** Reconnect and resume when the stream breaks (default true). */
+  resume?: boolean;
+}
+
+export interface ListOptions {
+  state?: StateName;
+  name?: string;
+  pageSize?: number;
+  pageToken?: string;
+}
+
+type Unary<Req, Res> = (request: Req, metadata: Metadata, options: Partial<CallOptions>, callback: (error: ServiceError | null, response: Res) => void) => ClientUnaryCall;
+
+export function toTaskRequest(spec: TaskSpec): SubmitTaskRequest {
+  return {
+    name: spec.name, description: spec.description ?? "", payload: encodeResult(spec.payload),
+    timeoutSecs: spec.timeoutSecs, maxRetries: spec.maxRetries, retryBackoffMs: spec.retryBackoffMs,
+  };
+}
+
+/** The TypeScript client of the Gateway. */
+export class OrchestratorClient {
+  readonly address: string;
+  private readonly gateway: GatewayClient;
+  private readonly timeoutMs: number;
+
+  constructor(options: ClientOptions = {}) {
+    this.address = options.address ?? "127.0.0.1:50051";
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.gateway = new GatewayClient(this.address, credentials.createInsecure(), {
+      "grpc.initial_reconnect_backoff_ms": 100,
+      "grpc.max_reconnect_backoff_ms": 2000,
+    });
+  }
+
+  private call<Req, Res>(method: Unary<Req, Res>, request: Req): Promise<Res> {
+    return new Promise((resolve, reject) => {
+      method.call(this.gateway, request, new Metadata(), { deadline: Date.now() + this.timeoutMs }, (error, response) => {
+        if (error) reject(OrchestratorError.from(error));
+        else resolve(response);
+      });
+    });
+  }
+
+  submit(spec: TaskSpec): Promise<Submitted> {
+    return this.call(this.gateway.submitTask, toTaskRequest(spec));
+  }
+
+  async submitMany(specs: readonly TaskSpec[]): Promise<Submitted[]> {
+    return (await this.call(this.gateway.submitTasks, { tasks: specs.map(toTaskRequest) })).tasks;
+  }
+
+  async get(taskId: string): Promise<Task> {
+    const { task } = await this.call(this.gateway.getTask, { taskId });
+    if (!task) throw new OrchestratorError(Code.Internal, "the gateway answered without a task");
+    return task;
+  }
+
+  list(options: ListOptions = {}): Promise<ListTasksResponse> {
+    return this.call(this.gateway.listTasks, {
+      state: options.state ? stateToProto(options.state) : TaskState.TASK_STATE_UNSPECIFIED,
+      name: options.name ?? "", pageSize: options.pageSize ?? 0, pageToken: options.pageToken ?? "",
+    });
+  }
+
+  cancel(taskId: string, reason = ""): Promise<{ state: TaskState; cancelled: boolean }> {
+    return this.call(this.gateway.cancelTask, { taskId, reason });
+  }
+
+  async workers(): Promise<WorkerInfo[]> {
+    return (await this.call(this.gateway.listWorkers, {})).workers;
+  }
+
+  /**
+   * The task's updates: those recorded so far, then live ones, ending after the terminal one.
+   * A broken stream is reopened after the last sequence seen, so no update is lost or repeated.
+   */
+  async *subscribe(taskId: string, options: SubscribeOptions = {}): AsyncGenerator<ProgressUpdate> {
+    let last = options.afterSequence ?? 0;
+    let failures = 0;
+    for (;;) {
+      const stream = this.gateway.subscribeProgress({ taskId, afterSequence: last });
+      const onAbort = (): void => stream.cancel();
+      options.signal?.addEventListener("abort", onAbort);
+      try {
+        for await (const update of stream as AsyncIterable<ProgressUpdate>) {
+          failures = 0;
+          if (update.sequence <= last) continue;
+          last = update.sequence;
+          yield update;
+          if (isTerminalProtoState(update.state)) return;
+        }
+        return;
+      } catch (error) {
+        const failure = OrchestratorError.from(error);
+        if (options.signal?.aborted) throw new OrchestratorError(Code.Cancelled, "the subscription was aborted");
+        const resumable = options.resume !== false && failure.code === Code.Unavailable && failures < 30;
+        if (!resumable) throw failure;
+        failures++;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(2000, 100 * 2 ** failures)));
+      } finally {
+        options.signal?.removeEventListener("abort", onAbort);
+        stream.cancel();
+      }
+    }
+  }
+
+  /** Follows the task to its end and returns the terminal update. */
+  async waitForResult(taskId: string, options: SubscribeOptions & { onUpdate?: (update: ProgressUpdate) => void } = {}): Promise<ProgressUpdate> {
+    let terminal: ProgressUpdate | undefined;
+    for await (const update of this.subscribe(taskId, options)) {
+      options.onUpdate?.(update);
+      if (isTerminalProtoState(update.state)) terminal = update;
+    }
+    if (!terminal) throw new OrchestratorError(Code.Unavailable, `the progress stream of task ${taskId} ended before the task did`);
+    return terminal;
+  }
+
+  close(): void {
+    this.gateway.close();
+  }
+}

@@ -1,0 +1,54 @@
+import { WorkerService } from "../protocol/generated/orchestrator/v1/orchestrator.js";
+import { version } from "../protocol/index.js";
+import { startGrpcServer } from "../util/grpc-server.js";
+import { unary } from "../util/grpc-handlers.js";
+import { createLogger, type Logger, type LogLevel } from "../util/logger.js";
+import type { RunningService } from "../util/service.js";
+import { exampleHandlers } from "./examples.js";
+import { loadHandlerModule } from "./handler-module.js";
+import { WorkerRuntime } from "./worker-runtime.js";
+
+export interface WorkerServiceOptions {
+  host?: string;
+  port?: number;
+  schedulerAddress?: string;
+  slots?: number;
+  workerId?: string;
+  /** Path of a module exporting more handlers; they override examples of the same name. */
+  handlersModule?: string;
+  /** false serves only the handlers of handlersModule. */
+  examples?: boolean;
+  shutdownGraceMs?: number;
+  logLevel?: LogLevel;
+}
+
+/** The bundled worker process: the runtime plus its own Worker service (health and status). */
+export async function startWorkerService(options: WorkerServiceOptions, deps: { logger?: Logger } = {}): Promise<RunningService & { runtime: WorkerRuntime }> {
+  const logger = deps.logger ?? createLogger({ level: options.logLevel ?? "info", service: "worker" });
+  const extra = options.handlersModule ? await loadHandlerModule(options.handlersModule) : {};
+  const handlers = { ...(options.examples === false ? {} : exampleHandlers), ...extra };
+  const runtime = new WorkerRuntime({
+    handlers, schedulerAddress: options.schedulerAddress, slots: options.slots, workerId: options.workerId, shutdownGraceMs: options.shutdownGraceMs,
+  }, logger);
+  const server = await startGrpcServer("orchestrator.v1.Worker", WorkerService, {
+    healthCheck: unary(() => ({ healthy: true, version })),
+    getStatus: unary(() => ({
+      workerId: runtime.workerId, connected: runtime.state === "connected" || runtime.state === "draining",
+      schedulerAddress: runtime.options.schedulerAddress, taskNames: Object.keys(handlers), slots: runtime.options.slots,
+      running: runtime.runningAttempts().map((a) => ({ taskId: a.taskId, attempt: a.attempt, name: a.name, startedAtMs: a.startedAt })),
+    })),
+  }, options.host ?? "127.0.0.1", options.port ?? 50053);
+  runtime.start();
+  logger.info({ address: server.address, worker_id: runtime.workerId, task_names: Object.keys(handlers), slots: runtime.options.slots }, `Worker service listening on ${server.address}`);
+  return {
+    name: "Worker",
+    address: server.address,
+    logger,
+    runtime,
+    stop: async () => {
+      await runtime.stop();
+      await server.shutdown(2000);
+      logger.info("Worker service stopped");
+    },
+  };
+}
