@@ -8,7 +8,7 @@ export function toGrpcStatus(reason: unknown): Partial<StatusObject> {
   return { code: error.code, details: error.rawMessage, metadata: new Metadata() };
 }
 
-/** The same, shaped as the ServiceError that grpc-js callbacks and stream.destroy() take. */
+/** The same, shaped as the ServiceError that grpc-js callbacks and server-stream "error" events take. */
 export function toServiceError(reason: unknown): ServiceError {
   const status = toGrpcStatus(reason);
   const error = new Error(status.details) as ServiceError;

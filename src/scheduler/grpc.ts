@@ -49,7 +49,7 @@ function handleWorkerStream(scheduler: Scheduler, call: ServerDuplexStream<Worke
   const fail = (error: unknown): void => {
     if (closed) return;
     closed = true;
-    call.destroy(toServiceError(error));
+    call.emit("error", toServiceError(error));
   };
   const close = (reason: string): void => fail(new OrchestratorError(status.UNAVAILABLE, reason));
   call.on("data", (message: WorkerMessage) => {

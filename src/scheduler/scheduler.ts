@@ -287,7 +287,7 @@ export class Scheduler {
         session.channel.close(`no message for ${now - session.lastSeen} ms; presumed dead`);
         await this.dropWorker(session, `stopped answering (silent for ${now - session.lastSeen} ms)`);
       } else if (session.inFlight.size > 0) {
-        await this.store.extendLeases(session.workerId, now + this.options.leaseMs);
+        await this.store.extendLeases([...session.inFlight.values()], now + this.options.leaseMs);
       }
     }
     for (const expired of await this.store.expireAttempts(now, this.backoff)) {

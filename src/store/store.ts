@@ -144,8 +144,11 @@ export interface TaskStore {
   /** Records progress of a running attempt; null when the attempt is no longer current. */
   progress(ref: AttemptRef, percent: number, message: string, now: number): Promise<TaskEvent | null>;
 
-  /** Renews the leases of every running attempt held by the worker. */
-  extendLeases(workerId: string, until: number): Promise<void>;
+  /**
+   * Renews the leases of these attempts (those still current). Named one by one, not by worker:
+   * a worker that reconnects must not revive attempts it abandoned.
+   */
+  extendLeases(attempts: readonly AttemptRef[], until: number): Promise<void>;
 
   /** Fails every running attempt whose lease or deadline has passed. */
   expireAttempts(now: number, backoff: BackoffPolicy): Promise<ExpiredAttempt[]>;

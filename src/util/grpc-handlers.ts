@@ -26,7 +26,8 @@ export function serverStream<Req, Res>(fn: (request: Req, call: ServerWritableSt
         if (!abort.signal.aborted) call.end();
       },
       (error: unknown) => {
-        if (!abort.signal.aborted) call.destroy(toServiceError(error));
+        // grpc-js turns an "error" event on a server stream into the call's status (destroy() would drop it).
+        if (!abort.signal.aborted) call.emit("error", toServiceError(error));
       },
     );
   };

@@ -346,11 +346,11 @@ export function describeTaskStoreConformance(backendName: string, open: () => Pr
         expect((await task("t1")).state).toBe("failed");
       });
 
-      it("extendLeases pushes the expiry of that worker's attempts only", async () => {
+      it("extendLeases pushes the expiry of the named current attempts only", async () => {
         await store.enqueue([newTask("t1"), newTask("t2")], T0);
         await claimOnly("w1", T0);
         await claimOnly("w2", T0);
-        await store.extendLeases("w1", T0 + 30_000);
+        await store.extendLeases([{ taskId: "t1", attempt: 1 }, { taskId: "t2", attempt: 7 }], T0 + 30_000);
         const firstSweep = await store.expireAttempts(T0 + terms.leaseMs, noBackoff);
         expect(firstSweep.map((e) => [e.taskId, e.workerId])).toEqual([["t2", "w2"]]);
         expect(await store.expireAttempts(T0 + 29_999, noBackoff)).toEqual([]);
@@ -361,7 +361,7 @@ export function describeTaskStoreConformance(backendName: string, open: () => Pr
       it("ends an attempt once timeoutMs + deadlineGraceMs have passed since the claim", async () => {
         await store.enqueue([newTask("t1", { timeoutMs: 20_000 })], T0);
         await claimOnly("w1", T0 + 100);
-        await store.extendLeases("w1", T0 + 1_000_000);
+        await store.extendLeases([{ taskId: "t1", attempt: 1 }], T0 + 1_000_000);
         const deadline = T0 + 100 + 20_000 + terms.deadlineGraceMs;
         expect(await store.expireAttempts(deadline - 1, noBackoff)).toEqual([]);
         const expired = await store.expireAttempts(deadline, noBackoff);

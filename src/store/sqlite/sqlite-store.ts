@@ -156,9 +156,10 @@ export class SqliteStore implements TaskStore {
     });
   }
 
-  extendLeases(workerId: string, until: number): Promise<void> {
+  extendLeases(attempts: readonly AttemptRef[], until: number): Promise<void> {
     return this.writes.run(() => {
-      this.sql(extendLeasesSql).run({ workerId, until });
+      const statement = this.sql(extendLeasesSql);
+      for (const attempt of attempts) statement.run({ taskId: attempt.taskId, attempt: attempt.attempt, until });
     });
   }
 

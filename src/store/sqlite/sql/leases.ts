@@ -1,6 +1,6 @@
 export const extendLeasesSql = `
 UPDATE tasks SET lease_expires_at = :until
-WHERE state = 'running' AND worker_id = :workerId`;
+WHERE id = :taskId AND attempt = :attempt AND state = 'running'`;
 
 export const expiredAttemptsSql = `
 SELECT id, attempt, worker_id, (lease_expires_at <= :now) AS lease_expired

@@ -1,0 +1,260 @@
+import { randomUUID } from "node:crypto";
+import { credentials, status } from "@grpc/grpc-js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  GatewayClient, SchedulerClient, TaskState, type SubmitTaskRequest, type WorkerMessage,
+} from "../../src/protocol/generated/orchestrator/v1/orchestrator.js";
+import { Cluster, freePort, startService, type ServiceProcess } from "../helpers/processes.js";
+import { callRaw, callUnary, statusOf, streamOutcome, type CallStatus } from "../helpers/grpc.js";
+
+const MiB = 1024 * 1024;
+const unknownId = randomUUID();
+/** A name no worker serves: its tasks stay queued. */
+const unserved = "nobody-serves-this";
+
+function task(overrides: Partial<SubmitTaskRequest> = {}): SubmitTaskRequest {
+  return { name: unserved, description: "", payload: Buffer.alloc(0), ...overrides };
+}
+
+let cluster: Cluster;
+let gateway: GatewayClient;
+/** A queued task, the target of the over-long cancel reason. */
+let queuedId = "";
+
+beforeAll(async () => {
+  cluster = await new Cluster({ workers: 1 }).start();
+  gateway = new GatewayClient(cluster.gatewayAddress, credentials.createInsecure());
+  queuedId = (await callUnary(gateway, gateway.submitTask, task())).taskId;
+});
+
+afterAll(async () => {
+  gateway?.close();
+  await cluster?.stop();
+});
+
+const submit = (request: SubmitTaskRequest): Promise<CallStatus> => statusOf(callUnary(gateway, gateway.submitTask, request));
+const submitMany = (tasks: SubmitTaskRequest[]): Promise<CallStatus> => statusOf(callUnary(gateway, gateway.submitTasks, { tasks }));
+const getTask = (taskId: string): Promise<CallStatus> => statusOf(callUnary(gateway, gateway.getTask, { taskId }));
+const cancelTask = (taskId: string, reason = ""): Promise<CallStatus> => statusOf(callUnary(gateway, gateway.cancelTask, { taskId, reason }));
+const subscribe = (taskId: string): Promise<CallStatus> => streamOutcome(gateway.subscribeProgress({ taskId, afterSequence: 0 }));
+const listTasks = (overrides: { state?: number; name?: string; pageSize?: number; pageToken?: string }): Promise<CallStatus> =>
+  statusOf(callUnary(gateway, gateway.listTasks, { state: TaskState.TASK_STATE_UNSPECIFIED, name: "", pageSize: 0, pageToken: "", ...overrides }));
+
+/** Every task the Scheduler holds, counted page by page. */
+async function countTasks(): Promise<number> {
+  let count = 0;
+  let pageToken = "";
+  for (let page = 0; page < 100; page++) {
+    const response = await callUnary(gateway, gateway.listTasks, { state: TaskState.TASK_STATE_UNSPECIFIED, name: "", pageSize: 200, pageToken });
+    count += response.tasks.length;
+    if (!response.nextPageToken) return count;
+    pageToken = response.nextPageToken;
+  }
+  throw new Error("more than 100 pages of tasks");
+}
+
+interface BadCase {
+  what: string;
+  run: () => Promise<CallStatus>;
+  code: number;
+  details: RegExp[];
+  /** Checks after the refusal that it changed nothing. */
+  after?: () => Promise<void>;
+}
+
+const validFieldMessage = /may only contain letters, digits and \. _ : \/ -/;
+
+const badCases: BadCase[] = [
+  // SubmitTask: every field and limit.
+  { what: "SubmitTask empty name", run: () => submit(task({ name: "" })), code: status.INVALID_ARGUMENT, details: [/^name is required/, /the name of the handler that runs the task/] },
+  { what: "SubmitTask 129-character name", run: () => submit(task({ name: "n".repeat(129) })), code: status.INVALID_ARGUMENT, details: [/^name is 129 characters long; the limit is 128$/] },
+  { what: "SubmitTask name with a space", run: () => submit(task({ name: "has space" })), code: status.INVALID_ARGUMENT, details: [/^name "has space" /, validFieldMessage] },
+  { what: "SubmitTask name with '$'", run: () => submit(task({ name: "cost$" })), code: status.INVALID_ARGUMENT, details: [/^name "cost\$" /, validFieldMessage] },
+  { what: "SubmitTask 1025-character description", run: () => submit(task({ description: "d".repeat(1025) })), code: status.INVALID_ARGUMENT, details: [/^description is 1025 characters long; the limit is 1024$/] },
+  { what: "SubmitTask payload of 1 MiB + 1 byte", run: () => submit(task({ payload: Buffer.alloc(MiB + 1) })), code: status.INVALID_ARGUMENT, details: [/^payload is 1048577 bytes; the limit is 1048576 bytes \(1 MiB\)$/] },
+  { what: "SubmitTask timeout_secs 0", run: () => submit(task({ timeoutSecs: 0 })), code: status.INVALID_ARGUMENT, details: [/^timeout_secs must be between 1 and 86400 seconds, got 0$/] },
+  { what: "SubmitTask timeout_secs -1", run: () => submit(task({ timeoutSecs: -1 })), code: status.INVALID_ARGUMENT, details: [/^timeout_secs must be between 1 and 86400 seconds, got -1$/] },
+  { what: "SubmitTask timeout_secs 86401", run: () => submit(task({ timeoutSecs: 86_401 })), code: status.INVALID_ARGUMENT, details: [/^timeout_secs must be between 1 and 86400 seconds, got 86401$/] },
+  { what: "SubmitTask max_retries -1", run: () => submit(task({ maxRetries: -1 })), code: status.INVALID_ARGUMENT, details: [/^max_retries must be between 0 and 100, got -1$/] },
+  { what: "SubmitTask max_retries 101", run: () => submit(task({ maxRetries: 101 })), code: status.INVALID_ARGUMENT, details: [/^max_retries must be between 0 and 100, got 101$/] },
+  { what: "SubmitTask retry_backoff_ms 0", run: () => submit(task({ retryBackoffMs: 0 })), code: status.INVALID_ARGUMENT, details: [/^retry_backoff_ms must be between 1 and 3600000 ms, got 0$/] },
+  { what: "SubmitTask retry_backoff_ms 3600001", run: () => submit(task({ retryBackoffMs: 3_600_001 })), code: status.INVALID_ARGUMENT, details: [/^retry_backoff_ms must be between 1 and 3600000 ms, got 3600001$/] },
+  // SubmitTasks: size of the batch, and a bad task refuses the whole batch.
+  { what: "SubmitTasks with 0 tasks", run: () => submitMany([]), code: status.INVALID_ARGUMENT, details: [/^tasks is empty: send between 1 and 1000 tasks$/] },
+  { what: "SubmitTasks with 1001 tasks", run: () => submitMany(Array.from({ length: 1001 }, () => task())), code: status.INVALID_ARGUMENT, details: [/^tasks holds 1001 tasks; the limit is 1000 per request$/] },
+  {
+    what: "SubmitTasks with one bad task (max_retries) among good ones",
+    run: () => submitMany([task(), task(), task({ maxRetries: 101 }), task()]),
+    code: status.INVALID_ARGUMENT, details: [/^tasks\[2\]\.max_retries must be between 0 and 100, got 101$/],
+  },
+  {
+    what: "SubmitTasks with one bad task (name) among good ones",
+    run: () => submitMany([task(), task({ name: "bad name" }), task()]),
+    code: status.INVALID_ARGUMENT, details: [/^tasks\[1\]\.name "bad name" /, validFieldMessage],
+  },
+  // task_id of GetTask, CancelTask and SubscribeProgress.
+  { what: "GetTask empty task_id", run: () => getTask(""), code: status.INVALID_ARGUMENT, details: [/^task_id is required: the id SubmitTask returned$/] },
+  { what: "GetTask malformed task_id", run: () => getTask("not-a-uuid"), code: status.INVALID_ARGUMENT, details: [/^task_id "not-a-uuid" is not a UUID/, /expected e\.g\. 550e8400-/] },
+  { what: "GetTask unknown task_id", run: () => getTask(unknownId), code: status.NOT_FOUND, details: [new RegExp(`^task ${unknownId} does not exist$`)] },
+  { what: "CancelTask empty task_id", run: () => cancelTask(""), code: status.INVALID_ARGUMENT, details: [/^task_id is required: the id SubmitTask returned$/] },
+  { what: "CancelTask malformed task_id", run: () => cancelTask("12345"), code: status.INVALID_ARGUMENT, details: [/^task_id "12345" is not a UUID/, /expected e\.g\. 550e8400-/] },
+  { what: "CancelTask unknown task_id", run: () => cancelTask(unknownId), code: status.NOT_FOUND, details: [new RegExp(`^task ${unknownId} does not exist$`)] },
+  { what: "SubscribeProgress empty task_id", run: () => subscribe(""), code: status.INVALID_ARGUMENT, details: [/^task_id is required: the id SubmitTask returned$/] },
+  { what: "SubscribeProgress malformed task_id", run: () => subscribe("zzzzzzzz-e29b-41d4-a716-446655440000"), code: status.INVALID_ARGUMENT, details: [/^task_id "zzzzzzzz-e29b-41d4-a716-446655440000" is not a UUID/] },
+  { what: "SubscribeProgress unknown task_id", run: () => subscribe(unknownId), code: status.NOT_FOUND, details: [new RegExp(`^task ${unknownId} does not exist$`)] },
+  // ListTasks.
+  { what: "ListTasks page_size 1001", run: () => listTasks({ pageSize: 1001 }), code: status.INVALID_ARGUMENT, details: [/^page_size must be between 1 and 1000, got 1001$/] },
+  { what: "ListTasks page_size -1", run: () => listTasks({ pageSize: -1 }), code: status.INVALID_ARGUMENT, details: [/^page_size must be between 1 and 1000, got -1$/] },
+  { what: "ListTasks garbage page_token", run: () => listTasks({ pageToken: "garbage!!" }), code: status.INVALID_ARGUMENT, details: [/^page_token is not a token this server issued$/] },
+  { what: "ListTasks state out of the enum (99)", run: () => listTasks({ state: 99 }), code: status.INVALID_ARGUMENT, details: [/^state 99 is not a TaskState$/] },
+  { what: "ListTasks name filter with a space", run: () => listTasks({ name: "bad name" }), code: status.INVALID_ARGUMENT, details: [/^name "bad name" /, validFieldMessage] },
+  // CancelTask reason.
+  {
+    what: "CancelTask reason of 1025 characters",
+    run: () => cancelTask(queuedId, "r".repeat(1025)),
+    code: status.INVALID_ARGUMENT, details: [/^reason is 1025 characters long; the limit is 1024$/],
+    after: async () => {
+      const { task: stored } = await callUnary(gateway, gateway.getTask, { taskId: queuedId });
+      expect(stored?.state).toBe(TaskState.TASK_STATE_QUEUED);
+    },
+  },
+  // Transport level.
+  {
+    what: "a message over 4 MiB",
+    run: () => submit(task({ payload: Buffer.alloc(4 * MiB + 1) })),
+    code: status.RESOURCE_EXHAUSTED, details: [/larger than max/, /4194304/],
+  },
+  {
+    what: "an unknown method",
+    run: () => statusOf(callRaw(gateway, "/orchestrator.v1.Gateway/Nope")),
+    code: status.UNIMPLEMENTED, details: [/orchestrator\.v1\.Gateway\/Nope/],
+  },
+];
+
+describe("the Gateway refuses bad input", () => {
+  it.each(badCases)("$what", async ({ run, code, details, after }) => {
+    const before = await countTasks();
+    const outcome = await run();
+    expect(outcome.code, outcome.details).toBe(code);
+    for (const pattern of details) expect(outcome.details).toMatch(pattern);
+    expect(await countTasks()).toBe(before);
+    await after?.();
+  });
+});
+
+describe("the Gateway accepts the limits themselves", () => {
+  const acceptedCases: { what: string; request: SubmitTaskRequest; stored: Record<string, unknown> }[] = [
+    { what: "payload of exactly 1 MiB", request: task({ payload: Buffer.alloc(MiB, 7) }), stored: {} },
+    { what: "128-character name", request: task({ name: "n".repeat(128) }), stored: { name: "n".repeat(128) } },
+    { what: "name with every allowed character", request: task({ name: "Az09._:/-" }), stored: { name: "Az09._:/-" } },
+    { what: "1024-character description", request: task({ description: "d".repeat(1024) }), stored: { description: "d".repeat(1024) } },
+    { what: "timeout_secs 1", request: task({ timeoutSecs: 1 }), stored: { timeoutSecs: 1 } },
+    { what: "timeout_secs 86400", request: task({ timeoutSecs: 86_400 }), stored: { timeoutSecs: 86_400 } },
+    { what: "max_retries 0", request: task({ maxRetries: 0 }), stored: { maxRetries: 0 } },
+    { what: "max_retries 100", request: task({ maxRetries: 100 }), stored: { maxRetries: 100 } },
+    { what: "retry_backoff_ms 1", request: task({ retryBackoffMs: 1 }), stored: { retryBackoffMs: 1 } },
+    { what: "retry_backoff_ms 3600000", request: task({ retryBackoffMs: 3_600_000 }), stored: { retryBackoffMs: 3_600_000 } },
+  ];
+
+  it.each(acceptedCases)("SubmitTask with $what", async ({ request, stored }) => {
+    const { taskId } = await callUnary(gateway, gateway.submitTask, request);
+    const { task: saved } = await callUnary(gateway, gateway.getTask, { taskId });
+    expect(saved).toMatchObject({ taskId, state: TaskState.TASK_STATE_QUEUED, ...stored });
+    expect(Buffer.from(saved?.payload ?? []).equals(Buffer.from(request.payload))).toBe(true);
+  });
+
+  it("SubmitTasks with exactly 1000 tasks", async () => {
+    const name = `batch-of-1000-${randomUUID()}`;
+    const { tasks } = await callUnary(gateway, gateway.submitTasks, { tasks: Array.from({ length: 1000 }, () => task({ name })) });
+    expect(tasks).toHaveLength(1000);
+    expect(new Set(tasks.map((accepted) => accepted.taskId)).size).toBe(1000);
+    const page = await callUnary(gateway, gateway.listTasks, { state: TaskState.TASK_STATE_QUEUED, name, pageSize: 1000, pageToken: "" });
+    expect(page.tasks).toHaveLength(1000);
+  });
+
+  it("a cancel reason of exactly 1024 characters", async () => {
+    const { taskId } = await callUnary(gateway, gateway.submitTask, task());
+    const outcome = await callUnary(gateway, gateway.cancelTask, { taskId, reason: "r".repeat(1024) });
+    expect(outcome).toEqual({ state: TaskState.TASK_STATE_CANCELLED, cancelled: true });
+  });
+});
+
+describe("after all that", () => {
+  it("the services still serve", async () => {
+    expect(await callUnary(gateway, gateway.healthCheck, {})).toMatchObject({ healthy: true });
+    const { workers } = await callUnary(gateway, gateway.listWorkers, {});
+    expect(workers).toHaveLength(1);
+    const { taskId } = await cluster.client.submit({ name: "data-processing-job", payload: "still serving" });
+    const terminal = await cluster.client.waitForResult(taskId);
+    expect(terminal.state).toBe(TaskState.TASK_STATE_SUCCEEDED);
+    expect(JSON.parse(Buffer.from(terminal.result).toString("utf8"))).toMatchObject({ words: 2 });
+  });
+});
+
+describe("worker streams that do not register properly", () => {
+  const register = (overrides: Partial<{ workerId: string; taskNames: string[]; slots: number }>): WorkerMessage => ({
+    kind: { $case: "register", register: { workerId: "bad-worker", taskNames: ["noop"], slots: 1, version: "test", ...overrides } },
+  });
+  const cases: { what: string; first: WorkerMessage; details: RegExp }[] = [
+    { what: "first message is a heartbeat", first: { kind: { $case: "heartbeat", heartbeat: { sentAtMs: Date.now() } } }, details: /^the first message on a worker stream must be register$/ },
+    { what: "first message is a drain", first: { kind: { $case: "drain", drain: {} } }, details: /^the first message on a worker stream must be register$/ },
+    { what: "first message is empty", first: { kind: undefined }, details: /^the first message on a worker stream must be register$/ },
+    { what: "register with slots 0", first: register({ slots: 0 }), details: /^slots must be between 1 and 10000, got 0$/ },
+    { what: "register with slots 10001", first: register({ slots: 10_001 }), details: /^slots must be between 1 and 10000, got 10001$/ },
+    { what: "register with no task names", first: register({ taskNames: [] }), details: /^task_names must list 1-1000 task names$/ },
+  ];
+
+  it.each(cases)("refuses a stream whose $what", async ({ first, details }) => {
+    const scheduler = new SchedulerClient(cluster.schedulerAddress, credentials.createInsecure());
+    try {
+      const stream = scheduler.connect();
+      const outcome = streamOutcome(stream);
+      stream.write(first);
+      const { code, details: message, messages } = await outcome;
+      expect(code, message).toBe(status.INVALID_ARGUMENT);
+      expect(message).toMatch(details);
+      expect(messages).toEqual([]);
+      const { workers } = await callUnary(gateway, gateway.listWorkers, {});
+      expect(workers.map((worker) => worker.workerId)).not.toContain("bad-worker");
+      expect(workers).toHaveLength(1);
+    } finally {
+      scheduler.close();
+    }
+  });
+});
+
+describe("a Gateway whose Scheduler is not there", () => {
+  let lonely: ServiceProcess | undefined;
+  let client: GatewayClient;
+  let schedulerAddress = "";
+
+  beforeAll(async () => {
+    schedulerAddress = `127.0.0.1:${await freePort()}`;
+    const port = await freePort();
+    lonely = await startService("gateway", ["--port", String(port), "--scheduler", schedulerAddress]);
+    client = new GatewayClient(`127.0.0.1:${port}`, credentials.createInsecure());
+  });
+
+  afterAll(async () => {
+    client?.close();
+    await lonely?.stop("SIGKILL");
+  });
+
+  it.each([
+    { method: "SubmitTask", run: () => statusOf(callUnary(client, client.submitTask, task())) },
+    { method: "GetTask", run: () => statusOf(callUnary(client, client.getTask, { taskId: randomUUID() })) },
+    { method: "ListTasks", run: () => statusOf(callUnary(client, client.listTasks, { state: 0, name: "", pageSize: 0, pageToken: "" })) },
+    { method: "SubscribeProgress", run: () => streamOutcome(client.subscribeProgress({ taskId: randomUUID(), afterSequence: 0 })) },
+  ])("answers $method promptly with UNAVAILABLE naming the scheduler address", async ({ run }) => {
+    const started = Date.now();
+    const outcome = await run();
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(outcome.code, outcome.details).toBe(status.UNAVAILABLE);
+    expect(outcome.details).toContain(`the scheduler at ${schedulerAddress}`);
+    expect(outcome.details).toMatch(/start it with "orchestrator scheduler" or check --scheduler/);
+  });
+
+  it("still answers its HealthCheck", async () => {
+    expect(await callUnary(client, client.healthCheck, {}, 5000)).toMatchObject({ healthy: true });
+  });
+});

@@ -1,0 +1,84 @@
+import { Metadata, type CallOptions, type Client, type ClientUnaryCall, type ServiceError } from "@grpc/grpc-js";
+
+/** The fullest overload of a generated unary method: request, metadata, options, callback. */
+export type UnaryMethod<Req, Res> = (
+  request: Req,
+  metadata: Metadata,
+  options: Partial<CallOptions>,
+  callback: (error: ServiceError | null, response: Res) => void,
+) => ClientUnaryCall;
+
+/** Calls a generated unary method with a deadline; rejects with the raw grpc-js ServiceError. */
+export function callUnary<Req, Res>(client: Client, method: UnaryMethod<Req, Res>, request: Req, timeoutMs = 10_000): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    method.call(client, request, new Metadata(), { deadline: Date.now() + timeoutMs }, (error, response) => {
+      if (error) reject(error);
+      else resolve(response);
+    });
+  });
+}
+
+/** Calls a method by its path with raw bytes, e.g. one the server does not implement. */
+export function callRaw(client: Client, path: string, request: Buffer = Buffer.alloc(0), timeoutMs = 10_000): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    client.makeUnaryRequest<Buffer, Buffer>(
+      path, (value) => value, (value) => value, request, new Metadata(), { deadline: Date.now() + timeoutMs },
+      (error, response) => {
+        if (error) reject(error);
+        else resolve(response ?? Buffer.alloc(0));
+      },
+    );
+  });
+}
+
+export interface CallStatus {
+  code: number;
+  details: string;
+}
+
+/** The status a call ended with: OK (0) when it succeeded, else the code and details of its failure. */
+export async function statusOf(call: Promise<unknown>): Promise<CallStatus> {
+  try {
+    await call;
+    return { code: 0, details: "" };
+  } catch (error) {
+    if (isServiceError(error)) return { code: error.code, details: error.details };
+    throw error;
+  }
+}
+
+export function isServiceError(value: unknown): value is ServiceError {
+  return value instanceof Error && typeof (value as Partial<ServiceError>).code === "number" && typeof (value as Partial<ServiceError>).details === "string";
+}
+
+interface StreamLike {
+  on(event: "data", listener: (message: unknown) => void): unknown;
+  on(event: "error", listener: (error: Error) => void): unknown;
+  on(event: "status", listener: (status: { code: number; details: string }) => void): unknown;
+  cancel(): void;
+}
+
+/**
+ * Resolves with the status a stream ends with (its error, or OK), and the messages it carried,
+ * rejecting if it has not ended within `timeoutMs` (then it is cancelled).
+ */
+export function streamOutcome(stream: StreamLike, timeoutMs = 10_000): Promise<CallStatus & { messages: unknown[] }> {
+  const messages: unknown[] = [];
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      stream.cancel();
+      reject(new Error(`the stream did not end within ${timeoutMs} ms (${messages.length} messages received)`));
+    }, timeoutMs);
+    stream.on("data", (message) => messages.push(message));
+    stream.on("error", (error) => {
+      clearTimeout(timer);
+      if (isServiceError(error)) resolve({ code: error.code, details: error.details, messages });
+      else reject(error);
+    });
+    stream.on("status", (status) => {
+      if (status.code !== 0) return;
+      clearTimeout(timer);
+      resolve({ code: 0, details: status.details, messages });
+    });
+  });
+}
