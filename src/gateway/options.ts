@@ -1,4 +1,5 @@
 import { OrchestratorError } from "../errors/orchestrator-error.js";
+import { withDefaults } from "../util/options.js";
 import type { LogLevel } from "../util/logger.js";
 
 export interface GatewayOptions {
@@ -22,7 +23,7 @@ export const gatewayDefaults = {
 } as const satisfies CompiledGatewayOptions;
 
 export function compileGatewayOptions(options: GatewayOptions): CompiledGatewayOptions {
-  const compiled = { ...gatewayDefaults, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as CompiledGatewayOptions;
+  const compiled: CompiledGatewayOptions = withDefaults<GatewayOptions>(gatewayDefaults, options);
   if (!/^[^\s:]+:\d{1,5}$/.test(compiled.schedulerAddress)) {
     throw OrchestratorError.invalidArgument(`schedulerAddress must be host:port, got "${compiled.schedulerAddress}"`);
   }

@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { OrchestratorError } from "../errors/orchestrator-error.js";
+import { withDefaults } from "../util/options.js";
 import type { SqliteSynchronous } from "../store/sqlite/sqlite-store.js";
 import type { LogLevel } from "../util/logger.js";
 
@@ -45,7 +46,7 @@ function positive(name: string, value: number, min = 1): number {
 
 /** Validates and defaults the options once, at construction. */
 export function compileSchedulerOptions(options: SchedulerOptions): CompiledSchedulerOptions {
-  const compiled = { ...schedulerDefaults, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as CompiledSchedulerOptions;
+  const compiled: CompiledSchedulerOptions = withDefaults<SchedulerOptions>(schedulerDefaults, options);
   positive("port", compiled.port, 0);
   positive("heartbeatIntervalMs", compiled.heartbeatIntervalMs, 10);
   positive("workerTimeoutMs", compiled.workerTimeoutMs, compiled.heartbeatIntervalMs * 2);

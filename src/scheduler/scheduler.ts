@@ -47,7 +47,10 @@ export class Scheduler {
     this.backoff = exponentialBackoff({ maxDelayMs: options.maxRetryBackoffMs, random });
     const terms = { leaseMs: options.leaseMs, deadlineGraceMs: options.deadlineGraceMs };
     this.dispatcher = new Dispatcher(store, this.registry, clock, terms, {
-      assigned: (attempt) => logger.debug({ task_id: attempt.taskId, worker_id: attempt.workerId, attempt: attempt.attempt }, "Task assigned"),
+      assigned: (attempt) => {
+        this.hub.publish(attempt.event);
+        logger.debug({ task_id: attempt.taskId, worker_id: attempt.workerId, attempt: attempt.attempt }, "Task assigned");
+      },
       orphaned: (attempt) => this.track(this.failAttempt(attempt, { error: "the worker left before the assignment reached it", retryable: true })),
     }, logger);
   }

@@ -165,6 +165,9 @@ async function advance(ms: number, live: readonly FakeWorker[] = []): Promise<vo
 describe("Scheduler dispatch", () => {
   it("pushes a submitted task to a registered worker of its name at once, without the clock moving", async () => {
     const worker = register("w1", ["resize"]);
+    // Let the registration's dispatch round finish first, so only the submit can start the next one.
+    await settle();
+    expect(worker.channel.assignments).toEqual([]);
     const id = await submit("resize", { timeoutSecs: 7, maxRetries: 2 });
     await until(() => worker.channel.assignments.length > 0, "the assignment");
     expect(clock.now()).toBe(T0);
@@ -195,6 +198,7 @@ describe("Scheduler dispatch", () => {
 
   it("never gives a worker more tasks than it has slots; a finished task frees a slot for the next one", async () => {
     const worker = register("w2", ["batch"], 2);
+    await settle();
     const ids = await submitMany("batch", 5);
     await until(() => worker.channel.assignments.length >= 2, "two assignments");
     await settle();
@@ -442,6 +446,19 @@ describe("Scheduler watch", () => {
     expect(later.events.map((e) => e.sequence)).toEqual([3, 4, 5, 6]);
     expect(late.events).toEqual(await store.listEvents(id, 0));
     expect(scheduler.hub.subscriberCount()).toBe(0);
+  });
+
+  it("streams the running event live when a worker takes the task, before any later event", async () => {
+    const id = await submit("job");
+    const watch = watchInto(id, 0);
+    await until(() => watch.events.length === 1, "the queued event");
+    const worker = register("w1", ["job"]);
+    await until(() => worker.channel.assignments.length === 1, "attempt 1");
+    await settle();
+    expect(watch.events.map((e) => [e.sequence, e.state, e.attempt, e.workerId])).toEqual([[1, "queued", 0, null], [2, "running", 1, "w1"]]);
+    report(worker, lastAssignment(worker), AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED);
+    await until(() => watch.state.done, "the watch to end");
+    expect(watch.events.map((e) => e.state)).toEqual(["queued", "running", "succeeded"]);
   });
 
   it("follows a task through retries and ends only at the terminal event", async () => {
