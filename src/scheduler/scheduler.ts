@@ -51,7 +51,10 @@ export class Scheduler {
         this.hub.publish(attempt.event);
         logger.debug({ task_id: attempt.taskId, worker_id: attempt.workerId, attempt: attempt.attempt }, "Task assigned");
       },
-      orphaned: (attempt) => this.track(this.failAttempt(attempt, { error: "the worker left before the assignment reached it", retryable: true })),
+      orphaned: (attempt) => this.track(this.failAttempt(attempt, { error: "the worker left before the assignment reached it", retryable: true }).then((event) => {
+        this.hub.publish(event);
+        if (event) this.logOutcome(event);
+      })),
     }, logger);
   }
 

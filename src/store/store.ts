@@ -162,6 +162,7 @@ export interface TaskStore {
   cancel(taskId: string, reason: string, now: number): Promise<CancelOutcome | null>;
 
   getTask(taskId: string): Promise<TaskRecord | null>;
+  /** Newest first; listed tasks carry an empty payload and no result (getTask has them). */
   listTasks(filter: TaskFilter): Promise<TaskPage>;
   /** Events with a sequence above `afterSequence`, in order. */
   listEvents(taskId: string, afterSequence: number): Promise<TaskEvent[]>;

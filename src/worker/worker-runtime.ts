@@ -103,6 +103,8 @@ export class WorkerRuntime extends EventEmitter {
         const { taskId, attempt, reason } = message.kind.cancel;
         const running = this.running.get(`${taskId}#${attempt}`);
         if (running) this.abort(running, AttemptOutcome.ATTEMPT_OUTCOME_CANCELLED, `cancelled: ${reason}`);
+        // Not running here (already reported, or never arrived): say so, so the Scheduler frees the slot.
+        else this.queueResult({ taskId, attempt, outcome: AttemptOutcome.ATTEMPT_OUTCOME_CANCELLED, result: Buffer.alloc(0), error: `not running on this worker: ${reason}`, retryable: true });
         return;
       }
       default:
@@ -174,13 +176,18 @@ export class WorkerRuntime extends EventEmitter {
     attempt.done = true;
     clearTimeout(attempt.timer);
     this.running.delete(attempt.key);
-    this.outbox.push({ taskId: attempt.assignment.taskId, attempt: attempt.assignment.attempt, result: Buffer.alloc(0), error: "", retryable: false, ...result });
+    this.queueResult({ taskId: attempt.assignment.taskId, attempt: attempt.assignment.attempt, result: Buffer.alloc(0), error: "", retryable: false, ...result });
+    this.logger.debug({ task_id: attempt.assignment.taskId, worker_id: this.workerId, outcome: AttemptOutcome[result.outcome] }, "Task attempt finished");
+    this.emit("attempt-finished", attempt.assignment.taskId);
+  }
+
+  /** Results leave in one message per event-loop turn. */
+  private queueResult(result: TaskResult): void {
+    this.outbox.push(result);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => this.flush());
     }
-    this.logger.debug({ task_id: attempt.assignment.taskId, worker_id: this.workerId, outcome: AttemptOutcome[result.outcome] }, "Task attempt finished");
-    this.emit("attempt-finished", attempt.assignment.taskId);
   }
 
   private flush(): void {

@@ -64,16 +64,29 @@ async function until(condition: () => boolean, what: string, turns = 500): Promi
   throw new Error(`gave up waiting for ${what}`);
 }
 
+/**
+ * The real SqliteStore; while `historyGate` is set, reads of event history wait for it, so a test
+ * can commit events in the middle of a subscriber's catch-up read.
+ */
+class GatedStore extends SqliteStore {
+  historyGate: Promise<void> | null = null;
+
+  override async listEvents(taskId: string, afterSequence: number): Promise<TaskEvent[]> {
+    if (this.historyGate) await this.historyGate;
+    return super.listEvents(taskId, afterSequence);
+  }
+}
+
 let directory = "";
 let clock: ManualClock;
 let options: CompiledSchedulerOptions;
-let store: SqliteStore;
+let store: GatedStore;
 let scheduler: Scheduler;
 const opened: Array<{ scheduler: Scheduler; store: SqliteStore }> = [];
 
 async function openScheduler(at = T0): Promise<void> {
   clock = new ManualClock(at);
-  store = new SqliteStore({ path: databasePath(directory) });
+  store = new GatedStore({ path: databasePath(directory) });
   await store.migrate();
   scheduler = new Scheduler(store, options, clock, logger, () => 0.5);
   opened.push({ scheduler, store });
@@ -459,6 +472,48 @@ describe("Scheduler watch", () => {
     report(worker, lastAssignment(worker), AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED);
     await until(() => watch.state.done, "the watch to end");
     expect(watch.events.map((e) => e.state)).toEqual(["queued", "running", "succeeded"]);
+  });
+
+  it("delivers an event committed during its history read once, not twice", async () => {
+    const worker = register("w1", ["job"]);
+    const id = await submit("job");
+    await until(() => worker.channel.assignments.length === 1, "attempt 1");
+    let release: () => void = () => undefined;
+    store.historyGate = new Promise<void>((resolve) => (release = resolve));
+    const watch = watchInto(id, 0);
+    await settle();
+    expect(scheduler.hub.subscriberCount()).toBe(1);
+
+    progress(worker, lastAssignment(worker), 50, "half");
+    await settle();
+    expect((await task(id)).lastSequence).toBe(3);
+    expect(watch.events).toEqual([]);
+
+    store.historyGate = null;
+    release();
+    await until(() => watch.events.length >= 3, "the history");
+    await settle();
+    expect(watch.events.map((e) => e.sequence)).toEqual([1, 2, 3]);
+    report(worker, lastAssignment(worker), AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED);
+    await until(() => watch.state.done, "the watch to end");
+    expect(watch.events.map((e) => e.sequence)).toEqual([1, 2, 3, 4]);
+  });
+
+  it("retries an attempt claimed for a worker that left before it was delivered; watchers fill the gap from the store", async () => {
+    const leaving = register("leaving", ["job"]);
+    await settle();
+    const id = await submit("job");
+    const watch = watchInto(id, 0);
+    // submit() has just kicked a dispatch round; it claims in the next turn and commits in the one
+    // after, so this disconnect lands while the claim is in flight.
+    setImmediate(() => scheduler.workerDisconnected(leaving.session, "disconnected"));
+    await until(() => watch.events.length >= 3, "the retrying event");
+    await settle();
+    expect(leaving.channel.assignments).toEqual([]);
+    expect(await task(id)).toMatchObject({
+      state: "retrying", attempt: 1, error: "the worker left before the assignment reached it", nextAttemptAt: T0 + backoffOf(1),
+    });
+    expect(watch.events.map((e) => [e.sequence, e.state])).toEqual([[1, "queued"], [2, "running"], [3, "retrying"]]);
   });
 
   it("follows a task through retries and ends only at the terminal event", async () => {

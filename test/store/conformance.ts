@@ -453,6 +453,18 @@ export function describeTaskStoreConformance(backendName: string, open: () => Pr
         expect(byteList((await claimOnly("w1", T0)).payload)).toEqual([]);
       });
 
+      it("listTasks leaves out payload and result, which getTask returns", async () => {
+        await store.enqueue([newTask("t1", { payload: new Uint8Array([1, 2, 3]) })], T0);
+        await claimOnly("w1", T0);
+        await store.complete({ taskId: "t1", attempt: 1 }, new Uint8Array([7, 7]), T0 + 1);
+        const [listed] = (await store.listTasks({ limit: 10 })).tasks;
+        expect(listed?.id).toBe("t1");
+        expect(listed?.state).toBe("succeeded");
+        expect(byteList(listed?.payload ?? new Uint8Array([9]))).toEqual([]);
+        expect(listed?.result).toBeNull();
+        expect(byteList((await task("t1")).result)).toEqual([7, 7]);
+      });
+
       it("listTasks filters by state and by name", async () => {
         await store.enqueue([newTask("r1"), newTask("e1", { name: "email" }), newTask("r2"), newTask("e2", { name: "email" })], T0);
         await claim("w1", ["resize"], 1, T0);

@@ -1,6 +1,10 @@
 const taskColumns = `id, name, description, payload, state, attempt, max_retries, timeout_ms, retry_backoff_ms,
   result, error, percent, message, worker_id, created_at, started_at, finished_at, next_attempt_at, last_sequence, seq`;
 
+// Listed tasks leave out payload and result (up to 1 MiB each), so a page stays far below the
+// 4 MiB message limit; GetTask returns them.
+const listedColumns = taskColumns.replace("payload,", "X'' AS payload,").replace("result,", "NULL AS result,");
+
 export const getTaskSql = `SELECT ${taskColumns} FROM tasks WHERE id = ?`;
 
 export function listTasksSql(filter: { state: boolean; name: boolean; cursor: boolean }): string {
@@ -9,7 +13,7 @@ export function listTasksSql(filter: { state: boolean; name: boolean; cursor: bo
     filter.name ? "name = :name" : null,
     filter.cursor ? "seq < :cursor" : null,
   ].filter((clause) => clause !== null);
-  return `SELECT ${taskColumns} FROM tasks ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT :limit`;
+  return `SELECT ${listedColumns} FROM tasks ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT :limit`;
 }
 
 export const queuedNamesSql = `SELECT DISTINCT name FROM tasks WHERE state = 'queued'`;

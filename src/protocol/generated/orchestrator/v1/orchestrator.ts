@@ -151,7 +151,10 @@ export interface ListTasksRequest {
 }
 
 export interface ListTasksResponse {
-  /** Newest first. */
+  /**
+   * Newest first. payload and result are left empty here (GetTask returns them), so a page stays
+   * small whatever the tasks carry.
+   */
   tasks: Task[];
   /** Empty on the last page. */
   nextPageToken: string;

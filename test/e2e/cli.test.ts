@@ -1,0 +1,285 @@
+import { execFile } from "node:child_process";
+import { createHash, randomUUID } from "node:crypto";
+import { existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { credentials } from "@grpc/grpc-js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SchedulerClient } from "../../src/protocol/generated/orchestrator/v1/orchestrator.js";
+import { callUnary } from "../helpers/grpc.js";
+import { Cluster, cliPath, freePort, startService, tempDir, type ServiceProcess } from "../helpers/processes.js";
+
+interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The environment without any ORCHESTRATOR_* setting of the machine running the tests. */
+function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("ORCHESTRATOR_")));
+  return { ...env, ...extra };
+}
+
+/** Runs `node dist/cli/main.js ...args` to its end; never rejects on a non-zero exit. */
+function runCli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [cliPath, ...args], { env: cleanEnv(env), timeout: 20_000, killSignal: "SIGKILL", maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+      if (error && typeof error.code !== "number") {
+        reject(new Error(`${args.join(" ")} did not exit normally (${error.message}); stderr:\n${stderr}`));
+        return;
+      }
+      resolve({ code: error ? Number(error.code) : 0, stdout, stderr });
+    });
+  });
+}
+
+const uuidLine = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** `submit` output: the task id on the first line, then (with --wait) the terminal update as JSON. */
+function parseSubmitted(stdout: string): { taskId: string; terminal: Record<string, unknown> } {
+  const newline = stdout.indexOf("\n");
+  const taskId = stdout.slice(0, newline);
+  expect(taskId).toMatch(uuidLine);
+  return { taskId, terminal: JSON.parse(stdout.slice(newline + 1)) as Record<string, unknown> };
+}
+
+let cluster: Cluster;
+let gateway: string[] = [];
+let deadAddress = "";
+const data = tempDir("orchestrator-cli-test-");
+
+beforeAll(async () => {
+  cluster = await new Cluster({ workers: 1 }).start();
+  gateway = ["--gateway", cluster.gatewayAddress];
+  deadAddress = `127.0.0.1:${await freePort()}`;
+});
+
+afterAll(async () => {
+  await cluster?.stop();
+  data.remove();
+});
+
+describe("client commands against a cluster", () => {
+  /** Tasks of data-processing-job the tests submitted, oldest first. */
+  const processed: string[] = [];
+
+  it("submit --payload --wait follows the task and prints its terminal update", async () => {
+    const run = await runCli(["submit", "data-processing-job", "--payload", "hello world", "--wait", ...gateway]);
+    expect(run.code, run.stderr).toBe(0);
+    const { taskId, terminal } = parseSubmitted(run.stdout);
+    processed.push(taskId);
+    expect(terminal).toMatchObject({ task_id: taskId, state: "succeeded", attempt: 1 });
+    const result = JSON.parse(String(terminal.result)) as Record<string, unknown>;
+    expect(result).toMatchObject({ words: 2, uppercase: "HELLO WORLD" });
+    expect(result.top_words).toEqual(expect.arrayContaining([{ word: "hello", count: 1 }, { word: "world", count: 1 }]));
+    // Without a terminal, progress goes to stderr one line per update.
+    expect(run.stderr).toMatch(/running .*parsing payload/);
+    expect(run.stderr).toMatch(/succeeded attempt=1 100%/);
+  });
+
+  it("submit --payload-file sends the file's bytes", async () => {
+    const content = "alpha beta beta\ngamma";
+    const file = join(data.path, "payload.txt");
+    writeFileSync(file, content);
+    const run = await runCli(["submit", "data-processing-job", "--payload-file", file, "--wait", ...gateway]);
+    expect(run.code, run.stderr).toBe(0);
+    const { taskId, terminal } = parseSubmitted(run.stdout);
+    processed.push(taskId);
+    expect(terminal).toMatchObject({ task_id: taskId, state: "succeeded" });
+    expect(JSON.parse(String(terminal.result))).toMatchObject({
+      bytes: Buffer.byteLength(content), lines: 2, words: 4, top_words: [{ word: "beta", count: 2 }, { word: "alpha", count: 1 }, { word: "gamma", count: 1 }],
+      sha256: createHash("sha256").update(content).digest("hex"),
+    });
+  });
+
+  it("get prints the task as JSON", async () => {
+    const [taskId] = processed;
+    const run = await runCli(["get", String(taskId), ...gateway]);
+    expect(run.code, run.stderr).toBe(0);
+    const view = JSON.parse(run.stdout) as Record<string, unknown>;
+    expect(view).toMatchObject({ task_id: taskId, name: "data-processing-job", state: "succeeded", attempt: 1, percent: 100 });
+    expect(JSON.parse(String(view.result))).toMatchObject({ words: 2 });
+    expect(view.worker_id).toEqual(expect.any(String));
+  });
+
+  it("watch replays a finished task's updates", async () => {
+    const [taskId] = processed;
+    const run = await runCli(["watch", String(taskId), "--json", ...gateway]);
+    expect(run.code, run.stderr).toBe(0);
+    const updates = run.stdout.trim().split("\n").map((line) => JSON.parse(line) as { sequence: number; state: string });
+    expect(updates.map((update) => update.sequence)).toEqual(updates.map((_, index) => index + 1));
+    expect(updates[0]?.state).toBe("queued");
+    expect(updates.at(-1)?.state).toBe("succeeded");
+  });
+
+  it("list filters by state and name, and pages", async () => {
+    expect(processed).toHaveLength(2);
+    const [older, newer] = processed as [string, string];
+    const all = await runCli(["list", "--state", "succeeded", "--name", "data-processing-job", ...gateway]);
+    expect(all.code, all.stderr).toBe(0);
+    const rows = all.stdout.trim().split("\n");
+    expect(rows).toHaveLength(2);
+    expect(rows[0]).toMatch(new RegExp(`^${newer}\\s+succeeded\\s+1\\s+data-processing-job\\s`));
+    expect(rows[1]).toMatch(new RegExp(`^${older}\\s+succeeded\\s+1\\s+data-processing-job\\s`));
+    expect(all.stdout).not.toContain("next page");
+
+    const first = await runCli(["list", "--state", "succeeded", "--name", "data-processing-job", "--page-size", "1", ...gateway]);
+    expect(first.code, first.stderr).toBe(0);
+    const [row, next, ...rest] = first.stdout.trim().split("\n");
+    expect(rest).toEqual([]);
+    expect(row).toMatch(new RegExp(`^${newer}\\s`));
+    const token = /^next page: --page-token (\S+)$/.exec(String(next))?.[1];
+    expect(token).toBeTruthy();
+
+    const second = await runCli(["list", "--state", "succeeded", "--name", "data-processing-job", "--page-size", "1", "--page-token", String(token), ...gateway]);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stdout.trim().split("\n")).toEqual([expect.stringMatching(new RegExp(`^${older}\\s`))]);
+
+    const none = await runCli(["list", "--state", "failed", "--name", "data-processing-job", ...gateway]);
+    expect(none).toMatchObject({ code: 0, stdout: "" });
+  });
+
+  it("cancel cancels a queued task, once", async () => {
+    const submitted = await runCli(["submit", "nobody-serves-this", "--payload", "never runs", ...gateway]);
+    expect(submitted.code, submitted.stderr).toBe(0);
+    const taskId = submitted.stdout.trim();
+    expect(taskId).toMatch(uuidLine);
+
+    const queued = JSON.parse((await runCli(["get", taskId, ...gateway])).stdout) as Record<string, unknown>;
+    expect(queued).toMatchObject({ task_id: taskId, state: "queued", attempt: 0 });
+
+    const cancel = await runCli(["cancel", taskId, "--reason", "no longer needed", ...gateway]);
+    expect(cancel.code, cancel.stderr).toBe(0);
+    expect(JSON.parse(cancel.stdout)).toEqual({ task_id: taskId, state: "cancelled", cancelled: true });
+
+    const after = JSON.parse((await runCli(["get", taskId, ...gateway])).stdout) as Record<string, unknown>;
+    expect(after).toMatchObject({ state: "cancelled", error: "no longer needed" });
+
+    const again = await runCli(["cancel", taskId, ...gateway]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout)).toEqual({ task_id: taskId, state: "cancelled", cancelled: false });
+  });
+
+  it("workers lists the connected worker", async () => {
+    const registered = await cluster.workers[0]?.waitForMessage("Worker registered with the scheduler");
+    const workerId = String(registered?.worker_id);
+    expect(workerId).not.toBe("undefined");
+
+    const run = await runCli(["workers", ...gateway]);
+    expect(run.code, run.stderr).toBe(0);
+    const rows = run.stdout.trim().split("\n");
+    expect(rows).toHaveLength(1);
+    const [id, load, state, names] = String(rows[0]).split(/\s+/);
+    expect({ id, load, state }).toEqual({ id: workerId, load: "0/10", state: "ready" });
+    expect(String(names).split(",")).toEqual(expect.arrayContaining(["data-processing-job", "echo", "whoami"]));
+
+    const json = await runCli(["workers", "--json", ...gateway]);
+    expect(json.code, json.stderr).toBe(0);
+    expect(JSON.parse(json.stdout)).toEqual([expect.objectContaining({ workerId, slots: 10, running: 0, draining: false })]);
+  });
+
+  it("get of an unknown task exits non-zero with the NotFound error on stderr", async () => {
+    const unknown = randomUUID();
+    const run = await runCli(["get", unknown, ...gateway]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe("");
+    expect(run.stderr).toBe(`error (NotFound): task ${unknown} does not exist\n`);
+  });
+
+  it("get of a malformed id exits non-zero with the InvalidArgument error on stderr", async () => {
+    const run = await runCli(["get", "not-a-uuid", ...gateway]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^error \(InvalidArgument\): task_id "not-a-uuid" is not a UUID/);
+  });
+});
+
+describe("choosing the gateway", () => {
+  const workerCount = async (run: Promise<CliRun>): Promise<CliRun & { rows: number }> => {
+    const done = await run;
+    return { ...done, rows: done.stdout.trim() === "" ? 0 : done.stdout.trim().split("\n").length };
+  };
+
+  it("ORCHESTRATOR_GATEWAY_ADDRESS selects the gateway", async () => {
+    const run = await workerCount(runCli(["workers"], { ORCHESTRATOR_GATEWAY_ADDRESS: cluster.gatewayAddress }));
+    expect(run).toMatchObject({ code: 0, rows: 1 });
+  });
+
+  it("the environment is read: a dead address there fails with Unavailable", async () => {
+    const run = await runCli(["workers"], { ORCHESTRATOR_GATEWAY_ADDRESS: deadAddress });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^error \(Unavailable\): /);
+    expect(run.stderr).toContain(deadAddress);
+  });
+
+  it("--gateway selects the gateway, over the environment", async () => {
+    const run = await workerCount(runCli(["workers", "--gateway", cluster.gatewayAddress], { ORCHESTRATOR_GATEWAY_ADDRESS: deadAddress }));
+    expect(run).toMatchObject({ code: 0, rows: 1 });
+    const dead = await runCli(["workers", "--gateway", deadAddress], { ORCHESTRATOR_GATEWAY_ADDRESS: cluster.gatewayAddress });
+    expect(dead.code).toBe(1);
+    expect(dead.stderr).toMatch(/^error \(Unavailable\): /);
+  });
+});
+
+describe("--help", () => {
+  const commands: { command: string; shows: string }[] = [
+    { command: "dev", shows: "--gateway-port <port>" },
+    { command: "scheduler", shows: "--data-dir <path>" },
+    { command: "worker", shows: "--handlers <path>" },
+    { command: "gateway", shows: "--scheduler <host:port>" },
+    { command: "submit", shows: "--payload-file <path>" },
+    { command: "watch", shows: "--after <sequence>" },
+    { command: "get", shows: "--gateway <host:port>" },
+    { command: "list", shows: "--page-token <token>" },
+    { command: "cancel", shows: "--reason <text>" },
+    { command: "workers", shows: "--json" },
+  ];
+
+  it.each(commands)("$command --help prints its usage", async ({ command, shows }) => {
+    const run = await runCli([command, "--help"]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(new RegExp(`^Usage: orchestrator ${command} `));
+    expect(run.stdout).toContain(shows);
+    expect(run.stdout).toContain("-h, --help");
+  });
+
+  it("--help lists every command", async () => {
+    const run = await runCli(["--help"]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^Usage: orchestrator /);
+    for (const { command } of commands) expect(run.stdout).toMatch(new RegExp(`^\\s+${command}\\b`, "m"));
+  });
+});
+
+describe("services configured by environment", () => {
+  it("scheduler and gateway take their port, data dir and scheduler address from ORCHESTRATOR_* variables", async () => {
+    const port = await freePort();
+    const dir = tempDir("orchestrator-cli-env-");
+    const started: ServiceProcess[] = [];
+    try {
+      const scheduler = await startService("scheduler", [], { ORCHESTRATOR_SCHEDULER_PORT: String(port), ORCHESTRATOR_DATA_DIR: dir.path });
+      started.push(scheduler);
+      const listening = await scheduler.waitForMessage(/^Scheduler service listening on /);
+      expect(listening).toMatchObject({ msg: `Scheduler service listening on 127.0.0.1:${port}`, address: `127.0.0.1:${port}`, data_dir: dir.path });
+      expect(existsSync(join(dir.path, "orchestrator.db"))).toBe(true);
+
+      const client = new SchedulerClient(`127.0.0.1:${port}`, credentials.createInsecure());
+      try {
+        expect(await callUnary(client, client.healthCheck, {})).toMatchObject({ healthy: true });
+      } finally {
+        client.close();
+      }
+
+      const gatewayPort = await freePort();
+      const viaEnv = await startService("gateway", [], { ORCHESTRATOR_GATEWAY_PORT: String(gatewayPort), ORCHESTRATOR_SCHEDULER_ADDRESS: `127.0.0.1:${port}` });
+      started.push(viaEnv);
+      expect(await viaEnv.waitForMessage(/^Gateway service listening on /)).toMatchObject({ address: `127.0.0.1:${gatewayPort}`, scheduler: `127.0.0.1:${port}` });
+      // NotFound (not Unavailable) proves the gateway reached the scheduler it was told about.
+      const unknown = randomUUID();
+      const run = await runCli(["get", unknown], { ORCHESTRATOR_GATEWAY_ADDRESS: `127.0.0.1:${gatewayPort}` });
+      expect(run).toMatchObject({ code: 1, stderr: `error (NotFound): task ${unknown} does not exist\n` });
+    } finally {
+      await Promise.all(started.map((service) => service.stop("SIGKILL")));
+      dir.remove();
+    }
+  });
+});
