@@ -67,4 +67,20 @@ describe("the Scheduler killed with SIGKILL and restarted on the same store", ()
     expect(terminal.state).toBe(TaskState.TASK_STATE_SUCCEEDED);
     expect(Buffer.from(terminal.result).toString()).toBe("acknowledged");
   });
+
+  it("keeps queued tasks across a graceful stop (Ctrl+C) and restart", async () => {
+    const client = cluster.client;
+    const worker = cluster.workers[0];
+    const queued = await client.submit({ name: "nobody-serves-this-yet", payload: "x" });
+    const exit = await cluster.scheduler.stop("SIGINT");
+    expect(exit.code).toBe(0);
+    expect(cluster.scheduler.logs.some((r) => r.msg === "Scheduler service stopped")).toBe(true);
+    await worker?.waitForMessage("Lost the scheduler stream; reconnecting");
+    await cluster.startScheduler();
+    const task = await client.get(queued.taskId);
+    expect(task.state).toBe(TaskState.TASK_STATE_QUEUED);
+    expect(task.attempt).toBe(0);
+    await client.cancel(queued.taskId);
+  });
 });
+
