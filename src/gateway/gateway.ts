@@ -1,5 +1,6 @@
-import { credentials, Metadata, type ClientUnaryCall, type CallOptions, type ServiceError } from "@grpc/grpc-js";
-import { SchedulerClient, type GatewayServer } from "../protocol/generated/orchestrator/v1/orchestrator.js";
+import { credentials, Metadata, type ClientUnaryCall, type CallOptions, type ServerDuplexStream, type ServiceError } from "@grpc/grpc-js";
+import { SchedulerClient, type GatewayServer, type SubmitStreamRequest, type SubmitStreamResponse } from "../protocol/generated/orchestrator/v1/orchestrator.js";
+import { SubmitCoalescer } from "./submit-coalescer.js";
 import { version } from "../protocol/index.js";
 import { Code } from "../errors/code.js";
 import { OrchestratorError } from "../errors/orchestrator-error.js";
@@ -15,6 +16,7 @@ type UnaryMethod<Req, Res> = (request: Req, metadata: Metadata, options: Partial
  */
 export class Gateway {
   readonly scheduler: SchedulerClient;
+  private readonly submits: SubmitCoalescer;
 
   constructor(private readonly options: CompiledGatewayOptions, private readonly logger: Logger) {
     this.scheduler = new SchedulerClient(options.schedulerAddress, credentials.createInsecure(), {
@@ -24,6 +26,7 @@ export class Gateway {
       "grpc.max_reconnect_backoff_ms": 2_000,
       "grpc.max_receive_message_length": 4 * 1024 * 1024,
     });
+    this.submits = new SubmitCoalescer(this.scheduler, options.forwardTimeoutMs, (error) => this.fromScheduler(error));
   }
 
   close(): void {
@@ -50,15 +53,48 @@ export class Gateway {
     return OrchestratorError.from(error);
   }
 
+  /** Answers each submit of a client's stream as soon as its task is durable, in any order. */
+  private submitStream(call: ServerDuplexStream<SubmitStreamRequest, SubmitStreamResponse>): void {
+    let open = 0;
+    let ended = false;
+    const finishIfDone = (): void => {
+      if (ended && open === 0) call.end();
+    };
+    call.on("data", (message: SubmitStreamRequest) => {
+      const requestId = message.requestId;
+      if (!message.task) {
+        call.write({ requestId, accepted: undefined, error: { code: Code.InvalidArgument, message: "task is required" } });
+        return;
+      }
+      open++;
+      this.submits.submit(message.task).then(
+        (accepted) => call.write({ requestId, accepted, error: undefined }),
+        (error: unknown) => {
+          const failure = OrchestratorError.from(error);
+          call.write({ requestId, accepted: undefined, error: { code: failure.code, message: failure.rawMessage } });
+        },
+      ).finally(() => {
+        open--;
+        finishIfDone();
+      });
+    });
+    call.on("end", () => {
+      ended = true;
+      finishIfDone();
+    });
+    call.on("error", () => undefined);
+  }
+
   service(): GatewayServer {
     const s = this.scheduler;
     return {
       healthCheck: unary(() => ({ healthy: true, version })),
       submitTask: unary(async (request) => {
-        const response = await this.forward(s.submitTask, request);
-        this.logger.info({ task_id: response.taskId, name: request.name }, "Task submitted");
+        const response = await this.submits.submit(request);
+        this.logger.debug({ task_id: response.taskId, name: request.name }, "Task submitted");
         return response;
       }),
+      submitStream: (call) => this.submitStream(call),
       submitTasks: unary((request) => this.forward(s.submitTasks, request)),
       getTask: unary((request) => this.forward(s.getTask, request)),
       listTasks: unary((request) => this.forward(s.listTasks, request)),

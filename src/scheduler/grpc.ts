@@ -26,6 +26,12 @@ export function schedulerGrpcService(scheduler: Scheduler, logger: Logger): Sche
       return toResponse(accepted);
     }),
     submitTasks: unary(async (request) => ({ tasks: (await scheduler.submit(request.tasks)).map(toResponse) })),
+    submitEach: unary(async (request) => ({
+      results: (await scheduler.submitEach(request.tasks)).map((outcome, index) =>
+        outcome instanceof OrchestratorError
+          ? { requestId: index, accepted: undefined, error: { code: outcome.code, message: outcome.rawMessage } }
+          : { requestId: index, accepted: toResponse(outcome), error: undefined }),
+    })),
     getTask: unary(async (request) => ({ task: taskToProto(await scheduler.getTask(request.taskId)) })),
     listTasks: unary(async (request) => {
       const page = await scheduler.listTasks(request);

@@ -6,14 +6,14 @@ import { AttemptOutcome } from "../protocol/generated/orchestrator/v1/orchestrat
 import type {
   ListTasksRequest, SubmitTaskRequest, TaskProgress, TaskResult, WorkerInfo, WorkerMessage,
 } from "../protocol/generated/orchestrator/v1/orchestrator.js";
-import type { AttemptFailure, AttemptRef, BackoffPolicy, CancelOutcome, TaskEvent, TaskPage, TaskRecord, TaskStore } from "../store/store.js";
+import type { AttemptFailure, AttemptRef, BackoffPolicy, CancelOutcome, NewTask, TaskEvent, TaskPage, TaskRecord, TaskStore } from "../store/store.js";
 import { isTerminal } from "../store/store.js";
 import { Dispatcher } from "./dispatcher.js";
 import { EventHub } from "./event-hub.js";
 import { limits } from "./limits.js";
 import type { CompiledSchedulerOptions } from "./options.js";
 import { exponentialBackoff } from "./retry-policy.js";
-import { validateBatch, validateListFilter, validateReason, validateTaskId, validateTaskName } from "./validation.js";
+import { validateBatch, validateListFilter, validateReason, validateSubmit, validateTaskId, validateTaskName } from "./validation.js";
 import { attemptKey, WorkerRegistry, WorkerSession, type WorkerChannel } from "./worker-registry.js";
 
 export type SchedulerState = "created" | "running" | "stopping" | "stopped";
@@ -85,9 +85,34 @@ export class Scheduler {
 
   // ---- client side -------------------------------------------------------------------------
 
+  /** Accepts all the tasks or none (SubmitTask, SubmitTasks). */
   async submit(requests: readonly SubmitTaskRequest[], asBatch = true): Promise<Accepted[]> {
     this.assertRunning();
-    const tasks = validateBatch(requests, this.options.defaultRetryBackoffMs, asBatch);
+    return this.accept(validateBatch(requests, this.options.defaultRetryBackoffMs, asBatch));
+  }
+
+  /** Accepts or refuses each task on its own (SubmitEach: the Gateway's coalesced submits). */
+  async submitEach(requests: readonly SubmitTaskRequest[]): Promise<Array<Accepted | OrchestratorError>> {
+    this.assertRunning();
+    if (requests.length > limits.batchMaxTasks) {
+      throw OrchestratorError.invalidArgument(`tasks holds ${requests.length} tasks; the limit is ${limits.batchMaxTasks} per request`);
+    }
+    const valid: NewTask[] = [];
+    const outcomes = requests.map((request) => {
+      try {
+        const task = validateSubmit(request, this.options.defaultRetryBackoffMs);
+        valid.push(task);
+        return task;
+      } catch (error) {
+        return OrchestratorError.from(error);
+      }
+    });
+    const accepted = new Map((await this.accept(valid)).map((entry) => [entry.taskId, entry]));
+    return outcomes.map((outcome) => (outcome instanceof OrchestratorError ? outcome : (accepted.get(outcome.id) ?? OrchestratorError.from("lost in submit"))));
+  }
+
+  private async accept(tasks: readonly NewTask[]): Promise<Accepted[]> {
+    if (tasks.length === 0) return [];
     const now = this.clock.now();
     const events = await this.store.enqueue(tasks, now);
     for (const event of events) this.hub.publish(event);

@@ -6,6 +6,7 @@ import { isTerminalProtoState, stateToProto } from "../protocol/convert.js";
 import { Code } from "../errors/code.js";
 import { OrchestratorError } from "../errors/orchestrator-error.js";
 import { encodeResult } from "../worker/handler.js";
+import { SubmitPipeline } from "./submit-pipeline.js";
 import type { TaskState as StateName } from "../store/store.js";
 
 export interface ClientOptions {
@@ -13,6 +14,8 @@ export interface ClientOptions {
   address?: string;
   /** Deadline of each unary call. */
   timeoutMs?: number;
+  /** Pipeline submit() over one stream (default true); false sends one unary SubmitTask each. */
+  pipeline?: boolean;
 }
 
 export interface TaskSpec {
@@ -60,6 +63,7 @@ export class OrchestratorClient {
   readonly address: string;
   private readonly gateway: GatewayClient;
   private readonly timeoutMs: number;
+  private readonly pipeline: SubmitPipeline | null;
 
   constructor(options: ClientOptions = {}) {
     this.address = options.address ?? "127.0.0.1:50051";
@@ -68,6 +72,7 @@ export class OrchestratorClient {
       "grpc.initial_reconnect_backoff_ms": 100,
       "grpc.max_reconnect_backoff_ms": 2000,
     });
+    this.pipeline = options.pipeline === false ? null : new SubmitPipeline(this.gateway);
   }
 
   private call<Req, Res>(method: Unary<Req, Res>, request: Req): Promise<Res> {
@@ -79,8 +84,10 @@ export class OrchestratorClient {
     });
   }
 
+  /** Resolves once the task is durable; concurrent calls share one stream. */
   submit(spec: TaskSpec): Promise<Submitted> {
-    return this.call(this.gateway.submitTask, toTaskRequest(spec));
+    const request = toTaskRequest(spec);
+    return this.pipeline ? this.pipeline.submit(request) : this.call(this.gateway.submitTask, request);
   }
 
   async submitMany(specs: readonly TaskSpec[]): Promise<Submitted[]> {
@@ -154,6 +161,7 @@ export class OrchestratorClient {
   }
 
   close(): void {
+    this.pipeline?.close();
     this.gateway.close();
   }
 }

@@ -101,6 +101,33 @@ export interface SubmitTasksResponse {
   tasks: SubmitTaskResponse[];
 }
 
+/** One submit on a SubmitStream: many submits share one stream, answered out of order by request_id. */
+export interface SubmitStreamRequest {
+  /** Chosen by the client, echoed in the response. */
+  requestId: number;
+  task: SubmitTaskRequest | undefined;
+}
+
+export interface SubmitStreamResponse {
+  requestId: number;
+  /** Set when the task was accepted (and is durable). */
+  accepted:
+    | SubmitTaskResponse
+    | undefined;
+  /** Set when it was refused: a gRPC status code (e.g. 3 INVALID_ARGUMENT) and what to fix. */
+  error: SubmitError | undefined;
+}
+
+export interface SubmitEachResponse {
+  /** One per submitted task, in request order; request_id is the index. */
+  results: SubmitStreamResponse[];
+}
+
+export interface SubmitError {
+  code: number;
+  message: string;
+}
+
 export interface Task {
   taskId: string;
   name: string;
@@ -719,6 +746,280 @@ export const SubmitTasksResponse: MessageFns<SubmitTasksResponse> = {
   fromPartial<I extends Exact<DeepPartial<SubmitTasksResponse>, I>>(object: I): SubmitTasksResponse {
     const message = createBaseSubmitTasksResponse();
     message.tasks = object.tasks?.map((e) => SubmitTaskResponse.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseSubmitStreamRequest(): SubmitStreamRequest {
+  return { requestId: 0, task: undefined };
+}
+
+export const SubmitStreamRequest: MessageFns<SubmitStreamRequest> = {
+  encode(message: SubmitStreamRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== 0) {
+      writer.uint32(8).uint64(message.requestId);
+    }
+    if (message.task !== undefined) {
+      SubmitTaskRequest.encode(message.task, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubmitStreamRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubmitStreamRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.requestId = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.task = SubmitTaskRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<SubmitStreamRequest>, I>>(base?: I): SubmitStreamRequest {
+    return SubmitStreamRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SubmitStreamRequest>, I>>(object: I): SubmitStreamRequest {
+    const message = createBaseSubmitStreamRequest();
+    message.requestId = object.requestId ?? 0;
+    message.task = (object.task !== undefined && object.task !== null)
+      ? SubmitTaskRequest.fromPartial(object.task)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSubmitStreamResponse(): SubmitStreamResponse {
+  return { requestId: 0, accepted: undefined, error: undefined };
+}
+
+export const SubmitStreamResponse: MessageFns<SubmitStreamResponse> = {
+  encode(message: SubmitStreamResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== 0) {
+      writer.uint32(8).uint64(message.requestId);
+    }
+    if (message.accepted !== undefined) {
+      SubmitTaskResponse.encode(message.accepted, writer.uint32(18).fork()).join();
+    }
+    if (message.error !== undefined) {
+      SubmitError.encode(message.error, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubmitStreamResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubmitStreamResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.requestId = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.accepted = SubmitTaskResponse.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.error = SubmitError.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<SubmitStreamResponse>, I>>(base?: I): SubmitStreamResponse {
+    return SubmitStreamResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SubmitStreamResponse>, I>>(object: I): SubmitStreamResponse {
+    const message = createBaseSubmitStreamResponse();
+    message.requestId = object.requestId ?? 0;
+    message.accepted = (object.accepted !== undefined && object.accepted !== null)
+      ? SubmitTaskResponse.fromPartial(object.accepted)
+      : undefined;
+    message.error = (object.error !== undefined && object.error !== null)
+      ? SubmitError.fromPartial(object.error)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSubmitEachResponse(): SubmitEachResponse {
+  return { results: [] };
+}
+
+export const SubmitEachResponse: MessageFns<SubmitEachResponse> = {
+  encode(message: SubmitEachResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.results) {
+      SubmitStreamResponse.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubmitEachResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubmitEachResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.results.push(SubmitStreamResponse.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<SubmitEachResponse>, I>>(base?: I): SubmitEachResponse {
+    return SubmitEachResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SubmitEachResponse>, I>>(object: I): SubmitEachResponse {
+    const message = createBaseSubmitEachResponse();
+    message.results = object.results?.map((e) => SubmitStreamResponse.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseSubmitError(): SubmitError {
+  return { code: 0, message: "" };
+}
+
+export const SubmitError: MessageFns<SubmitError> = {
+  encode(message: SubmitError, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== 0) {
+      writer.uint32(8).int32(message.code);
+    }
+    if (message.message !== "") {
+      writer.uint32(18).string(message.message);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubmitError {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubmitError();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.code = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<SubmitError>, I>>(base?: I): SubmitError {
+    return SubmitError.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SubmitError>, I>>(object: I): SubmitError {
+    const message = createBaseSubmitError();
+    message.code = object.code ?? 0;
+    message.message = object.message ?? "";
     return message;
   },
 };
@@ -3169,6 +3470,20 @@ export const GatewayService = {
     responseSerialize: (value: SubmitTasksResponse): Buffer => Buffer.from(SubmitTasksResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SubmitTasksResponse => SubmitTasksResponse.decode(value),
   },
+  /**
+   * Pipelined submits for SDKs: one long-lived stream instead of one call per task; each request
+   * is answered (accepted or refused) on its own, once the task is durable.
+   */
+  submitStream: {
+    path: "/orchestrator.v1.Gateway/SubmitStream" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: SubmitStreamRequest): Buffer => Buffer.from(SubmitStreamRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SubmitStreamRequest => SubmitStreamRequest.decode(value),
+    responseSerialize: (value: SubmitStreamResponse): Buffer =>
+      Buffer.from(SubmitStreamResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SubmitStreamResponse => SubmitStreamResponse.decode(value),
+  },
   /** Streams what was already recorded for the task, then live updates; ends after the terminal one. */
   subscribeProgress: {
     path: "/orchestrator.v1.Gateway/SubscribeProgress" as const,
@@ -3222,6 +3537,11 @@ export interface GatewayServer extends UntypedServiceImplementation {
   healthCheck: handleUnaryCall<HealthCheckRequest, HealthCheckResponse>;
   submitTask: handleUnaryCall<SubmitTaskRequest, SubmitTaskResponse>;
   submitTasks: handleUnaryCall<SubmitTasksRequest, SubmitTasksResponse>;
+  /**
+   * Pipelined submits for SDKs: one long-lived stream instead of one call per task; each request
+   * is answered (accepted or refused) on its own, once the task is durable.
+   */
+  submitStream: handleBidiStreamingCall<SubmitStreamRequest, SubmitStreamResponse>;
   /** Streams what was already recorded for the task, then live updates; ends after the terminal one. */
   subscribeProgress: handleServerStreamingCall<SubscribeProgressRequest, ProgressUpdate>;
   getTask: handleUnaryCall<GetTaskRequest, GetTaskResponse>;
@@ -3276,6 +3596,16 @@ export interface GatewayClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SubmitTasksResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Pipelined submits for SDKs: one long-lived stream instead of one call per task; each request
+   * is answered (accepted or refused) on its own, once the task is durable.
+   */
+  submitStream(): ClientDuplexStream<SubmitStreamRequest, SubmitStreamResponse>;
+  submitStream(options: Partial<CallOptions>): ClientDuplexStream<SubmitStreamRequest, SubmitStreamResponse>;
+  submitStream(
+    metadata: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientDuplexStream<SubmitStreamRequest, SubmitStreamResponse>;
   /** Streams what was already recorded for the task, then live updates; ends after the terminal one. */
   subscribeProgress(
     request: SubscribeProgressRequest,
@@ -3383,6 +3713,19 @@ export const SchedulerService = {
     responseSerialize: (value: SubmitTasksResponse): Buffer => Buffer.from(SubmitTasksResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SubmitTasksResponse => SubmitTasksResponse.decode(value),
   },
+  /**
+   * Independent submits in one call, each accepted or refused on its own (the Gateway coalesces
+   * concurrent client submits into these).
+   */
+  submitEach: {
+    path: "/orchestrator.v1.Scheduler/SubmitEach" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SubmitTasksRequest): Buffer => Buffer.from(SubmitTasksRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SubmitTasksRequest => SubmitTasksRequest.decode(value),
+    responseSerialize: (value: SubmitEachResponse): Buffer => Buffer.from(SubmitEachResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SubmitEachResponse => SubmitEachResponse.decode(value),
+  },
   subscribeProgress: {
     path: "/orchestrator.v1.Scheduler/SubscribeProgress" as const,
     requestStream: false as const,
@@ -3448,6 +3791,11 @@ export interface SchedulerServer extends UntypedServiceImplementation {
   healthCheck: handleUnaryCall<HealthCheckRequest, HealthCheckResponse>;
   submitTask: handleUnaryCall<SubmitTaskRequest, SubmitTaskResponse>;
   submitTasks: handleUnaryCall<SubmitTasksRequest, SubmitTasksResponse>;
+  /**
+   * Independent submits in one call, each accepted or refused on its own (the Gateway coalesces
+   * concurrent client submits into these).
+   */
+  submitEach: handleUnaryCall<SubmitTasksRequest, SubmitEachResponse>;
   subscribeProgress: handleServerStreamingCall<SubscribeProgressRequest, ProgressUpdate>;
   getTask: handleUnaryCall<GetTaskRequest, GetTaskResponse>;
   listTasks: handleUnaryCall<ListTasksRequest, ListTasksResponse>;
@@ -3505,6 +3853,25 @@ export interface SchedulerClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SubmitTasksResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Independent submits in one call, each accepted or refused on its own (the Gateway coalesces
+   * concurrent client submits into these).
+   */
+  submitEach(
+    request: SubmitTasksRequest,
+    callback: (error: ServiceError | null, response: SubmitEachResponse) => void,
+  ): ClientUnaryCall;
+  submitEach(
+    request: SubmitTasksRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SubmitEachResponse) => void,
+  ): ClientUnaryCall;
+  submitEach(
+    request: SubmitTasksRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SubmitEachResponse) => void,
   ): ClientUnaryCall;
   subscribeProgress(
     request: SubscribeProgressRequest,

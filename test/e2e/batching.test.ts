@@ -1,0 +1,78 @@
+// The batched paths: pipelined SDK submits, Gateway coalescing into SubmitEach, group commit.
+import Database from "better-sqlite3";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TaskState } from "../../src/protocol/generated/orchestrator/v1/orchestrator.js";
+import { Code } from "../../src/errors/code.js";
+import { OrchestratorClient } from "../../src/sdk/client.js";
+import { Cluster } from "../helpers/processes.js";
+
+function storedTasks(dataDir: string): Array<{ id: string; state: string; attempt: number; name: string }> {
+  const db = new Database(join(dataDir, "orchestrator.db"), { readonly: true, fileMustExist: true });
+  try {
+    return db.prepare("SELECT id, state, attempt, name FROM tasks").all() as Array<{ id: string; state: string; attempt: number; name: string }>;
+  } finally {
+    db.close();
+  }
+}
+
+describe("batched submit paths", () => {
+  const cluster = new Cluster({ workers: 1, workerArgs: ["--slots", "64"] });
+
+  beforeAll(async () => {
+    await cluster.start();
+  });
+
+  afterAll(async () => {
+    await cluster.stop();
+  });
+
+  it("answers each of 2,500 concurrent pipelined submits on its own, across coalescing batch boundaries", async () => {
+    const specs = Array.from({ length: 2500 }, (_, i) => (i % 97 === 13 ? { name: "bad name!", payload: String(i) } : { name: "noop", payload: String(i) }));
+    const outcomes = await Promise.allSettled(specs.map((spec) => cluster.client.submit(spec)));
+    const refused = outcomes.flatMap((o, i) => (o.status === "rejected" ? [i] : []));
+    expect(refused).toEqual(specs.flatMap((s, i) => (s.name === "bad name!" ? [i] : [])));
+    for (const index of refused) {
+      const outcome = outcomes[index];
+      expect(outcome?.status === "rejected" && (outcome.reason as { code: number }).code).toBe(Code.InvalidArgument);
+    }
+    const ids = outcomes.flatMap((o) => (o.status === "fulfilled" ? [o.value.taskId] : []));
+    expect(new Set(ids).size).toBe(ids.length);
+    await Promise.all(ids.slice(-20).map((id) => cluster.client.waitForResult(id)));
+    // Everything acknowledged was stored once and runs exactly once.
+    const results = await Promise.all(ids.map((id) => cluster.client.get(id)));
+    expect(results.every((t) => t.state === TaskState.TASK_STATE_SUCCEEDED && t.attempt === 1)).toBe(true);
+    const stored = storedTasks(cluster.dataDir).filter((t) => t.name === "noop");
+    expect(stored).toHaveLength(ids.length);
+  });
+
+  it("coalesces concurrent unary SubmitTask calls without mixing up their answers", async () => {
+    const client = new OrchestratorClient({ address: cluster.gatewayAddress, pipeline: false });
+    try {
+      const payloads = Array.from({ length: 300 }, (_, i) => `unary ${i}`);
+      const submitted = await Promise.all(payloads.map((payload) => client.submit({ name: "echo", payload })));
+      const results = await Promise.all(submitted.map(({ taskId }) => client.waitForResult(taskId)));
+      expect(results.map((r) => Buffer.from(r.result).toString())).toEqual(payloads);
+    } finally {
+      client.close();
+    }
+  });
+
+  it("refuses a SubmitTasks batch as a whole when one task is invalid", async () => {
+    const before = storedTasks(cluster.dataDir).length;
+    await expect(cluster.client.submitMany([{ name: "noop" }, { name: "" }, { name: "noop" }])).rejects.toMatchObject({ code: Code.InvalidArgument });
+    expect(storedTasks(cluster.dataDir).length).toBe(before);
+  });
+
+  it("keeps every acknowledged task of a batch when the Scheduler dies between commit and dispatch", async () => {
+    // No worker serves this name, so the batch is committed but not dispatched when the Scheduler dies.
+    const accepted = await cluster.client.submitMany(Array.from({ length: 500 }, (_, i) => ({ name: "only-on-late-worker", payload: `late ${i}` })));
+    cluster.scheduler.signal("SIGKILL");
+    await cluster.scheduler.exited;
+    await cluster.startScheduler();
+    await cluster.addWorker(["--no-examples", "--handlers", new URL("../fixtures/late-handlers.mjs", import.meta.url).pathname]);
+    const results = await Promise.all(accepted.map(({ taskId }) => cluster.client.waitForResult(taskId)));
+    expect(results.map((r) => Buffer.from(r.result).toString())).toEqual(accepted.map((_, i) => `LATE ${i}`));
+    expect(results.every((r) => r.attempt === 1)).toBe(true);
+  });
+});
