@@ -9,13 +9,15 @@ interface PendingWrite {
 /**
  * Group commit: every write asked for during one turn of the event loop runs in one transaction,
  * so a burst of N writes costs one commit (one fsync with synchronous=FULL) instead of N. Each write
- * runs in its own savepoint, so one that throws is rolled back alone; no promise resolves before
- * the transaction holding its write has committed.
+ * that throws is rolled back alone (the batch is then replayed with a savepoint per write); no
+ * promise resolves before the transaction holding its write has committed.
  */
 export class GroupCommit {
   private pending: PendingWrite[] = [];
   private scheduled = false;
   private readonly runBatch: (batch: PendingWrite[]) => Array<{ ok: boolean; value: unknown }>;
+
+  private readonly runFast: (batch: PendingWrite[]) => Array<{ ok: boolean; value: unknown }>;
 
   constructor(private readonly db: Database) {
     const inSavepoint = db.transaction((operation: () => unknown) => operation());
@@ -28,6 +30,8 @@ export class GroupCommit {
         }
       }),
     );
+    // The common case, where no write throws, pays for no savepoints.
+    this.runFast = db.transaction((batch: PendingWrite[]) => batch.map((write) => ({ ok: true, value: write.operation() })));
   }
 
   run<T>(operation: () => T): Promise<T> {
@@ -48,10 +52,17 @@ export class GroupCommit {
     if (batch.length === 0) return;
     let outcomes: Array<{ ok: boolean; value: unknown }>;
     try {
-      outcomes = this.runBatch(batch);
-    } catch (error) {
-      for (const write of batch) write.reject(error);
-      return;
+      outcomes = this.runFast(batch);
+    } catch {
+      // Some write threw and the whole transaction rolled back: run the batch again with a
+      // savepoint around each write, so only the failing ones fail. Writes are pure functions of
+      // their inputs, so running them again is safe.
+      try {
+        outcomes = this.runBatch(batch);
+      } catch (error) {
+        for (const write of batch) write.reject(error);
+        return;
+      }
     }
     outcomes.forEach((outcome, index) => {
       const write = batch[index];

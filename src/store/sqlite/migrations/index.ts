@@ -9,5 +9,6 @@ export interface Migration {
 }
 
 import { initialSchema } from "./001_initial.js";
+import { fewerRunningIndexes } from "./002_fewer_running_indexes.js";
 
-export const migrations: readonly Migration[] = [initialSchema];
+export const migrations: readonly Migration[] = [initialSchema, fewerRunningIndexes];
