@@ -77,7 +77,7 @@ export class Scheduler {
     if (this.sweepTimer) this.clock.clearTimeout(this.sweepTimer);
     for (const session of this.registry.all()) {
       session.channel.close("the scheduler is shutting down");
-      await this.dropWorker(session, "disconnected: the scheduler is shutting down");
+      this.dropWorker(session, "the scheduler is shutting down");
     }
     await Promise.allSettled([...this.pendingWrites]);
     this.state = "stopped";
@@ -211,13 +211,29 @@ export class Scheduler {
     }
     const session = new WorkerSession(workerId, [...new Set(taskNames)], slots, this.clock.now(), channel);
     const previous = this.registry.add(session);
-    if (previous) {
-      previous.channel.close("replaced by a newer connection of the same worker");
-      this.track(this.failHeldAttempts(previous, "reconnected; its earlier attempts were abandoned"));
-    }
-    this.logger.info({ worker_id: workerId, task_names: session.taskNames, slots }, "Worker connected");
+    // The old stream's attempts keep their leases: reported ones are adopted below, the rest expire.
+    previous?.channel.close("replaced by a newer connection of the same worker");
+    const reported = message.kind.register.running.filter((attempt) => /^[0-9a-f-]{36}$/i.test(attempt.taskId)).slice(0, slots);
+    for (const attempt of reported) session.inFlight.set(attemptKey(attempt), { taskId: attempt.taskId, attempt: attempt.attempt });
+    if (reported.length > 0) this.track(this.adopt(session, reported));
+    this.logger.info({ worker_id: workerId, task_names: session.taskNames, slots, still_running: reported.length }, "Worker connected");
     this.dispatcher.kick();
     return session;
+  }
+
+  /**
+   * A reconnecting worker reports what it still runs: attempts still current (their lease has not
+   * run out) carry on; the others are cancelled on the worker, and any result they send is fenced.
+   */
+  private async adopt(session: WorkerSession, reported: readonly AttemptRef[]): Promise<void> {
+    const current: AttemptRef[] = [];
+    for (const attempt of reported) {
+      const task = await this.store.getTask(attempt.taskId);
+      if (task?.state === "running" && task.attempt === attempt.attempt) current.push(attempt);
+      else session.channel.sendCancel({ taskId: attempt.taskId, attempt: attempt.attempt, reason: "the attempt is no longer current" });
+    }
+    await this.store.extendLeases(current, this.clock.now() + this.options.leaseMs);
+    for (const attempt of current) this.logger.info({ task_id: attempt.taskId, attempt: attempt.attempt, worker_id: session.workerId }, "Adopted a running attempt after reconnect");
   }
 
   handleWorkerMessage(session: WorkerSession, message: WorkerMessage): void {
@@ -245,7 +261,7 @@ export class Scheduler {
 
   /** The worker's stream ended or broke. */
   workerDisconnected(session: WorkerSession, reason: string): void {
-    this.track(this.dropWorker(session, reason));
+    this.dropWorker(session, reason);
   }
 
   private async recordProgress(session: WorkerSession, progress: TaskProgress): Promise<void> {
@@ -292,21 +308,14 @@ export class Scheduler {
     else if (event.state === "failed") this.logger.info({ ...fields, error: event.error }, "Task failed");
   }
 
-  private async dropWorker(session: WorkerSession, reason: string): Promise<void> {
+  /**
+   * Forgets a worker whose stream ended. Its attempts are not failed here: their leases stop being
+   * renewed and run out leaseMs after the worker's last message, unless it reconnects first and
+   * reports them still running (then they carry on). The lease sweep retries the rest.
+   */
+  private dropWorker(session: WorkerSession, reason: string): void {
     if (!this.registry.remove(session)) return;
-    this.logger.info({ worker_id: session.workerId, reason }, "Worker disconnected");
-    await this.failHeldAttempts(session, reason);
-    this.dispatcher.kick();
-  }
-
-  private async failHeldAttempts(session: WorkerSession, reason: string): Promise<void> {
-    const held = [...session.inFlight.values()];
-    session.inFlight.clear();
-    await Promise.all(held.map(async (ref) => {
-      const event = await this.failAttempt(ref, { error: `worker ${session.workerId} ${reason}`, retryable: true });
-      this.hub.publish(event);
-      if (event) this.logOutcome(event);
-    }));
+    this.logger.info({ worker_id: session.workerId, reason, attempts_held: session.inFlight.size, lease_ms: this.options.leaseMs }, "Worker disconnected");
   }
 
   // ---- time-driven work: failure detection and due retries (never dispatch polling) ---------
@@ -316,9 +325,10 @@ export class Scheduler {
     for (const session of this.registry.all()) {
       if (now - session.lastSeen > this.options.workerTimeoutMs) {
         session.channel.close(`no message for ${now - session.lastSeen} ms; presumed dead`);
-        await this.dropWorker(session, `stopped answering (silent for ${now - session.lastSeen} ms)`);
+        this.dropWorker(session, `stopped answering (silent for ${now - session.lastSeen} ms)`);
       } else if (session.inFlight.size > 0) {
-        await this.store.extendLeases([...session.inFlight.values()], now + this.options.leaseMs);
+        // Counted from the worker's last message, so a silent worker's leases run out on time.
+        await this.store.extendLeases([...session.inFlight.values()], session.lastSeen + this.options.leaseMs);
       }
     }
     for (const expired of await this.store.expireAttempts(now, this.backoff)) {

@@ -78,8 +78,11 @@ export class WorkerRuntime extends EventEmitter {
     stream.on("data", (message: SchedulerMessage) => this.handle(stream, message));
     stream.on("error", (error: Error) => this.lost(stream, error.message));
     stream.on("end", () => this.lost(stream, "the scheduler ended the stream"));
+    // Attempts still running from before a lost connection are reported, so the Scheduler can
+    // adopt those still current (and count their slots) and cancel the others.
+    const running = this.runningAttempts().map((a) => ({ taskId: a.taskId, attempt: a.attempt, name: a.name, startedAtMs: a.startedAt }));
     stream.write({
-      kind: { $case: "register", register: { workerId: this.workerId, taskNames: Object.keys(this.options.handlers), slots: this.options.slots, version } },
+      kind: { $case: "register", register: { workerId: this.workerId, taskNames: Object.keys(this.options.handlers), slots: this.options.slots, version, running } },
     });
   }
 
@@ -93,6 +96,7 @@ export class WorkerRuntime extends EventEmitter {
         const interval = Math.max(10, message.kind.registered.heartbeatIntervalMs);
         this.heartbeat = setInterval(() => stream.write({ kind: { $case: "heartbeat", heartbeat: { sentAtMs: Date.now() } } }), interval);
         this.logger.info({ worker_id: this.workerId, scheduler: this.options.schedulerAddress }, "Worker registered with the scheduler");
+        this.flush();
         this.emit("connected");
         return;
       }
@@ -116,14 +120,8 @@ export class WorkerRuntime extends EventEmitter {
     if (stream !== this.stream) return;
     this.stream = null;
     clearInterval(this.heartbeat);
-    // Results can no longer reach the Scheduler, which retries these attempts; stop them now.
-    for (const attempt of this.running.values()) {
-      attempt.done = true;
-      clearTimeout(attempt.timer);
-      attempt.controller.abort(new AttemptAborted("the worker lost its scheduler connection"));
-    }
-    this.running.clear();
-    this.outbox = [];
+    // Running attempts go on and their results wait in the outbox: after reconnecting, the
+    // Scheduler takes those whose attempt is still current and rejects the rest (fencing).
     this.emit("disconnected", reason);
     if (this.state === "stopped") return;
     this.state = "connecting";
@@ -192,7 +190,7 @@ export class WorkerRuntime extends EventEmitter {
 
   private flush(): void {
     this.flushScheduled = false;
-    if (this.outbox.length === 0 || !this.stream) return;
+    if (this.outbox.length === 0 || !this.stream || (this.state !== "connected" && this.state !== "draining")) return;
     this.stream.write({ kind: { $case: "results", results: { results: this.outbox } } });
     this.outbox = [];
   }
@@ -220,6 +218,8 @@ export class WorkerRuntime extends EventEmitter {
     }
     this.state = "stopped";
     clearInterval(this.heartbeat);
+    // Without a connection nothing can be handed back: stop the handlers; their leases run out.
+    for (const attempt of [...this.running.values()]) this.abort(attempt, AttemptOutcome.ATTEMPT_OUTCOME_CANCELLED, "the worker stopped while disconnected");
     if (stream) {
       const closed = new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, 1000);

@@ -4,7 +4,8 @@ import { TaskState, type ProgressUpdate } from "../../src/protocol/generated/orc
 import { Cluster } from "../helpers/processes.js";
 
 describe("the Scheduler killed with SIGKILL and restarted on the same store", () => {
-  const cluster = new Cluster({ workers: 1, workerArgs: ["--slots", "2"] });
+  // A lease long enough that the worker surely reconnects before it runs out.
+  const cluster = new Cluster({ workers: 1, workerArgs: ["--slots", "2"], schedulerArgs: ["--lease-ms", "10000"] });
 
   beforeAll(async () => {
     await cluster.start();
@@ -14,7 +15,7 @@ describe("the Scheduler killed with SIGKILL and restarted on the same store", ()
     await cluster.stop();
   });
 
-  it("keeps finished results, retries what was running and runs what was queued", async () => {
+  it("keeps finished results, lets the reconnected worker finish what was running, and runs what was queued", async () => {
     const client = cluster.client;
     const finished = await client.submit({ name: "echo", payload: "kept" });
     await client.waitForResult(finished.taskId);
@@ -43,11 +44,10 @@ describe("the Scheduler killed with SIGKILL and restarted on the same store", ()
 
     const terminals = await Promise.all(submitted.map(({ taskId }) => client.waitForResult(taskId)));
     expect(terminals.map((t) => t.state)).toEqual(Array(5).fill(TaskState.TASK_STATE_SUCCEEDED));
-    for (const terminal of terminals) {
-      const wasRunning = runningBefore.includes(terminal.taskId);
-      // An attempt cut off by the crash counts as failed and is retried once.
-      expect(terminal.attempt).toBe(wasRunning ? 2 : 1);
-    }
+    // The worker kept running its two attempts through the crash and reported them on reconnect.
+    expect(terminals.map((t) => t.attempt)).toEqual([1, 1, 1, 1, 1]);
+    const adopted = restarted.logs.filter((r) => r.msg === "Adopted a running attempt after reconnect").map((r) => r.task_id).sort();
+    expect(adopted).toEqual(runningBefore);
     const kept = await client.get(finished.taskId);
     expect(kept.state).toBe(TaskState.TASK_STATE_SUCCEEDED);
     expect(Buffer.from(kept.result).toString()).toBe("kept");
@@ -84,3 +84,35 @@ describe("the Scheduler killed with SIGKILL and restarted on the same store", ()
   });
 });
 
+describe("the Scheduler and the worker killed together", () => {
+  const cluster = new Cluster({ workers: 1, workerArgs: ["--slots", "2"] });
+
+  beforeAll(async () => {
+    await cluster.start();
+  });
+
+  afterAll(async () => {
+    await cluster.stop();
+  });
+
+  it("retries the attempts that were running once their lease runs out, on a new worker", async () => {
+    const client = cluster.client;
+    const submitted = [];
+    for (let i = 0; i < 3; i++) submitted.push(await client.submit({ name: "sleepy", payload: { ms: 1000 }, maxRetries: 3 }));
+    let assigned = 0;
+    await cluster.scheduler.waitForLog((r) => r.msg === "Task assigned" && ++assigned === 2);
+    const runningBefore = (await client.list({ state: "running" })).tasks.map((t) => t.taskId);
+    expect(runningBefore).toHaveLength(2);
+    cluster.workers[0]?.signal("SIGKILL");
+    cluster.scheduler.signal("SIGKILL");
+    await Promise.all([cluster.workers[0]?.exited, cluster.scheduler.exited]);
+
+    const restarted = await cluster.startScheduler();
+    await cluster.addWorker(["--slots", "2"]);
+    const terminals = await Promise.all(submitted.map(({ taskId }) => client.waitForResult(taskId)));
+    expect(terminals.map((t) => t.state)).toEqual(Array(3).fill(TaskState.TASK_STATE_SUCCEEDED));
+    for (const terminal of terminals) expect(terminal.attempt).toBe(runningBefore.includes(terminal.taskId) ? 2 : 1);
+    const expired = restarted.logs.filter((r) => r.msg === "Task attempt failed; retrying" && String(r.error).includes("lease")).map((r) => r.task_id).sort();
+    expect(expired).toEqual([...runningBefore].sort());
+  });
+});

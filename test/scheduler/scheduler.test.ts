@@ -109,9 +109,10 @@ afterEach(async () => {
   rmSync(directory, { recursive: true, force: true });
 });
 
-function register(id: string, taskNames: string[], slots = 1): FakeWorker {
+function register(id: string, taskNames: string[], slots = 1, running: Array<{ taskId: string; attempt: number }> = []): FakeWorker {
   const channel = new FakeChannel();
-  const session = scheduler.registerWorker({ kind: { $case: "register", register: { workerId: id, taskNames, slots, version: "test" } } }, channel);
+  const reported = running.map((attempt) => ({ ...attempt, name: taskNames[0] ?? "", startedAtMs: clock.now() }));
+  const session = scheduler.registerWorker({ kind: { $case: "register", register: { workerId: id, taskNames, slots, version: "test", running: reported } } }, channel);
   return { id, channel, session };
 }
 
@@ -303,21 +304,25 @@ describe("Scheduler failure detection", () => {
     await settle();
     expect(live.channel.assignments).toEqual([]);
 
-    await advance(options.workerTimeoutMs, [live]);
+    // The lease runs out leaseMs after the silent worker's last message.
+    await advance(options.leaseMs - HEARTBEAT_MS, [live]);
     expect(silent.channel.closes).toEqual([]);
     expect(await task(id)).toMatchObject({ state: "running", attempt: 1, workerId: "silent" });
 
     await advance(HEARTBEAT_MS, [live]);
-    const deadAt = T0 + options.workerTimeoutMs + HEARTBEAT_MS;
+    const deadAt = T0 + options.leaseMs;
+    const retrying = await task(id);
+    expect(retrying).toMatchObject({ state: "retrying", attempt: 1, nextAttemptAt: deadAt + backoffOf(1) });
+    expect(retrying.error).toMatch(/stopped renewing its lease/);
+
+    // Silent for longer than workerTimeoutMs: its stream is closed.
+    await advance(HEARTBEAT_MS, [live]);
     expect(silent.channel.closes).toHaveLength(1);
     expect(silent.channel.closes[0]).toMatch(/presumed dead/);
     expect(live.channel.closes).toEqual([]);
     expect(scheduler.listWorkers().map((w) => w.workerId)).toEqual(["live"]);
-    const retrying = await task(id);
-    expect(retrying).toMatchObject({ state: "retrying", attempt: 1, nextAttemptAt: deadAt + backoffOf(1) });
-    expect(retrying.error).toMatch(/worker silent stopped answering/);
 
-    await advance(backoffOf(1) - HEARTBEAT_MS, [live]);
+    await advance(backoffOf(1) - 2 * HEARTBEAT_MS, [live]);
     expect(live.channel.assignments).toEqual([]);
     await advance(HEARTBEAT_MS, [live]);
     await until(() => live.channel.assignments.length === 1, "attempt 2 on the live worker");
@@ -580,8 +585,8 @@ describe("Scheduler restart", () => {
 
     await openScheduler(stoppedAt);
     for (const id of queued) expect(await task(id)).toMatchObject({ state: "queued", attempt: 0 });
-    // The attempt running at shutdown was handed back for a retry after the backoff.
-    expect(await task(running)).toMatchObject({ state: "retrying", attempt: 1, nextAttemptAt: stoppedAt + backoffOf(1) });
+    // The attempt running at shutdown keeps its lease, so its worker may reconnect and carry on.
+    expect(await task(running)).toMatchObject({ state: "running", attempt: 1, workerId: "runner" });
 
     const resizer = register("resizer", ["resize"], 10);
     await until(() => resizer.channel.assignments.length === 3, "the queued tasks");
@@ -589,12 +594,28 @@ describe("Scheduler restart", () => {
     expect(resizer.channel.assignments.map((a) => [a.taskId, a.attempt])).toEqual(queued.map((id) => [id, 1]));
     expect(clock.now()).toBe(stoppedAt);
 
-    const encoder = register("encoder", ["encode"]);
+    // The worker comes back still running the attempt: it is adopted and its result counts.
+    const back = register("runner", ["encode"], 1, [{ taskId: running, attempt: 1 }]);
     await settle();
-    expect(encoder.channel.assignments).toEqual([]);
-    await advance(backoffOf(1), [resizer, encoder]);
-    await until(() => encoder.channel.assignments.length === 1, "the retried encode attempt");
-    expect(lastAssignment(encoder)).toMatchObject({ taskId: running, attempt: 2 });
+    expect(back.channel.cancels).toEqual([]);
+    expect(scheduler.listWorkers().find((w) => w.workerId === "runner")?.running).toBe(1);
+    await advance(options.leaseMs * 2, [resizer, back]);
+    expect(await task(running)).toMatchObject({ state: "running", attempt: 1 });
+    report(back, { taskId: running, attempt: 1 } as TaskAssignment, AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED, { result: "adopted" });
+    await settle();
+    expect(await task(running)).toMatchObject({ state: "succeeded", attempt: 1 });
+  });
+
+  it("retries an attempt whose worker does not come back before the lease runs out, and cancels it if it comes back later", async () => {
+    const runner = register("runner", ["encode"]);
+    const running = await submit("encode");
+    await until(() => runner.channel.assignments.length === 1, "the encode attempt");
+    scheduler.workerDisconnected(runner.session, "stream broke");
+    await advance(options.leaseMs, []);
+    expect(await task(running)).toMatchObject({ state: "retrying", attempt: 1 });
+    const late = register("runner", ["encode"], 1, [{ taskId: running, attempt: 1 }]);
+    await until(() => late.channel.cancels.length === 1, "the cancel of the stale attempt");
+    expect(late.channel.cancels[0]).toMatchObject({ taskId: running, attempt: 1 });
   });
 
   it("refuses new work once stopped", async () => {

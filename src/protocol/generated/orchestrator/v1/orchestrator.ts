@@ -258,6 +258,11 @@ export interface RegisterWorker {
   /** How many tasks the worker runs at once, 1-10,000. */
   slots: number;
   version: string;
+  /**
+   * Attempts the worker still runs from an earlier connection; the Scheduler adopts those still
+   * current and cancels the others.
+   */
+  running: RunningAttempt[];
 }
 
 export interface Heartbeat {
@@ -2329,7 +2334,7 @@ export const WorkerMessage: MessageFns<WorkerMessage> = {
 };
 
 function createBaseRegisterWorker(): RegisterWorker {
-  return { workerId: "", taskNames: [], slots: 0, version: "" };
+  return { workerId: "", taskNames: [], slots: 0, version: "", running: [] };
 }
 
 export const RegisterWorker: MessageFns<RegisterWorker> = {
@@ -2345,6 +2350,9 @@ export const RegisterWorker: MessageFns<RegisterWorker> = {
     }
     if (message.version !== "") {
       writer.uint32(34).string(message.version);
+    }
+    for (const v of message.running) {
+      RunningAttempt.encode(v!, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -2394,6 +2402,14 @@ export const RegisterWorker: MessageFns<RegisterWorker> = {
             message.version = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.running.push(RunningAttempt.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2415,6 +2431,7 @@ export const RegisterWorker: MessageFns<RegisterWorker> = {
     message.taskNames = object.taskNames?.map((e) => e) || [];
     message.slots = object.slots ?? 0;
     message.version = object.version ?? "";
+    message.running = object.running?.map((e) => RunningAttempt.fromPartial(e)) || [];
     return message;
   },
 };
