@@ -56,14 +56,15 @@ export function clientCommands(): Command[] {
     .option("--timeout-secs <n>", "limit of one attempt in seconds (1-86400, default 300)", integer)
     .option("--max-retries <n>", "attempts after the first (0-100, default 3)", integer)
     .option("--retry-backoff-ms <n>", "first retry delay in ms (doubles each retry)", integer)
+    .option("-k, --idempotency-key <key>", "repeating the submit with this key creates no second task")
     .option("-w, --wait", "follow the task with a progress bar until it ends")
     .option("--json", "print machine-readable JSON")
     .addOption(gatewayOption())
-    .action(async (name: string, options: { payload?: string; payloadFile?: string; description: string; timeoutSecs?: number; maxRetries?: number; retryBackoffMs?: number; wait?: boolean; json?: boolean; gateway: string }) => {
+    .action(async (name: string, options: { payload?: string; payloadFile?: string; description: string; timeoutSecs?: number; maxRetries?: number; retryBackoffMs?: number; idempotencyKey?: string; wait?: boolean; json?: boolean; gateway: string }) => {
       if (options.payload !== undefined && options.payloadFile !== undefined) throw OrchestratorError.invalidArgument("give --payload or --payload-file, not both");
       const payload = options.payloadFile !== undefined ? readFileSync(options.payloadFile) : Buffer.from(options.payload ?? "", "utf8");
       await withClient(options, async (client) => {
-        const submitted = await client.submit({ name, payload, description: options.description, timeoutSecs: options.timeoutSecs, maxRetries: options.maxRetries, retryBackoffMs: options.retryBackoffMs });
+        const submitted = await client.submit({ name, payload, description: options.description, timeoutSecs: options.timeoutSecs, maxRetries: options.maxRetries, retryBackoffMs: options.retryBackoffMs, idempotencyKey: options.idempotencyKey });
         if (options.json) printJson({ task_id: submitted.taskId, timestamp: String(submitted.timestamp) });
         else process.stdout.write(`${submitted.taskId}\n`);
         if (!options.wait) return;

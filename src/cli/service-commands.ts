@@ -9,7 +9,10 @@ import {
   dataDirOption, handlersOption, hostOption, integer, logLevelOption, port, portOption, schedulerAddressOption, slotsOption, syncOption,
 } from "./options.js";
 
-interface SchedulerFlags { host: string; port: number; dataDir: string; logLevel: LogLevel; sqliteSynchronous: SqliteSynchronous; workerTimeoutMs: number; heartbeatMs: number; leaseMs: number; retryBackoffMs: number }
+interface SchedulerFlags {
+  host: string; port: number; dataDir: string; logLevel: LogLevel; sqliteSynchronous: SqliteSynchronous; workerTimeoutMs: number;
+  heartbeatMs: number; leaseMs: number; retryBackoffMs: number; maxWaitingTasks: number; idempotencyRetentionMs: number;
+}
 interface WorkerFlags { host: string; port: number; scheduler: string; slots: number; handlers?: string; workerId?: string; examples: boolean; shutdownGraceMs: number; logLevel: LogLevel }
 interface GatewayFlags { host: string; port: number; scheduler: string; logLevel: LogLevel }
 
@@ -18,13 +21,16 @@ function schedulerTuning(command: Command): Command {
     .addOption(new Option("--heartbeat-ms <ms>", "how often workers must report").env("ORCHESTRATOR_HEARTBEAT_MS").default(1000).argParser(integer))
     .addOption(new Option("--worker-timeout-ms <ms>", "silence after which a worker is presumed dead").env("ORCHESTRATOR_WORKER_TIMEOUT_MS").default(5000).argParser(integer))
     .addOption(new Option("--lease-ms <ms>", "lease of a running attempt in the store").env("ORCHESTRATOR_LEASE_MS").default(5000).argParser(integer))
-    .addOption(new Option("--retry-backoff-ms <ms>", "default first retry delay").env("ORCHESTRATOR_RETRY_BACKOFF_MS").default(1000).argParser(integer));
+    .addOption(new Option("--retry-backoff-ms <ms>", "default first retry delay").env("ORCHESTRATOR_RETRY_BACKOFF_MS").default(1000).argParser(integer))
+    .addOption(new Option("--max-waiting-tasks <n>", "queued + retrying tasks beyond which submits get RESOURCE_EXHAUSTED").env("ORCHESTRATOR_MAX_WAITING_TASKS").default(1_000_000).argParser(integer))
+    .addOption(new Option("--idempotency-retention-ms <ms>", "how long an idempotency key keeps answering with its task").env("ORCHESTRATOR_IDEMPOTENCY_RETENTION_MS").default(86_400_000).argParser(integer));
 }
 
 function schedulerOptions(flags: SchedulerFlags) {
   return {
     host: flags.host, port: flags.port, dataDir: flags.dataDir, logLevel: flags.logLevel, sqliteSynchronous: flags.sqliteSynchronous,
     heartbeatIntervalMs: flags.heartbeatMs, workerTimeoutMs: flags.workerTimeoutMs, leaseMs: flags.leaseMs, defaultRetryBackoffMs: flags.retryBackoffMs,
+    maxWaitingTasks: flags.maxWaitingTasks, idempotencyRetentionMs: flags.idempotencyRetentionMs,
   };
 }
 

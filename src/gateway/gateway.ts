@@ -1,10 +1,13 @@
-import { credentials, Metadata, type ClientUnaryCall, type CallOptions, type ServerDuplexStream, type ServiceError } from "@grpc/grpc-js";
-import { SchedulerClient, type GatewayServer, type SubmitStreamRequest, type SubmitStreamResponse } from "../protocol/generated/orchestrator/v1/orchestrator.js";
+import { credentials, Metadata, type ClientUnaryCall, type CallOptions, type ServerDuplexStream, type ServerWritableStream, type ServiceError } from "@grpc/grpc-js";
+import {
+  SchedulerClient, type GatewayServer, type ProgressUpdate, type SubmitStreamRequest, type SubmitStreamResponse, type SubscribeProgressRequest,
+} from "../protocol/generated/orchestrator/v1/orchestrator.js";
+import { limits } from "../scheduler/limits.js";
 import { SubmitCoalescer } from "./submit-coalescer.js";
 import { version } from "../protocol/index.js";
 import { Code } from "../errors/code.js";
 import { OrchestratorError } from "../errors/orchestrator-error.js";
-import { serverStream, unary } from "../util/grpc-handlers.js";
+import { drained, serverStream, unary } from "../util/grpc-handlers.js";
 import type { Logger } from "../util/logger.js";
 import type { CompiledGatewayOptions } from "./options.js";
 
@@ -17,6 +20,8 @@ type UnaryMethod<Req, Res> = (request: Req, metadata: Metadata, options: Partial
 export class Gateway {
   readonly scheduler: SchedulerClient;
   private readonly submits: SubmitCoalescer;
+  /** Open SubscribeProgress streams per client connection. */
+  private readonly subscribers = new Map<string, number>();
 
   constructor(private readonly options: CompiledGatewayOptions, private readonly logger: Logger) {
     this.scheduler = new SchedulerClient(options.schedulerAddress, credentials.createInsecure(), {
@@ -66,6 +71,11 @@ export class Gateway {
         call.write({ requestId, accepted: undefined, error: { code: Code.InvalidArgument, message: "task is required" } });
         return;
       }
+      if (open >= limits.submitsInFlightPerStream) {
+        const message = `${open} submits are already in flight on this stream; the limit is ${limits.submitsInFlightPerStream}: wait for answers`;
+        call.write({ requestId, accepted: undefined, error: { code: Code.ResourceExhausted, message } });
+        return;
+      }
       open++;
       this.submits.submit(message.task).then(
         (accepted) => call.write({ requestId, accepted, error: undefined }),
@@ -85,6 +95,37 @@ export class Gateway {
     call.on("error", () => undefined);
   }
 
+  /**
+   * Relays one task's progress from the Scheduler. When the client reads slower than updates come,
+   * the upstream stream is paused (HTTP/2 flow control reaches the Scheduler), so nothing piles up.
+   */
+  private relayProgress(request: SubscribeProgressRequest, call: ServerWritableStream<SubscribeProgressRequest, ProgressUpdate>, signal: AbortSignal): Promise<void> {
+    const peer = call.getPeer();
+    const open = this.subscribers.get(peer) ?? 0;
+    if (open >= limits.subscribersPerConnection) {
+      return Promise.reject(new OrchestratorError(Code.ResourceExhausted, `this connection already has ${open} SubscribeProgress streams open; the limit is ${limits.subscribersPerConnection}`));
+    }
+    this.subscribers.set(peer, open + 1);
+    return new Promise<void>((resolve, reject) => {
+      const upstream = this.scheduler.subscribeProgress(request);
+      signal.addEventListener("abort", () => upstream.cancel());
+      upstream.on("data", (update: ProgressUpdate) => {
+        if (call.write(update)) return;
+        upstream.pause();
+        void drained(call, signal).then(() => upstream.resume());
+      });
+      upstream.on("end", () => resolve());
+      upstream.on("error", (error: ServiceError) => {
+        if (error.code === Code.Cancelled && signal.aborted) resolve();
+        else reject(this.fromScheduler(error));
+      });
+    }).finally(() => {
+      const left = (this.subscribers.get(peer) ?? 1) - 1;
+      if (left > 0) this.subscribers.set(peer, left);
+      else this.subscribers.delete(peer);
+    });
+  }
+
   service(): GatewayServer {
     const s = this.scheduler;
     return {
@@ -100,16 +141,7 @@ export class Gateway {
       listTasks: unary((request) => this.forward(s.listTasks, request)),
       cancelTask: unary((request) => this.forward(s.cancelTask, request)),
       listWorkers: unary((request) => this.forward(s.listWorkers, request)),
-      subscribeProgress: serverStream((request, call, signal) => new Promise<void>((resolve, reject) => {
-        const upstream = s.subscribeProgress(request);
-        signal.addEventListener("abort", () => upstream.cancel());
-        upstream.on("data", (update) => call.write(update));
-        upstream.on("end", () => resolve());
-        upstream.on("error", (error: ServiceError) => {
-          if (error.code === Code.Cancelled && signal.aborted) resolve();
-          else reject(this.fromScheduler(error));
-        });
-      })),
+      subscribeProgress: serverStream((request, call, signal) => this.relayProgress(request, call, signal)),
     };
   }
 }

@@ -11,6 +11,8 @@ import { serverStream, unary } from "../util/grpc-handlers.js";
 import type { Logger } from "../util/logger.js";
 import type { Scheduler } from "./scheduler.js";
 import type { WorkerSession } from "./worker-registry.js";
+import type { TaskEvent } from "../store/store.js";
+import { drained } from "../util/grpc-handlers.js";
 
 function toResponse(accepted: { taskId: string; acceptedAt: number }): SubmitTaskResponse {
   return { taskId: accepted.taskId, timestamp: Math.floor(accepted.acceptedAt / 1000) };
@@ -43,7 +45,8 @@ export function schedulerGrpcService(scheduler: Scheduler, logger: Logger): Sche
     }),
     listWorkers: unary(() => ({ workers: scheduler.listWorkers() })),
     subscribeProgress: serverStream(async (request, call, signal) => {
-      await scheduler.watch(request.taskId, request.afterSequence, (event) => call.write(eventToProto(event)), signal);
+      const sink = { write: (event: TaskEvent) => call.write(eventToProto(event)), drained: (abort: AbortSignal) => drained(call, abort) };
+      await scheduler.watch(request.taskId, request.afterSequence, sink, signal);
     }),
     connect: (call) => handleWorkerStream(scheduler, call, logger),
   };

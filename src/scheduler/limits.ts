@@ -3,6 +3,7 @@ export const limits = {
   nameMaxLength: 128,
   namePattern: /^[A-Za-z0-9._:/-]+$/,
   descriptionMaxLength: 1024,
+  idempotencyKeyMaxLength: 256,
   payloadMaxBytes: 1024 * 1024,
   resultMaxBytes: 1024 * 1024,
   timeoutSecs: { min: 1, max: 86_400, default: 300 },
@@ -14,6 +15,12 @@ export const limits = {
   progressMessageMaxLength: 1024,
   workerSlots: { min: 1, max: 10_000 },
   workerTaskNames: 1000,
+  /** SubscribeProgress streams one client connection may hold open at the Gateway. */
+  subscribersPerConnection: 1000,
+  /** Unanswered submits one SubmitStream may have in flight. */
+  submitsInFlightPerStream: 10_000,
+  /** HTTP/2 streams (calls) open at once on one connection; more wait for a free one. */
+  concurrentStreamsPerConnection: 2000,
   /** Largest gRPC message any service accepts. */
   messageMaxBytes: 4 * 1024 * 1024,
 } as const;

@@ -21,6 +21,10 @@ export interface SchedulerOptions {
   deadlineGraceMs?: number;
   defaultRetryBackoffMs?: number;
   maxRetryBackoffMs?: number;
+  /** Queued plus retrying tasks beyond which submits get RESOURCE_EXHAUSTED. */
+  maxWaitingTasks?: number;
+  /** How long an idempotency key keeps answering with its task. */
+  idempotencyRetentionMs?: number;
 }
 
 export type CompiledSchedulerOptions = Required<SchedulerOptions>;
@@ -37,6 +41,8 @@ export const schedulerDefaults = {
   deadlineGraceMs: 2000,
   defaultRetryBackoffMs: 1000,
   maxRetryBackoffMs: 300_000,
+  maxWaitingTasks: 1_000_000,
+  idempotencyRetentionMs: 24 * 3600 * 1000,
 } as const satisfies CompiledSchedulerOptions;
 
 function positive(name: string, value: number, min = 1): number {
@@ -54,6 +60,8 @@ export function compileSchedulerOptions(options: SchedulerOptions): CompiledSche
   positive("deadlineGraceMs", compiled.deadlineGraceMs, 0);
   positive("defaultRetryBackoffMs", compiled.defaultRetryBackoffMs);
   positive("maxRetryBackoffMs", compiled.maxRetryBackoffMs);
+  positive("maxWaitingTasks", compiled.maxWaitingTasks);
+  positive("idempotencyRetentionMs", compiled.idempotencyRetentionMs);
   if (compiled.sqliteSynchronous !== "full" && compiled.sqliteSynchronous !== "normal") {
     throw OrchestratorError.invalidArgument(`sqliteSynchronous must be "full" or "normal", got ${String(compiled.sqliteSynchronous)}`);
   }

@@ -18,6 +18,16 @@ import { attemptKey, WorkerRegistry, WorkerSession, type WorkerChannel } from ".
 
 export type SchedulerState = "created" | "running" | "stopping" | "stopped";
 
+/** Where watch() sends events: write() returns false when the reader is behind. */
+export interface EventSink {
+  write(event: TaskEvent): boolean;
+  /** Resolves when the reader has caught up, or the signal aborts. */
+  drained(signal: AbortSignal): Promise<void>;
+}
+
+/** Live events held for one slow subscriber before they are dropped and read back from the store. */
+const maxBufferedEvents = 1000;
+
 export interface Accepted {
   taskId: string;
   acceptedAt: number;
@@ -36,6 +46,9 @@ export class Scheduler {
   private retryTimer: { handle: TimerHandle; due: number } | null = null;
   private sweepTimer: TimerHandle | null = null;
   private readonly pendingWrites = new Set<Promise<unknown>>();
+  /** Queued plus retrying tasks: counted by the store now and then, raised by each accept in between. */
+  private waitingEstimate = 0;
+  private sweeps = 0;
 
   constructor(
     private readonly store: TaskStore,
@@ -113,12 +126,25 @@ export class Scheduler {
 
   private async accept(tasks: readonly NewTask[]): Promise<Accepted[]> {
     if (tasks.length === 0) return [];
+    if (this.waitingEstimate + tasks.length > this.options.maxWaitingTasks) {
+      throw new OrchestratorError(Code.ResourceExhausted, `the queue holds about ${this.waitingEstimate} waiting tasks; the limit is ${this.options.maxWaitingTasks}: retry later`);
+    }
     const now = this.clock.now();
-    const events = await this.store.enqueue(tasks, now);
-    for (const event of events) this.hub.publish(event);
-    for (const task of tasks) this.logger.info({ task_id: task.id, name: task.name }, "Task submitted");
-    this.dispatcher.kick();
-    return tasks.map((task) => ({ taskId: task.id, acceptedAt: now }));
+    const events = await this.store.enqueue(tasks, now, this.options.idempotencyRetentionMs);
+    return tasks.map((task, index) => {
+      const event = events[index];
+      if (!event) throw new OrchestratorError(Code.Internal, "the store answered fewer tasks than it was given");
+      if (event.taskId !== task.id) {
+        // The idempotency key was used before: same answer as the first time, nothing new stored.
+        this.logger.info({ task_id: event.taskId, idempotency_key: task.idempotencyKey }, "Repeated submit; answering the existing task");
+        return { taskId: event.taskId, acceptedAt: event.timestamp };
+      }
+      this.waitingEstimate++;
+      this.hub.publish(event);
+      this.logger.info({ task_id: task.id, name: task.name }, "Task submitted");
+      this.dispatcher.kick();
+      return { taskId: task.id, acceptedAt: now };
+    });
   }
 
   async getTask(taskId: string): Promise<TaskRecord> {
@@ -147,14 +173,21 @@ export class Scheduler {
 
   /**
    * Streams the task's events after `afterSequence`: first those recorded, then live ones, ending
-   * after the terminal one (or when `signal` aborts).
+   * after the terminal one (or when `signal` aborts). A slow reader is waited for, never buffered
+   * for without bound: past `maxBufferedEvents` live events are dropped and read back from the store.
    */
-  async watch(taskId: string, afterSequence: number, onEvent: (event: TaskEvent) => void, signal: AbortSignal): Promise<void> {
+  async watch(taskId: string, afterSequence: number, sink: EventSink, signal: AbortSignal): Promise<void> {
     const id = validateTaskId(taskId);
-    const pending: TaskEvent[] = [];
+    let pending: TaskEvent[] = [];
+    let overflowed = false;
     let wake: () => void = () => undefined;
     const unsubscribe = this.hub.subscribe(id, (event) => {
-      pending.push(event);
+      if (pending.length >= maxBufferedEvents) {
+        pending = [];
+        overflowed = true;
+      } else {
+        pending.push(event);
+      }
       wake();
     });
     const onAbort = (): void => wake();
@@ -164,24 +197,31 @@ export class Scheduler {
       if (!task) throw OrchestratorError.notFound(`task ${id} does not exist`);
       let last = afterSequence;
       let finished = isTerminal(task.state) && last >= task.lastSequence;
-      const deliver = (events: readonly TaskEvent[]): void => {
+      const deliver = async (events: readonly TaskEvent[]): Promise<void> => {
         for (const event of events) {
-          if (finished || event.sequence <= last) continue;
-          onEvent(event);
+          if (finished || signal.aborted || event.sequence <= last) continue;
+          const more = sink.write(event);
           last = event.sequence;
           finished = isTerminal(event.state);
+          if (!more && !finished) await sink.drained(signal);
         }
       };
-      deliver(await this.store.listEvents(id, last));
+      await deliver(await this.store.listEvents(id, last));
       while (!finished && !signal.aborted) {
+        if (overflowed) {
+          overflowed = false;
+          pending = [];
+          await deliver(await this.store.listEvents(id, last));
+          continue;
+        }
         const next = pending.shift();
         if (!next) {
           await new Promise<void>((resolve) => (wake = resolve));
           continue;
         }
         // A gap means this subscriber missed a commit; the store has it.
-        if (next.sequence > last + 1) deliver(await this.store.listEvents(id, last));
-        deliver([next]);
+        if (next.sequence > last + 1) await deliver(await this.store.listEvents(id, last));
+        await deliver([next]);
       }
     } finally {
       unsubscribe();
@@ -322,6 +362,10 @@ export class Scheduler {
 
   private async sweep(): Promise<void> {
     const now = this.clock.now();
+    // Counting is a scan of the waiting tasks, so it runs every sweep only near the limit.
+    if (this.sweeps % 30 === 0 || this.waitingEstimate > this.options.maxWaitingTasks / 2) this.waitingEstimate = await this.store.countWaiting();
+    if (this.sweeps % 60 === 0) await this.store.forgetIdempotencyKeys(now - this.options.idempotencyRetentionMs);
+    this.sweeps++;
     for (const session of this.registry.all()) {
       if (now - session.lastSeen > this.options.workerTimeoutMs) {
         session.channel.close(`no message for ${now - session.lastSeen} ms; presumed dead`);

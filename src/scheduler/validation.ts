@@ -31,6 +31,9 @@ export function validateSubmit(request: SubmitTaskRequest, defaultRetryBackoffMs
   if (request.payload.byteLength > limits.payloadMaxBytes) {
     throw OrchestratorError.invalidArgument(`${field}payload is ${request.payload.byteLength} bytes; the limit is ${limits.payloadMaxBytes} bytes (1 MiB)`);
   }
+  if (request.idempotencyKey.length > limits.idempotencyKeyMaxLength) {
+    throw OrchestratorError.invalidArgument(`${field}idempotency_key is ${request.idempotencyKey.length} characters long; the limit is ${limits.idempotencyKeyMaxLength}`);
+  }
   const timeoutSecs = inRange(`${field}timeout_secs`, request.timeoutSecs, limits.timeoutSecs, limits.timeoutSecs.default, " seconds");
   return {
     // Time-ordered ids (UUIDv7) land at the right edge of the id index instead of at random pages,
@@ -42,6 +45,7 @@ export function validateSubmit(request: SubmitTaskRequest, defaultRetryBackoffMs
     timeoutMs: timeoutSecs * 1000,
     maxRetries: inRange(`${field}max_retries`, request.maxRetries, limits.maxRetries, limits.maxRetries.default),
     retryBackoffMs: inRange(`${field}retry_backoff_ms`, request.retryBackoffMs, limits.retryBackoffMs, defaultRetryBackoffMs, " ms"),
+    idempotencyKey: request.idempotencyKey || undefined,
   };
 }
 

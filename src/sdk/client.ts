@@ -26,6 +26,8 @@ export interface TaskSpec {
   timeoutSecs?: number;
   maxRetries?: number;
   retryBackoffMs?: number;
+  /** Repeating a submit with the same key (within the Scheduler's retention) creates no second task. */
+  idempotencyKey?: string;
 }
 
 export interface Submitted {
@@ -55,6 +57,7 @@ export function toTaskRequest(spec: TaskSpec): SubmitTaskRequest {
   return {
     name: spec.name, description: spec.description ?? "", payload: encodeResult(spec.payload),
     timeoutSecs: spec.timeoutSecs, maxRetries: spec.maxRetries, retryBackoffMs: spec.retryBackoffMs,
+    idempotencyKey: spec.idempotencyKey ?? "",
   };
 }
 

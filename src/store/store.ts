@@ -23,6 +23,8 @@ export interface NewTask {
   timeoutMs: number;
   maxRetries: number;
   retryBackoffMs: number;
+  /** A key the client chose so that repeating the submit creates no second task. */
+  idempotencyKey?: string | undefined;
 }
 
 export interface TaskRecord extends NewTask {
@@ -126,8 +128,18 @@ export interface TaskStore {
   /** Creates or upgrades the schema; safe to call on every start. */
   migrate(): Promise<void>;
 
-  /** Stores new tasks as queued, all or none. Returns each task's first event, in input order. */
-  enqueue(tasks: readonly NewTask[], now: number): Promise<TaskEvent[]>;
+  /**
+   * Stores new tasks as queued, all or none. Returns each task's first event, in input order. A
+   * task whose idempotency key was stored less than `keyRetentionMs` ago is not stored: its entry
+   * is the first event of the task that holds the key (so its taskId differs from the one given).
+   */
+  enqueue(tasks: readonly NewTask[], now: number, keyRetentionMs?: number): Promise<TaskEvent[]>;
+
+  /** Forgets idempotency keys stored at or before `before`. */
+  forgetIdempotencyKeys(before: number): Promise<void>;
+
+  /** Tasks waiting to run (queued or retrying). */
+  countWaiting(): Promise<number>;
 
   /**
    * Moves up to `limit` queued tasks per request to running, oldest first, each with a fresh

@@ -32,3 +32,17 @@ export function serverStream<Req, Res>(fn: (request: Req, call: ServerWritableSt
     );
   };
 }
+
+/** Resolves when a stream that refused a write has room again, or when the signal aborts. */
+export function drained(stream: NodeJS.EventEmitter, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      stream.off("drain", done);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    stream.once("drain", done);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}

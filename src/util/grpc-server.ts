@@ -53,6 +53,7 @@ export async function startGrpcServer(
     "grpc.keepalive_timeout_ms": 5_000,
     "grpc.keepalive_permit_without_calls": 1,
     "grpc.http2.min_ping_interval_without_data_ms": 5_000,
+    "grpc.max_concurrent_streams": limits.concurrentStreamsPerConnection,
   });
   server.addService(definition, implementation);
   const health = new HealthImplementation({ "": "SERVING", [serviceName]: "SERVING" });

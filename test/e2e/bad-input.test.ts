@@ -13,7 +13,7 @@ const unknownId = randomUUID();
 const unserved = "nobody-serves-this";
 
 function task(overrides: Partial<SubmitTaskRequest> = {}): SubmitTaskRequest {
-  return { name: unserved, description: "", payload: Buffer.alloc(0), ...overrides };
+  return { name: unserved, description: "", payload: Buffer.alloc(0), idempotencyKey: "", ...overrides };
 }
 
 let cluster: Cluster;

@@ -143,13 +143,13 @@ function progress(worker: FakeWorker, attempt: TaskAssignment, percent: number, 
 }
 
 async function submit(name: string, extra: Partial<SubmitTaskRequest> = {}): Promise<string> {
-  const [accepted] = await scheduler.submit([{ name, description: "", payload: Buffer.from(`payload of ${name}`), ...extra }]);
+  const [accepted] = await scheduler.submit([{ name, description: "", payload: Buffer.from(`payload of ${name}`), idempotencyKey: "", ...extra }]);
   if (!accepted) throw new Error("submit accepted nothing");
   return accepted.taskId;
 }
 
 async function submitMany(name: string, count: number): Promise<string[]> {
-  const requests = Array.from({ length: count }, (_, index) => ({ name, description: "", payload: Buffer.from(String(index)) }));
+  const requests = Array.from({ length: count }, (_, index) => ({ name, description: "", payload: Buffer.from(String(index)), idempotencyKey: "" }));
   return (await scheduler.submit(requests)).map((accepted) => accepted.taskId);
 }
 
@@ -427,7 +427,8 @@ describe("Scheduler watch", () => {
   function watchInto(id: string, afterSequence: number, signal = new AbortController().signal) {
     const events: TaskEvent[] = [];
     const state = { done: false, error: undefined as unknown };
-    const finished = scheduler.watch(id, afterSequence, (event) => events.push(event), signal).then(
+    const sink = { write: (event: TaskEvent) => events.push(event) > 0, drained: () => Promise.resolve() };
+    const finished = scheduler.watch(id, afterSequence, sink, signal).then(
       () => (state.done = true),
       (error: unknown) => ((state.error = error), (state.done = true)),
     );

@@ -13,7 +13,7 @@ import { migrations } from "./migrations/index.js";
 import { cancelSql } from "./sql/cancel.js";
 import { claimSql } from "./sql/claim.js";
 import { completeSql } from "./sql/complete.js";
-import { enqueueSql } from "./sql/enqueue.js";
+import { countWaitingSql, enqueueSql, findKeySql, forgetKeysSql, storeKeySql } from "./sql/enqueue.js";
 import { insertEventSql, listEventsSql } from "./sql/events.js";
 import { currentAttemptSql, failFinallySql, retryLaterSql } from "./sql/fail.js";
 import { expiredAttemptsSql, extendLeasesSql } from "./sql/leases.js";
@@ -74,13 +74,31 @@ export class SqliteStore implements TaskStore {
     return Promise.resolve();
   }
 
-  enqueue(tasks: readonly NewTask[], now: number): Promise<TaskEvent[]> {
+  enqueue(tasks: readonly NewTask[], now: number, keyRetentionMs = 24 * 3600 * 1000): Promise<TaskEvent[]> {
     return this.writes.run(() =>
       tasks.map((task) => {
-        this.sql(enqueueSql).run({ ...task, now });
+        if (task.idempotencyKey) {
+          const existing = this.sql(findKeySql).get({ key: task.idempotencyKey, oldest: now - keyRetentionMs }) as Row | undefined;
+          if (existing) return toEvent(existing);
+          this.sql(storeKeySql).run({ key: task.idempotencyKey, taskId: task.id, now });
+        }
+        this.sql(enqueueSql).run({
+          id: task.id, name: task.name, description: task.description, payload: task.payload, timeoutMs: task.timeoutMs,
+          maxRetries: task.maxRetries, retryBackoffMs: task.retryBackoffMs, now,
+        });
         return this.recordEvent({ taskId: task.id, sequence: 1, state: "queued", attempt: 0, percent: 0, message: "queued", timestamp: now });
       }),
     );
+  }
+
+  forgetIdempotencyKeys(before: number): Promise<void> {
+    return this.writes.run(() => {
+      this.sql(forgetKeysSql).run({ before });
+    });
+  }
+
+  countWaiting(): Promise<number> {
+    return Promise.resolve(Number((this.sql(countWaitingSql).get() as Row).waiting));
   }
 
   claim(requests: readonly ClaimRequest[], now: number, terms: LeaseTerms): Promise<ClaimedAttempt[][]> {

@@ -10,5 +10,6 @@ export interface Migration {
 
 import { initialSchema } from "./001_initial.js";
 import { fewerRunningIndexes } from "./002_fewer_running_indexes.js";
+import { idempotencyKeys } from "./003_idempotency_keys.js";
 
-export const migrations: readonly Migration[] = [initialSchema, fewerRunningIndexes];
+export const migrations: readonly Migration[] = [initialSchema, fewerRunningIndexes, idempotencyKeys];

@@ -1,3 +1,16 @@
 export const enqueueSql = `
 INSERT INTO tasks (id, name, description, payload, state, max_retries, timeout_ms, retry_backoff_ms, created_at, last_sequence)
 VALUES (:id, :name, :description, :payload, 'queued', :maxRetries, :timeoutMs, :retryBackoffMs, :now, 1)`;
+
+export const findKeySql = `
+SELECT e.task_id, e.sequence, e.state, e.attempt, e.percent, e.message, e.timestamp, e.worker_id, e.result, e.error, e.next_attempt_at
+FROM idempotency_keys k JOIN task_events e ON e.task_id = k.task_id AND e.sequence = 1
+WHERE k.key = :key AND k.created_at > :oldest`;
+
+export const storeKeySql = `
+INSERT OR REPLACE INTO idempotency_keys (key, task_id, created_at) VALUES (:key, :taskId, :now)`;
+
+export const forgetKeysSql = `DELETE FROM idempotency_keys WHERE created_at <= :before`;
+
+export const countWaitingSql = `
+SELECT (SELECT count(*) FROM tasks WHERE state = 'queued') + (SELECT count(*) FROM tasks WHERE state = 'retrying') AS waiting`;

@@ -82,7 +82,14 @@ export interface SubmitTaskRequest {
    * First retry delay in milliseconds (doubled per retry, with jitter), 1-3,600,000; unset means
    * the Scheduler's default (1,000).
    */
-  retryBackoffMs?: number | undefined;
+  retryBackoffMs?:
+    | number
+    | undefined;
+  /**
+   * Up to 256 characters. A submit whose key was already used within the Scheduler's retention
+   * window (24 hours by default) creates nothing and answers the first task's id and timestamp.
+   */
+  idempotencyKey: string;
 }
 
 export interface SubmitTaskResponse {
@@ -464,6 +471,7 @@ function createBaseSubmitTaskRequest(): SubmitTaskRequest {
     timeoutSecs: undefined,
     maxRetries: undefined,
     retryBackoffMs: undefined,
+    idempotencyKey: "",
   };
 }
 
@@ -486,6 +494,9 @@ export const SubmitTaskRequest: MessageFns<SubmitTaskRequest> = {
     }
     if (message.retryBackoffMs !== undefined) {
       writer.uint32(48).int32(message.retryBackoffMs);
+    }
+    if (message.idempotencyKey !== "") {
+      writer.uint32(58).string(message.idempotencyKey);
     }
     return writer;
   },
@@ -551,6 +562,14 @@ export const SubmitTaskRequest: MessageFns<SubmitTaskRequest> = {
             message.retryBackoffMs = reader.int32();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.idempotencyKey = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -574,6 +593,7 @@ export const SubmitTaskRequest: MessageFns<SubmitTaskRequest> = {
     message.timeoutSecs = object.timeoutSecs ?? undefined;
     message.maxRetries = object.maxRetries ?? undefined;
     message.retryBackoffMs = object.retryBackoffMs ?? undefined;
+    message.idempotencyKey = object.idempotencyKey ?? "";
     return message;
   },
 };
