@@ -99,6 +99,50 @@ export function describeTaskStoreConformance(backendName: string, open: () => Pr
       });
     });
 
+    describe("idempotency keys", () => {
+      const day = 24 * 3600 * 1000;
+
+      it("answers a repeated key with the first task's first event and stores nothing new", async () => {
+        await store.enqueue([newTask("a", { idempotencyKey: "order-42" })], T0);
+        const [again] = await store.enqueue([newTask("b", { idempotencyKey: "order-42" })], T0 + 5, day);
+        expect(again).toMatchObject({ taskId: "a", sequence: 1, state: "queued", timestamp: T0 });
+        expect(await store.getTask("b")).toBeNull();
+        expect((await store.listTasks({ limit: 10 })).tasks.map((t) => t.id)).toEqual(["a"]);
+      });
+
+      it("dedupes within one batch, and tasks without a key are never deduped", async () => {
+        const events = await store.enqueue([newTask("a", { idempotencyKey: "k" }), newTask("b"), newTask("c", { idempotencyKey: "k" }), newTask("d")], T0, day);
+        expect(events.map((e) => e.taskId)).toEqual(["a", "b", "a", "d"]);
+        expect((await store.listTasks({ limit: 10 })).tasks.map((t) => t.id)).toEqual(["d", "b", "a"]);
+      });
+
+      it("forgets a key after the retention window, so the same key makes a new task", async () => {
+        await store.enqueue([newTask("a", { idempotencyKey: "k" })], T0, day);
+        const [stillKnown] = await store.enqueue([newTask("b", { idempotencyKey: "k" })], T0 + day - 1, day);
+        expect(stillKnown?.taskId).toBe("a");
+        const [fresh] = await store.enqueue([newTask("c", { idempotencyKey: "k" })], T0 + day, day);
+        expect(fresh?.taskId).toBe("c");
+        const [now] = await store.enqueue([newTask("d", { idempotencyKey: "k" })], T0 + day + 1, day);
+        expect(now?.taskId).toBe("c");
+      });
+
+      it("forgetIdempotencyKeys drops keys stored at or before the given time", async () => {
+        await store.enqueue([newTask("a", { idempotencyKey: "old" }), newTask("b", { idempotencyKey: "new" })], T0, day);
+        await store.forgetIdempotencyKeys(T0);
+        const events = await store.enqueue([newTask("c", { idempotencyKey: "old" })], T0 + 1, day);
+        expect(events[0]?.taskId).toBe("c");
+      });
+
+      it("counts waiting tasks: queued and retrying, not running or finished", async () => {
+        await store.enqueue([newTask("q1"), newTask("q2"), newTask("r1", { name: "other" })], T0);
+        expect(await store.countWaiting()).toBe(3);
+        await claim("w1", ["other"], 1, T0);
+        expect(await store.countWaiting()).toBe(2);
+        await store.fail({ taskId: "r1", attempt: 1 }, { error: "boom", retryable: true }, T0 + 1, () => 1000);
+        expect(await store.countWaiting()).toBe(3);
+      });
+    });
+
     describe("claim", () => {
       it("hands out queued tasks of a name oldest first, up to the limit", async () => {
         await store.enqueue([newTask("t1"), newTask("t2")], T0);
