@@ -89,8 +89,8 @@ export class Scheduler {
     if (this.retryTimer) this.clock.clearTimeout(this.retryTimer.handle);
     if (this.sweepTimer) this.clock.clearTimeout(this.sweepTimer);
     for (const session of this.registry.all()) {
-      session.channel.close("the scheduler is shutting down");
       this.dropWorker(session, "the scheduler is shutting down");
+      session.channel.close("the scheduler is shutting down");
     }
     await Promise.allSettled([...this.pendingWrites]);
     this.state = "stopped";
@@ -120,7 +120,9 @@ export class Scheduler {
         return OrchestratorError.from(error);
       }
     });
-    const accepted = new Map((await this.accept(valid)).map((entry) => [entry.taskId, entry]));
+    // By position: a repeated idempotency key is answered with the existing task's id, not this one's.
+    const answers = await this.accept(valid);
+    const accepted = new Map(valid.map((task, index) => [task.id, answers[index]]));
     return outcomes.map((outcome) => (outcome instanceof OrchestratorError ? outcome : (accepted.get(outcome.id) ?? OrchestratorError.from("lost in submit"))));
   }
 
@@ -368,8 +370,9 @@ export class Scheduler {
     this.sweeps++;
     for (const session of this.registry.all()) {
       if (now - session.lastSeen > this.options.workerTimeoutMs) {
-        session.channel.close(`no message for ${now - session.lastSeen} ms; presumed dead`);
+        // Dropped before the close, which reports itself as a stream error and would log that reason instead.
         this.dropWorker(session, `stopped answering (silent for ${now - session.lastSeen} ms)`);
+        session.channel.close(`no message for ${now - session.lastSeen} ms; presumed dead`);
       } else if (session.inFlight.size > 0) {
         // Counted from the worker's last message, so a silent worker's leases run out on time.
         await this.store.extendLeases([...session.inFlight.values()], session.lastSeen + this.options.leaseMs);

@@ -1,0 +1,316 @@
+// One test per guarantee of the README's "Guarantees" section, against real processes.
+import { credentials, Metadata, type ClientReadableStream } from "@grpc/grpc-js";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Code } from "../../src/errors/code.js";
+import { OrchestratorError } from "../../src/errors/orchestrator-error.js";
+import { isTerminalProtoState } from "../../src/protocol/convert.js";
+import { GatewayClient, TaskState, type ProgressUpdate } from "../../src/protocol/generated/orchestrator/v1/orchestrator.js";
+import { OrchestratorClient } from "../../src/sdk/client.js";
+import { Cluster, startService, type LogRecord, type ServiceProcess } from "../helpers/processes.js";
+import { delay, Follower, readStore, sequenceProblems } from "../helpers/chaos.js";
+
+const progressHandlers = fileURLToPath(new URL("../fixtures/progress-handlers.mjs", import.meta.url));
+// The Cluster's timings: a worker is presumed dead after 2 s of silence; a lease lasts 2 s from
+// the worker's last message; the Scheduler sweeps (and workers heartbeat) every 200 ms.
+const leaseMs = 2000;
+const heartbeatMs = 200;
+
+const workerIdOf = (worker: ServiceProcess | undefined): string => String(worker?.logs.find((r) => r.msg === "Worker registered with the scheduler")?.worker_id ?? "");
+const resultOf = (bytes: Uint8Array): Record<string, unknown> => JSON.parse(Buffer.from(bytes).toString("utf8")) as Record<string, unknown>;
+
+/** Resolves with the error a promise rejects with, as an OrchestratorError; fails if it resolves. */
+async function refusal(promise: Promise<unknown>): Promise<OrchestratorError> {
+  try {
+    await promise;
+  } catch (error) {
+    return OrchestratorError.from(error);
+  }
+  throw new Error("expected a refusal, but the call succeeded");
+}
+
+describe("guarantees", () => {
+  const cluster = new Cluster({ workers: 1, workerArgs: ["--handlers", progressHandlers] });
+
+  beforeAll(async () => {
+    await cluster.start();
+  });
+
+  afterAll(async () => {
+    for (const worker of cluster.workers) worker.signal("SIGCONT");
+    await cluster.stop();
+  });
+
+  it("a worker paused with SIGSTOP has its task retried within the lease, and its late result is rejected after SIGCONT", async () => {
+    const client = cluster.client;
+    const paused = cluster.workers[0];
+    const pausedId = workerIdOf(paused);
+    expect(pausedId).not.toBe("");
+    const { taskId } = await client.submit({ name: "sleepy", payload: { ms: 1500 }, maxRetries: 3, retryBackoffMs: 10 });
+    const follower = new Follower(client, taskId);
+    await follower.waitFor((u) => u.state === TaskState.TASK_STATE_RUNNING && u.attempt === 1);
+
+    // Its stream stays open, but it says nothing any more.
+    paused?.signal("SIGSTOP");
+    const pausedAt = Date.now();
+    try {
+      const other = await cluster.addWorker();
+      const otherId = workerIdOf(other);
+      const running = await client.get(taskId);
+      expect({ state: running.state, attempt: running.attempt, workerId: running.workerId }).toEqual({ state: TaskState.TASK_STATE_RUNNING, attempt: 1, workerId: pausedId });
+
+      // Retried on the other worker once the lease (counted from the paused worker's last message) ran out.
+      const second = await follower.waitFor((u) => u.state === TaskState.TASK_STATE_RUNNING && u.attempt === 2, 10_000);
+      const retriedAfterMs = second.timestampMs - pausedAt;
+      expect(second.workerId).toBe(otherId);
+      // Its last message came at most one heartbeat before the pause; the sweep runs every heartbeat.
+      expect(retriedAfterMs).toBeGreaterThanOrEqual(leaseMs - 2 * heartbeatMs - 100);
+      expect(retriedAfterMs).toBeLessThanOrEqual(leaseMs + 1000);
+      // (Log lines travel on their own pipe, so they are waited for, not assumed already read.)
+      const retry = await cluster.scheduler.waitForLog((r) => r.msg === "Task attempt failed; retrying" && r.task_id === taskId, 2000);
+      expect(retry).toMatchObject({ attempt: 1, error: "the worker stopped renewing its lease" });
+      // Presumed dead after worker-timeout-ms of silence (the same sweep, or the next one).
+      await cluster.scheduler.waitForLog((r) => r.msg === "Worker disconnected" && r.worker_id === pausedId && /stopped answering/.test(String(r.reason)), 2000);
+
+      const terminal = await follower.done;
+      expect(terminal).toMatchObject({ state: TaskState.TASK_STATE_SUCCEEDED, attempt: 2, workerId: otherId });
+      expect(resultOf(terminal?.result ?? new Uint8Array()).pid).toBe(other.pid);
+
+      // Resumed, the paused worker's handler finishes; it reconnects and reports attempt 1's result, which is fenced.
+      paused?.signal("SIGCONT");
+      const rejected = await cluster.scheduler.waitForLog((r) => r.msg === "Rejected the result of an attempt that is no longer current" && r.task_id === taskId, 10_000);
+      expect(rejected).toMatchObject({ attempt: 1, worker_id: pausedId });
+      await paused?.waitForLog((r) => r.msg === "Task attempt finished" && r.task_id === taskId, 2000);
+      let registrations = 0;
+      await paused?.waitForLog((r) => r.msg === "Worker registered with the scheduler" && ++registrations === 2, 2000);
+
+      const task = await client.get(taskId);
+      expect({ state: task.state, attempt: task.attempt, workerId: task.workerId }).toEqual({ state: TaskState.TASK_STATE_SUCCEEDED, attempt: 2, workerId: otherId });
+      expect(resultOf(task.result).pid).toBe(other.pid);
+      expect(sequenceProblems(follower.updates.map((u) => u.sequence))).toBeNull();
+      expect(follower.updates.filter((u) => isTerminalProtoState(u.state))).toHaveLength(1);
+      expect(task.lastSequence).toBe(follower.updates.length);
+    } finally {
+      paused?.signal("SIGCONT");
+    }
+  });
+
+  it("a subscriber resumes across a Gateway restart without losing or repeating an update", async () => {
+    const client = cluster.client;
+    const ticks = 30;
+    const { taskId } = await client.submit({ name: "ticker", payload: { ticks, every_ms: 100 } });
+    const follower = new Follower(client, taskId);
+
+    // The same task also followed on the wire, without the SDK's help, to see what the Gateway sends.
+    const raw = new GatewayClient(cluster.gatewayAddress, credentials.createInsecure());
+    const wire: number[] = [];
+    const rawRead = (afterSequence: number): Promise<void> => new Promise((resolve) => {
+      const stream: ClientReadableStream<ProgressUpdate> = raw.subscribeProgress({ taskId, afterSequence }, new Metadata({ waitForReady: true }), { deadline: Date.now() + 20_000 });
+      stream.on("data", (update: ProgressUpdate) => wire.push(update.sequence));
+      stream.on("error", () => resolve());
+      stream.on("end", () => resolve());
+    });
+    const firstRaw = rawRead(0);
+
+    try {
+      // Mid-stream: some progress seen, the task still running.
+      await follower.waitFor((u) => u.state === TaskState.TASK_STATE_RUNNING && u.percent >= 10);
+      const oldGateway = cluster.gateway;
+      oldGateway.signal("SIGKILL");
+      const killedAt = Date.now();
+      expect((await oldGateway.exited).signal).toBe("SIGKILL");
+      await firstRaw;
+      const seenOnWireBeforeKill = wire.length;
+      expect(follower.terminal).toBeUndefined();
+
+      cluster.gateway = await startService("gateway", ["--port", String(cluster.gatewayPort), "--scheduler", cluster.schedulerAddress]);
+      const restartedAt = Date.now();
+      await rawRead(wire.at(-1) ?? 0);
+
+      const terminal = await follower.done;
+      expect(terminal?.state).toBe(TaskState.TASK_STATE_SUCCEEDED);
+      const sequences = follower.updates.map((u) => u.sequence);
+      expect(sequenceProblems(sequences)).toBeNull();
+      const task = await client.get(taskId);
+      expect(task.lastSequence).toBe(sequences.length);
+      // queued, attempt started, one update per tick, succeeded.
+      expect(sequences).toHaveLength(ticks + 3);
+      expect(follower.updates.filter((u) => isTerminalProtoState(u.state))).toHaveLength(1);
+      // Updates recorded while no Gateway was up reached the subscriber after the restart, and the task
+      // was still running then: the subscription really broke and resumed mid-stream.
+      expect(follower.updates.some((u) => u.timestampMs > killedAt && u.timestampMs < restartedAt)).toBe(true);
+      expect(terminal?.timestampMs ?? 0).toBeGreaterThan(restartedAt);
+
+      // On the wire: the resumed stream started right after the last sequence seen (after_sequence),
+      // so the two streams together carry 1..N exactly once.
+      expect(seenOnWireBeforeKill).toBeGreaterThan(0);
+      expect(seenOnWireBeforeKill).toBeLessThan(sequences.length);
+      expect(wire).toEqual(sequences);
+    } finally {
+      raw.close();
+    }
+  });
+
+  it("the same idempotency key returns the same task_id and creates no second task", async () => {
+    const client = cluster.client;
+    const name = "idempotency-unserved";
+    const key = `order-${Date.now()}`;
+    const otherKey = `${key}-other`;
+    const first = await client.submit({ name, payload: "first", idempotencyKey: key });
+    const again = await client.submit({ name, payload: "second", idempotencyKey: key });
+    expect(again.taskId).toBe(first.taskId);
+
+    const unary = new OrchestratorClient({ address: cluster.gatewayAddress, pipeline: false });
+    try {
+      const viaUnary = await unary.submit({ name, payload: "third", idempotencyKey: key });
+      expect(viaUnary.taskId).toBe(first.taskId);
+    } finally {
+      unary.close();
+    }
+
+    // SubmitTasks: a known key answers its task; a new key repeated within the batch makes one task.
+    const batch = await client.submitMany([
+      { name, payload: "fourth", idempotencyKey: key },
+      { name, payload: "fifth", idempotencyKey: otherKey },
+      { name, payload: "sixth", idempotencyKey: otherKey },
+    ]);
+    expect(batch[0]?.taskId).toBe(first.taskId);
+    expect(batch[1]?.taskId).not.toBe(first.taskId);
+    expect(batch[2]?.taskId).toBe(batch[1]?.taskId);
+
+    const listed = await client.list({ name });
+    expect(listed.tasks.map((t) => t.taskId).sort()).toEqual([first.taskId, batch[1]?.taskId].sort());
+    // The first submit's task is the one kept.
+    expect(Buffer.from((await client.get(first.taskId)).payload).toString()).toBe("first");
+    expect(Buffer.from((await client.get(batch[1]?.taskId ?? "")).payload).toString()).toBe("fifth");
+    // The batch's repeat is the last thing logged; once it is read, so are the others.
+    await cluster.scheduler.waitForLog((r) => r.msg === "Repeated submit; answering the existing task" && r.task_id === batch[1]?.taskId, 2000);
+    const repeats = cluster.scheduler.logs.filter((r: LogRecord) => r.msg === "Repeated submit; answering the existing task");
+    expect(repeats.filter((r) => r.task_id === first.taskId)).toHaveLength(3);
+    expect(repeats.filter((r) => r.task_id === batch[1]?.taskId)).toHaveLength(1);
+    for (const task of listed.tasks) await client.cancel(task.taskId);
+  });
+
+  it("a Gateway connection may hold at most the documented number of SubscribeProgress streams", async () => {
+    const limit = 1000;
+    const { taskId } = await cluster.client.submit({ name: "subscribers-unserved" });
+    const client = new OrchestratorClient({ address: cluster.gatewayAddress });
+    const subscriptions: Array<AsyncGenerator<ProgressUpdate>> = [];
+    try {
+      // Each subscription is open at the Gateway once it has yielded the replayed "queued" update.
+      for (let i = 0; i < limit; i++) subscriptions.push(client.subscribe(taskId));
+      const firsts = await Promise.all(subscriptions.map((s) => s.next()));
+      expect(firsts.every((r) => r.value?.sequence === 1 && r.value.state === TaskState.TASK_STATE_QUEUED)).toBe(true);
+
+      const refused = await refusal(client.subscribe(taskId).next());
+      expect(refused.code).toBe(Code.ResourceExhausted);
+      expect(refused.rawMessage).toMatch(/already has 1000 SubscribeProgress streams open; the limit is 1000/);
+      // Another connection is not affected. (Clients in one process with the same options share
+      // grpc-js's connection; a local subchannel pool makes a connection of its own.)
+      const separate = new GatewayClient(cluster.gatewayAddress, credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 });
+      try {
+        const first = await new Promise<ProgressUpdate>((resolve, reject) => {
+          const stream = separate.subscribeProgress({ taskId, afterSequence: 0 });
+          stream.once("data", (update: ProgressUpdate) => {
+            resolve(update);
+            stream.cancel();
+          });
+          stream.once("error", reject);
+        });
+        expect(first.sequence).toBe(1);
+      } finally {
+        separate.close();
+      }
+
+      // Closing one makes room for one (the Gateway learns of the close asynchronously: bounded retry).
+      await subscriptions.pop()?.return(undefined);
+      let reopened: IteratorResult<ProgressUpdate> | undefined;
+      for (let tries = 0; !reopened && tries < 50; tries++) {
+        const again = client.subscribe(taskId);
+        try {
+          reopened = await again.next();
+          subscriptions.push(again);
+        } catch (error) {
+          expect(OrchestratorError.from(error).code).toBe(Code.ResourceExhausted);
+          await delay(50);
+        }
+      }
+      expect(reopened?.value?.sequence).toBe(1);
+
+      // The task ends: every subscription ends with it.
+      await cluster.client.cancel(taskId);
+      const lasts = await Promise.all(subscriptions.map((s) => s.next()));
+      expect(lasts.every((r) => r.value?.state === TaskState.TASK_STATE_CANCELLED)).toBe(true);
+      const ends = await Promise.all(subscriptions.map((s) => s.next()));
+      expect(ends.every((r) => r.done)).toBe(true);
+    } finally {
+      await Promise.all(subscriptions.map((s) => s.return(undefined)));
+      client.close();
+    }
+  });
+});
+
+describe("guarantees under a waiting-task limit of 50", () => {
+  const cluster = new Cluster({ workers: 1, schedulerArgs: ["--max-waiting-tasks", "50"] });
+
+  beforeAll(async () => {
+    await cluster.start();
+  });
+
+  afterAll(async () => {
+    await cluster.stop();
+  });
+
+  it("submits beyond the waiting-task limit get RESOURCE_EXHAUSTED and the services keep serving", async () => {
+    const client = cluster.client;
+    const name = "nobody-serves-this";
+    const accepted: string[] = [];
+    let refused: OrchestratorError | undefined;
+    while (!refused && accepted.length <= 100) {
+      try {
+        accepted.push((await client.submit({ name, payload: String(accepted.length) })).taskId);
+      } catch (error) {
+        refused = OrchestratorError.from(error);
+      }
+    }
+    expect(accepted).toHaveLength(50);
+    expect(refused?.code).toBe(Code.ResourceExhausted);
+    expect(refused?.rawMessage).toMatch(/the limit is 50: retry later/);
+
+    // Every way in is refused the same way while the queue is full, whatever the task's name.
+    const unary = new OrchestratorClient({ address: cluster.gatewayAddress, pipeline: false });
+    try {
+      expect((await refusal(unary.submit({ name: "whoami" }))).code).toBe(Code.ResourceExhausted);
+    } finally {
+      unary.close();
+    }
+    expect((await refusal(client.submitMany([{ name: "whoami" }]))).code).toBe(Code.ResourceExhausted);
+
+    // The services keep serving everything else; nothing refused was stored.
+    const listed = await client.list({ name, pageSize: 1000 });
+    expect(listed.tasks).toHaveLength(50);
+    expect((await client.get(accepted[0] ?? "")).state).toBe(TaskState.TASK_STATE_QUEUED);
+    expect(await client.workers()).toHaveLength(1);
+
+    // Cancelling makes room. The Scheduler recounts its queue on each sweep (every 200 ms here), so
+    // a submit may still be refused for one sweep: retry within a bound.
+    for (const taskId of accepted.slice(0, 10)) expect((await client.cancel(taskId)).cancelled).toBe(true);
+    let served: string | undefined;
+    for (let tries = 0; !served && tries < 40; tries++) {
+      try {
+        served = (await client.submit({ name: "whoami" })).taskId;
+      } catch (error) {
+        expect(OrchestratorError.from(error).code).toBe(Code.ResourceExhausted);
+        await delay(50);
+      }
+    }
+    expect(served).toBeDefined();
+    const terminal = await client.waitForResult(served ?? "");
+    expect(terminal.state).toBe(TaskState.TASK_STATE_SUCCEEDED);
+    expect(resultOf(terminal.result).pid).toBe(cluster.workers[0]?.pid);
+
+    // And the store holds exactly what was acknowledged.
+    const store = readStore(cluster.dataDir);
+    expect(store.tasks.size).toBe(51);
+  });
+});
