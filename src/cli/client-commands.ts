@@ -7,14 +7,14 @@ import { TaskState, type ProgressUpdate } from "../protocol/generated/orchestrat
 import { taskStates, type TaskState as StateName } from "../store/store.js";
 import { OrchestratorError } from "../errors/orchestrator-error.js";
 import { printJson, taskRow, taskView, updateLine, updateView, workerRow } from "./format.js";
-import { integer } from "./options.js";
+import { clientSecurity, clientSecurityOptions, integer, type ClientSecurityFlags } from "./options.js";
 
 function gatewayOption(): Option {
   return new Option("--gateway <host:port>", "address of the Gateway").env("ORCHESTRATOR_GATEWAY_ADDRESS").default("127.0.0.1:50051");
 }
 
-async function withClient<T>(options: { gateway: string }, work: (client: OrchestratorClient) => Promise<T>): Promise<T> {
-  const client = new OrchestratorClient({ address: options.gateway });
+async function withClient<T>(options: { gateway: string } & ClientSecurityFlags, work: (client: OrchestratorClient) => Promise<T>): Promise<T> {
+  const client = new OrchestratorClient({ address: options.gateway, ...clientSecurity(options) });
   try {
     return await work(client);
   } finally {
@@ -143,5 +143,7 @@ export function clientCommands(): Command[] {
       });
     });
 
-  return [submit, watch, get, list, cancel, workers];
+  const commands = [submit, watch, get, list, cancel, workers];
+  for (const command of commands) for (const option of clientSecurityOptions()) command.addOption(option);
+  return commands;
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { Command, Option } from "commander";
 import { startGatewayService } from "../gateway/service.js";
 import { startSchedulerService } from "../scheduler/service.js";
@@ -5,16 +6,21 @@ import { startWorkerService } from "../worker/service.js";
 import { createLogger, type LogLevel } from "../util/logger.js";
 import { stopOnSignals, type RunningService } from "../util/service.js";
 import type { SqliteSynchronous } from "../store/sqlite/sqlite-store.js";
+import { KeyRing, presentedKey } from "../util/auth.js";
 import {
-  dataDirOption, handlersOption, hostOption, integer, logLevelOption, port, portOption, schedulerAddressOption, slotsOption, syncOption,
+  dataDirOption, handlersOption, hostOption, integer, listenerSecurity, listenerSecurityOptions, logLevelOption, port, portOption,
+  schedulerAddressOption, schedulerTls, schedulerTlsOptions, slotsOption, syncOption, type ListenerFlags, type SchedulerTlsFlags,
 } from "./options.js";
 
-interface SchedulerFlags {
+interface SchedulerFlags extends ListenerFlags {
   host: string; port: number; dataDir: string; logLevel: LogLevel; sqliteSynchronous: SqliteSynchronous; workerTimeoutMs: number;
   heartbeatMs: number; leaseMs: number; retryBackoffMs: number; maxWaitingTasks: number; idempotencyRetentionMs: number;
 }
-interface WorkerFlags { host: string; port: number; scheduler: string; slots: number; handlers?: string; workerId?: string; examples: boolean; shutdownGraceMs: number; logLevel: LogLevel }
-interface GatewayFlags { host: string; port: number; scheduler: string; logLevel: LogLevel }
+interface WorkerFlags extends ListenerFlags, SchedulerTlsFlags {
+  host: string; port: number; scheduler: string; slots: number; handlers?: string; workerId?: string; examples: boolean; shutdownGraceMs: number; logLevel: LogLevel;
+  workerKeyFile?: string;
+}
+interface GatewayFlags extends ListenerFlags, SchedulerTlsFlags { host: string; port: number; scheduler: string; logLevel: LogLevel; gatewayKeyFile?: string }
 
 function schedulerTuning(command: Command): Command {
   return command
@@ -30,7 +36,7 @@ function schedulerOptions(flags: SchedulerFlags) {
   return {
     host: flags.host, port: flags.port, dataDir: flags.dataDir, logLevel: flags.logLevel, sqliteSynchronous: flags.sqliteSynchronous,
     heartbeatIntervalMs: flags.heartbeatMs, workerTimeoutMs: flags.workerTimeoutMs, leaseMs: flags.leaseMs, defaultRetryBackoffMs: flags.retryBackoffMs,
-    maxWaitingTasks: flags.maxWaitingTasks, idempotencyRetentionMs: flags.idempotencyRetentionMs,
+    maxWaitingTasks: flags.maxWaitingTasks, idempotencyRetentionMs: flags.idempotencyRetentionMs, security: listenerSecurity(flags),
   };
 }
 
@@ -38,12 +44,19 @@ function workerOptions(flags: WorkerFlags) {
   return {
     host: flags.host, port: flags.port, schedulerAddress: flags.scheduler, slots: flags.slots, handlersModule: flags.handlers,
     workerId: flags.workerId, examples: flags.examples, shutdownGraceMs: flags.shutdownGraceMs, logLevel: flags.logLevel,
+    security: listenerSecurity(flags), schedulerTls: schedulerTls(flags),
+  };
+}
+
+function gatewayOptions(flags: GatewayFlags) {
+  return {
+    host: flags.host, port: flags.port, schedulerAddress: flags.scheduler, logLevel: flags.logLevel,
+    security: listenerSecurity(flags), schedulerTls: schedulerTls(flags),
   };
 }
 
 function workerFlags(command: Command): Command {
-  return command
-    .addOption(schedulerAddressOption())
+  return schedulerTlsOptions(command.addOption(schedulerAddressOption()))
     .addOption(slotsOption())
     .addOption(handlersOption())
     .addOption(new Option("--worker-id <id>", "stable id of this worker (default host-pid-random)").env("ORCHESTRATOR_WORKER_ID"))
@@ -56,41 +69,52 @@ export function serviceCommands(): Command[] {
     new Command("scheduler")
       .description("run the Scheduler: owns task state in the embedded store, hands tasks to workers")
       .addOption(hostOption()).addOption(portOption("scheduler", 50052)).addOption(dataDirOption()).addOption(syncOption()).addOption(logLevelOption()),
-  ).action(async (flags: SchedulerFlags) => {
+  );
+  listenerSecurityOptions(scheduler).action(async (flags: SchedulerFlags) => {
     stopOnSignals([await startSchedulerService(schedulerOptions(flags))]);
   });
 
-  const worker = workerFlags(
+  const worker = listenerSecurityOptions(workerFlags(
     new Command("worker")
       .description("run a Worker: connects to the Scheduler and runs task handlers")
       .addOption(hostOption()).addOption(portOption("worker", 50053)).addOption(logLevelOption()),
-  ).action(async (flags: WorkerFlags) => {
-    stopOnSignals([await startWorkerService(workerOptions(flags))]);
-  });
-
-  const gateway = new Command("gateway")
-    .description("run the Gateway: the public gRPC front door for clients")
-    .addOption(hostOption()).addOption(portOption("gateway", 50051)).addOption(schedulerAddressOption()).addOption(logLevelOption())
-    .action(async (flags: GatewayFlags) => {
-      stopOnSignals([await startGatewayService({ host: flags.host, port: flags.port, schedulerAddress: flags.scheduler, logLevel: flags.logLevel })]);
+  ))
+    .addOption(new Option("--worker-key-file <path>", "file holding this worker's key (role worker) for the Scheduler; also ORCHESTRATOR_WORKER_KEY").env("ORCHESTRATOR_WORKER_KEY_FILE"))
+    .action(async (flags: WorkerFlags) => {
+      const apiKey = presentedKey(flags.workerKeyFile, process.env.ORCHESTRATOR_WORKER_KEY, flags.workerKeyFile ? "worker key" : "ORCHESTRATOR_WORKER_KEY");
+      stopOnSignals([await startWorkerService({ ...workerOptions(flags), apiKey })]);
     });
 
-  const dev = schedulerTuning(workerFlags(
+  const gateway = schedulerTlsOptions(listenerSecurityOptions(new Command("gateway")
+    .description("run the Gateway: the public gRPC front door for clients")
+    .addOption(hostOption()).addOption(portOption("gateway", 50051)).addOption(schedulerAddressOption()).addOption(logLevelOption())))
+    .addOption(new Option("--gateway-key-file <path>", "file holding the Gateway's key (role gateway) for the Scheduler; also ORCHESTRATOR_GATEWAY_KEY").env("ORCHESTRATOR_GATEWAY_KEY_FILE"))
+    .action(async (flags: GatewayFlags) => {
+      const schedulerApiKey = presentedKey(flags.gatewayKeyFile, process.env.ORCHESTRATOR_GATEWAY_KEY, flags.gatewayKeyFile ? "gateway key" : "ORCHESTRATOR_GATEWAY_KEY");
+      stopOnSignals([await startGatewayService({ ...gatewayOptions(flags), schedulerApiKey })]);
+    });
+
+  const dev = listenerSecurityOptions(schedulerTuning(workerFlags(
     new Command("dev")
       .description("run Scheduler, Worker and Gateway together in one process on the embedded store")
       .addOption(hostOption()).addOption(dataDirOption()).addOption(syncOption()).addOption(logLevelOption())
       .addOption(new Option("--gateway-port <port>", "port of the gateway").env("ORCHESTRATOR_GATEWAY_PORT").default(50051).argParser(port))
       .addOption(new Option("--scheduler-port <port>", "port of the scheduler").env("ORCHESTRATOR_SCHEDULER_PORT").default(50052).argParser(port))
       .addOption(new Option("--worker-port <port>", "port of the worker").env("ORCHESTRATOR_WORKER_PORT").default(50053).argParser(port)),
-  )).action(async (flags: SchedulerFlags & WorkerFlags & { gatewayPort: number; schedulerPort: number; workerPort: number }) => {
+  )));
+  dev.action(async (flags: SchedulerFlags & WorkerFlags & { gatewayPort: number; schedulerPort: number; workerPort: number }) => {
     const logger = createLogger({ level: flags.logLevel });
     const started: RunningService[] = [];
+    // With keys configured, the in-process Worker and Gateway get keys of their own, made for this run.
+    const security = listenerSecurity(flags);
+    const internal = KeyRing.load(security).enabled ? { worker: randomBytes(32).toString("hex"), gateway: randomBytes(32).toString("hex") } : undefined;
+    const schedulerSecurity = internal ? { ...security, keys: [security.keys, `worker:${internal.worker}`, `gateway:${internal.gateway}`].filter(Boolean).join(",") } : security;
     try {
-      const scheduler = await startSchedulerService({ ...schedulerOptions(flags), port: flags.schedulerPort }, { logger: logger.child({ service: "scheduler" }) });
+      const scheduler = await startSchedulerService({ ...schedulerOptions(flags), port: flags.schedulerPort, security: schedulerSecurity }, { logger: logger.child({ service: "scheduler" }) });
       started.push(scheduler);
       const schedulerAddress = `${flags.host}:${scheduler.address.split(":").at(-1)}`;
-      started.push(await startWorkerService({ ...workerOptions(flags), port: flags.workerPort, schedulerAddress }, { logger: logger.child({ service: "worker" }) }));
-      started.push(await startGatewayService({ host: flags.host, port: flags.gatewayPort, schedulerAddress, logLevel: flags.logLevel }, { logger: logger.child({ service: "gateway" }) }));
+      started.push(await startWorkerService({ ...workerOptions(flags), port: flags.workerPort, schedulerAddress, apiKey: internal?.worker }, { logger: logger.child({ service: "worker" }) }));
+      started.push(await startGatewayService({ ...gatewayOptions({ ...flags, port: flags.gatewayPort, scheduler: schedulerAddress }), schedulerApiKey: internal?.gateway }, { logger: logger.child({ service: "gateway" }) }));
     } catch (error) {
       for (const service of started.reverse()) await service.stop();
       throw error;

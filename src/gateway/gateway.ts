@@ -1,4 +1,4 @@
-import { credentials, Metadata, type ClientUnaryCall, type CallOptions, type ServerDuplexStream, type ServerWritableStream, type ServiceError } from "@grpc/grpc-js";
+import { Metadata, type ClientUnaryCall, type CallOptions, type ServerDuplexStream, type ServerWritableStream, type ServiceError } from "@grpc/grpc-js";
 import {
   SchedulerClient, type GatewayServer, type ProgressUpdate, type SubmitStreamRequest, type SubmitStreamResponse, type SubscribeProgressRequest,
 } from "../protocol/generated/orchestrator/v1/orchestrator.js";
@@ -9,6 +9,8 @@ import { Code } from "../errors/code.js";
 import { OrchestratorError } from "../errors/orchestrator-error.js";
 import { drained, serverStream, unary } from "../util/grpc-handlers.js";
 import type { Logger } from "../util/logger.js";
+import { keyInterceptors } from "../util/auth.js";
+import { channelCredentials } from "../util/tls.js";
 import type { CompiledGatewayOptions } from "./options.js";
 
 type UnaryMethod<Req, Res> = (request: Req, metadata: Metadata, options: Partial<CallOptions>, callback: (error: ServiceError | null, response: Res) => void) => ClientUnaryCall;
@@ -24,7 +26,8 @@ export class Gateway {
   private readonly subscribers = new Map<string, number>();
 
   constructor(private readonly options: CompiledGatewayOptions, private readonly logger: Logger) {
-    this.scheduler = new SchedulerClient(options.schedulerAddress, credentials.createInsecure(), {
+    this.scheduler = new SchedulerClient(options.schedulerAddress, channelCredentials(options.schedulerTls), {
+      ...keyInterceptors(options.schedulerApiKey),
       "grpc.keepalive_time_ms": 10_000,
       "grpc.keepalive_timeout_ms": 5_000,
       "grpc.initial_reconnect_backoff_ms": 200,
@@ -54,6 +57,11 @@ export class Gateway {
     }
     if (error.code === Code.DeadlineExceeded) {
       return new OrchestratorError(Code.Unavailable, `the scheduler at ${this.options.schedulerAddress} did not answer within ${this.options.forwardTimeoutMs} ms`, { cause: error });
+    }
+    if (error.code === Code.Unauthenticated || error.code === Code.PermissionDenied) {
+      // The Gateway's own credential was refused: the client can do nothing about it.
+      this.logger.error({ code: error.code, reason: error.details }, "The scheduler refused the Gateway's key; check ORCHESTRATOR_GATEWAY_KEY or --gateway-key-file");
+      return new OrchestratorError(Code.Internal, `the scheduler refused the gateway's credentials (${error.details})`, { cause: error });
     }
     return OrchestratorError.from(error);
   }

@@ -1,6 +1,8 @@
 import { OrchestratorError } from "../errors/orchestrator-error.js";
 import { withDefaults } from "../util/options.js";
 import type { LogLevel } from "../util/logger.js";
+import type { ListenerSecurityOptions } from "../util/grpc-server.js";
+import type { ClientTlsOptions } from "../util/tls.js";
 
 export interface GatewayOptions {
   host?: string;
@@ -10,9 +12,16 @@ export interface GatewayOptions {
   logLevel?: LogLevel;
   /** Deadline of each call the Gateway forwards to the Scheduler. */
   forwardTimeoutMs?: number;
+  /** Key the Gateway presents to the Scheduler (role gateway): ORCHESTRATOR_GATEWAY_KEY, --gateway-key-file. */
+  schedulerApiKey?: string;
+  /** TLS to the Scheduler (--scheduler-ca, --scheduler-cert, --scheduler-key); unset: plaintext. */
+  schedulerTls?: ClientTlsOptions;
+  /** Keys and TLS of the Gateway's own listener. */
+  security?: ListenerSecurityOptions;
 }
 
-export type CompiledGatewayOptions = Required<GatewayOptions>;
+type SecurityFields = "schedulerApiKey" | "schedulerTls" | "security";
+export type CompiledGatewayOptions = Required<Omit<GatewayOptions, SecurityFields>> & Pick<GatewayOptions, SecurityFields>;
 
 export const gatewayDefaults = {
   host: "127.0.0.1",
@@ -20,10 +29,11 @@ export const gatewayDefaults = {
   schedulerAddress: "127.0.0.1:50052",
   logLevel: "info",
   forwardTimeoutMs: 30_000,
-} as const satisfies CompiledGatewayOptions;
+} as const satisfies Required<Omit<GatewayOptions, SecurityFields>>;
 
 export function compileGatewayOptions(options: GatewayOptions): CompiledGatewayOptions {
-  const compiled: CompiledGatewayOptions = withDefaults<GatewayOptions>(gatewayDefaults, options);
+  const { schedulerApiKey, schedulerTls, security, ...rest } = options;
+  const compiled: CompiledGatewayOptions = { ...withDefaults<Omit<GatewayOptions, SecurityFields>>(gatewayDefaults, rest), schedulerApiKey, schedulerTls, security };
   if (!/^[^\s:]+:\d{1,5}$/.test(compiled.schedulerAddress)) {
     throw OrchestratorError.invalidArgument(`schedulerAddress must be host:port, got "${compiled.schedulerAddress}"`);
   }

@@ -23,4 +23,6 @@ export const limits = {
   concurrentStreamsPerConnection: 2000,
   /** Largest gRPC message any service accepts. */
   messageMaxBytes: 4 * 1024 * 1024,
+  /** Largest metadata (request headers: name + value + 32 per entry) a call may carry. */
+  metadataMaxBytes: 16 * 1024,
 } as const;

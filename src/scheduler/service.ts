@@ -2,7 +2,7 @@ import { SchedulerService } from "../protocol/generated/orchestrator/v1/orchestr
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
 import type { TaskStore } from "../store/store.js";
 import { systemClock, type Clock } from "../util/clock.js";
-import { startGrpcServer } from "../util/grpc-server.js";
+import { listenerSecurity, startGrpcServer, type ListenerSecurityOptions } from "../util/grpc-server.js";
 import { createLogger, type Logger } from "../util/logger.js";
 import type { RunningService } from "../util/service.js";
 import { schedulerGrpcService } from "./grpc.js";
@@ -15,22 +15,28 @@ export interface SchedulerServiceDeps {
   store?: TaskStore;
 }
 
-export async function startSchedulerService(options: SchedulerOptions, deps: SchedulerServiceDeps = {}): Promise<RunningService & { scheduler: Scheduler }> {
-  const compiled = compileSchedulerOptions(options);
+export async function startSchedulerService(
+  options: SchedulerOptions & { security?: ListenerSecurityOptions },
+  deps: SchedulerServiceDeps = {},
+): Promise<RunningService & { scheduler: Scheduler }> {
+  const { security: securityOptions, ...schedulerOptions } = options;
+  const compiled = compileSchedulerOptions(schedulerOptions);
   const logger = deps.logger ?? createLogger({ level: compiled.logLevel, service: "scheduler" });
+  // Keys, TLS material and the safe default are checked before the store is opened.
+  const security = listenerSecurity("orchestrator.v1.Scheduler", compiled.host, securityOptions);
   const store = deps.store ?? new SqliteStore({ path: databasePath(compiled.dataDir), synchronous: compiled.sqliteSynchronous });
   await store.migrate();
   const scheduler = new Scheduler(store, compiled, deps.clock ?? systemClock, logger);
   await scheduler.start();
   let server;
   try {
-    server = await startGrpcServer("orchestrator.v1.Scheduler", SchedulerService, schedulerGrpcService(scheduler, logger), compiled.host, compiled.port);
+    server = await startGrpcServer("orchestrator.v1.Scheduler", SchedulerService, schedulerGrpcService(scheduler, logger), compiled.host, compiled.port, { security, logger });
   } catch (error) {
     await scheduler.stop();
     await store.close();
     throw error;
   }
-  logger.info({ address: server.address, data_dir: compiled.dataDir }, `Scheduler service listening on ${server.address}`);
+  logger.info({ address: server.address, data_dir: compiled.dataDir, ...server.security }, `Scheduler service listening on ${server.address}`);
   return {
     name: "Scheduler",
     address: server.address,

@@ -1,4 +1,4 @@
-import { credentials, Metadata, type CallOptions, type ClientUnaryCall, type ServiceError } from "@grpc/grpc-js";
+import { Metadata, type CallOptions, type ClientUnaryCall, type ServiceError } from "@grpc/grpc-js";
 import {
   GatewayClient, TaskState, type ListTasksResponse, type ProgressUpdate, type SubmitTaskRequest, type Task, type WorkerInfo,
 } from "../protocol/generated/orchestrator/v1/orchestrator.js";
@@ -8,6 +8,8 @@ import { OrchestratorError } from "../errors/orchestrator-error.js";
 import { encodeResult } from "../worker/handler.js";
 import { SubmitPipeline } from "./submit-pipeline.js";
 import type { TaskState as StateName } from "../store/store.js";
+import { keyInterceptors } from "../util/auth.js";
+import { channelCredentials, type ClientTlsOptions } from "../util/tls.js";
 
 export interface ClientOptions {
   /** host:port of the Gateway. */
@@ -16,6 +18,10 @@ export interface ClientOptions {
   timeoutMs?: number;
   /** Pipeline submit() over one stream (default true); false sends one unary SubmitTask each. */
   pipeline?: boolean;
+  /** API key (role client), sent as `authorization: Bearer <key>` on every call. */
+  apiKey?: string;
+  /** TLS to the Gateway: `ca` to trust (default: system roots), `cert` and `key` for mutual TLS; PEM buffers or file paths. */
+  tls?: ClientTlsOptions;
 }
 
 export interface TaskSpec {
@@ -71,7 +77,8 @@ export class OrchestratorClient {
   constructor(options: ClientOptions = {}) {
     this.address = options.address ?? "127.0.0.1:50051";
     this.timeoutMs = options.timeoutMs ?? 30_000;
-    this.gateway = new GatewayClient(this.address, credentials.createInsecure(), {
+    this.gateway = new GatewayClient(this.address, channelCredentials(options.tls), {
+      ...keyInterceptors(options.apiKey),
       "grpc.initial_reconnect_backoff_ms": 100,
       "grpc.max_reconnect_backoff_ms": 2000,
     });
@@ -125,6 +132,7 @@ export class OrchestratorClient {
   async *subscribe(taskId: string, options: SubscribeOptions = {}): AsyncGenerator<ProgressUpdate> {
     let last = options.afterSequence ?? 0;
     let failures = 0;
+    let ended = false;
     for (;;) {
       const stream = this.gateway.subscribeProgress({ taskId, afterSequence: last });
       const onAbort = (): void => stream.cancel();
@@ -132,13 +140,17 @@ export class OrchestratorClient {
       try {
         for await (const update of stream as AsyncIterable<ProgressUpdate>) {
           failures = 0;
-          if (update.sequence <= last) continue;
+          if (ended || update.sequence <= last) continue;
           last = update.sequence;
           yield update;
-          if (isTerminalProtoState(update.state)) return;
+          // The server ends the stream right after the terminal update: read on to that end rather
+          // than cancel, since every cancelled stream is an RST_STREAM the server counts (Node's
+          // HTTP/2 rapid-reset guard closes a connection that resets about 1000 streams quickly).
+          if (isTerminalProtoState(update.state)) ended = true;
         }
         return;
       } catch (error) {
+        if (ended) return;
         const failure = OrchestratorError.from(error);
         if (options.signal?.aborted) throw new OrchestratorError(Code.Cancelled, "the subscription was aborted");
         const resumable = options.resume !== false && failure.code === Code.Unavailable && failures < 30;

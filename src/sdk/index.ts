@@ -3,6 +3,7 @@ export { OrchestratorClient, type ClientOptions, type TaskSpec, type Submitted, 
 export { WorkerRuntime as Worker, type WorkerRuntimeState } from "../worker/worker-runtime.js";
 export type { WorkerRuntimeOptions as WorkerOptions } from "../worker/options.js";
 export type { TaskContext, TaskHandler, HandlerMap } from "../worker/handler.js";
+export type { ClientTlsOptions, Pem } from "../util/tls.js";
 export { TaskFailure } from "../errors/task-failure.js";
 export { OrchestratorError } from "../errors/orchestrator-error.js";
 export { Code } from "../errors/code.js";

@@ -2,6 +2,7 @@ import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import { OrchestratorError } from "../errors/orchestrator-error.js";
 import type { HandlerMap } from "./handler.js";
+import type { ClientTlsOptions } from "../util/tls.js";
 
 export interface WorkerRuntimeOptions {
   schedulerAddress?: string;
@@ -13,9 +14,13 @@ export interface WorkerRuntimeOptions {
   shutdownGraceMs?: number;
   reconnectInitialMs?: number;
   reconnectMaxMs?: number;
+  /** The worker's key (role worker), sent to the Scheduler: ORCHESTRATOR_WORKER_KEY, --worker-key-file. */
+  apiKey?: string;
+  /** TLS to the Scheduler; with cert and key, a client certificate for mutual TLS. Unset: plaintext. */
+  tls?: ClientTlsOptions;
 }
 
-export type CompiledWorkerRuntimeOptions = Required<WorkerRuntimeOptions>;
+export type CompiledWorkerRuntimeOptions = Required<Omit<WorkerRuntimeOptions, "apiKey" | "tls">> & Pick<WorkerRuntimeOptions, "apiKey" | "tls">;
 
 export function defaultWorkerId(): string {
   return `${hostname().replace(/[^A-Za-z0-9._-]/g, "-")}-${process.pid}-${randomBytes(3).toString("hex")}`;
@@ -35,6 +40,8 @@ export function compileWorkerRuntimeOptions(options: WorkerRuntimeOptions): Comp
     shutdownGraceMs: options.shutdownGraceMs ?? 30_000,
     reconnectInitialMs: options.reconnectInitialMs ?? 100,
     reconnectMaxMs: options.reconnectMaxMs ?? 2_000,
+    apiKey: options.apiKey,
+    tls: options.tls,
   };
   if (!Number.isInteger(compiled.slots) || compiled.slots < 1 || compiled.slots > 10_000) {
     throw OrchestratorError.invalidArgument(`slots must be between 1 and 10000, got ${compiled.slots}`);

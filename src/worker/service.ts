@@ -1,6 +1,7 @@
 import { WorkerService } from "../protocol/generated/orchestrator/v1/orchestrator.js";
 import { version } from "../protocol/index.js";
-import { startGrpcServer } from "../util/grpc-server.js";
+import { listenerSecurity, startGrpcServer, type ListenerSecurityOptions } from "../util/grpc-server.js";
+import type { ClientTlsOptions } from "../util/tls.js";
 import { unary } from "../util/grpc-handlers.js";
 import { createLogger, type Logger, type LogLevel } from "../util/logger.js";
 import type { RunningService } from "../util/service.js";
@@ -20,15 +21,24 @@ export interface WorkerServiceOptions {
   examples?: boolean;
   shutdownGraceMs?: number;
   logLevel?: LogLevel;
+  /** The worker's key (role worker) for the Scheduler. */
+  apiKey?: string;
+  /** TLS to the Scheduler (client certificate for mutual TLS). */
+  schedulerTls?: ClientTlsOptions;
+  /** Keys and TLS of the Worker service's own listener. */
+  security?: ListenerSecurityOptions;
 }
 
 /** The bundled worker process: the runtime plus its own Worker service (health and status). */
 export async function startWorkerService(options: WorkerServiceOptions, deps: { logger?: Logger } = {}): Promise<RunningService & { runtime: WorkerRuntime }> {
   const logger = deps.logger ?? createLogger({ level: options.logLevel ?? "info", service: "worker" });
+  const host = options.host ?? "127.0.0.1";
+  const security = listenerSecurity("orchestrator.v1.Worker", host, options.security);
   const extra = options.handlersModule ? await loadHandlerModule(options.handlersModule) : {};
   const handlers = { ...(options.examples === false ? {} : exampleHandlers), ...extra };
   const runtime = new WorkerRuntime({
     handlers, schedulerAddress: options.schedulerAddress, slots: options.slots, workerId: options.workerId, shutdownGraceMs: options.shutdownGraceMs,
+    apiKey: options.apiKey, tls: options.schedulerTls,
   }, logger);
   const server = await startGrpcServer("orchestrator.v1.Worker", WorkerService, {
     healthCheck: unary(() => ({ healthy: true, version })),
@@ -37,9 +47,9 @@ export async function startWorkerService(options: WorkerServiceOptions, deps: { 
       schedulerAddress: runtime.options.schedulerAddress, taskNames: Object.keys(handlers), slots: runtime.options.slots,
       running: runtime.runningAttempts().map((a) => ({ taskId: a.taskId, attempt: a.attempt, name: a.name, startedAtMs: a.startedAt })),
     })),
-  }, options.host ?? "127.0.0.1", options.port ?? 50053);
+  }, host, options.port ?? 50053, { security, logger });
   runtime.start();
-  logger.info({ address: server.address, worker_id: runtime.workerId, task_names: Object.keys(handlers), slots: runtime.options.slots }, `Worker service listening on ${server.address}`);
+  logger.info({ address: server.address, worker_id: runtime.workerId, task_names: Object.keys(handlers), slots: runtime.options.slots, ...server.security }, `Worker service listening on ${server.address}`);
   return {
     name: "Worker",
     address: server.address,

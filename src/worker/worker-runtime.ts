@@ -1,10 +1,13 @@
 import { EventEmitter } from "node:events";
-import { credentials, type ClientDuplexStream } from "@grpc/grpc-js";
+import type { ClientDuplexStream, ServiceError } from "@grpc/grpc-js";
 import {
   AttemptOutcome, SchedulerClient, type SchedulerMessage, type TaskAssignment, type TaskResult, type WorkerMessage,
 } from "../protocol/generated/orchestrator/v1/orchestrator.js";
 import { version } from "../protocol/index.js";
 import { TaskFailure } from "../errors/task-failure.js";
+import { Code, codeName, isCode } from "../errors/code.js";
+import { keyInterceptors } from "../util/auth.js";
+import { channelCredentials } from "../util/tls.js";
 import { createLogger, type Logger } from "../util/logger.js";
 import { encodeResult, type TaskContext } from "./handler.js";
 import { compileWorkerRuntimeOptions, type CompiledWorkerRuntimeOptions, type WorkerRuntimeOptions } from "./options.js";
@@ -48,7 +51,8 @@ export class WorkerRuntime extends EventEmitter {
     this.logger = logger ?? createLogger({ level: "info", service: "worker" });
     this.options = compileWorkerRuntimeOptions(options);
     this.reconnectDelay = this.options.reconnectInitialMs;
-    this.client = new SchedulerClient(this.options.schedulerAddress, credentials.createInsecure(), {
+    this.client = new SchedulerClient(this.options.schedulerAddress, channelCredentials(this.options.tls), {
+      ...keyInterceptors(this.options.apiKey),
       "grpc.keepalive_time_ms": 10_000,
       "grpc.keepalive_timeout_ms": 5_000,
       "grpc.initial_reconnect_backoff_ms": 100,
@@ -76,7 +80,7 @@ export class WorkerRuntime extends EventEmitter {
     const stream = this.client.connect();
     this.stream = stream;
     stream.on("data", (message: SchedulerMessage) => this.handle(stream, message));
-    stream.on("error", (error: Error) => this.lost(stream, error.message));
+    stream.on("error", (error: ServiceError) => this.lost(stream, error.message, error.code));
     stream.on("end", () => this.lost(stream, "the scheduler ended the stream"));
     // Attempts still running from before a lost connection are reported, so the Scheduler can
     // adopt those still current (and count their slots) and cancel the others.
@@ -116,7 +120,7 @@ export class WorkerRuntime extends EventEmitter {
     }
   }
 
-  private lost(stream: ClientDuplexStream<WorkerMessage, SchedulerMessage>, reason: string): void {
+  private lost(stream: ClientDuplexStream<WorkerMessage, SchedulerMessage>, reason: string, code?: number): void {
     if (stream !== this.stream) return;
     this.stream = null;
     clearInterval(this.heartbeat);
@@ -125,7 +129,13 @@ export class WorkerRuntime extends EventEmitter {
     this.emit("disconnected", reason);
     if (this.state === "stopped") return;
     this.state = "connecting";
-    this.logger.warn({ worker_id: this.workerId, reason, retry_in_ms: this.reconnectDelay }, "Lost the scheduler stream; reconnecting");
+    if (code === Code.Unauthenticated || code === Code.PermissionDenied) {
+      // Still retried: the Scheduler may be restarted with this key added (rotation).
+      this.logger.error({ worker_id: this.workerId, code: isCode(code) ? codeName(code) : code, reason, retry_in_ms: this.reconnectDelay },
+        "The scheduler refused this worker's key; check ORCHESTRATOR_WORKER_KEY or --worker-key-file");
+    } else {
+      this.logger.warn({ worker_id: this.workerId, reason, retry_in_ms: this.reconnectDelay }, "Lost the scheduler stream; reconnecting");
+    }
     this.reconnectTimer = setTimeout(() => this.connect(), this.reconnectDelay);
     this.reconnectDelay = Math.min(this.options.reconnectMaxMs, this.reconnectDelay * 2);
   }

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { OrchestratorClient } from "../../src/sdk/client.js";
+import { OrchestratorClient, type ClientOptions } from "../../src/sdk/client.js";
 
 export const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 export const cliPath = join(repoRoot, "dist/cli/main.js");
@@ -123,6 +123,15 @@ export interface ClusterOptions {
   schedulerArgs?: string[];
   workerArgs?: string[];
   dataDir?: string;
+  /** More arguments of the Gateway. */
+  gatewayArgs?: string[];
+  /** Environment of every process (keys, TLS), then per service. */
+  env?: Record<string, string>;
+  schedulerEnv?: Record<string, string>;
+  gatewayEnv?: Record<string, string>;
+  workerEnv?: Record<string, string>;
+  /** Options of `client` besides its address (apiKey, tls). */
+  client?: Omit<ClientOptions, "address">;
 }
 
 /** Scheduler, Gateway and workers as separate processes on free loopback ports, one data dir. */
@@ -155,9 +164,9 @@ export class Cluster {
     this.schedulerPort = await freePort();
     this.gatewayPort = await freePort();
     await this.startScheduler();
-    this.gateway = await startService("gateway", ["--port", String(this.gatewayPort), "--scheduler", this.schedulerAddress]);
+    this.gateway = await startService("gateway", ["--port", String(this.gatewayPort), "--scheduler", this.schedulerAddress, ...(this.options.gatewayArgs ?? [])], { ...this.options.env, ...this.options.gatewayEnv });
     for (let i = 0; i < (this.options.workers ?? 1); i++) await this.addWorker();
-    this.client = new OrchestratorClient({ address: this.gatewayAddress });
+    this.client = new OrchestratorClient({ ...this.options.client, address: this.gatewayAddress });
     return this;
   }
 
@@ -165,14 +174,14 @@ export class Cluster {
     this.scheduler = await startService("scheduler", [
       "--port", String(this.schedulerPort), "--data-dir", this.dataDir, "--heartbeat-ms", "200", "--worker-timeout-ms", "2000",
       "--lease-ms", "2000", "--retry-backoff-ms", "50", ...(this.options.schedulerArgs ?? []),
-    ]);
+    ], { ...this.options.env, ...this.options.schedulerEnv });
     return this.scheduler;
   }
 
   /** Starts a worker and waits until the Scheduler has registered it. */
-  async addWorker(args: string[] = this.options.workerArgs ?? []): Promise<ServiceProcess> {
+  async addWorker(args: string[] = this.options.workerArgs ?? [], env: Record<string, string> = {}): Promise<ServiceProcess> {
     const port = await freePort();
-    const worker = await startService("worker", ["--port", String(port), "--scheduler", this.schedulerAddress, "--handlers", fixtureHandlers, ...args]);
+    const worker = await startService("worker", ["--port", String(port), "--scheduler", this.schedulerAddress, "--handlers", fixtureHandlers, ...args], { ...this.options.env, ...this.options.workerEnv, ...env });
     await worker.waitForMessage("Worker registered with the scheduler");
     this.workers.push(worker);
     return worker;
