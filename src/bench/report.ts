@@ -1,0 +1,142 @@
+// Medians over runs, the targets with PASS/MISS, and the table printed on stdout.
+import type { Metrics } from "./scenarios.js";
+import type { Machine } from "./util.js";
+import { median, round } from "./util.js";
+
+export type Workload = "W1" | "W1-unary" | "W1-batch" | "W2" | "W3";
+
+export interface ScenarioResult {
+  workload: Workload;
+  mode: "full" | "normal";
+  runs: Metrics[];
+  median: Metrics;
+  /** Runs that failed outright (an exception), with the reason. */
+  failures: string[];
+  /** Runs measured again because other processes used the CPUs meanwhile (kept for the record). */
+  skewedRuns: Metrics[];
+}
+
+export interface TargetResult {
+  workload: string;
+  mode: string;
+  metric: string;
+  value: number;
+  comparison: "<=" | ">=" | "==";
+  target: number;
+  unit: string;
+  pass: boolean;
+}
+
+export function medianOf(runs: readonly Metrics[]): Metrics {
+  const keys = new Set(runs.flatMap((run) => Object.keys(run)));
+  const result: Metrics = {};
+  for (const key of keys) result[key] = median(runs.map((run) => run[key] ?? Number.NaN));
+  return result;
+}
+
+function total(result: ScenarioResult, key: string): number {
+  return result.runs.reduce((sum, run) => sum + (run[key] ?? 0), 0);
+}
+
+/** Tasks acknowledged but not succeeded, run twice, or retried: summed over every run (not a median). */
+export function lostOrDuplicated(result: ScenarioResult): number {
+  return total(result, "lost") + total(result, "notFirstAttempt") + total(result, "duplicates");
+}
+
+/** Client calls that failed (a refused submit, a broken progress stream) and runs that broke. */
+export function failedCalls(result: ScenarioResult): number {
+  return total(result, "errors") + result.failures.length;
+}
+
+export function integrityProblems(result: ScenarioResult): number {
+  return lostOrDuplicated(result) + failedCalls(result);
+}
+
+function find(results: readonly ScenarioResult[], workload: Workload, mode: string): ScenarioResult | undefined {
+  return results.find((result) => result.workload === workload && result.mode === mode && result.runs.length > 0);
+}
+
+export function evaluateTargets(results: readonly ScenarioResult[]): TargetResult[] {
+  const targets: TargetResult[] = [];
+  const check = (result: ScenarioResult | undefined, metric: string, comparison: "<=" | ">=", target: number, unit: string): void => {
+    if (!result) return;
+    const value = result.median[metric] ?? Number.NaN;
+    const pass = comparison === "<=" ? value <= target : value >= target;
+    targets.push({ workload: result.workload, mode: result.mode, metric, value, comparison, target: round(target), unit, pass });
+  };
+  for (const mode of ["full", "normal"]) {
+    check(find(results, "W1", mode), "drainRate", ">=", 10_000, "tasks/s");
+    check(find(results, "W1-batch", mode), "drainRate", ">=", 20_000, "tasks/s");
+    check(find(results, "W1-unary", mode), "drainRate", ">=", 4_000, "tasks/s");
+    const w2 = find(results, "W2", mode);
+    check(w2, "dispatchP50", "<=", 1, "ms");
+    check(w2, "dispatchP99", "<=", 4, "ms");
+    check(w2, "completionP99", "<=", 6, "ms");
+  }
+  for (const w3 of results.filter((result) => result.workload === "W3" && result.runs.length > 0)) {
+    const w2 = find(results, "W2", w3.mode) ?? find(results, "W2", "full");
+    if (w2) {
+      check(w3, "turnaroundP99", "<=", 2 * (w2.median.dispatchP99 ?? Number.NaN), "ms (2x W2 dispatch p99)");
+      check(w3, "claimToStartP99", "<=", 2 * (w2.median.dispatchP99 ?? Number.NaN), "ms (2x W2 dispatch p99)");
+    }
+    check(w3, "schedulerPeakRssMb", "<=", 300, "MiB");
+  }
+  const idle = find(results, "W2", "full") ?? find(results, "W2", "normal");
+  for (const service of ["scheduler", "gateway", "worker"]) check(idle, `${service}IdleRssMb`, "<=", 60, "MiB");
+  for (const result of results) {
+    const lost = lostOrDuplicated(result);
+    const failed = failedCalls(result);
+    targets.push({ workload: result.workload, mode: result.mode, metric: "tasks lost/duplicated/retried", value: lost, comparison: "==", target: 0, unit: "(all runs)", pass: lost === 0 });
+    targets.push({ workload: result.workload, mode: result.mode, metric: "failed client calls", value: failed, comparison: "==", target: 0, unit: "(all runs)", pass: failed === 0 });
+  }
+  return targets;
+}
+
+/** Figures reported without a target, per workload. */
+const w1Figures = ["submitRate", "drainRate", "schedulerPeakRssMb", "gatewayPeakRssMb", "workerPeakRssMb", "clientPeakRssMb",
+  "schedulerCpuS", "gatewayCpuS", "workerCpuS", "clientCpuS", "otherCpuPercent"];
+const informational: Record<Workload, string[]> = {
+  "W1": w1Figures,
+  "W1-unary": w1Figures,
+  "W1-batch": w1Figures,
+  "W2": ["achievedRate", "dispatchP50", "dispatchP95", "dispatchP99", "dispatchMax", "completionP50", "completionP95", "completionP99", "completionMax",
+    "schedulerIdleRssMb", "gatewayIdleRssMb", "workerIdleRssMb", "otherCpuPercent"],
+  "W3": ["fillRate", "drainRate", "connections", "turnaroundP50", "turnaroundP95", "turnaroundP99", "turnaroundMax",
+    "claimToStartP50", "claimToStartP95", "claimToStartP99", "claimToStartMax", "schedulerPeakRssMb", "workerHostPeakRssMb",
+    "otherCpuPercent"],
+};
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((cell, column) => Math.max(cell.length, ...rows.map((row) => (row[column] ?? "").length)));
+  const line = (cells: string[]): string => cells.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join("  ");
+  return [line(header), widths.map((width) => "-".repeat(width)).join("  "), ...rows.map(line)].join("\n");
+}
+
+function show(value: number): string {
+  if (!Number.isFinite(value)) return String(value);
+  return Math.abs(value) >= 100 ? String(Math.round(value)) : String(round(value, 2));
+}
+
+export function formatReport(machine: Machine, results: readonly ScenarioResult[], targets: readonly TargetResult[], runsWanted: number): string {
+  const repeated = results.reduce((sum, result) => sum + result.skewedRuns.length, 0);
+  const skewed = results.reduce((sum, result) => sum + result.runs.filter((run) => (run.otherCpuPercent ?? 0) > 5).length, 0);
+  const head = [
+    `machine: ${machine.cpuModel}, ${machine.cores} cores, ${machine.totalMemoryMb} MiB RAM, ${machine.platform} ${machine.kernel}`,
+    `node ${machine.node}; store: embedded SQLite (WAL) in a temp dir; three processes on loopback; figures are medians of ${runsWanted} run(s)`,
+    `runs measured again because other processes used the CPUs: ${repeated}; runs kept although skewed (otherCpuPercent > 5): ${skewed}`,
+  ];
+  const targetTable = table(
+    ["workload", "sqlite", "metric", "median", "target", "result"],
+    targets.map((t) => [t.workload, t.mode, t.metric, show(t.value), `${t.comparison} ${show(t.target)} ${t.unit}`, t.pass ? "PASS" : "MISS"]),
+  );
+  const figureRows: string[][] = [];
+  for (const result of results) {
+    for (const metric of informational[result.workload]) {
+      const values = result.runs.map((run) => show(run[metric] ?? Number.NaN)).join(" / ");
+      figureRows.push([result.workload, result.mode, metric, show(result.median[metric] ?? Number.NaN), values]);
+    }
+    for (const failure of result.failures) figureRows.push([result.workload, result.mode, "FAILED RUN", "", failure.slice(0, 120)]);
+  }
+  const figures = table(["workload", "sqlite", "figure", "median", "runs"], figureRows);
+  return [...head, "", "Targets", targetTable, "", "All figures (rates in tasks/s, latencies in ms, memory in MiB, CPU in seconds used during the workload)", figures].join("\n");
+}
