@@ -13,12 +13,11 @@ export interface DispatcherHooks {
 
 /**
  * Push dispatch. Anything that may make work runnable (a submit, a freed slot, a new worker, a due
- * retry) calls kick(); kicks within one event-loop turn coalesce into one round, and rounds never
+ * retry) calls kick(); kicks while a round runs coalesce into one more round, and rounds never
  * overlap. A round claims, in one store commit, as many tasks as each connected worker has free
  * slots, and pushes them down the workers' streams. Nothing polls.
  */
 export class Dispatcher {
-  private scheduled = false;
   private running = false;
   private again = false;
   private stopped = false;
@@ -38,9 +37,10 @@ export class Dispatcher {
       this.again = true;
       return;
     }
-    if (this.scheduled) return;
-    this.scheduled = true;
-    setImmediate(() => void this.runRounds());
+    // The round starts now, so its claim joins the writes already asked for in this turn (the
+    // enqueue or the completion that caused the kick) in the same group commit: one commit, one
+    // fsync, between a submit and the push to a worker.
+    void this.runRounds();
   }
 
   stop(): void {
@@ -48,7 +48,6 @@ export class Dispatcher {
   }
 
   private async runRounds(): Promise<void> {
-    this.scheduled = false;
     this.running = true;
     try {
       do {

@@ -132,7 +132,10 @@ export class Scheduler {
       throw new OrchestratorError(Code.ResourceExhausted, `the queue holds about ${this.waitingEstimate} waiting tasks; the limit is ${this.options.maxWaitingTasks}: retry later`);
     }
     const now = this.clock.now();
-    const events = await this.store.enqueue(tasks, now, this.options.idempotencyRetentionMs);
+    const enqueued = this.store.enqueue(tasks, now, this.options.idempotencyRetentionMs);
+    // Kicked before the enqueue commits, so the claim of these tasks shares its commit.
+    this.dispatcher.kick();
+    const events = await enqueued;
     return tasks.map((task, index) => {
       const event = events[index];
       if (!event) throw new OrchestratorError(Code.Internal, "the store answered fewer tasks than it was given");
@@ -144,7 +147,6 @@ export class Scheduler {
       this.waitingEstimate++;
       this.hub.publish(event);
       this.logger.info({ task_id: task.id, name: task.name }, "Task submitted");
-      this.dispatcher.kick();
       return { taskId: task.id, acceptedAt: now };
     });
   }

@@ -505,14 +505,15 @@ describe("Scheduler watch", () => {
     expect(watch.events.map((e) => e.sequence)).toEqual([1, 2, 3, 4]);
   });
 
-  it("retries an attempt claimed for a worker that left before it was delivered; watchers fill the gap from the store", async () => {
+  it("retries an attempt claimed for a worker that left before it was delivered", async () => {
     const leaving = register("leaving", ["job"]);
     await settle();
-    const id = await submit("job");
+    // The submit's enqueue and the claim it kicks share one commit; the worker leaves before it.
+    const submitted = scheduler.submit([{ name: "job", description: "", payload: Buffer.from("x"), idempotencyKey: "" }]);
+    scheduler.workerDisconnected(leaving.session, "disconnected");
+    const [accepted] = await submitted;
+    const id = accepted?.taskId ?? "";
     const watch = watchInto(id, 0);
-    // submit() has just kicked a dispatch round; it claims in the next turn and commits in the one
-    // after, so this disconnect lands while the claim is in flight.
-    setImmediate(() => scheduler.workerDisconnected(leaving.session, "disconnected"));
     await until(() => watch.events.length >= 3, "the retrying event");
     await settle();
     expect(leaving.channel.assignments).toEqual([]);
@@ -520,6 +521,19 @@ describe("Scheduler watch", () => {
       state: "retrying", attempt: 1, error: "the worker left before the assignment reached it", nextAttemptAt: T0 + backoffOf(1),
     });
     expect(watch.events.map((e) => [e.sequence, e.state])).toEqual([[1, "queued"], [2, "running"], [3, "retrying"]]);
+  });
+
+  it("fills a gap in live events from the store", async () => {
+    const worker = register("w1", ["job"]);
+    const id = await submit("job");
+    await until(() => worker.channel.assignments.length === 1, "attempt 1");
+    const watch = watchInto(id, 0);
+    await until(() => watch.events.length === 2, "the recorded history");
+    // Recorded without being published: the watcher only learns of it through the gap.
+    await store.progress({ taskId: id, attempt: 1 }, 30, "unpublished", clock.now());
+    progress(worker, lastAssignment(worker), 60, "published");
+    await until(() => watch.events.length === 4, "the gap and the live event");
+    expect(watch.events.map((e) => [e.sequence, e.message])).toEqual([[1, "queued"], [2, "attempt 1 started"], [3, "unpublished"], [4, "published"]]);
   });
 
   it("follows a task through retries and ends only at the terminal event", async () => {
