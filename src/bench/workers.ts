@@ -42,10 +42,9 @@ function main(): void {
       schedulerAddress: job.schedulerAddress,
       slots: job.slots,
       workerId: `bench-worker-${i}`,
-      // grpc-js shares one connection among clients of the same target unless their channel options
-      // differ; WorkerRuntime takes no channel options, but it copies reconnectMaxMs into
-      // grpc.max_reconnect_backoff_ms, so a distinct value per worker gives each its own connection.
-      reconnectMaxMs: 2000 + i,
+      // grpc-js shares one connection among clients of the same target; a local subchannel pool
+      // gives each worker a connection of its own, as 100 worker processes would have.
+      channelOptions: { "grpc.use_local_subchannel_pool": 1 },
       handlers: {
         noop: (ctx) => {
           const now = performance.now();

@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { OrchestratorError } from "../errors/orchestrator-error.js";
 import type { HandlerMap } from "./handler.js";
 import type { ClientTlsOptions } from "../util/tls.js";
+import type { ChannelOptions } from "@grpc/grpc-js";
 
 export interface WorkerRuntimeOptions {
   schedulerAddress?: string;
@@ -18,9 +19,11 @@ export interface WorkerRuntimeOptions {
   apiKey?: string;
   /** TLS to the Scheduler; with cert and key, a client certificate for mutual TLS. Unset: plaintext. */
   tls?: ClientTlsOptions;
+  /** Extra grpc-js channel options, e.g. { "grpc.use_local_subchannel_pool": 1 } for a connection of its own. */
+  channelOptions?: ChannelOptions;
 }
 
-export type CompiledWorkerRuntimeOptions = Required<Omit<WorkerRuntimeOptions, "apiKey" | "tls">> & Pick<WorkerRuntimeOptions, "apiKey" | "tls">;
+export type CompiledWorkerRuntimeOptions = Required<Omit<WorkerRuntimeOptions, "apiKey" | "tls" | "channelOptions">> & Pick<WorkerRuntimeOptions, "apiKey" | "tls" | "channelOptions">;
 
 export function defaultWorkerId(): string {
   return `${hostname().replace(/[^A-Za-z0-9._-]/g, "-")}-${process.pid}-${randomBytes(3).toString("hex")}`;
@@ -42,6 +45,7 @@ export function compileWorkerRuntimeOptions(options: WorkerRuntimeOptions): Comp
     reconnectMaxMs: options.reconnectMaxMs ?? 2_000,
     apiKey: options.apiKey,
     tls: options.tls,
+    channelOptions: options.channelOptions,
   };
   if (!Number.isInteger(compiled.slots) || compiled.slots < 1 || compiled.slots > 10_000) {
     throw OrchestratorError.invalidArgument(`slots must be between 1 and 10000, got ${compiled.slots}`);

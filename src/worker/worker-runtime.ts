@@ -57,6 +57,7 @@ export class WorkerRuntime extends EventEmitter {
       "grpc.keepalive_timeout_ms": 5_000,
       "grpc.initial_reconnect_backoff_ms": 100,
       "grpc.max_reconnect_backoff_ms": this.options.reconnectMaxMs,
+      ...this.options.channelOptions,
     });
   }
 

@@ -125,6 +125,12 @@ const badCases: BadCase[] = [
     code: status.RESOURCE_EXHAUSTED, details: [/larger than max/, /4194304/],
   },
   {
+    // Field 1 (name) declared as 16 bytes long, with 2 bytes present: not a protobuf message.
+    what: "a malformed (undecodable) message",
+    run: () => statusOf(callRaw(gateway, "/orchestrator.v1.Gateway/SubmitTask", Buffer.from([0x0a, 0x10, 0x41, 0x42]))),
+    code: status.INTERNAL, details: [/deserializ/i],
+  },
+  {
     what: "an unknown method",
     run: () => statusOf(callRaw(gateway, "/orchestrator.v1.Gateway/Nope")),
     code: status.UNIMPLEMENTED, details: [/orchestrator\.v1\.Gateway\/Nope/],

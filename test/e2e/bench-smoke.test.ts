@@ -1,0 +1,31 @@
+// Keeps `npm run bench` working: its --quick smoke run (tiny N, every workload) must finish,
+// find every task run exactly once, and write its JSON. The full benchmark is not part of npm test.
+import { execFile } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, describe, expect, it } from "vitest";
+import { repoRoot, tempDir } from "../helpers/processes.js";
+
+const run = promisify(execFile);
+
+describe("npm run bench -- --quick", () => {
+  const out = tempDir("orchestrator-bench-");
+
+  afterAll(() => out.remove());
+
+  it("runs every workload and reports no lost, duplicated or retried task", async () => {
+    const { stdout } = await run(process.execPath, [join(repoRoot, "dist/bench/main.js"), "--quick", "--out", out.path], { timeout: 150_000, maxBuffer: 16 * 1024 * 1024 });
+    for (const workload of ["W1", "W1-unary", "W1-batch", "W2", "W3"]) expect(stdout).toMatch(new RegExp(`^${workload}\\s`, "m"));
+    const [file] = readdirSync(out.path).filter((name) => name.endsWith(".json"));
+    expect(file).toBeDefined();
+    const report = JSON.parse(readFileSync(join(out.path, file ?? ""), "utf8")) as { results: Array<{ workload: string; median: Record<string, number> }> };
+    const w1 = report.results.filter((r) => r.workload.startsWith("W1"));
+    expect(w1.length).toBeGreaterThanOrEqual(3);
+    for (const result of w1) {
+      expect(result.median.lost).toBe(0);
+      expect(result.median.notFirstAttempt).toBe(0);
+      expect(result.median.succeeded).toBe(result.median.acknowledged);
+    }
+  }, 180_000);
+});
