@@ -19,6 +19,8 @@ export interface DispatcherHooks {
  */
 export class Dispatcher {
   private running = false;
+  private scheduled = false;
+  private lastRoundEnd = -Infinity;
   private again = false;
   private stopped = false;
 
@@ -29,6 +31,8 @@ export class Dispatcher {
     private readonly terms: LeaseTerms,
     private readonly hooks: DispatcherHooks,
     private readonly logger: Logger,
+    /** A kick this long (ms) after the last round runs at once; sooner ones wait for the turn's end. */
+    private readonly idleMs = 1,
   ) {}
 
   kick(): void {
@@ -37,10 +41,19 @@ export class Dispatcher {
       this.again = true;
       return;
     }
-    // The round starts now, so its claim joins the writes already asked for in this turn (the
-    // enqueue or the completion that caused the kick) in the same group commit: one commit, one
-    // fsync, between a submit and the push to a worker.
-    void this.runRounds();
+    if (this.scheduled) return;
+    if (performance.now() - this.lastRoundEnd >= this.idleMs) {
+      // Idle: the round starts now, so its claim joins the writes already asked for in this turn
+      // (the enqueue that caused the kick) in the same group commit: one fsync from submit to push.
+      void this.runRounds();
+      return;
+    }
+    // Busy: kicks until the end of this turn coalesce into one round, which claims more per commit.
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.runRounds();
+    });
   }
 
   stop(): void {
@@ -59,6 +72,7 @@ export class Dispatcher {
       this.logger.error({ err: error }, "Dispatch round failed");
     } finally {
       this.running = false;
+      this.lastRoundEnd = performance.now();
     }
   }
 

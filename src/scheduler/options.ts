@@ -25,6 +25,12 @@ export interface SchedulerOptions {
   maxWaitingTasks?: number;
   /** How long an idempotency key keeps answering with its task. */
   idempotencyRetentionMs?: number;
+  /**
+   * A dispatch kick this long after the last round claims at once, in the same commit as the
+   * submit that kicked it (low latency); sooner kicks coalesce until the end of the event-loop turn
+   * (more tasks per commit under load).
+   */
+  dispatchIdleMs?: number;
 }
 
 export type CompiledSchedulerOptions = Required<SchedulerOptions>;
@@ -43,6 +49,7 @@ export const schedulerDefaults = {
   maxRetryBackoffMs: 300_000,
   maxWaitingTasks: 1_000_000,
   idempotencyRetentionMs: 24 * 3600 * 1000,
+  dispatchIdleMs: 1,
 } as const satisfies CompiledSchedulerOptions;
 
 function positive(name: string, value: number, min = 1): number {
@@ -62,6 +69,7 @@ export function compileSchedulerOptions(options: SchedulerOptions): CompiledSche
   positive("maxRetryBackoffMs", compiled.maxRetryBackoffMs);
   positive("maxWaitingTasks", compiled.maxWaitingTasks);
   positive("idempotencyRetentionMs", compiled.idempotencyRetentionMs);
+  if (!(compiled.dispatchIdleMs >= 0)) throw OrchestratorError.invalidArgument(`dispatchIdleMs must be a number of at least 0, got ${compiled.dispatchIdleMs}`);
   if (compiled.sqliteSynchronous !== "full" && compiled.sqliteSynchronous !== "normal") {
     throw OrchestratorError.invalidArgument(`sqliteSynchronous must be "full" or "normal", got ${String(compiled.sqliteSynchronous)}`);
   }

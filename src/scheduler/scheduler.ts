@@ -68,7 +68,7 @@ export class Scheduler {
         this.hub.publish(event);
         if (event) this.logOutcome(event);
       })),
-    }, logger);
+    }, logger, options.dispatchIdleMs);
   }
 
   get heartbeatIntervalMs(): number {

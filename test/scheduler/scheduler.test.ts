@@ -97,6 +97,8 @@ beforeEach(async () => {
   directory = mkdtempSync(join(tmpdir(), "orchestrator-scheduler-"));
   options = compileSchedulerOptions({
     heartbeatIntervalMs: HEARTBEAT_MS, workerTimeoutMs: 500, leaseMs: 500, deadlineGraceMs: 200, defaultRetryBackoffMs: 1000, dataDir: directory,
+    // Every kick claims at once, in the submit's commit, so the timing of each test is fixed.
+    dispatchIdleMs: 0,
   });
   await openScheduler();
 });
