@@ -4,6 +4,7 @@ import {
 } from "../protocol/generated/orchestrator/v1/orchestrator.js";
 import { limits } from "../scheduler/limits.js";
 import { SubmitCoalescer } from "./submit-coalescer.js";
+import { CancelPacer } from "./cancel-pacer.js";
 import { version } from "../protocol/index.js";
 import { Code } from "../errors/code.js";
 import { OrchestratorError } from "../errors/orchestrator-error.js";
@@ -24,6 +25,7 @@ export class Gateway {
   private readonly submits: SubmitCoalescer;
   /** Open SubscribeProgress streams per client connection. */
   private readonly subscribers = new Map<string, number>();
+  private readonly cancels = new CancelPacer();
 
   constructor(private readonly options: CompiledGatewayOptions, private readonly logger: Logger) {
     this.scheduler = new SchedulerClient(options.schedulerAddress, channelCredentials(options.schedulerTls), {
@@ -38,6 +40,7 @@ export class Gateway {
   }
 
   close(): void {
+    this.cancels.flush();
     this.scheduler.close();
   }
 
@@ -116,9 +119,12 @@ export class Gateway {
     this.subscribers.set(peer, open + 1);
     return new Promise<void>((resolve, reject) => {
       const upstream = this.scheduler.subscribeProgress(request);
-      signal.addEventListener("abort", () => upstream.cancel());
+      signal.addEventListener("abort", () => {
+        this.cancels.cancel(upstream);
+        resolve();
+      });
       upstream.on("data", (update: ProgressUpdate) => {
-        if (call.write(update)) return;
+        if (signal.aborted || call.write(update)) return;
         upstream.pause();
         void drained(call, signal).then(() => upstream.resume());
       });

@@ -1,0 +1,49 @@
+// One client dropping thousands of subscriptions at once must not break other clients' calls.
+import { credentials, type ClientReadableStream } from "@grpc/grpc-js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GatewayClient, TaskState, type ProgressUpdate } from "../../src/protocol/generated/orchestrator/v1/orchestrator.js";
+import { Cluster } from "../helpers/processes.js";
+
+function firstUpdate(stream: ClientReadableStream<ProgressUpdate>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    stream.once("data", () => resolve());
+    stream.once("error", reject);
+  });
+}
+
+describe("a client that cancels many subscriptions at once", () => {
+  const cluster = new Cluster({ workers: 1 });
+
+  beforeAll(async () => {
+    await cluster.start();
+  });
+
+  afterAll(async () => {
+    await cluster.stop();
+  });
+
+  it("does not break other clients' calls through the Gateway's connection to the Scheduler", async () => {
+    const victim = cluster.client.submit({ name: "sleepy", payload: { ms: 4000 } });
+    const { taskId: victimTask } = await victim;
+    const victimResult = cluster.client.waitForResult(victimTask);
+
+    const waiting = await cluster.client.submitMany(Array.from({ length: 700 }, () => ({ name: "nobody-serves-this" })));
+    for (let round = 0; round < 2; round++) {
+      // A connection of its own, as another application would have.
+      const storm = new GatewayClient(cluster.gatewayAddress, credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 });
+      const streams = waiting.map(({ taskId }) => storm.subscribeProgress({ taskId, afterSequence: 0 }));
+      await Promise.all(streams.map(firstUpdate));
+      for (const stream of streams) {
+        stream.on("error", () => undefined);
+        stream.cancel();
+      }
+      storm.close();
+    }
+
+    const terminal = await victimResult;
+    expect(terminal.state).toBe(TaskState.TASK_STATE_SUCCEEDED);
+    const after = await cluster.client.submit({ name: "echo", payload: "still serving" });
+    expect(Buffer.from((await cluster.client.waitForResult(after.taskId)).result).toString()).toBe("still serving");
+    expect(cluster.gateway.logs.filter((r) => r.level === "error")).toEqual([]);
+  }, 60_000);
+});
