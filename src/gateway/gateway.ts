@@ -1,4 +1,4 @@
-import { Metadata, type ClientUnaryCall, type CallOptions, type ServerDuplexStream, type ServerWritableStream, type ServiceError } from "@grpc/grpc-js";
+import type { ServerDuplexStream, ServerWritableStream, ServiceError } from "@grpc/grpc-js";
 import {
   SchedulerClient, type GatewayServer, type ProgressUpdate, type SubmitStreamRequest, type SubmitStreamResponse, type SubscribeProgressRequest,
 } from "../protocol/generated/orchestrator/v1/orchestrator.js";
@@ -12,9 +12,8 @@ import { drained, serverStream, unary } from "../util/grpc-handlers.js";
 import type { Logger } from "../util/logger.js";
 import { keyInterceptors } from "../util/auth.js";
 import { channelCredentials } from "../util/tls.js";
+import { callUnary, type UnaryMethod } from "../util/grpc-call.js";
 import type { CompiledGatewayOptions } from "./options.js";
-
-type UnaryMethod<Req, Res> = (request: Req, metadata: Metadata, options: Partial<CallOptions>, callback: (error: ServiceError | null, response: Res) => void) => ClientUnaryCall;
 
 /**
  * The public front door. It holds no task state: every call goes to the Scheduler over one
@@ -36,7 +35,7 @@ export class Gateway {
       "grpc.max_reconnect_backoff_ms": 2_000,
       "grpc.max_receive_message_length": 4 * 1024 * 1024,
     });
-    this.submits = new SubmitCoalescer(this.scheduler, options.forwardTimeoutMs, (error) => this.fromScheduler(error));
+    this.submits = new SubmitCoalescer((tasks) => this.forward(this.scheduler.submitEach, { tasks }));
   }
 
   close(): void {
@@ -44,14 +43,12 @@ export class Gateway {
     this.scheduler.close();
   }
 
-  private forward<Req, Res>(method: UnaryMethod<Req, Res>, request: Req): Promise<Res> {
-    return new Promise<Res>((resolve, reject) => {
-      const deadline = Date.now() + this.options.forwardTimeoutMs;
-      method.call(this.scheduler, request, new Metadata(), { deadline }, (error, response) => {
-        if (error) reject(this.fromScheduler(error));
-        else resolve(response);
-      });
-    });
+  private async forward<Req, Res>(method: UnaryMethod<Req, Res>, request: Req): Promise<Res> {
+    try {
+      return await callUnary(this.scheduler, method, request, this.options.forwardTimeoutMs);
+    } catch (error) {
+      throw this.fromScheduler(error as ServiceError);
+    }
   }
 
   private fromScheduler(error: ServiceError): OrchestratorError {

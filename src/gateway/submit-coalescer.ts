@@ -1,5 +1,4 @@
-import type { SchedulerClient, SubmitEachResponse, SubmitTaskRequest, SubmitTaskResponse } from "../protocol/generated/orchestrator/v1/orchestrator.js";
-import { Metadata, type ServiceError } from "@grpc/grpc-js";
+import type { SubmitEachResponse, SubmitTaskRequest, SubmitTaskResponse } from "../protocol/generated/orchestrator/v1/orchestrator.js";
 import { OrchestratorError } from "../errors/orchestrator-error.js";
 import { Code, isCode } from "../errors/code.js";
 
@@ -22,11 +21,8 @@ export class SubmitCoalescer {
   private pending: PendingSubmit[] = [];
   private scheduled = false;
 
-  constructor(
-    private readonly scheduler: SchedulerClient,
-    private readonly deadlineMs: number,
-    private readonly fromScheduler: (error: ServiceError) => OrchestratorError,
-  ) {}
+  /** `send` makes one SubmitEach call to the Scheduler, rejecting with an OrchestratorError. */
+  constructor(private readonly send: (tasks: SubmitTaskRequest[]) => Promise<SubmitEachResponse>) {}
 
   submit(request: SubmitTaskRequest): Promise<SubmitTaskResponse> {
     return new Promise((resolve, reject) => {
@@ -44,14 +40,13 @@ export class SubmitCoalescer {
   }
 
   private forward(batch: PendingSubmit[]): void {
-    this.scheduler.submitEach({ tasks: batch.map((entry) => entry.request) }, new Metadata(), { deadline: Date.now() + this.deadlineMs }, (error, response) => {
-      if (error) {
-        const failure = this.fromScheduler(error);
+    this.send(batch.map((entry) => entry.request)).then(
+      (response) => settle(batch, response),
+      (error: unknown) => {
+        const failure = OrchestratorError.from(error);
         for (const entry of batch) entry.reject(failure);
-        return;
-      }
-      settle(batch, response);
-    });
+      },
+    );
   }
 }
 

@@ -64,10 +64,7 @@ export class Scheduler {
         this.hub.publish(attempt.event);
         logger.debug({ task_id: attempt.taskId, worker_id: attempt.workerId, attempt: attempt.attempt }, "Task assigned");
       },
-      orphaned: (attempt) => this.track(this.failAttempt(attempt, { error: "the worker left before the assignment reached it", retryable: true }).then((event) => {
-        this.hub.publish(event);
-        if (event) this.logOutcome(event);
-      })),
+      orphaned: (attempt) => this.track(this.failAttempt(attempt, { error: "the worker left before the assignment reached it", retryable: true })),
     }, logger, options.dispatchIdleMs);
   }
 
@@ -120,10 +117,9 @@ export class Scheduler {
         return OrchestratorError.from(error);
       }
     });
-    // By position: a repeated idempotency key is answered with the existing task's id, not this one's.
-    const answers = await this.accept(valid);
-    const accepted = new Map(valid.map((task, index) => [task.id, answers[index]]));
-    return outcomes.map((outcome) => (outcome instanceof OrchestratorError ? outcome : (accepted.get(outcome.id) ?? OrchestratorError.from("lost in submit"))));
+    // accept() answers the valid tasks in order (a repeated idempotency key with the existing task's id).
+    const answers = (await this.accept(valid)).values();
+    return outcomes.map((outcome) => (outcome instanceof OrchestratorError ? outcome : (answers.next().value ?? OrchestratorError.from("lost in submit"))));
   }
 
   private async accept(tasks: readonly NewTask[]): Promise<Accepted[]> {
@@ -327,21 +323,23 @@ export class Scheduler {
     if (result.outcome === AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED) {
       event = result.result.byteLength > limits.resultMaxBytes
         ? await this.failAttempt(ref, { error: `the result is ${result.result.byteLength} bytes; the limit is ${limits.resultMaxBytes}`, retryable: false })
-        : await this.store.complete(ref, result.result, this.clock.now());
+        : this.recorded(await this.store.complete(ref, result.result, this.clock.now()));
     } else {
       event = await this.failAttempt(ref, describeFailure(result));
     }
-    if (!event) {
-      this.logger.warn({ task_id: ref.taskId, attempt: ref.attempt, worker_id: session.workerId }, "Rejected the result of an attempt that is no longer current");
-      return;
-    }
-    this.hub.publish(event);
-    this.logOutcome(event);
+    if (!event) this.logger.warn({ task_id: ref.taskId, attempt: ref.attempt, worker_id: session.workerId }, "Rejected the result of an attempt that is no longer current");
   }
 
   private async failAttempt(ref: AttemptRef, failure: AttemptFailure): Promise<TaskEvent | null> {
-    const event = await this.store.fail(ref, failure, this.clock.now(), this.backoff);
-    if (event?.state === "retrying" && event.nextAttemptAt !== null) this.retryDueAt(event.nextAttemptAt);
+    return this.recorded(await this.store.fail(ref, failure, this.clock.now(), this.backoff));
+  }
+
+  /** What follows every recorded outcome of an attempt: subscribers told, logged, retry timer armed. */
+  private recorded(event: TaskEvent | null): TaskEvent | null {
+    if (!event) return null;
+    this.hub.publish(event);
+    this.logOutcome(event);
+    if (event.state === "retrying" && event.nextAttemptAt !== null) this.retryDueAt(event.nextAttemptAt);
     return event;
   }
 
@@ -381,9 +379,7 @@ export class Scheduler {
       }
     }
     for (const expired of await this.store.expireAttempts(now, this.backoff)) {
-      this.hub.publish(expired.event);
-      this.logOutcome(expired.event);
-      if (expired.event.nextAttemptAt !== null) this.retryDueAt(expired.event.nextAttemptAt);
+      this.recorded(expired.event);
       const session = expired.workerId ? this.registry.get(expired.workerId) : undefined;
       if (session?.inFlight.has(attemptKey(expired))) session.channel.sendCancel({ taskId: expired.taskId, attempt: expired.attempt, reason: expired.reason });
     }

@@ -1,4 +1,3 @@
-import { Metadata, type CallOptions, type ClientUnaryCall, type ServiceError } from "@grpc/grpc-js";
 import {
   GatewayClient, TaskState, type ListTasksResponse, type ProgressUpdate, type SubmitTaskRequest, type Task, type WorkerInfo,
 } from "../protocol/generated/orchestrator/v1/orchestrator.js";
@@ -10,6 +9,7 @@ import { SubmitPipeline } from "./submit-pipeline.js";
 import type { TaskState as StateName } from "../store/store.js";
 import { keyInterceptors } from "../util/auth.js";
 import { channelCredentials, type ClientTlsOptions } from "../util/tls.js";
+import { callUnary, type UnaryMethod } from "../util/grpc-call.js";
 
 export interface ClientOptions {
   /** host:port of the Gateway. */
@@ -57,8 +57,6 @@ export interface ListOptions {
   pageToken?: string;
 }
 
-type Unary<Req, Res> = (request: Req, metadata: Metadata, options: Partial<CallOptions>, callback: (error: ServiceError | null, response: Res) => void) => ClientUnaryCall;
-
 export function toTaskRequest(spec: TaskSpec): SubmitTaskRequest {
   return {
     name: spec.name, description: spec.description ?? "", payload: encodeResult(spec.payload),
@@ -85,13 +83,12 @@ export class OrchestratorClient {
     this.pipeline = options.pipeline === false ? null : new SubmitPipeline(this.gateway);
   }
 
-  private call<Req, Res>(method: Unary<Req, Res>, request: Req): Promise<Res> {
-    return new Promise((resolve, reject) => {
-      method.call(this.gateway, request, new Metadata(), { deadline: Date.now() + this.timeoutMs }, (error, response) => {
-        if (error) reject(OrchestratorError.from(error));
-        else resolve(response);
-      });
-    });
+  private async call<Req, Res>(method: UnaryMethod<Req, Res>, request: Req): Promise<Res> {
+    try {
+      return await callUnary(this.gateway, method, request, this.timeoutMs);
+    } catch (error) {
+      throw OrchestratorError.from(error);
+    }
   }
 
   /** Resolves once the task is durable; concurrent calls share one stream. */

@@ -178,8 +178,6 @@ export interface TaskStore {
   listTasks(filter: TaskFilter): Promise<TaskPage>;
   /** Events with a sequence above `afterSequence`, in order. */
   listEvents(taskId: string, afterSequence: number): Promise<TaskEvent[]>;
-  /** Task names that have queued tasks, for dispatch after a restart. */
-  queuedNames(): Promise<string[]>;
 
   close(): Promise<void>;
 }

@@ -69,8 +69,4 @@ export class ManualClock implements Clock {
     }
     this.current = target;
   }
-
-  pendingTimers(): number {
-    return this.timers.size;
-  }
 }

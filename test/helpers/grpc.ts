@@ -1,21 +1,11 @@
-import { Metadata, type CallOptions, type Client, type ClientUnaryCall, type ServiceError } from "@grpc/grpc-js";
+import { Metadata, type Client, type ServiceError } from "@grpc/grpc-js";
+import { callUnary as callGeneratedUnary, type UnaryMethod } from "../../src/util/grpc-call.js";
 
-/** The fullest overload of a generated unary method: request, metadata, options, callback. */
-export type UnaryMethod<Req, Res> = (
-  request: Req,
-  metadata: Metadata,
-  options: Partial<CallOptions>,
-  callback: (error: ServiceError | null, response: Res) => void,
-) => ClientUnaryCall;
+export type { UnaryMethod } from "../../src/util/grpc-call.js";
 
 /** Calls a generated unary method with a deadline; rejects with the raw grpc-js ServiceError. */
 export function callUnary<Req, Res>(client: Client, method: UnaryMethod<Req, Res>, request: Req, timeoutMs = 10_000): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    method.call(client, request, new Metadata(), { deadline: Date.now() + timeoutMs }, (error, response) => {
-      if (error) reject(error);
-      else resolve(response);
-    });
-  });
+  return callGeneratedUnary(client, method, request, timeoutMs);
 }
 
 /** Calls a method by its path with raw bytes, e.g. one the server does not implement. */

@@ -18,7 +18,7 @@ import { insertEventSql, listEventsSql } from "./sql/events.js";
 import { currentAttemptSql, failFinallySql, retryLaterSql } from "./sql/fail.js";
 import { expiredAttemptsSql, extendLeasesSql } from "./sql/leases.js";
 import { progressSql } from "./sql/progress.js";
-import { getTaskSql, listTasksSql, queuedNamesSql } from "./sql/read.js";
+import { getTaskSql, listTasksSql } from "./sql/read.js";
 import { nextRetryAtSql, promoteDueRetriesSql } from "./sql/retries.js";
 
 export type SqliteSynchronous = "full" | "normal";
@@ -249,10 +249,6 @@ export class SqliteStore implements TaskStore {
 
   listEvents(taskId: string, afterSequence: number): Promise<TaskEvent[]> {
     return Promise.resolve((this.sql(listEventsSql).all(taskId, afterSequence) as Row[]).map(toEvent));
-  }
-
-  queuedNames(): Promise<string[]> {
-    return Promise.resolve((this.sql(queuedNamesSql).all() as Row[]).map((row) => String(row.name)));
   }
 
   close(): Promise<void> {

@@ -15,5 +15,3 @@ export function listTasksSql(filter: { state: boolean; name: boolean; cursor: bo
   ].filter((clause) => clause !== null);
   return `SELECT ${listedColumns} FROM tasks ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT :limit`;
 }
-
-export const queuedNamesSql = `SELECT DISTINCT name FROM tasks WHERE state = 'queued'`;
