@@ -178,6 +178,12 @@ describe("client commands against a cluster", () => {
     expect(JSON.parse(json.stdout)).toEqual([expect.objectContaining({ workerId, slots: 10, running: 0, draining: false })]);
   });
 
+  it("submit --wait exits 1 when the task ends failed", async () => {
+    const run = await runCli(["submit", "flaky", "--payload", '{"retryable": false}', "--max-retries", "0", "--wait", ...gateway]);
+    expect(run.code, run.stderr).toBe(1);
+    expect(parseSubmitted(run.stdout).terminal).toMatchObject({ state: "failed", attempt: 1, error: "attempt 1 failed on purpose" });
+  });
+
   it("get of an unknown task exits non-zero with the NotFound error on stderr", async () => {
     const unknown = randomUUID();
     const run = await runCli(["get", unknown, ...gateway]);
