@@ -1,9 +1,10 @@
-import type { ServerDuplexStream, ServerWritableStream, ServiceError } from "@grpc/grpc-js";
+import type { ServerWritableStream, ServiceError } from "@grpc/grpc-js";
 import {
-  SchedulerClient, type GatewayServer, type ProgressUpdate, type SubmitStreamRequest, type SubmitStreamResponse, type SubscribeProgressRequest,
+  SchedulerClient, type GatewayServer, type ProgressUpdate, type SubscribeProgressRequest,
 } from "../protocol/generated/orchestrator/v1/orchestrator.js";
 import { limits } from "../scheduler/limits.js";
 import { SubmitCoalescer } from "./submit-coalescer.js";
+import { serveSubmitStream } from "./submit-stream.js";
 import { CancelPacer } from "./cancel-pacer.js";
 import { version } from "../protocol/index.js";
 import { Code } from "../errors/code.js";
@@ -66,43 +67,6 @@ export class Gateway {
     return OrchestratorError.from(error);
   }
 
-  /** Answers each submit of a client's stream as soon as its task is durable, in any order. */
-  private submitStream(call: ServerDuplexStream<SubmitStreamRequest, SubmitStreamResponse>): void {
-    let open = 0;
-    let ended = false;
-    const finishIfDone = (): void => {
-      if (ended && open === 0) call.end();
-    };
-    call.on("data", (message: SubmitStreamRequest) => {
-      const requestId = message.requestId;
-      if (!message.task) {
-        call.write({ requestId, accepted: undefined, error: { code: Code.InvalidArgument, message: "task is required" } });
-        return;
-      }
-      if (open >= limits.submitsInFlightPerStream) {
-        const message = `${open} submits are already in flight on this stream; the limit is ${limits.submitsInFlightPerStream}: wait for answers`;
-        call.write({ requestId, accepted: undefined, error: { code: Code.ResourceExhausted, message } });
-        return;
-      }
-      open++;
-      this.submits.submit(message.task).then(
-        (accepted) => call.write({ requestId, accepted, error: undefined }),
-        (error: unknown) => {
-          const failure = OrchestratorError.from(error);
-          call.write({ requestId, accepted: undefined, error: { code: failure.code, message: failure.rawMessage } });
-        },
-      ).finally(() => {
-        open--;
-        finishIfDone();
-      });
-    });
-    call.on("end", () => {
-      ended = true;
-      finishIfDone();
-    });
-    call.on("error", () => undefined);
-  }
-
   /**
    * Relays one task's progress from the Scheduler. When the client reads slower than updates come,
    * the upstream stream is paused (HTTP/2 flow control reaches the Scheduler), so nothing piles up.
@@ -146,7 +110,7 @@ export class Gateway {
         this.logger.debug({ task_id: response.taskId, name: request.name }, "Task submitted");
         return response;
       }),
-      submitStream: (call) => this.submitStream(call),
+      submitStream: (call) => serveSubmitStream(call, (task) => this.submits.submit(task)),
       submitTasks: unary((request) => this.forward(s.submitTasks, request)),
       getTask: unary((request) => this.forward(s.getTask, request)),
       listTasks: unary((request) => this.forward(s.listTasks, request)),

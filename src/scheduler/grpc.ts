@@ -31,8 +31,8 @@ export function schedulerGrpcService(scheduler: Scheduler, logger: Logger): Sche
     submitEach: unary(async (request) => ({
       results: (await scheduler.submitEach(request.tasks)).map((outcome, index) =>
         outcome instanceof OrchestratorError
-          ? { requestId: index, accepted: undefined, error: { code: outcome.code, message: outcome.rawMessage } }
-          : { requestId: index, accepted: toResponse(outcome), error: undefined }),
+          ? { requestId: index, accepted: undefined, error: { code: outcome.code, message: outcome.rawMessage }, more: [] }
+          : { requestId: index, accepted: toResponse(outcome), error: undefined, more: [] }),
     })),
     getTask: unary(async (request) => ({ task: taskToProto(await scheduler.getTask(request.taskId)) })),
     listTasks: unary(async (request) => {

@@ -1,8 +1,10 @@
 // The batched paths: pipelined SDK submits, Gateway coalescing into SubmitEach, group commit.
 import Database from "better-sqlite3";
+import { credentials, Metadata } from "@grpc/grpc-js";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TaskState } from "../../src/protocol/generated/orchestrator/v1/orchestrator.js";
+import { GatewayClient, TaskState } from "../../src/protocol/generated/orchestrator/v1/orchestrator.js";
+import type { SubmitStreamRequest, SubmitStreamResponse } from "../../src/protocol/generated/orchestrator/v1/orchestrator.js";
 import { Code } from "../../src/errors/code.js";
 import { OrchestratorClient } from "../../src/sdk/client.js";
 import { Cluster } from "../helpers/processes.js";
@@ -44,6 +46,57 @@ describe("batched submit paths", () => {
     expect(results.every((t) => t.state === TaskState.TASK_STATE_SUCCEEDED && t.attempt === 1)).toBe(true);
     const stored = storedTasks(cluster.dataDir).filter((t) => t.name === "noop");
     expect(stored).toHaveLength(ids.length);
+  });
+
+  /** Writes `messages` on a raw SubmitStream, half-closes it, and returns every message the Gateway sent back. */
+  async function rawSubmitStream(messages: SubmitStreamRequest[]): Promise<SubmitStreamResponse[]> {
+    const raw = new GatewayClient(cluster.gatewayAddress, credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 });
+    try {
+      const stream = raw.submitStream(new Metadata());
+      const received: SubmitStreamResponse[] = [];
+      const ended = new Promise<void>((resolve, reject) => {
+        stream.on("data", (response: SubmitStreamResponse) => received.push(response));
+        stream.on("end", resolve);
+        stream.on("error", reject);
+      });
+      for (const message of messages) stream.write(message);
+      stream.end();
+      await ended;
+      return received;
+    } finally {
+      raw.close();
+    }
+  }
+
+  it("answers a batched SubmitStream message (`more`) once per request, in batched answers", async () => {
+    const requests: SubmitStreamRequest[] = Array.from({ length: 300 }, (_, i) => ({
+      requestId: 1000 + i,
+      task: i === 7 ? undefined : { name: i === 42 ? "bad name!" : "noop", description: "", payload: Buffer.from(String(i)), idempotencyKey: "" },
+      more: [],
+    }));
+    const [first, ...more] = requests;
+    const messages = await rawSubmitStream([{ ...first!, more }]);
+    const answers = messages.flatMap((message) => [message, ...message.more]);
+    expect(answers.map((a) => a.requestId).sort((a, b) => a - b)).toEqual(requests.map((r) => r.requestId));
+    expect(messages.length).toBeLessThan(answers.length);
+    const byId = new Map(answers.map((a) => [a.requestId, a]));
+    expect(byId.get(1007)?.error).toMatchObject({ code: Code.InvalidArgument, message: "task is required" });
+    expect(byId.get(1042)?.error?.code).toBe(Code.InvalidArgument);
+    const accepted = answers.filter((a) => a.accepted);
+    expect(accepted).toHaveLength(298);
+    expect(new Set(accepted.map((a) => a.accepted?.taskId)).size).toBe(298);
+    const stored = new Set(storedTasks(cluster.dataDir).map((t) => t.id));
+    expect(accepted.every((a) => stored.has(a.accepted?.taskId ?? ""))).toBe(true);
+  });
+
+  it("answers a client that does not batch one message per submit, as before `more` existed", async () => {
+    const requests: SubmitStreamRequest[] = Array.from({ length: 50 }, (_, i) => ({
+      requestId: i + 1, task: { name: "noop", description: "", payload: Buffer.alloc(0), idempotencyKey: "" }, more: [],
+    }));
+    const messages = await rawSubmitStream(requests);
+    expect(messages).toHaveLength(50);
+    expect(messages.every((m) => m.more.length === 0 && m.accepted?.taskId)).toBe(true);
+    expect(messages.map((m) => m.requestId).sort((a, b) => a - b)).toEqual(requests.map((r) => r.requestId));
   });
 
   it("coalesces concurrent unary SubmitTask calls without mixing up their answers", async () => {

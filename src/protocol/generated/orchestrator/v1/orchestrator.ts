@@ -112,7 +112,15 @@ export interface SubmitTasksResponse {
 export interface SubmitStreamRequest {
   /** Chosen by the client, echoed in the response. */
   requestId: number;
-  task: SubmitTaskRequest | undefined;
+  task:
+    | SubmitTaskRequest
+    | undefined;
+  /**
+   * More submits carried in the same message, each with its own request_id and task (their own
+   * `more` is ignored): a client with many submits ready at once pays for one stream message. A
+   * client that sends `more` gets its answers batched the same way (SubmitStreamResponse.more).
+   */
+  more: SubmitStreamRequest[];
 }
 
 export interface SubmitStreamResponse {
@@ -122,7 +130,14 @@ export interface SubmitStreamResponse {
     | SubmitTaskResponse
     | undefined;
   /** Set when it was refused: a gRPC status code (e.g. 3 INVALID_ARGUMENT) and what to fix. */
-  error: SubmitError | undefined;
+  error:
+    | SubmitError
+    | undefined;
+  /**
+   * More answers in the same message (their own `more` is empty); sent only on a stream whose
+   * client has sent `more` itself.
+   */
+  more: SubmitStreamResponse[];
 }
 
 export interface SubmitEachResponse {
@@ -776,7 +791,7 @@ export const SubmitTasksResponse: MessageFns<SubmitTasksResponse> = {
 };
 
 function createBaseSubmitStreamRequest(): SubmitStreamRequest {
-  return { requestId: 0, task: undefined };
+  return { requestId: 0, task: undefined, more: [] };
 }
 
 export const SubmitStreamRequest: MessageFns<SubmitStreamRequest> = {
@@ -786,6 +801,9 @@ export const SubmitStreamRequest: MessageFns<SubmitStreamRequest> = {
     }
     if (message.task !== undefined) {
       SubmitTaskRequest.encode(message.task, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.more) {
+      SubmitStreamRequest.encode(v!, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -819,6 +837,14 @@ export const SubmitStreamRequest: MessageFns<SubmitStreamRequest> = {
             message.task = SubmitTaskRequest.decode(reader, reader.uint32());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.more.push(SubmitStreamRequest.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -840,12 +866,13 @@ export const SubmitStreamRequest: MessageFns<SubmitStreamRequest> = {
     message.task = (object.task !== undefined && object.task !== null)
       ? SubmitTaskRequest.fromPartial(object.task)
       : undefined;
+    message.more = object.more?.map((e) => SubmitStreamRequest.fromPartial(e)) || [];
     return message;
   },
 };
 
 function createBaseSubmitStreamResponse(): SubmitStreamResponse {
-  return { requestId: 0, accepted: undefined, error: undefined };
+  return { requestId: 0, accepted: undefined, error: undefined, more: [] };
 }
 
 export const SubmitStreamResponse: MessageFns<SubmitStreamResponse> = {
@@ -858,6 +885,9 @@ export const SubmitStreamResponse: MessageFns<SubmitStreamResponse> = {
     }
     if (message.error !== undefined) {
       SubmitError.encode(message.error, writer.uint32(26).fork()).join();
+    }
+    for (const v of message.more) {
+      SubmitStreamResponse.encode(v!, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -899,6 +929,14 @@ export const SubmitStreamResponse: MessageFns<SubmitStreamResponse> = {
             message.error = SubmitError.decode(reader, reader.uint32());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.more.push(SubmitStreamResponse.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -923,6 +961,7 @@ export const SubmitStreamResponse: MessageFns<SubmitStreamResponse> = {
     message.error = (object.error !== undefined && object.error !== null)
       ? SubmitError.fromPartial(object.error)
       : undefined;
+    message.more = object.more?.map((e) => SubmitStreamResponse.fromPartial(e)) || [];
     return message;
   },
 };
