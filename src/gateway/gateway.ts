@@ -1,10 +1,10 @@
-import type { ServerWritableStream, ServiceError } from "@grpc/grpc-js";
+import { Metadata, type ServerWritableStream, type ServiceError } from "@grpc/grpc-js";
 import {
-  SchedulerClient, type GatewayServer, type ProgressUpdate, type SubscribeProgressRequest,
+  SchedulerClient, type GatewayServer, type ProgressUpdate, type SubmitTaskRequest, type SubmitTaskResponse, type SubscribeProgressRequest,
 } from "../protocol/generated/orchestrator/v1/orchestrator.js";
 import { limits } from "../scheduler/limits.js";
-import { SubmitCoalescer } from "./submit-coalescer.js";
-import { serveSubmitStream } from "./submit-stream.js";
+import { SubmitPipeline } from "../sdk/submit-pipeline.js";
+import { serveSubmitStream, type SubmitOutcome } from "../util/submit-stream-server.js";
 import { CancelPacer } from "./cancel-pacer.js";
 import { version } from "../protocol/index.js";
 import { Code } from "../errors/code.js";
@@ -22,7 +22,8 @@ import type { CompiledGatewayOptions } from "./options.js";
  */
 export class Gateway {
   readonly scheduler: SchedulerClient;
-  private readonly submits: SubmitCoalescer;
+  /** Every submit reaching the Gateway in one turn, from any client, goes up in one stream message. */
+  private readonly submits: SubmitPipeline;
   /** Open SubscribeProgress streams per client connection. */
   private readonly subscribers = new Map<string, number>();
   private readonly cancels = new CancelPacer();
@@ -36,10 +37,14 @@ export class Gateway {
       "grpc.max_reconnect_backoff_ms": 2_000,
       "grpc.max_receive_message_length": 4 * 1024 * 1024,
     });
-    this.submits = new SubmitCoalescer((tasks) => this.forward(this.scheduler.submitEach, { tasks }));
+    this.submits = new SubmitPipeline(() => this.scheduler.submitStream(new Metadata()), {
+      peer: `the scheduler at ${options.schedulerAddress}`,
+      answerTimeoutMs: options.forwardTimeoutMs,
+    });
   }
 
   close(): void {
+    this.submits.close();
     this.cancels.flush();
     this.scheduler.close();
   }
@@ -52,7 +57,21 @@ export class Gateway {
     }
   }
 
-  private fromScheduler(error: ServiceError): OrchestratorError {
+  /** One submit through the upstream pipeline, with the Scheduler's failures explained as for forwarded calls. */
+  private submit(task: SubmitTaskRequest): Promise<SubmitTaskResponse> {
+    return this.submits.submit(task).catch((error: unknown) => {
+      const failure = OrchestratorError.from(error);
+      // A refusal of this one task (bad input, a full queue) passes through as the Scheduler said it.
+      if (failure.code !== Code.Unavailable && failure.code !== Code.DeadlineExceeded && failure.code !== Code.Unauthenticated && failure.code !== Code.PermissionDenied) throw failure;
+      throw this.fromScheduler({ code: failure.code, details: failure.rawMessage });
+    });
+  }
+
+  private submitBatch(tasks: SubmitTaskRequest[]): Promise<SubmitOutcome[]> {
+    return Promise.all(tasks.map((task) => this.submit(task).catch((error: unknown) => OrchestratorError.from(error))));
+  }
+
+  private fromScheduler(error: Pick<ServiceError, "code" | "details">): OrchestratorError {
     if (error.code === Code.Unavailable) {
       return new OrchestratorError(Code.Unavailable, `the scheduler at ${this.options.schedulerAddress} is unreachable (${error.details}); start it with "orchestrator scheduler" or check --scheduler`, { cause: error });
     }
@@ -106,11 +125,11 @@ export class Gateway {
     return {
       healthCheck: unary(() => ({ healthy: true, version })),
       submitTask: unary(async (request) => {
-        const response = await this.submits.submit(request);
+        const response = await this.submit(request);
         this.logger.debug({ task_id: response.taskId, name: request.name }, "Task submitted");
         return response;
       }),
-      submitStream: (call) => serveSubmitStream(call, (task) => this.submits.submit(task)),
+      submitStream: (call) => serveSubmitStream(call, { maxInFlight: limits.submitsInFlightPerStream, submit: (tasks) => this.submitBatch(tasks) }),
       submitTasks: unary((request) => this.forward(s.submitTasks, request)),
       getTask: unary((request) => this.forward(s.getTask, request)),
       listTasks: unary((request) => this.forward(s.listTasks, request)),

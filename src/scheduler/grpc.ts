@@ -13,6 +13,8 @@ import type { Scheduler } from "./scheduler.js";
 import type { WorkerSession } from "./worker-registry.js";
 import type { TaskEvent } from "../store/store.js";
 import { drained } from "../util/grpc-handlers.js";
+import { serveSubmitStream, type SubmitOutcome } from "../util/submit-stream-server.js";
+import { limits } from "./limits.js";
 
 function toResponse(accepted: { taskId: string; acceptedAt: number }): SubmitTaskResponse {
   return { taskId: accepted.taskId, timestamp: Math.floor(accepted.acceptedAt / 1000) };
@@ -28,12 +30,17 @@ export function schedulerGrpcService(scheduler: Scheduler, logger: Logger): Sche
       return toResponse(accepted);
     }),
     submitTasks: unary(async (request) => ({ tasks: (await scheduler.submit(request.tasks)).map(toResponse) })),
-    submitEach: unary(async (request) => ({
-      results: (await scheduler.submitEach(request.tasks)).map((outcome, index) =>
-        outcome instanceof OrchestratorError
-          ? { requestId: index, accepted: undefined, error: { code: outcome.code, message: outcome.rawMessage }, more: [] }
-          : { requestId: index, accepted: toResponse(outcome), error: undefined, more: [] }),
-    })),
+    submitStream: (call) => serveSubmitStream(call, {
+      maxInFlight: limits.gatewaySubmitsInFlight,
+      submit: async (tasks) => {
+        const outcomes: SubmitOutcome[] = [];
+        for (let start = 0; start < tasks.length; start += limits.batchMaxTasks) {
+          const accepted = await scheduler.submitEach(tasks.slice(start, start + limits.batchMaxTasks));
+          for (const outcome of accepted) outcomes.push(outcome instanceof OrchestratorError ? outcome : toResponse(outcome));
+        }
+        return outcomes;
+      },
+    }),
     getTask: unary(async (request) => ({ task: taskToProto(await scheduler.getTask(request.taskId)) })),
     listTasks: unary(async (request) => {
       const page = await scheduler.listTasks(request);

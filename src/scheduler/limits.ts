@@ -17,8 +17,10 @@ export const limits = {
   workerTaskNames: 1000,
   /** SubscribeProgress streams one client connection may hold open at the Gateway. */
   subscribersPerConnection: 1000,
-  /** Unanswered submits one SubmitStream may have in flight. */
+  /** Unanswered submits one client's SubmitStream may have in flight at the Gateway. */
   submitsInFlightPerStream: 10_000,
+  /** Unanswered submits the Gateway's SubmitStream (all its clients together) may have in flight at the Scheduler. */
+  gatewaySubmitsInFlight: 100_000,
   /** HTTP/2 streams (calls) open at once on one connection; more wait for a free one. */
   concurrentStreamsPerConnection: 2000,
   /** Largest gRPC message any service accepts. */

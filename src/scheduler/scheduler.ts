@@ -101,7 +101,7 @@ export class Scheduler {
     return this.accept(validateBatch(requests, this.options.defaultRetryBackoffMs, asBatch));
   }
 
-  /** Accepts or refuses each task on its own (SubmitEach: the Gateway's coalesced submits). */
+  /** Accepts or refuses each task on its own (the Gateway's SubmitStream: its clients' submits, coalesced). */
   async submitEach(requests: readonly SubmitTaskRequest[]): Promise<Array<Accepted | OrchestratorError>> {
     this.assertRunning();
     if (requests.length > limits.batchMaxTasks) {

@@ -1,3 +1,4 @@
+import { Metadata } from "@grpc/grpc-js";
 import {
   GatewayClient, TaskState, type ListTasksResponse, type ProgressUpdate, type SubmitTaskRequest, type Task, type WorkerInfo,
 } from "../protocol/generated/orchestrator/v1/orchestrator.js";
@@ -80,7 +81,7 @@ export class OrchestratorClient {
       "grpc.initial_reconnect_backoff_ms": 100,
       "grpc.max_reconnect_backoff_ms": 2000,
     });
-    this.pipeline = options.pipeline === false ? null : new SubmitPipeline(this.gateway);
+    this.pipeline = options.pipeline === false ? null : new SubmitPipeline(() => this.gateway.submitStream(new Metadata()), { peer: "the gateway" });
   }
 
   private async call<Req, Res>(method: UnaryMethod<Req, Res>, request: Req): Promise<Res> {

@@ -1,4 +1,4 @@
-// The batched paths: pipelined SDK submits, Gateway coalescing into SubmitEach, group commit.
+// The batched paths: pipelined SDK submits, the Gateway coalescing them onto its SubmitStream to the Scheduler, group commit.
 import Database from "better-sqlite3";
 import { credentials, Metadata } from "@grpc/grpc-js";
 import { join } from "node:path";

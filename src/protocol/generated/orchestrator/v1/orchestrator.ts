@@ -140,11 +140,6 @@ export interface SubmitStreamResponse {
   more: SubmitStreamResponse[];
 }
 
-export interface SubmitEachResponse {
-  /** One per submitted task, in request order; request_id is the index. */
-  results: SubmitStreamResponse[];
-}
-
 export interface SubmitError {
   code: number;
   message: string;
@@ -962,61 +957,6 @@ export const SubmitStreamResponse: MessageFns<SubmitStreamResponse> = {
       ? SubmitError.fromPartial(object.error)
       : undefined;
     message.more = object.more?.map((e) => SubmitStreamResponse.fromPartial(e)) || [];
-    return message;
-  },
-};
-
-function createBaseSubmitEachResponse(): SubmitEachResponse {
-  return { results: [] };
-}
-
-export const SubmitEachResponse: MessageFns<SubmitEachResponse> = {
-  encode(message: SubmitEachResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    for (const v of message.results) {
-      SubmitStreamResponse.encode(v!, writer.uint32(10).fork()).join();
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): SubmitEachResponse {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseSubmitEachResponse();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.results.push(SubmitStreamResponse.decode(reader, reader.uint32()));
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  create<I extends Exact<DeepPartial<SubmitEachResponse>, I>>(base?: I): SubmitEachResponse {
-    return SubmitEachResponse.fromPartial(base ?? ({} as any));
-  },
-  fromPartial<I extends Exact<DeepPartial<SubmitEachResponse>, I>>(object: I): SubmitEachResponse {
-    const message = createBaseSubmitEachResponse();
-    message.results = object.results?.map((e) => SubmitStreamResponse.fromPartial(e)) || [];
     return message;
   },
 };
@@ -3790,17 +3730,18 @@ export const SchedulerService = {
     responseDeserialize: (value: Buffer): SubmitTasksResponse => SubmitTasksResponse.decode(value),
   },
   /**
-   * Independent submits in one call, each accepted or refused on its own (the Gateway coalesces
-   * concurrent client submits into these).
+   * The Gateway's submits, on one long-lived stream: every submit reaching the Gateway in one turn
+   * (from any client) travels in one message (`more`); each is accepted or refused on its own.
    */
-  submitEach: {
-    path: "/orchestrator.v1.Scheduler/SubmitEach" as const,
-    requestStream: false as const,
-    responseStream: false as const,
-    requestSerialize: (value: SubmitTasksRequest): Buffer => Buffer.from(SubmitTasksRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): SubmitTasksRequest => SubmitTasksRequest.decode(value),
-    responseSerialize: (value: SubmitEachResponse): Buffer => Buffer.from(SubmitEachResponse.encode(value).finish()),
-    responseDeserialize: (value: Buffer): SubmitEachResponse => SubmitEachResponse.decode(value),
+  submitStream: {
+    path: "/orchestrator.v1.Scheduler/SubmitStream" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: SubmitStreamRequest): Buffer => Buffer.from(SubmitStreamRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SubmitStreamRequest => SubmitStreamRequest.decode(value),
+    responseSerialize: (value: SubmitStreamResponse): Buffer =>
+      Buffer.from(SubmitStreamResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SubmitStreamResponse => SubmitStreamResponse.decode(value),
   },
   subscribeProgress: {
     path: "/orchestrator.v1.Scheduler/SubscribeProgress" as const,
@@ -3868,10 +3809,10 @@ export interface SchedulerServer extends UntypedServiceImplementation {
   submitTask: handleUnaryCall<SubmitTaskRequest, SubmitTaskResponse>;
   submitTasks: handleUnaryCall<SubmitTasksRequest, SubmitTasksResponse>;
   /**
-   * Independent submits in one call, each accepted or refused on its own (the Gateway coalesces
-   * concurrent client submits into these).
+   * The Gateway's submits, on one long-lived stream: every submit reaching the Gateway in one turn
+   * (from any client) travels in one message (`more`); each is accepted or refused on its own.
    */
-  submitEach: handleUnaryCall<SubmitTasksRequest, SubmitEachResponse>;
+  submitStream: handleBidiStreamingCall<SubmitStreamRequest, SubmitStreamResponse>;
   subscribeProgress: handleServerStreamingCall<SubscribeProgressRequest, ProgressUpdate>;
   getTask: handleUnaryCall<GetTaskRequest, GetTaskResponse>;
   listTasks: handleUnaryCall<ListTasksRequest, ListTasksResponse>;
@@ -3931,24 +3872,15 @@ export interface SchedulerClient extends Client {
     callback: (error: ServiceError | null, response: SubmitTasksResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Independent submits in one call, each accepted or refused on its own (the Gateway coalesces
-   * concurrent client submits into these).
+   * The Gateway's submits, on one long-lived stream: every submit reaching the Gateway in one turn
+   * (from any client) travels in one message (`more`); each is accepted or refused on its own.
    */
-  submitEach(
-    request: SubmitTasksRequest,
-    callback: (error: ServiceError | null, response: SubmitEachResponse) => void,
-  ): ClientUnaryCall;
-  submitEach(
-    request: SubmitTasksRequest,
+  submitStream(): ClientDuplexStream<SubmitStreamRequest, SubmitStreamResponse>;
+  submitStream(options: Partial<CallOptions>): ClientDuplexStream<SubmitStreamRequest, SubmitStreamResponse>;
+  submitStream(
     metadata: Metadata,
-    callback: (error: ServiceError | null, response: SubmitEachResponse) => void,
-  ): ClientUnaryCall;
-  submitEach(
-    request: SubmitTasksRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: SubmitEachResponse) => void,
-  ): ClientUnaryCall;
+    options?: Partial<CallOptions>,
+  ): ClientDuplexStream<SubmitStreamRequest, SubmitStreamResponse>;
   subscribeProgress(
     request: SubscribeProgressRequest,
     options?: Partial<CallOptions>,
