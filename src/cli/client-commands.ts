@@ -1,7 +1,6 @@
 import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
-import cliProgress from "cli-progress";
-import { OrchestratorClient } from "../sdk/client.js";
+import type { OrchestratorClient } from "../sdk/client.js";
 import { isTerminalProtoState, stateLabel } from "../protocol/convert.js";
 import { TaskState, type ProgressUpdate } from "../protocol/generated/orchestrator/v1/orchestrator.js";
 import { taskStates, type TaskState as StateName } from "../store/store.js";
@@ -13,7 +12,10 @@ function gatewayOption(): Option {
   return new Option("--gateway <host:port>", "address of the Gateway").env("ORCHESTRATOR_GATEWAY_ADDRESS").default("127.0.0.1:50051");
 }
 
+// The SDK and the progress bar are loaded by the commands that use them, not by every CLI process
+// (the service commands share this entry point).
 async function withClient<T>(options: { gateway: string } & ClientSecurityFlags, work: (client: OrchestratorClient) => Promise<T>): Promise<T> {
+  const { OrchestratorClient } = await import("../sdk/client.js");
   const client = new OrchestratorClient({ address: options.gateway, ...clientSecurity(options) });
   try {
     return await work(client);
@@ -25,7 +27,8 @@ async function withClient<T>(options: { gateway: string } & ClientSecurityFlags,
 /** Follows a task to its end; a progress bar on a terminal, one line per update otherwise. */
 async function follow(client: OrchestratorClient, taskId: string, json: boolean): Promise<ProgressUpdate> {
   const interactive = Boolean(process.stderr.isTTY) && !json;
-  const bar = interactive
+  const cliProgress = interactive ? (await import("cli-progress")).default : undefined;
+  const bar = cliProgress
     ? new cliProgress.SingleBar({ format: "{bar} {percentage}% | {state} | attempt {attempt} | {message}", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic)
     : null;
   bar?.start(100, 0, { state: "queued", attempt: 0, message: "" });

@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { Command, Option } from "commander";
-import { startGatewayService } from "../gateway/service.js";
-import { startSchedulerService } from "../scheduler/service.js";
-import { startWorkerService } from "../worker/service.js";
+import type { startGatewayService } from "../gateway/service.js";
+import type { startSchedulerService } from "../scheduler/service.js";
+import type { startWorkerService } from "../worker/service.js";
 import { createLogger, type LogLevel } from "../util/logger.js";
 import { stopOnSignals, type RunningService } from "../util/service.js";
 import type { SqliteSynchronous } from "../store/sqlite/sqlite-store.js";
@@ -21,6 +21,22 @@ interface WorkerFlags extends ListenerFlags, SchedulerTlsFlags {
   workerKeyFile?: string;
 }
 interface GatewayFlags extends ListenerFlags, SchedulerTlsFlags { host: string; port: number; scheduler: string; logLevel: LogLevel; gatewayKeyFile?: string }
+
+// Each command loads only what it runs (dynamic imports): a Worker or Gateway process never loads
+// the Scheduler, the store or better-sqlite3, and --help loads none of them. This keeps the idle
+// memory of each service process down.
+const startScheduler: typeof startSchedulerService = async (...args) => {
+  const { startSchedulerService } = await import("../scheduler/service.js");
+  return startSchedulerService(...args);
+};
+const startWorker: typeof startWorkerService = async (...args) => {
+  const { startWorkerService } = await import("../worker/service.js");
+  return startWorkerService(...args);
+};
+const startGateway: typeof startGatewayService = async (...args) => {
+  const { startGatewayService } = await import("../gateway/service.js");
+  return startGatewayService(...args);
+};
 
 function schedulerTuning(command: Command): Command {
   return command
@@ -71,7 +87,7 @@ export function serviceCommands(): Command[] {
       .addOption(hostOption()).addOption(portOption("scheduler", 50052)).addOption(dataDirOption()).addOption(syncOption()).addOption(logLevelOption()),
   );
   listenerSecurityOptions(scheduler).action(async (flags: SchedulerFlags) => {
-    stopOnSignals([await startSchedulerService(schedulerOptions(flags))]);
+    stopOnSignals([await startScheduler(schedulerOptions(flags))]);
   });
 
   const worker = listenerSecurityOptions(workerFlags(
@@ -82,7 +98,7 @@ export function serviceCommands(): Command[] {
     .addOption(new Option("--worker-key-file <path>", "file holding this worker's key (role worker) for the Scheduler; also ORCHESTRATOR_WORKER_KEY").env("ORCHESTRATOR_WORKER_KEY_FILE"))
     .action(async (flags: WorkerFlags) => {
       const apiKey = presentedKey(flags.workerKeyFile, process.env.ORCHESTRATOR_WORKER_KEY, flags.workerKeyFile ? "worker key" : "ORCHESTRATOR_WORKER_KEY");
-      stopOnSignals([await startWorkerService({ ...workerOptions(flags), apiKey })]);
+      stopOnSignals([await startWorker({ ...workerOptions(flags), apiKey })]);
     });
 
   const gateway = schedulerTlsOptions(listenerSecurityOptions(new Command("gateway")
@@ -91,7 +107,7 @@ export function serviceCommands(): Command[] {
     .addOption(new Option("--gateway-key-file <path>", "file holding the Gateway's key (role gateway) for the Scheduler; also ORCHESTRATOR_GATEWAY_KEY").env("ORCHESTRATOR_GATEWAY_KEY_FILE"))
     .action(async (flags: GatewayFlags) => {
       const schedulerApiKey = presentedKey(flags.gatewayKeyFile, process.env.ORCHESTRATOR_GATEWAY_KEY, flags.gatewayKeyFile ? "gateway key" : "ORCHESTRATOR_GATEWAY_KEY");
-      stopOnSignals([await startGatewayService({ ...gatewayOptions(flags), schedulerApiKey })]);
+      stopOnSignals([await startGateway({ ...gatewayOptions(flags), schedulerApiKey })]);
     });
 
   const dev = listenerSecurityOptions(schedulerTuning(workerFlags(
@@ -110,11 +126,11 @@ export function serviceCommands(): Command[] {
     const internal = KeyRing.load(security).enabled ? { worker: randomBytes(32).toString("hex"), gateway: randomBytes(32).toString("hex") } : undefined;
     const schedulerSecurity = internal ? { ...security, keys: [security.keys, `worker:${internal.worker}`, `gateway:${internal.gateway}`].filter(Boolean).join(",") } : security;
     try {
-      const scheduler = await startSchedulerService({ ...schedulerOptions(flags), port: flags.schedulerPort, security: schedulerSecurity }, { logger: logger.child({ service: "scheduler" }) });
+      const scheduler = await startScheduler({ ...schedulerOptions(flags), port: flags.schedulerPort, security: schedulerSecurity }, { logger: logger.child({ service: "scheduler" }) });
       started.push(scheduler);
       const schedulerAddress = `${flags.host}:${scheduler.address.split(":").at(-1)}`;
-      started.push(await startWorkerService({ ...workerOptions(flags), port: flags.workerPort, schedulerAddress, apiKey: internal?.worker }, { logger: logger.child({ service: "worker" }) }));
-      started.push(await startGatewayService({ ...gatewayOptions({ ...flags, port: flags.gatewayPort, scheduler: schedulerAddress }), schedulerApiKey: internal?.gateway }, { logger: logger.child({ service: "gateway" }) }));
+      started.push(await startWorker({ ...workerOptions(flags), port: flags.workerPort, schedulerAddress, apiKey: internal?.worker }, { logger: logger.child({ service: "worker" }) }));
+      started.push(await startGateway({ ...gatewayOptions({ ...flags, port: flags.gatewayPort, scheduler: schedulerAddress }), schedulerApiKey: internal?.gateway }, { logger: logger.child({ service: "gateway" }) }));
     } catch (error) {
       for (const service of started.reverse()) await service.stop();
       throw error;
