@@ -1,6 +1,7 @@
 // `npm run bench`: throughput, latency, scale and memory of the three-process deployment.
 //
-//   npm run bench                        W1, W1-unary, W1-batch, W2 in both SQLite modes, W3 (full), 3 runs each
+//   npm run bench                        W1, W1-unary, W1-batch, W2 in both SQLite modes, W3 (full), and
+//                                        the floor (bare gRPC round trips, fsync), 3 runs each
 //   npm run bench -- --runs 5            more runs per figure (each figure is the median)
 //   npm run bench -- --quick             a tiny smoke run (small N, one run)
 //   npm run bench -- --only w1,w2 --modes full
@@ -16,6 +17,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { formatProfile, summariseProfileDir, type ProfileSummary } from "./profile.js";
 import { evaluateTargets, formatReport, integrityProblems, medianOf, type ScenarioResult, type Workload } from "./report.js";
+import { runFloor } from "./floor.js";
 import { fullSizes, quickSizes, runW1, runW2, runW3, type Metrics, type Sizes } from "./scenarios.js";
 import type { Synchronous } from "./services.js";
 import { describeMachine, loadAverage, machineBusyPercent, sleep } from "./util.js";
@@ -36,7 +38,7 @@ interface Plan {
   sizes: Sizes;
 }
 
-const allWorkloads: Workload[] = ["W1", "W1-unary", "W1-batch", "W2", "W3"];
+const allWorkloads: Workload[] = ["W1", "W1-unary", "W1-batch", "W2", "W3", "Floor"];
 
 function list<T extends string>(value: string | undefined, allowed: readonly T[], fallback: T[], what: string): T[] {
   if (value === undefined) return fallback;
@@ -63,7 +65,7 @@ function parsePlan(argv: string[]): Plan {
     },
   });
   if (values.help) {
-    process.stdout.write(`usage: npm run bench -- [--runs N] [--quick] [--only w1,w1-unary,w1-batch,w2,w3] [--modes full,normal] [--w3-modes full] [--profile] [--retry-skewed N] [--out dir]\n`);
+    process.stdout.write(`usage: npm run bench -- [--runs N] [--quick] [--only w1,w1-unary,w1-batch,w2,w3,floor] [--modes full,normal] [--w3-modes full] [--profile] [--retry-skewed N] [--out dir]\n`);
     process.exit(0);
   }
   const quick = values.quick ?? false;
@@ -89,12 +91,14 @@ function runOnce(workload: Workload, mode: Synchronous, sizes: Sizes): Promise<M
     case "W1-batch": return runW1("batch", mode, sizes);
     case "W2": return runW2(mode, sizes);
     case "W3": return runW3(mode, sizes);
+    case "Floor": return runFloor(Math.max(1, sizes.w2Seconds / 2));
   }
 }
 
 function progressLine(workload: Workload, metrics: Metrics): string {
   const pick = (key: string): string => `${key}=${metrics[key]}`;
-  const keys = workload === "W2" ? ["dispatchP50", "dispatchP99", "completionP99", "achievedRate", "lost", "errors"]
+  const keys = workload === "Floor" ? ["streamRttP50", "streamRttP99", "unaryRttP50", "unaryRttP99", "fsyncP50", "fsyncP99"]
+    : workload === "W2" ? ["dispatchP50", "dispatchP99", "completionP99", "achievedRate", "lost", "errors"]
     : workload === "W3" ? ["fillRate", "drainRate", "turnaroundP99", "claimToStartP99", "connections", "schedulerPeakRssMb", "lost", "duplicates"]
       : ["submitRate", "drainRate", "schedulerPeakRssMb", "lost", "notFirstAttempt", "errors"];
   const line = [...keys, "otherCpuPercent"].map(pick).join(" ");
@@ -104,7 +108,8 @@ function progressLine(workload: Workload, metrics: Metrics): string {
 async function runBenchmark(plan: Plan): Promise<ScenarioResult[]> {
   const results: ScenarioResult[] = [];
   for (const workload of plan.workloads) {
-    for (const mode of workload === "W3" ? plan.w3Modes : plan.modes) {
+    const modes = workload === "W3" ? plan.w3Modes : workload === "Floor" ? plan.modes.slice(0, 1) : plan.modes;
+    for (const mode of modes) {
       const result: ScenarioResult = { workload, mode, runs: [], median: {}, failures: [], skewedRuns: [] };
       results.push(result);
       for (let run = 1, retries = 0; run <= plan.runs; run++) {

@@ -3,7 +3,7 @@ import type { Metrics } from "./scenarios.js";
 import type { Machine } from "./util.js";
 import { median, round } from "./util.js";
 
-export type Workload = "W1" | "W1-unary" | "W1-batch" | "W2" | "W3";
+export type Workload = "W1" | "W1-unary" | "W1-batch" | "W2" | "W3" | "Floor";
 
 export interface ScenarioResult {
   workload: Workload;
@@ -104,6 +104,7 @@ const informational: Record<Workload, string[]> = {
   "W3": ["fillRate", "drainRate", "connections", "turnaroundP50", "turnaroundP95", "turnaroundP99", "turnaroundMax",
     "claimToStartP50", "claimToStartP95", "claimToStartP99", "claimToStartMax", "schedulerPeakRssMb", "workerHostPeakRssMb",
     "otherCpuPercent"],
+  "Floor": ["streamRttP50", "streamRttP99", "streamRttMax", "unaryRttP50", "unaryRttP99", "unaryRttMax", "fsyncP50", "fsyncP99", "fsyncMax"],
 };
 
 function table(header: string[], rows: string[][]): string {

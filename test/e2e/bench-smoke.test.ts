@@ -16,7 +16,7 @@ describe("npm run bench -- --quick", () => {
 
   it("runs every workload and reports no lost, duplicated or retried task", async () => {
     const { stdout } = await run(process.execPath, [join(repoRoot, "dist/bench/main.js"), "--quick", "--out", out.path], { timeout: 150_000, maxBuffer: 16 * 1024 * 1024 });
-    for (const workload of ["W1", "W1-unary", "W1-batch", "W2", "W3"]) expect(stdout).toMatch(new RegExp(`^${workload}\\s`, "m"));
+    for (const workload of ["W1", "W1-unary", "W1-batch", "W2", "W3", "Floor"]) expect(stdout).toMatch(new RegExp(`^${workload}\\s`, "m"));
     const [file] = readdirSync(out.path).filter((name) => name.endsWith(".json"));
     expect(file).toBeDefined();
     const report = JSON.parse(readFileSync(join(out.path, file ?? ""), "utf8")) as { results: Array<{ workload: string; median: Record<string, number> }> };
@@ -27,5 +27,7 @@ describe("npm run bench -- --quick", () => {
       expect(result.median.notFirstAttempt).toBe(0);
       expect(result.median.succeeded).toBe(result.median.acknowledged);
     }
+    const floor = report.results.find((r) => r.workload === "Floor");
+    for (const figure of ["streamRttP50", "unaryRttP50", "fsyncP50"]) expect(floor?.median[figure]).toBeGreaterThan(0);
   }, 180_000);
 });
