@@ -1,16 +1,15 @@
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import { Server, type ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from "@grpc/grpc-js";
-import { ReflectionService } from "@grpc/reflection";
-import { HealthImplementation } from "grpc-health-check";
 import { OrchestratorError } from "../errors/orchestrator-error.js";
 import { Code } from "../errors/code.js";
 import { limits } from "../scheduler/limits.js";
 import { fileDescriptorSetBase64 } from "../protocol/generated/descriptor-set.js";
 import { assertSafeExposure, guardService, isLoopbackHost, KeyRing } from "./auth.js";
+import { addLazyReflection, LazyHealth, type ReflectionPackage } from "./lazy-grpc-services.js";
 import type { Logger } from "./logger.js";
 import { serverCredentials, serverTlsEnabled, type ServerTlsOptions } from "./tls.js";
 
-let reflectionDefinition: ConstructorParameters<typeof ReflectionService>[0] | undefined;
+let reflectionDefinition: ReflectionPackage | undefined;
 
 /** The FileDescriptorProtos inside the generated FileDescriptorSet (field 1, repeated). */
 function fileDescriptorProtos(): Buffer[] {
@@ -27,12 +26,13 @@ function fileDescriptorProtos(): Buffer[] {
 /**
  * Server reflection lets grpcurl and `buf curl` call every method with no .proto at hand. It
  * serves the descriptor set built from proto/ (so json_name survives), plus grpc.health.v1.
+ * Decoded on the first reflection call (see lazy-grpc-services.ts).
  */
-function reflection(): ReflectionService {
+function reflected(): ReflectionPackage {
   reflectionDefinition ??= {
     descriptors: { format: "Protocol Buffer 3 FileDescriptorSet", type: {}, fileDescriptorProtos: fileDescriptorProtos() },
-  } as unknown as ConstructorParameters<typeof ReflectionService>[0];
-  return new ReflectionService(reflectionDefinition);
+  } as unknown as ReflectionPackage;
+  return reflectionDefinition;
 }
 
 /** How a service's listener is protected; every field is optional (zero-config on loopback). */
@@ -103,9 +103,10 @@ export async function startGrpcServer(
   if (security.keys.enabled && security.tls === "off" && !isLoopbackHost(host)) {
     logger?.warn({ host }, "API keys travel in plaintext on a non-loopback address: configure TLS (--tls-cert, --tls-key)");
   }
-  const health = new HealthImplementation({ "": "SERVING", [serviceName]: "SERVING" });
-  health.addToServer(server);
-  reflection().addToServer(server);
+  // Standard health checking and reflection, whose libraries load on their first call: most runs
+  // never call them, and loading them costs every service 6-8 MiB of memory.
+  const health = new LazyHealth(server, { "": "SERVING", [serviceName]: "SERVING" });
+  addLazyReflection(server, reflected);
   const boundPort = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${host}:${port}`, security.credentials, (error, bound) => {
       if (error) reject(new OrchestratorError(Code.Unavailable, `cannot listen on ${host}:${port}: ${error.message}`, { cause: error }));
