@@ -86,9 +86,7 @@ const opened: Array<{ scheduler: Scheduler; store: SqliteStore }> = [];
 
 async function openScheduler(at = T0): Promise<void> {
   clock = new ManualClock(at);
-  // Full durability's WAL sync answers on the next turn instead of after a real fdatasync, so the
-  // tests can keep counting turns rather than waiting on the disk.
-  store = new GatedStore({ path: databasePath(directory), syncFile: (_fd, done) => setImmediate(() => done(null)) });
+  store = new GatedStore({ path: databasePath(directory) });
   await store.migrate();
   scheduler = new Scheduler(store, options, clock, logger, () => 0.5);
   opened.push({ scheduler, store });

@@ -1,9 +1,8 @@
-import { fstatSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { Code } from "../../src/errors/code.js";
 import { migrations } from "../../src/store/sqlite/migrations/index.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { SqliteStoreOptions } from "../../src/store/sqlite/sqlite-store.js";
@@ -119,108 +118,22 @@ describe("SqliteStore on a file", () => {
     expect(inspect(path, (db) => db.pragma("journal_mode", { simple: true }))).toBe("wal");
   });
 
-  it.each([{ synchronous: undefined }, { synchronous: "full" }, { synchronous: "normal" }] as const)(
-    "works with synchronous=$synchronous",
-    async ({ synchronous }) => {
-      const path = freshPath();
-      const store = await openStore({ path, ...(synchronous ? { synchronous } : {}) });
-      // Both modes leave COMMIT itself unsynced; full mode syncs the WAL itself (next tests).
-      expect(store["db"].pragma("synchronous", { simple: true })).toBe(1);
-      await store.enqueue([newTask("t1"), newTask("t2")], T0);
-      const [claimed] = await store.claim([{ workerId: "w1", names: ["resize"], limit: 2 }], T0, terms);
-      expect(claimed).toHaveLength(2);
-      expect(await store.complete({ taskId: "t1", attempt: 1 }, bytes("done"), T0 + 1)).toMatchObject({ state: "succeeded" });
-      await store.close();
+  it.each([
+    { synchronous: undefined, level: 2 },
+    { synchronous: "full", level: 2 },
+    { synchronous: "normal", level: 1 },
+  ] as const)("works with synchronous=$synchronous (SQLite level $level)", async ({ synchronous, level }) => {
+    const path = freshPath();
+    const store = await openStore({ path, ...(synchronous ? { synchronous } : {}) });
+    expect(store["db"].pragma("synchronous", { simple: true })).toBe(level);
+    await store.enqueue([newTask("t1"), newTask("t2")], T0);
+    const [claimed] = await store.claim([{ workerId: "w1", names: ["resize"], limit: 2 }], T0, terms);
+    expect(claimed).toHaveLength(2);
+    expect(await store.complete({ taskId: "t1", attempt: 1 }, bytes("done"), T0 + 1)).toMatchObject({ state: "succeeded" });
+    await store.close();
 
-      const reopened = await openStore({ path, ...(synchronous ? { synchronous } : {}) });
-      expect(byteList((await reopened.getTask("t1"))?.result)).toEqual(byteList(bytes("done")));
-      expect((await reopened.getTask("t2"))?.state).toBe("running");
-    },
-  );
-
-  describe("synchronous=full", () => {
-    /** A syncFile that holds every sync until the test finishes it. */
-    function heldSyncs() {
-      const calls: Array<{ fd: number; finish: (error: Error | null) => void }> = [];
-      const syncFile = (fd: number, done: (error: Error | null) => void) => calls.push({ fd, finish: done });
-      return { calls, syncFile };
-    }
-    const turns = async (count = 3) => {
-      for (let i = 0; i < count; i++) await new Promise((resolve) => setImmediate(resolve));
-    };
-    function track<T>(promise: Promise<T>) {
-      const state: { settled: "no" | "resolved" | "rejected"; error?: unknown } = { settled: "no" };
-      promise.then(() => (state.settled = "resolved"), (error: unknown) => Object.assign(state, { settled: "rejected", error }));
-      return state;
-    }
-
-    it("answers a write only after the WAL file holding its commit is synced", async () => {
-      const path = freshPath();
-      const syncs = heldSyncs();
-      const store = await openStore({ path, synchronous: "full", syncFile: syncs.syncFile });
-      const first = track(store.enqueue([newTask("t1")], T0));
-      await turns();
-      expect(syncs.calls).toHaveLength(1);
-      expect(fstatSync(syncs.calls[0]!.fd).ino).toBe(statSync(`${path}-wal`).ino);
-      // Committed (another connection sees it) but not yet answered.
-      expect(inspect(path, (db) => db.prepare("SELECT state FROM tasks WHERE id = 't1'").pluck().get())).toBe("queued");
-      expect(first.settled).toBe("no");
-
-      // A commit made while a sync runs waits for the next sync: the running one may predate it.
-      const second = track(store.enqueue([newTask("t2")], T0));
-      await turns();
-      expect(syncs.calls).toHaveLength(1);
-      syncs.calls[0]!.finish(null);
-      await turns();
-      expect(first.settled).toBe("resolved");
-      expect(second.settled).toBe("no");
-      expect(syncs.calls).toHaveLength(2);
-
-      syncs.calls[1]!.finish(new Error("EIO: i/o error, fdatasync"));
-      await turns();
-      expect(second.settled).toBe("rejected");
-      expect(second.error).toMatchObject({ code: Code.Unavailable });
-      expect(String(second.error)).toContain("could not sync its write-ahead log to disk: EIO");
-    });
-
-    it("shares one sync among the commits made while the previous sync ran", async () => {
-      const syncs = heldSyncs();
-      const store = await openStore({ path: freshPath(), synchronous: "full", syncFile: syncs.syncFile });
-      const first = track(store.enqueue([newTask("t1")], T0));
-      await turns();
-      const later: Array<ReturnType<typeof track>> = [];
-      for (const i of [1, 2, 3]) {
-        later.push(track(store.enqueue([newTask(`later-${i}`)], T0 + i)));
-        await turns(); // each in its own commit
-      }
-      expect(syncs.calls).toHaveLength(1);
-      syncs.calls[0]!.finish(null);
-      await turns();
-      expect(first.settled).toBe("resolved");
-      expect(syncs.calls).toHaveLength(2);
-      syncs.calls[1]!.finish(null);
-      await turns();
-      expect(later.map((state) => state.settled)).toEqual(["resolved", "resolved", "resolved"]);
-    });
-
-    it("close() waits for the syncs in flight", async () => {
-      const syncs = heldSyncs();
-      const store = await openStore({ path: freshPath(), synchronous: "full", syncFile: syncs.syncFile });
-      const write = track(store.enqueue([newTask("t1")], T0));
-      const closed = track(store.close());
-      await turns();
-      expect(closed.settled).toBe("no");
-      syncs.calls[0]!.finish(null);
-      await turns();
-      expect(write.settled).toBe("resolved");
-      expect(closed.settled).toBe("resolved");
-    });
-
-    it("is not used in normal mode", async () => {
-      const syncs = heldSyncs();
-      const store = await openStore({ path: freshPath(), synchronous: "normal", syncFile: syncs.syncFile });
-      await store.enqueue([newTask("t1")], T0);
-      expect(syncs.calls).toHaveLength(0);
-    });
+    const reopened = await openStore({ path, ...(synchronous ? { synchronous } : {}) });
+    expect(byteList((await reopened.getTask("t1"))?.result)).toEqual(byteList(bytes("done")));
+    expect((await reopened.getTask("t2"))?.state).toBe("running");
   });
 });

@@ -1,6 +1,4 @@
 import type { Database } from "better-sqlite3";
-import { Code } from "../../errors/code.js";
-import { OrchestratorError } from "../../errors/orchestrator-error.js";
 
 interface PendingWrite {
   operation: () => unknown;
@@ -12,8 +10,7 @@ interface PendingWrite {
  * Group commit: every write asked for during one turn of the event loop runs in one transaction,
  * so a burst of N writes costs one commit (one fsync with synchronous=FULL) instead of N. Each write
  * that throws is rolled back alone (the batch is then replayed with a savepoint per write); no
- * promise resolves before the transaction holding its write has committed, and, when `afterCommit`
- * is given (synchronous=full), before that commit is on disk.
+ * promise resolves before the transaction holding its write has committed.
  */
 export class GroupCommit {
   private pending: PendingWrite[] = [];
@@ -22,13 +19,7 @@ export class GroupCommit {
 
   private readonly runFast: (batch: PendingWrite[]) => Array<{ ok: boolean; value: unknown }>;
 
-  private syncsInFlight = 0;
-  private idleWaiters: Array<() => void> = [];
-
-  constructor(
-    private readonly db: Database,
-    private readonly afterCommit?: (done: (error: Error | null) => void) => void,
-  ) {
+  constructor(private readonly db: Database) {
     const inSavepoint = db.transaction((operation: () => unknown) => operation());
     this.runBatch = db.transaction((batch: PendingWrite[]) =>
       batch.map((write) => {
@@ -73,39 +64,11 @@ export class GroupCommit {
         return;
       }
     }
-    const afterCommit = this.afterCommit;
-    if (!afterCommit) {
-      settle(batch, outcomes);
-      return;
-    }
-    this.syncsInFlight += 1;
-    afterCommit((error) => {
-      this.syncsInFlight -= 1;
-      if (error) {
-        // The rows are committed but may not survive a power loss: the caller must not report them
-        // as accepted. A client that retries with its idempotency key gets the same task back.
-        const failure = new OrchestratorError(Code.Unavailable, `the store could not sync its write-ahead log to disk: ${error.message}`, { cause: error });
-        for (const write of batch) write.reject(failure);
-      } else {
-        settle(batch, outcomes);
-      }
-      if (this.syncsInFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+    outcomes.forEach((outcome, index) => {
+      const write = batch[index];
+      if (!write) return;
+      if (outcome.ok) write.resolve(outcome.value);
+      else write.reject(outcome.value);
     });
   }
-
-  /** Commits whatever is pending and resolves once every commit is durable; used before close. */
-  async settleAll(): Promise<void> {
-    this.flush();
-    if (this.syncsInFlight === 0) return;
-    await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
-  }
-}
-
-function settle(batch: readonly PendingWrite[], outcomes: ReadonlyArray<{ ok: boolean; value: unknown }>): void {
-  outcomes.forEach((outcome, index) => {
-    const write = batch[index];
-    if (!write) return;
-    if (outcome.ok) write.resolve(outcome.value);
-    else write.reject(outcome.value);
-  });
 }

@@ -9,8 +9,6 @@ import type {
 import { isTerminal, taskStates } from "../store.js";
 import { OrchestratorError } from "../../errors/orchestrator-error.js";
 import { GroupCommit } from "./group-commit.js";
-import type { SyncFile } from "./wal-sync.js";
-import { WalSync } from "./wal-sync.js";
 import { migrations } from "./migrations/index.js";
 import { cancelSql } from "./sql/cancel.js";
 import { claimSql } from "./sql/claim.js";
@@ -29,13 +27,11 @@ export interface SqliteStoreOptions {
   /** Path of the database file, or ":memory:". */
   path: string;
   /**
-   * full (default): no write is reported done before the WAL holding it is synced to disk, so a
-   * power loss keeps every acknowledged write. normal: the WAL is synced only at checkpoints; a
-   * process crash still loses nothing, a power loss may lose the last commits.
+   * FULL (default) syncs the WAL on every commit, so a power loss keeps every acknowledged write;
+   * NORMAL syncs only at checkpoints: a process crash still loses nothing, a power loss may lose
+   * the last commits.
    */
   synchronous?: SqliteSynchronous;
-  /** How the WAL file is synced in full mode; `fs.fdatasync` unless a test injects one. */
-  syncFile?: SyncFile;
 }
 
 type Row = Record<string, unknown>;
@@ -44,23 +40,16 @@ type Row = Record<string, unknown>;
 export class SqliteStore implements TaskStore {
   private readonly db: Database;
   private readonly writes: GroupCommit;
-  private readonly walSync: WalSync | null;
   private readonly statements = new Map<string, Statement>();
 
   constructor(options: SqliteStoreOptions) {
     if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
     this.db = new BetterSqlite3(options.path);
     this.db.pragma("journal_mode = WAL");
-    // Full durability without SQLite's synchronous=FULL: that fsyncs inside COMMIT, on the
-    // Scheduler's event loop. Here COMMIT only writes the WAL and WalSync fsyncs it on the thread
-    // pool, while the loop goes on; GroupCommit holds every write's answer until its sync is done.
-    this.db.pragma("synchronous = NORMAL");
+    this.db.pragma(`synchronous = ${options.synchronous === "normal" ? "NORMAL" : "FULL"}`);
     this.db.pragma("busy_timeout = 5000");
     this.db.pragma("foreign_keys = ON");
-    const durable = options.synchronous !== "normal" && options.path !== ":memory:";
-    this.walSync = durable ? new WalSync(`${options.path}-wal`, options.syncFile) : null;
-    const walSync = this.walSync;
-    this.writes = new GroupCommit(this.db, walSync ? (done) => walSync.afterCommit(done) : undefined);
+    this.writes = new GroupCommit(this.db);
   }
 
   private sql(text: string): Statement {
@@ -262,10 +251,10 @@ export class SqliteStore implements TaskStore {
     return Promise.resolve((this.sql(listEventsSql).all(taskId, afterSequence) as Row[]).map(toEvent));
   }
 
-  async close(): Promise<void> {
-    await this.writes.settleAll();
-    this.walSync?.close();
+  close(): Promise<void> {
+    this.writes.flush();
     if (this.db.open) this.db.close();
+    return Promise.resolve();
   }
 
   private recordEvent(event: Omit<TaskEvent, "workerId" | "result" | "error" | "nextAttemptAt"> & Partial<TaskEvent>): TaskEvent {
