@@ -101,7 +101,7 @@ function progressLine(workload: Workload, metrics: Metrics): string {
     : workload === "W2" ? ["dispatchP50", "dispatchP99", "completionP99", "achievedRate", "lost", "errors"]
     : workload === "W3" ? ["fillRate", "drainRate", "turnaroundP99", "claimToStartP99", "connections", "schedulerPeakRssMb", "lost", "duplicates"]
       : ["submitRate", "drainRate", "schedulerPeakRssMb", "lost", "notFirstAttempt", "errors"];
-  const line = [...keys, "otherCpuPercent"].map(pick).join(" ");
+  const line = [...keys, ...(workload === "Floor" ? [] : ["otherCpuPercent"])].map(pick).join(" ");
   return (metrics.otherCpuPercent ?? 0) > 5 ? `${line}  (skewed: something else used CPU meanwhile)` : line;
 }
 
