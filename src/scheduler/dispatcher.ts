@@ -33,6 +33,8 @@ export class Dispatcher {
     private readonly logger: Logger,
     /** A kick this long (ms) after the last round runs at once; sooner ones wait for the turn's end. */
     private readonly idleMs = 1,
+    /** Tasks one round claims at most. */
+    private readonly maxClaimPerRound = Infinity,
   ) {}
 
   kick(): void {
@@ -78,7 +80,7 @@ export class Dispatcher {
 
   /** Returns true when some worker got every task it asked for, so more may be waiting. */
   private async round(): Promise<boolean> {
-    const wanted = this.registry.claimRequests();
+    const wanted = this.registry.claimRequests(this.maxClaimPerRound);
     if (wanted.length === 0) return false;
     const claimed = await this.store.claim(wanted.map((entry) => entry.request), this.clock.now(), this.terms);
     let more = false;

@@ -31,6 +31,12 @@ export interface SchedulerOptions {
    * (more tasks per commit under load).
    */
   dispatchIdleMs?: number;
+  /**
+   * Tasks one dispatch round claims at most (in one commit); the workers that have waited longest
+   * are served first and the rest in the next round, which starts at once. Smaller rounds get their
+   * first assignments out sooner when hundreds of slots free up together.
+   */
+  maxClaimPerRound?: number;
 }
 
 export type CompiledSchedulerOptions = Required<SchedulerOptions>;
@@ -50,6 +56,7 @@ export const schedulerDefaults = {
   maxWaitingTasks: 1_000_000,
   idempotencyRetentionMs: 24 * 3600 * 1000,
   dispatchIdleMs: 1,
+  maxClaimPerRound: 200,
 } as const satisfies CompiledSchedulerOptions;
 
 function positive(name: string, value: number, min = 1): number {
@@ -69,6 +76,7 @@ export function compileSchedulerOptions(options: SchedulerOptions): CompiledSche
   positive("maxRetryBackoffMs", compiled.maxRetryBackoffMs);
   positive("maxWaitingTasks", compiled.maxWaitingTasks);
   positive("idempotencyRetentionMs", compiled.idempotencyRetentionMs);
+  positive("maxClaimPerRound", compiled.maxClaimPerRound);
   if (!(compiled.dispatchIdleMs >= 0)) throw OrchestratorError.invalidArgument(`dispatchIdleMs must be a number of at least 0, got ${compiled.dispatchIdleMs}`);
   if (compiled.sqliteSynchronous !== "full" && compiled.sqliteSynchronous !== "normal") {
     throw OrchestratorError.invalidArgument(`sqliteSynchronous must be "full" or "normal", got ${String(compiled.sqliteSynchronous)}`);

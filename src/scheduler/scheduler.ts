@@ -65,7 +65,7 @@ export class Scheduler {
         logger.debug({ task_id: attempt.taskId, worker_id: attempt.workerId, attempt: attempt.attempt }, "Task assigned");
       },
       orphaned: (attempt) => this.track(this.failAttempt(attempt, { error: "the worker left before the assignment reached it", retryable: true })),
-    }, logger, options.dispatchIdleMs);
+    }, logger, options.dispatchIdleMs, options.maxClaimPerRound);
   }
 
   get heartbeatIntervalMs(): number {

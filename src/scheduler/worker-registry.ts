@@ -18,6 +18,8 @@ export class WorkerSession {
   readonly inFlight = new Map<string, AttemptRef>();
   draining = false;
   lastSeen: number;
+  /** The dispatch round that last claimed for this worker (0: none yet). */
+  lastServedRound = 0;
   private nameOffset = 0;
 
   constructor(
@@ -66,12 +68,24 @@ export class WorkerRegistry {
     return [...this.sessions.values()];
   }
 
-  /** One claim per worker with free slots. */
-  claimRequests(): Array<{ session: WorkerSession; request: ClaimRequest }> {
+  private rounds = 0;
+
+  /**
+   * One claim per worker with free slots, at most `maxTasks` slots in all: the workers served least
+   * recently come first, so a worker left out of one round is first in the next.
+   */
+  claimRequests(maxTasks = Infinity): Array<{ session: WorkerSession; request: ClaimRequest }> {
+    const round = ++this.rounds;
+    const waiting = [...this.sessions.values()].filter((session) => session.freeSlots > 0);
+    waiting.sort((a, b) => a.lastServedRound - b.lastServedRound);
     const requests = [];
-    for (const session of this.sessions.values()) {
-      const limit = session.freeSlots;
-      if (limit > 0) requests.push({ session, request: { workerId: session.workerId, names: session.rotatedNames(), limit } });
+    let budget = maxTasks;
+    for (const session of waiting) {
+      const limit = Math.min(session.freeSlots, budget);
+      if (limit <= 0) break;
+      budget -= limit;
+      session.lastServedRound = round;
+      requests.push({ session, request: { workerId: session.workerId, names: session.rotatedNames(), limit } });
     }
     return requests;
   }

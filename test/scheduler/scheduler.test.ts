@@ -9,7 +9,7 @@ import type { CompiledSchedulerOptions } from "../../src/scheduler/options.js";
 import { Scheduler } from "../../src/scheduler/scheduler.js";
 import type { WorkerChannel, WorkerSession } from "../../src/scheduler/worker-registry.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
-import type { TaskEvent, TaskRecord } from "../../src/store/store.js";
+import type { ClaimedAttempt, ClaimRequest, LeaseTerms, TaskEvent, TaskRecord } from "../../src/store/store.js";
 import { ManualClock } from "../../src/util/clock.js";
 import { createLogger } from "../../src/util/logger.js";
 
@@ -70,6 +70,13 @@ async function until(condition: () => boolean, what: string, turns = 500): Promi
  */
 class GatedStore extends SqliteStore {
   historyGate: Promise<void> | null = null;
+  /** Each claim call's requests: which workers, how many slots. */
+  readonly claimCalls: Array<Array<{ workerId: string; limit: number }>> = [];
+
+  override claim(requests: readonly ClaimRequest[], now: number, terms: LeaseTerms): Promise<ClaimedAttempt[][]> {
+    this.claimCalls.push(requests.map((request) => ({ workerId: request.workerId, limit: request.limit })));
+    return super.claim(requests, now, terms);
+  }
 
   override async listEvents(taskId: string, afterSequence: number): Promise<TaskEvent[]> {
     if (this.historyGate) await this.historyGate;
@@ -231,6 +238,23 @@ describe("Scheduler dispatch", () => {
     expect(Buffer.from(first.result ?? new Uint8Array()).toString()).toBe("done");
     expect((await scheduler.listTasks({ state: TaskState.TASK_STATE_QUEUED, name: "batch", pageSize: 0, pageToken: "" })).tasks).toHaveLength(2);
     expect(clock.now()).toBe(T0);
+  });
+
+  it("claims at most maxClaimPerRound tasks per round, serving first the workers the last round left out", async () => {
+    options = { ...options, maxClaimPerRound: 3 };
+    await openScheduler();
+    const workers = ["w1", "w2", "w3"].map((id) => register(id, ["fan"], 2));
+    await settle();
+    store.claimCalls.length = 0;
+    const ids = await submitMany("fan", 6);
+    await until(() => workers.every((worker) => worker.channel.assignments.length === 2), "two assignments per worker");
+    await settle();
+    const rounds = store.claimCalls.filter((call) => call.length > 0);
+    expect(rounds.every((call) => call.reduce((sum, request) => sum + request.limit, 0) <= 3)).toBe(true);
+    expect(rounds[0]).toEqual([{ workerId: "w1", limit: 2 }, { workerId: "w2", limit: 1 }]);
+    // w3 waited a round: it comes first now, then what w2 still has free.
+    expect(rounds[1]).toEqual([{ workerId: "w3", limit: 2 }, { workerId: "w2", limit: 1 }]);
+    expect(workers.flatMap((worker) => worker.channel.assignments.map((a) => a.taskId)).sort()).toEqual([...ids].sort());
   });
 });
 
