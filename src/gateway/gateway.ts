@@ -53,17 +53,14 @@ export class Gateway {
     try {
       return await callUnary(this.scheduler, method, request, this.options.forwardTimeoutMs);
     } catch (error) {
-      throw this.fromScheduler(error as ServiceError);
+      throw this.fromScheduler(error);
     }
   }
 
   /** One submit through the upstream pipeline, with the Scheduler's failures explained as for forwarded calls. */
   private submit(task: SubmitTaskRequest): Promise<SubmitTaskResponse> {
     return this.submits.submit(task).catch((error: unknown) => {
-      const failure = OrchestratorError.from(error);
-      // A refusal of this one task (bad input, a full queue) passes through as the Scheduler said it.
-      if (failure.code !== Code.Unavailable && failure.code !== Code.DeadlineExceeded && failure.code !== Code.Unauthenticated && failure.code !== Code.PermissionDenied) throw failure;
-      throw this.fromScheduler({ code: failure.code, details: failure.rawMessage });
+      throw this.fromScheduler(error);
     });
   }
 
@@ -71,19 +68,25 @@ export class Gateway {
     return Promise.all(tasks.map((task) => this.submit(task).catch((error: unknown) => OrchestratorError.from(error))));
   }
 
-  private fromScheduler(error: Pick<ServiceError, "code" | "details">): OrchestratorError {
+  /**
+   * What a failed call to the Scheduler tells the client: connection trouble and the Gateway's own
+   * refused credential are explained; anything else (a refusal of the request) passes through.
+   */
+  private fromScheduler(reason: unknown): OrchestratorError {
+    const error = OrchestratorError.from(reason);
+    const details = error.rawMessage;
     if (error.code === Code.Unavailable) {
-      return new OrchestratorError(Code.Unavailable, `the scheduler at ${this.options.schedulerAddress} is unreachable (${error.details}); start it with "orchestrator scheduler" or check --scheduler`, { cause: error });
+      return new OrchestratorError(Code.Unavailable, `the scheduler at ${this.options.schedulerAddress} is unreachable (${details}); start it with "orchestrator scheduler" or check --scheduler`, { cause: error });
     }
     if (error.code === Code.DeadlineExceeded) {
       return new OrchestratorError(Code.Unavailable, `the scheduler at ${this.options.schedulerAddress} did not answer within ${this.options.forwardTimeoutMs} ms`, { cause: error });
     }
     if (error.code === Code.Unauthenticated || error.code === Code.PermissionDenied) {
       // The Gateway's own credential was refused: the client can do nothing about it.
-      this.logger.error({ code: error.code, reason: error.details }, "The scheduler refused the Gateway's key; check ORCHESTRATOR_GATEWAY_KEY or --gateway-key-file");
-      return new OrchestratorError(Code.Internal, `the scheduler refused the gateway's credentials (${error.details})`, { cause: error });
+      this.logger.error({ code: error.code, reason: details }, "The scheduler refused the Gateway's key; check ORCHESTRATOR_GATEWAY_KEY or --gateway-key-file");
+      return new OrchestratorError(Code.Internal, `the scheduler refused the gateway's credentials (${details})`, { cause: error });
     }
-    return OrchestratorError.from(error);
+    return error;
   }
 
   /**

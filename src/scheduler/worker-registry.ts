@@ -46,6 +46,8 @@ export class WorkerSession {
 /** The connected workers, their free slots and the attempts each one holds. */
 export class WorkerRegistry {
   private readonly sessions = new Map<string, WorkerSession>();
+  /** Dispatch rounds so far; orders workers by the round that last served them. */
+  private rounds = 0;
 
   add(session: WorkerSession): WorkerSession | undefined {
     const previous = this.sessions.get(session.workerId);
@@ -67,8 +69,6 @@ export class WorkerRegistry {
   all(): WorkerSession[] {
     return [...this.sessions.values()];
   }
-
-  private rounds = 0;
 
   /**
    * One claim per worker with free slots, at most `maxTasks` slots in all: the workers served least
