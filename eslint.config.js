@@ -2,7 +2,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/", "node_modules/", "src/protocol/generated/", "bench-results/"] },
+  { ignores: ["**/dist/", "**/node_modules/", "packages/client/src/protocol/generated/", "bench-results/", ".ci-cache/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,4 +1,4 @@
-// Regenerates src/protocol/generated from proto/ with buf and ts-proto (both dev dependencies).
+// Regenerates packages/client/src/protocol/generated from proto/ with buf and ts-proto (both dev dependencies).
 // With --check, generates into a temporary folder and fails when the committed code is stale.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 
 const root = new URL("..", import.meta.url).pathname;
-const committed = join(root, "src/protocol/generated");
+const committed = join(root, "packages/client/src/protocol/generated");
 const check = process.argv.includes("--check");
 const buf = join(root, "node_modules/.bin/buf");
 
@@ -45,7 +45,7 @@ if (!check) {
 const scratch = mkdtempSync(join(tmpdir(), "orchestrator-gen-"));
 try {
   const template = readFileSync(join(root, "buf.gen.yaml"), "utf8");
-  writeFileSync(join(scratch, "buf.gen.yaml"), template.replaceAll("src/protocol/generated", join(scratch, "out")).replaceAll("./node_modules", join(root, "node_modules")));
+  writeFileSync(join(scratch, "buf.gen.yaml"), template.replaceAll("packages/client/src/protocol/generated", join(scratch, "out")).replaceAll("./node_modules", join(root, "node_modules")));
   execFileSync(buf, ["generate", "--template", join(scratch, "buf.gen.yaml")], { cwd: root, stdio: "inherit" });
   writeDescriptorModule(join(scratch, "out"));
   const fresh = listFiles(join(scratch, "out")).map((f) => relative(join(scratch, "out"), f)).sort();

@@ -3,7 +3,7 @@ import { credentials, status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   GatewayClient, SchedulerClient, TaskState, type SubmitTaskRequest, type WorkerMessage,
-} from "../../src/protocol/generated/orchestrator/v1/orchestrator.js";
+} from "../../packages/client/src/protocol/generated/orchestrator/v1/orchestrator.js";
 import { Cluster, freePort, startService, type ServiceProcess } from "../helpers/processes.js";
 import { callRaw, callUnary, statusOf, streamOutcome, type CallStatus } from "../helpers/grpc.js";
 
@@ -193,7 +193,7 @@ describe("after all that", () => {
     const { taskId } = await cluster.client.submit({ name: "data-processing-job", payload: "still serving" });
     const terminal = await cluster.client.waitForResult(taskId);
     expect(terminal.state).toBe(TaskState.TASK_STATE_SUCCEEDED);
-    expect(JSON.parse(Buffer.from(terminal.result).toString("utf8"))).toMatchObject({ words: 2 });
+    expect(JSON.parse(Buffer.from(terminal.result ?? "").toString("utf8"))).toMatchObject({ words: 2 });
   });
 });
 

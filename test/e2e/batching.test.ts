@@ -3,10 +3,10 @@ import Database from "better-sqlite3";
 import { credentials, Metadata } from "@grpc/grpc-js";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GatewayClient, TaskState } from "../../src/protocol/generated/orchestrator/v1/orchestrator.js";
-import type { SubmitStreamRequest, SubmitStreamResponse } from "../../src/protocol/generated/orchestrator/v1/orchestrator.js";
-import { Code } from "../../src/errors/code.js";
-import { OrchestratorClient } from "../../src/sdk/client.js";
+import { GatewayClient } from "../../packages/client/src/protocol/generated/orchestrator/v1/orchestrator.js";
+import type { SubmitStreamRequest, SubmitStreamResponse } from "../../packages/client/src/protocol/generated/orchestrator/v1/orchestrator.js";
+import { Code } from "../../packages/client/src/errors/code.js";
+import { OrchestratorClient } from "../../packages/client/src/client.js";
 import { Cluster } from "../helpers/processes.js";
 
 function storedTasks(dataDir: string): Array<{ id: string; state: string; attempt: number; name: string }> {
@@ -43,7 +43,7 @@ describe("batched submit paths", () => {
     await Promise.all(ids.slice(-20).map((id) => cluster.client.waitForResult(id)));
     // Everything acknowledged was stored once and runs exactly once.
     const results = await Promise.all(ids.map((id) => cluster.client.get(id)));
-    expect(results.every((t) => t.state === TaskState.TASK_STATE_SUCCEEDED && t.attempt === 1)).toBe(true);
+    expect(results.every((t) => t.state === "succeeded" && t.attempt === 1)).toBe(true);
     const stored = storedTasks(cluster.dataDir).filter((t) => t.name === "noop");
     expect(stored).toHaveLength(ids.length);
   });
@@ -105,7 +105,7 @@ describe("batched submit paths", () => {
       const payloads = Array.from({ length: 300 }, (_, i) => `unary ${i}`);
       const submitted = await Promise.all(payloads.map((payload) => client.submit({ name: "echo", payload })));
       const results = await Promise.all(submitted.map(({ taskId }) => client.waitForResult(taskId)));
-      expect(results.map((r) => Buffer.from(r.result).toString())).toEqual(payloads);
+      expect(results.map((r) => Buffer.from(r.result ?? "").toString())).toEqual(payloads);
     } finally {
       client.close();
     }
@@ -125,7 +125,7 @@ describe("batched submit paths", () => {
     await cluster.startScheduler();
     await cluster.addWorker(["--no-examples", "--handlers", new URL("../fixtures/late-handlers.mjs", import.meta.url).pathname]);
     const results = await Promise.all(accepted.map(({ taskId }) => cluster.client.waitForResult(taskId)));
-    expect(results.map((r) => Buffer.from(r.result).toString())).toEqual(accepted.map((_, i) => `LATE ${i}`));
+    expect(results.map((r) => Buffer.from(r.result ?? "").toString())).toEqual(accepted.map((_, i) => `LATE ${i}`));
     expect(results.every((r) => r.attempt === 1)).toBe(true);
   });
 });

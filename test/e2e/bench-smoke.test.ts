@@ -15,7 +15,7 @@ describe("npm run bench -- --quick", () => {
   afterAll(() => out.remove());
 
   it("runs every workload and reports no lost, duplicated or retried task", async () => {
-    const { stdout } = await run(process.execPath, [join(repoRoot, "dist/bench/main.js"), "--quick", "--out", out.path], { timeout: 150_000, maxBuffer: 16 * 1024 * 1024 });
+    const { stdout } = await run(process.execPath, [join(repoRoot, "bench/dist/main.js"), "--quick", "--out", out.path], { timeout: 150_000, maxBuffer: 16 * 1024 * 1024 });
     for (const workload of ["W1", "W1-unary", "W1-batch", "W2", "W3", "Floor"]) expect(stdout).toMatch(new RegExp(`^${workload}\\s`, "m"));
     const [file] = readdirSync(out.path).filter((name) => name.endsWith(".json"));
     expect(file).toBeDefined();

@@ -3,9 +3,8 @@
 // invariant of "nothing lost, nothing completed twice" is checked from the store and the client.
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { OrchestratorClient, type TaskSpec } from "../../src/sdk/client.js";
-import { stateFromProto } from "../../src/protocol/convert.js";
-import type { ProgressUpdate } from "../../src/protocol/generated/orchestrator/v1/orchestrator.js";
+import { OrchestratorClient, type TaskSpec } from "../../packages/client/src/client.js";
+import type { TaskUpdate } from "../../packages/client/src/types.js";
 import { Cluster, type LogRecord, type ServiceProcess } from "../helpers/processes.js";
 import {
   chaosSeed, delay, Follower, prng, readStore, sequenceProblems, storeViolations, submitUntilAcknowledged, terminalStates,
@@ -206,12 +205,12 @@ describe("chaos: workers and the Scheduler SIGKILLed at random moments", () => {
     // Distinct keys are distinct tasks.
     expect(new Set(ids).size).toBe(totalTasks);
 
-    const terminals = new Map<string, ProgressUpdate>();
+    const terminals = new Map<string, TaskUpdate>();
     await within(60_000, inChunks(ids, 200, async (taskId) => {
       terminals.set(taskId, await watcher.waitForResult(taskId));
     }), async () => {
       const open = ids.filter((id) => !terminals.has(id)).slice(0, 5);
-      const states = await Promise.all(open.map(async (id) => JSON.stringify(await watcher.get(id).then((t) => ({ id, state: stateFromProto(t.state), attempt: t.attempt, error: t.error })))));
+      const states = await Promise.all(open.map(async (id) => JSON.stringify(await watcher.get(id).then((t) => ({ id, state: t.state, attempt: t.attempt, error: t.error })))));
       return `${ids.length - terminals.size} tasks not terminal, e.g. ${states.join("; ")}`;
     });
     const drainedAt = Date.now();
@@ -224,7 +223,7 @@ describe("chaos: workers and the Scheduler SIGKILLed at random moments", () => {
     const fromClient = new Map<string, { state: string | undefined; attempt: number; lastSequence: number }>();
     await inChunks(ids, 200, async (taskId) => {
       const task = await watcher.get(taskId);
-      fromClient.set(taskId, { state: stateFromProto(task.state), attempt: task.attempt, lastSequence: task.lastSequence });
+      fromClient.set(taskId, { state: task.state, attempt: task.attempt, lastSequence: task.lastSequence });
     });
 
     // ---- the store's view: stop the Scheduler, open its file read-only ------------------------
@@ -252,8 +251,8 @@ describe("chaos: workers and the Scheduler SIGKILLed at random moments", () => {
       const client = fromClient.get(taskId);
       if (client?.state !== task.state || client.attempt !== task.attempt || client.lastSequence !== task.last_sequence) say(`GetTask answered ${JSON.stringify(client)}`);
       const terminal = terminals.get(taskId);
-      if (!terminal || stateFromProto(terminal.state) !== task.state || terminal.sequence !== task.last_sequence || terminal.attempt !== task.attempt) {
-        say(`the subscription ended with ${terminal ? `${terminal.sequence}:${stateFromProto(terminal.state)} attempt ${terminal.attempt}` : "nothing"}`);
+      if (!terminal || terminal.state !== task.state || terminal.sequence !== task.last_sequence || terminal.attempt !== task.attempt) {
+        say(`the subscription ended with ${terminal ? `${terminal.sequence}:${terminal.state} attempt ${terminal.attempt}` : "nothing"}`);
       }
       if (task.attempt === task.max_retries + 1 && task.state === "failed" && planned.kind !== "non-retryable") {
         exhausted.push(taskId);
@@ -301,17 +300,17 @@ describe("chaos: workers and the Scheduler SIGKILLed at random moments", () => {
       const sequences = follower.updates.map((u) => u.sequence);
       expect(sequenceProblems(sequences), `followed task ${follower.taskId} (#${planned.index})`).toBeNull();
       expect(sequences.length, `followed task ${follower.taskId}: updates seen vs last_sequence`).toBe(task?.last_sequence);
-      expect(last && stateFromProto(last.state), `followed task ${follower.taskId}: final state`).toBe(task?.state);
+      expect(last && last.state, `followed task ${follower.taskId}: final state`).toBe(task?.state);
       expect(last?.attempt).toBe(task?.attempt);
       // Every update is the one stored under its sequence number.
       const stored = store.events.get(follower.taskId) ?? [];
-      expect(follower.updates.map((u) => `${u.sequence}:${stateFromProto(u.state)}:${u.attempt}`)).toEqual(stored.map((e) => `${e.sequence}:${e.state}:${e.attempt}`));
+      expect(follower.updates.map((u) => `${u.sequence}:${u.state}:${u.attempt}`)).toEqual(stored.map((e) => `${e.sequence}:${e.state}:${e.attempt}`));
     }
 
     // Some subscribers were following a task while the Scheduler was killed, so they had to resume.
     const resumed = followed.filter(({ follower }) => {
-      const first = follower.updates[0]?.timestampMs ?? Infinity;
-      const last = follower.updates.at(-1)?.timestampMs ?? 0;
+      const first = follower.updates[0]?.timestamp.getTime() ?? Infinity;
+      const last = follower.updates.at(-1)?.timestamp.getTime() ?? 0;
       return schedulerKilledAt.some((at) => at > first && at < last);
     });
     expect(resumed.length).toBeGreaterThan(0);

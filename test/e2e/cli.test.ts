@@ -4,7 +4,7 @@ import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { credentials } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SchedulerClient } from "../../src/protocol/generated/orchestrator/v1/orchestrator.js";
+import { SchedulerClient } from "../../packages/client/src/protocol/generated/orchestrator/v1/orchestrator.js";
 import { callUnary } from "../helpers/grpc.js";
 import { Cluster, cliPath, freePort, startService, tempDir, type ServiceProcess } from "../helpers/processes.js";
 
@@ -175,7 +175,7 @@ describe("client commands against a cluster", () => {
 
     const json = await runCli(["workers", "--json", ...gateway]);
     expect(json.code, json.stderr).toBe(0);
-    expect(JSON.parse(json.stdout)).toEqual([expect.objectContaining({ workerId, slots: 10, running: 0, draining: false })]);
+    expect(JSON.parse(json.stdout)).toEqual([expect.objectContaining({ worker_id: workerId, slots: 10, running: 0, draining: false })]);
   });
 
   it("submit --wait exits 1 when the task ends failed", async () => {

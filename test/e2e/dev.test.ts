@@ -2,8 +2,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { TaskState } from "../../src/protocol/generated/orchestrator/v1/orchestrator.js";
-import { OrchestratorClient } from "../../src/sdk/client.js";
+import { OrchestratorClient } from "../../packages/client/src/client.js";
 import { freePort, ServiceProcess, tempDir } from "../helpers/processes.js";
 
 describe("orchestrator dev", () => {
@@ -34,7 +33,7 @@ describe("orchestrator dev", () => {
     try {
       const { taskId } = await client.submit({ name: "data-processing-job", payload: "Hello World" });
       const terminal = await client.waitForResult(taskId);
-      expect(terminal.state).toBe(TaskState.TASK_STATE_SUCCEEDED);
+      expect(terminal.state).toBe("succeeded");
     } finally {
       client.close();
     }

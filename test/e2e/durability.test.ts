@@ -1,6 +1,6 @@
 // kill -9 of the Scheduler with tasks queued, running and finished: nothing accepted is lost.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TaskState, type ProgressUpdate } from "../../src/protocol/generated/orchestrator/v1/orchestrator.js";
+import type { TaskUpdate } from "../../packages/client/src/types.js";
 import { Cluster } from "../helpers/processes.js";
 
 describe("the Scheduler killed with SIGKILL and restarted on the same store", () => {
@@ -31,7 +31,7 @@ describe("the Scheduler killed with SIGKILL and restarted on the same store", ()
 
     // A subscriber that is following a task when the Scheduler dies resumes on its own.
     const followed = submitted[4]?.taskId ?? "";
-    const followedUpdates: ProgressUpdate[] = [];
+    const followedUpdates: TaskUpdate[] = [];
     const following = client.waitForResult(followed, { onUpdate: (u) => followedUpdates.push(u) });
 
     cluster.scheduler.signal("SIGKILL");
@@ -43,17 +43,17 @@ describe("the Scheduler killed with SIGKILL and restarted on the same store", ()
     await restarted.waitForMessage("Worker connected");
 
     const terminals = await Promise.all(submitted.map(({ taskId }) => client.waitForResult(taskId)));
-    expect(terminals.map((t) => t.state)).toEqual(Array(5).fill(TaskState.TASK_STATE_SUCCEEDED));
+    expect(terminals.map((t) => t.state)).toEqual(Array(5).fill("succeeded"));
     // The worker kept running its two attempts through the crash and reported them on reconnect.
     expect(terminals.map((t) => t.attempt)).toEqual([1, 1, 1, 1, 1]);
     const adopted = restarted.logs.filter((r) => r.msg === "Adopted a running attempt after reconnect").map((r) => r.task_id).sort();
     expect(adopted).toEqual(runningBefore);
     const kept = await client.get(finished.taskId);
-    expect(kept.state).toBe(TaskState.TASK_STATE_SUCCEEDED);
-    expect(Buffer.from(kept.result).toString()).toBe("kept");
+    expect(kept.state).toBe("succeeded");
+    expect(Buffer.from(kept.result ?? "").toString()).toBe("kept");
 
     const followedTerminal = await following;
-    expect(followedTerminal.state).toBe(TaskState.TASK_STATE_SUCCEEDED);
+    expect(followedTerminal.state).toBe("succeeded");
     expect(followedUpdates.map((u) => u.sequence)).toEqual(followedUpdates.map((_, i) => i + 1));
   });
 
@@ -64,8 +64,8 @@ describe("the Scheduler killed with SIGKILL and restarted on the same store", ()
     await cluster.scheduler.exited;
     await cluster.startScheduler();
     const terminal = await client.waitForResult(accepted.taskId);
-    expect(terminal.state).toBe(TaskState.TASK_STATE_SUCCEEDED);
-    expect(Buffer.from(terminal.result).toString()).toBe("acknowledged");
+    expect(terminal.state).toBe("succeeded");
+    expect(Buffer.from(terminal.result ?? "").toString()).toBe("acknowledged");
   });
 
   it("keeps queued tasks across a graceful stop (Ctrl+C) and restart", async () => {
@@ -78,7 +78,7 @@ describe("the Scheduler killed with SIGKILL and restarted on the same store", ()
     await worker?.waitForMessage("Lost the scheduler stream; reconnecting");
     await cluster.startScheduler();
     const task = await client.get(queued.taskId);
-    expect(task.state).toBe(TaskState.TASK_STATE_QUEUED);
+    expect(task.state).toBe("queued");
     expect(task.attempt).toBe(0);
     await client.cancel(queued.taskId);
   });
@@ -110,7 +110,7 @@ describe("the Scheduler and the worker killed together", () => {
     const restarted = await cluster.startScheduler();
     await cluster.addWorker(["--slots", "2"]);
     const terminals = await Promise.all(submitted.map(({ taskId }) => client.waitForResult(taskId)));
-    expect(terminals.map((t) => t.state)).toEqual(Array(3).fill(TaskState.TASK_STATE_SUCCEEDED));
+    expect(terminals.map((t) => t.state)).toEqual(Array(3).fill("succeeded"));
     for (const terminal of terminals) expect(terminal.attempt).toBe(runningBefore.includes(terminal.taskId) ? 2 : 1);
     const expired = restarted.logs.filter((r) => r.msg === "Task attempt failed; retrying" && String(r.error).includes("lease")).map((r) => r.task_id).sort();
     expect(expired).toEqual([...runningBefore].sort());

@@ -2,11 +2,12 @@
 import { credentials, Metadata, type ClientReadableStream } from "@grpc/grpc-js";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Code } from "../../src/errors/code.js";
-import { OrchestratorError } from "../../src/errors/orchestrator-error.js";
-import { isTerminalProtoState } from "../../src/protocol/convert.js";
-import { GatewayClient, TaskState, type ProgressUpdate } from "../../src/protocol/generated/orchestrator/v1/orchestrator.js";
-import { OrchestratorClient } from "../../src/sdk/client.js";
+import { Code } from "../../packages/client/src/errors/code.js";
+import { OrchestratorError } from "../../packages/client/src/errors/orchestrator-error.js";
+import { GatewayClient, TaskState, type ProgressUpdate } from "../../packages/client/src/protocol/generated/orchestrator/v1/orchestrator.js";
+import { isTerminal } from "../../packages/client/src/protocol/states.js";
+import type { TaskUpdate } from "../../packages/client/src/types.js";
+import { OrchestratorClient } from "../../packages/client/src/client.js";
 import { Cluster, startService, type LogRecord, type ServiceProcess } from "../helpers/processes.js";
 import { delay, Follower, readStore, sequenceProblems } from "../helpers/chaos.js";
 
@@ -17,7 +18,7 @@ const leaseMs = 2000;
 const heartbeatMs = 200;
 
 const workerIdOf = (worker: ServiceProcess | undefined): string => String(worker?.logs.find((r) => r.msg === "Worker registered with the scheduler")?.worker_id ?? "");
-const resultOf = (bytes: Uint8Array): Record<string, unknown> => JSON.parse(Buffer.from(bytes).toString("utf8")) as Record<string, unknown>;
+const resultOf = (bytes: Uint8Array | null): Record<string, unknown> => JSON.parse(Buffer.from(bytes ?? new Uint8Array()).toString("utf8")) as Record<string, unknown>;
 
 /** Resolves with the error a promise rejects with, as an OrchestratorError; fails if it resolves. */
 async function refusal(promise: Promise<unknown>): Promise<OrchestratorError> {
@@ -48,7 +49,7 @@ describe("guarantees", () => {
     expect(pausedId).not.toBe("");
     const { taskId } = await client.submit({ name: "sleepy", payload: { ms: 1500 }, maxRetries: 3, retryBackoffMs: 10 });
     const follower = new Follower(client, taskId);
-    await follower.waitFor((u) => u.state === TaskState.TASK_STATE_RUNNING && u.attempt === 1);
+    await follower.waitFor((u) => u.state === "running" && u.attempt === 1);
 
     // Its stream stays open, but it says nothing any more.
     paused?.signal("SIGSTOP");
@@ -57,11 +58,11 @@ describe("guarantees", () => {
       const other = await cluster.addWorker();
       const otherId = workerIdOf(other);
       const running = await client.get(taskId);
-      expect({ state: running.state, attempt: running.attempt, workerId: running.workerId }).toEqual({ state: TaskState.TASK_STATE_RUNNING, attempt: 1, workerId: pausedId });
+      expect({ state: running.state, attempt: running.attempt, workerId: running.workerId }).toEqual({ state: "running", attempt: 1, workerId: pausedId });
 
       // Retried on the other worker once the lease (counted from the paused worker's last message) ran out.
-      const second = await follower.waitFor((u) => u.state === TaskState.TASK_STATE_RUNNING && u.attempt === 2, 10_000);
-      const retriedAfterMs = second.timestampMs - pausedAt;
+      const second = await follower.waitFor((u) => u.state === "running" && u.attempt === 2, 10_000);
+      const retriedAfterMs = second.timestamp.getTime() - pausedAt;
       expect(second.workerId).toBe(otherId);
       // Its last message came at most one heartbeat before the pause; the sweep runs every heartbeat.
       expect(retriedAfterMs).toBeGreaterThanOrEqual(leaseMs - 2 * heartbeatMs - 100);
@@ -73,7 +74,7 @@ describe("guarantees", () => {
       await cluster.scheduler.waitForLog((r) => r.msg === "Worker disconnected" && r.worker_id === pausedId && /stopped answering/.test(String(r.reason)), 2000);
 
       const terminal = await follower.done;
-      expect(terminal).toMatchObject({ state: TaskState.TASK_STATE_SUCCEEDED, attempt: 2, workerId: otherId });
+      expect(terminal).toMatchObject({ state: "succeeded", attempt: 2, workerId: otherId });
       expect(resultOf(terminal?.result ?? new Uint8Array()).pid).toBe(other.pid);
 
       // Resumed, the paused worker's handler finishes; it reconnects and reports attempt 1's result, which is fenced.
@@ -85,10 +86,10 @@ describe("guarantees", () => {
       await paused?.waitForLog((r) => r.msg === "Worker registered with the scheduler" && ++registrations === 2, 2000);
 
       const task = await client.get(taskId);
-      expect({ state: task.state, attempt: task.attempt, workerId: task.workerId }).toEqual({ state: TaskState.TASK_STATE_SUCCEEDED, attempt: 2, workerId: otherId });
+      expect({ state: task.state, attempt: task.attempt, workerId: task.workerId }).toEqual({ state: "succeeded", attempt: 2, workerId: otherId });
       expect(resultOf(task.result).pid).toBe(other.pid);
       expect(sequenceProblems(follower.updates.map((u) => u.sequence))).toBeNull();
-      expect(follower.updates.filter((u) => isTerminalProtoState(u.state))).toHaveLength(1);
+      expect(follower.updates.filter((u) => isTerminal(u.state))).toHaveLength(1);
       expect(task.lastSequence).toBe(follower.updates.length);
     } finally {
       paused?.signal("SIGCONT");
@@ -114,7 +115,7 @@ describe("guarantees", () => {
 
     try {
       // Mid-stream: some progress seen, the task still running.
-      await follower.waitFor((u) => u.state === TaskState.TASK_STATE_RUNNING && u.percent >= 10);
+      await follower.waitFor((u) => u.state === "running" && u.percent >= 10);
       const oldGateway = cluster.gateway;
       oldGateway.signal("SIGKILL");
       const killedAt = Date.now();
@@ -135,11 +136,11 @@ describe("guarantees", () => {
       expect(task.lastSequence).toBe(sequences.length);
       // queued, attempt started, one update per tick, succeeded.
       expect(sequences).toHaveLength(ticks + 3);
-      expect(follower.updates.filter((u) => isTerminalProtoState(u.state))).toHaveLength(1);
+      expect(follower.updates.filter((u) => isTerminal(u.state))).toHaveLength(1);
       // Updates recorded while no Gateway was up reached the subscriber after the restart, and the task
       // was still running then: the subscription really broke and resumed mid-stream.
-      expect(follower.updates.some((u) => u.timestampMs > killedAt && u.timestampMs < restartedAt)).toBe(true);
-      expect(terminal?.timestampMs ?? 0).toBeGreaterThan(restartedAt);
+      expect(follower.updates.some((u) => u.timestamp.getTime() > killedAt && u.timestamp.getTime() < restartedAt)).toBe(true);
+      expect(terminal?.timestamp.getTime() ?? 0).toBeGreaterThan(restartedAt);
 
       // On the wire: the resumed stream started right after the last sequence seen (after_sequence),
       // so the two streams together carry 1..N exactly once.
@@ -195,12 +196,12 @@ describe("guarantees", () => {
     const limit = 1000;
     const { taskId } = await cluster.client.submit({ name: "subscribers-unserved" });
     const client = new OrchestratorClient({ address: cluster.gatewayAddress });
-    const subscriptions: Array<AsyncGenerator<ProgressUpdate>> = [];
+    const subscriptions: Array<AsyncGenerator<TaskUpdate>> = [];
     try {
       // Each subscription is open at the Gateway once it has yielded the replayed "queued" update.
       for (let i = 0; i < limit; i++) subscriptions.push(client.subscribe(taskId));
       const firsts = await Promise.all(subscriptions.map((s) => s.next()));
-      expect(firsts.every((r) => r.value?.sequence === 1 && r.value.state === TaskState.TASK_STATE_QUEUED)).toBe(true);
+      expect(firsts.every((r) => r.value?.sequence === 1 && r.value.state === "queued")).toBe(true);
 
       const refused = await refusal(client.subscribe(taskId).next());
       expect(refused.code).toBe(Code.ResourceExhausted);
@@ -224,7 +225,7 @@ describe("guarantees", () => {
 
       // Closing one makes room for one (the Gateway learns of the close asynchronously: bounded retry).
       await subscriptions.pop()?.return(undefined);
-      let reopened: IteratorResult<ProgressUpdate> | undefined;
+      let reopened: IteratorResult<TaskUpdate> | undefined;
       for (let tries = 0; !reopened && tries < 50; tries++) {
         const again = client.subscribe(taskId);
         try {
@@ -306,7 +307,7 @@ describe("guarantees under a waiting-task limit of 50", () => {
     }
     expect(served).toBeDefined();
     const terminal = await client.waitForResult(served ?? "");
-    expect(terminal.state).toBe(TaskState.TASK_STATE_SUCCEEDED);
+    expect(terminal.state).toBe("succeeded");
     expect(resultOf(terminal.result).pid).toBe(cluster.workers[0]?.pid);
 
     // And the store holds exactly what was acknowledged.

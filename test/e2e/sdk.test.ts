@@ -1,7 +1,7 @@
 // The SDK as a user writes it: a Worker with inline handlers and a client, against real services.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { OrchestratorClient, TaskFailure, TaskState, Worker, type TaskContext } from "../../src/sdk/index.js";
-import { createLogger } from "../../src/util/logger.js";
+import { OrchestratorClient, TaskFailure, Worker, type TaskContext } from "../../packages/client/src/index.js";
+import { createLogger } from "../../packages/client/src/logger.js";
 import { Cluster } from "../helpers/processes.js";
 
 describe("SDK worker and client", () => {
@@ -44,7 +44,7 @@ describe("SDK worker and client", () => {
       const updates = [];
       for await (const update of client.subscribe(taskId)) updates.push(update);
       expect(updates.map((u) => u.state)).toEqual([
-        TaskState.TASK_STATE_QUEUED, TaskState.TASK_STATE_RUNNING, TaskState.TASK_STATE_RUNNING, TaskState.TASK_STATE_SUCCEEDED,
+        "queued", "running", "running", "succeeded",
       ]);
       expect(updates[2]).toMatchObject({ percent: 50, message: "adding 4 numbers" });
       expect(JSON.parse(Buffer.from(updates[3]?.result ?? []).toString())).toEqual({ sum: 10 });
@@ -60,7 +60,7 @@ describe("SDK worker and client", () => {
   it("ends the task when the handler throws TaskFailure.nonRetryable", async () => {
     const { taskId } = await cluster.client.submit({ name: "sdk-reject", maxRetries: 3 });
     const terminal = await cluster.client.waitForResult(taskId);
-    expect(terminal).toMatchObject({ state: TaskState.TASK_STATE_FAILED, attempt: 1, error: "numbers only" });
+    expect(terminal).toMatchObject({ state: "failed", attempt: 1, error: "numbers only" });
   });
 
   it("submits a batch in one call, all or none", async () => {
@@ -70,6 +70,6 @@ describe("SDK worker and client", () => {
     ]);
     expect(accepted).toHaveLength(2);
     const results = await Promise.all(accepted.map(({ taskId }) => cluster.client.waitForResult(taskId)));
-    expect(results.map((r) => JSON.parse(Buffer.from(r.result).toString()) as unknown)).toEqual([{ sum: 1 }, { sum: 5 }]);
+    expect(results.map((r) => JSON.parse(Buffer.from(r.result ?? "").toString()) as unknown)).toEqual([{ sum: 1 }, { sum: 5 }]);
   });
 });

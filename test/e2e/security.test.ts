@@ -8,9 +8,9 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { credentials, Metadata, status, type Client } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GatewayClient, SchedulerClient, TaskState, type WorkerMessage } from "../../src/protocol/generated/orchestrator/v1/orchestrator.js";
-import { OrchestratorClient } from "../../src/sdk/client.js";
-import { OrchestratorError } from "../../src/errors/orchestrator-error.js";
+import { GatewayClient, SchedulerClient, TaskState, type WorkerMessage } from "../../packages/client/src/protocol/generated/orchestrator/v1/orchestrator.js";
+import { OrchestratorClient } from "../../packages/client/src/client.js";
+import { OrchestratorError } from "../../packages/client/src/errors/orchestrator-error.js";
 import { makeTestPki, type TestPki } from "../helpers/certs.js";
 import { callRaw, statusOf, streamOutcome, type UnaryMethod } from "../helpers/grpc.js";
 import { cliPath, Cluster, fixtureHandlers, freePort, repoRoot, ServiceProcess, startService, tempDir, type LogRecord } from "../helpers/processes.js";
@@ -117,7 +117,7 @@ describe("API keys with roles", () => {
     const { taskId } = await cluster.client.submit({ name: "whoami" });
     const terminal = await cluster.client.waitForResult(taskId);
     expect(terminal.state).toBe(TaskState.TASK_STATE_SUCCEEDED);
-    expect((JSON.parse(Buffer.from(terminal.result).toString()) as { pid: number }).pid).toBe(cluster.workers[0]?.pid);
+    expect((JSON.parse(Buffer.from(terminal.result ?? "").toString()) as { pid: number }).pid).toBe(cluster.workers[0]?.pid);
   });
 
   it("answers UNAUTHENTICATED without a key, on unary, server-streaming and bidi calls alike", async () => {
@@ -250,7 +250,7 @@ describe("API keys with roles", () => {
     await cluster.addWorker(["--worker-key-file", workerKeyFile]);
     const terminal = await cluster.client.waitForResult(taskId);
     expect(terminal.state).toBe(TaskState.TASK_STATE_SUCCEEDED);
-    expect(Buffer.from(terminal.result).toString()).toBe("only an intruder could run this");
+    expect(Buffer.from(terminal.result ?? "").toString()).toBe("only an intruder could run this");
   });
 
   it("leaves health checks and server reflection open (buf curl needs no key for HealthCheck, a key for the rest)", async () => {
@@ -332,7 +332,7 @@ describe("TLS and mutual TLS", () => {
     const { taskId } = await cluster.client.submit({ name: "whoami" });
     const terminal = await cluster.client.waitForResult(taskId);
     expect(terminal.state).toBe(TaskState.TASK_STATE_SUCCEEDED);
-    expect((JSON.parse(Buffer.from(terminal.result).toString()) as { pid: number }).pid).toBe(cluster.workers[0]?.pid);
+    expect((JSON.parse(Buffer.from(terminal.result ?? "").toString()) as { pid: number }).pid).toBe(cluster.workers[0]?.pid);
     // The same CA given as a path, as the CLI does.
     const viaPath = new OrchestratorClient({ address: cluster.gatewayAddress, tls: { ca: pki.ca.cert } });
     try {
@@ -385,7 +385,7 @@ describe("TLS and mutual TLS", () => {
     const { taskId } = await cluster.client.submit({ name: "whoami" });
     const terminal = await cluster.client.waitForResult(taskId);
     expect(terminal.state).toBe(TaskState.TASK_STATE_SUCCEEDED);
-    expect((JSON.parse(Buffer.from(terminal.result).toString()) as { pid: number }).pid).toBe(cluster.workers[0]?.pid);
+    expect((JSON.parse(Buffer.from(terminal.result ?? "").toString()) as { pid: number }).pid).toBe(cluster.workers[0]?.pid);
     expect(worker.logs.some((r) => r.msg === "Worker registered with the scheduler" || r.msg === "Task started")).toBe(false);
     await worker.stop("SIGKILL");
   });

@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { credentials } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GatewayClient, TaskState, type ProgressUpdate } from "../../src/protocol/generated/orchestrator/v1/orchestrator.js";
+import { GatewayClient, TaskState, type ProgressUpdate } from "../../packages/client/src/protocol/generated/orchestrator/v1/orchestrator.js";
 import { Cluster } from "../helpers/processes.js";
 
 function rssMb(pid: number): number {
@@ -37,10 +37,10 @@ describe("a slow SubscribeProgress reader", () => {
     // The task finishes (all its updates stored) while nobody reads the stream.
     for (let i = 0; i < 600; i++) {
       const task = await cluster.client.get(taskId);
-      if (task.state === TaskState.TASK_STATE_SUCCEEDED) break;
+      if (task.state === "succeeded") break;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    expect((await cluster.client.get(taskId)).state).toBe(TaskState.TASK_STATE_SUCCEEDED);
+    expect((await cluster.client.get(taskId)).state).toBe("succeeded");
     // Let whatever the Scheduler can still push settle: until the Gateway's size holds still for 1 s.
     let last = rssMb(cluster.gateway.pid);
     for (let steady = 0, i = 0; steady < 10 && i < 150; i++) {

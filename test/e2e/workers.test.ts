@@ -1,6 +1,5 @@
 // Several workers: shared load, tasks handed on when a worker dies, graceful stop.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TaskState } from "../../src/protocol/generated/orchestrator/v1/orchestrator.js";
 import { Cluster } from "../helpers/processes.js";
 
 describe("two workers", () => {
@@ -20,8 +19,8 @@ describe("two workers", () => {
     const submitted = [];
     for (let i = 0; i < 8; i++) submitted.push(await cluster.client.submit({ name: "sleepy", payload: { ms: 200 } }));
     const results = await Promise.all(submitted.map(({ taskId }) => cluster.client.waitForResult(taskId)));
-    expect(results.every((r) => r.state === TaskState.TASK_STATE_SUCCEEDED)).toBe(true);
-    const pids = new Set(results.map((r) => (JSON.parse(Buffer.from(r.result).toString()) as { pid: number }).pid));
+    expect(results.every((r) => r.state === "succeeded")).toBe(true);
+    const pids = new Set(results.map((r) => (JSON.parse(Buffer.from(r.result ?? "").toString()) as { pid: number }).pid));
     expect(pids).toEqual(new Set(cluster.workers.map((w) => w.pid)));
     const byWorker = new Set(results.map((r) => r.workerId));
     expect(byWorker.size).toBe(2);
@@ -31,8 +30,8 @@ describe("two workers", () => {
     const { taskId } = await cluster.client.submit({ name: "sleepy", payload: { ms: 1500 }, maxRetries: 2, retryBackoffMs: 10 });
     let holderId = "";
     for await (const update of cluster.client.subscribe(taskId)) {
-      if (update.state === TaskState.TASK_STATE_RUNNING) {
-        holderId = update.workerId;
+      if (update.state === "running") {
+        holderId = update.workerId ?? "";
         break;
       }
     }
@@ -42,10 +41,10 @@ describe("two workers", () => {
     holder?.signal("SIGKILL");
     await holder?.exited;
     const terminal = await cluster.client.waitForResult(taskId);
-    expect(terminal.state).toBe(TaskState.TASK_STATE_SUCCEEDED);
+    expect(terminal.state).toBe("succeeded");
     expect(terminal.attempt).toBe(2);
     expect(terminal.workerId).not.toBe(holderId);
-    expect((JSON.parse(Buffer.from(terminal.result).toString()) as { pid: number }).pid).toBe(survivor?.pid);
+    expect((JSON.parse(Buffer.from(terminal.result ?? "").toString()) as { pid: number }).pid).toBe(survivor?.pid);
     const task = await cluster.client.get(taskId);
     expect(task.attempt).toBe(2);
   });
@@ -57,13 +56,13 @@ describe("two workers", () => {
     expect(worker).toBeDefined();
     const { taskId } = await cluster.client.submit({ name: "sleepy", payload: { ms: 800 } });
     for await (const update of cluster.client.subscribe(taskId)) {
-      if (update.state === TaskState.TASK_STATE_RUNNING) break;
+      if (update.state === "running") break;
     }
     const exit = await worker?.stop("SIGINT");
     expect(exit?.code).toBe(0);
     expect(worker?.logs.some((r) => r.msg === "Worker service stopped")).toBe(true);
     const task = await cluster.client.get(taskId);
-    expect(task.state).toBe(TaskState.TASK_STATE_SUCCEEDED);
+    expect(task.state).toBe("succeeded");
     expect(task.attempt).toBe(1);
     expect(await cluster.client.workers()).toHaveLength(0);
   });

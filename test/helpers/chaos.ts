@@ -3,11 +3,11 @@
 import { randomInt } from "node:crypto";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { OrchestratorError } from "../../src/errors/orchestrator-error.js";
-import { Code } from "../../src/errors/code.js";
-import type { OrchestratorClient, Submitted, TaskSpec } from "../../src/sdk/client.js";
-import { isTerminalProtoState } from "../../src/protocol/convert.js";
-import type { ProgressUpdate } from "../../src/protocol/generated/orchestrator/v1/orchestrator.js";
+import { OrchestratorError } from "../../packages/client/src/errors/orchestrator-error.js";
+import { Code } from "../../packages/client/src/errors/code.js";
+import type { OrchestratorClient, Submitted, TaskSpec } from "../../packages/client/src/client.js";
+import { isTerminal } from "../../packages/client/src/protocol/states.js";
+import type { TaskUpdate } from "../../packages/client/src/types.js";
 
 /** mulberry32: a tiny seeded PRNG with uniform output in [0, 1). */
 export function mulberry32(seed: number): () => number {
@@ -81,8 +81,8 @@ export async function submitUntilAcknowledged(client: OrchestratorClient, spec: 
 
 /** Follows one task with client.subscribe (which resumes by itself) and keeps every update it yields. */
 export class Follower {
-  readonly updates: ProgressUpdate[] = [];
-  readonly done: Promise<ProgressUpdate | undefined>;
+  readonly updates: TaskUpdate[] = [];
+  readonly done: Promise<TaskUpdate | undefined>;
   private readonly listeners = new Set<() => void>();
 
   constructor(client: OrchestratorClient, readonly taskId: string) {
@@ -97,13 +97,13 @@ export class Follower {
     this.done.catch(() => undefined);
   }
 
-  get terminal(): ProgressUpdate | undefined {
+  get terminal(): TaskUpdate | undefined {
     const last = this.updates.at(-1);
-    return last && isTerminalProtoState(last.state) ? last : undefined;
+    return last && isTerminal(last.state) ? last : undefined;
   }
 
   /** Resolves with the first update (seen or future) that matches. */
-  waitFor(match: (update: ProgressUpdate) => boolean, timeoutMs = 15_000): Promise<ProgressUpdate> {
+  waitFor(match: (update: TaskUpdate) => boolean, timeoutMs = 15_000): Promise<TaskUpdate> {
     const seen = this.updates.find(match);
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {

@@ -1,7 +1,7 @@
 import { Metadata, type Client, type ServiceError } from "@grpc/grpc-js";
-import { callUnary as callGeneratedUnary, type UnaryMethod } from "../../src/util/grpc-call.js";
+import { callUnary as callGeneratedUnary, type UnaryMethod } from "../../packages/client/src/transport/grpc-call.js";
 
-export type { UnaryMethod } from "../../src/util/grpc-call.js";
+export type { UnaryMethod } from "../../packages/client/src/transport/grpc-call.js";
 
 /** Calls a generated unary method with a deadline; rejects with the raw grpc-js ServiceError. */
 export function callUnary<Req, Res>(client: Client, method: UnaryMethod<Req, Res>, request: Req, timeoutMs = 10_000): Promise<Res> {

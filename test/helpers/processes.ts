@@ -1,15 +1,15 @@
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { EventEmitter } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
-import { freePort } from "../../src/util/net.js";
+import { freePort } from "../../bench/src/net.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { OrchestratorClient, type ClientOptions } from "../../src/sdk/client.js";
+import { OrchestratorClient, type ClientOptions } from "../../packages/client/src/client.js";
 
 export const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
-export const cliPath = join(repoRoot, "dist/cli/main.js");
+export const cliPath = join(repoRoot, "packages/server/dist/cli/main.js");
 export const fixtureHandlers = join(repoRoot, "test/fixtures/handlers.mjs");
 
 export type LogRecord = Record<string, unknown> & { msg?: string; level?: string };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { exponentialBackoff } from "../../src/scheduler/retry-policy.js";
+import { exponentialBackoff } from "../../packages/server/src/scheduler/retry-policy.js";
 
 /** A random source that always returns the same value. */
 const fixed = (value: number) => (): number => value;

@@ -4,11 +4,11 @@
  * explicitly, so nothing here sleeps or reads the wall clock.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { Code } from "../../src/errors/code.js";
-import { OrchestratorError } from "../../src/errors/orchestrator-error.js";
+import { Code } from "../../packages/client/src/errors/code.js";
+import { OrchestratorError } from "../../packages/client/src/errors/orchestrator-error.js";
 import type {
   BackoffPolicy, ClaimedAttempt, ClaimRequest, LeaseTerms, NewTask, TaskEvent, TaskRecord, TaskStore,
-} from "../../src/store/store.js";
+} from "../../packages/server/src/store/store.js";
 
 export const T0 = Date.UTC(2026, 0, 1);
 export const terms: LeaseTerms = { leaseMs: 10_000, deadlineGraceMs: 5_000 };

@@ -3,9 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { migrations } from "../../src/store/sqlite/migrations/index.js";
-import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
-import type { SqliteStoreOptions } from "../../src/store/sqlite/sqlite-store.js";
+import { migrations } from "../../packages/server/src/store/sqlite/migrations/index.js";
+import { SqliteStore } from "../../packages/server/src/store/sqlite/sqlite-store.js";
+import type { SqliteStoreOptions } from "../../packages/server/src/store/sqlite/sqlite-store.js";
 import { byteList, bytes, describeTaskStoreConformance, newTask, T0, terms } from "./conformance.js";
 
 let directory = "";

@@ -11,8 +11,8 @@ import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { credentials, loadPackageDefinition, status, type CallOptions, type ChannelCredentials, type Client, type ClientDuplexStream, type ClientReadableStream, type GrpcObject, type ServiceError } from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 import { afterEach, describe, expect, it } from "vitest";
-import { GatewayService } from "../../src/protocol/generated/orchestrator/v1/orchestrator.js";
-import { startGrpcServer, type ServiceServer } from "../../src/util/grpc-server.js";
+import { GatewayService } from "../../packages/client/src/protocol/generated/orchestrator/v1/orchestrator.js";
+import { startGrpcServer, type ServiceServer } from "../../packages/server/src/util/grpc-server.js";
 import { repoRoot } from "../helpers/processes.js";
 
 const run = promisify(execFile);
@@ -112,8 +112,8 @@ describe("standard health checking and server reflection, loaded on the first ca
       import { createRequire } from "node:module";
       const require = createRequire(${url("package.json")});
       const grpc = require("@grpc/grpc-js");
-      const { startGrpcServer } = await import(${url("dist/util/grpc-server.js")});
-      const { GatewayService } = await import(${url("dist/protocol/generated/orchestrator/v1/orchestrator.js")});
+      const { startGrpcServer } = await import(${url("packages/server/dist/util/grpc-server.js")});
+      const { GatewayService } = await import(${url("packages/client/dist/protocol/generated/orchestrator/v1/orchestrator.js")});
       const heavy = ["protobufjs", "@grpc/proto-loader", "grpc-health-check", "@grpc/reflection"];
       const loaded = () => heavy.filter((name) => Object.keys(require.cache).some((path) => path.includes("/node_modules/" + name + "/")));
       const start = () => startGrpcServer("orchestrator.v1.Gateway", GatewayService, {}, "127.0.0.1", 0);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { prettyLine } from "../../src/util/logger.js";
+import { prettyLine } from "../../packages/client/src/logger.js";
 
 describe("terminal log format", () => {
   it("prints time, level, message and key=value fields on one line", () => {

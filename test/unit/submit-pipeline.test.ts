@@ -1,8 +1,8 @@
 import { EventEmitter } from "node:events";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { SubmitStreamRequest, SubmitStreamResponse, SubmitTaskRequest } from "../../src/protocol/generated/orchestrator/v1/orchestrator.js";
-import { Code } from "../../src/errors/code.js";
-import { SubmitPipeline, type SubmitStreamCall } from "../../src/sdk/submit-pipeline.js";
+import type { SubmitStreamRequest, SubmitStreamResponse, SubmitTaskRequest } from "../../packages/client/src/protocol/generated/orchestrator/v1/orchestrator.js";
+import { Code } from "../../packages/client/src/errors/code.js";
+import { SubmitPipeline, type SubmitStreamCall } from "../../packages/client/src/submit-pipeline.js";
 
 /** The client side of a SubmitStream, as the pipeline sees it: what it wrote, and a way to answer. */
 class FakeStream extends EventEmitter {

@@ -1,0 +1,194 @@
+// The benchmark's client process: `node dist/bench/client.js '<json ClientJob>'`. It runs one
+// workload against the Gateway and prints one line `BENCH_RESULT <json>` on stdout.
+import { credentials } from "@grpc/grpc-js";
+import { OrchestratorClient, toTaskRequest, type TaskSpec } from "orchestrator-ts-client/internal";
+import { GatewayClient, type SubmitTaskRequest } from "orchestrator-ts-client/internal";
+import { distribution, ownCpuSeconds, procMemoryMb, resultPrefix, round, runPool, wallNow, type Distribution } from "./util.js";
+
+export type SubmitMode = "sdk" | "unary" | "batch";
+
+export type ClientJob =
+  | { kind: "submit"; address: string; mode: SubmitMode; count: number; concurrency: number; batchSize: number; taskName: string }
+  | { kind: "paced"; address: string; rate: number; seconds: number; taskName: string };
+
+export interface SubmitOutcome {
+  kind: "submit";
+  submitted: number;
+  /** Tasks whose submit call answered with success (durable by then). */
+  acknowledged: number;
+  /** Failed calls (a batch counts once). */
+  errors: number;
+  firstError?: string;
+  firstSubmitStartMs: number;
+  lastAckMs: number;
+  submitSeconds: number;
+  submitRate: number;
+  /** CPU seconds the client used in the submit phase. */
+  cpuSeconds: number;
+  /** CPU seconds the client process used in its whole life. */
+  processCpuSeconds: number;
+  peakRssMb: number;
+}
+
+export interface PacedOutcome {
+  kind: "paced";
+  submitted: number;
+  acknowledged: number;
+  /** Failed submit or wait calls. */
+  errors: number;
+  firstError?: string;
+  notSucceeded: number;
+  achievedRate: number;
+  maxPacingLagMs: number;
+  dispatchMs: Distribution;
+  completionMs: Distribution;
+  processCpuSeconds: number;
+  peakRssMb: number;
+}
+
+class ErrorCounter {
+  count = 0;
+  first: string | undefined;
+  add(error: unknown): void {
+    this.count++;
+    this.first ??= error instanceof Error ? error.message : String(error);
+  }
+}
+
+function unaryClient(address: string): { submit(request: SubmitTaskRequest): Promise<void>; ready(): Promise<void>; close(): void } {
+  // What grpcurl or any generic gRPC client does: the generated stub, one SubmitTask call per task.
+  const gateway = new GatewayClient(address, credentials.createInsecure());
+  return {
+    submit: (request) => new Promise((resolve, reject) => {
+      gateway.submitTask(request, (error) => (error ? reject(error) : resolve()));
+    }),
+    ready: () => new Promise((resolve, reject) => {
+      gateway.waitForReady(Date.now() + 10_000, (error) => (error ? reject(error) : resolve()));
+    }),
+    close: () => gateway.close(),
+  };
+}
+
+async function runSubmit(job: Extract<ClientJob, { kind: "submit" }>): Promise<SubmitOutcome> {
+  const errors = new ErrorCounter();
+  const spec: TaskSpec = { name: job.taskName };
+  let submit: (index: number) => Promise<number>;
+  let calls = job.count;
+  let acknowledged = 0;
+  let close: () => void;
+  if (job.mode === "unary") {
+    const gateway = unaryClient(job.address);
+    await gateway.ready();
+    // The same request the SDK builds (toTaskRequest), sent as a plain unary call.
+    const request: SubmitTaskRequest = toTaskRequest(spec);
+    submit = async () => {
+      await gateway.submit(request);
+      return 1;
+    };
+    close = () => gateway.close();
+  } else {
+    const client = new OrchestratorClient({ address: job.address, timeoutMs: 120_000 });
+    await client.workers(); // connect before the clock starts
+    if (job.mode === "sdk") {
+      submit = async () => {
+        await client.submit(spec);
+        return 1;
+      };
+    } else {
+      calls = Math.ceil(job.count / job.batchSize);
+      submit = async (index) => {
+        const size = Math.min(job.batchSize, job.count - index * job.batchSize);
+        return (await client.submitMany(Array.from({ length: size }, () => spec))).length;
+      };
+    }
+    close = () => client.close();
+  }
+  const cpu = process.cpuUsage();
+  const first = wallNow();
+  await runPool(calls, job.concurrency, async (index) => {
+    try {
+      const accepted = await submit(index);
+      acknowledged += accepted;
+    } catch (error) {
+      errors.add(error);
+    }
+  });
+  const last = wallNow();
+  const used = process.cpuUsage(cpu);
+  close();
+  const seconds = (last - first) / 1000;
+  return {
+    kind: "submit", submitted: job.count, acknowledged, errors: errors.count, firstError: errors.first,
+    firstSubmitStartMs: round(first), lastAckMs: round(last), submitSeconds: round(seconds), submitRate: round(job.count / seconds, 0),
+    cpuSeconds: round((used.user + used.system) / 1e6, 2), processCpuSeconds: ownCpuSeconds(), peakRssMb: procMemoryMb("self", "VmHWM"),
+  };
+}
+
+/**
+ * Submits `rate` tasks per second for `seconds`, each at its own slot of a fixed timetable (a late
+ * timer catches up; nothing is sent in bursts on purpose), and follows each to its end.
+ */
+async function runPaced(job: Extract<ClientJob, { kind: "paced" }>): Promise<PacedOutcome> {
+  const client = new OrchestratorClient({ address: job.address, timeoutMs: 30_000 });
+  await client.workers();
+  const errors = new ErrorCounter();
+  const total = Math.round(job.rate * job.seconds);
+  const interval = 1000 / job.rate;
+  const dispatch: number[] = [];
+  const completion: number[] = [];
+  let notSucceeded = 0;
+  let acknowledged = 0;
+  let maxLag = 0;
+  const one = async (): Promise<void> => {
+    const start = wallNow();
+    try {
+      const { taskId } = await client.submit({ name: job.taskName });
+      acknowledged++;
+      const terminal = await client.waitForResult(taskId);
+      const end = wallNow();
+      if (terminal.state !== "succeeded") {
+        notSucceeded++;
+        return;
+      }
+      dispatch.push(Number(String(terminal.result)) - start);
+      completion.push(end - start);
+    } catch (error) {
+      errors.add(error);
+    }
+  };
+  const pending: Promise<void>[] = [];
+  const t0 = wallNow() + 20;
+  let firstStart = 0;
+  let lastStart = 0;
+  for (let i = 0; i < total; i++) {
+    const due = t0 + i * interval;
+    const wait = due - wallNow();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    const now = wallNow();
+    maxLag = Math.max(maxLag, now - due);
+    if (i === 0) firstStart = now;
+    lastStart = now;
+    pending.push(one());
+  }
+  await Promise.all(pending);
+  client.close();
+  return {
+    kind: "paced", submitted: total, acknowledged, errors: errors.count, firstError: errors.first, notSucceeded,
+    achievedRate: round(total > 1 ? ((total - 1) * 1000) / (lastStart - firstStart) : 0, 1), maxPacingLagMs: round(maxLag),
+    dispatchMs: distribution(dispatch), completionMs: distribution(completion), processCpuSeconds: ownCpuSeconds(), peakRssMb: procMemoryMb("self", "VmHWM"),
+  };
+}
+
+async function main(): Promise<void> {
+  const job = JSON.parse(process.argv[2] ?? "{}") as ClientJob;
+  const outcome = job.kind === "submit" ? await runSubmit(job) : await runPaced(job);
+  process.stdout.write(`${resultPrefix}${JSON.stringify(outcome)}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);

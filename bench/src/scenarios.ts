@@ -1,0 +1,208 @@
+// One run of each workload against a fresh three-process deployment. Every run returns flat
+// metrics (numbers); main.ts takes the median of each over the runs.
+import { readFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { join } from "node:path";
+import type { ClientJob, PacedOutcome, SubmitMode, SubmitOutcome } from "./client.js";
+import { StoreReader, type StoreFacts } from "./db.js";
+import { Deployment, benchDist, NodeProcess, type Synchronous } from "./services.js";
+import type { WorkerHostJob, WorkerHostOutcome } from "./workers.js";
+import { distribution, establishedConnectionsTo, machineCpuSeconds, ownCpuSeconds, readyPrefix, round, sleep, type Distribution } from "./util.js";
+
+export type Metrics = Record<string, number>;
+
+export interface Sizes {
+  w1Tasks: number;
+  w1Concurrency: number;
+  w1Slots: number;
+  batchSize: number;
+  w2Rate: number;
+  w2Seconds: number;
+  w3Tasks: number;
+  w3Workers: number;
+  w3Slots: number;
+  w3FillConcurrency: number;
+  idleWaitMs: number;
+}
+
+export const fullSizes: Sizes = {
+  w1Tasks: 20_000, w1Concurrency: 64, w1Slots: 32, batchSize: 500, w2Rate: 200, w2Seconds: 10,
+  w3Tasks: 100_000, w3Workers: 100, w3Slots: 10, w3FillConcurrency: 4, idleWaitMs: 2500,
+};
+
+export const quickSizes: Sizes = {
+  w1Tasks: 500, w1Concurrency: 64, w1Slots: 32, batchSize: 100, w2Rate: 200, w2Seconds: 1,
+  w3Tasks: 2_000, w3Workers: 10, w3Slots: 10, w3FillConcurrency: 4, idleWaitMs: 2000,
+};
+
+const clientScript = join(benchDist, "client.js");
+const workerHostScript = join(benchDist, "workers.js");
+
+/** How long to wait for `count` tasks to finish: generous, but a stall fails the run instead of hanging it. */
+function drainBoundMs(count: number): number {
+  return 60_000 + count * 2;
+}
+
+async function runClient<T>(job: ClientJob, timeoutMs: number): Promise<T> {
+  const child = new NodeProcess("client", clientScript, [JSON.stringify(job)]);
+  try {
+    return await child.result<T>(timeoutMs);
+  } finally {
+    await child.stop();
+  }
+}
+
+function spread(prefix: string, value: Distribution): Metrics {
+  return { [`${prefix}P50`]: value.p50, [`${prefix}P95`]: value.p95, [`${prefix}P99`]: value.p99, [`${prefix}Max`]: value.max, [`${prefix}Count`]: value.count };
+}
+
+/**
+ * lost: acknowledged tasks that did not succeed (a failed call's tasks are counted under errors, not
+ * here); notFirstAttempt: rows that needed a second attempt (a duplicate dispatch) or never started.
+ */
+function integrity(facts: StoreFacts, acknowledged: number): Metrics {
+  const succeeded = facts.succeeded ?? 0;
+  return { rows: facts.total, acknowledged, succeeded, lost: Math.max(0, acknowledged - succeeded), notFirstAttempt: facts.notFirstAttempt ?? 0 };
+}
+
+/**
+ * CPU the rest of the machine used during a measured phase: all busy CPU minus what the services,
+ * the client or worker-host children and this process used. Anything well above zero means
+ * something else ran meanwhile (someone's tests) and the run's figures are skewed.
+ */
+class ForeignCpu {
+  private readonly machine = machineCpuSeconds();
+  private readonly own = ownCpuSeconds();
+  private readonly started = Date.now();
+  private readonly services: number[];
+
+  constructor(private readonly deployment: Deployment) {
+    this.services = deployment.services().map((service) => service.cpuSeconds());
+  }
+
+  /** `children`: whole-life CPU seconds of the children started inside the window. */
+  measure(children: number): Metrics {
+    const services = this.deployment.services().reduce((sum, service, index) => sum + service.cpuSeconds() - (this.services[index] ?? 0), 0);
+    const ours = services + children + (ownCpuSeconds() - this.own);
+    const foreign = Math.max(0, machineCpuSeconds() - this.machine - ours);
+    const capacity = ((Date.now() - this.started) / 1000) * cpus().length;
+    return { otherCpuS: round(foreign, 2), otherCpuPercent: round((100 * foreign) / capacity, 1) };
+  }
+}
+
+/** Starts a deployment, runs `body` with a read-only view of its store, and always tears it down. */
+async function withDeployment<T>(deployment: Deployment, body: (reader: StoreReader) => Promise<T>): Promise<T> {
+  let reader: StoreReader | undefined;
+  try {
+    await deployment.start();
+    reader = new StoreReader(deployment.databasePath);
+    return await body(reader);
+  } finally {
+    reader?.close();
+    await deployment.stop();
+  }
+}
+
+/** W1: N tasks, up to `concurrency` requests in flight, one worker process; submit and drain rates. */
+export function runW1(mode: SubmitMode, synchronous: Synchronous, sizes: Sizes, profileDir?: string): Promise<Metrics> {
+  const deployment = new Deployment({ synchronous, workerSlots: sizes.w1Slots, profileDir });
+  return withDeployment(deployment, async (reader) => {
+    const count = sizes.w1Tasks;
+    const services = deployment.services();
+    const cpuBefore = services.map((service) => service.cpuSeconds());
+    const foreign = new ForeignCpu(deployment);
+    const outcome = await runClient<SubmitOutcome>({
+      kind: "submit", address: deployment.gatewayAddress, mode, count, concurrency: sizes.w1Concurrency, batchSize: sizes.batchSize, taskName: "noop",
+    }, drainBoundMs(count));
+    await reader.waitForSucceeded(outcome.acknowledged, drainBoundMs(count));
+    const cpu: Metrics = { clientCpuS: outcome.cpuSeconds, ...foreign.measure(outcome.processCpuSeconds) };
+    services.forEach((service, index) => {
+      cpu[`${service.command}CpuS`] = round(service.cpuSeconds() - (cpuBefore[index] ?? 0), 2);
+    });
+    const facts = reader.facts();
+    const drainSeconds = (facts.maxFinishedAt - facts.minCreatedAt) / 1000;
+    if (outcome.firstError) process.stderr.write(`  first submit error: ${outcome.firstError}\n`);
+    return {
+      submitRate: outcome.submitRate, submitSeconds: outcome.submitSeconds,
+      drainRate: round((facts.succeeded ?? 0) / drainSeconds, 0), drainSeconds: round(drainSeconds), errors: outcome.errors, ...integrity(facts, outcome.acknowledged),
+      schedulerPeakRssMb: deployment.scheduler.peakRssMb(), gatewayPeakRssMb: deployment.gateway.peakRssMb(),
+      workerPeakRssMb: deployment.worker?.peakRssMb() ?? Number.NaN, clientPeakRssMb: outcome.peakRssMb, ...cpu,
+    };
+  });
+}
+
+/** Idle RSS after start-up, then W2: a steady paced load on an idle, connected worker; latencies. */
+export function runW2(synchronous: Synchronous, sizes: Sizes): Promise<Metrics> {
+  const deployment = new Deployment({ synchronous, workerSlots: sizes.w1Slots });
+  return withDeployment(deployment, async (reader) => {
+    await sleep(sizes.idleWaitMs);
+    const idle = {
+      schedulerIdleRssMb: deployment.scheduler.rssMb(), gatewayIdleRssMb: deployment.gateway.rssMb(), workerIdleRssMb: deployment.worker?.rssMb() ?? Number.NaN,
+    };
+    const foreign = new ForeignCpu(deployment);
+    const outcome = await runClient<PacedOutcome>({
+      kind: "paced", address: deployment.gatewayAddress, rate: sizes.w2Rate, seconds: sizes.w2Seconds, taskName: "bench-clock",
+    }, sizes.w2Seconds * 1000 + 60_000);
+    await reader.waitForSucceeded(outcome.acknowledged, 10_000);
+    if (outcome.firstError) process.stderr.write(`  first error: ${outcome.firstError}\n`);
+    return {
+      ...idle, ...foreign.measure(outcome.processCpuSeconds), achievedRate: outcome.achievedRate, maxPacingLagMs: outcome.maxPacingLagMs,
+      ...spread("dispatch", outcome.dispatchMs), ...spread("completion", outcome.completionMs),
+      errors: outcome.errors + outcome.notSucceeded, ...integrity(reader.facts(), outcome.acknowledged),
+      schedulerPeakRssMb: deployment.scheduler.peakRssMb(), gatewayPeakRssMb: deployment.gateway.peakRssMb(),
+      workerPeakRssMb: deployment.worker?.peakRssMb() ?? Number.NaN,
+    };
+  });
+}
+
+/** Handler start (worker host's clock) minus the Scheduler's started_at for the same task. */
+function claimToStart(startsFile: string, reader: StoreReader): Distribution {
+  const startedAt = reader.startedAt();
+  const values: number[] = [];
+  for (const line of readFileSync(startsFile, "utf8").split("\n")) {
+    const [taskId, start] = line.split("\t");
+    const claimed = taskId ? startedAt.get(taskId) : undefined;
+    if (claimed !== undefined) values.push(Number(start) - claimed);
+  }
+  return distribution(values);
+}
+
+/**
+ * W3: N tasks queued (submitMany) before any worker connects, then one process hosting many
+ * workers, each on its own connection, drains them. Dispatch is measured as slot turnaround.
+ */
+export function runW3(synchronous: Synchronous, sizes: Sizes): Promise<Metrics> {
+  const deployment = new Deployment({ synchronous, workerSlots: 0 });
+  return withDeployment(deployment, async (reader) => {
+    const count = sizes.w3Tasks;
+    const fill = await runClient<SubmitOutcome>({
+      kind: "submit", address: deployment.gatewayAddress, mode: "batch", count, concurrency: sizes.w3FillConcurrency, batchSize: sizes.batchSize, taskName: "noop",
+    }, drainBoundMs(count));
+    if (fill.errors > 0) throw new Error(`W3: ${fill.errors} submit batches failed: ${fill.firstError}`);
+    const baseline = establishedConnectionsTo(deployment.scheduler.port);
+    const startsFile = join(deployment.dataDir, "handler-starts.tsv");
+    const job: WorkerHostJob = { schedulerAddress: deployment.schedulerAddress, workers: sizes.w3Workers, slots: sizes.w3Slots, startsFile };
+    const foreign = new ForeignCpu(deployment);
+    const host = new NodeProcess("worker host", workerHostScript, [JSON.stringify(job)]);
+    try {
+      await host.waitForLine(readyPrefix, 60_000);
+      const connections = establishedConnectionsTo(deployment.scheduler.port) - baseline;
+      await reader.waitForSucceeded(count, drainBoundMs(count));
+      const result = host.result<WorkerHostOutcome>(30_000);
+      await host.stop();
+      const outcome = await result;
+      const other = foreign.measure(outcome.processCpuSeconds);
+      const facts = reader.facts();
+      const drainSeconds = (facts.maxFinishedAt - facts.minStartedAt) / 1000;
+      return {
+        fillRate: fill.submitRate, fillSeconds: fill.submitSeconds, drainRate: round((facts.succeeded ?? 0) / drainSeconds, 0), drainSeconds: round(drainSeconds),
+        workers: outcome.workers, connections, handled: outcome.handled, duplicates: outcome.duplicates, ...spread("turnaround", outcome.turnaroundMs),
+        ...spread("claimToStart", claimToStart(startsFile, reader)),
+        errors: fill.errors, ...integrity(facts, fill.acknowledged),
+        schedulerPeakRssMb: deployment.scheduler.peakRssMb(), gatewayPeakRssMb: deployment.gateway.peakRssMb(), workerHostPeakRssMb: outcome.peakRssMb, ...other,
+      };
+    } finally {
+      await host.stop();
+    }
+  });
+}

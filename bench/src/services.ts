@@ -1,0 +1,211 @@
+// The three-process deployment the benchmark measures: Scheduler, Gateway and Worker as separate
+// `orchestrator` processes on loopback, the embedded store in a fresh temp dir, logging at warn.
+import { spawn, type ChildProcess } from "node:child_process";
+import { EventEmitter } from "node:events";
+import { mkdtempSync, rmSync } from "node:fs";
+import { connect } from "node:net";
+import { freePort } from "./net.js";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { OrchestratorClient } from "orchestrator-ts-client/internal";
+import { procCpuSeconds, procMemoryMb, resultPrefix, sleep } from "./util.js";
+
+/** bench/dist, where the bench's own scripts are built. */
+export const benchDist = fileURLToPath(new URL(".", import.meta.url));
+export const cliPath = fileURLToPath(new URL("../../packages/server/dist/cli/main.js", import.meta.url));
+export const benchHandlersPath = join(benchDist, "handlers.js");
+
+export type Synchronous = "full" | "normal";
+
+export { freePort };
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: "127.0.0.1", port });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
+/**
+ * One child Node process. Its output is kept (only the tail is ever shown) and each stdout line is
+ * emitted, so the parent waits for what a child says (`BENCH_RESULT {...}`, `READY ...`).
+ */
+export class NodeProcess extends EventEmitter {
+  readonly child: ChildProcess;
+  readonly exited: Promise<number | null>;
+  private readonly tail: string[] = [];
+
+  constructor(readonly label: string, script: string, args: string[], nodeFlags: string[] = []) {
+    super();
+    this.child = spawn(process.execPath, [...nodeFlags, script, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    this.exited = new Promise((resolve) => this.child.once("close", (code) => resolve(code)));
+    for (const stream of [this.child.stdout, this.child.stderr]) {
+      if (!stream) continue;
+      createInterface({ input: stream }).on("line", (line) => {
+        this.tail.push(line);
+        if (this.tail.length > 30) this.tail.shift();
+        this.emit("line", line);
+      });
+    }
+  }
+
+  /** Resolves with the rest of the first stdout/stderr line that starts with `prefix`. */
+  waitForLine(prefix: string, timeoutMs: number): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const done = (error: Error | null, value = ""): void => {
+        clearTimeout(timer);
+        this.off("line", onLine);
+        if (error) reject(error);
+        else resolve(value);
+      };
+      const onLine = (line: string): void => {
+        if (line.startsWith(prefix)) done(null, line.slice(prefix.length));
+      };
+      const timer = setTimeout(() => done(new Error(`${this.label} did not print "${prefix}" within ${timeoutMs} ms:\n${this.output()}`)), timeoutMs);
+      this.on("line", onLine);
+      void this.exited.then((code) => done(new Error(`${this.label} exited (${code}) before printing "${prefix}":\n${this.output()}`)));
+    });
+  }
+
+  /** Waits for the child's `BENCH_RESULT <json>` line. */
+  async result<T>(timeoutMs: number): Promise<T> {
+    return JSON.parse(await this.waitForLine(resultPrefix, timeoutMs)) as T;
+  }
+
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+
+  get alive(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  output(): string {
+    return this.tail.join("\n");
+  }
+
+  rssMb(): number {
+    return procMemoryMb(this.pid, "VmRSS");
+  }
+
+  peakRssMb(): number {
+    return procMemoryMb(this.pid, "VmHWM");
+  }
+
+  cpuSeconds(): number {
+    return procCpuSeconds(this.pid);
+  }
+
+  /** SIGINT (a graceful stop, which also writes --cpu-prof profiles), then SIGKILL after a while. */
+  async stop(timeoutMs = 15_000): Promise<void> {
+    if (!this.alive) return;
+    this.child.kill("SIGINT");
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), timeoutMs);
+    try {
+      await this.exited;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** An orchestrator service; it logs at warn, so readiness is observed on its port instead. */
+export class ServiceProcess extends NodeProcess {
+  constructor(readonly command: "scheduler" | "gateway" | "worker", readonly port: number, args: string[], nodeFlags: string[] = []) {
+    super(command, cliPath, [command, "--port", String(port), "--log-level", "warn", ...args], nodeFlags);
+  }
+
+  async listening(timeoutMs = 20_000): Promise<this> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (!this.alive) throw new Error(`${this.command} exited (${this.child.exitCode}) before listening:\n${this.output()}`);
+      if (await portOpen(this.port)) return this;
+      await sleep(25);
+    }
+    throw new Error(`${this.command} did not listen on ${this.port} within ${timeoutMs} ms:\n${this.output()}`);
+  }
+}
+
+export interface DeploymentOptions {
+  synchronous: Synchronous;
+  /** Slots of the worker process; 0 starts no worker process. */
+  workerSlots: number;
+  /** When set, every service runs under `node --cpu-prof` writing to <profileDir>/<service>/. */
+  profileDir?: string;
+}
+
+/** Scheduler, Gateway and (optionally) one Worker, each its own process, on one temp data dir. */
+export class Deployment {
+  scheduler!: ServiceProcess;
+  gateway!: ServiceProcess;
+  worker: ServiceProcess | undefined;
+  readonly dataDir = mkdtempSync(join(tmpdir(), "orchestrator-bench-"));
+
+  constructor(readonly options: DeploymentOptions) {}
+
+  get schedulerAddress(): string {
+    return `127.0.0.1:${this.scheduler.port}`;
+  }
+
+  get gatewayAddress(): string {
+    return `127.0.0.1:${this.gateway.port}`;
+  }
+
+  get databasePath(): string {
+    return join(this.dataDir, "orchestrator.db");
+  }
+
+  private nodeFlags(service: string): string[] {
+    const dir = this.options.profileDir;
+    return dir ? ["--cpu-prof", "--cpu-prof-dir", join(dir, service)] : [];
+  }
+
+  async start(): Promise<this> {
+    const scheduler = ["--data-dir", this.dataDir, "--sqlite-synchronous", this.options.synchronous];
+    this.scheduler = new ServiceProcess("scheduler", await freePort(), scheduler, this.nodeFlags("scheduler"));
+    await this.scheduler.listening();
+    this.gateway = new ServiceProcess("gateway", await freePort(), ["--scheduler", this.schedulerAddress], this.nodeFlags("gateway"));
+    await this.gateway.listening();
+    if (this.options.workerSlots > 0) {
+      this.worker = new ServiceProcess("worker", await freePort(), [
+        "--scheduler", this.schedulerAddress, "--slots", String(this.options.workerSlots), "--handlers", benchHandlersPath,
+      ], this.nodeFlags("worker"));
+      await this.worker.listening();
+      await this.waitForWorkers(1);
+    }
+    return this;
+  }
+
+  /** Waits until the Scheduler lists `count` connected workers (asked through the Gateway). */
+  async waitForWorkers(count: number, timeoutMs = 30_000): Promise<void> {
+    const client = new OrchestratorClient({ address: this.gatewayAddress, timeoutMs: 5000 });
+    try {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        if ((await client.workers()).length >= count) return;
+        await sleep(50);
+      }
+      throw new Error(`${count} worker(s) did not register within ${timeoutMs} ms`);
+    } finally {
+      client.close();
+    }
+  }
+
+  services(): ServiceProcess[] {
+    return [this.scheduler, this.gateway, this.worker].filter((service): service is ServiceProcess => service !== undefined);
+  }
+
+  /** Stops the front door first and the owner of state last, then removes the data dir. */
+  async stop(): Promise<void> {
+    await this.worker?.stop();
+    await this.gateway?.stop();
+    await this.scheduler?.stop();
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,184 @@
+import { Metadata } from "@grpc/grpc-js";
+import { GatewayClient, TaskState as ProtoTaskState, type ProgressUpdate, type SubmitTaskRequest } from "./protocol/generated/orchestrator/v1/orchestrator.js";
+import { isTerminal, stateFromProto, stateToProto, type TaskState } from "./protocol/states.js";
+import { toTaskInfo, toTaskUpdate, toWorkerSummary, type TaskInfo, type TaskPage, type TaskUpdate, type WorkerSummary } from "./types.js";
+import { Code } from "./errors/code.js";
+import { OrchestratorError } from "./errors/orchestrator-error.js";
+import { encodeResult } from "./worker/handler.js";
+import { SubmitPipeline } from "./submit-pipeline.js";
+import { keyInterceptors } from "./transport/credentials.js";
+import { channelCredentials, type ClientTlsOptions } from "./transport/tls.js";
+import { callUnary, type UnaryMethod } from "./transport/grpc-call.js";
+
+export interface ClientOptions {
+  /** host:port of the Gateway. */
+  address?: string;
+  /** Deadline of each unary call. */
+  timeoutMs?: number;
+  /** Pipeline submit() over one stream (default true); false sends one unary SubmitTask each. */
+  pipeline?: boolean;
+  /** API key (role client), sent as `authorization: Bearer <key>` on every call. */
+  apiKey?: string;
+  /** TLS to the Gateway: `ca` to trust (default: system roots), `cert` and `key` for mutual TLS; PEM buffers or file paths. */
+  tls?: ClientTlsOptions;
+}
+
+export interface TaskSpec {
+  name: string;
+  /** Bytes as they are, a string as UTF-8, anything else as JSON. */
+  payload?: unknown;
+  description?: string;
+  timeoutSecs?: number;
+  maxRetries?: number;
+  retryBackoffMs?: number;
+  /** Repeating a submit with the same key (within the Scheduler's retention) creates no second task. */
+  idempotencyKey?: string;
+}
+
+export interface Submitted {
+  taskId: string;
+  /** Unix seconds at which the Gateway acknowledged the task (it is durable by then). */
+  timestamp: number;
+}
+
+export interface SubscribeOptions {
+  /** Resume after this sequence number. */
+  afterSequence?: number;
+  signal?: AbortSignal;
+  /** Reconnect and resume when the stream breaks (default true). */
+  resume?: boolean;
+}
+
+export interface ListOptions {
+  state?: TaskState;
+  name?: string;
+  pageSize?: number;
+  pageToken?: string;
+}
+
+export function toTaskRequest(spec: TaskSpec): SubmitTaskRequest {
+  return {
+    name: spec.name, description: spec.description ?? "", payload: encodeResult(spec.payload),
+    timeoutSecs: spec.timeoutSecs, maxRetries: spec.maxRetries, retryBackoffMs: spec.retryBackoffMs,
+    idempotencyKey: spec.idempotencyKey ?? "",
+  };
+}
+
+/** The TypeScript client of the Gateway. */
+export class OrchestratorClient {
+  readonly address: string;
+  private readonly gateway: GatewayClient;
+  private readonly timeoutMs: number;
+  private readonly pipeline: SubmitPipeline | null;
+
+  constructor(options: ClientOptions = {}) {
+    this.address = options.address ?? "127.0.0.1:50051";
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.gateway = new GatewayClient(this.address, channelCredentials(options.tls), {
+      ...keyInterceptors(options.apiKey),
+      "grpc.initial_reconnect_backoff_ms": 100,
+      "grpc.max_reconnect_backoff_ms": 2000,
+    });
+    this.pipeline = options.pipeline === false ? null : new SubmitPipeline(() => this.gateway.submitStream(new Metadata()), { peer: "the gateway" });
+  }
+
+  private async call<Req, Res>(method: UnaryMethod<Req, Res>, request: Req): Promise<Res> {
+    try {
+      return await callUnary(this.gateway, method, request, this.timeoutMs);
+    } catch (error) {
+      throw OrchestratorError.from(error);
+    }
+  }
+
+  /** Resolves once the task is durable; concurrent calls share one stream. */
+  submit(spec: TaskSpec): Promise<Submitted> {
+    const request = toTaskRequest(spec);
+    return this.pipeline ? this.pipeline.submit(request) : this.call(this.gateway.submitTask, request);
+  }
+
+  async submitMany(specs: readonly TaskSpec[]): Promise<Submitted[]> {
+    return (await this.call(this.gateway.submitTasks, { tasks: specs.map(toTaskRequest) })).tasks;
+  }
+
+  async get(taskId: string): Promise<TaskInfo> {
+    const { task } = await this.call(this.gateway.getTask, { taskId });
+    if (!task) throw new OrchestratorError(Code.Internal, "the gateway answered without a task");
+    return toTaskInfo(task);
+  }
+
+  async list(options: ListOptions = {}): Promise<TaskPage> {
+    const page = await this.call(this.gateway.listTasks, {
+      state: options.state ? stateToProto(options.state) : ProtoTaskState.TASK_STATE_UNSPECIFIED,
+      name: options.name ?? "", pageSize: options.pageSize ?? 0, pageToken: options.pageToken ?? "",
+    });
+    return { tasks: page.tasks.map(toTaskInfo), nextPageToken: page.nextPageToken || undefined };
+  }
+
+  /** Cancels the task; `cancelled` is false when it had already ended (`state` says how). */
+  async cancel(taskId: string, reason = ""): Promise<{ state: TaskState; cancelled: boolean }> {
+    const answer = await this.call(this.gateway.cancelTask, { taskId, reason });
+    const state = stateFromProto(answer.state);
+    if (!state) throw new OrchestratorError(Code.Internal, `the gateway answered an unknown task state ${answer.state}`);
+    return { state, cancelled: answer.cancelled };
+  }
+
+  async workers(): Promise<WorkerSummary[]> {
+    return (await this.call(this.gateway.listWorkers, {})).workers.map(toWorkerSummary);
+  }
+
+  /**
+   * The task's updates: those recorded so far, then live ones, ending after the terminal one.
+   * A broken stream is reopened after the last sequence seen, so no update is lost or repeated.
+   */
+  async *subscribe(taskId: string, options: SubscribeOptions = {}): AsyncGenerator<TaskUpdate> {
+    let last = options.afterSequence ?? 0;
+    let failures = 0;
+    let ended = false;
+    for (;;) {
+      const stream = this.gateway.subscribeProgress({ taskId, afterSequence: last });
+      const onAbort = (): void => stream.cancel();
+      options.signal?.addEventListener("abort", onAbort);
+      try {
+        for await (const update of stream as AsyncIterable<ProgressUpdate>) {
+          failures = 0;
+          if (ended || update.sequence <= last) continue;
+          last = update.sequence;
+          const typed = toTaskUpdate(update);
+          yield typed;
+          // The server ends the stream right after the terminal update: read on to that end rather
+          // than cancel, since every cancelled stream is an RST_STREAM the server counts (Node's
+          // HTTP/2 rapid-reset guard closes a connection that resets about 1000 streams quickly).
+          if (isTerminal(typed.state)) ended = true;
+        }
+        return;
+      } catch (error) {
+        if (ended) return;
+        const failure = OrchestratorError.from(error);
+        if (options.signal?.aborted) throw new OrchestratorError(Code.Cancelled, "the subscription was aborted");
+        const resumable = options.resume !== false && failure.code === Code.Unavailable && failures < 30;
+        if (!resumable) throw failure;
+        failures++;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(2000, 100 * 2 ** failures)));
+      } finally {
+        options.signal?.removeEventListener("abort", onAbort);
+        stream.cancel();
+      }
+    }
+  }
+
+  /** Follows the task to its end and returns the terminal update. */
+  async waitForResult(taskId: string, options: SubscribeOptions & { onUpdate?: (update: TaskUpdate) => void } = {}): Promise<TaskUpdate> {
+    let terminal: TaskUpdate | undefined;
+    for await (const update of this.subscribe(taskId, options)) {
+      options.onUpdate?.(update);
+      if (isTerminal(update.state)) terminal = update;
+    }
+    if (!terminal) throw new OrchestratorError(Code.Unavailable, `the progress stream of task ${taskId} ended before the task did`);
+    return terminal;
+  }
+
+  close(): void {
+    this.pipeline?.close();
+    this.gateway.close();
+  }
+}

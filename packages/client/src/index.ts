@@ -1,0 +1,11 @@
+// The public TypeScript API: a client for the Gateway and a worker that runs handlers.
+export { OrchestratorClient, type ClientOptions, type TaskSpec, type Submitted, type SubscribeOptions, type ListOptions } from "./client.js";
+export { Worker, type WorkerState } from "./worker/worker.js";
+export type { WorkerOptions } from "./worker/options.js";
+export type { TaskContext, TaskHandler, HandlerMap } from "./worker/handler.js";
+export type { ClientTlsOptions, Pem } from "./transport/tls.js";
+export { TaskFailure } from "./errors/task-failure.js";
+export { OrchestratorError } from "./errors/orchestrator-error.js";
+export { Code } from "./errors/code.js";
+export { taskStates, isTerminal } from "./protocol/states.js";
+export type { TaskState, TaskUpdate, TaskInfo, TaskPage, WorkerSummary } from "./types.js";

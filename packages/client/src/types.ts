@@ -1,0 +1,100 @@
+// The SDK's own types: string states, Dates and nulls for what is unset. The generated wire types
+// stay behind them (each value keeps its wire message as `raw`, for the rare field not mapped here).
+import type { ProgressUpdate, Task, WorkerInfo } from "./protocol/generated/orchestrator/v1/orchestrator.js";
+import { stateFromProto, type TaskState } from "./protocol/states.js";
+
+export type { TaskState };
+
+/** One recorded update of a task, as `subscribe` yields it. */
+export interface TaskUpdate {
+  taskId: string;
+  /** 1, 2, 3, ... per task; `subscribe(id, { afterSequence })` resumes after one. */
+  sequence: number;
+  state: TaskState;
+  attempt: number;
+  percent: number;
+  message: string;
+  timestamp: Date;
+  workerId: string | null;
+  /** The handler's return value, on the terminal `succeeded` update. */
+  result: Buffer | null;
+  error: string | null;
+  /** When the next attempt may start, while `retrying`. */
+  nextAttemptAt: Date | null;
+  raw: ProgressUpdate;
+}
+
+/** A task as `get` returns it (`list` leaves out payload and result). */
+export interface TaskInfo {
+  taskId: string;
+  name: string;
+  description: string;
+  payload: Buffer;
+  state: TaskState;
+  attempt: number;
+  maxRetries: number;
+  timeoutSecs: number;
+  retryBackoffMs: number;
+  result: Buffer | null;
+  error: string | null;
+  percent: number;
+  message: string;
+  workerId: string | null;
+  createdAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  nextAttemptAt: Date | null;
+  lastSequence: number;
+  raw: Task;
+}
+
+export interface TaskPage {
+  tasks: TaskInfo[];
+  /** Pass to `list({ pageToken })` for the next page; undefined on the last one. */
+  nextPageToken: string | undefined;
+}
+
+export interface WorkerSummary {
+  workerId: string;
+  taskNames: string[];
+  slots: number;
+  running: number;
+  draining: boolean;
+  connectedAt: Date;
+  lastSeenAt: Date;
+  raw: WorkerInfo;
+}
+
+function stateOf(wire: number): TaskState {
+  const state = stateFromProto(wire);
+  if (!state) throw new TypeError(`the server sent an unknown task state ${wire}`);
+  return state;
+}
+
+const dateOrNull = (ms: number): Date | null => (ms > 0 ? new Date(ms) : null);
+const bytesOrNull = (bytes: Uint8Array): Buffer | null => (bytes.byteLength > 0 ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) : null);
+
+export function toTaskUpdate(raw: ProgressUpdate): TaskUpdate {
+  return {
+    taskId: raw.taskId, sequence: raw.sequence, state: stateOf(raw.state), attempt: raw.attempt, percent: raw.percent,
+    message: raw.message, timestamp: new Date(raw.timestampMs), workerId: raw.workerId || null, result: bytesOrNull(raw.result),
+    error: raw.error || null, nextAttemptAt: dateOrNull(raw.nextAttemptAtMs), raw,
+  };
+}
+
+export function toTaskInfo(raw: Task): TaskInfo {
+  return {
+    taskId: raw.taskId, name: raw.name, description: raw.description, payload: Buffer.from(raw.payload), state: stateOf(raw.state),
+    attempt: raw.attempt, maxRetries: raw.maxRetries, timeoutSecs: raw.timeoutSecs, retryBackoffMs: raw.retryBackoffMs,
+    result: bytesOrNull(raw.result), error: raw.error || null, percent: raw.percent, message: raw.message, workerId: raw.workerId || null,
+    createdAt: new Date(raw.createdAtMs), startedAt: dateOrNull(raw.startedAtMs), finishedAt: dateOrNull(raw.finishedAtMs),
+    nextAttemptAt: dateOrNull(raw.nextAttemptAtMs), lastSequence: raw.lastSequence, raw,
+  };
+}
+
+export function toWorkerSummary(raw: WorkerInfo): WorkerSummary {
+  return {
+    workerId: raw.workerId, taskNames: raw.taskNames, slots: raw.slots, running: raw.running, draining: raw.draining,
+    connectedAt: new Date(raw.connectedAtMs), lastSeenAt: new Date(raw.lastSeenMs), raw,
+  };
+}

@@ -1,0 +1,57 @@
+import { hostname } from "node:os";
+import { randomBytes } from "node:crypto";
+import { OrchestratorError } from "../errors/orchestrator-error.js";
+import type { HandlerMap } from "./handler.js";
+import type { ClientTlsOptions } from "../transport/tls.js";
+import type { ChannelOptions } from "@grpc/grpc-js";
+
+export interface WorkerOptions {
+  schedulerAddress?: string;
+  handlers: HandlerMap;
+  /** Tasks run at once, 1-10,000. */
+  slots?: number;
+  workerId?: string;
+  /** On stop, how long running tasks may finish before they are handed back. */
+  shutdownGraceMs?: number;
+  reconnectInitialMs?: number;
+  reconnectMaxMs?: number;
+  /** The worker's key (role worker), sent to the Scheduler: ORCHESTRATOR_WORKER_KEY, --worker-key-file. */
+  apiKey?: string;
+  /** TLS to the Scheduler; with cert and key, a client certificate for mutual TLS. Unset: plaintext. */
+  tls?: ClientTlsOptions;
+  /** Extra grpc-js channel options, e.g. { "grpc.use_local_subchannel_pool": 1 } for a connection of its own. */
+  channelOptions?: ChannelOptions;
+}
+
+export type CompiledWorkerOptions = Required<Omit<WorkerOptions, "apiKey" | "tls" | "channelOptions">> & Pick<WorkerOptions, "apiKey" | "tls" | "channelOptions">;
+
+export function defaultWorkerId(): string {
+  return `${hostname().replace(/[^A-Za-z0-9._-]/g, "-")}-${process.pid}-${randomBytes(3).toString("hex")}`;
+}
+
+export function compileWorkerOptions(options: WorkerOptions): CompiledWorkerOptions {
+  const names = Object.keys(options.handlers);
+  if (names.length === 0) throw OrchestratorError.invalidArgument("handlers is empty: give at least one { name: async (ctx) => result }");
+  for (const [name, handler] of Object.entries(options.handlers)) {
+    if (typeof handler !== "function") throw OrchestratorError.invalidArgument(`handler "${name}" is not a function`);
+  }
+  const compiled: CompiledWorkerOptions = {
+    schedulerAddress: options.schedulerAddress ?? "127.0.0.1:50052",
+    handlers: options.handlers,
+    slots: options.slots ?? 10,
+    workerId: options.workerId ?? defaultWorkerId(),
+    shutdownGraceMs: options.shutdownGraceMs ?? 30_000,
+    reconnectInitialMs: options.reconnectInitialMs ?? 100,
+    reconnectMaxMs: options.reconnectMaxMs ?? 2_000,
+    apiKey: options.apiKey,
+    tls: options.tls,
+    channelOptions: options.channelOptions,
+  };
+  if (!Number.isInteger(compiled.slots) || compiled.slots < 1 || compiled.slots > 10_000) {
+    throw OrchestratorError.invalidArgument(`slots must be between 1 and 10000, got ${compiled.slots}`);
+  }
+  if (!Number.isInteger(compiled.shutdownGraceMs) || compiled.shutdownGraceMs < 0) {
+    throw OrchestratorError.invalidArgument(`shutdownGraceMs must be a non-negative integer, got ${compiled.shutdownGraceMs}`);
+  }
+  return compiled;
+}

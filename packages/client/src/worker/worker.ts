@@ -1,0 +1,263 @@
+import { EventEmitter } from "node:events";
+import type { ClientDuplexStream, ServiceError } from "@grpc/grpc-js";
+import {
+  AttemptOutcome, SchedulerClient, type SchedulerMessage, type TaskAssignment, type TaskResult, type WorkerMessage,
+} from "../protocol/generated/orchestrator/v1/orchestrator.js";
+import { version } from "../protocol/index.js";
+import { TaskFailure } from "../errors/task-failure.js";
+import { Code, codeName, isCode } from "../errors/code.js";
+import { keyInterceptors } from "../transport/credentials.js";
+import { channelCredentials } from "../transport/tls.js";
+import { createLogger, type Logger } from "../logger.js";
+import { encodeResult, type TaskContext } from "./handler.js";
+import { compileWorkerOptions, type CompiledWorkerOptions, type WorkerOptions } from "./options.js";
+
+export type WorkerState = "idle" | "connecting" | "connected" | "draining" | "stopped";
+
+interface Attempt {
+  readonly assignment: TaskAssignment;
+  readonly key: string;
+  readonly startedAt: number;
+  readonly controller: AbortController;
+  timer: NodeJS.Timeout | undefined;
+  done: boolean;
+}
+
+class AttemptAborted extends Error {
+  override name = "AbortError";
+}
+
+/**
+ * Runs handlers for one Scheduler over one bidirectional stream: registers its task names and
+ * slots, runs what is assigned, and sends back progress, results and heartbeats. If the stream
+ * breaks it aborts what it runs (the Scheduler retries those) and reconnects with backoff.
+ */
+export class Worker extends EventEmitter {
+  state: WorkerState = "idle";
+  readonly options: CompiledWorkerOptions;
+  private readonly client: SchedulerClient;
+  private stream: ClientDuplexStream<WorkerMessage, SchedulerMessage> | null = null;
+  private readonly running = new Map<string, Attempt>();
+  private outbox: TaskResult[] = [];
+  private flushScheduled = false;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private reconnectDelay: number;
+
+  private readonly logger: Logger;
+
+  constructor(options: WorkerOptions, logger?: Logger) {
+    super();
+    this.logger = logger ?? createLogger({ level: "info", service: "worker" });
+    this.options = compileWorkerOptions(options);
+    this.reconnectDelay = this.options.reconnectInitialMs;
+    this.client = new SchedulerClient(this.options.schedulerAddress, channelCredentials(this.options.tls), {
+      ...keyInterceptors(this.options.apiKey),
+      "grpc.keepalive_time_ms": 10_000,
+      "grpc.keepalive_timeout_ms": 5_000,
+      "grpc.initial_reconnect_backoff_ms": 100,
+      "grpc.max_reconnect_backoff_ms": this.options.reconnectMaxMs,
+      ...this.options.channelOptions,
+    });
+  }
+
+  get workerId(): string {
+    return this.options.workerId;
+  }
+
+  runningAttempts(): Array<{ taskId: string; attempt: number; name: string; startedAt: number }> {
+    return [...this.running.values()].map((a) => ({ taskId: a.assignment.taskId, attempt: a.assignment.attempt, name: a.assignment.name, startedAt: a.startedAt }));
+  }
+
+  start(): void {
+    if (this.state !== "idle") return;
+    this.connect();
+  }
+
+  private connect(): void {
+    this.reconnectTimer = undefined;
+    if (this.state === "stopped") return;
+    this.state = "connecting";
+    const stream = this.client.connect();
+    this.stream = stream;
+    stream.on("data", (message: SchedulerMessage) => this.handle(stream, message));
+    stream.on("error", (error: ServiceError) => this.lost(stream, error.message, error.code));
+    stream.on("end", () => this.lost(stream, "the scheduler ended the stream"));
+    // Attempts still running from before a lost connection are reported, so the Scheduler can
+    // adopt those still current (and count their slots) and cancel the others.
+    const running = this.runningAttempts().map((a) => ({ taskId: a.taskId, attempt: a.attempt, name: a.name, startedAtMs: a.startedAt }));
+    stream.write({
+      kind: { $case: "register", register: { workerId: this.workerId, taskNames: Object.keys(this.options.handlers), slots: this.options.slots, version, running } },
+    });
+  }
+
+  private handle(stream: ClientDuplexStream<WorkerMessage, SchedulerMessage>, message: SchedulerMessage): void {
+    if (stream !== this.stream) return;
+    switch (message.kind?.$case) {
+      case "registered": {
+        this.state = "connected";
+        this.reconnectDelay = this.options.reconnectInitialMs;
+        clearInterval(this.heartbeat);
+        const interval = Math.max(10, message.kind.registered.heartbeatIntervalMs);
+        this.heartbeat = setInterval(() => stream.write({ kind: { $case: "heartbeat", heartbeat: { sentAtMs: Date.now() } } }), interval);
+        this.logger.info({ worker_id: this.workerId, scheduler: this.options.schedulerAddress }, "Worker registered with the scheduler");
+        this.flush();
+        this.emit("connected");
+        return;
+      }
+      case "assign":
+        for (const assignment of message.kind.assign.tasks) this.run(assignment);
+        return;
+      case "cancel": {
+        const { taskId, attempt, reason } = message.kind.cancel;
+        const running = this.running.get(`${taskId}#${attempt}`);
+        if (running) this.abort(running, AttemptOutcome.ATTEMPT_OUTCOME_CANCELLED, `cancelled: ${reason}`);
+        // Not running here (already reported, or never arrived): say so, so the Scheduler frees the slot.
+        else this.queueResult({ taskId, attempt, outcome: AttemptOutcome.ATTEMPT_OUTCOME_CANCELLED, result: Buffer.alloc(0), error: `not running on this worker: ${reason}`, retryable: true });
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private lost(stream: ClientDuplexStream<WorkerMessage, SchedulerMessage>, reason: string, code?: number): void {
+    if (stream !== this.stream) return;
+    this.stream = null;
+    clearInterval(this.heartbeat);
+    // Running attempts go on and their results wait in the outbox: after reconnecting, the
+    // Scheduler takes those whose attempt is still current and rejects the rest (fencing).
+    this.emit("disconnected", reason);
+    if (this.state === "stopped") return;
+    this.state = "connecting";
+    if (code === Code.Unauthenticated || code === Code.PermissionDenied) {
+      // Still retried: the Scheduler may be restarted with this key added (rotation).
+      this.logger.error({ worker_id: this.workerId, code: isCode(code) ? codeName(code) : code, reason, retry_in_ms: this.reconnectDelay },
+        "The scheduler refused this worker's key; check ORCHESTRATOR_WORKER_KEY or --worker-key-file");
+    } else {
+      this.logger.warn({ worker_id: this.workerId, reason, retry_in_ms: this.reconnectDelay }, "Lost the scheduler stream; reconnecting");
+    }
+    this.reconnectTimer = setTimeout(() => this.connect(), this.reconnectDelay);
+    this.reconnectDelay = Math.min(this.options.reconnectMaxMs, this.reconnectDelay * 2);
+  }
+
+  private run(assignment: TaskAssignment): void {
+    const key = `${assignment.taskId}#${assignment.attempt}`;
+    const attempt: Attempt = { assignment, key, startedAt: Date.now(), controller: new AbortController(), timer: undefined, done: false };
+    this.running.set(key, attempt);
+    const log = this.logger.child({ task_id: assignment.taskId, attempt: assignment.attempt, worker_id: this.workerId });
+    const handler = this.options.handlers[assignment.name];
+    if (!handler) {
+      this.finish(attempt, { outcome: AttemptOutcome.ATTEMPT_OUTCOME_FAILED, error: `worker ${this.workerId} has no handler named "${assignment.name}"`, retryable: true });
+      return;
+    }
+    attempt.timer = setTimeout(() => {
+      this.abort(attempt, AttemptOutcome.ATTEMPT_OUTCOME_TIMED_OUT, `the attempt timed out after ${assignment.timeoutMs / 1000} s`);
+    }, assignment.timeoutMs);
+    const context: TaskContext = {
+      taskId: assignment.taskId, name: assignment.name, attempt: assignment.attempt, maxRetries: assignment.maxRetries,
+      payload: assignment.payload, signal: attempt.controller.signal, log,
+      progress: (percent, message = "") => this.progress(attempt, percent, message),
+    };
+    log.debug("Task started");
+    Promise.resolve()
+      .then(() => handler(context))
+      .then(
+        (value) => this.finish(attempt, { outcome: AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED, result: encodeResult(value) }),
+        (error: unknown) => this.finish(attempt, {
+          outcome: AttemptOutcome.ATTEMPT_OUTCOME_FAILED,
+          error: error instanceof Error ? error.message : String(error),
+          retryable: TaskFailure.isRetryable(error),
+        }),
+      )
+      .catch((error: unknown) => this.finish(attempt, { outcome: AttemptOutcome.ATTEMPT_OUTCOME_FAILED, error: `the result could not be encoded: ${String(error)}`, retryable: false }));
+  }
+
+  /** Tells the handler to stop and reports the attempt at once, without waiting for the handler. */
+  private abort(attempt: Attempt, outcome: AttemptOutcome, message: string): void {
+    if (attempt.done) return;
+    attempt.controller.abort(new AttemptAborted(message));
+    this.finish(attempt, { outcome, error: message, retryable: true });
+  }
+
+  private finish(attempt: Attempt, result: Omit<TaskResult, "taskId" | "attempt" | "result" | "error" | "retryable"> & Partial<TaskResult>): void {
+    if (attempt.done) return;
+    attempt.done = true;
+    clearTimeout(attempt.timer);
+    this.running.delete(attempt.key);
+    this.queueResult({ taskId: attempt.assignment.taskId, attempt: attempt.assignment.attempt, result: Buffer.alloc(0), error: "", retryable: false, ...result });
+    this.logger.debug({ task_id: attempt.assignment.taskId, worker_id: this.workerId, outcome: AttemptOutcome[result.outcome] }, "Task attempt finished");
+    this.emit("attempt-finished", attempt.assignment.taskId);
+  }
+
+  /** Results leave in one message per event-loop turn. */
+  private queueResult(result: TaskResult): void {
+    this.outbox.push(result);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.outbox.length === 0 || !this.stream || (this.state !== "connected" && this.state !== "draining")) return;
+    this.stream.write({ kind: { $case: "results", results: { results: this.outbox } } });
+    this.outbox = [];
+  }
+
+  private progress(attempt: Attempt, percent: number, message: string): void {
+    if (attempt.done || !this.stream) return;
+    this.stream.write({
+      kind: { $case: "progress", progress: { taskId: attempt.assignment.taskId, attempt: attempt.assignment.attempt, percent, message: String(message) } },
+    });
+  }
+
+  /** Takes no new work, lets running tasks finish within the grace period, hands back the rest, closes. */
+  async stop(): Promise<void> {
+    if (this.state === "stopped") return;
+    clearTimeout(this.reconnectTimer);
+    const stream = this.stream;
+    if (stream && this.state === "connected") {
+      this.state = "draining";
+      stream.write({ kind: { $case: "drain", drain: {} } });
+      await this.waitForIdle(this.options.shutdownGraceMs);
+      for (const attempt of [...this.running.values()]) {
+        this.abort(attempt, AttemptOutcome.ATTEMPT_OUTCOME_CANCELLED, "the worker shut down before the attempt finished; handed back");
+      }
+      this.flush();
+    }
+    this.state = "stopped";
+    clearInterval(this.heartbeat);
+    // Without a connection nothing can be handed back: stop the handlers; their leases run out.
+    for (const attempt of [...this.running.values()]) this.abort(attempt, AttemptOutcome.ATTEMPT_OUTCOME_CANCELLED, "the worker stopped while disconnected");
+    if (stream) {
+      const closed = new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 1000);
+        stream.once("close", () => { clearTimeout(timer); resolve(); });
+        stream.once("error", () => { clearTimeout(timer); resolve(); });
+      });
+      stream.end();
+      await closed;
+    }
+    this.stream = null;
+    this.client.close();
+  }
+
+  private waitForIdle(timeoutMs: number): Promise<void> {
+    if (this.running.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      const check = (): void => {
+        if (this.running.size === 0) done();
+      };
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.on("attempt-finished", check);
+      this.on("disconnected", done);
+      void timer;
+    });
+  }
+}

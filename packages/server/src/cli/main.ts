@@ -1,0 +1,22 @@
+#!/usr/bin/env node
+import { Command } from "commander";
+import { OrchestratorError } from "orchestrator-ts-client/internal";
+import { codeName } from "orchestrator-ts-client/internal";
+import { version } from "orchestrator-ts-client/internal";
+import { clientCommands } from "./client-commands.js";
+import { serviceCommands } from "./service-commands.js";
+
+const program = new Command("orchestrator")
+  .description("A durable distributed task orchestrator: Gateway, Scheduler and Workers over gRPC")
+  .version(version)
+  .showHelpAfterError();
+
+for (const command of [...serviceCommands(), ...clientCommands()]) program.addCommand(command);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (reason) {
+  const error = OrchestratorError.from(reason);
+  process.stderr.write(`error (${codeName(error.code)}): ${error.rawMessage}\n`);
+  process.exitCode = 1;
+}

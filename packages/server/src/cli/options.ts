@@ -1,0 +1,101 @@
+import { InvalidArgumentError, Option, type Command } from "commander";
+import { logLevels } from "orchestrator-ts-client/internal";
+import { presentedKey } from "../util/auth.js";
+import type { ListenerSecurityOptions } from "../util/grpc-server.js";
+import { clientTlsFromFlags, type ClientTlsOptions } from "orchestrator-ts-client/internal";
+
+export function integer(value: string): number {
+  const parsed = Number(value);
+  if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(parsed)) throw new InvalidArgumentError(`"${value}" is not a whole number`);
+  return parsed;
+}
+
+export function port(value: string): number {
+  const parsed = integer(value);
+  if (parsed < 0 || parsed > 65535) throw new InvalidArgumentError(`${parsed} is not a port (0-65535)`);
+  return parsed;
+}
+
+export const hostOption = (): Option => new Option("--host <host>", "address to listen on").env("ORCHESTRATOR_HOST").default("127.0.0.1");
+export const logLevelOption = (): Option => new Option("--log-level <level>", "log level").choices([...logLevels]).env("ORCHESTRATOR_LOG_LEVEL").default("info");
+export const dataDirOption = (): Option => new Option("--data-dir <path>", "folder of the embedded SQLite store").env("ORCHESTRATOR_DATA_DIR").default("./data");
+export const schedulerAddressOption = (): Option =>
+  new Option("--scheduler <host:port>", "address of the Scheduler").env("ORCHESTRATOR_SCHEDULER_ADDRESS").default("127.0.0.1:50052");
+export const portOption = (service: "gateway" | "scheduler" | "worker", fallback: number): Option =>
+  new Option("--port <port>", `port of the ${service}`).env(`ORCHESTRATOR_${service.toUpperCase()}_PORT`).default(fallback).argParser(port);
+export const syncOption = (): Option =>
+  new Option("--sqlite-synchronous <mode>", "full: a power loss keeps every acknowledged task; normal: faster, a power loss may lose the last commits")
+    .choices(["full", "normal"]).env("ORCHESTRATOR_SQLITE_SYNCHRONOUS").default("full");
+export const slotsOption = (): Option => new Option("--slots <n>", "tasks the worker runs at once (1-10000)").env("ORCHESTRATOR_WORKER_SLOTS").default(10).argParser(integer);
+export const handlersOption = (): Option =>
+  new Option("--handlers <path>", "module exporting more handlers ({ handlers: { name: async (ctx) => result } })").env("ORCHESTRATOR_HANDLERS");
+
+// Security. Keys are never taken as flag values (process lists show flags): from the environment or a file.
+
+/** A listener's keys, TLS and the insecure opt-out; for every service command. */
+export interface ListenerFlags {
+  keysFile?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsClientCa?: string;
+  insecure?: boolean;
+}
+
+export function listenerSecurityOptions(command: Command): Command {
+  return command
+    .addOption(new Option("--keys-file <path>", 'accepted API keys, one "role key" per line (roles: client, gateway, worker); also ORCHESTRATOR_KEYS="role:key,..."').env("ORCHESTRATOR_KEYS_FILE"))
+    .addOption(new Option("--tls-cert <path>", "certificate chain (PEM) of the listener: turns TLS on").env("ORCHESTRATOR_TLS_CERT"))
+    .addOption(new Option("--tls-key <path>", "private key (PEM) of --tls-cert").env("ORCHESTRATOR_TLS_KEY"))
+    .addOption(new Option("--tls-client-ca <path>", "CA (PEM) that client certificates must chain to: requires one from every client (mutual TLS)").env("ORCHESTRATOR_TLS_CLIENT_CA"))
+    .addOption(new Option("--insecure", "allow listening on a non-loopback address without API keys (or ORCHESTRATOR_INSECURE=1)"));
+}
+
+/** What the service's listener options take, from the flags and ORCHESTRATOR_KEYS / ORCHESTRATOR_INSECURE. */
+export function listenerSecurity(flags: ListenerFlags, env: NodeJS.ProcessEnv = process.env): ListenerSecurityOptions {
+  return {
+    keys: env.ORCHESTRATOR_KEYS,
+    keysFile: flags.keysFile,
+    tls: { cert: flags.tlsCert, key: flags.tlsKey, clientCa: flags.tlsClientCa },
+    insecure: flags.insecure === true || /^(1|true|yes)$/i.test(env.ORCHESTRATOR_INSECURE ?? ""),
+  };
+}
+
+/** TLS from the Gateway or a Worker to the Scheduler. */
+export interface SchedulerTlsFlags {
+  schedulerCa?: string;
+  schedulerCert?: string;
+  schedulerKey?: string;
+}
+
+export function schedulerTlsOptions(command: Command): Command {
+  return command
+    .addOption(new Option("--scheduler-ca <path>", "CA (PEM) to trust for the Scheduler's certificate: turns TLS to the Scheduler on").env("ORCHESTRATOR_SCHEDULER_TLS_CA"))
+    .addOption(new Option("--scheduler-cert <path>", "client certificate (PEM) for a Scheduler that requires mutual TLS").env("ORCHESTRATOR_SCHEDULER_TLS_CERT"))
+    .addOption(new Option("--scheduler-key <path>", "private key (PEM) of --scheduler-cert").env("ORCHESTRATOR_SCHEDULER_TLS_KEY"));
+}
+
+export function schedulerTls(flags: SchedulerTlsFlags): ClientTlsOptions | undefined {
+  return clientTlsFromFlags(flags.schedulerCa, flags.schedulerCert, flags.schedulerKey);
+}
+
+/** TLS and the API key of the CLI's client commands. */
+export interface ClientSecurityFlags {
+  apiKeyFile?: string;
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+}
+
+export const clientSecurityOptions = (): Option[] => [
+  new Option("--api-key-file <path>", "file holding the API key (role client); also ORCHESTRATOR_API_KEY").env("ORCHESTRATOR_API_KEY_FILE"),
+  new Option("--tls-ca <path>", "CA (PEM) to trust for the Gateway's certificate: turns TLS on").env("ORCHESTRATOR_CLIENT_TLS_CA"),
+  new Option("--tls-cert <path>", "client certificate (PEM) for a Gateway that requires mutual TLS").env("ORCHESTRATOR_CLIENT_TLS_CERT"),
+  new Option("--tls-key <path>", "private key (PEM) of --tls-cert").env("ORCHESTRATOR_CLIENT_TLS_KEY"),
+];
+
+export function clientSecurity(flags: ClientSecurityFlags, env: NodeJS.ProcessEnv = process.env): { apiKey?: string; tls?: ClientTlsOptions } {
+  return {
+    apiKey: presentedKey(flags.apiKeyFile, env.ORCHESTRATOR_API_KEY, flags.apiKeyFile ? "API key" : "ORCHESTRATOR_API_KEY"),
+    tls: clientTlsFromFlags(flags.tlsCa, flags.tlsCert, flags.tlsKey),
+  };
+}

@@ -1,0 +1,143 @@
+import { randomBytes } from "node:crypto";
+import { Command, Option } from "commander";
+import type { startGatewayService } from "../gateway/service.js";
+import type { startSchedulerService } from "../scheduler/service.js";
+import type { startWorkerService } from "../worker/service.js";
+import { createLogger, type LogLevel } from "orchestrator-ts-client/internal";
+import { stopOnSignals, type RunningService } from "../util/service.js";
+import type { SqliteSynchronous } from "../store/sqlite/sqlite-store.js";
+import { KeyRing, presentedKey } from "../util/auth.js";
+import {
+  dataDirOption, handlersOption, hostOption, integer, listenerSecurity, listenerSecurityOptions, logLevelOption, port, portOption,
+  schedulerAddressOption, schedulerTls, schedulerTlsOptions, slotsOption, syncOption, type ListenerFlags, type SchedulerTlsFlags,
+} from "./options.js";
+
+interface SchedulerFlags extends ListenerFlags {
+  host: string; port: number; dataDir: string; logLevel: LogLevel; sqliteSynchronous: SqliteSynchronous; workerTimeoutMs: number;
+  heartbeatMs: number; leaseMs: number; retryBackoffMs: number; maxWaitingTasks: number; idempotencyRetentionMs: number;
+}
+interface WorkerFlags extends ListenerFlags, SchedulerTlsFlags {
+  host: string; port: number; scheduler: string; slots: number; handlers?: string; workerId?: string; examples: boolean; shutdownGraceMs: number; logLevel: LogLevel;
+  workerKeyFile?: string;
+}
+interface GatewayFlags extends ListenerFlags, SchedulerTlsFlags { host: string; port: number; scheduler: string; logLevel: LogLevel; gatewayKeyFile?: string }
+
+// Each command loads only what it runs (dynamic imports): a Worker or Gateway process never loads
+// the Scheduler, the store or better-sqlite3, and --help loads none of them. This keeps the idle
+// memory of each service process down.
+const startScheduler: typeof startSchedulerService = async (...args) => {
+  const { startSchedulerService } = await import("../scheduler/service.js");
+  return startSchedulerService(...args);
+};
+const startWorker: typeof startWorkerService = async (...args) => {
+  const { startWorkerService } = await import("../worker/service.js");
+  return startWorkerService(...args);
+};
+const startGateway: typeof startGatewayService = async (...args) => {
+  const { startGatewayService } = await import("../gateway/service.js");
+  return startGatewayService(...args);
+};
+
+function schedulerTuning(command: Command): Command {
+  return command
+    .addOption(new Option("--heartbeat-ms <ms>", "how often workers must report").env("ORCHESTRATOR_HEARTBEAT_MS").default(1000).argParser(integer))
+    .addOption(new Option("--worker-timeout-ms <ms>", "silence after which a worker is presumed dead").env("ORCHESTRATOR_WORKER_TIMEOUT_MS").default(5000).argParser(integer))
+    .addOption(new Option("--lease-ms <ms>", "lease of a running attempt in the store").env("ORCHESTRATOR_LEASE_MS").default(5000).argParser(integer))
+    .addOption(new Option("--retry-backoff-ms <ms>", "default first retry delay").env("ORCHESTRATOR_RETRY_BACKOFF_MS").default(1000).argParser(integer))
+    .addOption(new Option("--max-waiting-tasks <n>", "queued + retrying tasks beyond which submits get RESOURCE_EXHAUSTED").env("ORCHESTRATOR_MAX_WAITING_TASKS").default(1_000_000).argParser(integer))
+    .addOption(new Option("--idempotency-retention-ms <ms>", "how long an idempotency key keeps answering with its task").env("ORCHESTRATOR_IDEMPOTENCY_RETENTION_MS").default(86_400_000).argParser(integer));
+}
+
+function schedulerOptions(flags: SchedulerFlags) {
+  return {
+    host: flags.host, port: flags.port, dataDir: flags.dataDir, logLevel: flags.logLevel, sqliteSynchronous: flags.sqliteSynchronous,
+    heartbeatIntervalMs: flags.heartbeatMs, workerTimeoutMs: flags.workerTimeoutMs, leaseMs: flags.leaseMs, defaultRetryBackoffMs: flags.retryBackoffMs,
+    maxWaitingTasks: flags.maxWaitingTasks, idempotencyRetentionMs: flags.idempotencyRetentionMs, security: listenerSecurity(flags),
+  };
+}
+
+function workerOptions(flags: WorkerFlags) {
+  return {
+    host: flags.host, port: flags.port, schedulerAddress: flags.scheduler, slots: flags.slots, handlersModule: flags.handlers,
+    workerId: flags.workerId, examples: flags.examples, shutdownGraceMs: flags.shutdownGraceMs, logLevel: flags.logLevel,
+    security: listenerSecurity(flags), schedulerTls: schedulerTls(flags),
+  };
+}
+
+function gatewayOptions(flags: GatewayFlags) {
+  return {
+    host: flags.host, port: flags.port, schedulerAddress: flags.scheduler, logLevel: flags.logLevel,
+    security: listenerSecurity(flags), schedulerTls: schedulerTls(flags),
+  };
+}
+
+function workerFlags(command: Command): Command {
+  return schedulerTlsOptions(command.addOption(schedulerAddressOption()))
+    .addOption(slotsOption())
+    .addOption(handlersOption())
+    .addOption(new Option("--worker-id <id>", "stable id of this worker (default host-pid-random)").env("ORCHESTRATOR_WORKER_ID"))
+    .option("--no-examples", "do not serve the bundled example handlers")
+    .addOption(new Option("--shutdown-grace-ms <ms>", "on stop, how long running tasks may finish before they are handed back").env("ORCHESTRATOR_SHUTDOWN_GRACE_MS").default(30_000).argParser(integer));
+}
+
+export function serviceCommands(): Command[] {
+  const scheduler = schedulerTuning(
+    new Command("scheduler")
+      .description("run the Scheduler: owns task state in the embedded store, hands tasks to workers")
+      .addOption(hostOption()).addOption(portOption("scheduler", 50052)).addOption(dataDirOption()).addOption(syncOption()).addOption(logLevelOption()),
+  );
+  listenerSecurityOptions(scheduler).action(async (flags: SchedulerFlags) => {
+    stopOnSignals([await startScheduler(schedulerOptions(flags))]);
+  });
+
+  const worker = listenerSecurityOptions(workerFlags(
+    new Command("worker")
+      .description("run a Worker: connects to the Scheduler and runs task handlers")
+      .addOption(hostOption()).addOption(portOption("worker", 50053)).addOption(logLevelOption()),
+  ))
+    .addOption(new Option("--worker-key-file <path>", "file holding this worker's key (role worker) for the Scheduler; also ORCHESTRATOR_WORKER_KEY").env("ORCHESTRATOR_WORKER_KEY_FILE"))
+    .action(async (flags: WorkerFlags) => {
+      const apiKey = presentedKey(flags.workerKeyFile, process.env.ORCHESTRATOR_WORKER_KEY, flags.workerKeyFile ? "worker key" : "ORCHESTRATOR_WORKER_KEY");
+      stopOnSignals([await startWorker({ ...workerOptions(flags), apiKey })]);
+    });
+
+  const gateway = schedulerTlsOptions(listenerSecurityOptions(new Command("gateway")
+    .description("run the Gateway: the public gRPC front door for clients")
+    .addOption(hostOption()).addOption(portOption("gateway", 50051)).addOption(schedulerAddressOption()).addOption(logLevelOption())))
+    .addOption(new Option("--gateway-key-file <path>", "file holding the Gateway's key (role gateway) for the Scheduler; also ORCHESTRATOR_GATEWAY_KEY").env("ORCHESTRATOR_GATEWAY_KEY_FILE"))
+    .action(async (flags: GatewayFlags) => {
+      const schedulerApiKey = presentedKey(flags.gatewayKeyFile, process.env.ORCHESTRATOR_GATEWAY_KEY, flags.gatewayKeyFile ? "gateway key" : "ORCHESTRATOR_GATEWAY_KEY");
+      stopOnSignals([await startGateway({ ...gatewayOptions(flags), schedulerApiKey })]);
+    });
+
+  const dev = listenerSecurityOptions(schedulerTuning(workerFlags(
+    new Command("dev")
+      .description("run Scheduler, Worker and Gateway together in one process on the embedded store")
+      .addOption(hostOption()).addOption(dataDirOption()).addOption(syncOption()).addOption(logLevelOption())
+      .addOption(new Option("--gateway-port <port>", "port of the gateway").env("ORCHESTRATOR_GATEWAY_PORT").default(50051).argParser(port))
+      .addOption(new Option("--scheduler-port <port>", "port of the scheduler").env("ORCHESTRATOR_SCHEDULER_PORT").default(50052).argParser(port))
+      .addOption(new Option("--worker-port <port>", "port of the worker").env("ORCHESTRATOR_WORKER_PORT").default(50053).argParser(port)),
+  )));
+  dev.action(async (flags: SchedulerFlags & WorkerFlags & { gatewayPort: number; schedulerPort: number; workerPort: number }) => {
+    const logger = createLogger({ level: flags.logLevel });
+    const started: RunningService[] = [];
+    // With keys configured, the in-process Worker and Gateway get keys of their own, made for this run.
+    const security = listenerSecurity(flags);
+    const internal = KeyRing.load(security).enabled ? { worker: randomBytes(32).toString("hex"), gateway: randomBytes(32).toString("hex") } : undefined;
+    const schedulerSecurity = internal ? { ...security, keys: [security.keys, `worker:${internal.worker}`, `gateway:${internal.gateway}`].filter(Boolean).join(",") } : security;
+    try {
+      const scheduler = await startScheduler({ ...schedulerOptions(flags), port: flags.schedulerPort, security: schedulerSecurity }, { logger: logger.child({ service: "scheduler" }) });
+      started.push(scheduler);
+      const schedulerAddress = `${flags.host}:${scheduler.address.split(":").at(-1)}`;
+      started.push(await startWorker({ ...workerOptions(flags), port: flags.workerPort, schedulerAddress, apiKey: internal?.worker }, { logger: logger.child({ service: "worker" }) }));
+      started.push(await startGateway({ ...gatewayOptions({ ...flags, port: flags.gatewayPort, scheduler: schedulerAddress }), schedulerApiKey: internal?.gateway }, { logger: logger.child({ service: "gateway" }) }));
+    } catch (error) {
+      for (const service of started.reverse()) await service.stop();
+      throw error;
+    }
+    // Stop the front door first and the owner of state last.
+    stopOnSignals([...started].reverse());
+  });
+
+  return [dev, scheduler, worker, gateway];
+}

@@ -1,0 +1,144 @@
+import { Metadata, type ServerWritableStream, type ServiceError } from "@grpc/grpc-js";
+import {
+  SchedulerClient, type GatewayServer, type ProgressUpdate, type SubmitTaskRequest, type SubmitTaskResponse, type SubscribeProgressRequest,
+} from "orchestrator-ts-client/internal";
+import { limits } from "../scheduler/limits.js";
+import { SubmitPipeline } from "orchestrator-ts-client/internal";
+import { serveSubmitStream, type SubmitOutcome } from "../util/submit-stream-server.js";
+import { CancelPacer } from "./cancel-pacer.js";
+import { version } from "orchestrator-ts-client/internal";
+import { Code } from "orchestrator-ts-client/internal";
+import { OrchestratorError } from "orchestrator-ts-client/internal";
+import { drained, serverStream, unary } from "../util/grpc-handlers.js";
+import type { Logger } from "orchestrator-ts-client/internal";
+import { keyInterceptors } from "orchestrator-ts-client/internal";
+import { channelCredentials } from "orchestrator-ts-client/internal";
+import { callUnary, type UnaryMethod } from "orchestrator-ts-client/internal";
+import type { CompiledGatewayOptions } from "./options.js";
+
+/**
+ * The public front door. It holds no task state: every call goes to the Scheduler over one
+ * multiplexed HTTP/2 connection, and errors come back with the Scheduler's status code.
+ */
+export class Gateway {
+  readonly scheduler: SchedulerClient;
+  /** Every submit reaching the Gateway in one turn, from any client, goes up in one stream message. */
+  private readonly submits: SubmitPipeline;
+  /** Open SubscribeProgress streams per client connection. */
+  private readonly subscribers = new Map<string, number>();
+  private readonly cancels = new CancelPacer();
+
+  constructor(private readonly options: CompiledGatewayOptions, private readonly logger: Logger) {
+    this.scheduler = new SchedulerClient(options.schedulerAddress, channelCredentials(options.schedulerTls), {
+      ...keyInterceptors(options.schedulerApiKey),
+      "grpc.keepalive_time_ms": 10_000,
+      "grpc.keepalive_timeout_ms": 5_000,
+      "grpc.initial_reconnect_backoff_ms": 200,
+      "grpc.max_reconnect_backoff_ms": 2_000,
+      "grpc.max_receive_message_length": 4 * 1024 * 1024,
+    });
+    this.submits = new SubmitPipeline(() => this.scheduler.submitStream(new Metadata()), {
+      peer: `the scheduler at ${options.schedulerAddress}`,
+      answerTimeoutMs: options.forwardTimeoutMs,
+    });
+  }
+
+  close(): void {
+    this.submits.close();
+    this.cancels.flush();
+    this.scheduler.close();
+  }
+
+  private async forward<Req, Res>(method: UnaryMethod<Req, Res>, request: Req): Promise<Res> {
+    try {
+      return await callUnary(this.scheduler, method, request, this.options.forwardTimeoutMs);
+    } catch (error) {
+      throw this.fromScheduler(error);
+    }
+  }
+
+  /** One submit through the upstream pipeline, with the Scheduler's failures explained as for forwarded calls. */
+  private submit(task: SubmitTaskRequest): Promise<SubmitTaskResponse> {
+    return this.submits.submit(task).catch((error: unknown) => {
+      throw this.fromScheduler(error);
+    });
+  }
+
+  private submitBatch(tasks: SubmitTaskRequest[]): Promise<SubmitOutcome[]> {
+    return Promise.all(tasks.map((task) => this.submit(task).catch((error: unknown) => OrchestratorError.from(error))));
+  }
+
+  /**
+   * What a failed call to the Scheduler tells the client: connection trouble and the Gateway's own
+   * refused credential are explained; anything else (a refusal of the request) passes through.
+   */
+  private fromScheduler(reason: unknown): OrchestratorError {
+    const error = OrchestratorError.from(reason);
+    const details = error.rawMessage;
+    if (error.code === Code.Unavailable) {
+      return new OrchestratorError(Code.Unavailable, `the scheduler at ${this.options.schedulerAddress} is unreachable (${details}); start it with "orchestrator scheduler" or check --scheduler`, { cause: error });
+    }
+    if (error.code === Code.DeadlineExceeded) {
+      return new OrchestratorError(Code.Unavailable, `the scheduler at ${this.options.schedulerAddress} did not answer within ${this.options.forwardTimeoutMs} ms`, { cause: error });
+    }
+    if (error.code === Code.Unauthenticated || error.code === Code.PermissionDenied) {
+      // The Gateway's own credential was refused: the client can do nothing about it.
+      this.logger.error({ code: error.code, reason: details }, "The scheduler refused the Gateway's key; check ORCHESTRATOR_GATEWAY_KEY or --gateway-key-file");
+      return new OrchestratorError(Code.Internal, `the scheduler refused the gateway's credentials (${details})`, { cause: error });
+    }
+    return error;
+  }
+
+  /**
+   * Relays one task's progress from the Scheduler. When the client reads slower than updates come,
+   * the upstream stream is paused (HTTP/2 flow control reaches the Scheduler), so nothing piles up.
+   */
+  private relayProgress(request: SubscribeProgressRequest, call: ServerWritableStream<SubscribeProgressRequest, ProgressUpdate>, signal: AbortSignal): Promise<void> {
+    const peer = call.getPeer();
+    const open = this.subscribers.get(peer) ?? 0;
+    if (open >= limits.subscribersPerConnection) {
+      return Promise.reject(new OrchestratorError(Code.ResourceExhausted, `this connection already has ${open} SubscribeProgress streams open; the limit is ${limits.subscribersPerConnection}`));
+    }
+    this.subscribers.set(peer, open + 1);
+    return new Promise<void>((resolve, reject) => {
+      const upstream = this.scheduler.subscribeProgress(request);
+      signal.addEventListener("abort", () => {
+        this.cancels.cancel(upstream);
+        resolve();
+      });
+      upstream.on("data", (update: ProgressUpdate) => {
+        if (signal.aborted || call.write(update)) return;
+        upstream.pause();
+        void drained(call, signal).then(() => upstream.resume());
+      });
+      upstream.on("end", () => resolve());
+      upstream.on("error", (error: ServiceError) => {
+        if (error.code === Code.Cancelled && signal.aborted) resolve();
+        else reject(this.fromScheduler(error));
+      });
+    }).finally(() => {
+      const left = (this.subscribers.get(peer) ?? 1) - 1;
+      if (left > 0) this.subscribers.set(peer, left);
+      else this.subscribers.delete(peer);
+    });
+  }
+
+  service(): GatewayServer {
+    const s = this.scheduler;
+    return {
+      healthCheck: unary(() => ({ healthy: true, version })),
+      submitTask: unary(async (request) => {
+        const response = await this.submit(request);
+        this.logger.debug({ task_id: response.taskId, name: request.name }, "Task submitted");
+        return response;
+      }),
+      submitStream: (call) => serveSubmitStream(call, { maxInFlight: limits.submitsInFlightPerStream, submit: (tasks) => this.submitBatch(tasks) }),
+      submitTasks: unary((request) => this.forward(s.submitTasks, request)),
+      getTask: unary((request) => this.forward(s.getTask, request)),
+      listTasks: unary((request) => this.forward(s.listTasks, request)),
+      cancelTask: unary((request) => this.forward(s.cancelTask, request)),
+      listWorkers: unary((request) => this.forward(s.listWorkers, request)),
+      subscribeProgress: serverStream((request, call, signal) => this.relayProgress(request, call, signal)),
+    };
+  }
+}

@@ -1,0 +1,44 @@
+import { OrchestratorError } from "orchestrator-ts-client/internal";
+import { withDefaults } from "../util/options.js";
+import type { LogLevel } from "orchestrator-ts-client/internal";
+import type { ListenerSecurityOptions } from "../util/grpc-server.js";
+import type { ClientTlsOptions } from "orchestrator-ts-client/internal";
+
+export interface GatewayOptions {
+  host?: string;
+  port?: number;
+  /** host:port of the Scheduler. */
+  schedulerAddress?: string;
+  logLevel?: LogLevel;
+  /** Deadline of each call the Gateway forwards to the Scheduler. */
+  forwardTimeoutMs?: number;
+  /** Key the Gateway presents to the Scheduler (role gateway): ORCHESTRATOR_GATEWAY_KEY, --gateway-key-file. */
+  schedulerApiKey?: string;
+  /** TLS to the Scheduler (--scheduler-ca, --scheduler-cert, --scheduler-key); unset: plaintext. */
+  schedulerTls?: ClientTlsOptions;
+  /** Keys and TLS of the Gateway's own listener. */
+  security?: ListenerSecurityOptions;
+}
+
+type SecurityFields = "schedulerApiKey" | "schedulerTls" | "security";
+export type CompiledGatewayOptions = Required<Omit<GatewayOptions, SecurityFields>> & Pick<GatewayOptions, SecurityFields>;
+
+export const gatewayDefaults = {
+  host: "127.0.0.1",
+  port: 50051,
+  schedulerAddress: "127.0.0.1:50052",
+  logLevel: "info",
+  forwardTimeoutMs: 30_000,
+} as const satisfies Required<Omit<GatewayOptions, SecurityFields>>;
+
+export function compileGatewayOptions(options: GatewayOptions): CompiledGatewayOptions {
+  const { schedulerApiKey, schedulerTls, security, ...rest } = options;
+  const compiled: CompiledGatewayOptions = { ...withDefaults<Omit<GatewayOptions, SecurityFields>>(gatewayDefaults, rest), schedulerApiKey, schedulerTls, security };
+  if (!/^[^\s:]+:\d{1,5}$/.test(compiled.schedulerAddress)) {
+    throw OrchestratorError.invalidArgument(`schedulerAddress must be host:port, got "${compiled.schedulerAddress}"`);
+  }
+  if (!Number.isInteger(compiled.forwardTimeoutMs) || compiled.forwardTimeoutMs < 1) {
+    throw OrchestratorError.invalidArgument(`forwardTimeoutMs must be a positive integer, got ${compiled.forwardTimeoutMs}`);
+  }
+  return compiled;
+}

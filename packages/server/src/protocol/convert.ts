@@ -1,0 +1,30 @@
+import { stateToProto, type ProgressUpdate, type Task } from "orchestrator-ts-client/internal";
+import type { TaskEvent, TaskRecord } from "../store/store.js";
+
+function bytes(value: Uint8Array | null): Buffer {
+  if (!value) return Buffer.alloc(0);
+  return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+}
+
+export function taskToProto(task: TaskRecord): Task {
+  return {
+    taskId: task.id, name: task.name, description: task.description, payload: bytes(task.payload),
+    state: stateToProto(task.state), attempt: task.attempt, maxRetries: task.maxRetries,
+    timeoutSecs: Math.round(task.timeoutMs / 1000), retryBackoffMs: task.retryBackoffMs, result: bytes(task.result),
+    error: task.error ?? "", percent: task.percent, message: task.message, workerId: task.workerId ?? "",
+    createdAtMs: task.createdAt, startedAtMs: task.startedAt ?? 0, finishedAtMs: task.finishedAt ?? 0,
+    nextAttemptAtMs: task.nextAttemptAt ?? 0, lastSequence: task.lastSequence,
+  };
+}
+
+export function eventToProto(event: TaskEvent): ProgressUpdate {
+  return {
+    taskId: event.taskId, sequence: event.sequence, state: stateToProto(event.state), attempt: event.attempt,
+    percent: event.percent, message: event.message, timestampMs: event.timestamp, workerId: event.workerId ?? "",
+    result: bytes(event.result), error: event.error ?? "", nextAttemptAtMs: event.nextAttemptAt ?? 0,
+  };
+}
+
+export function toBuffer(value: Uint8Array): Buffer {
+  return bytes(value);
+}

@@ -1,0 +1,105 @@
+import type { ServerDuplexStream } from "@grpc/grpc-js";
+import { status } from "@grpc/grpc-js";
+import type {
+  SchedulerMessage, SchedulerServer, SubmitTaskRequest, SubmitTaskResponse, WorkerMessage,
+} from "orchestrator-ts-client/internal";
+import { eventToProto, taskToProto } from "../protocol/convert.js";
+import { stateToProto } from "orchestrator-ts-client/internal";
+import { version } from "orchestrator-ts-client/internal";
+import { toServiceError } from "orchestrator-ts-client/internal";
+import { OrchestratorError } from "orchestrator-ts-client/internal";
+import { serverStream, unary } from "../util/grpc-handlers.js";
+import type { Logger } from "orchestrator-ts-client/internal";
+import type { Scheduler } from "./scheduler.js";
+import type { WorkerSession } from "./worker-registry.js";
+import type { TaskEvent } from "../store/store.js";
+import { drained } from "../util/grpc-handlers.js";
+import { serveSubmitStream, type SubmitOutcome } from "../util/submit-stream-server.js";
+import { limits } from "./limits.js";
+
+function toResponse(accepted: { taskId: string; acceptedAt: number }): SubmitTaskResponse {
+  return { taskId: accepted.taskId, timestamp: Math.floor(accepted.acceptedAt / 1000) };
+}
+
+/** The Scheduler's gRPC face: decoding and encoding only; the decisions live in Scheduler. */
+export function schedulerGrpcService(scheduler: Scheduler, logger: Logger): SchedulerServer {
+  return {
+    healthCheck: unary(() => ({ healthy: scheduler.state === "running", version })),
+    submitTask: unary(async (request: SubmitTaskRequest) => {
+      const [accepted] = await scheduler.submit([request], false);
+      if (!accepted) throw new Error("submit accepted nothing");
+      return toResponse(accepted);
+    }),
+    submitTasks: unary(async (request) => ({ tasks: (await scheduler.submit(request.tasks)).map(toResponse) })),
+    submitStream: (call) => serveSubmitStream(call, {
+      maxInFlight: limits.gatewaySubmitsInFlight,
+      submit: async (tasks) => {
+        const outcomes: SubmitOutcome[] = [];
+        for (let start = 0; start < tasks.length; start += limits.batchMaxTasks) {
+          const accepted = await scheduler.submitEach(tasks.slice(start, start + limits.batchMaxTasks));
+          for (const outcome of accepted) outcomes.push(outcome instanceof OrchestratorError ? outcome : toResponse(outcome));
+        }
+        return outcomes;
+      },
+    }),
+    getTask: unary(async (request) => ({ task: taskToProto(await scheduler.getTask(request.taskId)) })),
+    listTasks: unary(async (request) => {
+      const page = await scheduler.listTasks(request);
+      return { tasks: page.tasks.map(taskToProto), nextPageToken: page.nextCursor ?? "" };
+    }),
+    cancelTask: unary(async (request) => {
+      const outcome = await scheduler.cancel(request.taskId, request.reason);
+      return { state: stateToProto(outcome.state), cancelled: outcome.cancelled };
+    }),
+    listWorkers: unary(() => ({ workers: scheduler.listWorkers() })),
+    subscribeProgress: serverStream(async (request, call, signal) => {
+      const sink = { write: (event: TaskEvent) => call.write(eventToProto(event)), drained: (abort: AbortSignal) => drained(call, abort) };
+      await scheduler.watch(request.taskId, request.afterSequence, sink, signal);
+    }),
+    connect: (call) => handleWorkerStream(scheduler, call, logger),
+  };
+}
+
+function handleWorkerStream(scheduler: Scheduler, call: ServerDuplexStream<WorkerMessage, SchedulerMessage>, logger: Logger): void {
+  let session: WorkerSession | undefined;
+  let closed = false;
+  const fail = (error: unknown): void => {
+    if (closed) return;
+    closed = true;
+    call.emit("error", toServiceError(error));
+  };
+  const close = (reason: string): void => fail(new OrchestratorError(status.UNAVAILABLE, reason));
+  call.on("data", (message: WorkerMessage) => {
+    if (closed) return;
+    try {
+      if (!session) {
+        session = scheduler.registerWorker(message, {
+          sendAssignments: (assign) => {
+            if (!closed) call.write({ kind: { $case: "assign", assign } });
+          },
+          sendCancel: (cancel) => {
+            if (!closed) call.write({ kind: { $case: "cancel", cancel } });
+          },
+          close,
+        });
+        call.write({ kind: { $case: "registered", registered: { workerId: session.workerId, heartbeatIntervalMs: scheduler.heartbeatIntervalMs } } });
+        return;
+      }
+      scheduler.handleWorkerMessage(session, message);
+    } catch (error) {
+      logger.warn({ err: error, worker_id: session?.workerId }, "Refused a worker stream message");
+      fail(error);
+      if (session) scheduler.workerDisconnected(session, "sent an invalid message");
+    }
+  });
+  const ended = (reason: string) => () => {
+    if (session) scheduler.workerDisconnected(session, reason);
+    if (!closed) {
+      closed = true;
+      call.end();
+    }
+  };
+  call.on("end", ended("disconnected"));
+  call.on("cancelled", ended("disconnected (stream cancelled)"));
+  call.on("error", ended("disconnected (stream error)"));
+}

@@ -1,0 +1,89 @@
+import { join } from "node:path";
+import { OrchestratorError } from "orchestrator-ts-client/internal";
+import { withDefaults } from "../util/options.js";
+import type { SqliteSynchronous } from "../store/sqlite/sqlite-store.js";
+import type { LogLevel } from "orchestrator-ts-client/internal";
+
+export interface SchedulerOptions {
+  host?: string;
+  port?: number;
+  /** Folder of the embedded store's file (orchestrator.db). */
+  dataDir?: string;
+  sqliteSynchronous?: SqliteSynchronous;
+  logLevel?: LogLevel;
+  /** How often workers must send something; also the lease renewal and sweep period. */
+  heartbeatIntervalMs?: number;
+  /** Silence after which a worker is presumed dead and its attempts retried elsewhere. */
+  workerTimeoutMs?: number;
+  /** How long a running attempt stays owned in the store without renewal (covers a Scheduler crash). */
+  leaseMs?: number;
+  /** Added to a task's timeout before the Scheduler fails an attempt its worker did not end. */
+  deadlineGraceMs?: number;
+  defaultRetryBackoffMs?: number;
+  maxRetryBackoffMs?: number;
+  /** Queued plus retrying tasks beyond which submits get RESOURCE_EXHAUSTED. */
+  maxWaitingTasks?: number;
+  /** How long an idempotency key keeps answering with its task. */
+  idempotencyRetentionMs?: number;
+  /**
+   * A dispatch kick this long after the last round claims at once, in the same commit as the
+   * submit that kicked it (low latency); sooner kicks coalesce until the end of the event-loop turn
+   * (more tasks per commit under load).
+   */
+  dispatchIdleMs?: number;
+  /**
+   * Tasks one dispatch round claims at most (in one commit); the workers that have waited longest
+   * are served first and the rest in the next round, which starts at once. Smaller rounds get their
+   * first assignments out sooner when hundreds of slots free up together.
+   */
+  maxClaimPerRound?: number;
+}
+
+export type CompiledSchedulerOptions = Required<SchedulerOptions>;
+
+export const schedulerDefaults = {
+  host: "127.0.0.1",
+  port: 50052,
+  dataDir: "./data",
+  sqliteSynchronous: "full",
+  logLevel: "info",
+  heartbeatIntervalMs: 1000,
+  workerTimeoutMs: 5000,
+  leaseMs: 5000,
+  deadlineGraceMs: 2000,
+  defaultRetryBackoffMs: 1000,
+  maxRetryBackoffMs: 300_000,
+  maxWaitingTasks: 1_000_000,
+  idempotencyRetentionMs: 24 * 3600 * 1000,
+  dispatchIdleMs: 1,
+  maxClaimPerRound: 200,
+} as const satisfies CompiledSchedulerOptions;
+
+function positive(name: string, value: number, min = 1): number {
+  if (!Number.isInteger(value) || value < min) throw OrchestratorError.invalidArgument(`${name} must be an integer of at least ${min}, got ${value}`);
+  return value;
+}
+
+/** Validates and defaults the options once, at construction. */
+export function compileSchedulerOptions(options: SchedulerOptions): CompiledSchedulerOptions {
+  const compiled: CompiledSchedulerOptions = withDefaults<SchedulerOptions>(schedulerDefaults, options);
+  positive("port", compiled.port, 0);
+  positive("heartbeatIntervalMs", compiled.heartbeatIntervalMs, 10);
+  positive("workerTimeoutMs", compiled.workerTimeoutMs, compiled.heartbeatIntervalMs * 2);
+  positive("leaseMs", compiled.leaseMs, compiled.heartbeatIntervalMs * 2);
+  positive("deadlineGraceMs", compiled.deadlineGraceMs, 0);
+  positive("defaultRetryBackoffMs", compiled.defaultRetryBackoffMs);
+  positive("maxRetryBackoffMs", compiled.maxRetryBackoffMs);
+  positive("maxWaitingTasks", compiled.maxWaitingTasks);
+  positive("idempotencyRetentionMs", compiled.idempotencyRetentionMs);
+  positive("maxClaimPerRound", compiled.maxClaimPerRound);
+  if (!(compiled.dispatchIdleMs >= 0)) throw OrchestratorError.invalidArgument(`dispatchIdleMs must be a number of at least 0, got ${compiled.dispatchIdleMs}`);
+  if (compiled.sqliteSynchronous !== "full" && compiled.sqliteSynchronous !== "normal") {
+    throw OrchestratorError.invalidArgument(`sqliteSynchronous must be "full" or "normal", got ${String(compiled.sqliteSynchronous)}`);
+  }
+  return compiled;
+}
+
+export function databasePath(dataDir: string): string {
+  return join(dataDir, "orchestrator.db");
+}

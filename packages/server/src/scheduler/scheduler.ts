@@ -1,0 +1,433 @@
+import type { Logger } from "orchestrator-ts-client/internal";
+import type { Clock, TimerHandle } from "../util/clock.js";
+import { OrchestratorError } from "orchestrator-ts-client/internal";
+import { Code } from "orchestrator-ts-client/internal";
+import { AttemptOutcome } from "orchestrator-ts-client/internal";
+import type {
+  ListTasksRequest, SubmitTaskRequest, TaskProgress, TaskResult, WorkerInfo, WorkerMessage,
+} from "orchestrator-ts-client/internal";
+import type { AttemptFailure, AttemptRef, BackoffPolicy, CancelOutcome, NewTask, TaskEvent, TaskPage, TaskRecord, TaskStore } from "../store/store.js";
+import { isTerminal } from "../store/store.js";
+import { Dispatcher } from "./dispatcher.js";
+import { EventHub } from "./event-hub.js";
+import { limits } from "./limits.js";
+import type { CompiledSchedulerOptions } from "./options.js";
+import { exponentialBackoff } from "./retry-policy.js";
+import { validateBatch, validateListFilter, validateReason, validateSubmit, validateTaskId, validateTaskName } from "./validation.js";
+import { attemptKey, WorkerRegistry, WorkerSession, type WorkerChannel } from "./worker-registry.js";
+
+export type SchedulerState = "created" | "running" | "stopping" | "stopped";
+
+/** Where watch() sends events: write() returns false when the reader is behind. */
+export interface EventSink {
+  write(event: TaskEvent): boolean;
+  /** Resolves when the reader has caught up, or the signal aborts. */
+  drained(signal: AbortSignal): Promise<void>;
+}
+
+/** Live events held for one slow subscriber before they are dropped and read back from the store. */
+const maxBufferedEvents = 1000;
+
+export interface Accepted {
+  taskId: string;
+  acceptedAt: number;
+}
+
+/**
+ * The owner of all task state: accepts tasks, hands them to workers, records what workers report,
+ * and retries what fails. It speaks in domain terms; scheduler/grpc.ts puts it on the wire.
+ */
+export class Scheduler {
+  state: SchedulerState = "created";
+  readonly hub = new EventHub();
+  readonly registry = new WorkerRegistry();
+  private readonly dispatcher: Dispatcher;
+  private readonly backoff: BackoffPolicy;
+  private retryTimer: { handle: TimerHandle; due: number } | null = null;
+  private sweepTimer: TimerHandle | null = null;
+  private readonly pendingWrites = new Set<Promise<unknown>>();
+  /** Queued plus retrying tasks: counted by the store now and then, raised by each accept in between. */
+  private waitingEstimate = 0;
+  private sweeps = 0;
+
+  constructor(
+    private readonly store: TaskStore,
+    private readonly options: CompiledSchedulerOptions,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+    random?: () => number,
+  ) {
+    this.backoff = exponentialBackoff({ maxDelayMs: options.maxRetryBackoffMs, random });
+    const terms = { leaseMs: options.leaseMs, deadlineGraceMs: options.deadlineGraceMs };
+    this.dispatcher = new Dispatcher(store, this.registry, clock, terms, {
+      assigned: (attempt) => {
+        this.hub.publish(attempt.event);
+        logger.debug({ task_id: attempt.taskId, worker_id: attempt.workerId, attempt: attempt.attempt }, "Task assigned");
+      },
+      orphaned: (attempt) => this.track(this.failAttempt(attempt, { error: "the worker left before the assignment reached it", retryable: true })),
+    }, logger, options.dispatchIdleMs, options.maxClaimPerRound);
+  }
+
+  get heartbeatIntervalMs(): number {
+    return this.options.heartbeatIntervalMs;
+  }
+
+  async start(): Promise<void> {
+    this.state = "running";
+    await this.sweep();
+    await this.armRetryTimer();
+    this.dispatcher.kick();
+  }
+
+  async stop(): Promise<void> {
+    if (this.state === "stopped" || this.state === "stopping") return;
+    this.state = "stopping";
+    this.dispatcher.stop();
+    if (this.retryTimer) this.clock.clearTimeout(this.retryTimer.handle);
+    if (this.sweepTimer) this.clock.clearTimeout(this.sweepTimer);
+    for (const session of this.registry.all()) {
+      this.dropWorker(session, "the scheduler is shutting down");
+      session.channel.close("the scheduler is shutting down");
+    }
+    await Promise.allSettled([...this.pendingWrites]);
+    this.state = "stopped";
+  }
+
+  // ---- client side -------------------------------------------------------------------------
+
+  /** Accepts all the tasks or none (SubmitTask, SubmitTasks). */
+  async submit(requests: readonly SubmitTaskRequest[], asBatch = true): Promise<Accepted[]> {
+    this.assertRunning();
+    return this.accept(validateBatch(requests, this.options.defaultRetryBackoffMs, asBatch));
+  }
+
+  /** Accepts or refuses each task on its own (the Gateway's SubmitStream: its clients' submits, coalesced). */
+  async submitEach(requests: readonly SubmitTaskRequest[]): Promise<Array<Accepted | OrchestratorError>> {
+    this.assertRunning();
+    if (requests.length > limits.batchMaxTasks) {
+      throw OrchestratorError.invalidArgument(`tasks holds ${requests.length} tasks; the limit is ${limits.batchMaxTasks} per request`);
+    }
+    const valid: NewTask[] = [];
+    const outcomes = requests.map((request) => {
+      try {
+        const task = validateSubmit(request, this.options.defaultRetryBackoffMs);
+        valid.push(task);
+        return task;
+      } catch (error) {
+        return OrchestratorError.from(error);
+      }
+    });
+    // accept() answers the valid tasks in order (a repeated idempotency key with the existing task's id).
+    const answers = (await this.accept(valid)).values();
+    return outcomes.map((outcome) => (outcome instanceof OrchestratorError ? outcome : (answers.next().value ?? OrchestratorError.from("lost in submit"))));
+  }
+
+  private async accept(tasks: readonly NewTask[]): Promise<Accepted[]> {
+    if (tasks.length === 0) return [];
+    if (this.waitingEstimate + tasks.length > this.options.maxWaitingTasks) {
+      throw new OrchestratorError(Code.ResourceExhausted, `the queue holds about ${this.waitingEstimate} waiting tasks; the limit is ${this.options.maxWaitingTasks}: retry later`);
+    }
+    const now = this.clock.now();
+    const enqueued = this.store.enqueue(tasks, now, this.options.idempotencyRetentionMs);
+    // Kicked before the enqueue commits, so the claim of these tasks shares its commit.
+    this.dispatcher.kick();
+    const events = await enqueued;
+    return tasks.map((task, index) => {
+      const event = events[index];
+      if (!event) throw new OrchestratorError(Code.Internal, "the store answered fewer tasks than it was given");
+      if (event.taskId !== task.id) {
+        // The idempotency key was used before: same answer as the first time, nothing new stored.
+        this.logger.info({ task_id: event.taskId, idempotency_key: task.idempotencyKey }, "Repeated submit; answering the existing task");
+        return { taskId: event.taskId, acceptedAt: event.timestamp };
+      }
+      this.waitingEstimate++;
+      this.hub.publish(event);
+      this.logger.info({ task_id: task.id, name: task.name }, "Task submitted");
+      return { taskId: task.id, acceptedAt: now };
+    });
+  }
+
+  async getTask(taskId: string): Promise<TaskRecord> {
+    const id = validateTaskId(taskId);
+    const task = await this.store.getTask(id);
+    if (!task) throw OrchestratorError.notFound(`task ${id} does not exist`);
+    return task;
+  }
+
+  listTasks(request: ListTasksRequest): Promise<TaskPage> {
+    return this.store.listTasks(validateListFilter(request));
+  }
+
+  async cancel(taskId: string, reason: string): Promise<CancelOutcome> {
+    this.assertRunning();
+    const id = validateTaskId(taskId);
+    const outcome = await this.store.cancel(id, validateReason(reason), this.clock.now());
+    if (!outcome) throw OrchestratorError.notFound(`task ${id} does not exist`);
+    this.hub.publish(outcome.event);
+    if (outcome.cancelled) this.logger.info({ task_id: id }, "Task cancelled");
+    if (outcome.interrupted) {
+      this.registry.get(outcome.interrupted.workerId)?.channel.sendCancel({ ...outcome.interrupted, reason: "the task was cancelled" });
+    }
+    return outcome;
+  }
+
+  /**
+   * Streams the task's events after `afterSequence`: first those recorded, then live ones, ending
+   * after the terminal one (or when `signal` aborts). A slow reader is waited for, never buffered
+   * for without bound: past `maxBufferedEvents` live events are dropped and read back from the store.
+   */
+  async watch(taskId: string, afterSequence: number, sink: EventSink, signal: AbortSignal): Promise<void> {
+    const id = validateTaskId(taskId);
+    let pending: TaskEvent[] = [];
+    let overflowed = false;
+    let wake: () => void = () => undefined;
+    const unsubscribe = this.hub.subscribe(id, (event) => {
+      if (pending.length >= maxBufferedEvents) {
+        pending = [];
+        overflowed = true;
+      } else {
+        pending.push(event);
+      }
+      wake();
+    });
+    const onAbort = (): void => wake();
+    signal.addEventListener("abort", onAbort);
+    try {
+      const task = await this.store.getTask(id);
+      if (!task) throw OrchestratorError.notFound(`task ${id} does not exist`);
+      let last = afterSequence;
+      let finished = isTerminal(task.state) && last >= task.lastSequence;
+      const deliver = async (events: readonly TaskEvent[]): Promise<void> => {
+        for (const event of events) {
+          if (finished || signal.aborted || event.sequence <= last) continue;
+          const more = sink.write(event);
+          last = event.sequence;
+          finished = isTerminal(event.state);
+          if (!more && !finished) await sink.drained(signal);
+        }
+      };
+      await deliver(await this.store.listEvents(id, last));
+      while (!finished && !signal.aborted) {
+        if (overflowed) {
+          overflowed = false;
+          pending = [];
+          await deliver(await this.store.listEvents(id, last));
+          continue;
+        }
+        const next = pending.shift();
+        if (!next) {
+          await new Promise<void>((resolve) => (wake = resolve));
+          continue;
+        }
+        // A gap means this subscriber missed a commit; the store has it.
+        if (next.sequence > last + 1) await deliver(await this.store.listEvents(id, last));
+        await deliver([next]);
+      }
+    } finally {
+      unsubscribe();
+      signal.removeEventListener("abort", onAbort);
+    }
+  }
+
+  listWorkers(): WorkerInfo[] {
+    return this.registry.all().map((session) => ({
+      workerId: session.workerId, taskNames: [...session.taskNames], slots: session.slots, running: session.inFlight.size,
+      draining: session.draining, connectedAtMs: session.connectedAt, lastSeenMs: session.lastSeen,
+    }));
+  }
+
+  // ---- worker side -------------------------------------------------------------------------
+
+  /** Registers a worker from its first stream message; returns its session. */
+  registerWorker(message: WorkerMessage, channel: WorkerChannel): WorkerSession {
+    this.assertRunning();
+    if (message.kind?.$case !== "register") throw OrchestratorError.invalidArgument("the first message on a worker stream must be register");
+    const { workerId, taskNames, slots } = message.kind.register;
+    if (!/^[A-Za-z0-9._:@/-]{1,128}$/.test(workerId)) throw OrchestratorError.invalidArgument("worker_id must be 1-128 characters of letters, digits and . _ : @ / -");
+    if (taskNames.length === 0 || taskNames.length > limits.workerTaskNames) throw OrchestratorError.invalidArgument(`task_names must list 1-${limits.workerTaskNames} task names`);
+    taskNames.forEach((name, index) => validateTaskName(name, `task_names[${index}]`));
+    if (!Number.isInteger(slots) || slots < limits.workerSlots.min || slots > limits.workerSlots.max) {
+      throw OrchestratorError.invalidArgument(`slots must be between ${limits.workerSlots.min} and ${limits.workerSlots.max}, got ${slots}`);
+    }
+    const session = new WorkerSession(workerId, [...new Set(taskNames)], slots, this.clock.now(), channel);
+    const previous = this.registry.add(session);
+    // The old stream's attempts keep their leases: reported ones are adopted below, the rest expire.
+    previous?.channel.close("replaced by a newer connection of the same worker");
+    const reported = message.kind.register.running.filter((attempt) => /^[0-9a-f-]{36}$/i.test(attempt.taskId)).slice(0, slots);
+    for (const attempt of reported) session.inFlight.set(attemptKey(attempt), { taskId: attempt.taskId, attempt: attempt.attempt });
+    if (reported.length > 0) this.track(this.adopt(session, reported));
+    this.logger.info({ worker_id: workerId, task_names: session.taskNames, slots, still_running: reported.length }, "Worker connected");
+    this.dispatcher.kick();
+    return session;
+  }
+
+  /**
+   * A reconnecting worker reports what it still runs: attempts still current (their lease has not
+   * run out) carry on; the others are cancelled on the worker, and any result they send is fenced.
+   */
+  private async adopt(session: WorkerSession, reported: readonly AttemptRef[]): Promise<void> {
+    const current: AttemptRef[] = [];
+    for (const attempt of reported) {
+      const task = await this.store.getTask(attempt.taskId);
+      if (task?.state === "running" && task.attempt === attempt.attempt) current.push(attempt);
+      else session.channel.sendCancel({ taskId: attempt.taskId, attempt: attempt.attempt, reason: "the attempt is no longer current" });
+    }
+    await this.store.extendLeases(current, this.clock.now() + this.options.leaseMs);
+    for (const attempt of current) this.logger.info({ task_id: attempt.taskId, attempt: attempt.attempt, worker_id: session.workerId }, "Adopted a running attempt after reconnect");
+  }
+
+  handleWorkerMessage(session: WorkerSession, message: WorkerMessage): void {
+    session.lastSeen = this.clock.now();
+    switch (message.kind?.$case) {
+      case "heartbeat":
+        return;
+      case "progress":
+        this.track(this.recordProgress(session, message.kind.progress));
+        return;
+      case "results":
+        for (const result of message.kind.results.results) this.track(this.recordResult(session, result));
+        return;
+      case "drain":
+        session.draining = true;
+        this.logger.info({ worker_id: session.workerId }, "Worker draining");
+        return;
+      case "register":
+        this.logger.warn({ worker_id: session.workerId }, "Ignored a second register message on one stream");
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** The worker's stream ended or broke. */
+  workerDisconnected(session: WorkerSession, reason: string): void {
+    this.dropWorker(session, reason);
+  }
+
+  private async recordProgress(session: WorkerSession, progress: TaskProgress): Promise<void> {
+    const percent = Number.isFinite(progress.percent) ? Math.min(100, Math.max(0, progress.percent)) : 0;
+    const message = progress.message.slice(0, limits.progressMessageMaxLength);
+    const event = await this.store.progress({ taskId: progress.taskId, attempt: progress.attempt }, percent, message, this.clock.now());
+    if (!event) {
+      this.logger.warn({ task_id: progress.taskId, attempt: progress.attempt, worker_id: session.workerId }, "Rejected progress of an attempt that is no longer current");
+      return;
+    }
+    this.hub.publish(event);
+  }
+
+  private async recordResult(session: WorkerSession, result: TaskResult): Promise<void> {
+    const ref = { taskId: result.taskId, attempt: result.attempt };
+    const held = session.inFlight.delete(attemptKey(ref));
+    if (held) this.dispatcher.kick();
+    let event: TaskEvent | null;
+    if (result.outcome === AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED) {
+      event = result.result.byteLength > limits.resultMaxBytes
+        ? await this.failAttempt(ref, { error: `the result is ${result.result.byteLength} bytes; the limit is ${limits.resultMaxBytes}`, retryable: false })
+        : this.recorded(await this.store.complete(ref, result.result, this.clock.now()));
+    } else {
+      event = await this.failAttempt(ref, describeFailure(result));
+    }
+    if (!event) this.logger.warn({ task_id: ref.taskId, attempt: ref.attempt, worker_id: session.workerId }, "Rejected the result of an attempt that is no longer current");
+  }
+
+  private async failAttempt(ref: AttemptRef, failure: AttemptFailure): Promise<TaskEvent | null> {
+    return this.recorded(await this.store.fail(ref, failure, this.clock.now(), this.backoff));
+  }
+
+  /** What follows every recorded outcome of an attempt: subscribers told, logged, retry timer armed. */
+  private recorded(event: TaskEvent | null): TaskEvent | null {
+    if (!event) return null;
+    this.hub.publish(event);
+    this.logOutcome(event);
+    if (event.state === "retrying" && event.nextAttemptAt !== null) this.retryDueAt(event.nextAttemptAt);
+    return event;
+  }
+
+  private logOutcome(event: TaskEvent): void {
+    const fields = { task_id: event.taskId, attempt: event.attempt, worker_id: event.workerId ?? undefined };
+    if (event.state === "succeeded") this.logger.info(fields, "Task succeeded");
+    else if (event.state === "retrying") this.logger.info({ ...fields, error: event.error, next_attempt_at: new Date(event.nextAttemptAt ?? 0).toISOString() }, "Task attempt failed; retrying");
+    else if (event.state === "failed") this.logger.info({ ...fields, error: event.error }, "Task failed");
+  }
+
+  /**
+   * Forgets a worker whose stream ended. Its attempts are not failed here: their leases stop being
+   * renewed and run out leaseMs after the worker's last message, unless it reconnects first and
+   * reports them still running (then they carry on). The lease sweep retries the rest.
+   */
+  private dropWorker(session: WorkerSession, reason: string): void {
+    if (!this.registry.remove(session)) return;
+    this.logger.info({ worker_id: session.workerId, reason, attempts_held: session.inFlight.size, lease_ms: this.options.leaseMs }, "Worker disconnected");
+  }
+
+  // ---- time-driven work: failure detection and due retries (never dispatch polling) ---------
+
+  private async sweep(): Promise<void> {
+    const now = this.clock.now();
+    // Counting is a scan of the waiting tasks, so it runs every sweep only near the limit.
+    if (this.sweeps % 30 === 0 || this.waitingEstimate > this.options.maxWaitingTasks / 2) this.waitingEstimate = await this.store.countWaiting();
+    if (this.sweeps % 60 === 0) await this.store.forgetIdempotencyKeys(now - this.options.idempotencyRetentionMs);
+    this.sweeps++;
+    for (const session of this.registry.all()) {
+      if (now - session.lastSeen > this.options.workerTimeoutMs) {
+        // Dropped before the close, which reports itself as a stream error and would log that reason instead.
+        this.dropWorker(session, `stopped answering (silent for ${now - session.lastSeen} ms)`);
+        session.channel.close(`no message for ${now - session.lastSeen} ms; presumed dead`);
+      } else if (session.inFlight.size > 0) {
+        // Counted from the worker's last message, so a silent worker's leases run out on time.
+        await this.store.extendLeases([...session.inFlight.values()], session.lastSeen + this.options.leaseMs);
+      }
+    }
+    for (const expired of await this.store.expireAttempts(now, this.backoff)) {
+      this.recorded(expired.event);
+      const session = expired.workerId ? this.registry.get(expired.workerId) : undefined;
+      if (session?.inFlight.has(attemptKey(expired))) session.channel.sendCancel({ taskId: expired.taskId, attempt: expired.attempt, reason: expired.reason });
+    }
+    if (this.state === "running") {
+      this.sweepTimer = this.clock.setTimeout(() => this.track(this.sweep()), this.options.heartbeatIntervalMs);
+    }
+  }
+
+  private retryDueAt(due: number): void {
+    if (this.state !== "running") return;
+    if (this.retryTimer && this.retryTimer.due <= due) return;
+    if (this.retryTimer) this.clock.clearTimeout(this.retryTimer.handle);
+    const handle = this.clock.setTimeout(() => this.track(this.promoteRetries()), Math.max(0, due - this.clock.now()));
+    this.retryTimer = { handle, due };
+  }
+
+  private async promoteRetries(): Promise<void> {
+    this.retryTimer = null;
+    const names = await this.store.promoteDueRetries(this.clock.now());
+    if (names.length > 0) this.dispatcher.kick();
+    await this.armRetryTimer();
+  }
+
+  private async armRetryTimer(): Promise<void> {
+    const due = await this.store.nextRetryAt();
+    if (due !== null) this.retryDueAt(due);
+  }
+
+  private assertRunning(): void {
+    if (this.state !== "running") throw new OrchestratorError(Code.Unavailable, "the scheduler is shutting down; try again shortly");
+  }
+
+  /** Keeps background writes visible, so errors are logged and stop() can wait for them. */
+  private track(promise: Promise<unknown>): void {
+    this.pendingWrites.add(promise);
+    promise
+      .catch((error: unknown) => this.logger.error({ err: error }, "Background scheduler write failed"))
+      .finally(() => this.pendingWrites.delete(promise));
+  }
+}
+
+function describeFailure(result: TaskResult): AttemptFailure {
+  switch (result.outcome) {
+    case AttemptOutcome.ATTEMPT_OUTCOME_TIMED_OUT:
+      return { error: result.error || "the attempt timed out", retryable: true };
+    case AttemptOutcome.ATTEMPT_OUTCOME_CANCELLED:
+      return { error: result.error || "the worker stopped the attempt", retryable: true };
+    default:
+      return { error: result.error || "the handler failed without a message", retryable: result.retryable };
+  }
+}

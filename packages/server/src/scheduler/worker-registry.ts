@@ -1,0 +1,96 @@
+import type { AssignTasks, CancelAttempt } from "orchestrator-ts-client/internal";
+import type { AttemptRef, ClaimRequest } from "../store/store.js";
+
+/** What the registry needs from one connected worker's stream. */
+export interface WorkerChannel {
+  sendAssignments(assign: AssignTasks): void;
+  sendCancel(cancel: CancelAttempt): void;
+  /** Ends the stream with an error status (used when the worker is presumed dead). */
+  close(reason: string): void;
+}
+
+export function attemptKey(ref: AttemptRef): string {
+  return `${ref.taskId}#${ref.attempt}`;
+}
+
+/** One connected worker as the Scheduler sees it. */
+export class WorkerSession {
+  readonly inFlight = new Map<string, AttemptRef>();
+  draining = false;
+  lastSeen: number;
+  /** The dispatch round that last claimed for this worker (0: none yet). */
+  lastServedRound = 0;
+  private nameOffset = 0;
+
+  constructor(
+    readonly workerId: string,
+    readonly taskNames: readonly string[],
+    readonly slots: number,
+    readonly connectedAt: number,
+    readonly channel: WorkerChannel,
+  ) {
+    this.lastSeen = connectedAt;
+  }
+
+  get freeSlots(): number {
+    return this.draining ? 0 : Math.max(0, this.slots - this.inFlight.size);
+  }
+
+  /** The worker's names, starting one further each call, so no name starves the others. */
+  rotatedNames(): string[] {
+    const offset = this.nameOffset++ % this.taskNames.length;
+    return [...this.taskNames.slice(offset), ...this.taskNames.slice(0, offset)];
+  }
+}
+
+/** The connected workers, their free slots and the attempts each one holds. */
+export class WorkerRegistry {
+  private readonly sessions = new Map<string, WorkerSession>();
+  /** Dispatch rounds so far; orders workers by the round that last served them. */
+  private rounds = 0;
+
+  add(session: WorkerSession): WorkerSession | undefined {
+    const previous = this.sessions.get(session.workerId);
+    this.sessions.set(session.workerId, session);
+    return previous;
+  }
+
+  /** Removes the session if it is still the registered one for its worker id. */
+  remove(session: WorkerSession): boolean {
+    if (this.sessions.get(session.workerId) !== session) return false;
+    this.sessions.delete(session.workerId);
+    return true;
+  }
+
+  get(workerId: string): WorkerSession | undefined {
+    return this.sessions.get(workerId);
+  }
+
+  all(): WorkerSession[] {
+    return [...this.sessions.values()];
+  }
+
+  /**
+   * One claim per worker with free slots, at most `maxTasks` slots in all: the workers served least
+   * recently come first, so a worker left out of one round is first in the next.
+   */
+  claimRequests(maxTasks = Infinity): Array<{ session: WorkerSession; request: ClaimRequest }> {
+    const round = ++this.rounds;
+    const waiting = [...this.sessions.values()].filter((session) => session.freeSlots > 0);
+    waiting.sort((a, b) => a.lastServedRound - b.lastServedRound);
+    const requests = [];
+    let budget = maxTasks;
+    for (const session of waiting) {
+      const limit = Math.min(session.freeSlots, budget);
+      if (limit <= 0) break;
+      budget -= limit;
+      session.lastServedRound = round;
+      requests.push({ session, request: { workerId: session.workerId, names: session.rotatedNames(), limit } });
+    }
+    return requests;
+  }
+
+  isCurrent(session: WorkerSession): boolean {
+    return this.sessions.get(session.workerId) === session;
+  }
+}

@@ -1,0 +1,300 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import BetterSqlite3 from "better-sqlite3";
+import type { Database, Statement } from "better-sqlite3";
+import type {
+  AttemptFailure, AttemptRef, BackoffPolicy, CancelOutcome, ClaimedAttempt, ClaimRequest, ExpiredAttempt,
+  LeaseTerms, NewTask, TaskEvent, TaskFilter, TaskPage, TaskRecord, TaskState, TaskStore,
+} from "../store.js";
+import { isTerminal, taskStates } from "../store.js";
+import { OrchestratorError } from "orchestrator-ts-client/internal";
+import { GroupCommit } from "./group-commit.js";
+import { migrations } from "./migrations/index.js";
+import { cancelSql } from "./sql/cancel.js";
+import { claimSql } from "./sql/claim.js";
+import { completeSql } from "./sql/complete.js";
+import { countWaitingSql, enqueueSql, findKeySql, forgetKeysSql, storeKeySql } from "./sql/enqueue.js";
+import { insertEventSql, listEventsSql } from "./sql/events.js";
+import { currentAttemptSql, failFinallySql, retryLaterSql } from "./sql/fail.js";
+import { expiredAttemptsSql, extendLeasesSql } from "./sql/leases.js";
+import { progressSql } from "./sql/progress.js";
+import { getTaskSql, listTasksSql } from "./sql/read.js";
+import { nextRetryAtSql, promoteDueRetriesSql } from "./sql/retries.js";
+
+export type SqliteSynchronous = "full" | "normal";
+
+export interface SqliteStoreOptions {
+  /** Path of the database file, or ":memory:". */
+  path: string;
+  /**
+   * FULL (default) syncs the WAL on every commit, so a power loss keeps every acknowledged write;
+   * NORMAL syncs only at checkpoints: a process crash still loses nothing, a power loss may lose
+   * the last commits.
+   */
+  synchronous?: SqliteSynchronous;
+}
+
+type Row = Record<string, unknown>;
+
+/** The embedded store: one SQLite file in WAL mode, owned by one Scheduler process. */
+export class SqliteStore implements TaskStore {
+  private readonly db: Database;
+  private readonly writes: GroupCommit;
+  private readonly statements = new Map<string, Statement>();
+
+  constructor(options: SqliteStoreOptions) {
+    if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
+    this.db = new BetterSqlite3(options.path);
+    this.db.pragma("journal_mode = WAL");
+    this.db.pragma(`synchronous = ${options.synchronous === "normal" ? "NORMAL" : "FULL"}`);
+    this.db.pragma("busy_timeout = 5000");
+    this.db.pragma("foreign_keys = ON");
+    this.writes = new GroupCommit(this.db);
+  }
+
+  private sql(text: string): Statement {
+    let statement = this.statements.get(text);
+    if (!statement) {
+      statement = this.db.prepare(text);
+      this.statements.set(text, statement);
+    }
+    return statement;
+  }
+
+  migrate(): Promise<void> {
+    this.db.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)");
+    const applied = new Set(this.db.prepare("SELECT version FROM schema_migrations").pluck().all() as number[]);
+    for (const migration of migrations) {
+      if (applied.has(migration.version)) continue;
+      this.db.transaction(() => {
+        this.db.exec(migration.sql);
+        this.db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)").run(migration.version, migration.name, Date.now());
+      })();
+    }
+    return Promise.resolve();
+  }
+
+  enqueue(tasks: readonly NewTask[], now: number, keyRetentionMs = 24 * 3600 * 1000): Promise<TaskEvent[]> {
+    return this.writes.run(() =>
+      tasks.map((task) => {
+        if (task.idempotencyKey) {
+          const existing = this.sql(findKeySql).get({ key: task.idempotencyKey, oldest: now - keyRetentionMs }) as Row | undefined;
+          if (existing) return toEvent(existing);
+          this.sql(storeKeySql).run({ key: task.idempotencyKey, taskId: task.id, now });
+        }
+        this.sql(enqueueSql).run({
+          id: task.id, name: task.name, description: task.description, payload: task.payload, timeoutMs: task.timeoutMs,
+          maxRetries: task.maxRetries, retryBackoffMs: task.retryBackoffMs, now,
+        });
+        return this.recordEvent({ taskId: task.id, sequence: 1, state: "queued", attempt: 0, percent: 0, message: "queued", timestamp: now });
+      }),
+    );
+  }
+
+  forgetIdempotencyKeys(before: number): Promise<void> {
+    return this.writes.run(() => {
+      this.sql(forgetKeysSql).run({ before });
+    });
+  }
+
+  countWaiting(): Promise<number> {
+    return Promise.resolve(Number((this.sql(countWaitingSql).get() as Row).waiting));
+  }
+
+  claim(requests: readonly ClaimRequest[], now: number, terms: LeaseTerms): Promise<ClaimedAttempt[][]> {
+    return this.writes.run(() =>
+      requests.map((request) => {
+        const claimed: ClaimedAttempt[] = [];
+        for (const name of request.names) {
+          const limit = request.limit - claimed.length;
+          if (limit <= 0) break;
+          const rows = this.sql(claimSql).all({
+            workerId: request.workerId, name, limit, now,
+            leaseExpiresAt: now + terms.leaseMs, deadlineGraceMs: terms.deadlineGraceMs,
+          }) as Row[];
+          // RETURNING promises no order; hand tasks out oldest first.
+          rows.sort((a, b) => Number(a.seq) - Number(b.seq));
+          for (const row of rows) {
+            const attempt = Number(row.attempt);
+            const event = this.recordEvent({
+              taskId: String(row.id), sequence: Number(row.last_sequence), state: "running", attempt,
+              percent: 0, message: `attempt ${attempt} started`, timestamp: now, workerId: request.workerId,
+            });
+            claimed.push({
+              taskId: String(row.id), attempt, workerId: request.workerId, name: String(row.name),
+              payload: row.payload as Uint8Array, timeoutMs: Number(row.timeout_ms), maxRetries: Number(row.max_retries), event,
+            });
+          }
+        }
+        return claimed;
+      }),
+    );
+  }
+
+  complete(ref: AttemptRef, result: Uint8Array, now: number): Promise<TaskEvent | null> {
+    return this.writes.run(() => {
+      const row = this.sql(completeSql).get({ ...ref, result, now }) as Row | undefined;
+      if (!row) return null;
+      return this.recordEvent({
+        taskId: ref.taskId, sequence: Number(row.last_sequence), state: "succeeded", attempt: ref.attempt,
+        percent: 100, message: "succeeded", timestamp: now, workerId: nullableString(row.worker_id), result,
+      });
+    });
+  }
+
+  fail(ref: AttemptRef, failure: AttemptFailure, now: number, backoff: BackoffPolicy): Promise<TaskEvent | null> {
+    return this.writes.run(() => this.failNow(ref, failure, now, backoff));
+  }
+
+  private failNow(ref: AttemptRef, failure: AttemptFailure, now: number, backoff: BackoffPolicy): TaskEvent | null {
+    const current = this.sql(currentAttemptSql).get(ref) as Row | undefined;
+    if (!current) return null;
+    const attempt = Number(current.attempt);
+    const retriesLeft = attempt <= Number(current.max_retries);
+    const base = { taskId: ref.taskId, attempt, percent: Number(current.percent), timestamp: now, workerId: nullableString(current.worker_id), error: failure.error };
+    if (failure.retryable && retriesLeft) {
+      const nextAttemptAt = now + Math.max(0, Math.round(backoff(attempt, Number(current.retry_backoff_ms))));
+      const row = this.sql(retryLaterSql).get({ ...ref, error: failure.error, nextAttemptAt }) as Row;
+      const delay = ((nextAttemptAt - now) / 1000).toFixed(1);
+      return this.recordEvent({ ...base, sequence: Number(row.last_sequence), state: "retrying", message: `attempt ${attempt} failed; retrying in ${delay}s`, nextAttemptAt });
+    }
+    const row = this.sql(failFinallySql).get({ ...ref, error: failure.error, now }) as Row;
+    const why = failure.retryable ? `no retries left after ${attempt} attempt${attempt === 1 ? "" : "s"}` : "the failure is not retryable";
+    return this.recordEvent({ ...base, sequence: Number(row.last_sequence), state: "failed", message: `failed: ${why}` });
+  }
+
+  progress(ref: AttemptRef, percent: number, message: string, now: number): Promise<TaskEvent | null> {
+    return this.writes.run(() => {
+      const row = this.sql(progressSql).get({ ...ref, percent, message }) as Row | undefined;
+      if (!row) return null;
+      return this.recordEvent({
+        taskId: ref.taskId, sequence: Number(row.last_sequence), state: "running", attempt: ref.attempt,
+        percent, message, timestamp: now, workerId: nullableString(row.worker_id),
+      });
+    });
+  }
+
+  extendLeases(attempts: readonly AttemptRef[], until: number): Promise<void> {
+    return this.writes.run(() => {
+      const statement = this.sql(extendLeasesSql);
+      for (const attempt of attempts) statement.run({ taskId: attempt.taskId, attempt: attempt.attempt, until });
+    });
+  }
+
+  expireAttempts(now: number, backoff: BackoffPolicy): Promise<ExpiredAttempt[]> {
+    return this.writes.run(() => {
+      const rows = this.sql(expiredAttemptsSql).all({ now }) as Row[];
+      const expired: ExpiredAttempt[] = [];
+      for (const row of rows) {
+        const reason = Number(row.lease_expired) === 1 ? "lease expired" : "deadline passed";
+        const ref = { taskId: String(row.id), attempt: Number(row.attempt) };
+        const error = reason === "lease expired" ? "the worker stopped renewing its lease" : "the attempt outlived its timeout";
+        const event = this.failNow(ref, { error, retryable: true }, now, backoff);
+        if (event) expired.push({ ...ref, workerId: nullableString(row.worker_id), reason, event });
+      }
+      return expired;
+    });
+  }
+
+  promoteDueRetries(now: number): Promise<string[]> {
+    return this.writes.run(() => (this.sql(promoteDueRetriesSql).all({ now }) as Row[]).map((row) => String(row.name)));
+  }
+
+  nextRetryAt(): Promise<number | null> {
+    const row = this.sql(nextRetryAtSql).get() as Row | undefined;
+    return Promise.resolve(row?.due === null || row?.due === undefined ? null : Number(row.due));
+  }
+
+  cancel(taskId: string, reason: string, now: number): Promise<CancelOutcome | null> {
+    return this.writes.run(() => {
+      const before = this.sql(getTaskSql).get(taskId) as Row | undefined;
+      if (!before) return null;
+      const state = toState(before.state);
+      if (isTerminal(state)) return { state, cancelled: false, event: null, interrupted: null };
+      const row = this.sql(cancelSql).get({ taskId, reason, now }) as Row;
+      const workerId = nullableString(before.worker_id);
+      const event = this.recordEvent({
+        taskId, sequence: Number(row.last_sequence), state: "cancelled", attempt: Number(row.attempt),
+        percent: Number(row.percent), message: "cancelled", timestamp: now, workerId, error: reason,
+      });
+      const interrupted = state === "running" && workerId ? { taskId, attempt: Number(row.attempt), workerId } : null;
+      return { state: "cancelled", cancelled: true, event, interrupted };
+    });
+  }
+
+  getTask(taskId: string): Promise<TaskRecord | null> {
+    const row = this.sql(getTaskSql).get(taskId) as Row | undefined;
+    return Promise.resolve(row ? toTask(row) : null);
+  }
+
+  /** Async so that a bad cursor rejects the returned promise instead of throwing at the call. */
+  async listTasks(filter: TaskFilter): Promise<TaskPage> {
+    let cursor: number | undefined;
+    if (filter.cursor) {
+      cursor = Number(Buffer.from(filter.cursor, "base64url").toString("utf8"));
+      if (!Number.isSafeInteger(cursor) || cursor <= 0) throw OrchestratorError.invalidArgument("page_token is not a token this server issued");
+    }
+    const text = listTasksSql({ state: filter.state !== undefined, name: Boolean(filter.name), cursor: cursor !== undefined });
+    const rows = this.sql(text).all({
+      ...(filter.state !== undefined ? { state: filter.state } : {}),
+      ...(filter.name ? { name: filter.name } : {}),
+      ...(cursor !== undefined ? { cursor } : {}),
+      limit: filter.limit + 1,
+    }) as Row[];
+    const page = rows.slice(0, filter.limit);
+    const last = page.at(-1);
+    const nextCursor = rows.length > filter.limit && last ? Buffer.from(String(last.seq)).toString("base64url") : null;
+    return { tasks: page.map(toTask), nextCursor };
+  }
+
+  listEvents(taskId: string, afterSequence: number): Promise<TaskEvent[]> {
+    return Promise.resolve((this.sql(listEventsSql).all(taskId, afterSequence) as Row[]).map(toEvent));
+  }
+
+  close(): Promise<void> {
+    this.writes.flush();
+    if (this.db.open) this.db.close();
+    return Promise.resolve();
+  }
+
+  private recordEvent(event: Omit<TaskEvent, "workerId" | "result" | "error" | "nextAttemptAt"> & Partial<TaskEvent>): TaskEvent {
+    const full: TaskEvent = { workerId: null, result: null, error: null, nextAttemptAt: null, ...event };
+    this.sql(insertEventSql).run(full);
+    return full;
+  }
+}
+
+function nullableString(value: unknown): string | null {
+  return value === null || value === undefined ? null : String(value);
+}
+
+function nullableNumber(value: unknown): number | null {
+  return value === null || value === undefined ? null : Number(value);
+}
+
+function toState(value: unknown): TaskState {
+  const state = String(value) as TaskState;
+  if (!taskStates.includes(state)) throw new Error(`unknown task state in store: ${String(value)}`);
+  return state;
+}
+
+function toTask(row: Row): TaskRecord {
+  return {
+    id: String(row.id), name: String(row.name), description: String(row.description), payload: row.payload as Uint8Array,
+    state: toState(row.state), attempt: Number(row.attempt), maxRetries: Number(row.max_retries),
+    timeoutMs: Number(row.timeout_ms), retryBackoffMs: Number(row.retry_backoff_ms),
+    result: (row.result as Uint8Array | null) ?? null, error: nullableString(row.error), percent: Number(row.percent),
+    message: String(row.message), workerId: nullableString(row.worker_id), createdAt: Number(row.created_at),
+    startedAt: nullableNumber(row.started_at), finishedAt: nullableNumber(row.finished_at),
+    nextAttemptAt: nullableNumber(row.next_attempt_at), lastSequence: Number(row.last_sequence),
+  };
+}
+
+function toEvent(row: Row): TaskEvent {
+  return {
+    taskId: String(row.task_id), sequence: Number(row.sequence), state: toState(row.state), attempt: Number(row.attempt),
+    percent: Number(row.percent), message: String(row.message), timestamp: Number(row.timestamp),
+    workerId: nullableString(row.worker_id), result: (row.result as Uint8Array | null) ?? null,
+    error: nullableString(row.error), nextAttemptAt: nullableNumber(row.next_attempt_at),
+  };
+}

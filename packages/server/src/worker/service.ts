@@ -1,0 +1,64 @@
+import { WorkerService } from "orchestrator-ts-client/internal";
+import { version } from "orchestrator-ts-client/internal";
+import { listenerSecurity, startGrpcServer, type ListenerSecurityOptions } from "../util/grpc-server.js";
+import type { ClientTlsOptions } from "orchestrator-ts-client/internal";
+import { unary } from "../util/grpc-handlers.js";
+import { createLogger, type Logger, type LogLevel } from "orchestrator-ts-client/internal";
+import type { RunningService } from "../util/service.js";
+import { exampleHandlers } from "./examples.js";
+import { loadHandlerModule } from "./handler-module.js";
+import { Worker } from "orchestrator-ts-client/internal";
+
+export interface WorkerServiceOptions {
+  host?: string;
+  port?: number;
+  schedulerAddress?: string;
+  slots?: number;
+  workerId?: string;
+  /** Path of a module exporting more handlers; they override examples of the same name. */
+  handlersModule?: string;
+  /** false serves only the handlers of handlersModule. */
+  examples?: boolean;
+  shutdownGraceMs?: number;
+  logLevel?: LogLevel;
+  /** The worker's key (role worker) for the Scheduler. */
+  apiKey?: string;
+  /** TLS to the Scheduler (client certificate for mutual TLS). */
+  schedulerTls?: ClientTlsOptions;
+  /** Keys and TLS of the Worker service's own listener. */
+  security?: ListenerSecurityOptions;
+}
+
+/** The bundled worker process: the runtime plus its own Worker service (health and status). */
+export async function startWorkerService(options: WorkerServiceOptions, deps: { logger?: Logger } = {}): Promise<RunningService & { runtime: Worker }> {
+  const logger = deps.logger ?? createLogger({ level: options.logLevel ?? "info", service: "worker" });
+  const host = options.host ?? "127.0.0.1";
+  const security = listenerSecurity("orchestrator.v1.Worker", host, options.security);
+  const extra = options.handlersModule ? await loadHandlerModule(options.handlersModule) : {};
+  const handlers = { ...(options.examples === false ? {} : exampleHandlers), ...extra };
+  const runtime = new Worker({
+    handlers, schedulerAddress: options.schedulerAddress, slots: options.slots, workerId: options.workerId, shutdownGraceMs: options.shutdownGraceMs,
+    apiKey: options.apiKey, tls: options.schedulerTls,
+  }, logger);
+  const server = await startGrpcServer("orchestrator.v1.Worker", WorkerService, {
+    healthCheck: unary(() => ({ healthy: true, version })),
+    getStatus: unary(() => ({
+      workerId: runtime.workerId, connected: runtime.state === "connected" || runtime.state === "draining",
+      schedulerAddress: runtime.options.schedulerAddress, taskNames: Object.keys(handlers), slots: runtime.options.slots,
+      running: runtime.runningAttempts().map((a) => ({ taskId: a.taskId, attempt: a.attempt, name: a.name, startedAtMs: a.startedAt })),
+    })),
+  }, host, options.port ?? 50053, { security, logger });
+  runtime.start();
+  logger.info({ address: server.address, worker_id: runtime.workerId, task_names: Object.keys(handlers), slots: runtime.options.slots, ...server.security }, `Worker service listening on ${server.address}`);
+  return {
+    name: "Worker",
+    address: server.address,
+    logger,
+    runtime,
+    stop: async () => {
+      await runtime.stop();
+      await server.shutdown(2000);
+      logger.info("Worker service stopped");
+    },
+  };
+}
