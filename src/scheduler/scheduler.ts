@@ -118,8 +118,22 @@ export class Scheduler {
       }
     });
     // accept() answers the valid tasks in order (a repeated idempotency key with the existing task's id).
-    const answers = (await this.accept(valid)).values();
+    const answers = (await this.acceptEach(valid)).values();
     return outcomes.map((outcome) => (outcome instanceof OrchestratorError ? outcome : (answers.next().value ?? OrchestratorError.from("lost in submit"))));
+  }
+
+  /**
+   * Accepts the tasks together (one store call); when that is refused because one of them reuses
+   * an idempotency key with a different request, each is tried on its own (still one commit), so
+   * only that one is refused.
+   */
+  private async acceptEach(tasks: readonly NewTask[]): Promise<Array<Accepted | OrchestratorError>> {
+    try {
+      return await this.accept(tasks);
+    } catch (error) {
+      if (tasks.length === 1 || !(error instanceof OrchestratorError) || error.code !== Code.AlreadyExists) throw error;
+    }
+    return Promise.all(tasks.map((task) => this.accept([task]).then(([accepted]) => accepted ?? OrchestratorError.from("lost in submit"), (error: unknown) => OrchestratorError.from(error))));
   }
 
   private async accept(tasks: readonly NewTask[]): Promise<Accepted[]> {

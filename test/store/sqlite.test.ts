@@ -110,6 +110,16 @@ describe("SqliteStore on a file", () => {
     expect(versions).toEqual(migrations.map((migration) => migration.version));
   });
 
+  it("answers a key stored before fingerprints existed with its task, whatever the request (nothing to compare)", async () => {
+    const path = freshPath();
+    const store = await openStore({ path });
+    await store.enqueue([newTask("a", { idempotencyKey: "old-key" })], T0);
+    store["db"].prepare("UPDATE idempotency_keys SET fingerprint = NULL").run();
+    const [again] = await store.enqueue([newTask("b", { idempotencyKey: "old-key", payload: bytes("another request") })], T0 + 1);
+    expect(again?.taskId).toBe("a");
+    expect(await store.getTask("b")).toBeNull();
+  });
+
   it("puts the file in WAL mode", async () => {
     const path = freshPath();
     const store = await openStore({ path });

@@ -7,6 +7,7 @@ import type {
   LeaseTerms, NewTask, TaskEvent, TaskFilter, TaskPage, TaskRecord, TaskState, TaskStore,
 } from "../store.js";
 import { isTerminal, taskStates } from "../store.js";
+import { keyReusedError, requestFingerprint } from "../idempotency.js";
 import { OrchestratorError } from "../../errors/orchestrator-error.js";
 import { GroupCommit } from "./group-commit.js";
 import { migrations } from "./migrations/index.js";
@@ -78,9 +79,16 @@ export class SqliteStore implements TaskStore {
     return this.writes.run(() =>
       tasks.map((task) => {
         if (task.idempotencyKey) {
+          const fingerprint = requestFingerprint(task);
           const existing = this.sql(findKeySql).get({ key: task.idempotencyKey, oldest: now - keyRetentionMs }) as Row | undefined;
-          if (existing) return toEvent(existing);
-          this.sql(storeKeySql).run({ key: task.idempotencyKey, taskId: task.id, now });
+          if (existing) {
+            // A key stored before fingerprints existed (null) cannot be compared: it answers its task.
+            if (existing.fingerprint === null || existing.fingerprint === fingerprint) return toEvent(existing);
+            const existingId = String(existing.task_id);
+            const row = this.sql(getTaskSql).get(existingId) as Row | undefined;
+            throw keyReusedError(task.idempotencyKey, task, row ? toTask(row) : null, existingId);
+          }
+          this.sql(storeKeySql).run({ key: task.idempotencyKey, taskId: task.id, now, fingerprint });
         }
         this.sql(enqueueSql).run({
           id: task.id, name: task.name, description: task.description, payload: task.payload, timeoutMs: task.timeoutMs,
