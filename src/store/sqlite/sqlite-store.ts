@@ -1,5 +1,3 @@
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import type { Database, Statement } from "better-sqlite3";
 import type {
@@ -9,6 +7,7 @@ import type {
 import { isTerminal, taskStates } from "../store.js";
 import { keyReusedError, requestFingerprint } from "../idempotency.js";
 import { OrchestratorError } from "../../errors/orchestrator-error.js";
+import { prepareDatabaseFiles } from "./data-files.js";
 import { GroupCommit } from "./group-commit.js";
 import { migrations } from "./migrations/index.js";
 import { cancelSql } from "./sql/cancel.js";
@@ -44,7 +43,7 @@ export class SqliteStore implements TaskStore {
   private readonly statements = new Map<string, Statement>();
 
   constructor(options: SqliteStoreOptions) {
-    if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
+    if (options.path !== ":memory:") prepareDatabaseFiles(options.path);
     this.db = new BetterSqlite3(options.path);
     this.db.pragma("journal_mode = WAL");
     this.db.pragma(`synchronous = ${options.synchronous === "normal" ? "NORMAL" : "FULL"}`);
