@@ -1,3 +1,4 @@
+import { dirname } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import type { Database, Statement } from "better-sqlite3";
 import type {
@@ -8,6 +9,7 @@ import { isTerminal, taskStates } from "../store.js";
 import { keyReusedError, requestFingerprint } from "../idempotency.js";
 import { OrchestratorError } from "../../errors/orchestrator-error.js";
 import { prepareDatabaseFiles } from "./data-files.js";
+import { storeErrorFrom } from "./store-errors.js";
 import { GroupCommit } from "./group-commit.js";
 import { migrations } from "./migrations/index.js";
 import { cancelSql } from "./sql/cancel.js";
@@ -49,7 +51,8 @@ export class SqliteStore implements TaskStore {
     this.db.pragma(`synchronous = ${options.synchronous === "normal" ? "NORMAL" : "FULL"}`);
     this.db.pragma("busy_timeout = 5000");
     this.db.pragma("foreign_keys = ON");
-    this.writes = new GroupCommit(this.db);
+    const dataDirectory = options.path === ":memory:" ? "(in memory)" : dirname(options.path);
+    this.writes = new GroupCommit(this.db, (error) => storeErrorFrom(error, dataDirectory));
   }
 
   private sql(text: string): Statement {
