@@ -157,13 +157,14 @@ describe("guarantees", () => {
     const name = "idempotency-unserved";
     const key = `order-${Date.now()}`;
     const otherKey = `${key}-other`;
-    const first = await client.submit({ name, payload: "first", idempotencyKey: key });
-    const again = await client.submit({ name, payload: "second", idempotencyKey: key });
+    const request = { name, payload: "first", description: "order", idempotencyKey: key };
+    const first = await client.submit(request);
+    const again = await client.submit(request);
     expect(again.taskId).toBe(first.taskId);
 
     const unary = new OrchestratorClient({ address: cluster.gatewayAddress, pipeline: false });
     try {
-      const viaUnary = await unary.submit({ name, payload: "third", idempotencyKey: key });
+      const viaUnary = await unary.submit(request);
       expect(viaUnary.taskId).toBe(first.taskId);
     } finally {
       unary.close();
@@ -171,9 +172,9 @@ describe("guarantees", () => {
 
     // SubmitTasks: a known key answers its task; a new key repeated within the batch makes one task.
     const batch = await client.submitMany([
-      { name, payload: "fourth", idempotencyKey: key },
+      request,
       { name, payload: "fifth", idempotencyKey: otherKey },
-      { name, payload: "sixth", idempotencyKey: otherKey },
+      { name, payload: "fifth", idempotencyKey: otherKey },
     ]);
     expect(batch[0]?.taskId).toBe(first.taskId);
     expect(batch[1]?.taskId).not.toBe(first.taskId);
@@ -189,6 +190,50 @@ describe("guarantees", () => {
     const repeats = cluster.scheduler.logs.filter((r: LogRecord) => r.msg === "Repeated submit; answering the existing task");
     expect(repeats.filter((r) => r.task_id === first.taskId)).toHaveLength(3);
     expect(repeats.filter((r) => r.task_id === batch[1]?.taskId)).toHaveLength(1);
+    for (const task of listed.tasks) await client.cancel(task.taskId);
+  });
+
+  it("a reused idempotency key with a different request gets ALREADY_EXISTS naming the first task, on every submit path", async () => {
+    const client = cluster.client;
+    const name = "idempotency-conflict-unserved";
+    const key = `conflict-${Date.now()}`;
+    const first = await client.submit({ name, payload: "first", idempotencyKey: key });
+    const expected = `idempotency key "${key}" already belongs to task ${first.taskId}`;
+
+    // SubmitStream (the SDK's pipeline), with a valid submit beside it in the same message: only the changed one is refused.
+    const [changed, unrelated] = await Promise.allSettled([
+      client.submit({ name, payload: "second", idempotencyKey: key }),
+      client.submit({ name, payload: "unrelated" }),
+    ]);
+    expect(changed.status).toBe("rejected");
+    const streamed = OrchestratorError.from((changed as PromiseRejectedResult).reason);
+    expect(streamed.code).toBe(Code.AlreadyExists);
+    expect(streamed.rawMessage).toContain(expected);
+    expect(streamed.rawMessage).toContain("a different payload");
+    expect(unrelated.status).toBe("fulfilled");
+
+    // SubmitTask (unary), with another field changed.
+    const unary = new OrchestratorClient({ address: cluster.gatewayAddress, pipeline: false });
+    try {
+      const refused = await refusal(unary.submit({ name, payload: "first", maxRetries: 9, idempotencyKey: key }));
+      expect(refused.code).toBe(Code.AlreadyExists);
+      expect(refused.rawMessage).toContain(expected);
+      expect(refused.rawMessage).toContain("a different max_retries");
+      // The same request still answers the first task.
+      expect((await unary.submit({ name, payload: "first", idempotencyKey: key })).taskId).toBe(first.taskId);
+    } finally {
+      unary.close();
+    }
+
+    // SubmitTasks: the batch is refused as a whole.
+    const batch = await refusal(client.submitMany([{ name, payload: "new one" }, { name: "other-name", payload: "first", idempotencyKey: key }]));
+    expect(batch.code).toBe(Code.AlreadyExists);
+    expect(batch.rawMessage).toContain("a different name");
+
+    const listed = await client.list({ name });
+    const unrelatedId = (unrelated as PromiseFulfilledResult<{ taskId: string }>).value.taskId;
+    expect(listed.tasks.map((t) => t.taskId).sort()).toEqual([first.taskId, unrelatedId].sort());
+    expect(Buffer.from((await client.get(first.taskId)).payload).toString()).toBe("first");
     for (const task of listed.tasks) await client.cancel(task.taskId);
   });
 

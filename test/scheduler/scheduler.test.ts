@@ -9,7 +9,9 @@ import type { CompiledSchedulerOptions } from "../../packages/server/src/schedul
 import { Scheduler } from "../../packages/server/src/scheduler/scheduler.js";
 import type { WorkerChannel, WorkerSession } from "../../packages/server/src/scheduler/worker-registry.js";
 import { SqliteStore } from "../../packages/server/src/store/sqlite/sqlite-store.js";
-import type { ClaimedAttempt, ClaimRequest, LeaseTerms, TaskEvent, TaskRecord } from "../../packages/server/src/store/store.js";
+import type { BackoffPolicy, ClaimedAttempt, ClaimRequest, ExpiredAttempt, LeaseTerms, TaskEvent, TaskRecord } from "../../packages/server/src/store/store.js";
+import { Code } from "../../packages/client/src/errors/code.js";
+import { OrchestratorError } from "../../packages/client/src/errors/orchestrator-error.js";
 import { ManualClock } from "../../packages/server/src/util/clock.js";
 import { createLogger } from "../../packages/client/src/logger.js";
 
@@ -76,6 +78,14 @@ class GatedStore extends SqliteStore {
   override claim(requests: readonly ClaimRequest[], now: number, terms: LeaseTerms): Promise<ClaimedAttempt[][]> {
     this.claimCalls.push(requests.map((request) => ({ workerId: request.workerId, limit: request.limit })));
     return super.claim(requests, now, terms);
+  }
+
+  /** While set, the sweep's writes fail as they do on a full disk. */
+  refuseWrites = false;
+
+  override expireAttempts(now: number, backoff: BackoffPolicy): Promise<ExpiredAttempt[]> {
+    if (this.refuseWrites) return Promise.reject(new OrchestratorError(Code.ResourceExhausted, "the scheduler's disk is full"));
+    return super.expireAttempts(now, backoff);
   }
 
   override async listEvents(taskId: string, afterSequence: number): Promise<TaskEvent[]> {
@@ -657,6 +667,19 @@ describe("Scheduler restart", () => {
     const late = register("runner", ["encode"], 1, [{ taskId: running, attempt: 1 }]);
     await until(() => late.channel.cancels.length === 1, "the cancel of the stale attempt");
     expect(late.channel.cancels[0]).toMatchObject({ taskId: running, attempt: 1 });
+  });
+
+  it("keeps sweeping while the store refuses writes (a full disk), so a lease still runs out once it accepts them again", async () => {
+    const runner = register("runner", ["encode"]);
+    const running = await submit("encode");
+    await until(() => runner.channel.assignments.length === 1, "the encode attempt");
+    scheduler.workerDisconnected(runner.session, "stream broke");
+    store.refuseWrites = true;
+    await advance(options.leaseMs * 2, []);
+    expect(await task(running)).toMatchObject({ state: "running", attempt: 1 });
+    store.refuseWrites = false;
+    await advance(HEARTBEAT_MS, []);
+    expect(await task(running)).toMatchObject({ state: "retrying", attempt: 1 });
   });
 
   it("refuses new work once stopped", async () => {

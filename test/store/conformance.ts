@@ -101,35 +101,67 @@ export function describeTaskStoreConformance(backendName: string, open: () => Pr
 
     describe("idempotency keys", () => {
       const day = 24 * 3600 * 1000;
+      /** Task `id` as the same request each time: only the id (the Scheduler's) differs between repeats. */
+      const keyed = (id: string, key: string, overrides: Partial<NewTask> = {}): NewTask =>
+        newTask(id, { description: "order", payload: bytes("order payload"), idempotencyKey: key, ...overrides });
 
       it("answers a repeated key with the first task's first event and stores nothing new", async () => {
-        await store.enqueue([newTask("a", { idempotencyKey: "order-42" })], T0);
-        const [again] = await store.enqueue([newTask("b", { idempotencyKey: "order-42" })], T0 + 5, day);
+        await store.enqueue([keyed("a", "order-42")], T0);
+        const [again] = await store.enqueue([keyed("b", "order-42")], T0 + 5, day);
         expect(again).toMatchObject({ taskId: "a", sequence: 1, state: "queued", timestamp: T0 });
         expect(await store.getTask("b")).toBeNull();
         expect((await store.listTasks({ limit: 10 })).tasks.map((t) => t.id)).toEqual(["a"]);
       });
 
       it("dedupes within one batch, and tasks without a key are never deduped", async () => {
-        const events = await store.enqueue([newTask("a", { idempotencyKey: "k" }), newTask("b"), newTask("c", { idempotencyKey: "k" }), newTask("d")], T0, day);
+        const events = await store.enqueue([keyed("a", "k"), newTask("b"), keyed("c", "k"), newTask("d")], T0, day);
         expect(events.map((e) => e.taskId)).toEqual(["a", "b", "a", "d"]);
         expect((await store.listTasks({ limit: 10 })).tasks.map((t) => t.id)).toEqual(["d", "b", "a"]);
       });
 
+      it("refuses a reused key whose request differs in any task field with ALREADY_EXISTS naming the first task, storing nothing", async () => {
+        await store.enqueue([keyed("a", "k")], T0, day);
+        const changes: Array<[string, Partial<NewTask>]> = [
+          ["name", { name: "other" }], ["payload", { payload: bytes("another payload") }], ["description", { description: "changed" }],
+          ["timeout_secs", { timeoutMs: 1_000 }], ["max_retries", { maxRetries: 7 }], ["retry_backoff_ms", { retryBackoffMs: 5 }],
+        ];
+        for (const [field, change] of changes) {
+          const refused = await store.enqueue([keyed(`b-${field}`, "k", change)], T0 + 1, day).then(() => null, (error: unknown) => error);
+          expect(refused, field).toBeInstanceOf(OrchestratorError);
+          expect((refused as OrchestratorError).code, field).toBe(Code.AlreadyExists);
+          expect((refused as OrchestratorError).rawMessage, field).toContain('idempotency key "k" already belongs to task a');
+          expect((refused as OrchestratorError).rawMessage, field).toContain(`a different ${field};`);
+          expect(await store.getTask(`b-${field}`), field).toBeNull();
+        }
+        // The same request still answers the first task.
+        expect((await store.enqueue([keyed("c", "k")], T0 + 2, day))[0]?.taskId).toBe("a");
+        expect((await store.listTasks({ limit: 10 })).tasks.map((t) => t.id)).toEqual(["a"]);
+      });
+
+      it("refuses a whole batch in which a key is reused with a different request, even within the batch", async () => {
+        const refused = await store.enqueue([newTask("a"), keyed("b", "k"), keyed("c", "k", { payload: bytes("changed") })], T0, day)
+          .then(() => null, (error: unknown) => error);
+        expect((refused as OrchestratorError).code).toBe(Code.AlreadyExists);
+        expect((refused as OrchestratorError).rawMessage).toContain("task b");
+        expect((await store.listTasks({ limit: 10 })).tasks).toEqual([]);
+        // Nothing of the refused batch holds the key: the changed request now makes its task.
+        expect((await store.enqueue([keyed("d", "k", { payload: bytes("changed") })], T0 + 1, day))[0]?.taskId).toBe("d");
+      });
+
       it("forgets a key after the retention window, so the same key makes a new task", async () => {
-        await store.enqueue([newTask("a", { idempotencyKey: "k" })], T0, day);
-        const [stillKnown] = await store.enqueue([newTask("b", { idempotencyKey: "k" })], T0 + day - 1, day);
+        await store.enqueue([keyed("a", "k")], T0, day);
+        const [stillKnown] = await store.enqueue([keyed("b", "k")], T0 + day - 1, day);
         expect(stillKnown?.taskId).toBe("a");
-        const [fresh] = await store.enqueue([newTask("c", { idempotencyKey: "k" })], T0 + day, day);
+        const [fresh] = await store.enqueue([keyed("c", "k", { payload: bytes("new request") })], T0 + day, day);
         expect(fresh?.taskId).toBe("c");
-        const [now] = await store.enqueue([newTask("d", { idempotencyKey: "k" })], T0 + day + 1, day);
+        const [now] = await store.enqueue([keyed("d", "k", { payload: bytes("new request") })], T0 + day + 1, day);
         expect(now?.taskId).toBe("c");
       });
 
       it("forgetIdempotencyKeys drops keys stored at or before the given time", async () => {
-        await store.enqueue([newTask("a", { idempotencyKey: "old" }), newTask("b", { idempotencyKey: "new" })], T0, day);
+        await store.enqueue([keyed("a", "old"), keyed("b", "new")], T0, day);
         await store.forgetIdempotencyKeys(T0);
-        const events = await store.enqueue([newTask("c", { idempotencyKey: "old" })], T0 + 1, day);
+        const events = await store.enqueue([keyed("c", "old", { payload: bytes("new request") })], T0 + 1, day);
         expect(events[0]?.taskId).toBe("c");
       });
 

@@ -3,7 +3,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { Code } from "../../packages/client/src/errors/code.js";
+import { OrchestratorError } from "../../packages/client/src/errors/orchestrator-error.js";
+import { GroupCommit } from "../../packages/server/src/store/sqlite/group-commit.js";
 import { migrations } from "../../packages/server/src/store/sqlite/migrations/index.js";
+import { storeErrorFrom } from "../../packages/server/src/store/sqlite/store-errors.js";
 import { SqliteStore } from "../../packages/server/src/store/sqlite/sqlite-store.js";
 import type { SqliteStoreOptions } from "../../packages/server/src/store/sqlite/sqlite-store.js";
 import { byteList, bytes, describeTaskStoreConformance, newTask, T0, terms } from "./conformance.js";
@@ -110,6 +114,16 @@ describe("SqliteStore on a file", () => {
     expect(versions).toEqual(migrations.map((migration) => migration.version));
   });
 
+  it("answers a key stored before fingerprints existed with its task, whatever the request (nothing to compare)", async () => {
+    const path = freshPath();
+    const store = await openStore({ path });
+    await store.enqueue([newTask("a", { idempotencyKey: "old-key" })], T0);
+    store["db"].prepare("UPDATE idempotency_keys SET fingerprint = NULL").run();
+    const [again] = await store.enqueue([newTask("b", { idempotencyKey: "old-key", payload: bytes("another request") })], T0 + 1);
+    expect(again?.taskId).toBe("a");
+    expect(await store.getTask("b")).toBeNull();
+  });
+
   it("puts the file in WAL mode", async () => {
     const path = freshPath();
     const store = await openStore({ path });
@@ -135,5 +149,44 @@ describe("SqliteStore on a file", () => {
     const reopened = await openStore({ path, ...(synchronous ? { synchronous } : {}) });
     expect(byteList((await reopened.getTask("t1"))?.result)).toEqual(byteList(bytes("done")));
     expect((await reopened.getTask("t2"))?.state).toBe("running");
+  });
+});
+
+describe("SQLite errors", () => {
+  it("maps SQLITE_FULL and SQLITE_IOERR* to RESOURCE_EXHAUSTED naming the data directory, and leaves other errors alone", () => {
+    const sqliteError = (code: string): Error => Object.assign(new Error("database or disk is full"), { code });
+    const full = storeErrorFrom(sqliteError("SQLITE_FULL"), "/var/lib/orchestrator") as OrchestratorError;
+    expect(full).toBeInstanceOf(OrchestratorError);
+    expect(full.code).toBe(Code.ResourceExhausted);
+    expect(full.rawMessage).toContain("the scheduler's disk is full (data directory /var/lib/orchestrator)");
+    for (const code of ["SQLITE_IOERR", "SQLITE_IOERR_WRITE", "SQLITE_IOERR_FSYNC"]) {
+      const ioError = storeErrorFrom(sqliteError(code), "/d") as OrchestratorError;
+      expect(ioError.code, code).toBe(Code.ResourceExhausted);
+      expect(ioError.rawMessage, code).toContain(`(${code}, data directory /d)`);
+    }
+    const constraint = sqliteError("SQLITE_CONSTRAINT_UNIQUE");
+    expect(storeErrorFrom(constraint, "/d")).toBe(constraint);
+    expect(storeErrorFrom(sqliteError("ENOENT"), "/d")).toBeInstanceOf(Error);
+  });
+
+  it("fails the whole batch when a write's error rolled back the transaction itself, so no later write commits on its own", async () => {
+    const db = new BetterSqlite3(":memory:");
+    try {
+      db.exec("CREATE TABLE t (x INTEGER)");
+      const writes = new GroupCommit(db);
+      const outcomes = await Promise.allSettled([
+        writes.run(() => db.prepare("INSERT INTO t VALUES (1)").run()),
+        // As SQLite does on SQLITE_FULL or SQLITE_IOERR in the middle of a transaction.
+        writes.run(() => {
+          db.exec("ROLLBACK");
+          throw Object.assign(new Error("database or disk is full"), { code: "SQLITE_FULL" });
+        }),
+        writes.run(() => db.prepare("INSERT INTO t VALUES (3)").run()),
+      ]);
+      expect(outcomes.map((outcome) => outcome.status)).toEqual(["rejected", "rejected", "rejected"]);
+      expect(db.prepare("SELECT count(*) FROM t").pluck().get()).toBe(0);
+    } finally {
+      db.close();
+    }
   });
 });

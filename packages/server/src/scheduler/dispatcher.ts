@@ -1,9 +1,14 @@
 import type { Logger } from "orchestrator-ts-client/internal";
-import type { Clock } from "../util/clock.js";
+import type { Clock, TimerHandle } from "../util/clock.js";
 import type { ClaimedAttempt, LeaseTerms, TaskStore } from "../store/store.js";
 import type { WorkerRegistry, WorkerSession } from "./worker-registry.js";
 import { attemptKey } from "./worker-registry.js";
 import { toBuffer } from "../protocol/convert.js";
+import { FailureLog } from "./failure-log.js";
+
+/** Wait before the first retry of a failed round; doubled per failure in a row, up to maxRetryDelayMs. */
+const firstRetryDelayMs = 10;
+const maxRetryDelayMs = 1000;
 
 export interface DispatcherHooks {
   /** A claimed attempt whose worker left while the claim was in flight. */
@@ -16,6 +21,11 @@ export interface DispatcherHooks {
  * retry) calls kick(); kicks while a round runs coalesce into one more round, and rounds never
  * overlap. A round claims, in one store commit, as many tasks as each connected worker has free
  * slots, and pushes them down the workers' streams. Nothing polls.
+ *
+ * A round that fails (the store refuses writes: a full disk) is retried after a backoff that grows
+ * to a second, whether or not anything kicks, and kicks meanwhile wait for that retry; the failure
+ * is logged once per 10 s. So a full disk neither spins the dispatcher nor floods the log, and
+ * dispatch resumes by itself once the store accepts writes again.
  */
 export class Dispatcher {
   private running = false;
@@ -23,6 +33,9 @@ export class Dispatcher {
   private lastRoundEnd = -Infinity;
   private again = false;
   private stopped = false;
+  private failuresInARow = 0;
+  private retryTimer: TimerHandle | null = null;
+  private readonly failures: FailureLog;
 
   constructor(
     private readonly store: TaskStore,
@@ -35,7 +48,9 @@ export class Dispatcher {
     private readonly idleMs = 1,
     /** Tasks one round claims at most. */
     private readonly maxClaimPerRound = Infinity,
-  ) {}
+  ) {
+    this.failures = new FailureLog(logger, "Dispatch round failed", () => clock.now());
+  }
 
   kick(): void {
     if (this.stopped) return;
@@ -43,7 +58,8 @@ export class Dispatcher {
       this.again = true;
       return;
     }
-    if (this.scheduled) return;
+    // Backing off after a failed round: the retry runs a round anyway.
+    if (this.scheduled || this.retryTimer) return;
     if (performance.now() - this.lastRoundEnd >= this.idleMs) {
       // Idle: the round starts now, so its claim joins the writes already asked for in this turn
       // (the enqueue that caused the kick) in the same group commit: one fsync from submit to push.
@@ -60,6 +76,8 @@ export class Dispatcher {
 
   stop(): void {
     this.stopped = true;
+    if (this.retryTimer) this.clock.clearTimeout(this.retryTimer);
+    this.retryTimer = null;
   }
 
   private async runRounds(): Promise<void> {
@@ -69,9 +87,19 @@ export class Dispatcher {
         this.again = false;
         const filledAll = await this.round();
         if (filledAll) this.again = true;
+        this.failuresInARow = 0;
+        this.failures.succeeded("Dispatch rounds succeed again");
       } while (this.again && !this.stopped);
     } catch (error) {
-      this.logger.error({ err: error }, "Dispatch round failed");
+      this.failuresInARow++;
+      const delay = Math.min(maxRetryDelayMs, firstRetryDelayMs * 2 ** (this.failuresInARow - 1));
+      this.failures.failed(error, { retry_in_ms: delay });
+      if (!this.stopped) {
+        this.retryTimer = this.clock.setTimeout(() => {
+          this.retryTimer = null;
+          this.kick();
+        }, delay);
+      }
     } finally {
       this.running = false;
       this.lastRoundEnd = performance.now();

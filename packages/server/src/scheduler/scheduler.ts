@@ -10,6 +10,7 @@ import type { AttemptFailure, AttemptRef, BackoffPolicy, CancelOutcome, NewTask,
 import { isTerminal } from "../store/store.js";
 import { Dispatcher } from "./dispatcher.js";
 import { EventHub } from "./event-hub.js";
+import { FailureLog } from "./failure-log.js";
 import { limits } from "./limits.js";
 import type { CompiledSchedulerOptions } from "./options.js";
 import { exponentialBackoff } from "./retry-policy.js";
@@ -49,6 +50,7 @@ export class Scheduler {
   /** Queued plus retrying tasks: counted by the store now and then, raised by each accept in between. */
   private waitingEstimate = 0;
   private sweeps = 0;
+  private readonly backgroundFailures: FailureLog;
 
   constructor(
     private readonly store: TaskStore,
@@ -57,6 +59,7 @@ export class Scheduler {
     private readonly logger: Logger,
     random?: () => number,
   ) {
+    this.backgroundFailures = new FailureLog(logger, "Background scheduler write failed", () => clock.now());
     this.backoff = exponentialBackoff({ maxDelayMs: options.maxRetryBackoffMs, random });
     const terms = { leaseMs: options.leaseMs, deadlineGraceMs: options.deadlineGraceMs };
     this.dispatcher = new Dispatcher(store, this.registry, clock, terms, {
@@ -118,8 +121,22 @@ export class Scheduler {
       }
     });
     // accept() answers the valid tasks in order (a repeated idempotency key with the existing task's id).
-    const answers = (await this.accept(valid)).values();
+    const answers = (await this.acceptEach(valid)).values();
     return outcomes.map((outcome) => (outcome instanceof OrchestratorError ? outcome : (answers.next().value ?? OrchestratorError.from("lost in submit"))));
+  }
+
+  /**
+   * Accepts the tasks together (one store call); when that is refused because one of them reuses
+   * an idempotency key with a different request, each is tried on its own (still one commit), so
+   * only that one is refused.
+   */
+  private async acceptEach(tasks: readonly NewTask[]): Promise<Array<Accepted | OrchestratorError>> {
+    try {
+      return await this.accept(tasks);
+    } catch (error) {
+      if (tasks.length === 1 || !(error instanceof OrchestratorError) || error.code !== Code.AlreadyExists) throw error;
+    }
+    return Promise.all(tasks.map((task) => this.accept([task]).then(([accepted]) => accepted ?? OrchestratorError.from("lost in submit"), (error: unknown) => OrchestratorError.from(error))));
   }
 
   private async accept(tasks: readonly NewTask[]): Promise<Accepted[]> {
@@ -362,7 +379,18 @@ export class Scheduler {
 
   // ---- time-driven work: failure detection and due retries (never dispatch polling) ---------
 
+  /** Re-arms itself even when a store call fails (a full disk), so leases still expire once writes succeed again. */
   private async sweep(): Promise<void> {
+    try {
+      await this.sweepOnce();
+    } finally {
+      if (this.state === "running") {
+        this.sweepTimer = this.clock.setTimeout(() => this.track(this.sweep()), this.options.heartbeatIntervalMs);
+      }
+    }
+  }
+
+  private async sweepOnce(): Promise<void> {
     const now = this.clock.now();
     // Counting is a scan of the waiting tasks, so it runs every sweep only near the limit.
     if (this.sweeps % 30 === 0 || this.waitingEstimate > this.options.maxWaitingTasks / 2) this.waitingEstimate = await this.store.countWaiting();
@@ -383,9 +411,6 @@ export class Scheduler {
       const session = expired.workerId ? this.registry.get(expired.workerId) : undefined;
       if (session?.inFlight.has(attemptKey(expired))) session.channel.sendCancel({ taskId: expired.taskId, attempt: expired.attempt, reason: expired.reason });
     }
-    if (this.state === "running") {
-      this.sweepTimer = this.clock.setTimeout(() => this.track(this.sweep()), this.options.heartbeatIntervalMs);
-    }
   }
 
   private retryDueAt(due: number): void {
@@ -398,7 +423,14 @@ export class Scheduler {
 
   private async promoteRetries(): Promise<void> {
     this.retryTimer = null;
-    const names = await this.store.promoteDueRetries(this.clock.now());
+    let names: string[];
+    try {
+      names = await this.store.promoteDueRetries(this.clock.now());
+    } catch (error) {
+      // Tried again a heartbeat later: the due retries are still due, so re-arming now would spin.
+      this.retryDueAt(this.clock.now() + this.options.heartbeatIntervalMs);
+      throw error;
+    }
     if (names.length > 0) this.dispatcher.kick();
     await this.armRetryTimer();
   }
@@ -412,11 +444,17 @@ export class Scheduler {
     if (this.state !== "running") throw new OrchestratorError(Code.Unavailable, "the scheduler is shutting down; try again shortly");
   }
 
-  /** Keeps background writes visible, so errors are logged and stop() can wait for them. */
+  /**
+   * Keeps background writes visible, so errors are logged and stop() can wait for them. While the
+   * store refuses writes (a full disk) every progress report and result fails: logged once per interval.
+   */
   private track(promise: Promise<unknown>): void {
     this.pendingWrites.add(promise);
     promise
-      .catch((error: unknown) => this.logger.error({ err: error }, "Background scheduler write failed"))
+      .then(
+        () => this.backgroundFailures.succeeded("Background scheduler writes succeed again"),
+        (error: unknown) => this.backgroundFailures.failed(error),
+      )
       .finally(() => this.pendingWrites.delete(promise));
   }
 }

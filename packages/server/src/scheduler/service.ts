@@ -1,4 +1,5 @@
 import { SchedulerService } from "orchestrator-ts-client/internal";
+import { looseDirectoryWarning } from "../store/sqlite/data-files.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
 import type { TaskStore } from "../store/store.js";
 import { systemClock, type Clock } from "../util/clock.js";
@@ -25,6 +26,10 @@ export async function startSchedulerService(
   // Keys, TLS material and the safe default are checked before the store is opened.
   const security = listenerSecurity("orchestrator.v1.Scheduler", compiled.host, securityOptions);
   const store = deps.store ?? new SqliteStore({ path: databasePath(compiled.dataDir), synchronous: compiled.sqliteSynchronous });
+  if (!deps.store) {
+    const warning = looseDirectoryWarning(compiled.dataDir);
+    if (warning) logger.warn({ data_dir: compiled.dataDir }, warning);
+  }
   await store.migrate();
   const scheduler = new Scheduler(store, compiled, deps.clock ?? systemClock, logger);
   await scheduler.start();

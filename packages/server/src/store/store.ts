@@ -124,8 +124,10 @@ export interface TaskStore {
 
   /**
    * Stores new tasks as queued, all or none. Returns each task's first event, in input order. A
-   * task whose idempotency key was stored less than `keyRetentionMs` ago is not stored: its entry
-   * is the first event of the task that holds the key (so its taskId differs from the one given).
+   * task whose idempotency key was stored less than `keyRetentionMs` ago is not stored: if its
+   * fields (requestFingerprint) match those the key was stored with, its entry is the first event
+   * of the task that holds the key (so its taskId differs from the one given); if they differ, the
+   * call fails with ALREADY_EXISTS naming that task, and stores nothing.
    */
   enqueue(tasks: readonly NewTask[], now: number, keyRetentionMs?: number): Promise<TaskEvent[]>;
 

@@ -19,13 +19,20 @@ export class GroupCommit {
 
   private readonly runFast: (batch: PendingWrite[]) => Array<{ ok: boolean; value: unknown }>;
 
-  constructor(private readonly db: Database) {
+  constructor(
+    private readonly db: Database,
+    /** Turns what a failed write threw into what its caller gets (e.g. a full disk into RESOURCE_EXHAUSTED). */
+    private readonly errorFrom: (error: unknown) => unknown = (error) => error,
+  ) {
     const inSavepoint = db.transaction((operation: () => unknown) => operation());
     this.runBatch = db.transaction((batch: PendingWrite[]) =>
       batch.map((write) => {
         try {
           return { ok: true, value: inSavepoint(write.operation) };
         } catch (error) {
+          // Some errors (SQLITE_FULL, SQLITE_IOERR) roll back the whole transaction, not just the
+          // savepoint: the writes after it would then run, and commit, each on its own. Fail the batch.
+          if (!db.inTransaction) throw error;
           return { ok: false, value: error };
         }
       }),
@@ -60,7 +67,8 @@ export class GroupCommit {
       try {
         outcomes = this.runBatch(batch);
       } catch (error) {
-        for (const write of batch) write.reject(error);
+        const reason = this.errorFrom(error);
+        for (const write of batch) write.reject(reason);
         return;
       }
     }
@@ -68,7 +76,7 @@ export class GroupCommit {
       const write = batch[index];
       if (!write) return;
       if (outcome.ok) write.resolve(outcome.value);
-      else write.reject(outcome.value);
+      else write.reject(this.errorFrom(outcome.value));
     });
   }
 }

@@ -1,4 +1,3 @@
-import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import type { Database, Statement } from "better-sqlite3";
@@ -7,7 +6,10 @@ import type {
   LeaseTerms, NewTask, TaskEvent, TaskFilter, TaskPage, TaskRecord, TaskState, TaskStore,
 } from "../store.js";
 import { isTerminal, taskStates } from "../store.js";
+import { keyReusedError, requestFingerprint } from "../idempotency.js";
 import { OrchestratorError } from "orchestrator-ts-client/internal";
+import { prepareDatabaseFiles } from "./data-files.js";
+import { storeErrorFrom } from "./store-errors.js";
 import { GroupCommit } from "./group-commit.js";
 import { migrations } from "./migrations/index.js";
 import { cancelSql } from "./sql/cancel.js";
@@ -43,13 +45,14 @@ export class SqliteStore implements TaskStore {
   private readonly statements = new Map<string, Statement>();
 
   constructor(options: SqliteStoreOptions) {
-    if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
+    if (options.path !== ":memory:") prepareDatabaseFiles(options.path);
     this.db = new BetterSqlite3(options.path);
     this.db.pragma("journal_mode = WAL");
     this.db.pragma(`synchronous = ${options.synchronous === "normal" ? "NORMAL" : "FULL"}`);
     this.db.pragma("busy_timeout = 5000");
     this.db.pragma("foreign_keys = ON");
-    this.writes = new GroupCommit(this.db);
+    const dataDirectory = options.path === ":memory:" ? "(in memory)" : dirname(options.path);
+    this.writes = new GroupCommit(this.db, (error) => storeErrorFrom(error, dataDirectory));
   }
 
   private sql(text: string): Statement {
@@ -78,9 +81,16 @@ export class SqliteStore implements TaskStore {
     return this.writes.run(() =>
       tasks.map((task) => {
         if (task.idempotencyKey) {
+          const fingerprint = requestFingerprint(task);
           const existing = this.sql(findKeySql).get({ key: task.idempotencyKey, oldest: now - keyRetentionMs }) as Row | undefined;
-          if (existing) return toEvent(existing);
-          this.sql(storeKeySql).run({ key: task.idempotencyKey, taskId: task.id, now });
+          if (existing) {
+            // A key stored before fingerprints existed (null) cannot be compared: it answers its task.
+            if (existing.fingerprint === null || existing.fingerprint === fingerprint) return toEvent(existing);
+            const existingId = String(existing.task_id);
+            const row = this.sql(getTaskSql).get(existingId) as Row | undefined;
+            throw keyReusedError(task.idempotencyKey, task, row ? toTask(row) : null, existingId);
+          }
+          this.sql(storeKeySql).run({ key: task.idempotencyKey, taskId: task.id, now, fingerprint });
         }
         this.sql(enqueueSql).run({
           id: task.id, name: task.name, description: task.description, payload: task.payload, timeoutMs: task.timeoutMs,

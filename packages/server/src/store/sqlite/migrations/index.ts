@@ -11,5 +11,6 @@ export interface Migration {
 import { initialSchema } from "./001_initial.js";
 import { fewerRunningIndexes } from "./002_fewer_running_indexes.js";
 import { idempotencyKeys } from "./003_idempotency_keys.js";
+import { idempotencyFingerprints } from "./004_idempotency_fingerprints.js";
 
-export const migrations: readonly Migration[] = [initialSchema, fewerRunningIndexes, idempotencyKeys];
+export const migrations: readonly Migration[] = [initialSchema, fewerRunningIndexes, idempotencyKeys, idempotencyFingerprints];

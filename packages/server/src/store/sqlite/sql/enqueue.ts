@@ -3,12 +3,12 @@ INSERT INTO tasks (id, name, description, payload, state, max_retries, timeout_m
 VALUES (:id, :name, :description, :payload, 'queued', :maxRetries, :timeoutMs, :retryBackoffMs, :now, 1)`;
 
 export const findKeySql = `
-SELECT e.task_id, e.sequence, e.state, e.attempt, e.percent, e.message, e.timestamp, e.worker_id, e.result, e.error, e.next_attempt_at
+SELECT k.fingerprint, e.task_id, e.sequence, e.state, e.attempt, e.percent, e.message, e.timestamp, e.worker_id, e.result, e.error, e.next_attempt_at
 FROM idempotency_keys k JOIN task_events e ON e.task_id = k.task_id AND e.sequence = 1
 WHERE k.key = :key AND k.created_at > :oldest`;
 
 export const storeKeySql = `
-INSERT OR REPLACE INTO idempotency_keys (key, task_id, created_at) VALUES (:key, :taskId, :now)`;
+INSERT OR REPLACE INTO idempotency_keys (key, task_id, created_at, fingerprint) VALUES (:key, :taskId, :now, :fingerprint)`;
 
 export const forgetKeysSql = `DELETE FROM idempotency_keys WHERE created_at <= :before`;
 
