@@ -36,18 +36,30 @@ export function readmeBlocks(path = join(repoRoot, "README.md")): ReadmeBlock[] 
   return blocks;
 }
 
-/** The block's commands: continuation lines joined, blank and comment-only lines dropped. */
+/**
+ * The block's commands: continuation lines joined, a `for`/`while`/`if` compound kept whole up to
+ * its `done`/`fi`, blank and comment-only lines dropped.
+ */
 export function commandsOf(text: string): string[] {
   const commands: string[] = [];
   let current = "";
+  let depth = 0;
   for (const raw of text.split("\n")) {
     const line = raw.trimEnd();
-    if (!current && (line.trim() === "" || line.trim().startsWith("#"))) continue;
+    const trimmed = line.trim();
+    if (!current && (trimmed === "" || trimmed.startsWith("#"))) continue;
+    if (/^(for|while|until|if)\b/.test(trimmed) && !/\b(done|fi)\s*(#.*)?$/.test(trimmed)) depth++;
+    else if (/^(done|fi)\b/.test(trimmed)) depth--;
     if (line.endsWith("\\")) {
       current += `${line.slice(0, -1)} `;
       continue;
     }
-    commands.push(current + line);
+    current += line;
+    if (depth > 0) {
+      current += "\n";
+      continue;
+    }
+    commands.push(current);
     current = "";
   }
   return commands;
