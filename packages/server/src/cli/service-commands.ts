@@ -8,7 +8,7 @@ import { stopOnSignals, type RunningService } from "../util/service.js";
 import type { SqliteSynchronous } from "../store/sqlite/sqlite-store.js";
 import { KeyRing, presentedKey } from "../util/auth.js";
 import {
-  dataDirOption, handlersOption, hostOption, integer, listenerSecurity, listenerSecurityOptions, logLevelOption, port, portOption,
+  dataDirOption, envFlag, handlersOption, hostOption, integer, listenerSecurity, listenerSecurityOptions, logLevelOption, port, portOption,
   schedulerAddressOption, schedulerTls, schedulerTlsOptions, slotsOption, syncOption, type ListenerFlags, type SchedulerTlsFlags,
 } from "./options.js";
 
@@ -59,7 +59,7 @@ function schedulerOptions(flags: SchedulerFlags) {
 function workerOptions(flags: WorkerFlags) {
   return {
     host: flags.host, port: flags.port, schedulerAddress: flags.scheduler, slots: flags.slots, handlersModule: flags.handlers,
-    workerId: flags.workerId, examples: flags.examples, shutdownGraceMs: flags.shutdownGraceMs, logLevel: flags.logLevel,
+    workerId: flags.workerId, examples: flags.examples && !envFlag(process.env.ORCHESTRATOR_NO_EXAMPLES), shutdownGraceMs: flags.shutdownGraceMs, logLevel: flags.logLevel,
     security: listenerSecurity(flags), schedulerTls: schedulerTls(flags),
   };
 }
@@ -76,7 +76,7 @@ function workerFlags(command: Command): Command {
     .addOption(slotsOption())
     .addOption(handlersOption())
     .addOption(new Option("--worker-id <id>", "stable id of this worker (default host-pid-random)").env("ORCHESTRATOR_WORKER_ID"))
-    .option("--no-examples", "do not serve the bundled example handlers")
+    .option("--no-examples", "do not serve the bundled example handlers (or ORCHESTRATOR_NO_EXAMPLES=1)")
     .addOption(new Option("--shutdown-grace-ms <ms>", "on stop, how long running tasks may finish before they are handed back").env("ORCHESTRATOR_SHUTDOWN_GRACE_MS").default(30_000).argParser(integer));
 }
 
