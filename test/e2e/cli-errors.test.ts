@@ -13,6 +13,7 @@ let pki: TestPki;
 let deadAddress = "";
 let tlsGateway = "";
 let plaintextGateway = "";
+let mutualGateway = "";
 
 beforeAll(async () => {
   pki = makeTestPki(dir.path);
@@ -24,6 +25,11 @@ beforeAll(async () => {
   const plaintextPort = await freePort();
   started.push(await startService("gateway", ["--port", String(plaintextPort), "--scheduler", deadAddress]));
   plaintextGateway = `localhost:${plaintextPort}`;
+  const mutualPort = await freePort();
+  started.push(await startService("gateway", [
+    "--port", String(mutualPort), "--scheduler", deadAddress, "--tls-cert", pki.server.cert, "--tls-key", pki.server.key, "--tls-client-ca", pki.ca.cert,
+  ]));
+  mutualGateway = `localhost:${mutualPort}`;
 });
 
 afterAll(async () => {
@@ -68,6 +74,13 @@ describe("a client command that cannot reach its Gateway", () => {
     expect(run.code).toBe(1);
     expect(run.stderr).toContain(`error (Unavailable): cannot reach the Gateway at ${tlsGateway} (from --gateway): `);
     expect(run.stderr).toContain("Check that --tls-ca is the CA that signed the Gateway's certificate");
+  });
+
+  it("says to give a client certificate when the Gateway requires mutual TLS", async () => {
+    const run = await runCli(["workers", "--gateway", mutualGateway, "--tls-ca", pki.ca.cert]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`error (Unavailable): cannot reach the Gateway at ${mutualGateway} (from --gateway): it requires a client certificate (mutual TLS)`);
+    expect(run.stderr).toContain("--tls-cert client.crt --tls-key client.key");
   });
 
   it("watch fails at once with the same explanation (the stream alone retries for about a minute)", async () => {

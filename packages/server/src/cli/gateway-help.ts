@@ -26,6 +26,8 @@ function hostAndPort(address: string): { host: string; port: number } | undefine
 /** Whether a TCP connection opens: "nothing" when refused, "unresolved" when the name does not resolve. */
 function tcpProbe(host: string, port: number): Promise<"open" | "nothing" | "unresolved" | "unknown"> {
   return new Promise((resolve) => {
+    // Node (20 and later) tries every address of a name, so "localhost" finds a Gateway on
+    // 127.0.0.1 even when ::1 comes first; the TLS probe below connects the same way.
     const socket = tcpConnect({ host, port });
     const done = (outcome: "open" | "nothing" | "unresolved" | "unknown"): void => {
       socket.destroy();
@@ -98,8 +100,15 @@ export async function explainGatewayError(reason: unknown, target: GatewayTarget
     // grpc-js's own words for a connection that failed after all (a certificate not trusted);
     // anything else came from the Gateway.
     if (!error.rawMessage.startsWith("No connection established")) return error;
-    lines.push(`cannot reach ${named(target)}: ${grpcDetail(error)}`);
-    if (target.tls) lines.push("Check that --tls-ca is the CA that signed the Gateway's certificate and that the address is a name in it.");
+    if (target.tls && /certificate required/i.test(error.rawMessage)) {
+      lines.push(
+        `cannot reach ${named(target)}: it requires a client certificate (mutual TLS) and this call presented none.`,
+        "Give one its CA signed: --tls-cert client.crt --tls-key client.key (or ORCHESTRATOR_CLIENT_TLS_CERT, ORCHESTRATOR_CLIENT_TLS_KEY).",
+      );
+    } else {
+      lines.push(`cannot reach ${named(target)}: ${grpcDetail(error)}`);
+      if (target.tls) lines.push("Check that --tls-ca is the CA that signed the Gateway's certificate and that the address is a name in it.");
+    }
     return new OrchestratorError(Code.Unavailable, lines.join("\n  "), { cause: error });
   }
   switch (listener) {
