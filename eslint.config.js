@@ -20,6 +20,11 @@ export default tseslint.config(
     },
   },
   {
+    // CommonJS handler modules (test fixtures): the worker loads both module systems.
+    files: ["**/*.cjs"],
+    languageOptions: { sourceType: "commonjs", globals: { module: "writable", exports: "writable" } },
+  },
+  {
     files: ["**/*.js", "**/*.mjs"],
     languageOptions: { globals: { process: "readonly", console: "readonly", URL: "readonly", Buffer: "readonly", setTimeout: "readonly", setImmediate: "readonly" } },
   },

@@ -1,4 +1,3 @@
-import { execFile } from "node:child_process";
 import { createHash, randomUUID } from "node:crypto";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -6,41 +5,26 @@ import { credentials } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SchedulerClient } from "../../packages/client/src/protocol/generated/orchestrator/v1/orchestrator.js";
 import { callUnary } from "../helpers/grpc.js";
-import { Cluster, cliPath, freePort, startService, tempDir, type ServiceProcess } from "../helpers/processes.js";
-
-interface CliRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** The environment without any ORCHESTRATOR_* setting of the machine running the tests. */
-function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("ORCHESTRATOR_")));
-  return { ...env, ...extra };
-}
-
-/** Runs `node dist/cli/main.js ...args` to its end; never rejects on a non-zero exit. */
-function runCli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, [cliPath, ...args], { env: cleanEnv(env), timeout: 20_000, killSignal: "SIGKILL", maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if (error && typeof error.code !== "number") {
-        reject(new Error(`${args.join(" ")} did not exit normally (${error.message}); stderr:\n${stderr}`));
-        return;
-      }
-      resolve({ code: error ? Number(error.code) : 0, stdout, stderr });
-    });
-  });
-}
+import { cliStderrUntil, runCli, type CliRun } from "../helpers/cli.js";
+import { Cluster, freePort, startService, tempDir, type ServiceProcess } from "../helpers/processes.js";
 
 const uuidLine = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-/** `submit` output: the task id on the first line, then (with --wait) the terminal update as JSON. */
-function parseSubmitted(stdout: string): { taskId: string; terminal: Record<string, unknown> } {
-  const newline = stdout.indexOf("\n");
-  const taskId = stdout.slice(0, newline);
+/**
+ * `submit --wait` output: the task id on the first line, then how the task ended ("succeeded on
+ * attempt 1"), then its result, decoded: "result (JSON):" and the value pretty-printed.
+ */
+function parseSubmitted(stdout: string): { taskId: string; outcome: string; result: unknown } {
+  const [taskId = "", outcome = "", resultHeader, ...rest] = stdout.trimEnd().split("\n");
   expect(taskId).toMatch(uuidLine);
-  return { taskId, terminal: JSON.parse(stdout.slice(newline + 1)) as Record<string, unknown> };
+  if (resultHeader === undefined) return { taskId, outcome, result: undefined };
+  expect(resultHeader).toBe("result (JSON):");
+  return { taskId, outcome, result: JSON.parse(rest.join("\n")) };
+}
+
+/** The start offset of each column of a table row, as the header places them. */
+function columnStarts(header: string, titles: string[]): number[] {
+  return titles.map((title) => header.indexOf(title));
 }
 
 let cluster: Cluster;
@@ -63,15 +47,16 @@ describe("client commands against a cluster", () => {
   /** Tasks of data-processing-job the tests submitted, oldest first. */
   const processed: string[] = [];
 
-  it("submit --payload --wait follows the task and prints its terminal update", async () => {
+  it("submit --payload --wait follows the task and prints its result decoded", async () => {
     const run = await runCli(["submit", "data-processing-job", "--payload", "hello world", "--wait", ...gateway]);
     expect(run.code, run.stderr).toBe(0);
-    const { taskId, terminal } = parseSubmitted(run.stdout);
+    const { taskId, outcome, result } = parseSubmitted(run.stdout);
     processed.push(taskId);
-    expect(terminal).toMatchObject({ task_id: taskId, state: "succeeded", attempt: 1 });
-    const result = JSON.parse(String(terminal.result)) as Record<string, unknown>;
+    expect(outcome).toBe("succeeded on attempt 1");
     expect(result).toMatchObject({ words: 2, uppercase: "HELLO WORLD" });
-    expect(result.top_words).toEqual(expect.arrayContaining([{ word: "hello", count: 1 }, { word: "world", count: 1 }]));
+    // Pretty-printed, not a string holding JSON.
+    expect(run.stdout).toContain('\n  "uppercase": "HELLO WORLD"');
+    expect((result as { top_words: unknown }).top_words).toEqual(expect.arrayContaining([{ word: "hello", count: 1 }, { word: "world", count: 1 }]));
     // Without a terminal, progress goes to stderr one line per update.
     expect(run.stderr).toMatch(/running .*parsing payload/);
     expect(run.stderr).toMatch(/succeeded attempt=1 100%/);
@@ -83,23 +68,54 @@ describe("client commands against a cluster", () => {
     writeFileSync(file, content);
     const run = await runCli(["submit", "data-processing-job", "--payload-file", file, "--wait", ...gateway]);
     expect(run.code, run.stderr).toBe(0);
-    const { taskId, terminal } = parseSubmitted(run.stdout);
+    const { taskId, outcome, result } = parseSubmitted(run.stdout);
     processed.push(taskId);
-    expect(terminal).toMatchObject({ task_id: taskId, state: "succeeded" });
-    expect(JSON.parse(String(terminal.result))).toMatchObject({
+    expect(outcome).toBe("succeeded on attempt 1");
+    expect(result).toMatchObject({
       bytes: Buffer.byteLength(content), lines: 2, words: 4, top_words: [{ word: "beta", count: 2 }, { word: "alpha", count: 1 }, { word: "gamma", count: 1 }],
       sha256: createHash("sha256").update(content).digest("hex"),
     });
   });
 
-  it("get prints the task as JSON", async () => {
+  it("get --json prints the task as JSON, its result embedded as JSON", async () => {
+    const [taskId] = processed;
+    const run = await runCli(["get", String(taskId), "--json", ...gateway]);
+    expect(run.code, run.stderr).toBe(0);
+    const view = JSON.parse(run.stdout) as Record<string, unknown>;
+    expect(view).toMatchObject({ task_id: taskId, name: "data-processing-job", state: "succeeded", attempt: 1, percent: 100, result_encoding: "json" });
+    expect(view.result).toMatchObject({ words: 2, uppercase: "HELLO WORLD" });
+    expect(view.worker_id).toEqual(expect.any(String));
+  });
+
+  it("get prints the task for people: its fields, then its result decoded", async () => {
     const [taskId] = processed;
     const run = await runCli(["get", String(taskId), ...gateway]);
     expect(run.code, run.stderr).toBe(0);
-    const view = JSON.parse(run.stdout) as Record<string, unknown>;
-    expect(view).toMatchObject({ task_id: taskId, name: "data-processing-job", state: "succeeded", attempt: 1, percent: 100 });
-    expect(JSON.parse(String(view.result))).toMatchObject({ words: 2 });
-    expect(view.worker_id).toEqual(expect.any(String));
+    const [fields = "", result = ""] = run.stdout.split("result (JSON):\n");
+    expect(fields).toMatch(new RegExp(`^task id +${taskId}\n`));
+    expect(fields).toMatch(/^state +succeeded$/m);
+    expect(fields).toMatch(/^attempt +1 of at most 4$/m);
+    expect(JSON.parse(result)).toMatchObject({ words: 2 });
+  });
+
+  it("get of a succeeded task shows no stale progress message; of a cancelled one, labelled as the last", async () => {
+    const [taskId] = processed;
+    // The handler's last report was "computed checksum" at 90%: nothing the task is doing now.
+    const human = await runCli(["get", String(taskId), ...gateway]);
+    expect(human.stdout).not.toMatch(/progress|computed checksum/);
+    const json = JSON.parse((await runCli(["get", String(taskId), "--json", ...gateway])).stdout) as Record<string, unknown>;
+    expect(json).not.toHaveProperty("message");
+    expect(json).not.toHaveProperty("last_progress_message");
+
+    // A task cancelled while it ran: how far it got is worth keeping, under a name that says it is history.
+    const { taskId: cancelledId } = await cluster.client.submit({ name: "wait-for-abort" });
+    for await (const update of cluster.client.subscribe(cancelledId)) if (update.message === "waiting to be aborted") break;
+    await cluster.client.cancel(cancelledId, "enough");
+    await cluster.client.waitForResult(cancelledId);
+    const cancelledJson = JSON.parse((await runCli(["get", cancelledId, "--json", ...gateway])).stdout) as Record<string, unknown>;
+    expect(cancelledJson).toMatchObject({ state: "cancelled", error: "enough", last_progress_message: "waiting to be aborted" });
+    expect(cancelledJson).not.toHaveProperty("message");
+    expect((await runCli(["get", cancelledId, ...gateway])).stdout).toMatch(/^last progress +waiting to be aborted$/m);
   });
 
   it("watch replays a finished task's updates", async () => {
@@ -109,7 +125,32 @@ describe("client commands against a cluster", () => {
     const updates = run.stdout.trim().split("\n").map((line) => JSON.parse(line) as { sequence: number; state: string });
     expect(updates.map((update) => update.sequence)).toEqual(updates.map((_, index) => index + 1));
     expect(updates[0]?.state).toBe("queued");
-    expect(updates.at(-1)?.state).toBe("succeeded");
+    expect(updates.at(-1)).toMatchObject({ state: "succeeded", result_encoding: "json", result: expect.objectContaining({ words: 2 }) as unknown });
+
+    const human = await runCli(["watch", String(taskId), ...gateway]);
+    expect(human.code, human.stderr).toBe(0);
+    const [lines = "", result = ""] = human.stdout.split("result (JSON):\n");
+    expect(lines.trimEnd().split("\n").at(-1)).toMatch(/^#\d+ succeeded attempt=1 100% succeeded$/);
+    expect(JSON.parse(result)).toMatchObject({ words: 2 });
+  });
+
+  it("submit --wait says what a text and a binary result are", async () => {
+    const text = await runCli(["submit", "echo", "--payload", "plain words", "--wait", ...gateway]);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout.split("\n").slice(1).join("\n")).toBe("succeeded on attempt 1\nresult (text, 11 bytes):\nplain words\n");
+    const file = join(data.path, "binary.bin");
+    writeFileSync(file, Buffer.from([0, 1, 0xff]));
+    const binary = await runCli(["submit", "echo", "--payload-file", file, "--wait", ...gateway]);
+    expect(binary.code, binary.stderr).toBe(0);
+    expect(binary.stdout.split("\n").slice(1).join("\n")).toBe("succeeded on attempt 1\nresult (binary, 3 bytes, shown as base64):\nAAH/\n");
+  });
+
+  it("submit --wait --json prints JSON lines, the result embedded as JSON", async () => {
+    const run = await runCli(["submit", "echo", "--payload", '{"a": [1, 2]}', "--wait", "--json", ...gateway]);
+    expect(run.code, run.stderr).toBe(0);
+    const lines = run.stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines[0]).toEqual({ task_id: expect.stringMatching(uuidLine) as unknown, timestamp: expect.any(String) as unknown });
+    expect(lines.at(-1)).toMatchObject({ state: "succeeded", result: { a: [1, 2] }, result_encoding: "json" });
   });
 
   it("list filters by state and name, and pages", async () => {
@@ -117,15 +158,19 @@ describe("client commands against a cluster", () => {
     const [older, newer] = processed as [string, string];
     const all = await runCli(["list", "--state", "succeeded", "--name", "data-processing-job", ...gateway]);
     expect(all.code, all.stderr).toBe(0);
-    const rows = all.stdout.trim().split("\n");
+    const [header = "", ...rows] = all.stdout.trim().split("\n");
+    expect(header).toMatch(/^TASK ID +STATE +ATTEMPT +NAME +CREATED$/);
     expect(rows).toHaveLength(2);
+    // Each column starts where its title does.
+    const starts = columnStarts(header, ["STATE", "ATTEMPT", "NAME", "CREATED"]);
+    for (const row of rows) expect(starts.map((start) => row[start - 1] === " " && row[start] !== " ")).toEqual([true, true, true, true]);
     expect(rows[0]).toMatch(new RegExp(`^${newer}\\s+succeeded\\s+1\\s+data-processing-job\\s`));
     expect(rows[1]).toMatch(new RegExp(`^${older}\\s+succeeded\\s+1\\s+data-processing-job\\s`));
     expect(all.stdout).not.toContain("next page");
 
     const first = await runCli(["list", "--state", "succeeded", "--name", "data-processing-job", "--page-size", "1", ...gateway]);
     expect(first.code, first.stderr).toBe(0);
-    const [row, next, ...rest] = first.stdout.trim().split("\n");
+    const [, row, next, ...rest] = first.stdout.trim().split("\n");
     expect(rest).toEqual([]);
     expect(row).toMatch(new RegExp(`^${newer}\\s`));
     const token = /^next page: --page-token (\S+)$/.exec(String(next))?.[1];
@@ -133,10 +178,11 @@ describe("client commands against a cluster", () => {
 
     const second = await runCli(["list", "--state", "succeeded", "--name", "data-processing-job", "--page-size", "1", "--page-token", String(token), ...gateway]);
     expect(second.code, second.stderr).toBe(0);
-    expect(second.stdout.trim().split("\n")).toEqual([expect.stringMatching(new RegExp(`^${older}\\s`))]);
+    expect(second.stdout.trim().split("\n").slice(1)).toEqual([expect.stringMatching(new RegExp(`^${older}\\s`))]);
 
+    // Nothing matching: stdout stays empty (for scripts), and stderr says so.
     const none = await runCli(["list", "--state", "failed", "--name", "data-processing-job", ...gateway]);
-    expect(none).toMatchObject({ code: 0, stdout: "" });
+    expect(none).toMatchObject({ code: 0, stdout: "", stderr: "no tasks match\n" });
   });
 
   it("cancel cancels a queued task, once", async () => {
@@ -145,19 +191,21 @@ describe("client commands against a cluster", () => {
     const taskId = submitted.stdout.trim();
     expect(taskId).toMatch(uuidLine);
 
-    const queued = JSON.parse((await runCli(["get", taskId, ...gateway])).stdout) as Record<string, unknown>;
+    const queued = JSON.parse((await runCli(["get", taskId, "--json", ...gateway])).stdout) as Record<string, unknown>;
     expect(queued).toMatchObject({ task_id: taskId, state: "queued", attempt: 0 });
 
-    const cancel = await runCli(["cancel", taskId, "--reason", "no longer needed", ...gateway]);
+    const cancel = await runCli(["cancel", taskId, "--reason", "no longer needed", "--json", ...gateway]);
     expect(cancel.code, cancel.stderr).toBe(0);
     expect(JSON.parse(cancel.stdout)).toEqual({ task_id: taskId, state: "cancelled", cancelled: true });
 
-    const after = JSON.parse((await runCli(["get", taskId, ...gateway])).stdout) as Record<string, unknown>;
+    const after = JSON.parse((await runCli(["get", taskId, "--json", ...gateway])).stdout) as Record<string, unknown>;
     expect(after).toMatchObject({ state: "cancelled", error: "no longer needed" });
 
-    const again = await runCli(["cancel", taskId, ...gateway]);
+    const again = await runCli(["cancel", taskId, "--json", ...gateway]);
     expect(again.code, again.stderr).toBe(0);
     expect(JSON.parse(again.stdout)).toEqual({ task_id: taskId, state: "cancelled", cancelled: false });
+    const human = await runCli(["cancel", taskId, ...gateway]);
+    expect(human).toMatchObject({ code: 0, stdout: `task ${taskId} had already ended (cancelled): nothing to cancel\n` });
   });
 
   it("workers lists the connected worker", async () => {
@@ -167,8 +215,11 @@ describe("client commands against a cluster", () => {
 
     const run = await runCli(["workers", ...gateway]);
     expect(run.code, run.stderr).toBe(0);
-    const rows = run.stdout.trim().split("\n");
+    const [header = "", ...rows] = run.stdout.trim().split("\n");
+    expect(header).toMatch(/^WORKER ID +RUNNING\/SLOTS +STATE +TASK NAMES$/);
     expect(rows).toHaveLength(1);
+    const starts = columnStarts(header, ["RUNNING/SLOTS", "STATE", "TASK NAMES"]);
+    expect(starts.map((start) => rows[0]?.[start - 1] === " " && rows[0]?.[start] !== " ")).toEqual([true, true, true]);
     const [id, load, state, names] = String(rows[0]).split(/\s+/);
     expect({ id, load, state }).toEqual({ id: workerId, load: "0/10", state: "ready" });
     expect(String(names).split(",")).toEqual(expect.arrayContaining(["data-processing-job", "echo", "whoami"]));
@@ -181,7 +232,14 @@ describe("client commands against a cluster", () => {
   it("submit --wait exits 1 when the task ends failed", async () => {
     const run = await runCli(["submit", "flaky", "--payload", '{"retryable": false}', "--max-retries", "0", "--wait", ...gateway]);
     expect(run.code, run.stderr).toBe(1);
-    expect(parseSubmitted(run.stdout).terminal).toMatchObject({ state: "failed", attempt: 1, error: "attempt 1 failed on purpose" });
+    expect(parseSubmitted(run.stdout).outcome).toBe("failed on attempt 1: attempt 1 failed on purpose");
+  });
+
+  it("submit --wait says, after a few seconds queued, that no connected worker serves the name, and keeps waiting", async () => {
+    const { stderr, ms } = await cliStderrUntil(["submit", "nobody-serves-this", "--payload", "x", "--wait", ...gateway], /still queued/);
+    expect(stderr).toMatch(/task \S+ is still queued: no connected worker serves "nobody-serves-this" \(connected workers serve: [^)]*\bwhoami\b[^)]*\)\. Still waiting; start a worker that serves it/);
+    expect(stderr).toContain("orchestrator worker --handlers");
+    expect(ms).toBeLessThan(15_000);
   });
 
   it("get of an unknown task exits non-zero with the NotFound error on stderr", async () => {
@@ -202,7 +260,8 @@ describe("client commands against a cluster", () => {
 describe("choosing the gateway", () => {
   const workerCount = async (run: Promise<CliRun>): Promise<CliRun & { rows: number }> => {
     const done = await run;
-    return { ...done, rows: done.stdout.trim() === "" ? 0 : done.stdout.trim().split("\n").length };
+    // Rows under the header.
+    return { ...done, rows: done.stdout.trim() === "" ? 0 : done.stdout.trim().split("\n").length - 1 };
   };
 
   it("ORCHESTRATOR_GATEWAY_ADDRESS selects the gateway", async () => {

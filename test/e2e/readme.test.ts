@@ -74,7 +74,7 @@ describe("installed by name from packed tarballs, as a user does", () => {
 
     // The example talks to the default ports, as the README's reader's does.
     const data = tempDir();
-    const dev = new ServiceProcess("dev", ["--data-dir", data.path]);
+    const dev = new ServiceProcess("dev", ["--data-dir", data.path, "--handlers", join(repoRoot, "examples/handlers.mjs")]);
     try {
       await dev.waitForMessage(/^Gateway service listening on /, 20_000);
       await dev.waitForMessage(/^Worker service listening on /, 20_000);
@@ -83,6 +83,9 @@ describe("installed by name from packed tarballs, as a user does", () => {
       expect(run.stdout).toMatch(/^1 queued 0%/m);
       expect(run.stdout).toContain("succeeded { words: 3 }");
       expect(run.stdout).toMatch(/^\d+ failed tasks$/m);
+      // The handler module the README links, served by the bundled worker.
+      const reversed = await exec(process.execPath, [join(repoRoot, "packages/server/dist/cli/main.js"), "submit", "reverse-text", "--payload", "abc", "--wait", "--json"], { env: userEnv(), timeout: 30_000 });
+      expect(reversed.stdout).toMatch(/"result":\s*"cba"/);
     } finally {
       await dev.stop();
       data.remove();

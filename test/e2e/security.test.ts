@@ -164,7 +164,7 @@ describe("API keys with roles", () => {
       expect((await rotated.waitForResult(taskId)).state).toBe(TaskState.TASK_STATE_SUCCEEDED);
       // The old key still works on the same task.
       expect((await cluster.client.get(taskId)).state).toBe(TaskState.TASK_STATE_SUCCEEDED);
-      const viaFile = await cli(["get", taskId, "--gateway", cluster.gatewayAddress, "--api-key-file", apiKeyFile]);
+      const viaFile = await cli(["get", taskId, "--json", "--gateway", cluster.gatewayAddress, "--api-key-file", apiKeyFile]);
       expect(viaFile.code, viaFile.stderr).toBe(0);
       expect(JSON.parse(viaFile.stdout)).toMatchObject({ task_id: taskId, state: "succeeded" });
       const viaEnv = await cli(["get", taskId, "--gateway", cluster.gatewayAddress], { ORCHESTRATOR_API_KEY: keys.client });

@@ -1,43 +1,40 @@
 import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import { isTerminal, OrchestratorError, taskStates, type OrchestratorClient, type TaskState, type TaskUpdate } from "orchestrator-ts-client";
-import { printJson, taskRow, taskView, updateLine, updateView, workerRow, workerView } from "./format.js";
+import { follow } from "./follow.js";
+import { outcomeText, printJson, resultBlock, taskTable, taskText, taskView, updateLine, updateView, workerTable, workerView } from "./format.js";
+import { explainGatewayError } from "./gateway-help.js";
 import { clientSecurity, clientSecurityOptions, integer, type ClientSecurityFlags } from "./options.js";
 
 function gatewayOption(): Option {
   return new Option("--gateway <host:port>", "address of the Gateway").env("ORCHESTRATOR_GATEWAY_ADDRESS").default("127.0.0.1:50051");
 }
 
+type ClientFlags = { gateway: string } & ClientSecurityFlags;
+
 // The SDK and the progress bar are loaded by the commands that use them, not by every CLI process
 // (the service commands share this entry point).
-async function withClient<T>(options: { gateway: string } & ClientSecurityFlags, work: (client: OrchestratorClient) => Promise<T>): Promise<T> {
+async function withClient<T>(command: Command, work: (client: OrchestratorClient) => Promise<T>): Promise<T> {
+  const flags = command.opts<ClientFlags>();
+  const security = clientSecurity(flags);
   const { OrchestratorClient } = await import("orchestrator-ts-client");
-  const client = new OrchestratorClient({ address: options.gateway, ...clientSecurity(options) });
+  const client = new OrchestratorClient({ address: flags.gateway, ...security });
   try {
     return await work(client);
+  } catch (error) {
+    throw await explainGatewayError(error, { address: flags.gateway, source: command.getOptionValueSource("gateway"), tls: security.tls !== undefined });
   } finally {
     client.close();
   }
 }
 
-/** Follows a task to its end; a progress bar on a terminal, one line per update otherwise. */
-async function follow(client: OrchestratorClient, taskId: string, json: boolean): Promise<TaskUpdate> {
-  const interactive = Boolean(process.stderr.isTTY) && !json;
-  const cliProgress = interactive ? (await import("cli-progress")).default : undefined;
-  const bar = cliProgress
-    ? new cliProgress.SingleBar({ format: "{bar} {percentage}% | {state} | attempt {attempt} | {message}", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic)
-    : null;
-  bar?.start(100, 0, { state: "queued", attempt: 0, message: "" });
+/** The file's bytes; a file that cannot be read is the user's argument to fix, said with its path. */
+function readPayloadFile(path: string): Buffer {
   try {
-    return await client.waitForResult(taskId, {
-      onUpdate: (update) => {
-        if (bar) bar.update(update.percent, { state: update.state, attempt: update.attempt, message: update.message });
-        else if (json) process.stdout.write(`${JSON.stringify(updateView(update))}\n`);
-        else process.stderr.write(`${updateLine(update)}\n`);
-      },
-    });
-  } finally {
-    bar?.stop();
+    return readFileSync(path);
+  } catch (error) {
+    const reason = error instanceof Error ? (/^E[A-Z]+: (.+?)(?:, \w+(?: '.*')?)?$/.exec(error.message)?.[1] ?? error.message) : String(error);
+    throw OrchestratorError.invalidArgument(`cannot read the payload file ${path} (--payload-file): ${reason}`);
   }
 }
 
@@ -47,7 +44,7 @@ function exitCodeFor(update: TaskUpdate): number {
 
 export function clientCommands(): Command[] {
   const submit = new Command("submit")
-    .description("submit a task; with --wait, follow it to its end")
+    .description("submit a task; with --wait, follow it to its end and print its result")
     .argument("<name>", "task name (selects the handler), e.g. data-processing-job")
     .option("-p, --payload <text>", "payload as a string")
     .option("-f, --payload-file <path>", "payload read from a file")
@@ -56,46 +53,58 @@ export function clientCommands(): Command[] {
     .option("--max-retries <n>", "attempts after the first (0-100, default 3)", integer)
     .option("--retry-backoff-ms <n>", "first retry delay in ms (doubles each retry)", integer)
     .option("-k, --idempotency-key <key>", "repeating the submit with this key creates no second task")
-    .option("-w, --wait", "follow the task with a progress bar until it ends")
-    .option("--json", "print machine-readable JSON")
+    .option("-w, --wait", "follow the task with a progress bar until it ends, then print its result")
+    .option("--json", "print machine-readable JSON (with --wait, one JSON object per line)")
     .addOption(gatewayOption())
-    .action(async (name: string, options: { payload?: string; payloadFile?: string; description: string; timeoutSecs?: number; maxRetries?: number; retryBackoffMs?: number; idempotencyKey?: string; wait?: boolean; json?: boolean; gateway: string }) => {
+    .action(async (name: string, options: { payload?: string; payloadFile?: string; description: string; timeoutSecs?: number; maxRetries?: number; retryBackoffMs?: number; idempotencyKey?: string; wait?: boolean; json?: boolean }, command: Command) => {
       if (options.payload !== undefined && options.payloadFile !== undefined) throw OrchestratorError.invalidArgument("give --payload or --payload-file, not both");
-      const payload = options.payloadFile !== undefined ? readFileSync(options.payloadFile) : Buffer.from(options.payload ?? "", "utf8");
-      await withClient(options, async (client) => {
+      const payload = options.payloadFile !== undefined ? readPayloadFile(options.payloadFile) : Buffer.from(options.payload ?? "", "utf8");
+      await withClient(command, async (client) => {
         const submitted = await client.submit({ name, payload, description: options.description, timeoutSecs: options.timeoutSecs, maxRetries: options.maxRetries, retryBackoffMs: options.retryBackoffMs, idempotencyKey: options.idempotencyKey });
-        if (options.json) printJson({ task_id: submitted.taskId, timestamp: String(submitted.timestamp) });
+        const acknowledged = { task_id: submitted.taskId, timestamp: String(submitted.timestamp) };
+        if (options.json && options.wait) process.stdout.write(`${JSON.stringify(acknowledged)}\n`);
+        else if (options.json) printJson(acknowledged);
         else process.stdout.write(`${submitted.taskId}\n`);
         if (!options.wait) return;
-        const terminal = await follow(client, submitted.taskId, Boolean(options.json));
-        if (!options.json) printJson(updateView(terminal));
+        const terminal = await follow(client, { taskId: submitted.taskId, name }, Boolean(options.json));
+        if (!options.json) process.stdout.write(`${outcomeText(terminal)}\n`);
         process.exitCode = exitCodeFor(terminal);
       });
     });
 
   const watch = new Command("watch")
-    .description("stream a task's progress until it ends")
+    .description("stream a task's progress until it ends, then print its result")
     .argument("<task-id>")
     .option("--after <sequence>", "resume after this sequence number", integer, 0)
     .option("--json", "print one JSON object per update")
     .addOption(gatewayOption())
-    .action(async (taskId: string, options: { after: number; json?: boolean; gateway: string }) => {
-      await withClient(options, async (client) => {
+    .action(async (taskId: string, options: { after: number; json?: boolean }, command: Command) => {
+      await withClient(command, async (client) => {
+        // The stream would retry an unreachable Gateway for about a minute without a word (it
+        // resumes through Gateway restarts); one unary call first fails at once and is explained.
+        await client.get(taskId);
         let last: TaskUpdate | undefined;
         for await (const update of client.subscribe(taskId, { afterSequence: options.after })) {
           last = update;
           process.stdout.write(options.json ? `${JSON.stringify(updateView(update))}\n` : `${updateLine(update)}\n`);
         }
-        if (last && isTerminal(last.state)) process.exitCode = exitCodeFor(last);
+        if (!last || !isTerminal(last.state)) return;
+        if (!options.json && last.result) process.stdout.write(`${resultBlock(last.result)}\n`);
+        process.exitCode = exitCodeFor(last);
       });
     });
 
   const get = new Command("get")
     .description("show one task: state, attempts, result, error, times")
     .argument("<task-id>")
+    .option("--json", "print JSON (the result embedded as JSON when it is JSON)")
     .addOption(gatewayOption())
-    .action(async (taskId: string, options: { gateway: string }) => {
-      await withClient(options, async (client) => printJson(taskView(await client.get(taskId))));
+    .action(async (taskId: string, options: { json?: boolean }, command: Command) => {
+      await withClient(command, async (client) => {
+        const task = await client.get(taskId);
+        if (options.json) printJson(taskView(task));
+        else process.stdout.write(`${taskText(task)}\n`);
+      });
     });
 
   const list = new Command("list")
@@ -106,14 +115,16 @@ export function clientCommands(): Command[] {
     .option("--page-token <token>", "next_page_token of the previous page")
     .option("--json", "print JSON")
     .addOption(gatewayOption())
-    .action(async (options: { state?: TaskState; name?: string; pageSize: number; pageToken?: string; json?: boolean; gateway: string }) => {
-      await withClient(options, async (client) => {
+    .action(async (options: { state?: TaskState; name?: string; pageSize: number; pageToken?: string; json?: boolean }, command: Command) => {
+      await withClient(command, async (client) => {
         const page = await client.list(options);
         if (options.json) {
           printJson({ tasks: page.tasks.map(taskView), next_page_token: page.nextPageToken });
           return;
         }
-        for (const task of page.tasks) process.stdout.write(`${taskRow(task)}\n`);
+        // On stderr, so that stdout holds only rows (none here) for scripts.
+        if (page.tasks.length === 0) process.stderr.write("no tasks match\n");
+        else process.stdout.write(`${taskTable(page.tasks)}\n`);
         if (page.nextPageToken) process.stdout.write(`next page: --page-token ${page.nextPageToken}\n`);
       });
     });
@@ -122,11 +133,14 @@ export function clientCommands(): Command[] {
     .description("cancel a task; a running handler is told through its AbortSignal")
     .argument("<task-id>")
     .option("--reason <text>", "why, recorded with the task", "")
+    .option("--json", "print JSON")
     .addOption(gatewayOption())
-    .action(async (taskId: string, options: { reason: string; gateway: string }) => {
-      await withClient(options, async (client) => {
+    .action(async (taskId: string, options: { reason: string; json?: boolean }, command: Command) => {
+      await withClient(command, async (client) => {
         const outcome = await client.cancel(taskId, options.reason);
-        printJson({ task_id: taskId, state: outcome.state, cancelled: outcome.cancelled });
+        if (options.json) printJson({ task_id: taskId, state: outcome.state, cancelled: outcome.cancelled });
+        else if (outcome.cancelled) process.stdout.write(`cancelled task ${taskId}\n`);
+        else process.stdout.write(`task ${taskId} had already ended (${outcome.state}): nothing to cancel\n`);
       });
     });
 
@@ -134,11 +148,12 @@ export function clientCommands(): Command[] {
     .description("list connected workers: id, running/slots, state, task names")
     .option("--json", "print JSON")
     .addOption(gatewayOption())
-    .action(async (options: { json?: boolean; gateway: string }) => {
-      await withClient(options, async (client) => {
+    .action(async (options: { json?: boolean }, command: Command) => {
+      await withClient(command, async (client) => {
         const list = await client.workers();
         if (options.json) printJson(list.map(workerView));
-        else for (const worker of list) process.stdout.write(`${workerRow(worker)}\n`);
+        else if (list.length === 0) process.stderr.write("no workers are connected\n");
+        else process.stdout.write(`${workerTable(list)}\n`);
       });
     });
 

@@ -16,6 +16,11 @@ export function port(value: string): number {
   return parsed;
 }
 
+/** A yes/no environment variable (ORCHESTRATOR_INSECURE, ORCHESTRATOR_NO_EXAMPLES): 1, true or yes turn it on. */
+export function envFlag(value: string | undefined): boolean {
+  return /^(1|true|yes)$/i.test(value?.trim() ?? "");
+}
+
 export const hostOption = (): Option => new Option("--host <host>", "address to listen on").env("ORCHESTRATOR_HOST").default("127.0.0.1");
 export const logLevelOption = (): Option => new Option("--log-level <level>", "log level").choices([...logLevels]).env("ORCHESTRATOR_LOG_LEVEL").default("info");
 export const dataDirOption = (): Option => new Option("--data-dir <path>", "folder of the embedded SQLite store").env("ORCHESTRATOR_DATA_DIR").default("./data");
@@ -56,7 +61,7 @@ export function listenerSecurity(flags: ListenerFlags, env: NodeJS.ProcessEnv = 
     keys: env.ORCHESTRATOR_KEYS,
     keysFile: flags.keysFile,
     tls: { cert: flags.tlsCert, key: flags.tlsKey, clientCa: flags.tlsClientCa },
-    insecure: flags.insecure === true || /^(1|true|yes)$/i.test(env.ORCHESTRATOR_INSECURE ?? ""),
+    insecure: flags.insecure === true || envFlag(env.ORCHESTRATOR_INSECURE),
   };
 }
 

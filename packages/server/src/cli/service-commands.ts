@@ -3,12 +3,13 @@ import { Command, Option } from "commander";
 import type { startGatewayService } from "../gateway/service.js";
 import type { startSchedulerService } from "../scheduler/service.js";
 import type { startWorkerService } from "../worker/service.js";
-import { createLogger, type LogLevel } from "orchestrator-ts-client/internal";
+import { createLogger, OrchestratorError, type Logger, type LogLevel } from "orchestrator-ts-client/internal";
 import { stopOnSignals, type RunningService } from "../util/service.js";
 import type { SqliteSynchronous } from "../store/sqlite/sqlite-store.js";
 import { KeyRing, presentedKey } from "../util/auth.js";
+import { isListenFailure, routeGrpcJsLogs } from "../util/grpc-server.js";
 import {
-  dataDirOption, handlersOption, hostOption, integer, listenerSecurity, listenerSecurityOptions, logLevelOption, port, portOption,
+  dataDirOption, envFlag, handlersOption, hostOption, integer, listenerSecurity, listenerSecurityOptions, logLevelOption, port, portOption,
   schedulerAddressOption, schedulerTls, schedulerTlsOptions, slotsOption, syncOption, type ListenerFlags, type SchedulerTlsFlags,
 } from "./options.js";
 
@@ -38,6 +39,27 @@ const startGateway: typeof startGatewayService = async (...args) => {
   return startGatewayService(...args);
 };
 
+/** The service's logger, which also carries grpc-js's own log lines (see routeGrpcJsLogs). */
+function serviceLogger(level: LogLevel, service: string): Logger {
+  const logger = createLogger({ level, service });
+  routeGrpcJsLogs(logger);
+  return logger;
+}
+
+/**
+ * A port in use is the first thing a second `orchestrator dev` meets: the error names the address
+ * (startGrpcServer) and, here, the flag and variable that choose another port for this command.
+ */
+async function listening<T>(start: Promise<T>, portChoice: string): Promise<T> {
+  try {
+    return await start;
+  } catch (reason) {
+    const error = OrchestratorError.from(reason);
+    if (!isListenFailure(error)) throw error;
+    throw new OrchestratorError(error.code, `${error.rawMessage}; choose another port with ${portChoice}`, { cause: error });
+  }
+}
+
 function schedulerTuning(command: Command): Command {
   return command
     .addOption(new Option("--heartbeat-ms <ms>", "how often workers must report").env("ORCHESTRATOR_HEARTBEAT_MS").default(1000).argParser(integer))
@@ -59,7 +81,7 @@ function schedulerOptions(flags: SchedulerFlags) {
 function workerOptions(flags: WorkerFlags) {
   return {
     host: flags.host, port: flags.port, schedulerAddress: flags.scheduler, slots: flags.slots, handlersModule: flags.handlers,
-    workerId: flags.workerId, examples: flags.examples, shutdownGraceMs: flags.shutdownGraceMs, logLevel: flags.logLevel,
+    workerId: flags.workerId, examples: flags.examples && !envFlag(process.env.ORCHESTRATOR_NO_EXAMPLES), shutdownGraceMs: flags.shutdownGraceMs, logLevel: flags.logLevel,
     security: listenerSecurity(flags), schedulerTls: schedulerTls(flags),
   };
 }
@@ -76,7 +98,7 @@ function workerFlags(command: Command): Command {
     .addOption(slotsOption())
     .addOption(handlersOption())
     .addOption(new Option("--worker-id <id>", "stable id of this worker (default host-pid-random)").env("ORCHESTRATOR_WORKER_ID"))
-    .option("--no-examples", "do not serve the bundled example handlers")
+    .option("--no-examples", "do not serve the bundled example handlers (or ORCHESTRATOR_NO_EXAMPLES=1)")
     .addOption(new Option("--shutdown-grace-ms <ms>", "on stop, how long running tasks may finish before they are handed back").env("ORCHESTRATOR_SHUTDOWN_GRACE_MS").default(30_000).argParser(integer));
 }
 
@@ -87,7 +109,8 @@ export function serviceCommands(): Command[] {
       .addOption(hostOption()).addOption(portOption("scheduler", 50052)).addOption(dataDirOption()).addOption(syncOption()).addOption(logLevelOption()),
   );
   listenerSecurityOptions(scheduler).action(async (flags: SchedulerFlags) => {
-    stopOnSignals([await startScheduler(schedulerOptions(flags))]);
+    const logger = serviceLogger(flags.logLevel, "scheduler");
+    stopOnSignals([await listening(startScheduler(schedulerOptions(flags), { logger }), "--port or ORCHESTRATOR_SCHEDULER_PORT")]);
   });
 
   const worker = listenerSecurityOptions(workerFlags(
@@ -98,7 +121,8 @@ export function serviceCommands(): Command[] {
     .addOption(new Option("--worker-key-file <path>", "file holding this worker's key (role worker) for the Scheduler; also ORCHESTRATOR_WORKER_KEY").env("ORCHESTRATOR_WORKER_KEY_FILE"))
     .action(async (flags: WorkerFlags) => {
       const apiKey = presentedKey(flags.workerKeyFile, process.env.ORCHESTRATOR_WORKER_KEY, flags.workerKeyFile ? "worker key" : "ORCHESTRATOR_WORKER_KEY");
-      stopOnSignals([await startWorker({ ...workerOptions(flags), apiKey })]);
+      const logger = serviceLogger(flags.logLevel, "worker");
+      stopOnSignals([await listening(startWorker({ ...workerOptions(flags), apiKey }, { logger }), "--port or ORCHESTRATOR_WORKER_PORT")]);
     });
 
   const gateway = schedulerTlsOptions(listenerSecurityOptions(new Command("gateway")
@@ -107,7 +131,8 @@ export function serviceCommands(): Command[] {
     .addOption(new Option("--gateway-key-file <path>", "file holding the Gateway's key (role gateway) for the Scheduler; also ORCHESTRATOR_GATEWAY_KEY").env("ORCHESTRATOR_GATEWAY_KEY_FILE"))
     .action(async (flags: GatewayFlags) => {
       const schedulerApiKey = presentedKey(flags.gatewayKeyFile, process.env.ORCHESTRATOR_GATEWAY_KEY, flags.gatewayKeyFile ? "gateway key" : "ORCHESTRATOR_GATEWAY_KEY");
-      stopOnSignals([await startGateway({ ...gatewayOptions(flags), schedulerApiKey })]);
+      const logger = serviceLogger(flags.logLevel, "gateway");
+      stopOnSignals([await listening(startGateway({ ...gatewayOptions(flags), schedulerApiKey }, { logger }), "--port or ORCHESTRATOR_GATEWAY_PORT")]);
     });
 
   const dev = listenerSecurityOptions(schedulerTuning(workerFlags(
@@ -120,17 +145,27 @@ export function serviceCommands(): Command[] {
   )));
   dev.action(async (flags: SchedulerFlags & WorkerFlags & { gatewayPort: number; schedulerPort: number; workerPort: number }) => {
     const logger = createLogger({ level: flags.logLevel });
+    routeGrpcJsLogs(logger);
     const started: RunningService[] = [];
     // With keys configured, the in-process Worker and Gateway get keys of their own, made for this run.
     const security = listenerSecurity(flags);
     const internal = KeyRing.load(security).enabled ? { worker: randomBytes(32).toString("hex"), gateway: randomBytes(32).toString("hex") } : undefined;
     const schedulerSecurity = internal ? { ...security, keys: [security.keys, `worker:${internal.worker}`, `gateway:${internal.gateway}`].filter(Boolean).join(",") } : security;
     try {
-      const scheduler = await startScheduler({ ...schedulerOptions(flags), port: flags.schedulerPort, security: schedulerSecurity }, { logger: logger.child({ service: "scheduler" }) });
+      const scheduler = await listening(
+        startScheduler({ ...schedulerOptions(flags), port: flags.schedulerPort, security: schedulerSecurity }, { logger: logger.child({ service: "scheduler" }) }),
+        "--scheduler-port or ORCHESTRATOR_SCHEDULER_PORT",
+      );
       started.push(scheduler);
       const schedulerAddress = `${flags.host}:${scheduler.address.split(":").at(-1)}`;
-      started.push(await startWorker({ ...workerOptions(flags), port: flags.workerPort, schedulerAddress, apiKey: internal?.worker }, { logger: logger.child({ service: "worker" }) }));
-      started.push(await startGateway({ ...gatewayOptions({ ...flags, port: flags.gatewayPort, scheduler: schedulerAddress }), schedulerApiKey: internal?.gateway }, { logger: logger.child({ service: "gateway" }) }));
+      started.push(await listening(
+        startWorker({ ...workerOptions(flags), port: flags.workerPort, schedulerAddress, apiKey: internal?.worker }, { logger: logger.child({ service: "worker" }) }),
+        "--worker-port or ORCHESTRATOR_WORKER_PORT",
+      ));
+      started.push(await listening(
+        startGateway({ ...gatewayOptions({ ...flags, port: flags.gatewayPort, scheduler: schedulerAddress }), schedulerApiKey: internal?.gateway }, { logger: logger.child({ service: "gateway" }) }),
+        "--gateway-port or ORCHESTRATOR_GATEWAY_PORT",
+      ));
     } catch (error) {
       for (const service of started.reverse()) await service.stop();
       throw error;

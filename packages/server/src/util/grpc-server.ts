@@ -1,5 +1,5 @@
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
-import { Server, type ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from "@grpc/grpc-js";
+import { Server, setLogger, type ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import { OrchestratorError } from "orchestrator-ts-client/internal";
 import { Code } from "orchestrator-ts-client/internal";
 import { limits } from "../scheduler/limits.js";
@@ -67,6 +67,36 @@ export function listenerSecurity(serviceName: string, host: string, options: Lis
   return { keys, credentials, tls };
 }
 
+/** How every error of a failed bind begins, so that a command line can add the flag that changes the port. */
+const listenFailurePrefix = "cannot listen on ";
+
+export function isListenFailure(error: OrchestratorError): boolean {
+  return error.rawMessage.startsWith(listenFailurePrefix);
+}
+
+/** The reason inside grpc-js's "No address added out of total 1 resolved errors: [listen EADDRINUSE: ...]", in words. */
+function whyNotBound(message: string): string {
+  if (message.includes("EADDRINUSE")) return "the address is already in use (by another orchestrator service or another program)";
+  if (message.includes("EACCES")) return "permission denied (ports below 1024 need privileges)";
+  if (message.includes("EADDRNOTAVAIL")) return "no network interface of this machine has that address";
+  return message;
+}
+
+/**
+ * Sends grpc-js's own log lines (printed as "E ..." on stderr by default) into the service's
+ * structured log, for the process that owns the services (the CLI): a library leaves the global
+ * grpc-js logger alone. "No address added ..." is dropped: the failed bind is reported as the error
+ * startGrpcServer throws, with the address and what to change.
+ */
+export function routeGrpcJsLogs(logger: Logger): void {
+  const write = (level: "warn" | "info" | "debug") => (message?: unknown, ...rest: unknown[]): void => {
+    const text = [message, ...rest].map(String).join(" ");
+    if (text.startsWith("No address added")) return;
+    logger[level]({ component: "grpc-js" }, text);
+  };
+  setLogger({ error: write("warn"), info: write("info"), debug: write("debug") });
+}
+
 export interface ServiceServer {
   readonly address: string;
   readonly port: number;
@@ -109,7 +139,7 @@ export async function startGrpcServer(
   addLazyReflection(server, reflected);
   const boundPort = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${host}:${port}`, security.credentials, (error, bound) => {
-      if (error) reject(new OrchestratorError(Code.Unavailable, `cannot listen on ${host}:${port}: ${error.message}`, { cause: error }));
+      if (error) reject(new OrchestratorError(Code.Unavailable, `${listenFailurePrefix}${host}:${port}: ${whyNotBound(error.message)}`, { cause: error }));
       else resolve(bound);
     });
   });

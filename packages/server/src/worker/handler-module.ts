@@ -3,9 +3,27 @@ import { pathToFileURL } from "node:url";
 import { OrchestratorError } from "orchestrator-ts-client/internal";
 import type { HandlerMap } from "orchestrator-ts-client/internal";
 
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null;
+
 /**
- * Loads the operator's handlers from a module path given at start-up: its `handlers` export, or
- * its default export, maps task names to functions. Nothing is ever loaded because of a request.
+ * The handler map inside an imported module, whichever way it was written:
+ * - ESM `export const handlers = {...}`, or CommonJS `module.exports = { handlers }` when Node's
+ *   export detection sees the name: the `handlers` export;
+ * - CommonJS `module.exports = { handlers: {...} }` (which Node does not detect as a named export)
+ *   and ESM `export default { handlers: {...} }`: the default export's `handlers`;
+ * - ESM `export default {...}`, CommonJS `module.exports = {...}` and `exports.name = fn`: the
+ *   default export itself (for CommonJS, Node's default export is `module.exports`).
+ * A `handlers` that is a function is a handler named "handlers", not the map.
+ */
+function handlerMapOf(loaded: Record<string, unknown>): unknown {
+  if (isObject(loaded.handlers)) return loaded.handlers;
+  if (isObject(loaded.default) && isObject(loaded.default.handlers)) return loaded.default.handlers;
+  return loaded.default;
+}
+
+/**
+ * Loads the operator's handlers from a module path given at start-up (ESM or CommonJS; see
+ * handlerMapOf). Nothing is ever loaded because of a request.
  */
 export async function loadHandlerModule(path: string): Promise<HandlerMap> {
   const url = pathToFileURL(resolve(path)).href;
@@ -15,9 +33,12 @@ export async function loadHandlerModule(path: string): Promise<HandlerMap> {
   } catch (error) {
     throw OrchestratorError.invalidArgument(`cannot load the handler module ${path}: ${error instanceof Error ? error.message : String(error)}`);
   }
-  const candidate = loaded.handlers ?? loaded.default;
-  if (typeof candidate !== "object" || candidate === null) {
-    throw OrchestratorError.invalidArgument(`the handler module ${path} must export "handlers" (or a default export): an object of { name: async (ctx) => result }`);
+  const candidate = handlerMapOf(loaded);
+  if (!isObject(candidate)) {
+    throw OrchestratorError.invalidArgument(
+      `the handler module ${path} must export its handlers, an object of { name: async (ctx) => result }: ` +
+        "`export const handlers = {...}` or `export default {...}` (ESM), `module.exports = { handlers: {...} }` or `exports.name = async (ctx) => ...` (CommonJS)",
+    );
   }
   for (const [name, handler] of Object.entries(candidate)) {
     if (typeof handler !== "function") throw OrchestratorError.invalidArgument(`handler "${name}" in ${path} is not a function`);

@@ -15,7 +15,7 @@ export interface WorkerServiceOptions {
   schedulerAddress?: string;
   slots?: number;
   workerId?: string;
-  /** Path of a module exporting more handlers; they override examples of the same name. */
+  /** Path of a module exporting more handlers; they override examples of the same name (with a warning). */
   handlersModule?: string;
   /** false serves only the handlers of handlersModule. */
   examples?: boolean;
@@ -35,7 +35,13 @@ export async function startWorkerService(options: WorkerServiceOptions, deps: { 
   const host = options.host ?? "127.0.0.1";
   const security = listenerSecurity("orchestrator.v1.Worker", host, options.security);
   const extra = options.handlersModule ? await loadHandlerModule(options.handlersModule) : {};
-  const handlers = { ...(options.examples === false ? {} : exampleHandlers), ...extra };
+  const examples = options.examples === false ? {} : exampleHandlers;
+  // A module's handler wins over the bundled example of the same name; said once, since a task
+  // that quietly runs other code than the user expects is hard to trace back.
+  for (const name of Object.keys(extra).filter((name) => Object.hasOwn(examples, name))) {
+    logger.warn({ handler: name, module: options.handlersModule }, `Handler "${name}" of ${options.handlersModule} replaces the bundled example of that name (--no-examples serves only the module's handlers)`);
+  }
+  const handlers = { ...examples, ...extra };
   const runtime = new Worker({
     handlers, schedulerAddress: options.schedulerAddress, slots: options.slots, workerId: options.workerId, shutdownGraceMs: options.shutdownGraceMs,
     apiKey: options.apiKey, tls: options.schedulerTls,
