@@ -192,7 +192,7 @@ describe("after all that", () => {
     expect(workers).toHaveLength(1);
     const { taskId } = await cluster.client.submit({ name: "data-processing-job", payload: "still serving" });
     const terminal = await cluster.client.waitForResult(taskId);
-    expect(terminal.state).toBe(TaskState.TASK_STATE_SUCCEEDED);
+    expect(terminal.state).toBe("succeeded");
     expect(JSON.parse(Buffer.from(terminal.result ?? "").toString("utf8"))).toMatchObject({ words: 2 });
   });
 });
