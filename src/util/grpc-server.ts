@@ -1,10 +1,10 @@
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
-import { Server, type ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from "@grpc/grpc-js";
+import type { ServerCredentials, ServiceDefinition, UntypedServiceImplementation } from "@grpc/grpc-js";
 import { OrchestratorError } from "../errors/orchestrator-error.js";
 import { Code } from "../errors/code.js";
 import { limits } from "../scheduler/limits.js";
 import { fileDescriptorSetBase64 } from "../protocol/generated/descriptor-set.js";
-import { assertSafeExposure, guardService, isLoopbackHost, KeyRing } from "./auth.js";
+import { assertSafeExposure, GuardedServer, isLoopbackHost, KeyRing } from "./auth.js";
 import { addLazyReflection, LazyHealth, type ReflectionPackage } from "./lazy-grpc-services.js";
 import type { Logger } from "./logger.js";
 import { serverCredentials, serverTlsEnabled, type ServerTlsOptions } from "./tls.js";
@@ -86,7 +86,8 @@ export async function startGrpcServer(
 ): Promise<ServiceServer> {
   const security = extras.security ?? listenerSecurity(serviceName, host);
   const logger = extras.logger;
-  const server = new Server({
+  // Every call, to any service this server serves, passes the guard of auth.ts (metadata bound, key, role).
+  const server = new GuardedServer({
     "grpc.max_receive_message_length": limits.messageMaxBytes,
     "grpc.max_send_message_length": limits.messageMaxBytes,
     "grpc.keepalive_time_ms": 10_000,
@@ -94,12 +95,12 @@ export async function startGrpcServer(
     "grpc.keepalive_permit_without_calls": 1,
     "grpc.http2.min_ping_interval_without_data_ms": 5_000,
     "grpc.max_concurrent_streams": limits.concurrentStreamsPerConnection,
-    // grpc-js 1.14 does not enforce this option; the guard below answers RESOURCE_EXHAUSTED past it.
+    // grpc-js 1.14 does not enforce this option; the guard answers RESOURCE_EXHAUSTED past it.
     "grpc.max_metadata_size": limits.metadataMaxBytes,
-  });
-  server.addService(definition, guardService(serviceName, definition, implementation, security.keys, (refusal) => {
+  }, security.keys, (refusal) => {
     logger?.warn({ method: refusal.method, peer: refusal.peer, code: refusal.code, reason: refusal.message }, "Refused a call");
-  }));
+  });
+  server.addService(definition, implementation);
   if (security.keys.enabled && security.tls === "off" && !isLoopbackHost(host)) {
     logger?.warn({ host }, "API keys travel in plaintext on a non-loopback address: configure TLS (--tls-cert, --tls-key)");
   }

@@ -6,13 +6,15 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { credentials, Metadata, status, type Client } from "@grpc/grpc-js";
+import { Client as RawClient, credentials, Metadata, status, type Client, type ServiceDefinition } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GatewayClient, SchedulerClient, TaskState, type WorkerMessage } from "../../src/protocol/generated/orchestrator/v1/orchestrator.js";
+import {
+  GatewayClient, GatewayService, SchedulerClient, SchedulerService, TaskState, WorkerService, type WorkerMessage,
+} from "../../src/protocol/generated/orchestrator/v1/orchestrator.js";
 import { OrchestratorClient } from "../../src/sdk/client.js";
 import { OrchestratorError } from "../../src/errors/orchestrator-error.js";
 import { makeTestPki, type TestPki } from "../helpers/certs.js";
-import { callRaw, statusOf, streamOutcome, type UnaryMethod } from "../helpers/grpc.js";
+import { callRaw, rawCallStatus, statusOf, streamOutcome, type UnaryMethod } from "../helpers/grpc.js";
 import { cliPath, Cluster, fixtureHandlers, freePort, repoRoot, ServiceProcess, startService, tempDir, type LogRecord } from "../helpers/processes.js";
 
 const run = promisify(execFile);
@@ -69,6 +71,21 @@ function nextLog(service: ServiceProcess, match: (record: LogRecord) => boolean)
 }
 
 const serving = Buffer.from([0x08, 0x01]); // grpc.health.v1.HealthCheckResponse { status: SERVING }
+const listServices = Buffer.from([0x3a, 0x00]); // grpc.reflection.v1(alpha).ServerReflectionRequest { list_services: "" }
+
+/** The address a service process logged it listens on. */
+function listeningAddress(service: ServiceProcess): string {
+  const line = service.logs.find((r) => / service listening on /.test(String(r.msg)));
+  return String(line?.msg).split(" ").at(-1) ?? "";
+}
+
+/** The standard services every port serves besides its own, with their streaming shapes. */
+const standardMethods = [
+  { path: "/grpc.health.v1.Health/Check", requestStream: false, responseStream: false, requests: [Buffer.alloc(0)] },
+  { path: "/grpc.health.v1.Health/Watch", requestStream: false, responseStream: true, requests: [Buffer.alloc(0)] },
+  { path: "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", requestStream: true, responseStream: true, requests: [listServices] },
+  { path: "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", requestStream: true, responseStream: true, requests: [listServices] },
+];
 
 describe("API keys with roles", () => {
   const files = tempDir("orchestrator-keys-");
@@ -275,6 +292,71 @@ describe("API keys with roles", () => {
     const fits = bearer(keys.client);
     fits.set("x-padding", "a".repeat(8 * 1024));
     expect((await call(gateway, gateway.listWorkers, {}, fits)).workers.length).toBeGreaterThan(0);
+  });
+
+  it("bounds the metadata of health checks and server reflection too, on every service: over 16 KiB is RESOURCE_EXHAUSTED", async () => {
+    const ports = [cluster.gatewayAddress, cluster.schedulerAddress, listeningAddress(cluster.workers[0] as ServiceProcess)];
+    for (const address of ports) {
+      const client = new RawClient(address, credentials.createInsecure());
+      try {
+        for (const method of standardMethods) {
+          const large = new Metadata();
+          large.set("x-padding", "a".repeat(17 * 1024));
+          const refused = await rawCallStatus(client, method, large, method.requests);
+          expect(refused, `${address}${method.path}`).toEqual({ code: status.RESOURCE_EXHAUSTED, details: expect.stringMatching(/the limit is 16384/) as unknown });
+        }
+        // The same calls with metadata that fits: Check and reflection answer (a Watch stream stays open, so it is left out).
+        const fits = new Metadata();
+        fits.set("x-padding", "a".repeat(8 * 1024));
+        for (const method of standardMethods.filter((m) => !m.path.endsWith("/Watch"))) {
+          expect((await rawCallStatus(client, method, fits.clone(), method.requests)).code, `${address}${method.path}`).toBe(status.OK);
+        }
+      } finally {
+        client.close();
+      }
+    }
+  });
+
+  it("checks the key of every method of every service against the access policy: no key, a key of the wrong role, a key of the right role", async () => {
+    // A worker whose own listener checks keys (any role may call GetStatus).
+    const workerPort = await freePort();
+    const keyedWorker = await startService("worker", [
+      "--port", String(workerPort), "--scheduler", cluster.schedulerAddress, "--worker-key-file", workerKeyFile, "--no-examples", "--handlers", fixtureHandlers,
+    ], { ORCHESTRATOR_KEYS: `client:${keys.client}` });
+    extra.push(keyedWorker);
+    // Who may call what, written out here rather than read from the policy, so the test checks it.
+    const services: Array<{ address: string; definition: ServiceDefinition; roleOf: (method: string) => "open" | "any" | keyof typeof keys; wrong: string }> = [
+      { address: cluster.gatewayAddress, definition: GatewayService, roleOf: (m) => (m === "HealthCheck" ? "open" : "client"), wrong: keys.worker },
+      { address: cluster.schedulerAddress, definition: SchedulerService, roleOf: (m) => (m === "HealthCheck" ? "open" : m === "Connect" ? "worker" : "gateway"), wrong: keys.client },
+      { address: `127.0.0.1:${workerPort}`, definition: WorkerService, roleOf: (m) => (m === "HealthCheck" ? "open" : "any"), wrong: keys.unknown },
+    ];
+    let checked = 0;
+    for (const { address, definition, roleOf, wrong } of services) {
+      const client = new RawClient(address, credentials.createInsecure());
+      try {
+        for (const method of Object.values(definition)) {
+          const role = roleOf(method.path.slice(method.path.lastIndexOf("/") + 1));
+          const rightKey = role === "open" || role === "any" ? keys.client : keys[role];
+          const withoutKey = await rawCallStatus(client, method, new Metadata(), undefined, 5_000);
+          const withWrongKey = await rawCallStatus(client, method, bearer(wrong), undefined, 5_000);
+          const withRightKey = await rawCallStatus(client, method, bearer(rightKey), undefined, 5_000);
+          const refusals = [status.UNAUTHENTICATED, status.PERMISSION_DENIED];
+          if (role === "open") {
+            expect(refusals, `${method.path} without a key`).not.toContain(withoutKey.code);
+          } else {
+            expect(withoutKey.code, `${method.path} without a key`).toBe(status.UNAUTHENTICATED);
+            expect(withWrongKey.code, `${method.path} with a wrong key`).toBe(role === "any" ? status.UNAUTHENTICATED : status.PERMISSION_DENIED);
+          }
+          // Past the guard: the handler answers (OK, or its own complaint about the empty request).
+          expect(refusals, `${method.path} with a ${role} key: ${withRightKey.details}`).not.toContain(withRightKey.code);
+          checked += 1;
+        }
+      } finally {
+        client.close();
+      }
+    }
+    expect(checked).toBe(Object.keys(GatewayService).length + Object.keys(SchedulerService).length + Object.keys(WorkerService).length);
+    await keyedWorker.stop("SIGKILL");
   });
 
   it("never writes a key to any log", () => {
