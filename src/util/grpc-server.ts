@@ -25,7 +25,8 @@ function fileDescriptorProtos(): Buffer[] {
 
 /**
  * Server reflection lets grpcurl and `buf curl` call every method with no .proto at hand. It
- * serves the descriptor set built from proto/ (so json_name survives), plus grpc.health.v1.
+ * serves the descriptor set built from proto/ (so json_name survives), plus grpc.health.v1 and
+ * grpc.reflection (v1, v1alpha).
  * Decoded on the first reflection call (see lazy-grpc-services.ts).
  */
 function reflected(): ReflectionPackage {
@@ -107,7 +108,8 @@ export async function startGrpcServer(
   // Standard health checking and reflection, whose libraries load on their first call: most runs
   // never call them, and loading them costs every service 6-8 MiB of memory.
   const health = new LazyHealth(server, { "": "SERVING", [serviceName]: "SERVING" });
-  addLazyReflection(server, reflected);
+  // Reflection lists what this port serves (its own service, health, reflection), not the whole contract.
+  addLazyReflection(server, reflected, () => ({ services: [...server.serviceNames] }));
   const boundPort = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${host}:${port}`, security.credentials, (error, bound) => {
       if (error) reject(new OrchestratorError(Code.Unavailable, `cannot listen on ${host}:${port}: ${error.message}`, { cause: error }));
