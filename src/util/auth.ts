@@ -1,5 +1,4 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import {
   InterceptingCall, Server, ServerInterceptingCall, type Interceptor, type Metadata, type ServerInterceptor, type ServerOptions, type ServiceDefinition,
@@ -8,6 +7,7 @@ import {
 import { Code } from "../errors/code.js";
 import { OrchestratorError } from "../errors/orchestrator-error.js";
 import { limits } from "../scheduler/limits.js";
+import { readSettingFile } from "./setting-file.js";
 
 /**
  * Who may call what. A key has a role: `client` keys call the Gateway, the Gateway's `gateway` key
@@ -97,7 +97,11 @@ export class KeyRing {
   static load(options: { keys?: string; keysFile?: string }): KeyRing {
     const entries: KeyEntry[] = [];
     if (options.keys) entries.push(...KeyRing.parse(options.keys, "ORCHESTRATOR_KEYS").entries);
-    if (options.keysFile) entries.push(...KeyRing.parse(readText(options.keysFile, "keys file"), options.keysFile).entries);
+    if (options.keysFile) {
+      const text = readSettingFile(options.keysFile, "--keys-file (or ORCHESTRATOR_KEYS_FILE)",
+        '--keys-file takes the path of a file of "role key" lines; to give the keys themselves, set ORCHESTRATOR_KEYS="role:key,..."').toString("utf8");
+      entries.push(...KeyRing.parse(text, options.keysFile).entries);
+    }
     return new KeyRing(entries);
   }
 
@@ -131,22 +135,30 @@ function checkKey(key: string, what: string, minLength: number): string {
   return key;
 }
 
-function readText(path: string, what: string): string {
-  try {
-    return readFileSync(path, "utf8");
-  } catch (error) {
-    throw OrchestratorError.invalidArgument(`cannot read the ${what} ${path}: ${error instanceof Error ? error.message : String(error)}`);
-  }
+/** How a caller is given its key: a flag or variable naming a file, or a variable holding the key. */
+export interface KeySettings {
+  /** "--api-key-file" */
+  fileFlag: string;
+  /** "ORCHESTRATOR_API_KEY_FILE" */
+  fileVariable: string;
+  /** "ORCHESTRATOR_API_KEY" */
+  keyVariable: string;
 }
 
 /**
  * The key a caller presents: read from `file` when given (its content, trimmed), else `envValue`.
- * Undefined when neither is set. `what` names the setting in errors; the key itself never appears.
+ * Undefined when neither is set. Errors name the settings; neither the key nor the value given for
+ * the file ever appears (a key passed where the file's path belongs is a common slip).
  */
-export function presentedKey(file: string | undefined, envValue: string | undefined, what: string): string | undefined {
-  const key = file ? readText(file, `${what} file`).trim() : envValue?.trim();
-  if (key === undefined || key === "") return undefined;
-  return checkKey(key, what, 1);
+export function presentedKey(file: string | undefined, envValue: string | undefined, settings: KeySettings): string | undefined {
+  if (file) {
+    const { fileFlag, fileVariable, keyVariable } = settings;
+    const hint = `${fileFlag} takes the path of a file that holds the key; to give the key itself, set ${keyVariable}`;
+    const key = readSettingFile(file, `${fileFlag} (or ${fileVariable})`, hint).toString("utf8").trim();
+    return key === "" ? undefined : checkKey(key, `the key in the file given to ${fileFlag}`, 1);
+  }
+  const key = envValue?.trim();
+  return key === undefined || key === "" ? undefined : checkKey(key, settings.keyVariable, 1);
 }
 
 /** Adds `authorization: Bearer <key>` to every call of a client (unary and streaming alike). */

@@ -366,6 +366,47 @@ describe("API keys with roles", () => {
   });
 });
 
+describe("never echoing a secret", () => {
+  const key = randomBytes(32).toString("hex");
+  const pem = `-----BEGIN PRIVATE KEY-----\n${randomBytes(48).toString("base64")}\n-----END PRIVATE KEY-----\n`;
+
+  // Each flag that takes a file's path, given the secret itself (the usual slip), and what the error should say instead.
+  const slips: Array<{ args: string[]; env?: Record<string, string>; flag: string; hint: RegExp }> = [
+    { args: ["workers", "--api-key-file", key], flag: "--api-key-file", hint: /takes the path of a file that holds the key; to give the key itself, set ORCHESTRATOR_API_KEY/ },
+    { args: ["workers"], env: { ORCHESTRATOR_API_KEY_FILE: key }, flag: "--api-key-file", hint: /set ORCHESTRATOR_API_KEY$/m },
+    { args: ["gateway", "--port", "0", "--gateway-key-file", key], flag: "--gateway-key-file", hint: /to give the key itself, set ORCHESTRATOR_GATEWAY_KEY/ },
+    { args: ["worker", "--port", "0", "--worker-key-file", key], flag: "--worker-key-file", hint: /to give the key itself, set ORCHESTRATOR_WORKER_KEY/ },
+    { args: ["gateway", "--port", "0", "--keys-file", `client:${key}`], flag: "--keys-file", hint: /to give the keys themselves, set ORCHESTRATOR_KEYS=/ },
+    { args: ["gateway", "--port", "0", "--tls-cert", pem, "--tls-key", pem], flag: "--tls-cert", hint: /takes the path of a PEM file/ },
+    { args: ["gateway", "--port", "0", "--tls-key", pem, "--tls-cert", join(repoRoot, "package.json")], flag: "--tls-key", hint: /takes the path of a PEM file/ },
+    { args: ["scheduler", "--port", "0", "--tls-client-ca", pem], flag: "--tls-client-ca", hint: /takes the path of a PEM file/ },
+    { args: ["worker", "--port", "0", "--scheduler-key", pem, "--scheduler-cert", pem], flag: "--scheduler-cert", hint: /takes the path of a PEM file/ },
+    { args: ["workers", "--tls-ca", pem], flag: "--tls-ca", hint: /takes the path of a PEM file/ },
+    { args: ["workers", "--tls-key", pem, "--tls-cert", join(repoRoot, "package.json")], flag: "--tls-key", hint: /takes the path of a PEM file/ },
+  ];
+
+  it.each(slips)("says a file given to $flag cannot be read, without printing what was given ($args.0)", async ({ args, env, flag, hint }) => {
+    const result = await cli(args, env);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`error (InvalidArgument): cannot read the file given to ${flag} (or ORCHESTRATOR_`);
+    expect(result.stderr).toMatch(hint);
+    const output = result.stdout + result.stderr;
+    expect(output).not.toContain(key);
+    for (const line of pem.split("\n").filter((l) => l.length > 0)) expect(output).not.toContain(line);
+  });
+
+  it("keeps a PEM given to the SDK as a string (a path, by its type) out of the error", () => {
+    let message = "";
+    try {
+      new OrchestratorClient({ address: "127.0.0.1:1", tls: { ca: pem } }).close();
+    } catch (error) {
+      message = OrchestratorError.from(error).rawMessage;
+    }
+    expect(message).toMatch(/^cannot read the file given to the tls\.ca option: .*holds PEM text: pass the PEM as a Buffer/);
+    for (const line of pem.split("\n").filter((l) => l.length > 0)) expect(message).not.toContain(line);
+  });
+});
+
 describe("TLS and mutual TLS", () => {
   const dir = tempDir("orchestrator-pki-");
   let pki: TestPki;
