@@ -214,21 +214,31 @@ describe("API keys with roles", () => {
     expect(await cluster.client.workers()).toHaveLength(1);
   });
 
-  it("reports a Gateway whose own key the Scheduler refuses as INTERNAL to its clients, not as their fault", async () => {
+  it.each([
+    ["has no key", {}, "Unauthenticated"],
+    ["presents a client key", { ORCHESTRATOR_GATEWAY_KEY: keys.client2 }, "PermissionDenied"],
+  ] as const)("reports a Gateway whose own key the Scheduler refuses (it %s) as INTERNAL to its clients, telling them nothing of that key; the Gateway logs why", async (_what, gatewayKey, reason) => {
     const port = await freePort();
-    const keyless = await startService("gateway", ["--port", String(port), "--scheduler", cluster.schedulerAddress], { ORCHESTRATOR_KEYS: `client:${keys.client}` });
-    extra.push(keyless);
+    const misconfigured = await startService("gateway", ["--port", String(port), "--scheduler", cluster.schedulerAddress], { ORCHESTRATOR_KEYS: `client:${keys.client}`, ...gatewayKey });
+    extra.push(misconfigured);
     const client = new OrchestratorClient({ address: `127.0.0.1:${port}`, apiKey: keys.client, pipeline: false });
+    const piped = new OrchestratorClient({ address: `127.0.0.1:${port}`, apiKey: keys.client });
     try {
-      const refused = await client.workers().then(() => undefined, (error: unknown) => OrchestratorError.from(error));
-      expect(refused?.code).toBe(status.INTERNAL);
-      expect(refused?.rawMessage).toMatch(/the scheduler refused the gateway's credentials/);
-      expect(await codeOf(client.submit({ name: "whoami" }))).toBe(status.INTERNAL);
+      const refusals = await Promise.all([client.workers(), client.submit({ name: "whoami" }), piped.submit({ name: "whoami" })]
+        .map((work) => work.then(() => undefined, (error: unknown) => OrchestratorError.from(error))));
+      for (const refused of refusals) {
+        expect(refused?.code).toBe(status.INTERNAL);
+        expect(refused?.rawMessage).toBe("the gateway could not complete the call because of an error on its side; its operator finds the cause in the gateway's log");
+      }
     } finally {
       client.close();
+      piped.close();
     }
-    await keyless.waitForMessage(/^The scheduler refused the Gateway's key/);
-    await keyless.stop("SIGKILL");
+    const logged = await misconfigured.waitForMessage(/^The scheduler refused the Gateway's key/);
+    expect(logged).toMatchObject({ level: "error", code: status[reason === "Unauthenticated" ? "UNAUTHENTICATED" : "PERMISSION_DENIED"] });
+    expect(String(logged.reason)).toMatch(reason === "Unauthenticated" ? /needs an API key/ : /a client key may not call orchestrator\.v1\.Scheduler\/\w+; it needs a gateway key/);
+    await misconfigured.stop("SIGKILL");
+    expect(misconfigured.output.join("\n")).not.toContain(keys.client2);
   });
 
   it("keeps a worker with a client key or an unknown key out: PERMISSION_DENIED / UNAUTHENTICATED, and it receives no task", async () => {
