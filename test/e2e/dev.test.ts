@@ -1,9 +1,14 @@
 // `npm start` is `orchestrator dev`: all three services in one process on the embedded store.
+import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { OrchestratorClient } from "../../packages/client/src/client.js";
-import { freePort, ServiceProcess, tempDir } from "../helpers/processes.js";
+import { freePort, repoRoot, ServiceProcess, tempDir } from "../helpers/processes.js";
+
+const run = promisify(execFile);
+const buf = join(repoRoot, "node_modules/.bin/buf");
 
 describe("orchestrator dev", () => {
   const data = tempDir();
@@ -36,6 +41,12 @@ describe("orchestrator dev", () => {
       expect(terminal.state).toBe("succeeded");
     } finally {
       client.close();
+    }
+
+    // Each port lists by reflection only the service it serves (and health checking, reflection).
+    for (const [key, service] of [["gateway", "Gateway"], ["scheduler", "Scheduler"], ["worker", "Worker"]] as const) {
+      const { stdout } = await run(buf, ["curl", "--protocol", "grpc", "--http2-prior-knowledge", "--list-services", `http://127.0.0.1:${ports[key]}`], { timeout: 20_000 });
+      expect(stdout.trim().split("\n")).toEqual(["grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection", `orchestrator.v1.${service}`]);
     }
 
     const exit = await dev.stop("SIGINT");

@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code } from "../../packages/client/src/errors/code.js";
 import { OrchestratorError } from "../../packages/client/src/errors/orchestrator-error.js";
-import { GatewayClient, TaskState, type ProgressUpdate } from "../../packages/client/src/protocol/generated/orchestrator/v1/orchestrator.js";
+import { GatewayClient, type ProgressUpdate } from "../../packages/client/src/protocol/generated/orchestrator/v1/orchestrator.js";
 import { isTerminal } from "../../packages/client/src/protocol/states.js";
 import type { TaskUpdate } from "../../packages/client/src/types.js";
 import { OrchestratorClient } from "../../packages/client/src/client.js";
@@ -129,7 +129,7 @@ describe("guarantees", () => {
       await rawRead(wire.at(-1) ?? 0);
 
       const terminal = await follower.done;
-      expect(terminal?.state).toBe(TaskState.TASK_STATE_SUCCEEDED);
+      expect(terminal?.state).toBe("succeeded");
       const sequences = follower.updates.map((u) => u.sequence);
       expect(sequenceProblems(sequences)).toBeNull();
       const task = await client.get(taskId);
@@ -286,7 +286,7 @@ describe("guarantees", () => {
       // The task ends: every subscription ends with it.
       await cluster.client.cancel(taskId);
       const lasts = await Promise.all(subscriptions.map((s) => s.next()));
-      expect(lasts.every((r) => r.value?.state === TaskState.TASK_STATE_CANCELLED)).toBe(true);
+      expect(lasts.every((r) => r.value?.state === "cancelled")).toBe(true);
       const ends = await Promise.all(subscriptions.map((s) => s.next()));
       expect(ends.every((r) => r.done)).toBe(true);
     } finally {
@@ -335,7 +335,7 @@ describe("guarantees under a waiting-task limit of 50", () => {
     // The services keep serving everything else; nothing refused was stored.
     const listed = await client.list({ name, pageSize: 1000 });
     expect(listed.tasks).toHaveLength(50);
-    expect((await client.get(accepted[0] ?? "")).state).toBe(TaskState.TASK_STATE_QUEUED);
+    expect((await client.get(accepted[0] ?? "")).state).toBe("queued");
     expect(await client.workers()).toHaveLength(1);
 
     // Cancelling makes room. The Scheduler recounts its queue on each sweep (every 200 ms here), so

@@ -1,7 +1,7 @@
 // The quick-start guide, step by step, as a new user runs it: three separate processes, a generic
 // gRPC client (buf curl, with no .proto file: server reflection), Ctrl+C to stop.
 import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -16,6 +16,25 @@ async function bufCurl(url: string, body?: unknown): Promise<unknown[]> {
   const { stdout } = await run(buf, args, { timeout: 20_000 });
   // buf curl prints one pretty JSON object per message.
   return stdout.split(/\n(?=\{)/).filter((chunk) => chunk.trim()).map((chunk) => JSON.parse(chunk) as unknown);
+}
+
+/**
+ * The one-line `npx buf curl` commands without a request body in the README's "generic gRPC client"
+ * block, each with the answer the README shows in the `# ` lines under it.
+ */
+function readmeReadCommands(): Array<{ args: string[]; url: string; shown: string[] }> {
+  const readme = readFileSync(join(repoRoot, "README.md"), "utf8");
+  const section = readme.slice(readme.indexOf("### The guide's flow with a generic gRPC client"));
+  const lines = (/```bash\n([\s\S]*?)```/.exec(section)?.[1] ?? "").split("\n");
+  const commands: Array<{ args: string[]; url: string; shown: string[] }> = [];
+  lines.forEach((line, index) => {
+    if (!line.startsWith("npx buf curl ") || line.endsWith("\\") || line.includes(" -d ")) return;
+    const words = line.split(/\s+/).slice(2); // without "npx buf"
+    const shown: string[] = [];
+    for (let next = index + 1; lines[next]?.startsWith("# "); next++) shown.push((lines[next] ?? "").slice(2).trim());
+    commands.push({ args: words.slice(0, -1), url: words.at(-1) ?? "", shown });
+  });
+  return commands;
 }
 
 function portIsFree(port: number): Promise<boolean> {
@@ -64,6 +83,33 @@ describe("quick start: three processes and a generic gRPC client", () => {
     expect(health).toEqual({ healthy: true, version: "0.1.0" });
     const [standard] = await bufCurl(`http://127.0.0.1:${ports[key]}/grpc.health.v1.Health/Check`, {});
     expect(standard).toEqual({ status: "SERVING" });
+  });
+
+  it("answers each read-only buf curl command of the README's guide with what the README shows under it", async () => {
+    const commands = readmeReadCommands();
+    expect(commands.map((c) => c.url.replace(/^http:\/\/127\.0\.0\.1:/, ""))).toEqual([
+      "50051/orchestrator.v1.Gateway/HealthCheck",
+      "50052/orchestrator.v1.Scheduler/HealthCheck",
+      "50053/orchestrator.v1.Worker/HealthCheck",
+      "50051/grpc.health.v1.Health/Check",
+      "50051",
+    ]);
+    const testPorts: Record<string, number> = { "50051": ports.gateway, "50052": ports.scheduler, "50053": ports.worker };
+    for (const { args, url, shown } of commands) {
+      const here = url.replace(/:(5005[123])\b/, (_, port: string) => `:${testPorts[port]}`);
+      const { stdout } = await run(buf, [...args, here], { timeout: 20_000 });
+      if (args.includes("--list-services")) expect(stdout.trim().split("\n"), url).toEqual(shown);
+      else expect(JSON.parse(stdout), url).toEqual(JSON.parse(shown.join("\n")));
+    }
+  });
+
+  it.each([
+    ["gateway", "orchestrator.v1.Gateway"],
+    ["scheduler", "orchestrator.v1.Scheduler"],
+    ["worker", "orchestrator.v1.Worker"],
+  ] as const)("lists by reflection only what the %s's port serves: its service, health checking and reflection", async (key, service) => {
+    const { stdout } = await run(buf, ["curl", "--protocol", "grpc", "--http2-prior-knowledge", "--list-services", `http://127.0.0.1:${ports[key]}`], { timeout: 20_000 });
+    expect(stdout.trim().split("\n")).toEqual(["grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection", service]);
   });
 
   it("runs the guide's SubmitTask and streams its progress to the end, late subscribers included", async () => {

@@ -6,13 +6,15 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { credentials, Metadata, status, type Client } from "@grpc/grpc-js";
+import { Client as RawClient, credentials, Metadata, status, type Client, type ServiceDefinition } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GatewayClient, SchedulerClient, TaskState, type WorkerMessage } from "../../packages/client/src/protocol/generated/orchestrator/v1/orchestrator.js";
+import {
+  GatewayClient, GatewayService, SchedulerClient, SchedulerService, WorkerService, type WorkerMessage,
+} from "../../packages/client/src/protocol/generated/orchestrator/v1/orchestrator.js";
 import { OrchestratorClient } from "../../packages/client/src/client.js";
 import { OrchestratorError } from "../../packages/client/src/errors/orchestrator-error.js";
 import { makeTestPki, type TestPki } from "../helpers/certs.js";
-import { callRaw, statusOf, streamOutcome, type UnaryMethod } from "../helpers/grpc.js";
+import { callRaw, rawCallStatus, statusOf, streamOutcome, type UnaryMethod } from "../helpers/grpc.js";
 import { cliPath, Cluster, fixtureHandlers, freePort, repoRoot, ServiceProcess, startService, tempDir, type LogRecord } from "../helpers/processes.js";
 
 const run = promisify(execFile);
@@ -69,6 +71,21 @@ function nextLog(service: ServiceProcess, match: (record: LogRecord) => boolean)
 }
 
 const serving = Buffer.from([0x08, 0x01]); // grpc.health.v1.HealthCheckResponse { status: SERVING }
+const listServices = Buffer.from([0x3a, 0x00]); // grpc.reflection.v1(alpha).ServerReflectionRequest { list_services: "" }
+
+/** The address a service process logged it listens on. */
+function listeningAddress(service: ServiceProcess): string {
+  const line = service.logs.find((r) => / service listening on /.test(String(r.msg)));
+  return String(line?.msg).split(" ").at(-1) ?? "";
+}
+
+/** The standard services every port serves besides its own, with their streaming shapes. */
+const standardMethods = [
+  { path: "/grpc.health.v1.Health/Check", requestStream: false, responseStream: false, requests: [Buffer.alloc(0)] },
+  { path: "/grpc.health.v1.Health/Watch", requestStream: false, responseStream: true, requests: [Buffer.alloc(0)] },
+  { path: "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", requestStream: true, responseStream: true, requests: [listServices] },
+  { path: "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", requestStream: true, responseStream: true, requests: [listServices] },
+];
 
 describe("API keys with roles", () => {
   const files = tempDir("orchestrator-keys-");
@@ -116,7 +133,7 @@ describe("API keys with roles", () => {
     expect(scheduled).toMatchObject({ auth: "on", tls: "off" });
     const { taskId } = await cluster.client.submit({ name: "whoami" });
     const terminal = await cluster.client.waitForResult(taskId);
-    expect(terminal.state).toBe(TaskState.TASK_STATE_SUCCEEDED);
+    expect(terminal.state).toBe("succeeded");
     expect((JSON.parse(Buffer.from(terminal.result ?? "").toString()) as { pid: number }).pid).toBe(cluster.workers[0]?.pid);
   });
 
@@ -138,7 +155,7 @@ describe("API keys with roles", () => {
     expect((await statusOf(call(scheduler, scheduler.getTask, { taskId }))).code).toBe(status.UNAUTHENTICATED);
     expect((await streamOutcome(scheduler.connect())).code).toBe(status.UNAUTHENTICATED);
     // The service keeps serving.
-    expect((await cluster.client.waitForResult(taskId)).state).toBe(TaskState.TASK_STATE_SUCCEEDED);
+    expect((await cluster.client.waitForResult(taskId)).state).toBe("succeeded");
   });
 
   it("answers UNAUTHENTICATED to an unknown key and to a malformed authorization header", async () => {
@@ -161,9 +178,9 @@ describe("API keys with roles", () => {
     const rotated = new OrchestratorClient({ address: cluster.gatewayAddress, apiKey: keys.client2 });
     try {
       const { taskId } = await rotated.submit({ name: "whoami" });
-      expect((await rotated.waitForResult(taskId)).state).toBe(TaskState.TASK_STATE_SUCCEEDED);
+      expect((await rotated.waitForResult(taskId)).state).toBe("succeeded");
       // The old key still works on the same task.
-      expect((await cluster.client.get(taskId)).state).toBe(TaskState.TASK_STATE_SUCCEEDED);
+      expect((await cluster.client.get(taskId)).state).toBe("succeeded");
       const viaFile = await cli(["get", taskId, "--json", "--gateway", cluster.gatewayAddress, "--api-key-file", apiKeyFile]);
       expect(viaFile.code, viaFile.stderr).toBe(0);
       expect(JSON.parse(viaFile.stdout)).toMatchObject({ task_id: taskId, state: "succeeded" });
@@ -197,21 +214,31 @@ describe("API keys with roles", () => {
     expect(await cluster.client.workers()).toHaveLength(1);
   });
 
-  it("reports a Gateway whose own key the Scheduler refuses as INTERNAL to its clients, not as their fault", async () => {
+  it.each([
+    ["has no key", {}, "Unauthenticated"],
+    ["presents a client key", { ORCHESTRATOR_GATEWAY_KEY: keys.client2 }, "PermissionDenied"],
+  ] as const)("reports a Gateway whose own key the Scheduler refuses (it %s) as INTERNAL to its clients, telling them nothing of that key; the Gateway logs why", async (_what, gatewayKey, reason) => {
     const port = await freePort();
-    const keyless = await startService("gateway", ["--port", String(port), "--scheduler", cluster.schedulerAddress], { ORCHESTRATOR_KEYS: `client:${keys.client}` });
-    extra.push(keyless);
+    const misconfigured = await startService("gateway", ["--port", String(port), "--scheduler", cluster.schedulerAddress], { ORCHESTRATOR_KEYS: `client:${keys.client}`, ...gatewayKey });
+    extra.push(misconfigured);
     const client = new OrchestratorClient({ address: `127.0.0.1:${port}`, apiKey: keys.client, pipeline: false });
+    const piped = new OrchestratorClient({ address: `127.0.0.1:${port}`, apiKey: keys.client });
     try {
-      const refused = await client.workers().then(() => undefined, (error: unknown) => OrchestratorError.from(error));
-      expect(refused?.code).toBe(status.INTERNAL);
-      expect(refused?.rawMessage).toMatch(/the scheduler refused the gateway's credentials/);
-      expect(await codeOf(client.submit({ name: "whoami" }))).toBe(status.INTERNAL);
+      const refusals = await Promise.all([client.workers(), client.submit({ name: "whoami" }), piped.submit({ name: "whoami" })]
+        .map((work) => work.then(() => undefined, (error: unknown) => OrchestratorError.from(error))));
+      for (const refused of refusals) {
+        expect(refused?.code).toBe(status.INTERNAL);
+        expect(refused?.rawMessage).toBe("the gateway could not complete the call because of an error on its side; its operator finds the cause in the gateway's log");
+      }
     } finally {
       client.close();
+      piped.close();
     }
-    await keyless.waitForMessage(/^The scheduler refused the Gateway's key/);
-    await keyless.stop("SIGKILL");
+    const logged = await misconfigured.waitForMessage(/^The scheduler refused the Gateway's key/);
+    expect(logged).toMatchObject({ level: "error", code: status[reason === "Unauthenticated" ? "UNAUTHENTICATED" : "PERMISSION_DENIED"] });
+    expect(String(logged.reason)).toMatch(reason === "Unauthenticated" ? /needs an API key/ : /a client key may not call orchestrator\.v1\.Scheduler\/\w+; it needs a gateway key/);
+    await misconfigured.stop("SIGKILL");
+    expect(misconfigured.output.join("\n")).not.toContain(keys.client2);
   });
 
   it("keeps a worker with a client key or an unknown key out: PERMISSION_DENIED / UNAUTHENTICATED, and it receives no task", async () => {
@@ -240,7 +267,7 @@ describe("API keys with roles", () => {
     const { taskId } = await cluster.client.submit({ name: "echo", payload: "only an intruder could run this" });
     // Each intruder tries again after the submit, and is refused again.
     await Promise.all(started.map((worker) => nextLog(worker, (r) => String(r.msg).startsWith("The scheduler refused this worker's key"))));
-    expect((await cluster.client.get(taskId)).state).toBe(TaskState.TASK_STATE_QUEUED);
+    expect((await cluster.client.get(taskId)).state).toBe("queued");
     expect((await cluster.client.workers()).map((w) => w.workerId)).toEqual([cluster.workers[0]?.logs.find((r) => r.worker_id)?.worker_id]);
     for (const worker of started) {
       expect(worker.logs.some((r) => r.msg === "Worker registered with the scheduler" || r.msg === "Task started")).toBe(false);
@@ -249,7 +276,7 @@ describe("API keys with roles", () => {
     // The same task runs as soon as a worker with a worker key serves echo: it was runnable all along.
     await cluster.addWorker(["--worker-key-file", workerKeyFile]);
     const terminal = await cluster.client.waitForResult(taskId);
-    expect(terminal.state).toBe(TaskState.TASK_STATE_SUCCEEDED);
+    expect(terminal.state).toBe("succeeded");
     expect(Buffer.from(terminal.result ?? "").toString()).toBe("only an intruder could run this");
   });
 
@@ -277,10 +304,116 @@ describe("API keys with roles", () => {
     expect((await call(gateway, gateway.listWorkers, {}, fits)).workers.length).toBeGreaterThan(0);
   });
 
+  it("bounds the metadata of health checks and server reflection too, on every service: over 16 KiB is RESOURCE_EXHAUSTED", async () => {
+    const ports = [cluster.gatewayAddress, cluster.schedulerAddress, listeningAddress(cluster.workers[0] as ServiceProcess)];
+    for (const address of ports) {
+      const client = new RawClient(address, credentials.createInsecure());
+      try {
+        for (const method of standardMethods) {
+          const large = new Metadata();
+          large.set("x-padding", "a".repeat(17 * 1024));
+          const refused = await rawCallStatus(client, method, large, method.requests);
+          expect(refused, `${address}${method.path}`).toEqual({ code: status.RESOURCE_EXHAUSTED, details: expect.stringMatching(/the limit is 16384/) as unknown });
+        }
+        // The same calls with metadata that fits: Check and reflection answer (a Watch stream stays open, so it is left out).
+        const fits = new Metadata();
+        fits.set("x-padding", "a".repeat(8 * 1024));
+        for (const method of standardMethods.filter((m) => !m.path.endsWith("/Watch"))) {
+          expect((await rawCallStatus(client, method, fits.clone(), method.requests)).code, `${address}${method.path}`).toBe(status.OK);
+        }
+      } finally {
+        client.close();
+      }
+    }
+  });
+
+  it("checks the key of every method of every service against the access policy: no key, a key of the wrong role, a key of the right role", async () => {
+    // A worker whose own listener checks keys (any role may call GetStatus).
+    const workerPort = await freePort();
+    const keyedWorker = await startService("worker", [
+      "--port", String(workerPort), "--scheduler", cluster.schedulerAddress, "--worker-key-file", workerKeyFile, "--no-examples", "--handlers", fixtureHandlers,
+    ], { ORCHESTRATOR_KEYS: `client:${keys.client}` });
+    extra.push(keyedWorker);
+    // Who may call what, written out here rather than read from the policy, so the test checks it.
+    const services: Array<{ address: string; definition: ServiceDefinition; roleOf: (method: string) => "open" | "any" | keyof typeof keys; wrong: string }> = [
+      { address: cluster.gatewayAddress, definition: GatewayService, roleOf: (m) => (m === "HealthCheck" ? "open" : "client"), wrong: keys.worker },
+      { address: cluster.schedulerAddress, definition: SchedulerService, roleOf: (m) => (m === "HealthCheck" ? "open" : m === "Connect" ? "worker" : "gateway"), wrong: keys.client },
+      { address: `127.0.0.1:${workerPort}`, definition: WorkerService, roleOf: (m) => (m === "HealthCheck" ? "open" : "any"), wrong: keys.unknown },
+    ];
+    let checked = 0;
+    for (const { address, definition, roleOf, wrong } of services) {
+      const client = new RawClient(address, credentials.createInsecure());
+      try {
+        for (const method of Object.values(definition)) {
+          const role = roleOf(method.path.slice(method.path.lastIndexOf("/") + 1));
+          const rightKey = role === "open" || role === "any" ? keys.client : keys[role];
+          const withoutKey = await rawCallStatus(client, method, new Metadata(), undefined, 5_000);
+          const withWrongKey = await rawCallStatus(client, method, bearer(wrong), undefined, 5_000);
+          const withRightKey = await rawCallStatus(client, method, bearer(rightKey), undefined, 5_000);
+          const refusals = [status.UNAUTHENTICATED, status.PERMISSION_DENIED];
+          if (role === "open") {
+            expect(refusals, `${method.path} without a key`).not.toContain(withoutKey.code);
+          } else {
+            expect(withoutKey.code, `${method.path} without a key`).toBe(status.UNAUTHENTICATED);
+            expect(withWrongKey.code, `${method.path} with a wrong key`).toBe(role === "any" ? status.UNAUTHENTICATED : status.PERMISSION_DENIED);
+          }
+          // Past the guard: the handler answers (OK, or its own complaint about the empty request).
+          expect(refusals, `${method.path} with a ${role} key: ${withRightKey.details}`).not.toContain(withRightKey.code);
+          checked += 1;
+        }
+      } finally {
+        client.close();
+      }
+    }
+    expect(checked).toBe(Object.keys(GatewayService).length + Object.keys(SchedulerService).length + Object.keys(WorkerService).length);
+    await keyedWorker.stop("SIGKILL");
+  });
+
   it("never writes a key to any log", () => {
     const output = [cluster.scheduler, cluster.gateway, ...cluster.workers, ...extra].flatMap((service) => service.output).join("\n");
     expect(output).toMatch(/Refused a call/);
     for (const value of Object.values(keys)) expect(output).not.toContain(value);
+  });
+});
+
+describe("never echoing a secret", () => {
+  const key = randomBytes(32).toString("hex");
+  const pem = `-----BEGIN PRIVATE KEY-----\n${randomBytes(48).toString("base64")}\n-----END PRIVATE KEY-----\n`;
+
+  // Each flag that takes a file's path, given the secret itself (the usual slip), and what the error should say instead.
+  const slips: Array<{ args: string[]; env?: Record<string, string>; flag: string; hint: RegExp }> = [
+    { args: ["workers", "--api-key-file", key], flag: "--api-key-file", hint: /takes the path of a file that holds the key; to give the key itself, set ORCHESTRATOR_API_KEY/ },
+    { args: ["workers"], env: { ORCHESTRATOR_API_KEY_FILE: key }, flag: "--api-key-file", hint: /set ORCHESTRATOR_API_KEY$/m },
+    { args: ["gateway", "--port", "0", "--gateway-key-file", key], flag: "--gateway-key-file", hint: /to give the key itself, set ORCHESTRATOR_GATEWAY_KEY/ },
+    { args: ["worker", "--port", "0", "--worker-key-file", key], flag: "--worker-key-file", hint: /to give the key itself, set ORCHESTRATOR_WORKER_KEY/ },
+    { args: ["gateway", "--port", "0", "--keys-file", `client:${key}`], flag: "--keys-file", hint: /to give the keys themselves, set ORCHESTRATOR_KEYS=/ },
+    { args: ["gateway", "--port", "0", "--tls-cert", pem, "--tls-key", pem], flag: "--tls-cert", hint: /takes the path of a PEM file/ },
+    { args: ["gateway", "--port", "0", "--tls-key", pem, "--tls-cert", join(repoRoot, "package.json")], flag: "--tls-key", hint: /takes the path of a PEM file/ },
+    { args: ["scheduler", "--port", "0", "--tls-client-ca", pem], flag: "--tls-client-ca", hint: /takes the path of a PEM file/ },
+    { args: ["worker", "--port", "0", "--scheduler-key", pem, "--scheduler-cert", pem], flag: "--scheduler-cert", hint: /takes the path of a PEM file/ },
+    { args: ["workers", "--tls-ca", pem], flag: "--tls-ca", hint: /takes the path of a PEM file/ },
+    { args: ["workers", "--tls-key", pem, "--tls-cert", join(repoRoot, "package.json")], flag: "--tls-key", hint: /takes the path of a PEM file/ },
+  ];
+
+  it.each(slips)("says a file given to $flag cannot be read, without printing what was given ($args.0)", async ({ args, env, flag, hint }) => {
+    const result = await cli(args, env);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`error (InvalidArgument): cannot read the file given to ${flag} (or ORCHESTRATOR_`);
+    expect(result.stderr).toMatch(hint);
+    const output = result.stdout + result.stderr;
+    expect(output).not.toContain(key);
+    for (const line of pem.split("\n").filter((l) => l.length > 0)) expect(output).not.toContain(line);
+  });
+
+  it("keeps a PEM given to the SDK as a string (a path, by its type) out of the error", () => {
+    let message = "";
+    try {
+      new OrchestratorClient({ address: "127.0.0.1:1", tls: { ca: pem } }).close();
+    } catch (error) {
+      message = OrchestratorError.from(error).rawMessage;
+    }
+    expect(message).toMatch(/^cannot read the file given to the tls\.ca option: .*holds PEM text: pass the PEM as a Buffer/);
+    for (const line of pem.split("\n").filter((l) => l.length > 0)) expect(message).not.toContain(line);
   });
 });
 
@@ -331,12 +464,12 @@ describe("TLS and mutual TLS", () => {
     expect(cluster.gateway.logs.find((r) => String(r.msg).startsWith("Gateway service listening"))).toMatchObject({ tls: "tls" });
     const { taskId } = await cluster.client.submit({ name: "whoami" });
     const terminal = await cluster.client.waitForResult(taskId);
-    expect(terminal.state).toBe(TaskState.TASK_STATE_SUCCEEDED);
+    expect(terminal.state).toBe("succeeded");
     expect((JSON.parse(Buffer.from(terminal.result ?? "").toString()) as { pid: number }).pid).toBe(cluster.workers[0]?.pid);
     // The same CA given as a path, as the CLI does.
     const viaPath = new OrchestratorClient({ address: cluster.gatewayAddress, tls: { ca: pki.ca.cert } });
     try {
-      expect((await viaPath.get(taskId)).state).toBe(TaskState.TASK_STATE_SUCCEEDED);
+      expect((await viaPath.get(taskId)).state).toBe("succeeded");
     } finally {
       viaPath.close();
     }
@@ -384,7 +517,7 @@ describe("TLS and mutual TLS", () => {
     expect(await cluster.client.workers()).toHaveLength(1);
     const { taskId } = await cluster.client.submit({ name: "whoami" });
     const terminal = await cluster.client.waitForResult(taskId);
-    expect(terminal.state).toBe(TaskState.TASK_STATE_SUCCEEDED);
+    expect(terminal.state).toBe("succeeded");
     expect((JSON.parse(Buffer.from(terminal.result ?? "").toString()) as { pid: number }).pid).toBe(cluster.workers[0]?.pid);
     expect(worker.logs.some((r) => r.msg === "Worker registered with the scheduler" || r.msg === "Task started")).toBe(false);
     await worker.stop("SIGKILL");
@@ -455,7 +588,7 @@ describe("safe defaults", () => {
     const anonymous = new OrchestratorClient({ address: `127.0.0.1:${ports.gateway}` });
     try {
       const { taskId } = await client.submit({ name: "echo", payload: "hi" });
-      expect((await client.waitForResult(taskId)).state).toBe(TaskState.TASK_STATE_SUCCEEDED);
+      expect((await client.waitForResult(taskId)).state).toBe("succeeded");
       expect(await codeOf(anonymous.get(taskId))).toBe(status.UNAUTHENTICATED);
     } finally {
       client.close();

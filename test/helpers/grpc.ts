@@ -1,4 +1,4 @@
-import { Metadata, type Client, type ServiceError } from "@grpc/grpc-js";
+import { Metadata, type Client, type ClientDuplexStream, type ClientReadableStream, type ServiceError } from "@grpc/grpc-js";
 import { callUnary as callGeneratedUnary, type UnaryMethod } from "../../packages/client/src/transport/grpc-call.js";
 
 export type { UnaryMethod } from "../../packages/client/src/transport/grpc-call.js";
@@ -70,5 +70,46 @@ export function streamOutcome(stream: StreamLike, timeoutMs = 10_000): Promise<C
       clearTimeout(timer);
       resolve({ code: 0, details: status.details, messages });
     });
+  });
+}
+
+/**
+ * Calls a method of any streaming shape by its path, with raw bytes, and resolves with the status
+ * it ends with. Streams send `requests` then half-close; responses are read and dropped.
+ */
+export function rawCallStatus(
+  client: Client,
+  method: { path: string; requestStream: boolean; responseStream: boolean },
+  metadata: Metadata,
+  requests: Buffer[] = [Buffer.alloc(0)],
+  timeoutMs = 10_000,
+): Promise<CallStatus> {
+  const raw = (value: Buffer): Buffer => value;
+  const options = { deadline: Date.now() + timeoutMs };
+  return new Promise((resolve) => {
+    const done = (error: ServiceError | null): void => resolve(error ? { code: error.code, details: error.details } : { code: 0, details: "" });
+    if (!method.responseStream) {
+      if (!method.requestStream) {
+        client.makeUnaryRequest(method.path, raw, raw, requests[0] ?? Buffer.alloc(0), metadata, options, (error) => done(error));
+        return;
+      }
+      const call = client.makeClientStreamRequest(method.path, raw, raw, metadata, options, (error) => done(error));
+      for (const request of requests) call.write(request);
+      call.end();
+      return;
+    }
+    const settle = (stream: ClientReadableStream<Buffer> | ClientDuplexStream<Buffer, Buffer>): void => {
+      stream.on("data", () => undefined);
+      stream.on("error", () => undefined); // the status below says the same
+      stream.on("status", (status: { code: number; details: string }) => resolve({ code: status.code, details: status.details }));
+    };
+    if (!method.requestStream) {
+      settle(client.makeServerStreamRequest(method.path, raw, raw, requests[0] ?? Buffer.alloc(0), metadata, options));
+      return;
+    }
+    const stream = client.makeBidiStreamRequest(method.path, raw, raw, metadata, options);
+    settle(stream);
+    for (const request of requests) stream.write(request);
+    stream.end();
   });
 }

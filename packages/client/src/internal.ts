@@ -19,3 +19,4 @@ export * from "./client.js";
 export * from "./worker/worker.js";
 export * from "./worker/options.js";
 export * from "./worker/handler.js";
+export * from "./transport/setting-file.js";

@@ -1,6 +1,6 @@
-import { readFileSync } from "node:fs";
 import { credentials, ServerCredentials, type ChannelCredentials } from "@grpc/grpc-js";
 import { OrchestratorError } from "../errors/orchestrator-error.js";
+import { readSettingFile } from "./setting-file.js";
 
 /** A PEM document: its bytes, or the path of the file that holds it. */
 export type Pem = Buffer | string;
@@ -24,13 +24,13 @@ export interface ClientTlsOptions {
   key?: Pem;
 }
 
-function readPem(value: Pem, what: string): Buffer {
+/** A Buffer as it is; a string as the path of a file. `option` names it in errors, which never repeat the string (it may be a private key). */
+function readPem(value: Pem, option: string): Buffer {
   if (Buffer.isBuffer(value)) return value;
-  try {
-    return readFileSync(value);
-  } catch (error) {
-    throw OrchestratorError.invalidArgument(`cannot read the ${what} ${value}: ${error instanceof Error ? error.message : String(error)}`);
-  }
+  const hint = value.includes("-----BEGIN")
+    ? "A string is a file's path, and this one holds PEM text: pass the PEM as a Buffer (Buffer.from(pem)) or give its file's path"
+    : "A string is a file's path; the PEM itself goes in a Buffer";
+  return readSettingFile(value, `the ${option} option`, hint);
 }
 
 /** Whether the listener options turn TLS on. */
@@ -44,8 +44,8 @@ export function serverCredentials(tls: ServerTlsOptions | undefined): ServerCred
   if (tls.cert === undefined || tls.key === undefined) {
     throw OrchestratorError.invalidArgument("TLS needs both a certificate and its key: give --tls-cert and --tls-key (ORCHESTRATOR_TLS_CERT, ORCHESTRATOR_TLS_KEY)");
   }
-  const keyPair = { cert_chain: readPem(tls.cert, "TLS certificate"), private_key: readPem(tls.key, "TLS key") };
-  const clientCa = tls.clientCa === undefined ? null : readPem(tls.clientCa, "client CA certificate");
+  const keyPair = { cert_chain: readPem(tls.cert, "tls.cert"), private_key: readPem(tls.key, "tls.key") };
+  const clientCa = tls.clientCa === undefined ? null : readPem(tls.clientCa, "tls.clientCa");
   return ServerCredentials.createSsl(clientCa, [keyPair], clientCa !== null);
 }
 
@@ -55,9 +55,9 @@ export function channelCredentials(tls: ClientTlsOptions | undefined): ChannelCr
   if ((tls.cert === undefined) !== (tls.key === undefined)) {
     throw OrchestratorError.invalidArgument("a client certificate needs its key: give both the certificate and the key, or neither");
   }
-  const ca = tls.ca === undefined ? null : readPem(tls.ca, "CA certificate");
-  const key = tls.key === undefined ? null : readPem(tls.key, "client key");
-  const cert = tls.cert === undefined ? null : readPem(tls.cert, "client certificate");
+  const ca = tls.ca === undefined ? null : readPem(tls.ca, "tls.ca");
+  const key = tls.key === undefined ? null : readPem(tls.key, "tls.key");
+  const cert = tls.cert === undefined ? null : readPem(tls.cert, "tls.cert");
   try {
     return credentials.createSsl(ca, key, cert);
   } catch (error) {
@@ -66,7 +66,7 @@ export function channelCredentials(tls: ClientTlsOptions | undefined): ChannelCr
 }
 
 /** The client TLS options from CLI flags: undefined (plaintext) when none is given. */
-export function clientTlsFromFlags(ca: string | undefined, cert: string | undefined, key: string | undefined): ClientTlsOptions | undefined {
+export function clientTlsFromFlags(ca: Pem | undefined, cert: Pem | undefined, key: Pem | undefined): ClientTlsOptions | undefined {
   if (ca === undefined && cert === undefined && key === undefined) return undefined;
   return { ca, cert, key };
 }

@@ -2,6 +2,7 @@ import { InvalidArgumentError, Option, type Command } from "commander";
 import { logLevels } from "orchestrator-ts-client/internal";
 import { presentedKey } from "../util/auth.js";
 import type { ListenerSecurityOptions } from "../util/grpc-server.js";
+import { readSettingFile } from "orchestrator-ts-client/internal";
 import { clientTlsFromFlags, type ClientTlsOptions } from "orchestrator-ts-client/internal";
 
 export function integer(value: string): number {
@@ -37,6 +38,14 @@ export const handlersOption = (): Option =>
 
 // Security. Keys are never taken as flag values (process lists show flags): from the environment or a file.
 
+/**
+ * The PEM file a TLS flag names, read here so that an error names the flag. It never repeats the
+ * value: a private key pasted where its path belongs must not be printed back.
+ */
+function pemFile(path: string | undefined, flag: string, variable: string): Buffer | undefined {
+  return path === undefined ? undefined : readSettingFile(path, `${flag} (or ${variable})`, `${flag} takes the path of a PEM file`);
+}
+
 /** A listener's keys, TLS and the insecure opt-out; for every service command. */
 export interface ListenerFlags {
   keysFile?: string;
@@ -60,8 +69,12 @@ export function listenerSecurity(flags: ListenerFlags, env: NodeJS.ProcessEnv = 
   return {
     keys: env.ORCHESTRATOR_KEYS,
     keysFile: flags.keysFile,
-    tls: { cert: flags.tlsCert, key: flags.tlsKey, clientCa: flags.tlsClientCa },
-    insecure: flags.insecure === true || envFlag(env.ORCHESTRATOR_INSECURE),
+    tls: {
+      cert: pemFile(flags.tlsCert, "--tls-cert", "ORCHESTRATOR_TLS_CERT"),
+      key: pemFile(flags.tlsKey, "--tls-key", "ORCHESTRATOR_TLS_KEY"),
+      clientCa: pemFile(flags.tlsClientCa, "--tls-client-ca", "ORCHESTRATOR_TLS_CLIENT_CA"),
+    },
+    insecure: flags.insecure === true || /^(1|true|yes)$/i.test(env.ORCHESTRATOR_INSECURE ?? ""),
   };
 }
 
@@ -80,7 +93,11 @@ export function schedulerTlsOptions(command: Command): Command {
 }
 
 export function schedulerTls(flags: SchedulerTlsFlags): ClientTlsOptions | undefined {
-  return clientTlsFromFlags(flags.schedulerCa, flags.schedulerCert, flags.schedulerKey);
+  return clientTlsFromFlags(
+    pemFile(flags.schedulerCa, "--scheduler-ca", "ORCHESTRATOR_SCHEDULER_TLS_CA"),
+    pemFile(flags.schedulerCert, "--scheduler-cert", "ORCHESTRATOR_SCHEDULER_TLS_CERT"),
+    pemFile(flags.schedulerKey, "--scheduler-key", "ORCHESTRATOR_SCHEDULER_TLS_KEY"),
+  );
 }
 
 /** TLS and the API key of the CLI's client commands. */
@@ -100,7 +117,11 @@ export const clientSecurityOptions = (): Option[] => [
 
 export function clientSecurity(flags: ClientSecurityFlags, env: NodeJS.ProcessEnv = process.env): { apiKey?: string; tls?: ClientTlsOptions } {
   return {
-    apiKey: presentedKey(flags.apiKeyFile, env.ORCHESTRATOR_API_KEY, flags.apiKeyFile ? "API key" : "ORCHESTRATOR_API_KEY"),
-    tls: clientTlsFromFlags(flags.tlsCa, flags.tlsCert, flags.tlsKey),
+    apiKey: presentedKey(flags.apiKeyFile, env.ORCHESTRATOR_API_KEY, { fileFlag: "--api-key-file", fileVariable: "ORCHESTRATOR_API_KEY_FILE", keyVariable: "ORCHESTRATOR_API_KEY" }),
+    tls: clientTlsFromFlags(
+      pemFile(flags.tlsCa, "--tls-ca", "ORCHESTRATOR_CLIENT_TLS_CA"),
+      pemFile(flags.tlsCert, "--tls-cert", "ORCHESTRATOR_CLIENT_TLS_CERT"),
+      pemFile(flags.tlsKey, "--tls-key", "ORCHESTRATOR_CLIENT_TLS_KEY"),
+    ),
   };
 }

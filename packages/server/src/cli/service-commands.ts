@@ -120,7 +120,9 @@ export function serviceCommands(): Command[] {
   ))
     .addOption(new Option("--worker-key-file <path>", "file holding this worker's key (role worker) for the Scheduler; also ORCHESTRATOR_WORKER_KEY").env("ORCHESTRATOR_WORKER_KEY_FILE"))
     .action(async (flags: WorkerFlags) => {
-      const apiKey = presentedKey(flags.workerKeyFile, process.env.ORCHESTRATOR_WORKER_KEY, flags.workerKeyFile ? "worker key" : "ORCHESTRATOR_WORKER_KEY");
+      const apiKey = presentedKey(flags.workerKeyFile, process.env.ORCHESTRATOR_WORKER_KEY, {
+        fileFlag: "--worker-key-file", fileVariable: "ORCHESTRATOR_WORKER_KEY_FILE", keyVariable: "ORCHESTRATOR_WORKER_KEY",
+      });
       const logger = serviceLogger(flags.logLevel, "worker");
       stopOnSignals([await listening(startWorker({ ...workerOptions(flags), apiKey }, { logger }), "--port or ORCHESTRATOR_WORKER_PORT")]);
     });
@@ -130,7 +132,9 @@ export function serviceCommands(): Command[] {
     .addOption(hostOption()).addOption(portOption("gateway", 50051)).addOption(schedulerAddressOption()).addOption(logLevelOption())))
     .addOption(new Option("--gateway-key-file <path>", "file holding the Gateway's key (role gateway) for the Scheduler; also ORCHESTRATOR_GATEWAY_KEY").env("ORCHESTRATOR_GATEWAY_KEY_FILE"))
     .action(async (flags: GatewayFlags) => {
-      const schedulerApiKey = presentedKey(flags.gatewayKeyFile, process.env.ORCHESTRATOR_GATEWAY_KEY, flags.gatewayKeyFile ? "gateway key" : "ORCHESTRATOR_GATEWAY_KEY");
+      const schedulerApiKey = presentedKey(flags.gatewayKeyFile, process.env.ORCHESTRATOR_GATEWAY_KEY, {
+        fileFlag: "--gateway-key-file", fileVariable: "ORCHESTRATOR_GATEWAY_KEY_FILE", keyVariable: "ORCHESTRATOR_GATEWAY_KEY",
+      });
       const logger = serviceLogger(flags.logLevel, "gateway");
       stopOnSignals([await listening(startGateway({ ...gatewayOptions(flags), schedulerApiKey }, { logger }), "--port or ORCHESTRATOR_GATEWAY_PORT")]);
     });

@@ -82,9 +82,11 @@ export class Gateway {
       return new OrchestratorError(Code.Unavailable, `the scheduler at ${this.options.schedulerAddress} did not answer within ${this.options.forwardTimeoutMs} ms`, { cause: error });
     }
     if (error.code === Code.Unauthenticated || error.code === Code.PermissionDenied) {
-      // The Gateway's own credential was refused: the client can do nothing about it.
+      // The Gateway's own credential was refused: the client can do nothing about it, and must learn
+      // nothing about that key or why the Scheduler refused it. The operator reads both in this log
+      // (the Scheduler's reason names roles and methods, never a key).
       this.logger.error({ code: error.code, reason: details }, "The scheduler refused the Gateway's key; check ORCHESTRATOR_GATEWAY_KEY or --gateway-key-file");
-      return new OrchestratorError(Code.Internal, `the scheduler refused the gateway's credentials (${details})`, { cause: error });
+      return new OrchestratorError(Code.Internal, "the gateway could not complete the call because of an error on its side; its operator finds the cause in the gateway's log", { cause: error });
     }
     return error;
   }

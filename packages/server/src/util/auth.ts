@@ -1,19 +1,19 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import {
-  type Metadata, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream, type ServiceDefinition,
-  type UntypedHandleCall, type UntypedServiceImplementation,
+  Server, ServerInterceptingCall, type Metadata, type ServerInterceptor, type ServerOptions, type ServiceDefinition,
+  type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { checkKey, Code } from "orchestrator-ts-client/internal";
-import { toServiceError } from "orchestrator-ts-client/internal";
 import { OrchestratorError } from "orchestrator-ts-client/internal";
 import { limits } from "../scheduler/limits.js";
+import { readSettingFile } from "orchestrator-ts-client/internal";
 
 /**
  * Who may call what. A key has a role: `client` keys call the Gateway, the Gateway's `gateway` key
  * calls the Scheduler's task methods, `worker` keys open the Scheduler's worker stream. Health
- * checks stay open (grpc.health.v1 and server reflection are not guarded at all).
+ * checks and server reflection stay open to anyone (their metadata is bounded all the same).
+ * Every method each service registers must be listed here, or the service does not start.
  */
 export const roles = ["client", "gateway", "worker"] as const;
 export type Role = (typeof roles)[number];
@@ -40,6 +40,9 @@ export const accessPolicy: Readonly<Record<string, Readonly<Record<string, Acces
     HealthCheck: "open",
     GetStatus: roles,
   },
+  "grpc.health.v1.Health": { Check: "open", Watch: "open", List: "open" },
+  "grpc.reflection.v1.ServerReflection": { ServerReflectionInfo: "open" },
+  "grpc.reflection.v1alpha.ServerReflection": { ServerReflectionInfo: "open" },
 };
 
 export const minKeyLength = 16;
@@ -92,7 +95,11 @@ export class KeyRing {
   static load(options: { keys?: string; keysFile?: string }): KeyRing {
     const entries: KeyEntry[] = [];
     if (options.keys) entries.push(...KeyRing.parse(options.keys, "ORCHESTRATOR_KEYS").entries);
-    if (options.keysFile) entries.push(...KeyRing.parse(readText(options.keysFile, "keys file"), options.keysFile).entries);
+    if (options.keysFile) {
+      const text = readSettingFile(options.keysFile, "--keys-file (or ORCHESTRATOR_KEYS_FILE)",
+        '--keys-file takes the path of a file of "role key" lines; to give the keys themselves, set ORCHESTRATOR_KEYS="role:key,..."').toString("utf8");
+      entries.push(...KeyRing.parse(text, options.keysFile).entries);
+    }
     return new KeyRing(entries);
   }
 
@@ -118,22 +125,30 @@ export class KeyRing {
   }
 }
 
-function readText(path: string, what: string): string {
-  try {
-    return readFileSync(path, "utf8");
-  } catch (error) {
-    throw OrchestratorError.invalidArgument(`cannot read the ${what} ${path}: ${error instanceof Error ? error.message : String(error)}`);
-  }
+/** How a caller is given its key: a flag or variable naming a file, or a variable holding the key. */
+export interface KeySettings {
+  /** "--api-key-file" */
+  fileFlag: string;
+  /** "ORCHESTRATOR_API_KEY_FILE" */
+  fileVariable: string;
+  /** "ORCHESTRATOR_API_KEY" */
+  keyVariable: string;
 }
 
 /**
  * The key a caller presents: read from `file` when given (its content, trimmed), else `envValue`.
- * Undefined when neither is set. `what` names the setting in errors; the key itself never appears.
+ * Undefined when neither is set. Errors name the settings; neither the key nor the value given for
+ * the file ever appears (a key passed where the file's path belongs is a common slip).
  */
-export function presentedKey(file: string | undefined, envValue: string | undefined, what: string): string | undefined {
-  const key = file ? readText(file, `${what} file`).trim() : envValue?.trim();
-  if (key === undefined || key === "") return undefined;
-  return checkKey(key, what, 1);
+export function presentedKey(file: string | undefined, envValue: string | undefined, settings: KeySettings): string | undefined {
+  if (file) {
+    const { fileFlag, fileVariable, keyVariable } = settings;
+    const hint = `${fileFlag} takes the path of a file that holds the key; to give the key itself, set ${keyVariable}`;
+    const key = readSettingFile(file, `${fileFlag} (or ${fileVariable})`, hint).toString("utf8").trim();
+    return key === "" ? undefined : checkKey(key, `the key in the file given to ${fileFlag}`, 1);
+  }
+  const key = envValue?.trim();
+  return key === undefined || key === "" ? undefined : checkKey(key, settings.keyVariable, 1);
 }
 
 /** Size of the metadata as HTTP/2 counts a header list: name + value + 32 per entry. */
@@ -175,55 +190,74 @@ function refusal(keys: KeyRing, access: Access, path: string, metadata: Metadata
   return new OrchestratorError(Code.PermissionDenied, `a ${[...held].join("/")} key may not call ${path}; it needs a ${access.join(" or ")} key`);
 }
 
-/**
- * The one place calls are authenticated: every handler of the service is wrapped so that, before
- * it runs, the caller's metadata is bounded and its key checked against the method's roles in
- * `accessPolicy`. A refused call ends with its status (UNAUTHENTICATED, PERMISSION_DENIED or
- * RESOURCE_EXHAUSTED) and the handler never sees it. A method missing from the policy is an error
- * at start-up, so nothing new is ever left open by accident.
- */
-export function guardService(
-  serviceName: string,
-  definition: ServiceDefinition,
-  implementation: UntypedServiceImplementation,
-  keys: KeyRing,
-  onRefused: (refusal: Refusal) => void = () => undefined,
-): UntypedServiceImplementation {
-  const policy = accessPolicy[serviceName];
-  if (!policy) throw new OrchestratorError(Code.Internal, `no access policy for ${serviceName}`);
-  const guarded: UntypedServiceImplementation = {};
-  for (const [name, method] of Object.entries(definition)) {
-    const methodName = method.path.slice(method.path.lastIndexOf("/") + 1);
-    const access = policy[methodName];
-    const handler = implementation[name];
-    if (access === undefined) throw new OrchestratorError(Code.Internal, `the access policy of ${serviceName} does not list ${methodName}`);
-    if (!handler) continue;
-    const path = `${serviceName}/${methodName}`;
-    const check = (metadata: Metadata, peer: string): ReturnType<typeof toServiceError> | undefined => {
-      const refused = refusal(keys, access, path, metadata);
-      if (!refused) return undefined;
-      onRefused({ method: path, peer, code: refused.code, message: refused.rawMessage });
-      return toServiceError(refused);
-    };
-    if (!method.responseStream) {
-      // Unary and client-streaming handlers answer through a callback.
-      const inner = handler as (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => void;
-      guarded[name] = ((call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
-        const refused = check(call.metadata, call.getPeer());
-        if (refused) callback(refused);
-        else inner(call, callback);
-      }) as UntypedHandleCall;
-    } else {
-      // Server-streaming and bidi handlers: grpc-js turns an "error" event into the call's status.
-      const inner = handler as (call: ServerWritableStream<unknown, unknown>) => void;
-      guarded[name] = ((call: ServerWritableStream<unknown, unknown>) => {
-        const refused = check(call.metadata, call.getPeer());
-        if (refused) call.emit("error", refused);
-        else inner(call);
-      }) as UntypedHandleCall;
+/** Every method's access by its path, as grpc-js names it ("/orchestrator.v1.Gateway/SubmitTask"). */
+const accessByPath: ReadonlyMap<string, Access> = new Map(
+  Object.entries(accessPolicy).flatMap(([service, methods]) => Object.entries(methods).map(([method, access]) => [`/${service}/${method}`, access] as const)),
+);
+
+/** Throws when a method of `definition` is missing from `accessPolicy`, so nothing new is ever left open by accident. */
+export function assertPolicyCovers(definition: ServiceDefinition): void {
+  for (const method of Object.values(definition)) {
+    if (!accessByPath.has(method.path)) {
+      throw new OrchestratorError(Code.Internal, `the access policy does not list ${method.path.slice(1)}: add it to accessPolicy (src/util/auth.ts)`);
     }
   }
-  return guarded;
+}
+
+/**
+ * The one place calls are checked, as a grpc-js server interceptor: before any handler (ours, or
+ * the health and reflection libraries') sees a call, its metadata is bounded and the caller's key
+ * checked against the method's roles in `accessPolicy`, for unary and streaming calls alike. A
+ * refused call ends with its status (RESOURCE_EXHAUSTED, UNAUTHENTICATED or PERMISSION_DENIED) and
+ * its handler never starts. A path missing from the policy is refused too (fail closed), though
+ * GuardedServer already refuses to register one.
+ */
+export function callGuard(keys: KeyRing, onRefused: (refusal: Refusal) => void = () => undefined): ServerInterceptor {
+  return (method, call) => new ServerInterceptingCall(call, {
+    start: (next) => next({
+      onReceiveMetadata: (metadata, pass) => {
+        const path = method.path.slice(1);
+        const access = accessByPath.get(method.path);
+        const refused = access === undefined
+          ? new OrchestratorError(Code.PermissionDenied, `${path} is not in the access policy`)
+          : refusal(keys, access, path, metadata);
+        if (!refused) {
+          pass(metadata);
+          return;
+        }
+        onRefused({ method: path, peer: call.getPeer(), code: refused.code, message: refused.rawMessage });
+        // The handler is never told of the metadata, so it never starts: the call ends here.
+        call.sendStatus({ code: refused.code, details: refused.rawMessage });
+      },
+    }),
+  });
+}
+
+/**
+ * A grpc-js Server whose every call passes `callGuard` and that refuses to register a service
+ * with a method the access policy does not list. Everything a service serves, the health and
+ * reflection services included, is added through it, so nothing is served unchecked.
+ */
+export class GuardedServer extends Server {
+  private readonly names: string[] = [];
+
+  constructor(options: ServerOptions, keys: KeyRing, onRefused?: (refusal: Refusal) => void) {
+    super({ ...options, interceptors: [callGuard(keys, onRefused)] });
+  }
+
+  override addService(service: ServiceDefinition, implementation: UntypedServiceImplementation): void {
+    assertPolicyCovers(service);
+    super.addService(service, implementation);
+    for (const method of Object.values(service)) {
+      const name = method.path.slice(1, method.path.lastIndexOf("/"));
+      if (!this.names.includes(name)) this.names.push(name);
+    }
+  }
+
+  /** The full names of the services added ("orchestrator.v1.Gateway", "grpc.health.v1.Health", ...). */
+  get serviceNames(): readonly string[] {
+    return this.names;
+  }
 }
 
 /** 127.0.0.0/8, ::1 and localhost: reachable from this machine only. */

@@ -1,10 +1,10 @@
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
-import { Server, setLogger, type ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from "@grpc/grpc-js";
+import { setLogger, type ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import { OrchestratorError } from "orchestrator-ts-client/internal";
 import { Code } from "orchestrator-ts-client/internal";
 import { limits } from "../scheduler/limits.js";
 import { fileDescriptorSetBase64 } from "orchestrator-ts-client/internal";
-import { assertSafeExposure, guardService, isLoopbackHost, KeyRing } from "./auth.js";
+import { assertSafeExposure, GuardedServer, isLoopbackHost, KeyRing } from "./auth.js";
 import { addLazyReflection, LazyHealth, type ReflectionPackage } from "./lazy-grpc-services.js";
 import type { Logger } from "orchestrator-ts-client/internal";
 import { serverCredentials, serverTlsEnabled, type ServerTlsOptions } from "orchestrator-ts-client/internal";
@@ -25,7 +25,8 @@ function fileDescriptorProtos(): Buffer[] {
 
 /**
  * Server reflection lets grpcurl and `buf curl` call every method with no .proto at hand. It
- * serves the descriptor set built from proto/ (so json_name survives), plus grpc.health.v1.
+ * serves the descriptor set built from proto/ (so json_name survives), plus grpc.health.v1 and
+ * grpc.reflection (v1, v1alpha).
  * Decoded on the first reflection call (see lazy-grpc-services.ts).
  */
 function reflected(): ReflectionPackage {
@@ -116,7 +117,8 @@ export async function startGrpcServer(
 ): Promise<ServiceServer> {
   const security = extras.security ?? listenerSecurity(serviceName, host);
   const logger = extras.logger;
-  const server = new Server({
+  // Every call, to any service this server serves, passes the guard of auth.ts (metadata bound, key, role).
+  const server = new GuardedServer({
     "grpc.max_receive_message_length": limits.messageMaxBytes,
     "grpc.max_send_message_length": limits.messageMaxBytes,
     "grpc.keepalive_time_ms": 10_000,
@@ -124,19 +126,20 @@ export async function startGrpcServer(
     "grpc.keepalive_permit_without_calls": 1,
     "grpc.http2.min_ping_interval_without_data_ms": 5_000,
     "grpc.max_concurrent_streams": limits.concurrentStreamsPerConnection,
-    // grpc-js 1.14 does not enforce this option; the guard below answers RESOURCE_EXHAUSTED past it.
+    // grpc-js 1.14 does not enforce this option; the guard answers RESOURCE_EXHAUSTED past it.
     "grpc.max_metadata_size": limits.metadataMaxBytes,
-  });
-  server.addService(definition, guardService(serviceName, definition, implementation, security.keys, (refusal) => {
+  }, security.keys, (refusal) => {
     logger?.warn({ method: refusal.method, peer: refusal.peer, code: refusal.code, reason: refusal.message }, "Refused a call");
-  }));
+  });
+  server.addService(definition, implementation);
   if (security.keys.enabled && security.tls === "off" && !isLoopbackHost(host)) {
     logger?.warn({ host }, "API keys travel in plaintext on a non-loopback address: configure TLS (--tls-cert, --tls-key)");
   }
   // Standard health checking and reflection, whose libraries load on their first call: most runs
   // never call them, and loading them costs every service 6-8 MiB of memory.
   const health = new LazyHealth(server, { "": "SERVING", [serviceName]: "SERVING" });
-  addLazyReflection(server, reflected);
+  // Reflection lists what this port serves (its own service, health, reflection), not the whole contract.
+  addLazyReflection(server, reflected, () => ({ services: [...server.serviceNames] }));
   const boundPort = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${host}:${port}`, security.credentials, (error, bound) => {
       if (error) reject(new OrchestratorError(Code.Unavailable, `${listenFailurePrefix}${host}:${port}: ${whyNotBound(error.message)}`, { cause: error }));

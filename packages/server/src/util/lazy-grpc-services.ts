@@ -234,14 +234,17 @@ export class LazyHealth {
 /** What ReflectionService reflects on: a package definition, or a set of FileDescriptorProtos. */
 export type ReflectionPackage = ConstructorParameters<typeof ReflectionService>[0];
 
+/** Which of the reflected services ListServices names (ReflectionService's own options). */
+export type ReflectionOptions = ConstructorParameters<typeof ReflectionService>[1];
+
 /**
  * grpc.reflection.v1 and v1alpha ServerReflection, served by @grpc/reflection once called;
- * `reflected` is only asked for then.
+ * `reflected` and `options` are only asked for then.
  */
-export function addLazyReflection(server: Server, reflected: () => ReflectionPackage): void {
+export function addLazyReflection(server: Server, reflected: () => ReflectionPackage, options: () => ReflectionOptions = () => undefined): void {
   addLazyServices(server, reflectionServices, "@grpc/reflection", async () => {
     const { ReflectionService } = await import("@grpc/reflection");
-    const reflection = new ReflectionService(reflected());
+    const reflection = new ReflectionService(reflected(), options());
     return (registry) => reflection.addToServer(registry);
   });
 }
