@@ -1,8 +1,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import BetterSqlite3 from "better-sqlite3";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { openSqlite, usableSqliteDrivers } from "../../src/store/sqlite/driver.js";
+import type { SqliteDatabase } from "../../src/store/sqlite/driver.js";
 import { migrations } from "../../src/store/sqlite/migrations/index.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { SqliteStoreOptions } from "../../src/store/sqlite/sqlite-store.js";
@@ -26,8 +27,8 @@ function freshPath(): string {
 }
 
 /** Reads the file through a second, read-only connection, as an outside observer would. */
-function inspect<T>(path: string, read: (db: BetterSqlite3.Database) => T): T {
-  const db = new BetterSqlite3(path, { readonly: true });
+function inspect<T>(path: string, read: (db: SqliteDatabase) => T): T {
+  const db = openSqlite(path, { readonly: true });
   try {
     return read(db);
   } finally {
@@ -35,14 +36,18 @@ function inspect<T>(path: string, read: (db: BetterSqlite3.Database) => T): T {
   }
 }
 
-describeTaskStoreConformance("sqlite file", () => Promise.resolve(new SqliteStore({ path: freshPath() })));
-describeTaskStoreConformance("sqlite :memory:", () => Promise.resolve(new SqliteStore({ path: ":memory:" })));
+// Every driver this Node can run (node:sqlite on 22.16+ and 24, better-sqlite3 on 20 and 22): the
+// suite that passes on one must pass on the other.
+for (const driver of usableSqliteDrivers()) {
+  describeTaskStoreConformance(`sqlite file, ${driver}`, () => Promise.resolve(new SqliteStore({ path: freshPath(), driver })));
+  describeTaskStoreConformance(`sqlite :memory:, ${driver}`, () => Promise.resolve(new SqliteStore({ path: ":memory:", driver })));
+}
 
-describe("SqliteStore on a file", () => {
+describe.each(usableSqliteDrivers())("SqliteStore on a file, %s", (driver) => {
   const opened: SqliteStore[] = [];
 
   async function openStore(options: SqliteStoreOptions): Promise<SqliteStore> {
-    const store = new SqliteStore(options);
+    const store = new SqliteStore({ driver, ...options });
     opened.push(store);
     await store.migrate();
     return store;

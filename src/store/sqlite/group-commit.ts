@@ -1,4 +1,4 @@
-import type { Database } from "better-sqlite3";
+import type { SqliteDatabase } from "./driver.js";
 
 interface PendingWrite {
   operation: () => unknown;
@@ -19,7 +19,7 @@ export class GroupCommit {
 
   private readonly runFast: (batch: PendingWrite[]) => Array<{ ok: boolean; value: unknown }>;
 
-  constructor(private readonly db: Database) {
+  constructor(private readonly db: SqliteDatabase) {
     const inSavepoint = db.transaction((operation: () => unknown) => operation());
     this.runBatch = db.transaction((batch: PendingWrite[]) =>
       batch.map((write) => {
