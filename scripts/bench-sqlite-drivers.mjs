@@ -4,6 +4,8 @@
 // the temp dir), no gRPC. It compares drivers on one Node without the noise of the full bench.
 // Needs `npm run build`. Usage: node scripts/bench-sqlite-drivers.mjs [node:sqlite|better-sqlite3] [N]
 import { mkdtempSync, rmSync } from "node:fs";
+import { performance } from "node:perf_hooks";
+import { TextEncoder } from "node:util";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SqliteStore } from "../dist/store/sqlite/sqlite-store.js";
