@@ -11,7 +11,8 @@
 // The interface is better-sqlite3's own, cut down to what is used, so its objects pass through
 // untouched on Node 20; node:sqlite gets a thin adapter that behaves the same: errors carry SQLite's
 // extended result-code name in `code` ('SQLITE_FULL', 'SQLITE_CONSTRAINT_UNIQUE', ...), `undefined`
-// binds as NULL, extra named parameters are ignored, nested transactions become savepoints.
+// binds as NULL, extra named parameters are ignored, BLOBs come back as Buffers, nested
+// transactions become savepoints.
 // ORCHESTRATOR_SQLITE_DRIVER=node:sqlite|better-sqlite3 overrides the choice (for measuring).
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -249,6 +250,23 @@ function withoutUndefined(named: Record<string, unknown>): Record<string, unknow
   return named;
 }
 
+/**
+ * better-sqlite3 returns BLOBs as Buffers, node:sqlite as plain Uint8Arrays; Buffers (views of the
+ * same memory, no copy) keep every caller's `toString("utf8")` and deep-equality checks the same.
+ */
+function asBuffer(value: unknown): unknown {
+  return value instanceof Uint8Array && !Buffer.isBuffer(value) ? Buffer.from(value.buffer, value.byteOffset, value.byteLength) : value;
+}
+
+function withBuffers(row: unknown): unknown {
+  if (typeof row !== "object" || row === null) return row;
+  const columns = row as Record<string, unknown>;
+  for (const key in columns) {
+    if (columns[key] instanceof Uint8Array) columns[key] = asBuffer(columns[key]);
+  }
+  return row;
+}
+
 class NodeSqliteStatement implements SqliteStatement {
   private plucked = false;
 
@@ -267,7 +285,8 @@ class NodeSqliteStatement implements SqliteStatement {
   get(...params: unknown[]): unknown {
     try {
       const row = this.statement.get(...bindable(params));
-      return this.plucked && row !== undefined ? (row as unknown[])[0] : row;
+      if (row === undefined) return row;
+      return this.plucked ? asBuffer((row as unknown[])[0]) : withBuffers(row);
     } catch (error) {
       throw withResultCodeName(error);
     }
@@ -276,7 +295,7 @@ class NodeSqliteStatement implements SqliteStatement {
   all(...params: unknown[]): unknown[] {
     try {
       const rows = this.statement.all(...bindable(params));
-      return this.plucked ? rows.map((row) => (row as unknown[])[0]) : rows;
+      return this.plucked ? rows.map((row) => asBuffer((row as unknown[])[0])) : rows.map(withBuffers);
     } catch (error) {
       throw withResultCodeName(error);
     }
@@ -284,7 +303,7 @@ class NodeSqliteStatement implements SqliteStatement {
 
   *iterate(...params: unknown[]): IterableIterator<unknown> {
     try {
-      for (const row of this.statement.iterate(...bindable(params))) yield this.plucked ? (row as unknown[])[0] : row;
+      for (const row of this.statement.iterate(...bindable(params))) yield this.plucked ? asBuffer((row as unknown[])[0]) : withBuffers(row);
     } catch (error) {
       throw withResultCodeName(error);
     }
