@@ -39,7 +39,7 @@ else
   echo "Installing node@$major from the npm registry into $prefix"
   rm -rf "$prefix"
   mkdir -p "$prefix"
-  (cd "$prefix" && echo '{"private": true}' > package.json && npm install --no-audit --no-fund "node@$major" >/dev/null)
+  (cd "$prefix" && echo '{"private": true, "allowScripts": {"node": true}}' > package.json && npm install --no-audit --no-fund "node@$major" >/dev/null)
   node_home="$(find_node_home || true)"
   if [[ -z "$node_home" ]]; then
     echo "node@$major installed no binary under $prefix/node_modules/node/node_modules/" >&2
