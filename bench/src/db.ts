@@ -1,6 +1,7 @@
 // Reads the Scheduler's SQLite file read-only: what the Scheduler itself recorded is the ground
 // truth for drain rates and for "no task lost or duplicated".
-import Database from "better-sqlite3";
+import { openSqlite } from "orchestrator-ts/internal";
+import type { SqliteDatabase } from "orchestrator-ts/internal";
 import { sleep } from "./util.js";
 
 export interface StoreFacts {
@@ -14,10 +15,10 @@ export interface StoreFacts {
 }
 
 export class StoreReader {
-  private readonly db: Database.Database;
+  private readonly db: SqliteDatabase;
 
   constructor(path: string) {
-    this.db = new Database(path, { readonly: true, fileMustExist: true });
+    this.db = openSqlite(path, { readonly: true, fileMustExist: true });
   }
 
   succeeded(): number {

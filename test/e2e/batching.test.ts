@@ -1,5 +1,4 @@
 // The batched paths: pipelined SDK submits, the Gateway coalescing them onto its SubmitStream to the Scheduler, group commit.
-import Database from "better-sqlite3";
 import { credentials, Metadata } from "@grpc/grpc-js";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -8,9 +7,10 @@ import type { SubmitStreamRequest, SubmitStreamResponse } from "../../packages/c
 import { Code } from "../../packages/client/src/errors/code.js";
 import { OrchestratorClient } from "../../packages/client/src/client.js";
 import { Cluster } from "../helpers/processes.js";
+import { openSqlite } from "../../packages/server/src/store/sqlite/driver.js";
 
 function storedTasks(dataDir: string): Array<{ id: string; state: string; attempt: number; name: string }> {
-  const db = new Database(join(dataDir, "orchestrator.db"), { readonly: true, fileMustExist: true });
+  const db = openSqlite(join(dataDir, "orchestrator.db"), { readonly: true, fileMustExist: true });
   try {
     return db.prepare("SELECT id, state, attempt, name FROM tasks").all() as Array<{ id: string; state: string; attempt: number; name: string }>;
   } finally {

@@ -259,7 +259,7 @@ describe("chaos: workers and the Scheduler SIGKILLed at random moments", () => {
         continue;
       }
       const retryErrors = events.filter((e) => e.state === "retrying").map((e) => e.error ?? "");
-      const result = task.result ? (JSON.parse(task.result.toString("utf8")) as Record<string, unknown>) : undefined;
+      const result = task.result ? (JSON.parse(Buffer.from(task.result).toString("utf8")) as Record<string, unknown>) : undefined;
       switch (planned.kind) {
         case "sleepy":
           if (task.state !== "succeeded") say(`expected succeeded (error ${task.error})`);

@@ -2,7 +2,7 @@
 // a follower of one task's updates, and the store-side invariants read from the SQLite file.
 import { randomInt } from "node:crypto";
 import { join } from "node:path";
-import Database from "better-sqlite3";
+import { openSqlite } from "../../packages/server/src/store/sqlite/driver.js";
 import { OrchestratorError } from "../../packages/client/src/errors/orchestrator-error.js";
 import { Code } from "../../packages/client/src/errors/code.js";
 import type { OrchestratorClient, Submitted, TaskSpec } from "../../packages/client/src/client.js";
@@ -146,11 +146,11 @@ export function sequenceProblems(sequences: readonly number[]): string | null {
 export interface StoredTask {
   id: string;
   name: string;
-  payload: Buffer;
+  payload: Uint8Array;
   state: string;
   attempt: number;
   max_retries: number;
-  result: Buffer | null;
+  result: Uint8Array | null;
   error: string | null;
   worker_id: string | null;
   last_sequence: number;
@@ -163,7 +163,7 @@ export interface StoredEvent {
   attempt: number;
   message: string;
   worker_id: string | null;
-  result: Buffer | null;
+  result: Uint8Array | null;
   error: string | null;
 }
 
@@ -174,7 +174,7 @@ export interface StoreSnapshot {
 
 /** Reads every task and every event from the Scheduler's SQLite file without writing to it. */
 export function readStore(dataDir: string): StoreSnapshot {
-  const db = new Database(join(dataDir, "orchestrator.db"), { readonly: true, fileMustExist: true });
+  const db = openSqlite(join(dataDir, "orchestrator.db"), { readonly: true, fileMustExist: true });
   try {
     const tasks = new Map<string, StoredTask>();
     for (const row of db.prepare("SELECT id, name, payload, state, attempt, max_retries, result, error, worker_id, last_sequence FROM tasks").all() as StoredTask[]) {

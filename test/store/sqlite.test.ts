@@ -1,11 +1,12 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import BetterSqlite3 from "better-sqlite3";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Code } from "../../packages/client/src/errors/code.js";
 import { OrchestratorError } from "../../packages/client/src/errors/orchestrator-error.js";
 import { GroupCommit } from "../../packages/server/src/store/sqlite/group-commit.js";
+import { openSqlite, usableSqliteDrivers } from "../../packages/server/src/store/sqlite/driver.js";
+import type { SqliteDatabase } from "../../packages/server/src/store/sqlite/driver.js";
 import { migrations } from "../../packages/server/src/store/sqlite/migrations/index.js";
 import { storeErrorFrom } from "../../packages/server/src/store/sqlite/store-errors.js";
 import { SqliteStore } from "../../packages/server/src/store/sqlite/sqlite-store.js";
@@ -30,8 +31,8 @@ function freshPath(): string {
 }
 
 /** Reads the file through a second, read-only connection, as an outside observer would. */
-function inspect<T>(path: string, read: (db: BetterSqlite3.Database) => T): T {
-  const db = new BetterSqlite3(path, { readonly: true });
+function inspect<T>(path: string, read: (db: SqliteDatabase) => T): T {
+  const db = openSqlite(path, { readonly: true });
   try {
     return read(db);
   } finally {
@@ -39,14 +40,18 @@ function inspect<T>(path: string, read: (db: BetterSqlite3.Database) => T): T {
   }
 }
 
-describeTaskStoreConformance("sqlite file", () => Promise.resolve(new SqliteStore({ path: freshPath() })));
-describeTaskStoreConformance("sqlite :memory:", () => Promise.resolve(new SqliteStore({ path: ":memory:" })));
+// Every driver this Node can run (node:sqlite on 22.16+ and 24, better-sqlite3 on 20 and 22): the
+// suite that passes on one must pass on the other.
+for (const driver of usableSqliteDrivers()) {
+  describeTaskStoreConformance(`sqlite file, ${driver}`, () => Promise.resolve(new SqliteStore({ path: freshPath(), driver })));
+  describeTaskStoreConformance(`sqlite :memory:, ${driver}`, () => Promise.resolve(new SqliteStore({ path: ":memory:", driver })));
+}
 
-describe("SqliteStore on a file", () => {
+describe.each(usableSqliteDrivers())("SqliteStore on a file, %s", (driver) => {
   const opened: SqliteStore[] = [];
 
   async function openStore(options: SqliteStoreOptions): Promise<SqliteStore> {
-    const store = new SqliteStore(options);
+    const store = new SqliteStore({ driver, ...options });
     opened.push(store);
     await store.migrate();
     return store;
@@ -170,7 +175,7 @@ describe("SQLite errors", () => {
   });
 
   it("fails the whole batch when a write's error rolled back the transaction itself, so no later write commits on its own", async () => {
-    const db = new BetterSqlite3(":memory:");
+    const db = openSqlite(":memory:");
     try {
       db.exec("CREATE TABLE t (x INTEGER)");
       const writes = new GroupCommit(db);

@@ -41,7 +41,8 @@ export async function startSchedulerService(
     await store.close();
     throw error;
   }
-  logger.info({ address: server.address, data_dir: compiled.dataDir, ...server.security }, `Scheduler service listening on ${server.address}`);
+  const sqliteDriver = store instanceof SqliteStore ? { sqlite_driver: store.driver } : {};
+  logger.info({ address: server.address, data_dir: compiled.dataDir, ...sqliteDriver, ...server.security }, `Scheduler service listening on ${server.address}`);
   return {
     name: "Scheduler",
     address: server.address,

@@ -1,4 +1,4 @@
-import type { Database } from "better-sqlite3";
+import type { SqliteDatabase } from "./driver.js";
 
 interface PendingWrite {
   operation: () => unknown;
@@ -20,7 +20,7 @@ export class GroupCommit {
   private readonly runFast: (batch: PendingWrite[]) => Array<{ ok: boolean; value: unknown }>;
 
   constructor(
-    private readonly db: Database,
+    private readonly db: SqliteDatabase,
     /** Turns what a failed write threw into what its caller gets (e.g. a full disk into RESOURCE_EXHAUSTED). */
     private readonly errorFrom: (error: unknown) => unknown = (error) => error,
   ) {

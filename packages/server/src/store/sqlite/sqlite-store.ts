@@ -1,6 +1,4 @@
 import { dirname } from "node:path";
-import BetterSqlite3 from "better-sqlite3";
-import type { Database, Statement } from "better-sqlite3";
 import type {
   AttemptFailure, AttemptRef, BackoffPolicy, CancelOutcome, ClaimedAttempt, ClaimRequest, ExpiredAttempt,
   LeaseTerms, NewTask, TaskEvent, TaskFilter, TaskPage, TaskRecord, TaskState, TaskStore,
@@ -10,6 +8,8 @@ import { keyReusedError, requestFingerprint } from "../idempotency.js";
 import { OrchestratorError } from "orchestrator-ts-client/internal";
 import { prepareDatabaseFiles } from "./data-files.js";
 import { storeErrorFrom } from "./store-errors.js";
+import { openSqlite } from "./driver.js";
+import type { SqliteDatabase, SqliteDriverName, SqliteStatement } from "./driver.js";
 import { GroupCommit } from "./group-commit.js";
 import { migrations } from "./migrations/index.js";
 import { cancelSql } from "./sql/cancel.js";
@@ -34,19 +34,21 @@ export interface SqliteStoreOptions {
    * the last commits.
    */
   synchronous?: SqliteSynchronous;
+  /** Default: node:sqlite where Node has it (22.16+, 24), else better-sqlite3 (see driver.ts). */
+  driver?: SqliteDriverName;
 }
 
 type Row = Record<string, unknown>;
 
 /** The embedded store: one SQLite file in WAL mode, owned by one Scheduler process. */
 export class SqliteStore implements TaskStore {
-  private readonly db: Database;
+  private readonly db: SqliteDatabase;
   private readonly writes: GroupCommit;
-  private readonly statements = new Map<string, Statement>();
+  private readonly statements = new Map<string, SqliteStatement>();
 
   constructor(options: SqliteStoreOptions) {
     if (options.path !== ":memory:") prepareDatabaseFiles(options.path);
-    this.db = new BetterSqlite3(options.path);
+    this.db = openSqlite(options.path, options.driver ? { driver: options.driver } : {});
     this.db.pragma("journal_mode = WAL");
     this.db.pragma(`synchronous = ${options.synchronous === "normal" ? "NORMAL" : "FULL"}`);
     this.db.pragma("busy_timeout = 5000");
@@ -55,7 +57,12 @@ export class SqliteStore implements TaskStore {
     this.writes = new GroupCommit(this.db, (error) => storeErrorFrom(error, dataDirectory));
   }
 
-  private sql(text: string): Statement {
+  /** The SQLite driver this store runs on. */
+  get driver(): SqliteDriverName {
+    return this.db.driver;
+  }
+
+  private sql(text: string): SqliteStatement {
     let statement = this.statements.get(text);
     if (!statement) {
       statement = this.db.prepare(text);
