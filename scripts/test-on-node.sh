@@ -52,7 +52,7 @@ copy="$(mktemp -d "${TMPDIR:-/tmp}/orchestrator-node-$major-XXXXXX")"
 if [[ "${KEEP_COPY:-}" != "1" ]]; then
   trap 'rm -rf "$copy"' EXIT
 fi
-tar -C "$repo" --exclude=node_modules --exclude=./dist --exclude='./packages/*/dist' --exclude=./.git \
+tar -C "$repo" --exclude=node_modules --exclude=./dist --exclude='./packages/*/dist' --exclude=./bench/dist --exclude=./.git \
   --exclude=./.ci-cache --exclude=./bench-results --exclude=./data --exclude=./test-results.json -cf - . | tar -C "$copy" -xf -
 echo "Copied the checkout to $copy"
 
@@ -80,4 +80,6 @@ else
   tail -n 30 "$log"  # npm test stopped before vitest (gen:check, typecheck, lint or build)
 fi
 echo "npm test on node $(node --version): exit $status after $((SECONDS - started)) s; full log: $log"
+# The counts, for .ci/run's closing line over every Node version.
+[[ -f test-results.json ]] && cp test-results.json "$cache/test-results-node-$major.json"
 exit "$status"
