@@ -38,14 +38,22 @@ interface Subscription {
   settle(failure?: OrchestratorError): void;
 }
 
+/** Events of one group (client connection) received and not yet relayed, from `head` on. */
+interface Inbox {
+  readonly group: number;
+  readonly events: Array<{ stream: WatchCall; event: WatchEvent }>;
+  head: number;
+}
+
 /** Subscribes (or unsubscribes and credits) per WatchRequest message. */
 const maxPerMessage = 1000;
 /**
- * Events relayed to clients per turn of the event loop: relaying costs a client write each, so a
- * burst (thousands of subscriptions answering at once) is spread over turns, and the calls that
- * arrive in between are served in between.
+ * Events relayed to clients per turn of the event loop, round robin between client connections:
+ * relaying costs a client write each, so a burst (thousands of subscriptions answering at once) is
+ * spread over turns, the calls that arrive in between are served in between, and one client's
+ * burst does not hold up another client's updates.
  */
-const relaysPerTurn = 256;
+const relaysPerTurn = 64;
 /** Past this many received events not yet relayed, the watch stream is paused (HTTP/2 flow control reaches the Scheduler). */
 const inboxHighWater = 8192;
 /** A broken watch stream is reopened at most this often; a second break sooner fails its subscriptions. */
@@ -73,9 +81,12 @@ export class SchedulerWatch {
   /** Subscriptions that have passed updates on since the last flush. */
   private readonly creditDue = new Set<Subscription>();
   private flushScheduled = false;
-  /** Received events not yet relayed, from `inboxHead` on, with the stream they came on. */
-  private inbox: Array<{ stream: WatchCall; event: WatchEvent }> = [];
-  private inboxHead = 0;
+  /** Received events not yet relayed, per group (client connection), with the stream they came on. */
+  private readonly inbox = new Map<number, Inbox>();
+  /** Groups with events to relay, in round-robin order. */
+  private readonly relaying = new Set<Inbox>();
+  /** Events in the inbox, all groups together. */
+  private inboxSize = 0;
   private relayScheduled = false;
   /** The watch stream is paused because the inbox is full. */
   private paused = false;
@@ -188,37 +199,59 @@ export class SchedulerWatch {
   }
 
   private receive(stream: WatchCall, response: WatchResponse): void {
-    for (const event of response.events) this.inbox.push({ stream, event });
-    if (this.inbox.length - this.inboxHead > inboxHighWater && !this.paused) {
+    for (const event of response.events) {
+      const subscription = this.subscriptions.get(event.subscriptionId);
+      if (!subscription || subscription.stream !== stream) continue;
+      const group = subscription.target.group;
+      let inbox = this.inbox.get(group);
+      if (!inbox) {
+        inbox = { group, events: [], head: 0 };
+        this.inbox.set(group, inbox);
+      }
+      inbox.events.push({ stream, event });
+      this.relaying.add(inbox);
+      this.inboxSize++;
+    }
+    if (this.inboxSize > inboxHighWater && !this.paused) {
       this.paused = true;
       stream.pause();
     }
-    if (!this.relayScheduled) {
+    if (!this.relayScheduled && this.inboxSize > 0) {
       this.relayScheduled = true;
       setImmediate(() => this.relaySome());
     }
   }
 
-  /** Relays up to relaysPerTurn received events, in order; the rest in the next turn. */
+  /** Relays up to relaysPerTurn received events, one per group in turn (in order within a group); the rest in the next turn. */
   private relaySome(): void {
     this.relayScheduled = false;
-    const end = Math.min(this.inbox.length, this.inboxHead + relaysPerTurn);
-    for (; this.inboxHead < end; this.inboxHead++) {
-      const { stream, event } = this.inbox[this.inboxHead] ?? {};
+    for (let budget = relaysPerTurn; budget > 0 && this.relaying.size > 0; budget--) {
+      const inbox: Inbox | undefined = this.relaying.values().next().value;
+      if (!inbox) break;
+      this.relaying.delete(inbox);
+      const { stream, event } = inbox.events[inbox.head++] ?? {};
+      this.inboxSize--;
+      if (inbox.head < inbox.events.length) {
+        this.relaying.add(inbox);
+        // A group that never runs dry drops what it has relayed now and then.
+        if (inbox.head >= 1024 && inbox.head * 2 >= inbox.events.length) {
+          inbox.events.splice(0, inbox.head);
+          inbox.head = 0;
+        }
+      } else {
+        this.inbox.delete(inbox.group);
+      }
       const subscription = event && this.subscriptions.get(event.subscriptionId);
       // Events of a dropped subscription, or of one already subscribed again elsewhere, are moot.
       if (!event || !subscription || subscription.stream !== stream) continue;
       if (event.kind?.$case === "update") this.relay(subscription, event.kind.update);
       else if (event.kind?.$case === "end") this.end(subscription, event.kind.end);
     }
-    if (this.inboxHead === this.inbox.length) {
-      this.inbox = [];
-      this.inboxHead = 0;
-    } else {
+    if (this.relaying.size > 0) {
       this.relayScheduled = true;
       setImmediate(() => this.relaySome());
     }
-    if (this.paused && this.inbox.length - this.inboxHead <= inboxHighWater / 2) {
+    if (this.paused && this.inboxSize <= inboxHighWater / 2) {
       this.paused = false;
       this.stream?.resume();
     }

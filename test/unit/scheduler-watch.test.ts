@@ -117,6 +117,21 @@ describe("SchedulerWatch (the Gateway's subscriptions on one Watch stream)", () 
     expect(streams[0]?.cancelled).toBe(false);
   });
 
+  it("relays round robin between client connections: one connection's burst does not hold up another's update", async () => {
+    const { watch, streams } = setup();
+    const busy = Array.from({ length: 300 }, () => new FakeSink());
+    const other = new FakeSink();
+    busy.forEach((sink, i) => void watch.subscribe({ taskId: `busy-${i}`, afterSequence: 0, group: 1 }, sink, new AbortController().signal));
+    void watch.subscribe({ taskId: "other", afterSequence: 0, group: 2 }, other, new AbortController().signal);
+    await turn();
+    streams[0]?.send(...busy.map((_, i) => update(i + 1, 1)), update(301, 1));
+    await turn();
+    expect(other.received).toEqual([1]);
+    expect(busy.filter((sink) => sink.received.length > 0).length).toBeLessThan(100);
+    for (let i = 0; i < 10; i++) await turn();
+    expect(busy.every((sink) => sink.received.length === 1)).toBe(true);
+  });
+
   it("grants credit as the client takes updates, and none while the client is behind", async () => {
     const { watch, streams } = setup();
     const sink = new FakeSink(2);
