@@ -360,3 +360,52 @@ describe("guarantees under a waiting-task limit of 50", () => {
     expect(store.tasks.size).toBe(51);
   });
 });
+
+describe("guarantees under a Gateway subscriber limit of 3", () => {
+  const cluster = new Cluster({ workers: 0, gatewayArgs: ["--max-subscribers", "3"] });
+
+  beforeAll(async () => {
+    await cluster.start();
+  });
+
+  afterAll(async () => {
+    await cluster.stop();
+  });
+
+  it("SubscribeProgress streams beyond the Gateway's limit (all connections together) get RESOURCE_EXHAUSTED", async () => {
+    const { taskId } = await cluster.client.submit({ name: "subscribers-unserved" });
+    // Two connections of their own (a local subchannel pool each), as two applications would have.
+    const [first, second] = [1, 2].map(() => new GatewayClient(cluster.gatewayAddress, credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 }));
+    const open: Array<ClientReadableStream<ProgressUpdate>> = [];
+    const subscribe = (client: GatewayClient | undefined): Promise<ClientReadableStream<ProgressUpdate>> => new Promise((resolve, reject) => {
+      const stream = client?.subscribeProgress({ taskId, afterSequence: 0 });
+      stream?.once("data", () => resolve(stream));
+      stream?.once("error", reject);
+    });
+    try {
+      open.push(await subscribe(first), await subscribe(first), await subscribe(second));
+      for (const client of [first, second]) {
+        const refused = await refusal(subscribe(client));
+        expect(refused.code).toBe(Code.ResourceExhausted);
+        expect(refused.rawMessage).toMatch(/the gateway already serves 3 SubscribeProgress streams \(all clients together\); the limit is 3: .*--max-subscribers/);
+      }
+      // Closing one makes room for one (the Gateway learns of the close asynchronously: bounded retry).
+      const closed = open.pop();
+      closed?.on("error", () => undefined);
+      closed?.cancel();
+      let reopened: ClientReadableStream<ProgressUpdate> | undefined;
+      for (let tries = 0; !reopened && tries < 50; tries++) {
+        try {
+          reopened = await subscribe(first);
+        } catch (error) {
+          expect(OrchestratorError.from(error).code).toBe(Code.ResourceExhausted);
+          await delay(50);
+        }
+      }
+      expect(reopened).toBeDefined();
+    } finally {
+      first?.close();
+      second?.close();
+    }
+  });
+});

@@ -8,6 +8,7 @@ import { stopOnSignals, type RunningService } from "../util/service.js";
 import type { SqliteSynchronous } from "../store/sqlite/sqlite-store.js";
 import { KeyRing, presentedKey } from "../util/auth.js";
 import { isListenFailure, routeGrpcJsLogs } from "../util/grpc-server.js";
+import { limits } from "../scheduler/limits.js";
 import {
   dataDirOption, envFlag, handlersOption, hostOption, integer, listenerSecurity, listenerSecurityOptions, logLevelOption, port, portOption,
   schedulerAddressOption, schedulerTls, schedulerTlsOptions, slotsOption, syncOption, type ListenerFlags, type SchedulerTlsFlags,
@@ -21,7 +22,7 @@ interface WorkerFlags extends ListenerFlags, SchedulerTlsFlags {
   host: string; port: number; scheduler: string; slots: number; handlers?: string; workerId?: string; examples: boolean; shutdownGraceMs: number; logLevel: LogLevel;
   workerKeyFile?: string;
 }
-interface GatewayFlags extends ListenerFlags, SchedulerTlsFlags { host: string; port: number; scheduler: string; logLevel: LogLevel; gatewayKeyFile?: string }
+interface GatewayFlags extends ListenerFlags, SchedulerTlsFlags { host: string; port: number; scheduler: string; logLevel: LogLevel; gatewayKeyFile?: string; maxSubscribers?: number }
 
 // Each command loads only what it runs (dynamic imports): a Worker or Gateway process never loads
 // the Scheduler, the store or better-sqlite3, and --help loads none of them. This keeps the idle
@@ -88,7 +89,7 @@ function workerOptions(flags: WorkerFlags) {
 
 function gatewayOptions(flags: GatewayFlags) {
   return {
-    host: flags.host, port: flags.port, schedulerAddress: flags.scheduler, logLevel: flags.logLevel,
+    host: flags.host, port: flags.port, schedulerAddress: flags.scheduler, logLevel: flags.logLevel, maxSubscribers: flags.maxSubscribers,
     security: listenerSecurity(flags), schedulerTls: schedulerTls(flags),
   };
 }
@@ -131,6 +132,7 @@ export function serviceCommands(): Command[] {
     .description("run the Gateway: the public gRPC front door for clients")
     .addOption(hostOption()).addOption(portOption("gateway", 50051)).addOption(schedulerAddressOption()).addOption(logLevelOption())))
     .addOption(new Option("--gateway-key-file <path>", "file holding the Gateway's key (role gateway) for the Scheduler; also ORCHESTRATOR_GATEWAY_KEY").env("ORCHESTRATOR_GATEWAY_KEY_FILE"))
+    .addOption(new Option("--max-subscribers <n>", "SubscribeProgress streams of all clients together beyond which new ones get RESOURCE_EXHAUSTED").env("ORCHESTRATOR_MAX_SUBSCRIBERS").default(limits.subscribersPerGateway).argParser(integer))
     .action(async (flags: GatewayFlags) => {
       const schedulerApiKey = presentedKey(flags.gatewayKeyFile, process.env.ORCHESTRATOR_GATEWAY_KEY, {
         fileFlag: "--gateway-key-file", fileVariable: "ORCHESTRATOR_GATEWAY_KEY_FILE", keyVariable: "ORCHESTRATOR_GATEWAY_KEY",

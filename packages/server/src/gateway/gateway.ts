@@ -1,11 +1,11 @@
-import { Metadata, type ServerWritableStream, type ServiceError } from "@grpc/grpc-js";
+import { Metadata, type ServerWritableStream } from "@grpc/grpc-js";
 import {
   SchedulerClient, type GatewayServer, type ProgressUpdate, type SubmitTaskRequest, type SubmitTaskResponse, type SubscribeProgressRequest,
 } from "orchestrator-ts-client/internal";
 import { limits } from "../scheduler/limits.js";
 import { SubmitPipeline } from "orchestrator-ts-client/internal";
 import { serveSubmitStream, type SubmitOutcome } from "../util/submit-stream-server.js";
-import { CancelPacer } from "./cancel-pacer.js";
+import { SchedulerWatch } from "./scheduler-watch.js";
 import { version } from "orchestrator-ts-client/internal";
 import { Code } from "orchestrator-ts-client/internal";
 import { OrchestratorError } from "orchestrator-ts-client/internal";
@@ -24,9 +24,11 @@ export class Gateway {
   readonly scheduler: SchedulerClient;
   /** Every submit reaching the Gateway in one turn, from any client, goes up in one stream message. */
   private readonly submits: SubmitPipeline;
-  /** Open SubscribeProgress streams per client connection. */
-  private readonly subscribers = new Map<string, number>();
-  private readonly cancels = new CancelPacer();
+  /** Every client's SubscribeProgress, as a subscription on one Watch stream to the Scheduler. */
+  private readonly watch: SchedulerWatch;
+  /** Client connections with SubscribeProgress streams open: how many, and the group that stands for the connection upstream. */
+  private readonly subscribers = new Map<string, { open: number; group: number }>();
+  private nextGroup = 1;
 
   constructor(private readonly options: CompiledGatewayOptions, private readonly logger: Logger) {
     this.scheduler = new SchedulerClient(options.schedulerAddress, channelCredentials(options.schedulerTls), {
@@ -41,11 +43,12 @@ export class Gateway {
       peer: `the scheduler at ${options.schedulerAddress}`,
       answerTimeoutMs: options.forwardTimeoutMs,
     });
+    this.watch = new SchedulerWatch(() => this.scheduler.watch(new Metadata()), (error) => this.fromScheduler(error), logger);
   }
 
   close(): void {
     this.submits.close();
-    this.cancels.flush();
+    this.watch.close();
     this.scheduler.close();
   }
 
@@ -92,36 +95,28 @@ export class Gateway {
   }
 
   /**
-   * Relays one task's progress from the Scheduler. When the client reads slower than updates come,
-   * the upstream stream is paused (HTTP/2 flow control reaches the Scheduler), so nothing piles up.
+   * Relays one task's progress from the Scheduler, as a subscription on the Gateway's one Watch
+   * stream. When the client reads slower than updates come, the subscription's credit runs out and
+   * the Scheduler waits for it, so nothing piles up here and no other subscription waits.
    */
   private relayProgress(request: SubscribeProgressRequest, call: ServerWritableStream<SubscribeProgressRequest, ProgressUpdate>, signal: AbortSignal): Promise<void> {
     const peer = call.getPeer();
-    const open = this.subscribers.get(peer) ?? 0;
-    if (open >= limits.subscribersPerConnection) {
-      return Promise.reject(new OrchestratorError(Code.ResourceExhausted, `this connection already has ${open} SubscribeProgress streams open; the limit is ${limits.subscribersPerConnection}`));
+    const connection = this.subscribers.get(peer) ?? { open: 0, group: this.nextGroup++ };
+    if (connection.open >= limits.subscribersPerConnection) {
+      return Promise.reject(new OrchestratorError(Code.ResourceExhausted, `this connection already has ${connection.open} SubscribeProgress streams open; the limit is ${limits.subscribersPerConnection}`));
     }
-    this.subscribers.set(peer, open + 1);
-    return new Promise<void>((resolve, reject) => {
-      const upstream = this.scheduler.subscribeProgress(request);
-      signal.addEventListener("abort", () => {
-        this.cancels.cancel(upstream);
-        resolve();
-      });
-      upstream.on("data", (update: ProgressUpdate) => {
-        if (signal.aborted || call.write(update)) return;
-        upstream.pause();
-        void drained(call, signal).then(() => upstream.resume());
-      });
-      upstream.on("end", () => resolve());
-      upstream.on("error", (error: ServiceError) => {
-        if (error.code === Code.Cancelled && signal.aborted) resolve();
-        else reject(this.fromScheduler(error));
-      });
-    }).finally(() => {
-      const left = (this.subscribers.get(peer) ?? 1) - 1;
-      if (left > 0) this.subscribers.set(peer, left);
-      else this.subscribers.delete(peer);
+    if (this.watch.size >= this.options.maxSubscribers) {
+      return Promise.reject(new OrchestratorError(
+        Code.ResourceExhausted,
+        `the gateway already serves ${this.watch.size} SubscribeProgress streams (all clients together); the limit is ${this.options.maxSubscribers}: close subscriptions no longer needed, retry later, or raise --max-subscribers`,
+      ));
+    }
+    connection.open++;
+    this.subscribers.set(peer, connection);
+    const sink = { write: (update: ProgressUpdate) => call.write(update), drained: (abort: AbortSignal) => drained(call, abort) };
+    return this.watch.subscribe({ taskId: request.taskId, afterSequence: request.afterSequence, group: connection.group }, sink, signal).finally(() => {
+      connection.open--;
+      if (connection.open === 0) this.subscribers.delete(peer);
     });
   }
 

@@ -1,4 +1,5 @@
 import { OrchestratorError } from "orchestrator-ts-client/internal";
+import { limits } from "../scheduler/limits.js";
 import { withDefaults } from "../util/options.js";
 import type { LogLevel } from "orchestrator-ts-client/internal";
 import type { ListenerSecurityOptions } from "../util/grpc-server.js";
@@ -12,6 +13,8 @@ export interface GatewayOptions {
   logLevel?: LogLevel;
   /** Deadline of each call the Gateway forwards to the Scheduler. */
   forwardTimeoutMs?: number;
+  /** SubscribeProgress streams of all clients together beyond which new ones get RESOURCE_EXHAUSTED. */
+  maxSubscribers?: number;
   /** Key the Gateway presents to the Scheduler (role gateway): ORCHESTRATOR_GATEWAY_KEY, --gateway-key-file. */
   schedulerApiKey?: string;
   /** TLS to the Scheduler (--scheduler-ca, --scheduler-cert, --scheduler-key); unset: plaintext. */
@@ -29,6 +32,7 @@ export const gatewayDefaults = {
   schedulerAddress: "127.0.0.1:50052",
   logLevel: "info",
   forwardTimeoutMs: 30_000,
+  maxSubscribers: limits.subscribersPerGateway,
 } as const satisfies Required<Omit<GatewayOptions, SecurityFields>>;
 
 export function compileGatewayOptions(options: GatewayOptions): CompiledGatewayOptions {
@@ -39,6 +43,9 @@ export function compileGatewayOptions(options: GatewayOptions): CompiledGatewayO
   }
   if (!Number.isInteger(compiled.forwardTimeoutMs) || compiled.forwardTimeoutMs < 1) {
     throw OrchestratorError.invalidArgument(`forwardTimeoutMs must be a positive integer, got ${compiled.forwardTimeoutMs}`);
+  }
+  if (!Number.isInteger(compiled.maxSubscribers) || compiled.maxSubscribers < 1) {
+    throw OrchestratorError.invalidArgument(`maxSubscribers must be a positive integer, got ${compiled.maxSubscribers}`);
   }
   return compiled;
 }

@@ -3,19 +3,18 @@ import { status } from "@grpc/grpc-js";
 import type {
   SchedulerMessage, SchedulerServer, SubmitTaskRequest, SubmitTaskResponse, WorkerMessage,
 } from "orchestrator-ts-client/internal";
-import { eventToProto, taskToProto } from "../protocol/convert.js";
+import { taskToProto } from "../protocol/convert.js";
 import { stateToProto } from "orchestrator-ts-client/internal";
 import { version } from "orchestrator-ts-client/internal";
 import { toServiceError } from "orchestrator-ts-client/internal";
 import { OrchestratorError } from "orchestrator-ts-client/internal";
-import { serverStream, unary } from "../util/grpc-handlers.js";
+import { unary } from "../util/grpc-handlers.js";
 import type { Logger } from "orchestrator-ts-client/internal";
 import type { Scheduler } from "./scheduler.js";
 import type { WorkerSession } from "./worker-registry.js";
-import type { TaskEvent } from "../store/store.js";
-import { drained } from "../util/grpc-handlers.js";
 import { serveSubmitStream, type SubmitOutcome } from "../util/submit-stream-server.js";
 import { limits } from "./limits.js";
+import { serveWatchStream } from "./watch-stream.js";
 
 function toResponse(accepted: { taskId: string; acceptedAt: number }): SubmitTaskResponse {
   return { taskId: accepted.taskId, timestamp: Math.floor(accepted.acceptedAt / 1000) };
@@ -52,10 +51,7 @@ export function schedulerGrpcService(scheduler: Scheduler, logger: Logger): Sche
       return { state: stateToProto(outcome.state), cancelled: outcome.cancelled };
     }),
     listWorkers: unary(() => ({ workers: scheduler.listWorkers() })),
-    subscribeProgress: serverStream(async (request, call, signal) => {
-      const sink = { write: (event: TaskEvent) => call.write(eventToProto(event)), drained: (abort: AbortSignal) => drained(call, abort) };
-      await scheduler.watch(request.taskId, request.afterSequence, sink, signal);
-    }),
+    watch: (call) => serveWatchStream(call, scheduler, logger),
     connect: (call) => handleWorkerStream(scheduler, call, logger),
   };
 }

@@ -17,6 +17,13 @@ export const limits = {
   workerTaskNames: 1000,
   /** SubscribeProgress streams one client connection may hold open at the Gateway. */
   subscribersPerConnection: 1000,
+  /** SubscribeProgress streams the Gateway holds open for all its clients together (default of --max-subscribers). */
+  subscribersPerGateway: 20_000,
+  /**
+   * Updates of one subscription the Scheduler sends on the Watch stream before the Gateway grants
+   * more (as the client's stream drains): what a slow reader can make the Gateway hold for it.
+   */
+  watchWindow: 16,
   /** Unanswered submits one client's SubmitStream may have in flight at the Gateway. */
   submitsInFlightPerStream: 10_000,
   /** Unanswered submits the Gateway's SubmitStream (all its clients together) may have in flight at the Scheduler. */

@@ -32,7 +32,7 @@ export const accessPolicy: Readonly<Record<string, Readonly<Record<string, Acces
   },
   "orchestrator.v1.Scheduler": {
     HealthCheck: "open",
-    SubmitTask: schedulerTasks, SubmitTasks: schedulerTasks, SubmitStream: schedulerTasks, SubscribeProgress: schedulerTasks,
+    SubmitTask: schedulerTasks, SubmitTasks: schedulerTasks, SubmitStream: schedulerTasks, Watch: schedulerTasks,
     GetTask: schedulerTasks, ListTasks: schedulerTasks, CancelTask: schedulerTasks, ListWorkers: schedulerTasks,
     Connect: ["worker"],
   },

@@ -259,6 +259,63 @@ export interface ListWorkersResponse {
   workers: WorkerInfo[];
 }
 
+/**
+ * What the Gateway says on a Watch stream; all it has to say in one turn travels in one message,
+ * applied in field order: subscribe, then unsubscribe, then credit.
+ */
+export interface WatchRequest {
+  subscribe: WatchSubscribe[];
+  /** Subscriptions to drop: the Scheduler sends nothing more for them, not even an end. */
+  unsubscribe: number[];
+  credit: WatchCredit[];
+}
+
+export interface WatchSubscribe {
+  /** Chosen by the Gateway, unique on the stream: it tags the subscription's updates and its end. */
+  subscriptionId: number;
+  taskId: string;
+  /** Resume after this sequence number; 0 streams everything recorded so far. */
+  afterSequence: number;
+  /**
+   * Whom the subscription serves (the Gateway's client connection). The Scheduler starts and sends
+   * the subscriptions of different groups round robin, so one client's many subscriptions cannot
+   * hold up another's.
+   */
+  group: number;
+  /** Updates the Scheduler may send before it is granted more credit, 1-1,000. */
+  window: number;
+}
+
+/**
+ * The Gateway has passed on `updates` more updates of the subscription: the Scheduler may send
+ * that many more.
+ */
+export interface WatchCredit {
+  subscriptionId: number;
+  updates: number;
+}
+
+export interface WatchResponse {
+  /** In order for each subscription. */
+  events: WatchEvent[];
+}
+
+export interface WatchEvent {
+  subscriptionId: number;
+  kind: { $case: "update"; update: ProgressUpdate } | //
+  /** The last event of the subscription. */
+  { $case: "end"; end: WatchEnd } | undefined;
+}
+
+export interface WatchEnd {
+  /**
+   * 0 (OK) after the task's terminal update; otherwise a gRPC status code (e.g. 5 NOT_FOUND for an
+   * unknown task) and what went wrong, as SubscribeProgress would have answered.
+   */
+  code: number;
+  message: string;
+}
+
 export interface WorkerMessage {
   kind:
     | { $case: "register"; register: RegisterWorker }
@@ -2200,6 +2257,484 @@ export const ListWorkersResponse: MessageFns<ListWorkersResponse> = {
   },
 };
 
+function createBaseWatchRequest(): WatchRequest {
+  return { subscribe: [], unsubscribe: [], credit: [] };
+}
+
+export const WatchRequest: MessageFns<WatchRequest> = {
+  encode(message: WatchRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.subscribe) {
+      WatchSubscribe.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.unsubscribe.length !== 0) {
+      writer.uint32(18).fork();
+      for (const v of message.unsubscribe) {
+        writer.uint64(v);
+      }
+      writer.join();
+    }
+    for (const v of message.credit) {
+      WatchCredit.encode(v!, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.subscribe.push(WatchSubscribe.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag === 16) {
+              message.unsubscribe.push(longToNumber(reader.uint64()));
+
+              continue;
+            }
+
+            if (tag === 18) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.unsubscribe.push(longToNumber(reader.uint64()));
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.credit.push(WatchCredit.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<WatchRequest>, I>>(base?: I): WatchRequest {
+    return WatchRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WatchRequest>, I>>(object: I): WatchRequest {
+    const message = createBaseWatchRequest();
+    message.subscribe = object.subscribe?.map((e) => WatchSubscribe.fromPartial(e)) || [];
+    message.unsubscribe = object.unsubscribe?.map((e) => e) || [];
+    message.credit = object.credit?.map((e) => WatchCredit.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseWatchSubscribe(): WatchSubscribe {
+  return { subscriptionId: 0, taskId: "", afterSequence: 0, group: 0, window: 0 };
+}
+
+export const WatchSubscribe: MessageFns<WatchSubscribe> = {
+  encode(message: WatchSubscribe, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.subscriptionId !== 0) {
+      writer.uint32(8).uint64(message.subscriptionId);
+    }
+    if (message.taskId !== "") {
+      writer.uint32(18).string(message.taskId);
+    }
+    if (message.afterSequence !== 0) {
+      writer.uint32(24).uint64(message.afterSequence);
+    }
+    if (message.group !== 0) {
+      writer.uint32(32).uint64(message.group);
+    }
+    if (message.window !== 0) {
+      writer.uint32(40).uint32(message.window);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchSubscribe {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchSubscribe();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.subscriptionId = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.taskId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.afterSequence = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.group = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.window = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<WatchSubscribe>, I>>(base?: I): WatchSubscribe {
+    return WatchSubscribe.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WatchSubscribe>, I>>(object: I): WatchSubscribe {
+    const message = createBaseWatchSubscribe();
+    message.subscriptionId = object.subscriptionId ?? 0;
+    message.taskId = object.taskId ?? "";
+    message.afterSequence = object.afterSequence ?? 0;
+    message.group = object.group ?? 0;
+    message.window = object.window ?? 0;
+    return message;
+  },
+};
+
+function createBaseWatchCredit(): WatchCredit {
+  return { subscriptionId: 0, updates: 0 };
+}
+
+export const WatchCredit: MessageFns<WatchCredit> = {
+  encode(message: WatchCredit, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.subscriptionId !== 0) {
+      writer.uint32(8).uint64(message.subscriptionId);
+    }
+    if (message.updates !== 0) {
+      writer.uint32(16).uint32(message.updates);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchCredit {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchCredit();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.subscriptionId = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.updates = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<WatchCredit>, I>>(base?: I): WatchCredit {
+    return WatchCredit.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WatchCredit>, I>>(object: I): WatchCredit {
+    const message = createBaseWatchCredit();
+    message.subscriptionId = object.subscriptionId ?? 0;
+    message.updates = object.updates ?? 0;
+    return message;
+  },
+};
+
+function createBaseWatchResponse(): WatchResponse {
+  return { events: [] };
+}
+
+export const WatchResponse: MessageFns<WatchResponse> = {
+  encode(message: WatchResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.events) {
+      WatchEvent.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.events.push(WatchEvent.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<WatchResponse>, I>>(base?: I): WatchResponse {
+    return WatchResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WatchResponse>, I>>(object: I): WatchResponse {
+    const message = createBaseWatchResponse();
+    message.events = object.events?.map((e) => WatchEvent.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseWatchEvent(): WatchEvent {
+  return { subscriptionId: 0, kind: undefined };
+}
+
+export const WatchEvent: MessageFns<WatchEvent> = {
+  encode(message: WatchEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.subscriptionId !== 0) {
+      writer.uint32(8).uint64(message.subscriptionId);
+    }
+    switch (message.kind?.$case) {
+      case "update":
+        ProgressUpdate.encode(message.kind.update, writer.uint32(18).fork()).join();
+        break;
+      case "end":
+        WatchEnd.encode(message.kind.end, writer.uint32(26).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.subscriptionId = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kind = { $case: "update", update: ProgressUpdate.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.kind = { $case: "end", end: WatchEnd.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<WatchEvent>, I>>(base?: I): WatchEvent {
+    return WatchEvent.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WatchEvent>, I>>(object: I): WatchEvent {
+    const message = createBaseWatchEvent();
+    message.subscriptionId = object.subscriptionId ?? 0;
+    switch (object.kind?.$case) {
+      case "update": {
+        if (object.kind?.update !== undefined && object.kind?.update !== null) {
+          message.kind = { $case: "update", update: ProgressUpdate.fromPartial(object.kind.update) };
+        }
+        break;
+      }
+      case "end": {
+        if (object.kind?.end !== undefined && object.kind?.end !== null) {
+          message.kind = { $case: "end", end: WatchEnd.fromPartial(object.kind.end) };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseWatchEnd(): WatchEnd {
+  return { code: 0, message: "" };
+}
+
+export const WatchEnd: MessageFns<WatchEnd> = {
+  encode(message: WatchEnd, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== 0) {
+      writer.uint32(8).int32(message.code);
+    }
+    if (message.message !== "") {
+      writer.uint32(18).string(message.message);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchEnd {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchEnd();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.code = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<WatchEnd>, I>>(base?: I): WatchEnd {
+    return WatchEnd.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WatchEnd>, I>>(object: I): WatchEnd {
+    const message = createBaseWatchEnd();
+    message.code = object.code ?? 0;
+    message.message = object.message ?? "";
+    return message;
+  },
+};
+
 function createBaseWorkerMessage(): WorkerMessage {
   return { kind: undefined };
 }
@@ -3743,15 +4278,20 @@ export const SchedulerService = {
       Buffer.from(SubmitStreamResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SubmitStreamResponse => SubmitStreamResponse.decode(value),
   },
-  subscribeProgress: {
-    path: "/orchestrator.v1.Scheduler/SubscribeProgress" as const,
-    requestStream: false as const,
+  /**
+   * The Gateway's subscriptions, all on one long-lived stream: each client SubscribeProgress is a
+   * subscription opened and closed by messages, not an HTTP/2 stream of its own, so any number of
+   * them leaves the connection's streams to other calls. Each subscription is flow-controlled by
+   * its own credit (WatchSubscribe.window, WatchCredit), so a slow one never stalls the others.
+   */
+  watch: {
+    path: "/orchestrator.v1.Scheduler/Watch" as const,
+    requestStream: true as const,
     responseStream: true as const,
-    requestSerialize: (value: SubscribeProgressRequest): Buffer =>
-      Buffer.from(SubscribeProgressRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): SubscribeProgressRequest => SubscribeProgressRequest.decode(value),
-    responseSerialize: (value: ProgressUpdate): Buffer => Buffer.from(ProgressUpdate.encode(value).finish()),
-    responseDeserialize: (value: Buffer): ProgressUpdate => ProgressUpdate.decode(value),
+    requestSerialize: (value: WatchRequest): Buffer => Buffer.from(WatchRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WatchRequest => WatchRequest.decode(value),
+    responseSerialize: (value: WatchResponse): Buffer => Buffer.from(WatchResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): WatchResponse => WatchResponse.decode(value),
   },
   getTask: {
     path: "/orchestrator.v1.Scheduler/GetTask" as const,
@@ -3813,7 +4353,13 @@ export interface SchedulerServer extends UntypedServiceImplementation {
    * (from any client) travels in one message (`more`); each is accepted or refused on its own.
    */
   submitStream: handleBidiStreamingCall<SubmitStreamRequest, SubmitStreamResponse>;
-  subscribeProgress: handleServerStreamingCall<SubscribeProgressRequest, ProgressUpdate>;
+  /**
+   * The Gateway's subscriptions, all on one long-lived stream: each client SubscribeProgress is a
+   * subscription opened and closed by messages, not an HTTP/2 stream of its own, so any number of
+   * them leaves the connection's streams to other calls. Each subscription is flow-controlled by
+   * its own credit (WatchSubscribe.window, WatchCredit), so a slow one never stalls the others.
+   */
+  watch: handleBidiStreamingCall<WatchRequest, WatchResponse>;
   getTask: handleUnaryCall<GetTaskRequest, GetTaskResponse>;
   listTasks: handleUnaryCall<ListTasksRequest, ListTasksResponse>;
   cancelTask: handleUnaryCall<CancelTaskRequest, CancelTaskResponse>;
@@ -3881,15 +4427,15 @@ export interface SchedulerClient extends Client {
     metadata: Metadata,
     options?: Partial<CallOptions>,
   ): ClientDuplexStream<SubmitStreamRequest, SubmitStreamResponse>;
-  subscribeProgress(
-    request: SubscribeProgressRequest,
-    options?: Partial<CallOptions>,
-  ): ClientReadableStream<ProgressUpdate>;
-  subscribeProgress(
-    request: SubscribeProgressRequest,
-    metadata?: Metadata,
-    options?: Partial<CallOptions>,
-  ): ClientReadableStream<ProgressUpdate>;
+  /**
+   * The Gateway's subscriptions, all on one long-lived stream: each client SubscribeProgress is a
+   * subscription opened and closed by messages, not an HTTP/2 stream of its own, so any number of
+   * them leaves the connection's streams to other calls. Each subscription is flow-controlled by
+   * its own credit (WatchSubscribe.window, WatchCredit), so a slow one never stalls the others.
+   */
+  watch(): ClientDuplexStream<WatchRequest, WatchResponse>;
+  watch(options: Partial<CallOptions>): ClientDuplexStream<WatchRequest, WatchResponse>;
+  watch(metadata: Metadata, options?: Partial<CallOptions>): ClientDuplexStream<WatchRequest, WatchResponse>;
   getTask(
     request: GetTaskRequest,
     callback: (error: ServiceError | null, response: GetTaskResponse) => void,
