@@ -10,7 +10,7 @@ import { freePort, repoRoot, startService, tempDir } from "../helpers/processes.
 const [major = 0, minor = 0] = process.versions.node.split(".").map(Number);
 /** node:sqlite has everything the store needs from Node 22.16 on. */
 const expectedDriver = major > 22 || (major === 22 && minor >= 16) ? "node:sqlite" : "better-sqlite3";
-const driverModule = pathToFileURL(join(repoRoot, "dist/store/sqlite/driver.js")).href;
+const driverModule = pathToFileURL(join(repoRoot, "packages/server/dist/store/sqlite/driver.js")).href;
 
 function runNode(args: string[], script: string): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {

@@ -93,7 +93,7 @@ describe("a slow SubscribeProgress reader", () => {
     // The stalled subscription holds up no other: one through the same Gateway, so on the same
     // watch stream to the Scheduler, runs to its end meanwhile.
     const other = await cluster.client.submit({ name: "chatty", payload: { updates: 2000 } });
-    expect((await cluster.client.waitForResult(other.taskId)).state).toBe(TaskState.TASK_STATE_SUCCEEDED);
+    expect((await cluster.client.waitForResult(other.taskId)).state).toBe("succeeded");
 
     const received = await subscription.readAll();
     subscription.close();

@@ -15,7 +15,7 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
   return { ...env, ...extra };
 }
 
-/** Runs `node dist/cli/main.js ...args` to its end; never rejects on a non-zero exit. */
+/** Runs `node packages/server/dist/cli/main.js ...args` to its end; never rejects on a non-zero exit. */
 export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
   const started = Date.now();
   return new Promise((resolve, reject) => {

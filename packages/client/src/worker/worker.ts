@@ -78,7 +78,15 @@ export class Worker extends EventEmitter {
     this.reconnectTimer = undefined;
     if (this.state === "stopped") return;
     this.state = "connecting";
-    const stream = this.client.connect();
+    let stream: ClientDuplexStream<WorkerMessage, SchedulerMessage>;
+    try {
+      stream = this.client.connect();
+    } catch (error) {
+      // The channel was closed under a pending reconnect (the process is stopping): nothing to do.
+      this.logger.debug({ worker_id: this.workerId, err: error }, "Worker not reconnecting: its channel is closed");
+      this.state = "stopped";
+      return;
+    }
     this.stream = stream;
     stream.on("data", (message: SchedulerMessage) => this.handle(stream, message));
     stream.on("error", (error: ServiceError) => this.lost(stream, error.message, error.code));
@@ -228,6 +236,8 @@ export class Worker extends EventEmitter {
       this.flush();
     }
     this.state = "stopped";
+    // A stream lost while draining may have armed a reconnect after the one cleared above.
+    clearTimeout(this.reconnectTimer);
     clearInterval(this.heartbeat);
     // Without a connection nothing can be handed back: stop the handlers; their leases run out.
     for (const attempt of [...this.running.values()]) this.abort(attempt, AttemptOutcome.ATTEMPT_OUTCOME_CANCELLED, "the worker stopped while disconnected");
