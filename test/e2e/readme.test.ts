@@ -103,5 +103,10 @@ describe("installed by name from packed tarballs, as a user does", () => {
     }
     // The data directory the services made is private to their user.
     expect(statSync(join(app, "data")).mode & 0o777).toBe(0o700);
+    // Every key and certificate file the commands made is one this repository's .gitignore keeps out.
+    const secrets = readdirSync(app).filter((name) => /\.(key|apikey|crt|csr|srl)$|^keys\.txt$/.test(name));
+    expect(secrets.length).toBeGreaterThanOrEqual(10);
+    const ignored = await exec("git", ["check-ignore", "--no-index", ...secrets], { cwd: repoRoot });
+    expect(ignored.stdout.trim().split("\n").sort()).toEqual([...secrets].sort());
   }, 600_000);
 });
