@@ -9,6 +9,7 @@ import { isTerminal } from "../../packages/client/src/protocol/states.js";
 import type { TaskUpdate } from "../../packages/client/src/types.js";
 import { OrchestratorClient } from "../../packages/client/src/client.js";
 import { Cluster, startService, type LogRecord, type ServiceProcess } from "../helpers/processes.js";
+import { refusal } from "../helpers/grpc.js";
 import { delay, Follower, readStore, sequenceProblems } from "../helpers/chaos.js";
 
 const progressHandlers = fileURLToPath(new URL("../fixtures/progress-handlers.mjs", import.meta.url));
@@ -19,16 +20,6 @@ const heartbeatMs = 200;
 
 const workerIdOf = (worker: ServiceProcess | undefined): string => String(worker?.logs.find((r) => r.msg === "Worker registered with the scheduler")?.worker_id ?? "");
 const resultOf = (bytes: Uint8Array | null): Record<string, unknown> => JSON.parse(Buffer.from(bytes ?? new Uint8Array()).toString("utf8")) as Record<string, unknown>;
-
-/** Resolves with the error a promise rejects with, as an OrchestratorError; fails if it resolves. */
-async function refusal(promise: Promise<unknown>): Promise<OrchestratorError> {
-  try {
-    await promise;
-  } catch (error) {
-    return OrchestratorError.from(error);
-  }
-  throw new Error("expected a refusal, but the call succeeded");
-}
 
 describe("guarantees", () => {
   const cluster = new Cluster({ workers: 1, workerArgs: ["--handlers", progressHandlers] });

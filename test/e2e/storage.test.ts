@@ -6,22 +6,13 @@ import { join } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code } from "../../packages/client/src/errors/code.js";
-import { OrchestratorError } from "../../packages/client/src/errors/orchestrator-error.js";
+import type { OrchestratorError } from "../../packages/client/src/errors/orchestrator-error.js";
 import { OrchestratorClient } from "../../packages/client/src/client.js";
 import { Cluster, freePort, startService, tempDir, type LogRecord, type ServiceProcess } from "../helpers/processes.js";
+import { refusal } from "../helpers/grpc.js";
 
 const modeOf = (path: string): string => (statSync(path).mode & 0o777).toString(8).padStart(4, "0");
 const databaseFiles = (dataDir: string): string[] => ["orchestrator.db", "orchestrator.db-wal", "orchestrator.db-shm"].map((file) => join(dataDir, file));
-
-/** Resolves with the error a promise rejects with, as an OrchestratorError; fails if it resolves. */
-async function refusal(promise: Promise<unknown>): Promise<OrchestratorError> {
-  try {
-    await promise;
-  } catch (error) {
-    return OrchestratorError.from(error);
-  }
-  throw new Error("expected a refusal, but the call succeeded");
-}
 
 describe("data at rest", () => {
   let previousUmask = 0;

@@ -1,4 +1,5 @@
 import { Metadata, type Client, type ClientDuplexStream, type ClientReadableStream, type ServiceError } from "@grpc/grpc-js";
+import { OrchestratorError } from "../../packages/client/src/errors/orchestrator-error.js";
 import { callUnary as callGeneratedUnary, type UnaryMethod } from "../../packages/client/src/transport/grpc-call.js";
 
 export type { UnaryMethod } from "../../packages/client/src/transport/grpc-call.js";
@@ -112,4 +113,14 @@ export function rawCallStatus(
     for (const request of requests) stream.write(request);
     stream.end();
   });
+}
+
+/** Resolves with the error a promise rejects with, as an OrchestratorError; fails if it resolves. */
+export async function refusal(promise: Promise<unknown>): Promise<OrchestratorError> {
+  try {
+    await promise;
+  } catch (error) {
+    return OrchestratorError.from(error);
+  }
+  throw new Error("expected a refusal, but the call succeeded");
 }
