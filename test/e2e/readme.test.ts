@@ -52,6 +52,14 @@ describe("every README code block says how it is run", () => {
   });
 });
 
+describe("in the checkout, after npm ci", () => {
+  it("runs the orchestrator command through npx, as the README's separate-process commands do", async () => {
+    const { stdout } = await exec("npx", ["orchestrator", "--help"], { cwd: repoRoot, env: userEnv(), timeout: 30_000 });
+    expect(stdout).toMatch(/scheduler/);
+    expect(stdout).toMatch(/gateway/);
+  });
+});
+
 describe("installed by name from packed tarballs, as a user does", () => {
   const work = tempDir("orchestrator-readme-");
   const tarballs: Record<string, string> = {};
