@@ -108,7 +108,10 @@ function betterSqlite3Problem(): string | null {
       betterSqlite3Failure = null;
     }
   } catch (error) {
-    betterSqlite3Failure = `better-sqlite3 does not load (${error instanceof Error ? error.message.split("\n")[0] : String(error)})`;
+    const missing = (error as { code?: unknown }).code === "MODULE_NOT_FOUND";
+    betterSqlite3Failure = missing
+      ? "better-sqlite3 is not installed (an optional dependency: if its build failed, see `npm rebuild better-sqlite3`)"
+      : `better-sqlite3 does not load (${error instanceof Error ? error.message.split("\n")[0] : String(error)})`;
   }
   return betterSqlite3Failure;
 }
