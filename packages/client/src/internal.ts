@@ -4,12 +4,12 @@ export * from "./protocol/generated/orchestrator/v1/orchestrator.js";
 export { fileDescriptorSetBase64 } from "./protocol/generated/descriptor-set.js";
 export { version } from "./protocol/index.js";
 export {
-  taskStates, terminalStates, isTerminal, stateToProto, stateFromProto, isTerminalProtoState, type TaskState as TaskStateName,
+  taskStates, terminalStates, isTerminal, stateToProto, stateFromProto, type TaskState as TaskStateName,
 } from "./protocol/states.js";
 export { Code, codeName, isCode } from "./errors/code.js";
 export { OrchestratorError } from "./errors/orchestrator-error.js";
 export { TaskFailure } from "./errors/task-failure.js";
-export { toGrpcStatus, toServiceError } from "./errors/grpc.js";
+export { toServiceError } from "./errors/grpc.js";
 export * from "./transport/tls.js";
 export * from "./transport/grpc-call.js";
 export * from "./transport/credentials.js";

@@ -1,4 +1,2 @@
-// Hand-written helpers around the generated wire types (generated/ is never edited by hand).
-export * as pb from "./generated/orchestrator/v1/orchestrator.js";
-export { TaskState as ProtoTaskState, AttemptOutcome } from "./generated/orchestrator/v1/orchestrator.js";
+// The version the services report in HealthCheck (the generated code under generated/ is never edited by hand).
 export const version = "0.1.0";

@@ -29,8 +29,3 @@ export function stateToProto(state: TaskState): ProtoTaskState {
 export function stateFromProto(state: ProtoTaskState): TaskState | undefined {
   return fromProto.get(state);
 }
-
-export function isTerminalProtoState(state: ProtoTaskState): boolean {
-  const name = stateFromProto(state);
-  return name !== undefined && isTerminal(name);
-}

@@ -2,7 +2,7 @@ import { InterceptingCall, type Interceptor } from "@grpc/grpc-js";
 import { OrchestratorError } from "../errors/orchestrator-error.js";
 
 /** Characters a key may hold: those of hex, base64 and base64url, so it fits an HTTP/2 header. */
-export const keyPattern = /^[A-Za-z0-9._~+/=-]+$/;
+const keyPattern = /^[A-Za-z0-9._~+/=-]+$/;
 
 /** Checks a key's characters and length; `what` names it in the error, the key itself never appears. */
 export function checkKey(key: string, what: string, minLength: number): string {
