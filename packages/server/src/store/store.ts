@@ -80,8 +80,24 @@ export interface AttemptFailure {
   retryable: boolean;
 }
 
-/** Delay before the next attempt, given the attempt that just failed (1-based) and the task's base backoff. */
-export type BackoffPolicy = (failedAttempt: number, retryBackoffMs: number) => number;
+/**
+ * How long a failed attempt waits before the next one, as data (not a function) so that every
+ * store applies it the same way, in its own process or in SQL: the n-th failure waits
+ * base * 2^(n-1), capped at maxDelayMs, then scaled by a factor drawn from [1 - jitter, 1] so that
+ * tasks failing together do not retry together. retryDelayMs() is the formula.
+ */
+export interface RetryBackoff {
+  maxDelayMs: number;
+  /** 0 (no jitter) to 1; the Scheduler uses 0.5. */
+  jitter: number;
+}
+
+/** The delay of RetryBackoff; `random` is a number in [0, 1). */
+export function retryDelayMs(backoff: RetryBackoff, failedAttempt: number, retryBackoffMs: number, random: number): number {
+  const exponential = retryBackoffMs * 2 ** Math.min(Math.max(failedAttempt - 1, 0), 30);
+  const capped = Math.min(backoff.maxDelayMs, exponential);
+  return Math.max(0, Math.round(capped * (1 - backoff.jitter * random)));
+}
 
 export interface LeaseTerms {
   /** How long a claimed attempt stays owned without a renewal. */
@@ -147,7 +163,7 @@ export interface TaskStore {
   complete(ref: AttemptRef, result: Uint8Array, now: number): Promise<TaskEvent | null>;
 
   /** Records a failure: retrying (with backoff) while retries remain and the failure allows it, else failed. */
-  fail(ref: AttemptRef, failure: AttemptFailure, now: number, backoff: BackoffPolicy): Promise<TaskEvent | null>;
+  fail(ref: AttemptRef, failure: AttemptFailure, now: number, backoff: RetryBackoff): Promise<TaskEvent | null>;
 
   /** Records progress of a running attempt; null when the attempt is no longer current. */
   progress(ref: AttemptRef, percent: number, message: string, now: number): Promise<TaskEvent | null>;
@@ -159,7 +175,7 @@ export interface TaskStore {
   extendLeases(attempts: readonly AttemptRef[], until: number): Promise<void>;
 
   /** Fails every running attempt whose lease or deadline has passed. */
-  expireAttempts(now: number, backoff: BackoffPolicy): Promise<ExpiredAttempt[]>;
+  expireAttempts(now: number, backoff: RetryBackoff): Promise<ExpiredAttempt[]>;
 
   /** Moves retrying tasks whose backoff has elapsed back to queued; returns their names. */
   promoteDueRetries(now: number): Promise<string[]>;
@@ -175,5 +191,75 @@ export interface TaskStore {
   /** Events with a sequence above `afterSequence`, in order. */
   listEvents(taskId: string, afterSequence: number): Promise<TaskEvent[]>;
 
+  // ---- what several Schedulers on one store need ------------------------------------------
+
+  /** Committed events and "work available" hints, from every writer of the store (see StoreSignals). */
+  readonly signals: StoreSignals;
+
+  /**
+   * Takes or renews the maintenance leadership for `holder` for `ttlMs` (measured on the store's
+   * clock). A holder whose term has not run out keeps it; an expired term passes to the first
+   * caller, with term + 1. See Leadership for what it answers.
+   */
+  acquireLeadership(holder: string, ttlMs: number, now: number): Promise<Leadership>;
+
+  /** Gives up the leadership if `holder` has it, so another Scheduler takes over at once. */
+  releaseLeadership(holder: string): Promise<void>;
+
+  /**
+   * Raises the lease of every running attempt to at least `until`: after a time when no Scheduler
+   * could hear workers (all down, or the store unreachable), so that workers can reconnect and
+   * report their attempts before those are expired. Returns how many attempts it raised.
+   */
+  extendAllLeases(until: number): Promise<number>;
+
+  /**
+   * Deletes up to `limit` tasks that finished at or before `before`, with their events and
+   * idempotency keys; returns how many. Called repeatedly, in small batches, by the leader.
+   */
+  deleteFinished(before: number, limit: number): Promise<number>;
+
+  /** Refreshes the planner statistics of the hot tables (ANALYZE); a no-op where not needed. */
+  analyze(): Promise<void>;
+
   close(): Promise<void>;
+}
+
+/**
+ * The maintenance leadership as a store records it: one row with a holder, a term (raised on each
+ * change of holder) and an expiry. Only the leader sweeps leases, promotes due retries and prunes;
+ * every write those do is fenced by the attempt number, so two leaders for a moment do no harm.
+ */
+export interface Leadership {
+  isLeader: boolean;
+  term: number;
+  holder: string | null;
+  /**
+   * How long (ms) before this call the leadership was last renewed by anyone, or null for the
+   * first leader ever. A gap far longer than the renewal interval means no Scheduler was running
+   * the sweep (all were down, or the store was unreachable).
+   */
+  sinceLastRenewalMs: number | null;
+}
+
+/**
+ * What a store tells its Scheduler beyond call answers.
+ *
+ * Ordering contract: a listener gets each committed event at least once (a repeat is possible
+ * after a reconnect; subscribers drop sequences they have seen), and the events of one task in
+ * sequence order. A store reports its own process's writes right after they commit, and other
+ * writers' writes (PostgreSQL: other Schedulers) after a "LISTEN/NOTIFY" hint, a slow poll or a
+ * reconnect. Within one process, writes asked for in one event-loop turn commit together in call
+ * order (group commit), so a claim asked for right after an enqueue can see its tasks; the
+ * Scheduler uses that only to save a commit: it never depends on it, because the work-available
+ * signal follows every commit that made tasks claimable.
+ */
+export interface StoreSignals {
+  /** Committed task events, from every writer. Returns the unsubscribe function. */
+  onEvents(listener: (events: readonly TaskEvent[]) => void): () => void;
+  /**
+   * Tasks may have become claimable: `names` lists their task names, or is null when any name may
+   * have (a poll tick, a reconnect). Returns the unsubscribe function.
+   */
+  onWorkAvailable(listener: (names: readonly string[] | null) => void): () => void;
 }
