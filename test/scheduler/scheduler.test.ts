@@ -9,7 +9,7 @@ import type { CompiledSchedulerOptions } from "../../packages/server/src/schedul
 import { Scheduler } from "../../packages/server/src/scheduler/scheduler.js";
 import type { WorkerChannel, WorkerSession } from "../../packages/server/src/scheduler/worker-registry.js";
 import { SqliteStore } from "../../packages/server/src/store/sqlite/sqlite-store.js";
-import type { BackoffPolicy, ClaimedAttempt, ClaimRequest, ExpiredAttempt, LeaseTerms, TaskEvent, TaskRecord } from "../../packages/server/src/store/store.js";
+import type { RetryBackoff, ClaimedAttempt, ClaimRequest, ExpiredAttempt, LeaseTerms, TaskEvent, TaskRecord } from "../../packages/server/src/store/store.js";
 import { Code } from "../../packages/client/src/errors/code.js";
 import { OrchestratorError } from "../../packages/client/src/errors/orchestrator-error.js";
 import { ManualClock } from "../../packages/server/src/util/clock.js";
@@ -83,7 +83,7 @@ class GatedStore extends SqliteStore {
   /** While set, the sweep's writes fail as they do on a full disk. */
   refuseWrites = false;
 
-  override expireAttempts(now: number, backoff: BackoffPolicy): Promise<ExpiredAttempt[]> {
+  override expireAttempts(now: number, backoff: RetryBackoff): Promise<ExpiredAttempt[]> {
     if (this.refuseWrites) return Promise.reject(new OrchestratorError(Code.ResourceExhausted, "the scheduler's disk is full"));
     return super.expireAttempts(now, backoff);
   }
@@ -103,9 +103,9 @@ const opened: Array<{ scheduler: Scheduler; store: SqliteStore }> = [];
 
 async function openScheduler(at = T0): Promise<void> {
   clock = new ManualClock(at);
-  store = new GatedStore({ path: databasePath(directory) });
+  store = new GatedStore({ path: databasePath(directory), random: () => 0.5 });
   await store.migrate();
-  scheduler = new Scheduler(store, options, clock, logger, () => 0.5);
+  scheduler = new Scheduler(store, options, clock, logger);
   opened.push({ scheduler, store });
   await scheduler.start();
 }

@@ -52,7 +52,7 @@ beforeEach(async () => {
   store = new SqliteStore({ path: databasePath(directory) });
   await store.migrate();
   const options = compileSchedulerOptions({ dataDir: directory, dispatchIdleMs: 0 });
-  scheduler = new Scheduler(store, options, new ManualClock(Date.UTC(2026, 0, 1)), logger, () => 0.5);
+  scheduler = new Scheduler(store, options, new ManualClock(Date.UTC(2026, 0, 1)), logger);
   await scheduler.start();
   call = new FakeCall();
   new WatchStream(call as unknown as ServerDuplexStream<WatchRequest, WatchResponse>, scheduler, logger);

@@ -1,3 +1,5 @@
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { OrchestratorError } from "orchestrator-ts-client/internal";
 import { withDefaults } from "../util/options.js";
@@ -37,6 +39,20 @@ export interface SchedulerOptions {
    * first assignments out sooner when hundreds of slots free up together.
    */
   maxClaimPerRound?: number;
+  /**
+   * Where tasks are kept: "sqlite:<path>" (the embedded default, a file under dataDir) or a
+   * PostgreSQL URL ("postgres://user@host:5432/db", optional ?schema=name) shared by several Schedulers.
+   * Empty means the SQLite file in dataDir.
+   */
+  store?: string;
+  /** This Scheduler's name in the store's leadership row; empty means host:port (a restarted Scheduler takes its own term back at once). */
+  schedulerId?: string;
+  /** How long the maintenance leadership lasts without renewal (renewed every heartbeat). */
+  leaderTtlMs?: number;
+  /** Finished tasks and their events are deleted this long after they finished. */
+  retentionMs?: number;
+  /** PostgreSQL: how often each Scheduler looks for work and events without a NOTIFY hint. */
+  pollIntervalMs?: number;
 }
 
 export type CompiledSchedulerOptions = Required<SchedulerOptions>;
@@ -57,6 +73,11 @@ export const schedulerDefaults = {
   idempotencyRetentionMs: 24 * 3600 * 1000,
   dispatchIdleMs: 1,
   maxClaimPerRound: 200,
+  store: "",
+  schedulerId: "",
+  leaderTtlMs: 10_000,
+  retentionMs: 7 * 24 * 3600 * 1000,
+  pollIntervalMs: 1000,
 } as const satisfies CompiledSchedulerOptions;
 
 function positive(name: string, value: number, min = 1): number {
@@ -77,6 +98,13 @@ export function compileSchedulerOptions(options: SchedulerOptions): CompiledSche
   positive("maxWaitingTasks", compiled.maxWaitingTasks);
   positive("idempotencyRetentionMs", compiled.idempotencyRetentionMs);
   positive("maxClaimPerRound", compiled.maxClaimPerRound);
+  positive("leaderTtlMs", compiled.leaderTtlMs, compiled.heartbeatIntervalMs * 2);
+  positive("retentionMs", compiled.retentionMs, 60_000);
+  positive("pollIntervalMs", compiled.pollIntervalMs, 10);
+  if (compiled.store !== "" && !/^(sqlite:|postgres(ql)?:\/\/)/.test(compiled.store)) {
+    throw OrchestratorError.invalidArgument(`store must be sqlite:<path> or postgres://user@host:5432/database, got "${compiled.store}"`);
+  }
+  if (compiled.schedulerId === "") compiled.schedulerId = compiled.port === 0 ? `${hostname()}:${randomUUID()}` : `${hostname()}:${compiled.port}`;
   if (!(compiled.dispatchIdleMs >= 0)) throw OrchestratorError.invalidArgument(`dispatchIdleMs must be a number of at least 0, got ${compiled.dispatchIdleMs}`);
   if (compiled.sqliteSynchronous !== "full" && compiled.sqliteSynchronous !== "normal") {
     throw OrchestratorError.invalidArgument(`sqliteSynchronous must be "full" or "normal", got ${String(compiled.sqliteSynchronous)}`);

@@ -6,14 +6,14 @@ import { AttemptOutcome } from "orchestrator-ts-client/internal";
 import type {
   ListTasksRequest, SubmitTaskRequest, TaskProgress, TaskResult, WorkerInfo, WorkerMessage,
 } from "orchestrator-ts-client/internal";
-import type { AttemptFailure, AttemptRef, BackoffPolicy, CancelOutcome, NewTask, TaskEvent, TaskPage, TaskRecord, TaskStore } from "../store/store.js";
+import type { AttemptFailure, AttemptRef, CancelOutcome, RetryBackoff, NewTask, TaskEvent, TaskPage, TaskRecord, TaskStore } from "../store/store.js";
 import { isTerminal } from "../store/store.js";
 import { Dispatcher } from "./dispatcher.js";
 import { EventHub } from "./event-hub.js";
 import { FailureLog } from "./failure-log.js";
 import { limits } from "./limits.js";
 import type { CompiledSchedulerOptions } from "./options.js";
-import { exponentialBackoff } from "./retry-policy.js";
+import { Maintenance } from "./maintenance.js";
 import { validateBatch, validateListFilter, validateReason, validateSubmit, validateTaskId, validateTaskName } from "./validation.js";
 import { attemptKey, WorkerRegistry, WorkerSession, type WorkerChannel } from "./worker-registry.js";
 
@@ -43,8 +43,9 @@ export class Scheduler {
   readonly hub = new EventHub();
   readonly registry = new WorkerRegistry();
   private readonly dispatcher: Dispatcher;
-  private readonly backoff: BackoffPolicy;
-  private retryTimer: { handle: TimerHandle; due: number } | null = null;
+  private readonly backoff: RetryBackoff;
+  private readonly maintenance: Maintenance;
+  private readonly unsubscribe: Array<() => void> = [];
   private sweepTimer: TimerHandle | null = null;
   private readonly pendingWrites = new Set<Promise<unknown>>();
   /** Queued plus retrying tasks: counted by the store now and then, raised by each accept in between. */
@@ -57,18 +58,17 @@ export class Scheduler {
     private readonly options: CompiledSchedulerOptions,
     private readonly clock: Clock,
     private readonly logger: Logger,
-    random?: () => number,
   ) {
     this.backgroundFailures = new FailureLog(logger, "Background scheduler write failed", () => clock.now());
-    this.backoff = exponentialBackoff({ maxDelayMs: options.maxRetryBackoffMs, random });
+    this.backoff = { maxDelayMs: options.maxRetryBackoffMs, jitter: 0.5 };
     const terms = { leaseMs: options.leaseMs, deadlineGraceMs: options.deadlineGraceMs };
     this.dispatcher = new Dispatcher(store, this.registry, clock, terms, {
       assigned: (attempt) => {
-        this.hub.publish(attempt.event);
         logger.debug({ task_id: attempt.taskId, worker_id: attempt.workerId, attempt: attempt.attempt }, "Task assigned");
       },
       orphaned: (attempt) => this.track(this.failAttempt(attempt, { error: "the worker left before the assignment reached it", retryable: true })),
     }, logger, options.dispatchIdleMs, options.maxClaimPerRound);
+    this.maintenance = new Maintenance(store, options, clock, logger, this.backoff, (work) => this.track(work), () => this.dispatcher.kick());
   }
 
   get heartbeatIntervalMs(): number {
@@ -77,8 +77,11 @@ export class Scheduler {
 
   async start(): Promise<void> {
     this.state = "running";
+    this.unsubscribe.push(
+      this.store.signals.onEvents((events) => this.committed(events)),
+      this.store.signals.onWorkAvailable(() => this.dispatcher.kick()),
+    );
     await this.sweep();
-    await this.armRetryTimer();
     this.dispatcher.kick();
   }
 
@@ -86,13 +89,14 @@ export class Scheduler {
     if (this.state === "stopped" || this.state === "stopping") return;
     this.state = "stopping";
     this.dispatcher.stop();
-    if (this.retryTimer) this.clock.clearTimeout(this.retryTimer.handle);
     if (this.sweepTimer) this.clock.clearTimeout(this.sweepTimer);
     for (const session of this.registry.all()) {
       this.dropWorker(session, "the scheduler is shutting down");
       session.channel.close("the scheduler is shutting down");
     }
     await Promise.allSettled([...this.pendingWrites]);
+    await this.maintenance.stop().catch((error: unknown) => this.logger.warn({ err: error }, "Could not hand the maintenance leadership over; it passes on when it expires"));
+    for (const unsubscribe of this.unsubscribe.splice(0)) unsubscribe();
     this.state = "stopped";
   }
 
@@ -158,7 +162,6 @@ export class Scheduler {
         return { taskId: event.taskId, acceptedAt: event.timestamp };
       }
       this.waitingEstimate++;
-      this.hub.publish(event);
       this.logger.info({ task_id: task.id, name: task.name }, "Task submitted");
       return { taskId: task.id, acceptedAt: now };
     });
@@ -180,11 +183,8 @@ export class Scheduler {
     const id = validateTaskId(taskId);
     const outcome = await this.store.cancel(id, validateReason(reason), this.clock.now());
     if (!outcome) throw OrchestratorError.notFound(`task ${id} does not exist`);
-    this.hub.publish(outcome.event);
+    // The running attempt's worker, attached here or to another Scheduler, is told through the event feed.
     if (outcome.cancelled) this.logger.info({ task_id: id }, "Task cancelled");
-    if (outcome.interrupted) {
-      this.registry.get(outcome.interrupted.workerId)?.channel.sendCancel({ ...outcome.interrupted, reason: "the task was cancelled" });
-    }
     return outcome;
   }
 
@@ -325,11 +325,9 @@ export class Scheduler {
     const percent = Number.isFinite(progress.percent) ? Math.min(100, Math.max(0, progress.percent)) : 0;
     const message = progress.message.slice(0, limits.progressMessageMaxLength);
     const event = await this.store.progress({ taskId: progress.taskId, attempt: progress.attempt }, percent, message, this.clock.now());
-    if (!event) {
+    if (event === null) {
       this.logger.warn({ task_id: progress.taskId, attempt: progress.attempt, worker_id: session.workerId }, "Rejected progress of an attempt that is no longer current");
-      return;
     }
-    this.hub.publish(event);
   }
 
   private async recordResult(session: WorkerSession, result: TaskResult): Promise<void> {
@@ -351,13 +349,27 @@ export class Scheduler {
     return this.recorded(await this.store.fail(ref, failure, this.clock.now(), this.backoff));
   }
 
-  /** What follows every recorded outcome of an attempt: subscribers told, logged, retry timer armed. */
+  /** What follows an outcome this Scheduler recorded; subscribers hear of it through the event feed. */
   private recorded(event: TaskEvent | null): TaskEvent | null {
-    if (!event) return null;
-    this.hub.publish(event);
-    this.logOutcome(event);
-    if (event.state === "retrying" && event.nextAttemptAt !== null) this.retryDueAt(event.nextAttemptAt);
+    if (event) this.logOutcome(event);
     return event;
+  }
+
+  /**
+   * Events committed by any Scheduler on this store: live subscribers hear of them; a retry arms
+   * the promotion timer; an attempt that ended while a worker attached here still runs it
+   * (cancelled, or expired by the maintenance leader) is stopped on that worker.
+   */
+  private committed(events: readonly TaskEvent[]): void {
+    for (const event of events) {
+      this.hub.publish(event);
+      if (event.state === "retrying" && event.nextAttemptAt !== null) this.maintenance.retryDueAt(event.nextAttemptAt);
+      if (event.state === "running" || event.state === "queued" || event.workerId === null) continue;
+      // The slot stays held until the worker reports the attempt stopped: its handler may still run.
+      if (!this.registry.get(event.workerId)?.inFlight.has(attemptKey(event))) continue;
+      const reason = event.state === "cancelled" ? "the task was cancelled" : (event.error ?? `the attempt ended (${event.state})`);
+      this.registry.get(event.workerId)?.channel.sendCancel({ taskId: event.taskId, attempt: event.attempt, reason });
+    }
   }
 
   private logOutcome(event: TaskEvent): void {
@@ -377,7 +389,7 @@ export class Scheduler {
     this.logger.info({ worker_id: session.workerId, reason, attempts_held: session.inFlight.size, lease_ms: this.options.leaseMs }, "Worker disconnected");
   }
 
-  // ---- time-driven work: failure detection and due retries (never dispatch polling) ---------
+  // ---- time-driven work: worker silence, lease renewal, and the leader's maintenance ---------
 
   /** Re-arms itself even when a store call fails (a full disk), so leases still expire once writes succeed again. */
   private async sweep(): Promise<void> {
@@ -394,50 +406,21 @@ export class Scheduler {
     const now = this.clock.now();
     // Counting is a scan of the waiting tasks, so it runs every sweep only near the limit.
     if (this.sweeps % 30 === 0 || this.waitingEstimate > this.options.maxWaitingTasks / 2) this.waitingEstimate = await this.store.countWaiting();
-    if (this.sweeps % 60 === 0) await this.store.forgetIdempotencyKeys(now - this.options.idempotencyRetentionMs);
     this.sweeps++;
+    const renewals: AttemptRef[] = [];
     for (const session of this.registry.all()) {
       if (now - session.lastSeen > this.options.workerTimeoutMs) {
         // Dropped before the close, which reports itself as a stream error and would log that reason instead.
         this.dropWorker(session, `stopped answering (silent for ${now - session.lastSeen} ms)`);
         session.channel.close(`no message for ${now - session.lastSeen} ms; presumed dead`);
-      } else if (session.inFlight.size > 0) {
-        // Counted from the worker's last message, so a silent worker's leases run out on time.
-        await this.store.extendLeases([...session.inFlight.values()], session.lastSeen + this.options.leaseMs);
+      } else if (now - session.lastSeen <= this.options.heartbeatIntervalMs * 2) {
+        renewals.push(...session.inFlight.values());
       }
     }
-    for (const expired of await this.store.expireAttempts(now, this.backoff)) {
-      this.recorded(expired.event);
-      const session = expired.workerId ? this.registry.get(expired.workerId) : undefined;
-      if (session?.inFlight.has(attemptKey(expired))) session.channel.sendCancel({ taskId: expired.taskId, attempt: expired.attempt, reason: expired.reason });
-    }
-  }
-
-  private retryDueAt(due: number): void {
-    if (this.state !== "running") return;
-    if (this.retryTimer && this.retryTimer.due <= due) return;
-    if (this.retryTimer) this.clock.clearTimeout(this.retryTimer.handle);
-    const handle = this.clock.setTimeout(() => this.track(this.promoteRetries()), Math.max(0, due - this.clock.now()));
-    this.retryTimer = { handle, due };
-  }
-
-  private async promoteRetries(): Promise<void> {
-    this.retryTimer = null;
-    let names: string[];
-    try {
-      names = await this.store.promoteDueRetries(this.clock.now());
-    } catch (error) {
-      // Tried again a heartbeat later: the due retries are still due, so re-arming now would spin.
-      this.retryDueAt(this.clock.now() + this.options.heartbeatIntervalMs);
-      throw error;
-    }
-    if (names.length > 0) this.dispatcher.kick();
-    await this.armRetryTimer();
-  }
-
-  private async armRetryTimer(): Promise<void> {
-    const due = await this.store.nextRetryAt();
-    if (due !== null) this.retryDueAt(due);
+    // One statement for every attempt held by a worker heard from lately. A worker that falls
+    // silent stops being renewed, so its leases run out about leaseMs after its last message.
+    if (renewals.length > 0) await this.store.extendLeases(renewals, now + this.options.leaseMs);
+    await this.maintenance.pass();
   }
 
   private assertRunning(): void {
