@@ -11,6 +11,15 @@ export function integer(value: string): number {
   return parsed;
 }
 
+const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "7d", "12h", "30m", "90s", "500ms", or plain milliseconds. */
+export function duration(value: string): number {
+  const match = /^(\d+)(ms|s|m|h|d)?$/.exec(value.trim());
+  if (!match) throw new InvalidArgumentError(`expected a duration such as 7d, 12h, 30m, 90s or 500ms, got "${value}"`);
+  return Number(match[1]) * (durationUnits[match[2] ?? "ms"] ?? 1);
+}
+
 export function port(value: string): number {
   const parsed = integer(value);
   if (parsed < 0 || parsed > 65535) throw new InvalidArgumentError(`${parsed} is not a port (0-65535)`);

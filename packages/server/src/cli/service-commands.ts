@@ -9,14 +9,16 @@ import type { SqliteSynchronous } from "../store/sqlite/sqlite-store.js";
 import { KeyRing, presentedKey } from "../util/auth.js";
 import { isListenFailure, routeGrpcJsLogs } from "../util/grpc-server.js";
 import { limits } from "../scheduler/limits.js";
+import { schedulerDefaults } from "../scheduler/options.js";
 import {
-  dataDirOption, envFlag, handlersOption, hostOption, integer, listenerSecurity, listenerSecurityOptions, logLevelOption, port, portOption,
+  dataDirOption, duration, envFlag, handlersOption, hostOption, integer, listenerSecurity, listenerSecurityOptions, logLevelOption, port, portOption,
   schedulerAddressOption, schedulerTls, schedulerTlsOptions, slotsOption, syncOption, type ListenerFlags, type SchedulerTlsFlags,
 } from "./options.js";
 
 interface SchedulerFlags extends ListenerFlags {
   host: string; port: number; dataDir: string; logLevel: LogLevel; sqliteSynchronous: SqliteSynchronous; workerTimeoutMs: number;
   heartbeatMs: number; leaseMs: number; retryBackoffMs: number; maxWaitingTasks: number; idempotencyRetentionMs: number;
+  store?: string; retention: number; schedulerId?: string; pollMs: number;
 }
 interface WorkerFlags extends ListenerFlags, SchedulerTlsFlags {
   host: string; port: number; scheduler: string; slots: number; handlers?: string; workerId?: string; examples: boolean; shutdownGraceMs: number; logLevel: LogLevel;
@@ -61,14 +63,20 @@ async function listening<T>(start: Promise<T>, portChoice: string): Promise<T> {
   }
 }
 
+// Defaults come from schedulerDefaults, where each is written once.
 function schedulerTuning(command: Command): Command {
+  const d = schedulerDefaults;
   return command
-    .addOption(new Option("--heartbeat-ms <ms>", "how often workers must report").env("ORCHESTRATOR_HEARTBEAT_MS").default(1000).argParser(integer))
-    .addOption(new Option("--worker-timeout-ms <ms>", "silence after which a worker is presumed dead").env("ORCHESTRATOR_WORKER_TIMEOUT_MS").default(5000).argParser(integer))
-    .addOption(new Option("--lease-ms <ms>", "lease of a running attempt in the store").env("ORCHESTRATOR_LEASE_MS").default(5000).argParser(integer))
-    .addOption(new Option("--retry-backoff-ms <ms>", "default first retry delay").env("ORCHESTRATOR_RETRY_BACKOFF_MS").default(1000).argParser(integer))
-    .addOption(new Option("--max-waiting-tasks <n>", "queued + retrying tasks beyond which submits get RESOURCE_EXHAUSTED").env("ORCHESTRATOR_MAX_WAITING_TASKS").default(1_000_000).argParser(integer))
-    .addOption(new Option("--idempotency-retention-ms <ms>", "how long an idempotency key keeps answering with its task").env("ORCHESTRATOR_IDEMPOTENCY_RETENTION_MS").default(86_400_000).argParser(integer));
+    .addOption(new Option("--store <url>", `where tasks are kept: sqlite:<path> (default: orchestrator.db in --data-dir) or postgres://user@host:5432/db[?schema=name], shared by several Schedulers`).env("ORCHESTRATOR_STORE"))
+    .addOption(new Option("--retention <duration>", "finished tasks and their events are deleted after this long (e.g. 7d, 12h, 30m)").env("ORCHESTRATOR_RETENTION").default(d.retentionMs, "7d").argParser(duration))
+    .addOption(new Option("--scheduler-id <id>", "this Scheduler's name in the store's maintenance leadership (default host:port)").env("ORCHESTRATOR_SCHEDULER_ID"))
+    .addOption(new Option("--poll-ms <ms>", "PostgreSQL: how often to look for work and events without a NOTIFY").env("ORCHESTRATOR_POLL_MS").default(d.pollIntervalMs).argParser(integer))
+    .addOption(new Option("--heartbeat-ms <ms>", "how often workers must report").env("ORCHESTRATOR_HEARTBEAT_MS").default(d.heartbeatIntervalMs).argParser(integer))
+    .addOption(new Option("--worker-timeout-ms <ms>", "silence after which a worker is presumed dead").env("ORCHESTRATOR_WORKER_TIMEOUT_MS").default(d.workerTimeoutMs).argParser(integer))
+    .addOption(new Option("--lease-ms <ms>", "lease of a running attempt in the store").env("ORCHESTRATOR_LEASE_MS").default(d.leaseMs).argParser(integer))
+    .addOption(new Option("--retry-backoff-ms <ms>", "default first retry delay").env("ORCHESTRATOR_RETRY_BACKOFF_MS").default(d.defaultRetryBackoffMs).argParser(integer))
+    .addOption(new Option("--max-waiting-tasks <n>", "queued + retrying tasks beyond which submits get RESOURCE_EXHAUSTED").env("ORCHESTRATOR_MAX_WAITING_TASKS").default(d.maxWaitingTasks).argParser(integer))
+    .addOption(new Option("--idempotency-retention-ms <ms>", "how long an idempotency key keeps answering with its task").env("ORCHESTRATOR_IDEMPOTENCY_RETENTION_MS").default(d.idempotencyRetentionMs).argParser(integer));
 }
 
 function schedulerOptions(flags: SchedulerFlags) {
@@ -76,6 +84,7 @@ function schedulerOptions(flags: SchedulerFlags) {
     host: flags.host, port: flags.port, dataDir: flags.dataDir, logLevel: flags.logLevel, sqliteSynchronous: flags.sqliteSynchronous,
     heartbeatIntervalMs: flags.heartbeatMs, workerTimeoutMs: flags.workerTimeoutMs, leaseMs: flags.leaseMs, defaultRetryBackoffMs: flags.retryBackoffMs,
     maxWaitingTasks: flags.maxWaitingTasks, idempotencyRetentionMs: flags.idempotencyRetentionMs, security: listenerSecurity(flags),
+    store: flags.store ?? "", retentionMs: flags.retention, schedulerId: flags.schedulerId ?? "", pollIntervalMs: flags.pollMs,
   };
 }
 

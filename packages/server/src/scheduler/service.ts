@@ -1,3 +1,4 @@
+import { dirname } from "node:path";
 import { SchedulerService } from "orchestrator-ts-client/internal";
 import { looseDirectoryWarning } from "../store/sqlite/data-files.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
@@ -7,7 +8,7 @@ import { listenerSecurity, startGrpcServer, type ListenerSecurityOptions } from 
 import { createLogger, type Logger } from "orchestrator-ts-client/internal";
 import type { RunningService } from "../util/service.js";
 import { schedulerGrpcService } from "./grpc.js";
-import { compileSchedulerOptions, databasePath, type SchedulerOptions } from "./options.js";
+import { compileSchedulerOptions, databasePath, type CompiledSchedulerOptions, type SchedulerOptions } from "./options.js";
 import { Scheduler } from "./scheduler.js";
 
 export interface SchedulerServiceDeps {
@@ -25,14 +26,17 @@ export async function startSchedulerService(
   const logger = deps.logger ?? createLogger({ level: compiled.logLevel, service: "scheduler" });
   // Keys, TLS material and the safe default are checked before the store is opened.
   const security = listenerSecurity("orchestrator.v1.Scheduler", compiled.host, securityOptions);
-  const store = deps.store ?? new SqliteStore({ path: databasePath(compiled.dataDir), synchronous: compiled.sqliteSynchronous });
-  if (!deps.store) {
-    const warning = looseDirectoryWarning(compiled.dataDir);
-    if (warning) logger.warn({ data_dir: compiled.dataDir }, warning);
+  const clock = deps.clock ?? systemClock;
+  const store = deps.store ?? await openStore(compiled, clock, logger);
+  let scheduler: Scheduler;
+  try {
+    await store.migrate();
+    scheduler = new Scheduler(store, compiled, clock, logger);
+    await scheduler.start();
+  } catch (error) {
+    await store.close();
+    throw error;
   }
-  await store.migrate();
-  const scheduler = new Scheduler(store, compiled, deps.clock ?? systemClock, logger);
-  await scheduler.start();
   let server;
   try {
     server = await startGrpcServer("orchestrator.v1.Scheduler", SchedulerService, schedulerGrpcService(scheduler, logger), compiled.host, compiled.port, { security, logger });
@@ -41,8 +45,8 @@ export async function startSchedulerService(
     await store.close();
     throw error;
   }
-  const sqliteDriver = store instanceof SqliteStore ? { sqlite_driver: store.driver } : {};
-  logger.info({ address: server.address, data_dir: compiled.dataDir, ...sqliteDriver, ...server.security }, `Scheduler service listening on ${server.address}`);
+  const where = store instanceof SqliteStore ? { data_dir: compiled.dataDir, sqlite_driver: store.driver } : { store: describeStore(compiled.store) };
+  logger.info({ address: server.address, scheduler_id: compiled.schedulerId, ...where, ...server.security }, `Scheduler service listening on ${server.address}`);
   return {
     name: "Scheduler",
     address: server.address,
@@ -55,4 +59,22 @@ export async function startSchedulerService(
       logger.info("Scheduler service stopped");
     },
   };
+}
+
+/** The store --store names: the embedded SQLite file (default) or a PostgreSQL database that several Schedulers share. */
+async function openStore(options: CompiledSchedulerOptions, clock: Clock, logger: Logger): Promise<TaskStore> {
+  if (/^postgres(ql)?:\/\//.test(options.store)) {
+    // Loaded only when asked for, so the embedded default never loads the pg driver.
+    const { PostgresStore } = await import("../store/postgres/postgres-store.js");
+    return new PostgresStore({ url: options.store, clock, pollIntervalMs: options.pollIntervalMs });
+  }
+  const path = options.store.startsWith("sqlite:") ? options.store.slice("sqlite:".length) : databasePath(options.dataDir);
+  const warning = looseDirectoryWarning(dirname(path));
+  if (warning) logger.warn({ data_dir: dirname(path) }, warning);
+  return new SqliteStore({ path, synchronous: options.sqliteSynchronous });
+}
+
+/** The store URL for logs: a password in it is never printed. */
+function describeStore(url: string): string {
+  return url.replace(/^(postgres(?:ql)?:\/\/[^:/@]*):[^@]*@/, "$1:***@");
 }
