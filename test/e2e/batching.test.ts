@@ -1,21 +1,15 @@
 // The batched paths: pipelined SDK submits, the Gateway coalescing them onto its SubmitStream to the Scheduler, group commit.
 import { credentials, Metadata } from "@grpc/grpc-js";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GatewayClient } from "../../packages/client/src/protocol/generated/orchestrator/v1/orchestrator.js";
 import type { SubmitStreamRequest, SubmitStreamResponse } from "../../packages/client/src/protocol/generated/orchestrator/v1/orchestrator.js";
 import { Code } from "../../packages/client/src/errors/code.js";
 import { OrchestratorClient } from "../../packages/client/src/client.js";
 import { Cluster } from "../helpers/processes.js";
-import { openSqlite } from "../../packages/server/src/store/sqlite/driver.js";
+import { readAllTasks, type TestStore } from "../helpers/stores.js";
 
-function storedTasks(dataDir: string): Array<{ id: string; state: string; attempt: number; name: string }> {
-  const db = openSqlite(join(dataDir, "orchestrator.db"), { readonly: true, fileMustExist: true });
-  try {
-    return db.prepare("SELECT id, state, attempt, name FROM tasks").all() as Array<{ id: string; state: string; attempt: number; name: string }>;
-  } finally {
-    db.close();
-  }
+async function storedTasks(testStore: TestStore): Promise<Array<{ id: string; state: string; attempt: number; name: string }>> {
+  return [...(await readAllTasks(testStore)).tasks.values()];
 }
 
 describe("batched submit paths", () => {
@@ -44,7 +38,7 @@ describe("batched submit paths", () => {
     // Everything acknowledged was stored once and runs exactly once.
     const results = await Promise.all(ids.map((id) => cluster.client.get(id)));
     expect(results.every((t) => t.state === "succeeded" && t.attempt === 1)).toBe(true);
-    const stored = storedTasks(cluster.dataDir).filter((t) => t.name === "noop");
+    const stored = (await storedTasks(cluster.testStore)).filter((t) => t.name === "noop");
     expect(stored).toHaveLength(ids.length);
   });
 
@@ -85,7 +79,7 @@ describe("batched submit paths", () => {
     const accepted = answers.filter((a) => a.accepted);
     expect(accepted).toHaveLength(298);
     expect(new Set(accepted.map((a) => a.accepted?.taskId)).size).toBe(298);
-    const stored = new Set(storedTasks(cluster.dataDir).map((t) => t.id));
+    const stored = new Set((await storedTasks(cluster.testStore)).map((t) => t.id));
     expect(accepted.every((a) => stored.has(a.accepted?.taskId ?? ""))).toBe(true);
   });
 
@@ -112,9 +106,9 @@ describe("batched submit paths", () => {
   });
 
   it("refuses a SubmitTasks batch as a whole when one task is invalid", async () => {
-    const before = storedTasks(cluster.dataDir).length;
+    const before = (await storedTasks(cluster.testStore)).length;
     await expect(cluster.client.submitMany([{ name: "noop" }, { name: "" }, { name: "noop" }])).rejects.toMatchObject({ code: Code.InvalidArgument });
-    expect(storedTasks(cluster.dataDir).length).toBe(before);
+    expect((await storedTasks(cluster.testStore)).length).toBe(before);
   });
 
   it("keeps every acknowledged task of a batch when the Scheduler dies between commit and dispatch", async () => {

@@ -229,7 +229,7 @@ describe("chaos: workers and the Scheduler SIGKILLed at random moments", () => {
     // ---- the store's view: stop the Scheduler, open its file read-only ------------------------
     const stopped = await cluster.scheduler.stop("SIGINT");
     expect(stopped.code).toBe(0);
-    const store = readStore(cluster.dataDir);
+    const store = await readStore(cluster.testStore);
 
     // Every acknowledged task exists, and nothing else does: a submit retried after a lost answer
     // (same idempotency key) created no second task.

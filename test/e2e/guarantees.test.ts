@@ -347,7 +347,7 @@ describe("guarantees under a waiting-task limit of 50", () => {
     expect(resultOf(terminal.result).pid).toBe(cluster.workers[0]?.pid);
 
     // And the store holds exactly what was acknowledged.
-    const store = readStore(cluster.dataDir);
+    const store = await readStore(cluster.testStore);
     expect(store.tasks.size).toBe(51);
   });
 });

@@ -1,8 +1,7 @@
 // Helpers of the fault-injection tests: a seeded PRNG, submits that survive a Scheduler outage,
-// a follower of one task's updates, and the store-side invariants read from the SQLite file.
+// a follower of one task's updates, and the store-side invariants read through the store.
 import { randomInt } from "node:crypto";
-import { join } from "node:path";
-import { openSqlite } from "../../packages/server/src/store/sqlite/driver.js";
+import { readAllTasks, type TestStore } from "./stores.js";
 import { OrchestratorError } from "../../packages/client/src/errors/orchestrator-error.js";
 import { Code } from "../../packages/client/src/errors/code.js";
 import type { OrchestratorClient, Submitted, TaskSpec } from "../../packages/client/src/client.js";
@@ -172,25 +171,24 @@ export interface StoreSnapshot {
   events: Map<string, StoredEvent[]>;
 }
 
-/** Reads every task and every event from the Scheduler's SQLite file without writing to it. */
-export function readStore(dataDir: string): StoreSnapshot {
-  const db = openSqlite(join(dataDir, "orchestrator.db"), { readonly: true, fileMustExist: true });
-  try {
-    const tasks = new Map<string, StoredTask>();
-    for (const row of db.prepare("SELECT id, name, payload, state, attempt, max_retries, result, error, worker_id, last_sequence FROM tasks").all() as StoredTask[]) {
-      tasks.set(row.id, row);
-    }
-    const events = new Map<string, StoredEvent[]>();
-    const rows = db.prepare("SELECT task_id, sequence, state, attempt, message, worker_id, result, error FROM task_events ORDER BY task_id, sequence").all() as StoredEvent[];
-    for (const row of rows) {
-      let list = events.get(row.task_id);
-      if (!list) events.set(row.task_id, (list = []));
-      list.push(row);
-    }
-    return { tasks, events };
-  } finally {
-    db.close();
+/** Every task and every event, read through the store the Scheduler used (any backend). */
+export async function readStore(testStore: TestStore): Promise<StoreSnapshot> {
+  const contents = await readAllTasks(testStore);
+  const tasks = new Map<string, StoredTask>();
+  for (const task of contents.tasks.values()) {
+    tasks.set(task.id, {
+      id: task.id, name: task.name, payload: task.payload, state: task.state, attempt: task.attempt, max_retries: task.maxRetries,
+      result: task.result, error: task.error, worker_id: task.workerId, last_sequence: task.lastSequence,
+    });
   }
+  const events = new Map<string, StoredEvent[]>();
+  for (const [taskId, list] of contents.events) {
+    events.set(taskId, list.map((event) => ({
+      task_id: event.taskId, sequence: event.sequence, state: event.state, attempt: event.attempt, message: event.message,
+      worker_id: event.workerId, result: event.result, error: event.error,
+    })));
+  }
+  return { tasks, events };
 }
 
 export const terminalStates: ReadonlySet<string> = new Set(["succeeded", "failed", "cancelled"]);

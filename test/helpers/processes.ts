@@ -8,6 +8,8 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { OrchestratorClient, type ClientOptions } from "../../packages/client/src/client.js";
 
+import { createTestStore, type StoreBackend, type TestStore } from "./stores.js";
+
 export const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 export const cliPath = join(repoRoot, "packages/server/dist/cli/main.js");
 export const fixtureHandlers = join(repoRoot, "test/fixtures/handlers.mjs");
@@ -109,6 +111,8 @@ export async function startService(command: "scheduler" | "worker" | "gateway", 
 }
 
 export interface ClusterOptions {
+  /** The store of the Scheduler: its --data-dir (SQLite, the default) or a PostgreSQL schema of its own. */
+  store?: StoreBackend;
   workers?: number;
   schedulerArgs?: string[];
   workerArgs?: string[];
@@ -133,6 +137,8 @@ export class Cluster {
   schedulerPort = 0;
   gatewayPort = 0;
   private readonly data: { path: string; remove(): void };
+  /** Where the Scheduler keeps tasks; tests read invariants through it (readAllTasks). */
+  testStore!: TestStore;
 
   constructor(private readonly options: ClusterOptions = {}) {
     this.data = options.dataDir ? { path: options.dataDir, remove: () => undefined } : tempDir();
@@ -153,6 +159,7 @@ export class Cluster {
   async start(): Promise<this> {
     this.schedulerPort = await freePort();
     this.gatewayPort = await freePort();
+    this.testStore = await createTestStore(this.options.store ?? "sqlite", this.dataDir);
     await this.startScheduler();
     this.gateway = await startService("gateway", ["--port", String(this.gatewayPort), "--scheduler", this.schedulerAddress, ...(this.options.gatewayArgs ?? [])], { ...this.options.env, ...this.options.gatewayEnv });
     for (let i = 0; i < (this.options.workers ?? 1); i++) await this.addWorker();
@@ -163,7 +170,8 @@ export class Cluster {
   async startScheduler(): Promise<ServiceProcess> {
     this.scheduler = await startService("scheduler", [
       "--port", String(this.schedulerPort), "--data-dir", this.dataDir, "--heartbeat-ms", "200", "--worker-timeout-ms", "2000",
-      "--lease-ms", "2000", "--retry-backoff-ms", "50", ...(this.options.schedulerArgs ?? []),
+      "--lease-ms", "2000", "--retry-backoff-ms", "50", ...(this.testStore.backend === "postgres" ? ["--store", this.testStore.url] : []),
+      ...(this.options.schedulerArgs ?? []),
     ], { ...this.options.env, ...this.options.schedulerEnv });
     return this.scheduler;
   }
@@ -180,6 +188,7 @@ export class Cluster {
   async stop(): Promise<void> {
     this.client?.close();
     await Promise.all([...this.workers, this.gateway, this.scheduler].filter(Boolean).map((service) => service.stop("SIGKILL")));
+    await this.testStore?.remove();
     this.data.remove();
   }
 }
