@@ -6,14 +6,14 @@ import type { SubmitStreamRequest, SubmitStreamResponse } from "../../packages/c
 import { Code } from "../../packages/client/src/errors/code.js";
 import { OrchestratorClient } from "../../packages/client/src/client.js";
 import { Cluster } from "../helpers/processes.js";
-import { readAllTasks, type TestStore } from "../helpers/stores.js";
+import { readAllTasks, storeBackends, type TestStore } from "../helpers/stores.js";
 
 async function storedTasks(testStore: TestStore): Promise<Array<{ id: string; state: string; attempt: number; name: string }>> {
   return [...(await readAllTasks(testStore)).tasks.values()];
 }
 
-describe("batched submit paths", () => {
-  const cluster = new Cluster({ workers: 1, workerArgs: ["--slots", "64"] });
+describe.each(storeBackends)("batched submit paths (%s store)", (store) => {
+  const cluster = new Cluster({ store, workers: 1, workerArgs: ["--slots", "64"] });
 
   beforeAll(async () => {
     await cluster.start();

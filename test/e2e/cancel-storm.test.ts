@@ -6,6 +6,7 @@ import { credentials, type ClientReadableStream } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GatewayClient, type ProgressUpdate } from "../../packages/client/src/protocol/generated/orchestrator/v1/orchestrator.js";
 import { Cluster } from "../helpers/processes.js";
+import { storeBackends } from "../helpers/stores.js";
 
 function firstUpdate(stream: ClientReadableStream<ProgressUpdate>): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -14,8 +15,8 @@ function firstUpdate(stream: ClientReadableStream<ProgressUpdate>): Promise<void
   });
 }
 
-describe("a client that cancels many subscriptions at once", () => {
-  const cluster = new Cluster({ workers: 1 });
+describe.each(storeBackends)("a client that cancels many subscriptions at once (%s store)", (store) => {
+  const cluster = new Cluster({ store, workers: 1 });
 
   beforeAll(async () => {
     await cluster.start();

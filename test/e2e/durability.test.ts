@@ -2,10 +2,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TaskUpdate } from "../../packages/client/src/types.js";
 import { Cluster } from "../helpers/processes.js";
+import { storeBackends } from "../helpers/stores.js";
 
-describe("the Scheduler killed with SIGKILL and restarted on the same store", () => {
+describe.each(storeBackends)("the Scheduler killed with SIGKILL and restarted on the same store (%s store)", (store) => {
   // A lease long enough that the worker surely reconnects before it runs out.
-  const cluster = new Cluster({ workers: 1, workerArgs: ["--slots", "2"], schedulerArgs: ["--lease-ms", "10000"] });
+  const cluster = new Cluster({ store, workers: 1, workerArgs: ["--slots", "2"], schedulerArgs: ["--lease-ms", "10000"] });
 
   beforeAll(async () => {
     await cluster.start();
@@ -84,8 +85,8 @@ describe("the Scheduler killed with SIGKILL and restarted on the same store", ()
   });
 });
 
-describe("the Scheduler and the worker killed together", () => {
-  const cluster = new Cluster({ workers: 1, workerArgs: ["--slots", "2"] });
+describe.each(storeBackends)("the Scheduler and the worker killed together (%s store)", (store) => {
+  const cluster = new Cluster({ store, workers: 1, workerArgs: ["--slots", "2"] });
 
   beforeAll(async () => {
     await cluster.start();

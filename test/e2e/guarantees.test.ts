@@ -9,6 +9,7 @@ import { isTerminal } from "../../packages/client/src/protocol/states.js";
 import type { TaskUpdate } from "../../packages/client/src/types.js";
 import { OrchestratorClient } from "../../packages/client/src/client.js";
 import { Cluster, startService, type LogRecord, type ServiceProcess } from "../helpers/processes.js";
+import { storeBackends } from "../helpers/stores.js";
 import { refusal } from "../helpers/grpc.js";
 import { delay, Follower, readStore, sequenceProblems } from "../helpers/chaos.js";
 
@@ -21,8 +22,8 @@ const heartbeatMs = 200;
 const workerIdOf = (worker: ServiceProcess | undefined): string => String(worker?.logs.find((r) => r.msg === "Worker registered with the scheduler")?.worker_id ?? "");
 const resultOf = (bytes: Uint8Array | null): Record<string, unknown> => JSON.parse(Buffer.from(bytes ?? new Uint8Array()).toString("utf8")) as Record<string, unknown>;
 
-describe("guarantees", () => {
-  const cluster = new Cluster({ workers: 1, workerArgs: ["--handlers", progressHandlers] });
+describe.each(storeBackends)("guarantees (%s store)", (store) => {
+  const cluster = new Cluster({ store, workers: 1, workerArgs: ["--handlers", progressHandlers] });
 
   beforeAll(async () => {
     await cluster.start();

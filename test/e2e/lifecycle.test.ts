@@ -2,9 +2,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code } from "../../packages/client/src/errors/code.js";
 import { Cluster } from "../helpers/processes.js";
+import { storeBackends } from "../helpers/stores.js";
 
-describe("task lifecycle through real processes", () => {
-  const cluster = new Cluster({ workers: 1 });
+describe.each(storeBackends)("task lifecycle through real processes (%s store)", (store) => {
+  const cluster = new Cluster({ store, workers: 1 });
 
   beforeAll(async () => {
     await cluster.start();

@@ -3,9 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OrchestratorClient, TaskFailure, Worker, type TaskContext } from "../../packages/client/src/index.js";
 import { createLogger } from "../../packages/client/src/logger.js";
 import { Cluster } from "../helpers/processes.js";
+import { storeBackends } from "../helpers/stores.js";
 
-describe("SDK worker and client", () => {
-  const cluster = new Cluster({ workers: 0 });
+describe.each(storeBackends)("SDK worker and client (%s store)", (store) => {
+  const cluster = new Cluster({ store, workers: 0 });
   let worker: Worker;
   const seen: Array<{ attempt: number; aborted: boolean }> = [];
 

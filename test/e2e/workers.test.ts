@@ -1,9 +1,10 @@
 // Several workers: shared load, tasks handed on when a worker dies, graceful stop.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Cluster } from "../helpers/processes.js";
+import { storeBackends } from "../helpers/stores.js";
 
-describe("two workers", () => {
-  const cluster = new Cluster({ workers: 2, workerArgs: ["--slots", "2"] });
+describe.each(storeBackends)("two workers (%s store)", (store) => {
+  const cluster = new Cluster({ store, workers: 2, workerArgs: ["--slots", "2"] });
 
   beforeAll(async () => {
     await cluster.start();

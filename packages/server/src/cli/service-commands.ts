@@ -18,7 +18,7 @@ import {
 interface SchedulerFlags extends ListenerFlags {
   host: string; port: number; dataDir: string; logLevel: LogLevel; sqliteSynchronous: SqliteSynchronous; workerTimeoutMs: number;
   heartbeatMs: number; leaseMs: number; retryBackoffMs: number; maxWaitingTasks: number; idempotencyRetentionMs: number;
-  store?: string; retention: number; schedulerId?: string; pollMs: number;
+  store?: string; retention: number; schedulerId?: string; pollMs: number; pollOnly?: boolean;
 }
 interface WorkerFlags extends ListenerFlags, SchedulerTlsFlags {
   host: string; port: number; scheduler: string; slots: number; handlers?: string; workerId?: string; examples: boolean; shutdownGraceMs: number; logLevel: LogLevel;
@@ -71,6 +71,7 @@ function schedulerTuning(command: Command): Command {
     .addOption(new Option("--retention <duration>", "finished tasks and their events are deleted after this long (e.g. 7d, 12h, 30m)").env("ORCHESTRATOR_RETENTION").default(d.retentionMs, "7d").argParser(duration))
     .addOption(new Option("--scheduler-id <id>", "this Scheduler's name in the store's maintenance leadership (default host:port)").env("ORCHESTRATOR_SCHEDULER_ID"))
     .addOption(new Option("--poll-ms <ms>", "PostgreSQL: how often to look for work and events without a NOTIFY").env("ORCHESTRATOR_POLL_MS").default(d.pollIntervalMs).argParser(integer))
+    .addOption(new Option("--poll-only", "PostgreSQL: no LISTEN/NOTIFY, only the poll (behind a pooler that cannot LISTEN)").env("ORCHESTRATOR_POLL_ONLY"))
     .addOption(new Option("--heartbeat-ms <ms>", "how often workers must report").env("ORCHESTRATOR_HEARTBEAT_MS").default(d.heartbeatIntervalMs).argParser(integer))
     .addOption(new Option("--worker-timeout-ms <ms>", "silence after which a worker is presumed dead").env("ORCHESTRATOR_WORKER_TIMEOUT_MS").default(d.workerTimeoutMs).argParser(integer))
     .addOption(new Option("--lease-ms <ms>", "lease of a running attempt in the store").env("ORCHESTRATOR_LEASE_MS").default(d.leaseMs).argParser(integer))
@@ -84,7 +85,7 @@ function schedulerOptions(flags: SchedulerFlags) {
     host: flags.host, port: flags.port, dataDir: flags.dataDir, logLevel: flags.logLevel, sqliteSynchronous: flags.sqliteSynchronous,
     heartbeatIntervalMs: flags.heartbeatMs, workerTimeoutMs: flags.workerTimeoutMs, leaseMs: flags.leaseMs, defaultRetryBackoffMs: flags.retryBackoffMs,
     maxWaitingTasks: flags.maxWaitingTasks, idempotencyRetentionMs: flags.idempotencyRetentionMs, security: listenerSecurity(flags),
-    store: flags.store ?? "", retentionMs: flags.retention, schedulerId: flags.schedulerId ?? "", pollIntervalMs: flags.pollMs,
+    store: flags.store ?? "", retentionMs: flags.retention, schedulerId: flags.schedulerId ?? "", pollIntervalMs: flags.pollMs, pollOnly: flags.pollOnly === true,
   };
 }
 

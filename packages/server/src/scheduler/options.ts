@@ -53,6 +53,8 @@ export interface SchedulerOptions {
   retentionMs?: number;
   /** PostgreSQL: how often each Scheduler looks for work and events without a NOTIFY hint. */
   pollIntervalMs?: number;
+  /** PostgreSQL: no LISTEN, only the poll (behind a connection pooler that cannot LISTEN, as PgBouncer in transaction mode). */
+  pollOnly?: boolean;
 }
 
 export type CompiledSchedulerOptions = Required<SchedulerOptions>;
@@ -78,6 +80,7 @@ export const schedulerDefaults = {
   leaderTtlMs: 10_000,
   retentionMs: 7 * 24 * 3600 * 1000,
   pollIntervalMs: 1000,
+  pollOnly: false,
 } as const satisfies CompiledSchedulerOptions;
 
 function positive(name: string, value: number, min = 1): number {

@@ -66,7 +66,7 @@ async function openStore(options: CompiledSchedulerOptions, clock: Clock, logger
   if (/^postgres(ql)?:\/\//.test(options.store)) {
     // Loaded only when asked for, so the embedded default never loads the pg driver.
     const { PostgresStore } = await import("../store/postgres/postgres-store.js");
-    return new PostgresStore({ url: options.store, clock, pollIntervalMs: options.pollIntervalMs });
+    return new PostgresStore({ url: options.store, clock, pollIntervalMs: options.pollIntervalMs, listen: !options.pollOnly });
   }
   const path = options.store.startsWith("sqlite:") ? options.store.slice("sqlite:".length) : databasePath(options.dataDir);
   const warning = looseDirectoryWarning(dirname(path));

@@ -1,0 +1,127 @@
+// Several Schedulers on one PostgreSQL schema, as real processes: work submitted at one Scheduler
+// runs on a worker attached to another, cancels and updates cross between them, one idempotency
+// key gives one task whichever Scheduler takes it, and maintenance passes to another leader when
+// the leader dies.
+import { afterEach, describe, expect, it } from "vitest";
+import type { OrchestratorClient } from "../../packages/client/src/client.js";
+import { createTestStore, readAllTasks } from "../helpers/stores.js";
+import { Follower } from "../helpers/chaos.js";
+import { ScaleOutRig, until, type JournalEntry } from "../helpers/scale-out.js";
+
+function percentile(values: readonly number[], fraction: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil(fraction * sorted.length) - 1)] ?? NaN;
+}
+
+/** Submits `count` tasks one after another through `client`; returns how long each took to start on a worker. */
+async function startLatencies(rig: ScaleOutRig, client: OrchestratorClient, count: number): Promise<number[]> {
+  const latencies: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const submittedAt = Date.now();
+    const { taskId } = await client.submit({ name: "journaled", payload: { ms: 0 } });
+    let started: JournalEntry | undefined;
+    await until(() => (started = rig.entries().find((entry) => entry.kind === "start" && entry.taskId === taskId)) !== undefined, 10_000, `task ${taskId} to start`);
+    latencies.push((started?.at ?? NaN) - submittedAt);
+  }
+  return latencies;
+}
+
+describe("several Schedulers on one PostgreSQL", () => {
+  let rig: ScaleOutRig;
+
+  afterEach(async () => {
+    await rig?.stop();
+  });
+
+  it("runs a task submitted at Scheduler A on the only worker, attached to B, within 50 ms (p99 of 200), and within the poll interval + 50 ms when B polls only", async () => {
+    rig = new ScaleOutRig(await createTestStore("postgres"));
+    const a = await rig.scheduler();
+    const b = await rig.scheduler();
+    const { client } = await rig.gateway([a.address]);
+    await rig.worker([b.address]);
+    const hinted = await startLatencies(rig, client, 200);
+    expect(percentile(hinted, 0.99), `start latencies (ms), sorted: ${[...hinted].sort((x, y) => x - y).join(",")}`).toBeLessThanOrEqual(50);
+
+    // B without LISTEN (as behind a pooler that cannot LISTEN): the poll alone finds the work.
+    const pollOnly = await rig.scheduler(["--poll-only", "--poll-ms", "300"]);
+    await rig.worker([pollOnly.address]);
+    await b.process.stop("SIGKILL");
+    const polled = await startLatencies(rig, client, 20);
+    expect(Math.max(...polled), `start latencies (ms): ${polled.join(",")}`).toBeLessThanOrEqual(300 + 50);
+  });
+
+  it("carries a cancel through A to the handler on B's worker within 1 s, and refuses the late result", async () => {
+    rig = new ScaleOutRig(await createTestStore("postgres"));
+    const a = await rig.scheduler();
+    const b = await rig.scheduler();
+    const { client } = await rig.gateway([a.address]);
+    const worker = await rig.worker([b.address]);
+    const { taskId } = await client.submit({ name: "journaled", payload: { ms: 60_000 } });
+    await until(() => rig.entries().some((entry) => entry.kind === "start" && entry.taskId === taskId), 5000, "the handler to start");
+    const cancelledAt = Date.now();
+    await client.cancel(taskId, "changed my mind");
+    let aborted: JournalEntry | undefined;
+    await until(() => (aborted = rig.entries().find((entry) => entry.kind === "abort" && entry.taskId === taskId)) !== undefined, 5000, "the handler to see the abort");
+    expect((aborted?.at ?? Infinity) - cancelledAt).toBeLessThanOrEqual(1000);
+    await b.process.waitForLog((record) => record.task_id === taskId && /no longer current/.test(String(record.msg)), 5000);
+    expect((await client.get(taskId)).state).toBe("cancelled");
+    expect(worker.logs.some((record) => record.task_id === taskId && record.msg === "Task succeeded")).toBe(false);
+  });
+
+  it("gives one task for one idempotency key submitted through A and B at once", async () => {
+    rig = new ScaleOutRig(await createTestStore("postgres"));
+    const a = await rig.scheduler();
+    const b = await rig.scheduler();
+    const viaA = (await rig.gateway([a.address])).client;
+    const viaB = (await rig.gateway([b.address])).client;
+    for (let round = 0; round < 20; round++) {
+      const spec = { name: "journaled", payload: { ms: 0 }, idempotencyKey: `same-key-${round}` };
+      const [first, second] = await Promise.all([viaA.submit(spec), viaB.submit(spec)]);
+      expect(second.taskId, `round ${round}`).toBe(first.taskId);
+    }
+    const stored = await readAllTasks(rig.store);
+    expect(stored.tasks.size).toBe(20);
+  });
+
+  it("shows every update of a task running on B's worker to a subscriber at A's Gateway, in order, with no gap or repeat", async () => {
+    rig = new ScaleOutRig(await createTestStore("postgres"));
+    const a = await rig.scheduler();
+    const b = await rig.scheduler();
+    const { client } = await rig.gateway([a.address]);
+    await rig.worker([b.address]);
+    const { taskId } = await client.submit({ name: "journaled", payload: { ms: 2000, ticks: 50 } });
+    const follower = new Follower(client, taskId);
+    const last = await follower.done;
+    expect(last?.state).toBe("succeeded");
+    const sequences = follower.updates.map((update) => update.sequence);
+    expect(sequences).toEqual(Array.from({ length: sequences.length }, (_, i) => i + 1));
+    // queued, running, 50 progress updates, succeeded.
+    expect(sequences.length).toBe(53);
+  });
+
+  it("passes maintenance to another Scheduler within the leader TTL + one renewal when the leader dies, and expires each abandoned attempt once", async () => {
+    rig = new ScaleOutRig(await createTestStore("postgres"));
+    const first = await rig.scheduler();
+    await first.process.waitForMessage(/leads maintenance/);
+    const second = await rig.scheduler();
+    const { client } = await rig.gateway([second.address]);
+    const worker = await rig.worker([second.address], ["--slots", "4"]);
+    const tasks = await Promise.all(Array.from({ length: 4 }, () => client.submit({ name: "journaled", payload: { ms: 60_000 }, maxRetries: 3 })));
+    await until(() => rig.entries().filter((entry) => entry.kind === "start").length === 4, 5000, "four handlers to start");
+    // The worker dies with its four attempts, and so does the maintenance leader.
+    await worker.stop("SIGKILL");
+    const killedAt = Date.now();
+    await first.process.stop("SIGKILL");
+    const took = await second.process.waitForMessage(/leads maintenance/, 20_000);
+    expect(Date.parse(String(took.time)) - killedAt).toBeLessThanOrEqual(10_000 + 200 + 1000);
+    for (const { taskId } of tasks) {
+      await until(async () => (await client.get(taskId)).state !== "running", 15_000, `task ${taskId} to be expired`);
+    }
+    const stored = await readAllTasks(rig.store);
+    for (const { taskId } of tasks) {
+      const expiries = (stored.events.get(taskId) ?? []).filter((event) => event.state === "retrying" && event.attempt === 1);
+      expect(expiries, `task ${taskId}`).toHaveLength(1);
+    }
+  });
+});
+
