@@ -4,8 +4,8 @@
 // the leader dies.
 import { afterEach, describe, expect, it } from "vitest";
 import type { OrchestratorClient } from "../../packages/client/src/client.js";
-import { createTestStore, readAllTasks } from "../helpers/stores.js";
-import { Follower } from "../helpers/chaos.js";
+import { adminQuery, createTestStore, readAllTasks } from "../helpers/stores.js";
+import { Follower, readStore, sequenceProblems, storeViolations } from "../helpers/chaos.js";
 import { ScaleOutRig, until, type JournalEntry } from "../helpers/scale-out.js";
 
 function percentile(values: readonly number[], fraction: number): number {
@@ -123,5 +123,54 @@ describe("several Schedulers on one PostgreSQL", () => {
       expect(expiries, `task ${taskId}`).toHaveLength(1);
     }
   });
-});
 
+  it("3 Schedulers, 2 Gateways, 4 workers: 3,000 tasks complete exactly once through a Scheduler SIGKILL and a cut LISTEN connection, and subscribers at both Gateways see every update", async () => {
+    rig = new ScaleOutRig(await createTestStore("postgres"));
+    const schedulers = [await rig.scheduler(), await rig.scheduler(), await rig.scheduler()];
+    const [s0, s1, s2] = schedulers.map((scheduler) => scheduler.address) as [string, string, string];
+    const gateways = [(await rig.gateway([s0, s1, s2])).client, (await rig.gateway([s2, s1, s0])).client];
+    for (const list of [[s0, s1], [s1, s2], [s2, s0], [s0, s2]]) await rig.worker(list, ["--slots", "16"]);
+
+    const total = 3000;
+    const sampled = new Set(Array.from({ length: 10 }, (_, i) => 900 + i * 60));
+    const followers: Follower[] = [];
+    const submitted: string[] = [];
+    const chunk = 100;
+    for (let start = 0; start < total; start += chunk) {
+      const client = gateways[(start / chunk) % 2] as OrchestratorClient;
+      const specs = Array.from({ length: chunk }, (_, i) => {
+        const index = start + i;
+        const payload = sampled.has(index) ? { ms: 1500, ticks: 6 } : { ms: index % 7 };
+        return { name: "journaled", payload, maxRetries: 5, idempotencyKey: `cluster-${index}` };
+      });
+      // Repeated with the same keys while a Gateway fails over: the keys make the repeat harmless.
+      const accepted = await until.retrying(() => client.submitMany(specs), 30_000, `chunk at ${start}`);
+      specs.forEach((_, i) => {
+        const taskId = accepted[i]?.taskId ?? "";
+        submitted.push(taskId);
+        if (sampled.has(start + i)) followers.push(new Follower(gateways[0] as OrchestratorClient, taskId), new Follower(gateways[1] as OrchestratorClient, taskId));
+      });
+      if (start === 1000) {
+        await schedulers[0]?.process.stop("SIGKILL");
+        const cut = await adminQuery("SELECT pg_terminate_backend(pid) AS cut FROM pg_stat_activity WHERE application_name = $1", [`orchestrator listener ${schedulers[1]?.id}`]);
+        expect(cut).toHaveLength(1);
+      }
+    }
+    expect(new Set(submitted).size).toBe(total);
+    await until(() => new Set(rig.entries().filter((entry) => entry.kind === "done").map((entry) => entry.taskId)).size === total, 180_000, "every task to finish");
+
+    const done = new Map<string, number>();
+    for (const entry of rig.entries()) if (entry.kind === "done") done.set(entry.taskId, (done.get(entry.taskId) ?? 0) + 1);
+    expect([...done.entries()].filter(([, count]) => count !== 1)).toEqual([]);
+    const snapshot = await readStore(rig.store);
+    expect(snapshot.tasks.size).toBe(total);
+    expect(storeViolations(snapshot)).toEqual([]);
+    expect([...snapshot.tasks.values()].filter((task) => task.state !== "succeeded").map((task) => task.id)).toEqual([]);
+    for (const follower of followers) {
+      const last = await follower.done;
+      const sequences = follower.updates.map((update) => update.sequence);
+      expect(sequenceProblems(sequences), `followed task ${follower.taskId}`).toBeNull();
+      expect(last?.sequence).toBe(snapshot.tasks.get(follower.taskId)?.last_sequence);
+    }
+  }, 300_000);
+});

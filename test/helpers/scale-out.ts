@@ -42,14 +42,15 @@ export class ScaleOutRig {
     writeFileSync(this.journal, "");
   }
 
-  async scheduler(args: string[] = []): Promise<{ process: ServiceProcess; address: string }> {
+  async scheduler(args: string[] = []): Promise<{ process: ServiceProcess; address: string; id: string }> {
     const port = await freePort();
+    const id = `scheduler-${port}`;
     const process = await startService("scheduler", [
-      "--port", String(port), "--store", this.store.url, "--data-dir", this.files.path, "--heartbeat-ms", "200",
+      "--port", String(port), "--scheduler-id", id, "--store", this.store.url, "--data-dir", this.files.path, "--heartbeat-ms", "200",
       "--worker-timeout-ms", "2000", "--lease-ms", "2000", "--retry-backoff-ms", "50", ...args,
     ]);
     this.processes.push(process);
-    return { process, address: `127.0.0.1:${port}` };
+    return { process, address: `127.0.0.1:${port}`, id };
   }
 
   async gateway(schedulers: readonly string[]): Promise<{ process: ServiceProcess; client: OrchestratorClient }> {
@@ -91,4 +92,17 @@ export async function until(check: () => boolean | Promise<boolean>, timeoutMs: 
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+/** Calls `attempt` until it succeeds (a service failing over answers UNAVAILABLE meanwhile). */
+until.retrying = async function retrying<T>(attempt: () => Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (Date.now() > deadline) throw new Error(`${what}: still failing after ${timeoutMs} ms`, { cause: error });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+};
 
