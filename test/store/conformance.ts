@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Code } from "../../packages/client/src/errors/code.js";
 import { OrchestratorError } from "../../packages/client/src/errors/orchestrator-error.js";
 import type {
-  BackoffPolicy, ClaimedAttempt, ClaimRequest, LeaseTerms, NewTask, TaskEvent, TaskRecord, TaskStore,
+  ClaimedAttempt, ClaimRequest, LeaseTerms, NewTask, RetryBackoff, TaskEvent, TaskRecord, TaskStore,
 } from "../../packages/server/src/store/store.js";
 
 export const T0 = Date.UTC(2026, 0, 1);
@@ -29,15 +29,65 @@ export function byteList(value: Uint8Array | null | undefined): number[] | null 
   return value ? Array.from(value) : null;
 }
 
-/** A deterministic backoff (base * 2^(attempt-1)) that remembers the arguments it was given. */
-export function recordingBackoff(): { policy: BackoffPolicy; calls: Array<[number, number]> } {
-  const calls: Array<[number, number]> = [];
-  return { calls, policy: (failedAttempt, base) => { calls.push([failedAttempt, base]); return base * 2 ** (failedAttempt - 1); } };
+/** A deterministic backoff: the n-th failure waits retryBackoffMs * 2^(n-1), no cap, no jitter. */
+export const exactBackoff: RetryBackoff = { maxDelayMs: 1e12, jitter: 0 };
+export const noBackoff: RetryBackoff = { maxDelayMs: 0, jitter: 0 };
+
+/** What a test may ask of a backend when opening a store. */
+export interface OpenOptions {
+  /** The jitter source (default Math.random). */
+  random?: () => number;
 }
 
-const noBackoff: BackoffPolicy = () => 0;
+/**
+ * Collects what a store's signals deliver, and lets a test wait (on the signal, not on time) until
+ * a condition holds.
+ */
+export class SignalRecorder {
+  readonly batches: Array<readonly TaskEvent[]> = [];
+  readonly work: Array<readonly string[] | null> = [];
+  private waiters: Array<() => void> = [];
+  private readonly unsubscribes: Array<() => void>;
 
-export function describeTaskStoreConformance(backendName: string, open: () => Promise<TaskStore>): void {
+  constructor(store: TaskStore) {
+    this.unsubscribes = [
+      store.signals.onEvents((events) => { this.batches.push(events); this.wake(); }),
+      store.signals.onWorkAvailable((names) => { this.work.push(names); this.wake(); }),
+    ];
+  }
+
+  get events(): TaskEvent[] {
+    return this.batches.flat();
+  }
+
+  /** Named work hints only (a poll's null hint says nothing about a particular write). */
+  get namedWork(): string[][] {
+    return this.work.filter((names): names is readonly string[] => names !== null).map((names) => [...names]);
+  }
+
+  async until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!condition()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.max(1, deadline - Date.now()));
+        this.waiters.push(() => { clearTimeout(timer); resolve(); });
+      });
+    }
+  }
+
+  stop(): void {
+    for (const unsubscribe of this.unsubscribes) unsubscribe();
+  }
+
+  private wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const waiter of waiters) waiter();
+  }
+}
+
+export function describeTaskStoreConformance(backendName: string, open: (options?: OpenOptions) => Promise<TaskStore>): void {
   describe(`TaskStore conformance: ${backendName}`, () => {
     let store: TaskStore;
 
@@ -170,7 +220,7 @@ export function describeTaskStoreConformance(backendName: string, open: () => Pr
         expect(await store.countWaiting()).toBe(3);
         await claim("w1", ["other"], 1, T0);
         expect(await store.countWaiting()).toBe(2);
-        await store.fail({ taskId: "r1", attempt: 1 }, { error: "boom", retryable: true }, T0 + 1, () => 1000);
+        await store.fail({ taskId: "r1", attempt: 1 }, { error: "boom", retryable: true }, T0 + 1, exactBackoff);
         expect(await store.countWaiting()).toBe(3);
       });
     });
@@ -281,12 +331,10 @@ export function describeTaskStoreConformance(backendName: string, open: () => Pr
     });
 
     describe("fail", () => {
-      it("retries a retryable failure after backoff(attempt, retryBackoffMs)", async () => {
+      it("retries a retryable failure after the backoff of attempt 1 (retryBackoffMs)", async () => {
         await store.enqueue([newTask("t1", { retryBackoffMs: 250 })], T0);
         await claimOnly("w1", T0);
-        const backoff = recordingBackoff();
-        const event = await store.fail({ taskId: "t1", attempt: 1 }, { error: "boom", retryable: true }, T0 + 100, backoff.policy);
-        expect(backoff.calls).toEqual([[1, 250]]);
+        const event = await store.fail({ taskId: "t1", attempt: 1 }, { error: "boom", retryable: true }, T0 + 100, exactBackoff);
         expect(event).toMatchObject({ sequence: 3, state: "retrying", attempt: 1, error: "boom", nextAttemptAt: T0 + 350, timestamp: T0 + 100 });
         expect(await task("t1")).toMatchObject({ state: "retrying", error: "boom", nextAttemptAt: T0 + 350, finishedAt: null });
         expect(await claim("w1", ["resize"], 1, T0 + 1_000)).toEqual([]);
@@ -295,11 +343,32 @@ export function describeTaskStoreConformance(backendName: string, open: () => Pr
       it("fails a non-retryable failure at once, whatever retries are left", async () => {
         await store.enqueue([newTask("t1", { maxRetries: 5 })], T0);
         await claimOnly("w1", T0);
-        const backoff = recordingBackoff();
-        const event = await store.fail({ taskId: "t1", attempt: 1 }, { error: "bad input", retryable: false }, T0 + 7, backoff.policy);
+        const event = await store.fail({ taskId: "t1", attempt: 1 }, { error: "bad input", retryable: false }, T0 + 7, exactBackoff);
         expect(event).toMatchObject({ sequence: 3, state: "failed", attempt: 1, error: "bad input", nextAttemptAt: null });
-        expect(backoff.calls).toEqual([]);
         expect(await task("t1")).toMatchObject({ state: "failed", error: "bad input", finishedAt: T0 + 7, nextAttemptAt: null });
+      });
+
+      it("applies RetryBackoff as data: doubling per attempt, capped at maxDelayMs, scaled by the jitter it draws", async () => {
+        const jittered = await open({ random: () => 0.5 });
+        try {
+          await jittered.migrate();
+          await jittered.enqueue([newTask("t1", { maxRetries: 5, retryBackoffMs: 1_000 })], T0);
+          const backoff: RetryBackoff = { maxDelayMs: 3_000, jitter: 0.5 };
+          const delays: number[] = [];
+          let now = T0;
+          for (let round = 0; round < 3; round += 1) {
+            const [claimed] = await jittered.claim([{ workerId: "w1", names: ["resize"], limit: 1 }], now, terms);
+            const attempt = claimed?.[0]?.attempt ?? 0;
+            const event = await jittered.fail({ taskId: "t1", attempt }, { error: "boom", retryable: true }, now, backoff);
+            delays.push((event?.nextAttemptAt ?? now) - now);
+            now += 10_000;
+            await jittered.promoteDueRetries(now);
+          }
+          // 1000, 2000, then 4000 capped at 3000; each scaled by 1 - 0.5 * 0.5.
+          expect(delays).toEqual([750, 1_500, 2_250]);
+        } finally {
+          await jittered.close();
+        }
       });
 
       it("fails when no retries are left", async () => {
@@ -312,23 +381,24 @@ export function describeTaskStoreConformance(backendName: string, open: () => Pr
 
       it("runs at most maxRetries + 1 attempts over a full claim/fail cycle", async () => {
         await store.enqueue([newTask("t1", { maxRetries: 2, retryBackoffMs: 100 })], T0);
-        const backoff = recordingBackoff();
         const attempts: number[] = [];
         const states: string[] = [];
+        const delays: number[] = [];
         let now = T0;
         for (let round = 0; round < 5; round += 1) {
           const claimed = await claim("w1", ["resize"], 1, now);
           if (claimed.length === 0) break;
           const attempt = (claimed[0] as ClaimedAttempt).attempt;
           attempts.push(attempt);
-          const event = await store.fail({ taskId: "t1", attempt }, { error: `boom ${attempt}`, retryable: true }, now, backoff.policy);
+          const event = await store.fail({ taskId: "t1", attempt }, { error: `boom ${attempt}`, retryable: true }, now, exactBackoff);
           states.push(event?.state ?? "refused");
+          if (event?.nextAttemptAt) delays.push(event.nextAttemptAt - now);
           now += 10_000;
           await store.promoteDueRetries(now);
         }
         expect(attempts).toEqual([1, 2, 3]);
         expect(states).toEqual(["retrying", "retrying", "failed"]);
-        expect(backoff.calls).toEqual([[1, 100], [2, 100]]);
+        expect(delays).toEqual([100, 200]);
         expect(await task("t1")).toMatchObject({ state: "failed", attempt: 3, error: "boom 3" });
       });
 
@@ -347,7 +417,7 @@ export function describeTaskStoreConformance(backendName: string, open: () => Pr
       async function failToRetrying(id: string, name: string, retryBackoffMs: number): Promise<void> {
         await store.enqueue([newTask(id, { name, retryBackoffMs })], T0);
         const claimed = await claimOnly("w1", T0, [name]);
-        await store.fail({ taskId: id, attempt: claimed.attempt }, { error: "boom", retryable: true }, T0, recordingBackoff().policy);
+        await store.fail({ taskId: id, attempt: claimed.attempt }, { error: "boom", retryable: true }, T0, exactBackoff);
       }
 
       it("promotes only due retries, returns their names, and tracks the next due time", async () => {
@@ -402,16 +472,14 @@ export function describeTaskStoreConformance(backendName: string, open: () => Pr
       it("expires an attempt whose lease passed and retries it while retries remain", async () => {
         await store.enqueue([newTask("t1", { retryBackoffMs: 500 })], T0);
         await claimOnly("w1", T0);
-        const backoff = recordingBackoff();
-        expect(await store.expireAttempts(T0 + terms.leaseMs - 1, backoff.policy)).toEqual([]);
-        const expired = await store.expireAttempts(T0 + terms.leaseMs, backoff.policy);
+        expect(await store.expireAttempts(T0 + terms.leaseMs - 1, exactBackoff)).toEqual([]);
+        const expired = await store.expireAttempts(T0 + terms.leaseMs, exactBackoff);
         expect(expired).toHaveLength(1);
         expect(expired[0]).toMatchObject({ taskId: "t1", attempt: 1, workerId: "w1", reason: "lease expired" });
         expect(expired[0]?.event).toMatchObject({ taskId: "t1", state: "retrying", sequence: 3, nextAttemptAt: T0 + terms.leaseMs + 500 });
-        expect(backoff.calls).toEqual([[1, 500]]);
         expect((await task("t1")).state).toBe("retrying");
         expect(await store.complete({ taskId: "t1", attempt: 1 }, bytes("late"), T0 + terms.leaseMs + 1)).toBeNull();
-        expect(await store.expireAttempts(T0 + terms.leaseMs * 10, backoff.policy)).toEqual([]);
+        expect(await store.expireAttempts(T0 + terms.leaseMs * 10, exactBackoff)).toEqual([]);
       });
 
       it("fails an expired attempt when no retries are left", async () => {
@@ -669,6 +737,152 @@ export function describeTaskStoreConformance(backendName: string, open: () => Pr
         expect(await store.getTask("x1")).toBeNull();
         expect((await task("x2")).state).toBe("queued");
         expect((await task("dup")).state).toBe("succeeded");
+      });
+    });
+
+    describe("signals", () => {
+      it("reports committed events to onEvents, each task's in sequence order, and not a failed write's", async () => {
+        const recorder = new SignalRecorder(store);
+        try {
+          await store.enqueue([newTask("t1"), newTask("t2")], T0);
+          const claimed = await claimOnly("w1", T0 + 1);
+          await store.progress(claimed, 50, "half", T0 + 2);
+          await Promise.allSettled([store.enqueue([newTask("x1"), newTask("t2")], T0 + 3), store.complete(claimed, bytes("ok"), T0 + 3)]);
+          await recorder.until(() => recorder.events.length >= 5, "5 events");
+          const seen = recorder.events.map((e) => [e.taskId, e.sequence, e.state]);
+          expect(seen).toEqual([["t1", 1, "queued"], ["t2", 1, "queued"], ["t1", 2, "running"], ["t1", 3, "running"], ["t1", 4, "succeeded"]]);
+          expect(recorder.events.some((e) => e.taskId === "x1")).toBe(false);
+          expect(recorder.events.at(-1)?.timestamp).toBe(T0 + 3);
+        } finally {
+          recorder.stop();
+        }
+      });
+
+      it("reports the events of writes fired together in call order", async () => {
+        const recorder = new SignalRecorder(store);
+        try {
+          const ids = Array.from({ length: 20 }, (_, i) => `t${String(i).padStart(2, "0")}`);
+          await Promise.all(ids.map((id, i) => store.enqueue([newTask(id)], T0 + i)));
+          await recorder.until(() => recorder.events.length >= 20, "20 events");
+          expect(recorder.events.map((e) => e.taskId)).toEqual(ids);
+        } finally {
+          recorder.stop();
+        }
+      });
+
+      it("signals work available with the task names an enqueue or a promotion made claimable", async () => {
+        const recorder = new SignalRecorder(store);
+        try {
+          await store.enqueue([newTask("r1"), newTask("e1", { name: "email" }), newTask("r2")], T0);
+          await recorder.until(() => recorder.namedWork.length >= 1, "work after the enqueue");
+          expect(recorder.namedWork.flat().sort()).toEqual(["email", "resize"]);
+
+          const claimed = await claimOnly("w1", T0, ["email"]);
+          await store.fail(claimed, { error: "boom", retryable: true }, T0, exactBackoff);
+          await store.complete((await claimOnly("w1", T0)), bytes("ok"), T0);
+          expect(recorder.namedWork).toHaveLength(1);
+
+          expect(await store.promoteDueRetries(T0 + 1_000)).toEqual(["email"]);
+          await recorder.until(() => recorder.namedWork.length >= 2, "work after the promotion");
+          expect(recorder.namedWork[1]).toEqual(["email"]);
+        } finally {
+          recorder.stop();
+        }
+      });
+
+      it("stops calling a listener once it unsubscribed", async () => {
+        const recorder = new SignalRecorder(store);
+        const late: TaskEvent[] = [];
+        const unsubscribe = store.signals.onEvents((events) => late.push(...events));
+        unsubscribe();
+        try {
+          await store.enqueue([newTask("t1")], T0);
+          await recorder.until(() => recorder.events.length >= 1, "the event");
+          expect(late).toEqual([]);
+        } finally {
+          recorder.stop();
+        }
+      });
+    });
+
+    describe("leadership", () => {
+      const ttl = 10_000;
+
+      it("gives the first holder term 1; renews it; refuses a second holder until the term expires", async () => {
+        expect(await store.acquireLeadership("a", ttl, T0)).toEqual({ isLeader: true, term: 1, holder: "a", sinceLastRenewalMs: null });
+        expect(await store.acquireLeadership("a", ttl, T0 + 3_000)).toEqual({ isLeader: true, term: 1, holder: "a", sinceLastRenewalMs: 3_000 });
+        expect(await store.acquireLeadership("b", ttl, T0 + 3_000 + ttl - 1)).toEqual({ isLeader: false, term: 1, holder: "a", sinceLastRenewalMs: ttl - 1 });
+        expect(await store.acquireLeadership("b", ttl, T0 + 3_000 + ttl)).toEqual({ isLeader: true, term: 2, holder: "b", sinceLastRenewalMs: ttl });
+        expect(await store.acquireLeadership("a", ttl, T0 + 3_000 + ttl + 1)).toMatchObject({ isLeader: false, term: 2, holder: "b" });
+      });
+
+      it("hands over at once on release; a release by another holder does nothing", async () => {
+        await store.acquireLeadership("a", ttl, T0);
+        await store.releaseLeadership("b");
+        expect(await store.acquireLeadership("b", ttl, T0 + 1)).toMatchObject({ isLeader: false, holder: "a", term: 1 });
+        await store.releaseLeadership("a");
+        expect(await store.acquireLeadership("b", ttl, T0 + 2)).toEqual({ isLeader: true, term: 2, holder: "b", sinceLastRenewalMs: 2 });
+      });
+
+      it("tells how long nobody renewed: a leader that comes back after a gap sees the gap", async () => {
+        await store.acquireLeadership("a", ttl, T0);
+        const back = await store.acquireLeadership("a", ttl, T0 + 45_000);
+        expect(back).toEqual({ isLeader: true, term: 2, holder: "a", sinceLastRenewalMs: 45_000 });
+      });
+    });
+
+    describe("extendAllLeases", () => {
+      it("raises every running lease below `until`, leaving higher leases and other tasks alone", async () => {
+        await store.enqueue([newTask("t1"), newTask("t2"), newTask("t3"), newTask("q1", { name: "later" })], T0);
+        await claimOnly("w1", T0);
+        await claimOnly("w2", T0);
+        const done = await claimOnly("w3", T0);
+        await store.complete(done, bytes("ok"), T0);
+        await store.extendLeases([{ taskId: "t2", attempt: 1 }], T0 + 50_000);
+        expect(await store.extendAllLeases(T0 + 30_000)).toBe(1);
+        expect(await store.expireAttempts(T0 + 29_999, noBackoff)).toEqual([]);
+        expect((await store.expireAttempts(T0 + 30_000, noBackoff)).map((e) => e.taskId)).toEqual(["t1"]);
+        expect((await store.expireAttempts(T0 + 50_000, noBackoff)).map((e) => e.taskId)).toEqual(["t2"]);
+        expect((await task("q1")).state).toBe("queued");
+        expect((await task("t3")).state).toBe("succeeded");
+      });
+    });
+
+    describe("deleteFinished (retention)", () => {
+      it("deletes finished tasks at or before the cutoff, oldest first, in batches, with their events and keys", async () => {
+        const day = 24 * 3600 * 1000;
+        await store.enqueue([newTask("ok-old", { idempotencyKey: "key-old" }), newTask("failed-old", { maxRetries: 0 }), newTask("cancelled-old")], T0);
+        await store.enqueue([newTask("ok-new"), newTask("running"), newTask("retrying"), newTask("queued")], T0);
+        await store.complete(await claimOnly("w1", T0), bytes("ok"), T0 + 1);
+        await store.fail(await claimOnly("w1", T0), { error: "boom", retryable: true }, T0 + 2, noBackoff);
+        await store.cancel("cancelled-old", "user asked", T0 + 3);
+        await store.complete(await claimOnly("w1", T0), bytes("ok"), T0 + 100);
+        await claimOnly("w1", T0);
+        await store.fail(await claimOnly("w1", T0), { error: "boom", retryable: true }, T0 + 4, exactBackoff);
+
+        expect(await store.deleteFinished(T0 + 3, 2)).toBe(2);
+        expect(await store.getTask("ok-old")).toBeNull();
+        expect(await store.getTask("failed-old")).toBeNull();
+        expect((await task("cancelled-old")).state).toBe("cancelled");
+        expect(await store.deleteFinished(T0 + 3, 10)).toBe(1);
+        expect(await store.deleteFinished(T0 + 3, 10)).toBe(0);
+        for (const id of ["ok-old", "failed-old", "cancelled-old"]) {
+          expect(await store.getTask(id), id).toBeNull();
+          expect(await store.listEvents(id, 0), id).toEqual([]);
+        }
+        expect((await store.listTasks({ limit: 10 })).tasks.map((t) => [t.id, t.state])).toEqual([
+          ["queued", "queued"], ["retrying", "retrying"], ["running", "running"], ["ok-new", "succeeded"],
+        ]);
+        expect(await sequences("ok-new")).toEqual([1, 2, 3]);
+        // The deleted task's idempotency key went with it: the same key makes a new task.
+        const [again] = await store.enqueue([newTask("ok-again", { idempotencyKey: "key-old", payload: bytes("other") })], T0 + 5, day);
+        expect(again?.taskId).toBe("ok-again");
+      });
+
+      it("analyze() runs on a store with data", async () => {
+        await store.enqueue([newTask("t1")], T0);
+        await expect(store.analyze()).resolves.toBeUndefined();
+        expect((await task("t1")).state).toBe("queued");
       });
     });
   });

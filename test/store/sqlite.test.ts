@@ -11,7 +11,7 @@ import { migrations } from "../../packages/server/src/store/sqlite/migrations/in
 import { storeErrorFrom } from "../../packages/server/src/store/sqlite/store-errors.js";
 import { SqliteStore } from "../../packages/server/src/store/sqlite/sqlite-store.js";
 import type { SqliteStoreOptions } from "../../packages/server/src/store/sqlite/sqlite-store.js";
-import { byteList, bytes, describeTaskStoreConformance, newTask, T0, terms } from "./conformance.js";
+import { byteList, bytes, describeTaskStoreConformance, newTask, noBackoff, T0, terms } from "./conformance.js";
 
 let directory = "";
 let fileCount = 0;
@@ -43,8 +43,8 @@ function inspect<T>(path: string, read: (db: SqliteDatabase) => T): T {
 // Every driver this Node can run (node:sqlite on 22.16+ and 24, better-sqlite3 on 20 and 22): the
 // suite that passes on one must pass on the other.
 for (const driver of usableSqliteDrivers()) {
-  describeTaskStoreConformance(`sqlite file, ${driver}`, () => Promise.resolve(new SqliteStore({ path: freshPath(), driver })));
-  describeTaskStoreConformance(`sqlite :memory:, ${driver}`, () => Promise.resolve(new SqliteStore({ path: ":memory:", driver })));
+  describeTaskStoreConformance(`sqlite file, ${driver}`, (options) => Promise.resolve(new SqliteStore({ path: freshPath(), driver, ...options })));
+  describeTaskStoreConformance(`sqlite :memory:, ${driver}`, (options) => Promise.resolve(new SqliteStore({ path: ":memory:", driver, ...options })));
 }
 
 describe.each(usableSqliteDrivers())("SqliteStore on a file, %s", (driver) => {
@@ -81,8 +81,8 @@ describe.each(usableSqliteDrivers())("SqliteStore on a file, %s", (driver) => {
     expect(await after.countWaiting()).toBe(1);
 
     // The running attempt kept its lease: it is not expired early, and it is once the lease passes.
-    expect(await after.expireAttempts(T0 + terms.leaseMs - 1, () => 0)).toEqual([]);
-    const expired = await after.expireAttempts(T0 + terms.leaseMs, () => 0);
+    expect(await after.expireAttempts(T0 + terms.leaseMs - 1, noBackoff)).toEqual([]);
+    const expired = await after.expireAttempts(T0 + terms.leaseMs, noBackoff);
     expect(expired.map((e) => [e.taskId, e.attempt, e.workerId, e.reason])).toEqual([["running", 1, "w1", "lease expired"]]);
     expect(expired[0]?.event.sequence).toBe(4);
 

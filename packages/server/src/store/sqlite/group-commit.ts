@@ -1,3 +1,4 @@
+import { CommitLog } from "../signals.js";
 import type { SqliteDatabase } from "./driver.js";
 
 interface PendingWrite {
@@ -11,6 +12,10 @@ interface PendingWrite {
  * so a burst of N writes costs one commit (one fsync with synchronous=FULL) instead of N. Each write
  * that throws is rolled back alone (the batch is then replayed with a savepoint per write); no
  * promise resolves before the transaction holding its write has committed.
+ *
+ * Writes record their events and the task names they made claimable in `log`; once the batch has
+ * committed, `committed` gets what the committed writes recorded (a failed write's part is
+ * dropped), before any write's promise resolves.
  */
 export class GroupCommit {
   private pending: PendingWrite[] = [];
@@ -23,13 +28,17 @@ export class GroupCommit {
     private readonly db: SqliteDatabase,
     /** Turns what a failed write threw into what its caller gets (e.g. a full disk into RESOURCE_EXHAUSTED). */
     private readonly errorFrom: (error: unknown) => unknown = (error) => error,
+    readonly log: CommitLog = new CommitLog(),
+    private readonly committed: (recorded: ReturnType<CommitLog["take"]>) => void = () => {},
   ) {
     const inSavepoint = db.transaction((operation: () => unknown) => operation());
     this.runBatch = db.transaction((batch: PendingWrite[]) =>
       batch.map((write) => {
+        const mark = this.log.mark();
         try {
           return { ok: true, value: inSavepoint(write.operation) };
         } catch (error) {
+          this.log.rollbackTo(mark);
           // Some errors (SQLITE_FULL, SQLITE_IOERR) roll back the whole transaction, not just the
           // savepoint: the writes after it would then run, and commit, each on its own. Fail the batch.
           if (!db.inTransaction) throw error;
@@ -58,20 +67,24 @@ export class GroupCommit {
     this.pending = [];
     if (batch.length === 0) return;
     let outcomes: Array<{ ok: boolean; value: unknown }>;
+    this.log.clear();
     try {
       outcomes = this.runFast(batch);
     } catch {
+      this.log.clear();
       // Some write threw and the whole transaction rolled back: run the batch again with a
       // savepoint around each write, so only the failing ones fail. Writes are pure functions of
       // their inputs, so running them again is safe.
       try {
         outcomes = this.runBatch(batch);
       } catch (error) {
+        this.log.clear();
         const reason = this.errorFrom(error);
         for (const write of batch) write.reject(reason);
         return;
       }
     }
+    this.committed(this.log.take());
     outcomes.forEach((outcome, index) => {
       const write = batch[index];
       if (!write) return;

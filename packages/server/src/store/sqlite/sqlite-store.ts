@@ -1,9 +1,10 @@
 import { dirname } from "node:path";
 import type {
-  AttemptFailure, AttemptRef, BackoffPolicy, CancelOutcome, ClaimedAttempt, ClaimRequest, ExpiredAttempt,
-  LeaseTerms, NewTask, TaskEvent, TaskFilter, TaskPage, TaskRecord, TaskState, TaskStore,
+  AttemptFailure, AttemptRef, CancelOutcome, ClaimedAttempt, ClaimRequest, ExpiredAttempt, Leadership,
+  LeaseTerms, NewTask, RetryBackoff, StoreSignals, TaskEvent, TaskFilter, TaskPage, TaskRecord, TaskState, TaskStore,
 } from "../store.js";
-import { isTerminal, taskStates } from "../store.js";
+import { isTerminal, retryDelayMs, taskStates } from "../store.js";
+import { LocalSignals } from "../signals.js";
 import { keyReusedError, requestFingerprint } from "../idempotency.js";
 import { OrchestratorError } from "orchestrator-ts-client/internal";
 import { prepareDatabaseFiles } from "./data-files.js";
@@ -18,9 +19,11 @@ import { completeSql } from "./sql/complete.js";
 import { countWaitingSql, enqueueSql, findKeySql, forgetKeysSql, storeKeySql } from "./sql/enqueue.js";
 import { insertEventSql, listEventsSql } from "./sql/events.js";
 import { currentAttemptSql, failFinallySql, retryLaterSql } from "./sql/fail.js";
-import { expiredAttemptsSql, extendLeasesSql } from "./sql/leases.js";
+import { readLeadershipSql, releaseLeadershipSql, writeLeadershipSql } from "./sql/leadership.js";
+import { expiredAttemptsSql, extendAllLeasesSql, extendLeasesSql } from "./sql/leases.js";
 import { progressSql } from "./sql/progress.js";
 import { getTaskSql, listTasksSql } from "./sql/read.js";
+import { deleteTaskEventsSql, deleteTaskKeysSql, deleteTaskSql, finishedTasksSql } from "./sql/retention.js";
 import { nextRetryAtSql, promoteDueRetriesSql } from "./sql/retries.js";
 
 export type SqliteSynchronous = "full" | "normal";
@@ -36,15 +39,22 @@ export interface SqliteStoreOptions {
   synchronous?: SqliteSynchronous;
   /** Default: node:sqlite where Node has it (22.16+, 24), else better-sqlite3 (see driver.ts). */
   driver?: SqliteDriverName;
+  /** Draws the retry backoff's jitter: a number in [0, 1). Default Math.random. */
+  random?: () => number;
 }
 
 type Row = Record<string, unknown>;
 
-/** The embedded store: one SQLite file in WAL mode, owned by one Scheduler process. */
+/**
+ * The embedded store: one SQLite file in WAL mode, owned by one Scheduler process. Its signals are
+ * in process: every write goes through this object, so each commit reports what it recorded.
+ */
 export class SqliteStore implements TaskStore {
   private readonly db: SqliteDatabase;
   private readonly writes: GroupCommit;
   private readonly statements = new Map<string, SqliteStatement>();
+  private readonly localSignals = new LocalSignals();
+  private readonly random: () => number;
 
   constructor(options: SqliteStoreOptions) {
     if (options.path !== ":memory:") prepareDatabaseFiles(options.path);
@@ -54,7 +64,15 @@ export class SqliteStore implements TaskStore {
     this.db.pragma("busy_timeout = 5000");
     this.db.pragma("foreign_keys = ON");
     const dataDirectory = options.path === ":memory:" ? "(in memory)" : dirname(options.path);
-    this.writes = new GroupCommit(this.db, (error) => storeErrorFrom(error, dataDirectory));
+    this.random = options.random ?? Math.random;
+    this.writes = new GroupCommit(this.db, (error) => storeErrorFrom(error, dataDirectory), undefined, ({ events, names }) => {
+      this.localSignals.emitEvents(events);
+      this.localSignals.emitWorkAvailable(names);
+    });
+  }
+
+  get signals(): StoreSignals {
+    return this.localSignals;
   }
 
   /** The SQLite driver this store runs on. */
@@ -103,6 +121,7 @@ export class SqliteStore implements TaskStore {
           id: task.id, name: task.name, description: task.description, payload: task.payload, timeoutMs: task.timeoutMs,
           maxRetries: task.maxRetries, retryBackoffMs: task.retryBackoffMs, now,
         });
+        this.writes.log.workAvailable(task.name);
         return this.recordEvent({ taskId: task.id, sequence: 1, state: "queued", attempt: 0, percent: 0, message: "queued", timestamp: now });
       }),
     );
@@ -159,18 +178,18 @@ export class SqliteStore implements TaskStore {
     });
   }
 
-  fail(ref: AttemptRef, failure: AttemptFailure, now: number, backoff: BackoffPolicy): Promise<TaskEvent | null> {
+  fail(ref: AttemptRef, failure: AttemptFailure, now: number, backoff: RetryBackoff): Promise<TaskEvent | null> {
     return this.writes.run(() => this.failNow(ref, failure, now, backoff));
   }
 
-  private failNow(ref: AttemptRef, failure: AttemptFailure, now: number, backoff: BackoffPolicy): TaskEvent | null {
+  private failNow(ref: AttemptRef, failure: AttemptFailure, now: number, backoff: RetryBackoff): TaskEvent | null {
     const current = this.sql(currentAttemptSql).get(ref) as Row | undefined;
     if (!current) return null;
     const attempt = Number(current.attempt);
     const retriesLeft = attempt <= Number(current.max_retries);
     const base = { taskId: ref.taskId, attempt, percent: Number(current.percent), timestamp: now, workerId: nullableString(current.worker_id), error: failure.error };
     if (failure.retryable && retriesLeft) {
-      const nextAttemptAt = now + Math.max(0, Math.round(backoff(attempt, Number(current.retry_backoff_ms))));
+      const nextAttemptAt = now + retryDelayMs(backoff, attempt, Number(current.retry_backoff_ms), this.random());
       const row = this.sql(retryLaterSql).get({ ...ref, error: failure.error, nextAttemptAt }) as Row;
       const delay = ((nextAttemptAt - now) / 1000).toFixed(1);
       return this.recordEvent({ ...base, sequence: Number(row.last_sequence), state: "retrying", message: `attempt ${attempt} failed; retrying in ${delay}s`, nextAttemptAt });
@@ -198,7 +217,7 @@ export class SqliteStore implements TaskStore {
     });
   }
 
-  expireAttempts(now: number, backoff: BackoffPolicy): Promise<ExpiredAttempt[]> {
+  expireAttempts(now: number, backoff: RetryBackoff): Promise<ExpiredAttempt[]> {
     return this.writes.run(() => {
       const rows = this.sql(expiredAttemptsSql).all({ now }) as Row[];
       const expired: ExpiredAttempt[] = [];
@@ -214,7 +233,11 @@ export class SqliteStore implements TaskStore {
   }
 
   promoteDueRetries(now: number): Promise<string[]> {
-    return this.writes.run(() => (this.sql(promoteDueRetriesSql).all({ now }) as Row[]).map((row) => String(row.name)));
+    return this.writes.run(() => {
+      const names = (this.sql(promoteDueRetriesSql).all({ now }) as Row[]).map((row) => String(row.name));
+      for (const name of names) this.writes.log.workAvailable(name);
+      return names;
+    });
   }
 
   nextRetryAt(): Promise<number | null> {
@@ -268,6 +291,49 @@ export class SqliteStore implements TaskStore {
     return Promise.resolve((this.sql(listEventsSql).all(taskId, afterSequence) as Row[]).map(toEvent));
   }
 
+  acquireLeadership(holder: string, ttlMs: number, now: number): Promise<Leadership> {
+    return this.writes.run(() => {
+      const row = this.sql(readLeadershipSql).get() as Row | undefined;
+      const sinceLastRenewalMs = row ? now - Number(row.renewed_at) : null;
+      const current = row && row.holder !== null && Number(row.expires_at) > now ? String(row.holder) : null;
+      if (current !== null && current !== holder) {
+        return { isLeader: false, term: Number(row?.term), holder: current, sinceLastRenewalMs };
+      }
+      // Kept by its holder, or taken over (first ever, released or expired) with the next term.
+      const term = current === holder ? Number(row?.term) : Number(row?.term ?? 0) + 1;
+      this.sql(writeLeadershipSql).run({ holder, term, now, expiresAt: now + ttlMs });
+      return { isLeader: true, term, holder, sinceLastRenewalMs };
+    });
+  }
+
+  releaseLeadership(holder: string): Promise<void> {
+    return this.writes.run(() => {
+      this.sql(releaseLeadershipSql).run({ holder });
+    });
+  }
+
+  extendAllLeases(until: number): Promise<number> {
+    return this.writes.run(() => Number(this.sql(extendAllLeasesSql).run({ until }).changes));
+  }
+
+  deleteFinished(before: number, limit: number): Promise<number> {
+    return this.writes.run(() => {
+      const ids = this.sql(finishedTasksSql).pluck().all({ before, limit }) as string[];
+      for (const id of ids) {
+        this.sql(deleteTaskEventsSql).run(id);
+        this.sql(deleteTaskKeysSql).run(id);
+        this.sql(deleteTaskSql).run(id);
+      }
+      return ids.length;
+    });
+  }
+
+  analyze(): Promise<void> {
+    return this.writes.run(() => {
+      this.db.exec("PRAGMA optimize");
+    });
+  }
+
   close(): Promise<void> {
     this.writes.flush();
     if (this.db.open) this.db.close();
@@ -277,6 +343,7 @@ export class SqliteStore implements TaskStore {
   private recordEvent(event: Omit<TaskEvent, "workerId" | "result" | "error" | "nextAttemptAt"> & Partial<TaskEvent>): TaskEvent {
     const full: TaskEvent = { workerId: null, result: null, error: null, nextAttemptAt: null, ...event };
     this.sql(insertEventSql).run(full);
+    this.writes.log.record(full);
     return full;
   }
 }

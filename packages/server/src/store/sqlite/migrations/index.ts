@@ -12,5 +12,6 @@ import { initialSchema } from "./001_initial.js";
 import { fewerRunningIndexes } from "./002_fewer_running_indexes.js";
 import { idempotencyKeys } from "./003_idempotency_keys.js";
 import { idempotencyFingerprints } from "./004_idempotency_fingerprints.js";
+import { leadershipAndRetention } from "./005_leadership_and_retention.js";
 
-export const migrations: readonly Migration[] = [initialSchema, fewerRunningIndexes, idempotencyKeys, idempotencyFingerprints];
+export const migrations: readonly Migration[] = [initialSchema, fewerRunningIndexes, idempotencyKeys, idempotencyFingerprints, leadershipAndRetention];

@@ -1,0 +1,94 @@
+import type { StoreSignals, TaskEvent } from "./store.js";
+
+type EventsListener = (events: readonly TaskEvent[]) => void;
+type WorkListener = (names: readonly string[] | null) => void;
+
+/**
+ * StoreSignals delivered in this process: the store calls emit* after a commit, and each listener
+ * is called at once. A listener that throws does not keep the others from hearing the signal, and
+ * its error is rethrown on its own turn (as an uncaught exception), never into the store's commit.
+ */
+export class LocalSignals implements StoreSignals {
+  private readonly eventListeners = new Set<EventsListener>();
+  private readonly workListeners = new Set<WorkListener>();
+
+  onEvents(listener: EventsListener): () => void {
+    const entry: EventsListener = (events) => listener(events);
+    this.eventListeners.add(entry);
+    return () => this.eventListeners.delete(entry);
+  }
+
+  onWorkAvailable(listener: WorkListener): () => void {
+    const entry: WorkListener = (names) => listener(names);
+    this.workListeners.add(entry);
+    return () => this.workListeners.delete(entry);
+  }
+
+  emitEvents(events: readonly TaskEvent[]): void {
+    if (events.length === 0) return;
+    for (const listener of [...this.eventListeners]) callSafely(() => listener(events));
+  }
+
+  emitWorkAvailable(names: readonly string[] | null): void {
+    if (names !== null && names.length === 0) return;
+    for (const listener of [...this.workListeners]) callSafely(() => listener(names));
+  }
+}
+
+function callSafely(call: () => void): void {
+  try {
+    call();
+  } catch (error) {
+    queueMicrotask(() => {
+      throw error;
+    });
+  }
+}
+
+/**
+ * What the writes of one commit batch recorded: their events, in order, and the task names they
+ * made claimable. A batch replayed with a savepoint per write drops what a failed write recorded
+ * (mark() before the write, rollbackTo() when it fails).
+ */
+export class CommitLog {
+  private events: TaskEvent[] = [];
+  private names: string[] = [];
+
+  record(event: TaskEvent): void {
+    this.events.push(event);
+  }
+
+  workAvailable(name: string): void {
+    this.names.push(name);
+  }
+
+  get recordedEvents(): readonly TaskEvent[] {
+    return this.events;
+  }
+
+  get hasWork(): boolean {
+    return this.names.length > 0;
+  }
+
+  mark(): { events: number; names: number } {
+    return { events: this.events.length, names: this.names.length };
+  }
+
+  rollbackTo(mark: { events: number; names: number }): void {
+    this.events.length = mark.events;
+    this.names.length = mark.names;
+  }
+
+  /** Takes what was recorded (names without repeats) and starts empty. */
+  take(): { events: TaskEvent[]; names: string[] } {
+    const taken = { events: this.events, names: [...new Set(this.names)] };
+    this.events = [];
+    this.names = [];
+    return taken;
+  }
+
+  clear(): void {
+    this.events = [];
+    this.names = [];
+  }
+}
