@@ -407,7 +407,7 @@ describe("Scheduler failure detection", () => {
     expect(worker.channel.cancels).toEqual([]);
 
     await advance(HEARTBEAT_MS, [worker]);
-    expect(worker.channel.cancels).toEqual([{ taskId: id, attempt: 1, reason: "deadline passed" }]);
+    expect(worker.channel.cancels).toEqual([{ taskId: id, attempt: 1, reason: "the attempt outlived its timeout" }]);
     expect(worker.channel.closes).toEqual([]);
     expect(await task(id)).toMatchObject({
       state: "retrying", attempt: 1, error: "the attempt outlived its timeout", nextAttemptAt: T0 + deadline + backoffOf(1),

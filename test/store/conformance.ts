@@ -494,7 +494,7 @@ export function describeTaskStoreConformance(backendName: string, open: (options
         await store.enqueue([newTask("t1"), newTask("t2")], T0);
         await claimOnly("w1", T0);
         await claimOnly("w2", T0);
-        await store.extendLeases([{ taskId: "t1", attempt: 1 }, { taskId: "t2", attempt: 7 }], T0 + 30_000);
+        await store.extendLeases([{ taskId: "t1", attempt: 1, until: T0 + 30_000 }, { taskId: "t2", attempt: 7, until: T0 + 30_000 }]);
         const firstSweep = await store.expireAttempts(T0 + terms.leaseMs, noBackoff);
         expect(firstSweep.map((e) => [e.taskId, e.workerId])).toEqual([["t2", "w2"]]);
         expect(await store.expireAttempts(T0 + 29_999, noBackoff)).toEqual([]);
@@ -505,7 +505,7 @@ export function describeTaskStoreConformance(backendName: string, open: (options
       it("ends an attempt once timeoutMs + deadlineGraceMs have passed since the claim", async () => {
         await store.enqueue([newTask("t1", { timeoutMs: 20_000 })], T0);
         await claimOnly("w1", T0 + 100);
-        await store.extendLeases([{ taskId: "t1", attempt: 1 }], T0 + 1_000_000);
+        await store.extendLeases([{ taskId: "t1", attempt: 1, until: T0 + 1_000_000 }]);
         const deadline = T0 + 100 + 20_000 + terms.deadlineGraceMs;
         expect(await store.expireAttempts(deadline - 1, noBackoff)).toEqual([]);
         const expired = await store.expireAttempts(deadline, noBackoff);
@@ -838,7 +838,7 @@ export function describeTaskStoreConformance(backendName: string, open: (options
         await claimOnly("w2", T0);
         const done = await claimOnly("w3", T0);
         await store.complete(done, bytes("ok"), T0);
-        await store.extendLeases([{ taskId: "t2", attempt: 1 }], T0 + 50_000);
+        await store.extendLeases([{ taskId: "t2", attempt: 1, until: T0 + 50_000 }]);
         expect(await store.extendAllLeases(T0 + 30_000)).toBe(1);
         expect(await store.expireAttempts(T0 + 29_999, noBackoff)).toEqual([]);
         expect((await store.expireAttempts(T0 + 30_000, noBackoff)).map((e) => e.taskId)).toEqual(["t1"]);

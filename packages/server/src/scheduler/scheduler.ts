@@ -6,7 +6,7 @@ import { AttemptOutcome } from "orchestrator-ts-client/internal";
 import type {
   ListTasksRequest, SubmitTaskRequest, TaskProgress, TaskResult, WorkerInfo, WorkerMessage,
 } from "orchestrator-ts-client/internal";
-import type { AttemptFailure, AttemptRef, CancelOutcome, RetryBackoff, NewTask, TaskEvent, TaskPage, TaskRecord, TaskStore } from "../store/store.js";
+import type { AttemptFailure, AttemptRef, CancelOutcome, LeaseRenewal, RetryBackoff, NewTask, TaskEvent, TaskPage, TaskRecord, TaskStore } from "../store/store.js";
 import { isTerminal } from "../store/store.js";
 import { Dispatcher } from "./dispatcher.js";
 import { EventHub } from "./event-hub.js";
@@ -289,7 +289,8 @@ export class Scheduler {
       if (task?.state === "running" && task.attempt === attempt.attempt) current.push(attempt);
       else session.channel.sendCancel({ taskId: attempt.taskId, attempt: attempt.attempt, reason: "the attempt is no longer current" });
     }
-    await this.store.extendLeases(current, this.clock.now() + this.options.leaseMs);
+    const until = this.clock.now() + this.options.leaseMs;
+    await this.store.extendLeases(current.map((attempt) => ({ ...attempt, until })));
     for (const attempt of current) this.logger.info({ task_id: attempt.taskId, attempt: attempt.attempt, worker_id: session.workerId }, "Adopted a running attempt after reconnect");
   }
 
@@ -407,19 +408,20 @@ export class Scheduler {
     // Counting is a scan of the waiting tasks, so it runs every sweep only near the limit.
     if (this.sweeps % 30 === 0 || this.waitingEstimate > this.options.maxWaitingTasks / 2) this.waitingEstimate = await this.store.countWaiting();
     this.sweeps++;
-    const renewals: AttemptRef[] = [];
+    const renewals: LeaseRenewal[] = [];
     for (const session of this.registry.all()) {
       if (now - session.lastSeen > this.options.workerTimeoutMs) {
         // Dropped before the close, which reports itself as a stream error and would log that reason instead.
         this.dropWorker(session, `stopped answering (silent for ${now - session.lastSeen} ms)`);
         session.channel.close(`no message for ${now - session.lastSeen} ms; presumed dead`);
-      } else if (now - session.lastSeen <= this.options.heartbeatIntervalMs * 2) {
-        renewals.push(...session.inFlight.values());
+      } else {
+        // Counted from the worker's last message, so a silent worker's leases run out on time.
+        const until = session.lastSeen + this.options.leaseMs;
+        for (const attempt of session.inFlight.values()) renewals.push({ ...attempt, until });
       }
     }
-    // One statement for every attempt held by a worker heard from lately. A worker that falls
-    // silent stops being renewed, so its leases run out about leaseMs after its last message.
-    if (renewals.length > 0) await this.store.extendLeases(renewals, now + this.options.leaseMs);
+    // One statement for every attempt this Scheduler's workers hold.
+    if (renewals.length > 0) await this.store.extendLeases(renewals);
     await this.maintenance.pass();
   }
 

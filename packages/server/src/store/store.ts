@@ -58,6 +58,11 @@ export interface AttemptRef {
   attempt: number;
 }
 
+/** A lease to renew: each until its own time, since each worker was last heard at its own moment. */
+export interface LeaseRenewal extends AttemptRef {
+  until: number;
+}
+
 export interface ClaimRequest {
   workerId: string;
   /** Task names the worker runs, tried in this order. */
@@ -172,7 +177,7 @@ export interface TaskStore {
    * Renews the leases of these attempts (those still current). Named one by one, not by worker:
    * a worker that reconnects must not revive attempts it abandoned.
    */
-  extendLeases(attempts: readonly AttemptRef[], until: number): Promise<void>;
+  extendLeases(renewals: readonly LeaseRenewal[]): Promise<void>;
 
   /** Fails every running attempt whose lease or deadline has passed. */
   expireAttempts(now: number, backoff: RetryBackoff): Promise<ExpiredAttempt[]>;

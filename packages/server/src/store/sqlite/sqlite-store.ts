@@ -1,6 +1,6 @@
 import { dirname } from "node:path";
 import type {
-  AttemptFailure, AttemptRef, CancelOutcome, ClaimedAttempt, ClaimRequest, ExpiredAttempt, Leadership,
+  AttemptFailure, AttemptRef, CancelOutcome, ClaimedAttempt, ClaimRequest, ExpiredAttempt, Leadership, LeaseRenewal,
   LeaseTerms, NewTask, RetryBackoff, StoreSignals, TaskEvent, TaskFilter, TaskPage, TaskRecord, TaskState, TaskStore,
 } from "../store.js";
 import { isTerminal, retryDelayMs, taskStates } from "../store.js";
@@ -210,10 +210,10 @@ export class SqliteStore implements TaskStore {
     });
   }
 
-  extendLeases(attempts: readonly AttemptRef[], until: number): Promise<void> {
+  extendLeases(renewals: readonly LeaseRenewal[]): Promise<void> {
     return this.writes.run(() => {
       const statement = this.sql(extendLeasesSql);
-      for (const attempt of attempts) statement.run({ taskId: attempt.taskId, attempt: attempt.attempt, until });
+      for (const { taskId, attempt, until } of renewals) statement.run({ taskId, attempt, until });
     });
   }
 
