@@ -167,7 +167,8 @@ describe("a running attempt whose worker moves to the next Scheduler address", (
 
   it("is adopted by the Scheduler at the other address and runs once", async () => {
     const worker = services[1] as ServiceProcess;
-    const { taskId } = await client.submit({ name: "sleepy", payload: { ms: 2500 }, maxRetries: 2 });
+    // Long enough to be still running when the worker has found the Scheduler started below.
+    const { taskId } = await client.submit({ name: "sleepy", payload: { ms: 8000 }, maxRetries: 2 });
     for await (const update of client.subscribe(taskId)) {
       if (update.state === "running") break;
     }

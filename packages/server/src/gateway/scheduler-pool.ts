@@ -94,10 +94,12 @@ export class SchedulerPool {
   }
 
   /**
-   * Logs a Scheduler's connection coming and going, which is what decides where calls go, and
-   * reconnects a channel that went idle (its Scheduler died or restarted): calls go elsewhere
-   * meanwhile, so nothing else would, and a Scheduler that is back rejoins once connected
-   * (grpc-js's reconnect backoff paces the attempts).
+   * Logs a Scheduler's connection coming and going, which is what decides where calls go. With
+   * several Schedulers it also reconnects a channel that went idle (its Scheduler died or
+   * restarted): calls go to the others meanwhile, so nothing else would wake it, and a Scheduler
+   * that is back rejoins once connected (grpc-js's reconnect backoff paces the attempts). A lone
+   * Scheduler's channel is left idle until the next call, as before: reconnecting it early would
+   * put it in backoff while its Scheduler restarts, and calls right after the restart would fail.
    */
   private followState(member: Member, state: connectivityState): void {
     const channel = member.client.getChannel();
@@ -112,7 +114,8 @@ export class SchedulerPool {
       } else if (state === connectivityState.READY) {
         this.logger.warn({ scheduler: member.address }, `Lost the connection to the scheduler at ${member.address}`);
       }
-      this.followState(member, now === connectivityState.IDLE ? channel.getConnectivityState(true) : now);
+      const reconnect = now === connectivityState.IDLE && this.members.length > 1;
+      this.followState(member, reconnect ? channel.getConnectivityState(true) : now);
     });
   }
 }
