@@ -4,6 +4,7 @@ export { Worker, type WorkerState } from "./worker/worker.js";
 export type { WorkerOptions } from "./worker/options.js";
 export type { TaskContext, TaskHandler, HandlerMap } from "./worker/handler.js";
 export type { ClientTlsOptions, Pem } from "./transport/tls.js";
+export type { SchedulerAddressList } from "./transport/scheduler-addresses.js";
 export { TaskFailure } from "./errors/task-failure.js";
 export { OrchestratorError } from "./errors/orchestrator-error.js";
 export { Code } from "./errors/code.js";

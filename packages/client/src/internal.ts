@@ -13,6 +13,7 @@ export { toServiceError } from "./errors/grpc.js";
 export * from "./transport/tls.js";
 export * from "./transport/grpc-call.js";
 export * from "./transport/credentials.js";
+export * from "./transport/scheduler-addresses.js";
 export * from "./logger.js";
 export * from "./submit-pipeline.js";
 export * from "./client.js";

@@ -4,9 +4,14 @@ import { OrchestratorError } from "../errors/orchestrator-error.js";
 import type { HandlerMap } from "./handler.js";
 import type { ClientTlsOptions } from "../transport/tls.js";
 import type { ChannelOptions } from "@grpc/grpc-js";
+import { parseSchedulerAddresses, type SchedulerAddressList } from "../transport/scheduler-addresses.js";
 
 export interface WorkerOptions {
-  schedulerAddress?: string;
+  /**
+   * host:port of the Scheduler, or of several (on one shared store) as a comma-separated list or an
+   * array: the worker connects to one, starting at a random one, and moves to the next when it fails.
+   */
+  schedulerAddress?: SchedulerAddressList;
   handlers: HandlerMap;
   /** Tasks run at once, 1-10,000. */
   slots?: number;
@@ -23,7 +28,11 @@ export interface WorkerOptions {
   channelOptions?: ChannelOptions;
 }
 
-export type CompiledWorkerOptions = Required<Omit<WorkerOptions, "apiKey" | "tls" | "channelOptions">> & Pick<WorkerOptions, "apiKey" | "tls" | "channelOptions">;
+type OptionalFields = "apiKey" | "tls" | "channelOptions";
+export type CompiledWorkerOptions = Required<Omit<WorkerOptions, OptionalFields | "schedulerAddress">> & Pick<WorkerOptions, OptionalFields> & {
+  /** The Schedulers, in the order given, each checked. */
+  schedulerAddresses: readonly string[];
+};
 
 export function defaultWorkerId(): string {
   return `${hostname().replace(/[^A-Za-z0-9._-]/g, "-")}-${process.pid}-${randomBytes(3).toString("hex")}`;
@@ -36,7 +45,7 @@ export function compileWorkerOptions(options: WorkerOptions): CompiledWorkerOpti
     if (typeof handler !== "function") throw OrchestratorError.invalidArgument(`handler "${name}" is not a function`);
   }
   const compiled: CompiledWorkerOptions = {
-    schedulerAddress: options.schedulerAddress ?? "127.0.0.1:50052",
+    schedulerAddresses: parseSchedulerAddresses(options.schedulerAddress ?? "127.0.0.1:50052"),
     handlers: options.handlers,
     slots: options.slots ?? 10,
     workerId: options.workerId ?? defaultWorkerId(),

@@ -8,6 +8,7 @@ import { TaskFailure } from "../errors/task-failure.js";
 import { Code, codeName, isCode } from "../errors/code.js";
 import { keyInterceptors } from "../transport/credentials.js";
 import { channelCredentials } from "../transport/tls.js";
+import { randomStart } from "../transport/scheduler-addresses.js";
 import { createLogger, type Logger } from "../logger.js";
 import { encodeResult, type TaskContext } from "./handler.js";
 import { compileWorkerOptions, type CompiledWorkerOptions, type WorkerOptions } from "./options.js";
@@ -28,14 +29,19 @@ class AttemptAborted extends Error {
 }
 
 /**
- * Runs handlers for one Scheduler over one bidirectional stream: registers its task names and
+ * Runs handlers for a Scheduler over one bidirectional stream: registers its task names and
  * slots, runs what is assigned, and sends back progress, results and heartbeats. If the stream
- * breaks it aborts what it runs (the Scheduler retries those) and reconnects with backoff.
+ * breaks, running handlers go on and it reconnects with backoff, reporting what it runs so the
+ * Scheduler adopts it. Given several Schedulers, it talks to one at a time, starting at a random
+ * one (so workers spread), and a broken stream reconnects to the next in the list.
  */
 export class Worker extends EventEmitter {
   state: WorkerState = "idle";
   readonly options: CompiledWorkerOptions;
-  private readonly client: SchedulerClient;
+  /** One channel per Scheduler address, in the order given: each resolves and verifies (TLS) its own host name. */
+  private readonly clients: SchedulerClient[];
+  /** Index of the Scheduler the worker talks to, or tries next. */
+  private current: number;
   private stream: ClientDuplexStream<WorkerMessage, SchedulerMessage> | null = null;
   private readonly running = new Map<string, Attempt>();
   private outbox: TaskResult[] = [];
@@ -51,14 +57,23 @@ export class Worker extends EventEmitter {
     this.logger = logger ?? createLogger({ level: "info", service: "worker" });
     this.options = compileWorkerOptions(options);
     this.reconnectDelay = this.options.reconnectInitialMs;
-    this.client = new SchedulerClient(this.options.schedulerAddress, channelCredentials(this.options.tls), {
+    const credentials = channelCredentials(this.options.tls);
+    const channelOptions = {
       ...keyInterceptors(this.options.apiKey),
       "grpc.keepalive_time_ms": 10_000,
       "grpc.keepalive_timeout_ms": 5_000,
       "grpc.initial_reconnect_backoff_ms": 100,
       "grpc.max_reconnect_backoff_ms": this.options.reconnectMaxMs,
       ...this.options.channelOptions,
-    });
+    };
+    // A channel connects on its first call only: the Schedulers not talked to cost nothing.
+    this.clients = this.options.schedulerAddresses.map((address) => new SchedulerClient(address, credentials, channelOptions));
+    this.current = randomStart(this.clients.length);
+  }
+
+  /** The Scheduler the worker is connected to, or connecting to. */
+  get schedulerAddress(): string {
+    return this.options.schedulerAddresses[this.current] ?? "";
   }
 
   get workerId(): string {
@@ -80,7 +95,7 @@ export class Worker extends EventEmitter {
     this.state = "connecting";
     let stream: ClientDuplexStream<WorkerMessage, SchedulerMessage>;
     try {
-      stream = this.client.connect();
+      stream = (this.clients[this.current] as SchedulerClient).connect();
     } catch (error) {
       // The channel was closed under a pending reconnect (the process is stopping): nothing to do.
       this.logger.debug({ worker_id: this.workerId, err: error }, "Worker not reconnecting: its channel is closed");
@@ -108,7 +123,7 @@ export class Worker extends EventEmitter {
         clearInterval(this.heartbeat);
         const interval = Math.max(10, message.kind.registered.heartbeatIntervalMs);
         this.heartbeat = setInterval(() => stream.write({ kind: { $case: "heartbeat", heartbeat: { sentAtMs: Date.now() } } }), interval);
-        this.logger.info({ worker_id: this.workerId, scheduler: this.options.schedulerAddress }, "Worker registered with the scheduler");
+        this.logger.info({ worker_id: this.workerId, scheduler: this.schedulerAddress }, "Worker registered with the scheduler");
         this.flush();
         this.emit("connected");
         return;
@@ -138,12 +153,17 @@ export class Worker extends EventEmitter {
     this.emit("disconnected", reason);
     if (this.state === "stopped") return;
     this.state = "connecting";
+    const lostAt = this.schedulerAddress;
+    // The next Scheduler of the list takes over (the same one when there is only one); it adopts
+    // the attempts reported in the register message, as the same Scheduler would after a restart.
+    this.current = (this.current + 1) % this.clients.length;
+    const where = { worker_id: this.workerId, scheduler: lostAt, next_scheduler: this.schedulerAddress, retry_in_ms: this.reconnectDelay };
     if (code === Code.Unauthenticated || code === Code.PermissionDenied) {
       // Still retried: the Scheduler may be restarted with this key added (rotation).
-      this.logger.error({ worker_id: this.workerId, code: isCode(code) ? codeName(code) : code, reason, retry_in_ms: this.reconnectDelay },
+      this.logger.error({ ...where, code: isCode(code) ? codeName(code) : code, reason },
         "The scheduler refused this worker's key; check ORCHESTRATOR_WORKER_KEY or --worker-key-file");
     } else {
-      this.logger.warn({ worker_id: this.workerId, reason, retry_in_ms: this.reconnectDelay }, "Lost the scheduler stream; reconnecting");
+      this.logger.warn({ ...where, reason }, "Lost the scheduler stream; reconnecting");
     }
     this.reconnectTimer = setTimeout(() => this.connect(), this.reconnectDelay);
     this.reconnectDelay = Math.min(this.options.reconnectMaxMs, this.reconnectDelay * 2);
@@ -251,7 +271,7 @@ export class Worker extends EventEmitter {
       await closed;
     }
     this.stream = null;
-    this.client.close();
+    for (const client of this.clients) client.close();
   }
 
   private waitForIdle(timeoutMs: number): Promise<void> {

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
-import { logLevels } from "orchestrator-ts-client/internal";
+import { logLevels, OrchestratorError, parseSchedulerAddresses } from "orchestrator-ts-client/internal";
 import { presentedKey } from "../util/auth.js";
 import type { ListenerSecurityOptions } from "../util/grpc-server.js";
 import { readSettingFile } from "orchestrator-ts-client/internal";
@@ -34,8 +34,21 @@ export function envFlag(value: string | undefined): boolean {
 export const hostOption = (): Option => new Option("--host <host>", "address to listen on").env("ORCHESTRATOR_HOST").default("127.0.0.1");
 export const logLevelOption = (): Option => new Option("--log-level <level>", "log level").choices([...logLevels]).env("ORCHESTRATOR_LOG_LEVEL").default("info");
 export const dataDirOption = (): Option => new Option("--data-dir <path>", "folder of the embedded SQLite store").env("ORCHESTRATOR_DATA_DIR").default("./data");
+/** Checks a --scheduler list where it is typed; the value goes on as given (the services parse it again). */
+export function schedulerAddresses(value: string): string {
+  try {
+    parseSchedulerAddresses(value, "--scheduler");
+  } catch (error) {
+    throw new InvalidArgumentError(OrchestratorError.from(error).rawMessage);
+  }
+  return value;
+}
+
 export const schedulerAddressOption = (): Option =>
-  new Option("--scheduler <host:port>", "address of the Scheduler").env("ORCHESTRATOR_SCHEDULER_ADDRESS").default("127.0.0.1:50052");
+  new Option(
+    "--scheduler <host:port>",
+    "address of the Scheduler; several Schedulers sharing one store as a comma-separated list (host:port,host:port): work spreads over them and moves on when one is down",
+  ).env("ORCHESTRATOR_SCHEDULER_ADDRESS").default("127.0.0.1:50052").argParser(schedulerAddresses);
 export const portOption = (service: "gateway" | "scheduler" | "worker", fallback: number): Option =>
   new Option("--port <port>", `port of the ${service}`).env(`ORCHESTRATOR_${service.toUpperCase()}_PORT`).default(fallback).argParser(port);
 export const syncOption = (): Option =>

@@ -1,6 +1,6 @@
 import { Metadata, type ServerWritableStream } from "@grpc/grpc-js";
 import {
-  SchedulerClient, type GatewayServer, type ProgressUpdate, type SubmitTaskRequest, type SubmitTaskResponse, type SubscribeProgressRequest,
+  type GatewayServer, type ProgressUpdate, type SubmitTaskRequest, type SubmitTaskResponse, type SubscribeProgressRequest,
 } from "orchestrator-ts-client/internal";
 import { limits } from "../scheduler/limits.js";
 import { SubmitPipeline } from "orchestrator-ts-client/internal";
@@ -13,15 +13,20 @@ import { drained, serverStream, unary } from "../util/grpc-handlers.js";
 import type { Logger } from "orchestrator-ts-client/internal";
 import { keyInterceptors } from "orchestrator-ts-client/internal";
 import { channelCredentials } from "orchestrator-ts-client/internal";
-import { callUnary, type UnaryMethod } from "orchestrator-ts-client/internal";
+import { describeSchedulers, type SchedulerClient, type UnaryMethod } from "orchestrator-ts-client/internal";
+import { SchedulerPool } from "./scheduler-pool.js";
 import type { CompiledGatewayOptions } from "./options.js";
 
 /**
- * The public front door. It holds no task state: every call goes to the Scheduler over one
- * multiplexed HTTP/2 connection, and errors come back with the Scheduler's status code.
+ * The public front door. It holds no task state: every call goes to a Scheduler over one
+ * multiplexed HTTP/2 connection per Scheduler, and errors come back with the Scheduler's status
+ * code. Given several Schedulers, calls and streams go to the connected ones (SchedulerPool), and
+ * a broken submit or watch stream opens again on another.
  */
 export class Gateway {
-  readonly scheduler: SchedulerClient;
+  private readonly schedulers: SchedulerPool;
+  /** "the scheduler at a" or "the schedulers at a, b", for messages. */
+  private readonly schedulerNames: string;
   /** Every submit reaching the Gateway in one turn, from any client, goes up in one stream message. */
   private readonly submits: SubmitPipeline;
   /** Every client's SubscribeProgress, as a subscription on one Watch stream to the Scheduler. */
@@ -31,30 +36,32 @@ export class Gateway {
   private nextGroup = 1;
 
   constructor(private readonly options: CompiledGatewayOptions, private readonly logger: Logger) {
-    this.scheduler = new SchedulerClient(options.schedulerAddress, channelCredentials(options.schedulerTls), {
+    this.schedulers = new SchedulerPool(options.schedulerAddresses, channelCredentials(options.schedulerTls), {
       ...keyInterceptors(options.schedulerApiKey),
       "grpc.keepalive_time_ms": 10_000,
       "grpc.keepalive_timeout_ms": 5_000,
       "grpc.initial_reconnect_backoff_ms": 200,
       "grpc.max_reconnect_backoff_ms": 2_000,
       "grpc.max_receive_message_length": 4 * 1024 * 1024,
-    });
-    this.submits = new SubmitPipeline(() => this.scheduler.submitStream(new Metadata()), {
-      peer: `the scheduler at ${options.schedulerAddress}`,
+    }, logger);
+    this.schedulerNames = describeSchedulers(options.schedulerAddresses);
+    this.submits = new SubmitPipeline(() => this.schedulers.openStream("submit", (client) => client.submitStream(new Metadata())), {
+      peer: this.schedulerNames,
       answerTimeoutMs: options.forwardTimeoutMs,
     });
-    this.watch = new SchedulerWatch(() => this.scheduler.watch(new Metadata()), (error) => this.fromScheduler(error), logger);
+    this.watch = new SchedulerWatch(() => this.schedulers.openStream("watch", (client) => client.watch(new Metadata())), (error) => this.fromScheduler(error), logger);
   }
 
   close(): void {
     this.submits.close();
     this.watch.close();
-    this.scheduler.close();
+    this.schedulers.close();
   }
 
-  private async forward<Req, Res>(method: UnaryMethod<Req, Res>, request: Req): Promise<Res> {
+  /** `idempotent`: the call may be made again on another Scheduler when the first died under it. */
+  private async forward<Req, Res>(method: (scheduler: SchedulerClient) => UnaryMethod<Req, Res>, request: Req, idempotent: boolean): Promise<Res> {
     try {
-      return await callUnary(this.scheduler, method, request, this.options.forwardTimeoutMs);
+      return await this.schedulers.unary(method, request, this.options.forwardTimeoutMs, idempotent);
     } catch (error) {
       throw this.fromScheduler(error);
     }
@@ -79,10 +86,11 @@ export class Gateway {
     const error = OrchestratorError.from(reason);
     const details = error.rawMessage;
     if (error.code === Code.Unavailable) {
-      return new OrchestratorError(Code.Unavailable, `the scheduler at ${this.options.schedulerAddress} is unreachable (${details}); start it with "orchestrator scheduler" or check --scheduler`, { cause: error });
+      const unreachable = this.options.schedulerAddresses.length === 1 ? "is unreachable" : "are unreachable";
+      return new OrchestratorError(Code.Unavailable, `${this.schedulerNames} ${unreachable} (${details}); start it with "orchestrator scheduler" or check --scheduler`, { cause: error });
     }
     if (error.code === Code.DeadlineExceeded) {
-      return new OrchestratorError(Code.Unavailable, `the scheduler at ${this.options.schedulerAddress} did not answer within ${this.options.forwardTimeoutMs} ms`, { cause: error });
+      return new OrchestratorError(Code.Unavailable, `${this.schedulerNames} did not answer within ${this.options.forwardTimeoutMs} ms`, { cause: error });
     }
     if (error.code === Code.Unauthenticated || error.code === Code.PermissionDenied) {
       // The Gateway's own credential was refused: the client can do nothing about it, and must learn
@@ -121,7 +129,6 @@ export class Gateway {
   }
 
   service(): GatewayServer {
-    const s = this.scheduler;
     return {
       healthCheck: unary(() => ({ healthy: true, version })),
       submitTask: unary(async (request) => {
@@ -130,11 +137,13 @@ export class Gateway {
         return response;
       }),
       submitStream: (call) => serveSubmitStream(call, { maxInFlight: limits.submitsInFlightPerStream, submit: (tasks) => this.submitBatch(tasks) }),
-      submitTasks: unary((request) => this.forward(s.submitTasks, request)),
-      getTask: unary((request) => this.forward(s.getTask, request)),
-      listTasks: unary((request) => this.forward(s.listTasks, request)),
-      cancelTask: unary((request) => this.forward(s.cancelTask, request)),
-      listWorkers: unary((request) => this.forward(s.listWorkers, request)),
+      // A batch is not made again on another Scheduler: it may have been stored by the first.
+      submitTasks: unary((request) => this.forward((s) => s.submitTasks, request, false)),
+      getTask: unary((request) => this.forward((s) => s.getTask, request, true)),
+      listTasks: unary((request) => this.forward((s) => s.listTasks, request, true)),
+      // Cancelling twice ends as cancelling once.
+      cancelTask: unary((request) => this.forward((s) => s.cancelTask, request, true)),
+      listWorkers: unary((request) => this.forward((s) => s.listWorkers, request, true)),
       subscribeProgress: serverStream((request, call, signal) => this.relayProgress(request, call, signal)),
     };
   }

@@ -3,13 +3,16 @@ import { limits } from "../scheduler/limits.js";
 import { withDefaults } from "../util/options.js";
 import type { LogLevel } from "orchestrator-ts-client/internal";
 import type { ListenerSecurityOptions } from "../util/grpc-server.js";
-import type { ClientTlsOptions } from "orchestrator-ts-client/internal";
+import { parseSchedulerAddresses, type ClientTlsOptions, type SchedulerAddressList } from "orchestrator-ts-client/internal";
 
 export interface GatewayOptions {
   host?: string;
   port?: number;
-  /** host:port of the Scheduler. */
-  schedulerAddress?: string;
+  /**
+   * host:port of the Scheduler, or of several (on one shared store) as a comma-separated list or an
+   * array: calls and streams go to the connected ones, starting at a random one.
+   */
+  schedulerAddress?: SchedulerAddressList;
   logLevel?: LogLevel;
   /** Deadline of each call the Gateway forwards to the Scheduler. */
   forwardTimeoutMs?: number;
@@ -24,7 +27,10 @@ export interface GatewayOptions {
 }
 
 type SecurityFields = "schedulerApiKey" | "schedulerTls" | "security";
-export type CompiledGatewayOptions = Required<Omit<GatewayOptions, SecurityFields>> & Pick<GatewayOptions, SecurityFields>;
+export type CompiledGatewayOptions = Required<Omit<GatewayOptions, SecurityFields | "schedulerAddress">> & Pick<GatewayOptions, SecurityFields> & {
+  /** The Schedulers, in the order given, each checked. */
+  schedulerAddresses: readonly string[];
+};
 
 export const gatewayDefaults = {
   host: "127.0.0.1",
@@ -37,10 +43,8 @@ export const gatewayDefaults = {
 
 export function compileGatewayOptions(options: GatewayOptions): CompiledGatewayOptions {
   const { schedulerApiKey, schedulerTls, security, ...rest } = options;
-  const compiled: CompiledGatewayOptions = { ...withDefaults<Omit<GatewayOptions, SecurityFields>>(gatewayDefaults, rest), schedulerApiKey, schedulerTls, security };
-  if (!/^[^\s:]+:\d{1,5}$/.test(compiled.schedulerAddress)) {
-    throw OrchestratorError.invalidArgument(`schedulerAddress must be host:port, got "${compiled.schedulerAddress}"`);
-  }
+  const { schedulerAddress, ...given } = withDefaults<Omit<GatewayOptions, SecurityFields>>(gatewayDefaults, rest);
+  const compiled: CompiledGatewayOptions = { ...given, schedulerAddresses: parseSchedulerAddresses(schedulerAddress), schedulerApiKey, schedulerTls, security };
   if (!Number.isInteger(compiled.forwardTimeoutMs) || compiled.forwardTimeoutMs < 1) {
     throw OrchestratorError.invalidArgument(`forwardTimeoutMs must be a positive integer, got ${compiled.forwardTimeoutMs}`);
   }

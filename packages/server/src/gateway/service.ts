@@ -17,7 +17,7 @@ export async function startGatewayService(options: GatewayOptions, deps: { logge
     gateway.close();
     throw error;
   }
-  logger.info({ address: server.address, scheduler: compiled.schedulerAddress, ...server.security }, `Gateway service listening on ${server.address}`);
+  logger.info({ address: server.address, scheduler: compiled.schedulerAddresses.join(","), ...server.security }, `Gateway service listening on ${server.address}`);
   return {
     name: "Gateway",
     address: server.address,

@@ -7,12 +7,13 @@ import { createLogger, type Logger, type LogLevel } from "orchestrator-ts-client
 import type { RunningService } from "../util/service.js";
 import { exampleHandlers } from "./examples.js";
 import { loadHandlerModule } from "./handler-module.js";
-import { Worker } from "orchestrator-ts-client/internal";
+import { Worker, type SchedulerAddressList } from "orchestrator-ts-client/internal";
 
 export interface WorkerServiceOptions {
   host?: string;
   port?: number;
-  schedulerAddress?: string;
+  /** host:port of the Scheduler, or several as a comma-separated list or an array (see WorkerOptions). */
+  schedulerAddress?: SchedulerAddressList;
   slots?: number;
   workerId?: string;
   /** Path of a module exporting more handlers; they override examples of the same name (with a warning). */
@@ -50,7 +51,7 @@ export async function startWorkerService(options: WorkerServiceOptions, deps: { 
     healthCheck: unary(() => ({ healthy: true, version })),
     getStatus: unary(() => ({
       workerId: runtime.workerId, connected: runtime.state === "connected" || runtime.state === "draining",
-      schedulerAddress: runtime.options.schedulerAddress, taskNames: Object.keys(handlers), slots: runtime.options.slots,
+      schedulerAddress: runtime.schedulerAddress, taskNames: Object.keys(handlers), slots: runtime.options.slots,
       running: runtime.runningAttempts().map((a) => ({ taskId: a.taskId, attempt: a.attempt, name: a.name, startedAtMs: a.startedAt })),
     })),
   }, host, options.port ?? 50053, { security, logger });
