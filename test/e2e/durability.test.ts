@@ -22,7 +22,8 @@ describe.each(storeBackends)("the Scheduler killed with SIGKILL and restarted on
     await client.waitForResult(finished.taskId);
 
     const submitted = [];
-    for (let i = 0; i < 5; i++) submitted.push(await client.submit({ name: "sleepy", payload: { ms: 1500 }, maxRetries: 3 }));
+    // Long enough to be still running when the restarted Scheduler is back (it takes a second or two to start).
+    for (let i = 0; i < 5; i++) submitted.push(await client.submit({ name: "sleepy", payload: { ms: 4000 }, maxRetries: 3 }));
     // Two tasks start (2 slots); three stay queued.
     let assigned = 0;
     await cluster.scheduler.waitForLog((r) => r.msg === "Task assigned" && ++assigned === 2);

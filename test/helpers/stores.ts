@@ -4,7 +4,6 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import pg from "pg";
-import { PostgresStore } from "../../packages/server/src/store/postgres/postgres-store.js";
 import { SqliteStore } from "../../packages/server/src/store/sqlite/sqlite-store.js";
 import type { TaskRecord, TaskEvent, TaskStore } from "../../packages/server/src/store/store.js";
 import { tempDir } from "./processes.js";
@@ -40,7 +39,10 @@ export async function createTestStore(backend: StoreBackend, dataDir?: string): 
   const url = `${postgresUrl}?schema=${schema}`;
   return {
     backend, url,
-    open: () => Promise.resolve(new PostgresStore({ url })),
+    open: async () => {
+      const { PostgresStore } = await import("../../packages/server/src/store/postgres/postgres-store.js");
+      return new PostgresStore({ url });
+    },
     remove: () => adminQuery(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).then(() => undefined),
   };
 }

@@ -1,6 +1,6 @@
 import type { Logger } from "orchestrator-ts-client/internal";
 import type { Clock, TimerHandle } from "../util/clock.js";
-import type { RetryBackoff, TaskStore } from "../store/store.js";
+import type { RetryBackoff, TaskEvent, TaskStore } from "../store/store.js";
 import type { CompiledSchedulerOptions } from "./options.js";
 
 /** Finished tasks deleted per statement, so retention never holds locks for long. */
@@ -38,6 +38,8 @@ export class Maintenance {
     private readonly track: (work: Promise<unknown>) => void,
     /** Tasks became claimable here (retries promoted). */
     private readonly workAvailable: () => void,
+    /** An attempt this leader ended (its lease or deadline passed), for the log. */
+    private readonly expired: (event: TaskEvent) => void,
   ) {}
 
   /** One maintenance pass; called by the Scheduler's sweep, once per heartbeat interval. */
@@ -55,7 +57,7 @@ export class Maintenance {
       );
     }
     // Expired attempts reach their workers' Schedulers through the event feed (retrying or failed).
-    await this.store.expireAttempts(now, this.backoff);
+    for (const attempt of await this.store.expireAttempts(now, this.backoff)) this.expired(attempt.event);
     await this.promoteRetries();
     if (this.passes % 60 === 0) {
       await this.store.forgetIdempotencyKeys(now - this.options.idempotencyRetentionMs);

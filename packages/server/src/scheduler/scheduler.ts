@@ -68,7 +68,7 @@ export class Scheduler {
       },
       orphaned: (attempt) => this.track(this.failAttempt(attempt, { error: "the worker left before the assignment reached it", retryable: true })),
     }, logger, options.dispatchIdleMs, options.maxClaimPerRound);
-    this.maintenance = new Maintenance(store, options, clock, logger, this.backoff, (work) => this.track(work), () => this.dispatcher.kick());
+    this.maintenance = new Maintenance(store, options, clock, logger, this.backoff, (work) => this.track(work), () => this.dispatcher.kick(), (event) => this.recorded(event));
   }
 
   get heartbeatIntervalMs(): number {
