@@ -9,7 +9,8 @@ import { storeErrorFrom } from "../../packages/server/src/store/postgres/store-e
 import { migrations } from "../../packages/server/src/store/postgres/migrations/index.js";
 import type { ClaimedAttempt, TaskEvent } from "../../packages/server/src/store/store.js";
 import { systemClock } from "../../packages/server/src/util/clock.js";
-import { bytes, describeTaskStoreConformance, newTask, noBackoff, SignalRecorder, terms } from "./conformance.js";
+import { bytes, describeTaskStoreConformance, newTask, noBackoff, terms } from "./conformance.js";
+import { SignalRecorder } from "./signal-recorder.js";
 import { adminQuery, TestSchemas, withSchemaClient } from "./postgres-schema.js";
 
 const schemas = new TestSchemas();
@@ -151,6 +152,54 @@ describe("PostgresStore: several stores on one database", () => {
     } finally {
       recorder.stop();
     }
+  });
+
+  it("reports its own events once: right after commit, not again from the feed", async () => {
+    const { url } = schemas.create("own");
+    const store = await openStore(url, { pollIntervalMs: 20 });
+    const recorder = new SignalRecorder(store);
+    try {
+      await store.enqueue([newTask("t1"), newTask("t2")], Date.now());
+      const [claimed = []] = await store.claim([{ workerId: "w", names: ["resize"], limit: 2 }], Date.now(), terms);
+      await Promise.all(claimed.map((attempt) => store.complete(attempt, bytes("ok"), Date.now())));
+      const reported = recorder.events.length;
+      expect(reported).toBe(6);
+      // Several polls later (each re-reads the table and then says "any work"), still 6.
+      const polls = recorder.work.filter((names) => names === null).length;
+      await recorder.until(() => recorder.work.filter((names) => names === null).length >= polls + 3, "three more polls");
+      expect(recorder.events.map((event) => `${event.taskId}:${event.sequence}`).sort()).toEqual(["t1:1", "t1:2", "t1:3", "t2:1", "t2:2", "t2:3"]);
+    } finally {
+      recorder.stop();
+    }
+  });
+
+  it("gives the leadership to exactly one of two stores asking at once", async () => {
+    const [a, b] = await pair();
+    for (let round = 0; round < 10; round += 1) {
+      const now = Date.now() + round * 60_000;
+      const [fromA, fromB] = await Promise.all([a.acquireLeadership(`a${round}`, 10_000, now), b.acquireLeadership(`b${round}`, 10_000, now)]);
+      expect([fromA.isLeader, fromB.isLeader].filter(Boolean)).toHaveLength(1);
+      const winner = fromA.isLeader ? fromA : fromB;
+      const loser = fromA.isLeader ? fromB : fromA;
+      expect(loser).toMatchObject({ holder: winner.holder, term: winner.term });
+      expect(winner.term).toBe(round + 1);
+    }
+  });
+
+  it("commits the writes fired in one turn together, and those still pending at close", async () => {
+    const { url } = schemas.create("batch");
+    const store = await openStore(url);
+    const before = store.commitStats;
+    await Promise.all(Array.from({ length: 200 }, (_, i) => store.enqueue([newTask(`t${i}`)], Date.now())));
+    const after = store.commitStats;
+    expect(after.writes - before.writes).toBe(200);
+    expect(after.commits - before.commits).toBe(1);
+
+    const pending = store.enqueue([newTask("late")], Date.now());
+    await store.close();
+    expect(await pending).toMatchObject([{ taskId: "late", sequence: 1 }]);
+    const reopened = await openStore(url);
+    expect((await reopened.getTask("late"))?.state).toBe("queued");
   });
 
   it("a store whose clock is 5 s ahead does not expire a lease that is still valid on the database's clock", async () => {

@@ -56,6 +56,8 @@ export class GroupCommit {
   private scheduled = false;
   private running: Promise<void> | null = null;
   private readonly log = new CommitLog();
+  /** Transactions committed and writes they carried, since the start (what a write costs the database). */
+  readonly stats = { commits: 0, writes: 0 };
 
   constructor(
     private readonly pool: pg.Pool,
@@ -117,6 +119,8 @@ export class GroupCommit {
     let broken: Error | undefined;
     try {
       const { outcomes, transactionId } = await this.runWithRetries(client, batch, skewMs);
+      this.stats.commits += 1;
+      this.stats.writes += batch.length;
       this.hooks.committed(this.log.take(), transactionId);
       outcomes.forEach((outcome, index) => {
         const write = batch[index];

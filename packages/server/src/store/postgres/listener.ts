@@ -26,7 +26,8 @@ export interface Notifier {
   readonly maxPayloadBytes: number;
   /** Sends `payload` to every listener if and when `tx` commits. */
   send(tx: Transaction, payload: string): Promise<void>;
-  start(handlers: NotifierHandlers): void;
+  /** Resolves once the first attempt to listen has succeeded or failed (it then retries by itself). */
+  start(handlers: NotifierHandlers): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -63,9 +64,9 @@ export class PostgresNotifier implements Notifier {
     await tx.query("SELECT pg_notify($1, $2)", [this.channel, payload]);
   }
 
-  start(handlers: NotifierHandlers): void {
+  start(handlers: NotifierHandlers): Promise<void> {
     this.handlers = handlers;
-    void this.connect();
+    return this.connect();
   }
 
   async close(): Promise<void> {
@@ -189,7 +190,8 @@ export class EventFeed {
       const start = await this.options.pool.query<{ tx: string }>(feedStartSql);
       this.position ??= { tx: String(start.rows[0]?.tx), id: 0 };
     }
-    this.options.notifier.start({
+    // Listening before start() resolves: a hint sent after it is not missed.
+    await this.options.notifier.start({
       hint: (payload) => this.onHint(payload),
       connected: () => void this.onConnected(),
       lost: (error) => this.options.onError(error),

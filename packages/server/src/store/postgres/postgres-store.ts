@@ -22,7 +22,7 @@ import { cancelSql, lockTaskSql } from "./sql/cancel.js";
 import { claimSql } from "./sql/claim.js";
 import { completeSql } from "./sql/complete.js";
 import { claimKeysSql, countWaitingSql, enqueueSql, forgetKeysSql, keyHoldersSql, takeOverKeySql } from "./sql/enqueue.js";
-import { currentTransactionSql, insertEventsSql, listEventsSql } from "./sql/events.js";
+import { insertEventsSql, listEventsSql } from "./sql/events.js";
 import { currentAttemptSql, failFinallySql, retryLaterSql } from "./sql/fail.js";
 import { acquireLeadershipSql, readLeadershipSql, releaseLeadershipSql } from "./sql/leadership.js";
 import { expiredAttemptsSql, extendAllLeasesSql, extendLeasesSql } from "./sql/leases.js";
@@ -107,6 +107,11 @@ export class PostgresStore implements TaskStore {
    */
   get signals(): StoreSignals {
     return this.localSignals;
+  }
+
+  /** Transactions this store committed and the writes they carried (commits per write is the group commit's gain). */
+  get commitStats(): { commits: number; writes: number } {
+    return { ...this.writes.stats };
   }
 
   /** The listener's server process id, or null while it reconnects (tests cut it with pg_terminate_backend). */
@@ -448,13 +453,13 @@ export class PostgresStore implements TaskStore {
     let transactionId: string | null = null;
     if (events.length > 0) {
       const column = <K extends keyof TaskEvent>(key: K): Array<TaskEvent[K]> => events.map((event) => event[key]);
-      await tx.query(insertEventsSql, [
+      const inserted = await tx.query<{ tx: string }>(insertEventsSql, [
         column("taskId"), column("sequence"), column("state"), column("attempt"), column("percent"), column("message"),
         events.map((event) => event.timestamp + tx.skewMs), column("workerId"),
         events.map((event) => (event.result ? Buffer.from(event.result) : null)), column("error"),
         events.map((event) => (event.nextAttemptAt === null ? null : event.nextAttemptAt + tx.skewMs)),
       ]);
-      transactionId = String((await tx.query<{ tx: string }>(currentTransactionSql)).rows[0]?.tx);
+      transactionId = String(inserted.rows[0]?.tx);
       // Before COMMIT is sent: the feed must know the transaction is ours before its rows can show.
       this.feed.ownTransaction(transactionId);
     }

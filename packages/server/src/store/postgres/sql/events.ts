@@ -1,15 +1,16 @@
 const eventColumns = "task_id, sequence, state, attempt, percent, message, timestamp, worker_id, result, error, next_attempt_at";
 
 // Every event a commit batch recorded, in one statement: $1..$11 are arrays in recording order.
+// Answers the transaction's id, so the feed can tell this process's rows from other writers'.
 export const insertEventsSql = `
-INSERT INTO task_events (${eventColumns})
-SELECT ${eventColumns}
-FROM unnest($1::text[], $2::int[], $3::text[], $4::int[], $5::float8[], $6::text[], $7::bigint[], $8::text[], $9::bytea[], $10::text[], $11::bigint[])
-  WITH ORDINALITY AS u(${eventColumns}, position)
-ORDER BY position`;
-
-// The transaction's id, so the feed can tell this process's rows from other writers'.
-export const currentTransactionSql = `SELECT pg_current_xact_id()::text AS tx`;
+WITH inserted AS (
+  INSERT INTO task_events (${eventColumns})
+  SELECT ${eventColumns}
+  FROM unnest($1::text[], $2::int[], $3::text[], $4::int[], $5::float8[], $6::text[], $7::bigint[], $8::text[], $9::bytea[], $10::text[], $11::bigint[])
+    WITH ORDINALITY AS u(${eventColumns}, position)
+  ORDER BY position
+)
+SELECT pg_current_xact_id()::text AS tx`;
 
 // $1 task, $2 after sequence.
 export const listEventsSql = `
