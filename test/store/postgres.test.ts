@@ -5,6 +5,10 @@ import { parsePostgresUrl } from "../../packages/server/src/store/postgres/drive
 import { PostgresStore } from "../../packages/server/src/store/postgres/postgres-store.js";
 import type { PostgresStoreOptions } from "../../packages/server/src/store/postgres/postgres-store.js";
 import { claimSql } from "../../packages/server/src/store/postgres/sql/claim.js";
+import { countWaitingSql } from "../../packages/server/src/store/postgres/sql/enqueue.js";
+import { expiredAttemptsSql, extendAllLeasesSql } from "../../packages/server/src/store/postgres/sql/leases.js";
+import { deleteFinishedSql } from "../../packages/server/src/store/postgres/sql/retention.js";
+import { nextRetryAtSql, promoteDueRetriesSql } from "../../packages/server/src/store/postgres/sql/retries.js";
 import { storeErrorFrom } from "../../packages/server/src/store/postgres/store-errors.js";
 import { migrations } from "../../packages/server/src/store/postgres/migrations/index.js";
 import type { ClaimedAttempt, TaskEvent } from "../../packages/server/src/store/store.js";
@@ -219,7 +223,7 @@ describe("PostgresStore: several stores on one database", () => {
     expect(Math.abs(((await b.getTask("t1"))?.startedAt ?? 0) - (claimedAt + 5_000))).toBeLessThan(200);
   });
 
-  it("claims through the partial index on queued tasks, with many finished rows", async () => {
+  it("claims, sweeps and counts through partial indexes, never scanning 100,000 finished rows", async () => {
     const { url, schema } = schemas.create("explain");
     const store = await openStore(url);
     await withSchemaClient(schema, async (client) => {
@@ -232,6 +236,16 @@ describe("PostgresStore: several stores on one database", () => {
       (await client.query(`EXPLAIN ${claimSql}`, ["w1", "resize", 10, 0, 0, 0])).rows.map((row) => String(row["QUERY PLAN"])).join("\n"));
     expect(plan).toContain("tasks_queued");
     expect(plan).not.toMatch(/Seq Scan on tasks/);
+    // Nor do the sweeps, counts and retention read the finished rows.
+    const maintenance: Array<[string, string, unknown[]]> = [
+      ["expire", expiredAttemptsSql, [0]], ["promote", promoteDueRetriesSql, [0]], ["next retry", nextRetryAtSql, []],
+      ["count waiting", countWaitingSql, []], ["extend all", extendAllLeasesSql, [0]], ["retention", deleteFinishedSql, [0, 100]],
+    ];
+    for (const [what, text, values] of maintenance) {
+      const maintenancePlan = await withSchemaClient(schema, async (client) =>
+        (await client.query(`EXPLAIN ${text}`, values)).rows.map((row) => String(row["QUERY PLAN"])).join("\n"));
+      expect(maintenancePlan, what).not.toMatch(/Seq Scan on tasks/);
+    }
     const [claimed] = await store.claim([{ workerId: "w1", names: ["resize"], limit: 10 }], Date.now(), terms);
     expect(claimed?.map((attempt) => attempt.taskId)).toEqual(Array.from({ length: 10 }, (_, i) => `q${i}`));
   });

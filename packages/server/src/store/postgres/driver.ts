@@ -2,6 +2,7 @@
 // parameter (the store's tables live there; it becomes the connections' search_path), a pool
 // whose int8 columns read as numbers (every bigint here is epoch milliseconds or a row counter,
 // far below 2^53), and the clock skew between this process and the database.
+import { createHash } from "node:crypto";
 import pg from "pg";
 import type { Clock } from "../../util/clock.js";
 
@@ -105,4 +106,19 @@ export async function measureClockSkew(pool: pg.Pool, clock: Clock): Promise<Clo
     client.release(error instanceof Error ? error : new Error(String(error)));
     throw error;
   }
+}
+
+const statementNames = new Map<string, string>();
+
+/**
+ * The query as a named (prepared) statement: each connection parses and plans it once, not on
+ * every call. The name is derived from the text, so it is the same on every connection.
+ */
+export function prepared(text: string, values: unknown[] = []): pg.QueryConfig {
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    name = `orchestrator_${createHash("sha1").update(text).digest("hex").slice(0, 16)}`;
+    statementNames.set(text, name);
+  }
+  return { name, text, values };
 }

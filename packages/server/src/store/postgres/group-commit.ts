@@ -1,5 +1,6 @@
 import type pg from "pg";
 import { CommitLog } from "../signals.js";
+import { prepared } from "./driver.js";
 import { isConnectionError, isRetryableConflict } from "./result-codes.js";
 
 /** What a write runs its statements on: the batch's transaction, and the skew it was opened with. */
@@ -12,8 +13,20 @@ export interface Transaction {
 
 export type Write<T> = (tx: Transaction) => Promise<T>;
 
+/**
+ * A kind of write whose consecutive calls in a batch can run as one statement (multi-row, over
+ * arrays): `runMany` answers one result per input, in order, exactly as running each alone in
+ * that order would. If it throws, the batch is run again with each write alone.
+ */
+export interface MergeableWrite<I, T> {
+  runMany(tx: Transaction, inputs: I[]): Promise<T[]>;
+}
+
 interface PendingWrite {
-  write: Write<unknown>;
+  /** Writes of the same non-null kind next to each other run together. */
+  kind: MergeableWrite<unknown, unknown> | null;
+  input: unknown;
+  runMany(tx: Transaction, inputs: unknown[]): Promise<unknown[]>;
   resolve: (value: unknown) => void;
   reject: (reason: unknown) => void;
 }
@@ -65,8 +78,18 @@ export class GroupCommit {
   ) {}
 
   run<T>(write: Write<T>): Promise<T> {
+    return this.enqueueWrite(null, write, async (tx) => [await write(tx)]);
+  }
+
+  /** A write of a mergeable kind: see MergeableWrite. */
+  runMerged<I, T>(kind: MergeableWrite<I, T>, input: I): Promise<T> {
+    const runMany = (tx: Transaction, inputs: unknown[]): Promise<unknown[]> => kind.runMany(tx, inputs as I[]);
+    return this.enqueueWrite(kind as MergeableWrite<unknown, unknown>, input, runMany);
+  }
+
+  private enqueueWrite<T>(kind: PendingWrite["kind"], input: unknown, runMany: PendingWrite["runMany"]): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.pending.push({ write: write as Write<unknown>, resolve: resolve as (value: unknown) => void, reject });
+      this.pending.push({ kind, input, runMany, resolve: resolve as (value: unknown) => void, reject });
       if (this.running === null) this.schedule();
     });
   }
@@ -155,19 +178,26 @@ export class GroupCommit {
 
   private async runOnce(client: pg.PoolClient, batch: PendingWrite[], skewMs: number, savepoints: boolean): Promise<{ outcomes: Outcome[]; transactionId: string | null }> {
     this.log.clear();
-    const tx: Transaction = { query: (text, values) => client.query(text, values), skewMs, log: this.log };
+    const tx: Transaction = { query: (text, values) => client.query(prepared(text, values)), skewMs, log: this.log };
     await client.query("BEGIN");
     try {
       const outcomes: Outcome[] = [];
-      for (const write of batch) {
+      for (let index = 0; index < batch.length;) {
+        const write = batch[index] as PendingWrite;
         if (!savepoints) {
-          outcomes.push({ ok: true, value: await write.write(tx) });
+          // The run of writes of this one's kind starting here, as one call.
+          let end = index + 1;
+          while (write.kind !== null && end < batch.length && batch[end]?.kind === write.kind) end += 1;
+          const values = await write.runMany(tx, batch.slice(index, end).map((pending) => pending.input));
+          for (const value of values) outcomes.push({ ok: true, value });
+          index = end;
           continue;
         }
+        index += 1;
         const mark = this.log.mark();
         await client.query("SAVEPOINT write");
         try {
-          const value = await write.write(tx);
+          const [value] = await write.runMany(tx, [write.input]);
           await client.query("RELEASE SAVEPOINT write");
           outcomes.push({ ok: true, value });
         } catch (error) {

@@ -10,10 +10,10 @@ import { LocalSignals } from "../signals.js";
 import { OrchestratorError } from "orchestrator-ts-client/internal";
 import { systemClock } from "../../util/clock.js";
 import type { Clock } from "../../util/clock.js";
-import { createPool, measureClockSkew, parsePostgresUrl } from "./driver.js";
+import { createPool, measureClockSkew, parsePostgresUrl, prepared } from "./driver.js";
 import type { PostgresTarget } from "./driver.js";
 import { GroupCommit } from "./group-commit.js";
-import type { Transaction } from "./group-commit.js";
+import type { MergeableWrite, Transaction } from "./group-commit.js";
 import { encodeHint, EventFeed, PostgresNotifier } from "./listener.js";
 import type { Notifier } from "./listener.js";
 import { runMigrations } from "./migrations/index.js";
@@ -51,6 +51,63 @@ export interface PostgresStoreOptions {
 }
 
 type Row = Record<string, unknown>;
+
+interface EnqueueCall {
+  tasks: readonly NewTask[];
+  now: number;
+  keyRetentionMs: number;
+}
+
+interface Completion {
+  ref: AttemptRef;
+  result: Uint8Array;
+  now: number;
+}
+
+/**
+ * The completions of one batch in one statement. An attempt named twice is completed by the first
+ * call only (as two calls in a row would do: the second finds it no longer running).
+ */
+const completions: MergeableWrite<Completion, TaskEvent | null> = {
+  runMany: async (tx, calls) => {
+    const firstCall = new Map<string, Completion>();
+    for (const call of calls) {
+      const key = `${call.ref.attempt}:${call.ref.taskId}`;
+      if (!firstCall.has(key)) firstCall.set(key, call);
+    }
+    const unique = [...firstCall.values()];
+    const { rows } = await tx.query(completeSql, [
+      unique.map((call) => call.ref.taskId), unique.map((call) => call.ref.attempt),
+      unique.map((call) => Buffer.from(call.result)), unique.map((call) => call.now + tx.skewMs),
+    ]);
+    const completed = new Map(rows.map((row) => [`${Number(row.attempt)}:${String(row.id)}`, row]));
+    return calls.map((call) => {
+      const key = `${call.ref.attempt}:${call.ref.taskId}`;
+      const row = completed.get(key);
+      if (!row || firstCall.get(key) !== call) return null;
+      return record(tx, {
+        taskId: call.ref.taskId, sequence: Number(row.last_sequence), state: "succeeded", attempt: call.ref.attempt,
+        percent: 100, message: "succeeded", timestamp: call.now, workerId: nullableString(row.worker_id), result: call.result,
+      });
+    });
+  },
+};
+
+/** New tasks (of one or several calls) in one statement, in order. */
+async function insertTasks(tx: Transaction, tasks: readonly NewTask[], createdAt: readonly number[]): Promise<void> {
+  if (tasks.length === 0) return;
+  await tx.query(enqueueSql, [
+    tasks.map((t) => t.id), tasks.map((t) => t.name), tasks.map((t) => t.description), tasks.map((t) => Buffer.from(t.payload)),
+    tasks.map((t) => t.maxRetries), tasks.map((t) => t.timeoutMs), tasks.map((t) => t.retryBackoffMs), createdAt,
+  ]);
+}
+
+function recordEnqueued(tx: Transaction, task: NewTask, now: number): TaskEvent {
+  const event = firstEvent(task.id, now);
+  tx.log.record(event);
+  tx.log.workAvailable(task.name);
+  return event;
+}
 
 /**
  * The shared store: several Schedulers on one PostgreSQL database (or one schema of it). Claims
@@ -146,7 +203,7 @@ export class PostgresStore implements TaskStore {
   /** A read on the pool, with the errors mapped as for writes. */
   private async read<R extends pg.QueryResultRow = Row>(text: string, values: unknown[] = []): Promise<R[]> {
     try {
-      return (await this.pool.query<R>(text, values)).rows;
+      return (await this.pool.query<R>(prepared(text, values))).rows;
     } catch (error) {
       throw storeErrorFrom(error, this.database);
     }
@@ -179,8 +236,33 @@ export class PostgresStore implements TaskStore {
   }
 
   enqueue(tasks: readonly NewTask[], now: number, keyRetentionMs = 24 * 3600 * 1000): Promise<TaskEvent[]> {
-    return this.writes.run((tx) => this.enqueueIn(tx, tasks, now, keyRetentionMs));
+    return this.writes.runMerged(this.enqueues, { tasks, now, keyRetentionMs });
   }
+
+  /** Enqueue calls of one batch: those without keys (the common case) share one INSERT. */
+  private readonly enqueues: MergeableWrite<EnqueueCall, TaskEvent[]> = {
+    runMany: async (tx, calls) => {
+      const answers: TaskEvent[][] = [];
+      let plain: EnqueueCall[] = [];
+      const flush = async (): Promise<void> => {
+        if (plain.length === 0) return;
+        const tasks = plain.flatMap((call) => call.tasks);
+        await insertTasks(tx, tasks, plain.flatMap((call) => call.tasks.map(() => call.now + tx.skewMs)));
+        for (const call of plain) answers.push(call.tasks.map((task) => recordEnqueued(tx, task, call.now)));
+        plain = [];
+      };
+      for (const call of calls) {
+        if (call.tasks.some((task) => task.idempotencyKey)) {
+          await flush();
+          answers.push(await this.enqueueIn(tx, call.tasks, call.now, call.keyRetentionMs));
+        } else {
+          plain.push(call);
+        }
+      }
+      await flush();
+      return answers;
+    },
+  };
 
   private async enqueueIn(tx: Transaction, tasks: readonly NewTask[], now: number, keyRetentionMs: number): Promise<TaskEvent[]> {
     const at = now + tx.skewMs;
@@ -221,16 +303,9 @@ export class PostgresStore implements TaskStore {
       }
     }
     const fresh = tasks.filter((task) => !task.idempotencyKey || (firstWithKey.get(task.idempotencyKey)?.task === task && !answers.has(task.idempotencyKey)));
-    if (fresh.length > 0) {
-      await tx.query(enqueueSql, [
-        fresh.map((t) => t.id), fresh.map((t) => t.name), fresh.map((t) => t.description), fresh.map((t) => Buffer.from(t.payload)),
-        fresh.map((t) => t.maxRetries), fresh.map((t) => t.timeoutMs), fresh.map((t) => t.retryBackoffMs), at,
-      ]);
-    }
+    await insertTasks(tx, fresh, fresh.map(() => at));
     for (const task of fresh) {
-      const event = firstEvent(task.id, now);
-      tx.log.record(event);
-      tx.log.workAvailable(task.name);
+      const event = recordEnqueued(tx, task, now);
       if (task.idempotencyKey) answers.set(task.idempotencyKey, event);
     }
     return tasks.map((task) => (task.idempotencyKey ? answers.get(task.idempotencyKey) : undefined) ?? firstEvent(task.id, now));
@@ -278,14 +353,7 @@ export class PostgresStore implements TaskStore {
   }
 
   complete(ref: AttemptRef, result: Uint8Array, now: number): Promise<TaskEvent | null> {
-    return this.writes.run(async (tx) => {
-      const { rows: [row] } = await tx.query(completeSql, [ref.taskId, ref.attempt, Buffer.from(result), now + tx.skewMs]);
-      if (!row) return null;
-      return record(tx, {
-        taskId: ref.taskId, sequence: Number(row.last_sequence), state: "succeeded", attempt: ref.attempt,
-        percent: 100, message: "succeeded", timestamp: now, workerId: nullableString(row.worker_id), result,
-      });
-    });
+    return this.writes.runMerged(completions, { ref, result, now });
   }
 
   fail(ref: AttemptRef, failure: AttemptFailure, now: number, backoff: RetryBackoff): Promise<TaskEvent | null> {

@@ -1,11 +1,11 @@
-// $1..$7: arrays in input order (id, name, description, payload, max_retries, timeout_ms,
-// retry_backoff_ms); $8: now. One statement for the whole batch; identity values follow the
-// ordinality, so seq keeps the input order.
+// $1..$8: arrays in input order (id, name, description, payload, max_retries, timeout_ms,
+// retry_backoff_ms, created_at). One statement for many tasks (of one or several enqueue calls);
+// identity values follow the ordinality, so seq keeps the input order.
 export const enqueueSql = `
 INSERT INTO tasks (id, name, description, payload, state, max_retries, timeout_ms, retry_backoff_ms, created_at, last_sequence)
-SELECT id, name, description, payload, 'queued', max_retries, timeout_ms, retry_backoff_ms, $8, 1
-FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::int[], $6::bigint[], $7::bigint[])
-  WITH ORDINALITY AS u(id, name, description, payload, max_retries, timeout_ms, retry_backoff_ms, position)
+SELECT id, name, description, payload, 'queued', max_retries, timeout_ms, retry_backoff_ms, created_at, 1
+FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::int[], $6::bigint[], $7::bigint[], $8::bigint[])
+  WITH ORDINALITY AS u(id, name, description, payload, max_retries, timeout_ms, retry_backoff_ms, created_at, position)
 ORDER BY position`;
 
 // $1 keys, $2 task ids, $3 fingerprints, $4 now, $5 oldest live creation time. A key is taken when
@@ -31,4 +31,6 @@ export const takeOverKeySql = `UPDATE idempotency_keys SET task_id = $2, created
 
 export const forgetKeysSql = `DELETE FROM idempotency_keys WHERE created_at <= $1`;
 
-export const countWaitingSql = `SELECT count(*) AS waiting FROM tasks WHERE state IN ('queued', 'retrying')`;
+// Two counts, so each reads its partial index (an IN list would match neither and scan the table).
+export const countWaitingSql = `
+SELECT (SELECT count(*) FROM tasks WHERE state = 'queued') + (SELECT count(*) FROM tasks WHERE state = 'retrying') AS waiting`;
