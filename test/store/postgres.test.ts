@@ -2,6 +2,7 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { Code } from "../../packages/client/src/errors/code.js";
 import { OrchestratorError } from "../../packages/client/src/errors/orchestrator-error.js";
 import { parsePostgresUrl } from "../../packages/server/src/store/postgres/driver.js";
+import { encodeHint, inSequencePerTask } from "../../packages/server/src/store/postgres/listener.js";
 import { PostgresStore } from "../../packages/server/src/store/postgres/postgres-store.js";
 import type { PostgresStoreOptions } from "../../packages/server/src/store/postgres/postgres-store.js";
 import { claimSql } from "../../packages/server/src/store/postgres/sql/claim.js";
@@ -206,6 +207,25 @@ describe("PostgresStore: several stores on one database", () => {
     expect((await reopened.getTask("late"))?.state).toBe("queued");
   });
 
+  it("close() leaves no socket or timer behind (pool, listener, poll)", async () => {
+    const { url } = schemas.create("close");
+    const count = (kind: string): number => process.getActiveResourcesInfo().filter((name) => name === kind).length;
+    const sockets = count("TCPSocketWrap");
+    const timers = count("Timeout");
+    const store = new PostgresStore({ url, pollIntervalMs: 50 });
+    await store.migrate();
+    await store.enqueue([newTask("t1")], Date.now());
+    await store.getTask("t1");
+    expect(count("TCPSocketWrap")).toBeGreaterThan(sockets);
+    expect(count("Timeout")).toBeGreaterThan(timers);
+    await store.close();
+    // The sockets were ended; they close on the next turns of the event loop.
+    const deadline = Date.now() + 2_000;
+    while (count("TCPSocketWrap") > sockets && Date.now() < deadline) await new Promise((resolve) => setImmediate(resolve));
+    expect(count("TCPSocketWrap")).toBe(sockets);
+    expect(count("Timeout")).toBeLessThanOrEqual(timers);
+  });
+
   it("a store whose clock is 5 s ahead does not expire a lease that is still valid on the database's clock", async () => {
     const { url } = schemas.create("skew");
     const a = await openStore(url);
@@ -251,7 +271,7 @@ describe("PostgresStore: several stores on one database", () => {
   });
 });
 
-describe("PostgreSQL connection and errors", () => {
+describe("PostgreSQL store pieces: URL, errors, feed order, hints", () => {
   it("parses the URL: schema parameter, label without password", () => {
     const target = parsePostgresUrl("postgres://root:secret@127.0.0.1:5432/test?schema=orch_a&sslmode=disable");
     expect(target.schema).toBe("orch_a");
@@ -262,6 +282,23 @@ describe("PostgreSQL connection and errors", () => {
     expect(() => parsePostgresUrl("postgres://u@h/db?schema=a;drop")).toThrow(/schema/);
     expect(() => parsePostgresUrl("mysql://u@h/db")).toThrow(/postgres:\/\//);
     expect(() => parsePostgresUrl("postgres://u:pw@[bad")).toThrow(/u:\*\*\*@/);
+  });
+
+  it("puts each task's events of one feed report in sequence order, keeping the places", () => {
+    const event = (taskId: string, sequence: number): TaskEvent => ({
+      taskId, sequence, state: "running", attempt: 1, percent: 0, message: "", timestamp: 0, workerId: null, result: null, error: null, nextAttemptAt: null,
+    });
+    const reordered = inSequencePerTask([event("a", 3), event("b", 1), event("a", 2), event("b", 2), event("c", 1)]);
+    expect(reordered.map((e) => `${e.taskId}${e.sequence}`)).toEqual(["a2", "b1", "a3", "b2", "c1"]);
+  });
+
+  it("keeps a hint under the NOTIFY payload limit: too many names become 'any name'", () => {
+    const names = Array.from({ length: 2_000 }, (_, i) => `task-name-${i}`);
+    expect(JSON.parse(encodeHint({ from: "me", work: ["a", "b"] }, 7_900))).toEqual({ from: "me", work: ["a", "b"] });
+    const long = encodeHint({ from: "me", work: names }, 7_900);
+    expect(Buffer.byteLength(long)).toBeLessThan(7_900);
+    expect(JSON.parse(long)).toEqual({ from: "me", work: null });
+    expect(JSON.parse(encodeHint({ from: "me" }, 7_900))).toEqual({ from: "me" });
   });
 
   it("answers UNAVAILABLE naming the database when it cannot connect", async () => {
