@@ -34,9 +34,12 @@ CREATE TABLE tasks (
 
 -- The claim path: the oldest queued tasks of one name, read in order and locked with SKIP LOCKED.
 CREATE INDEX tasks_queued ON tasks (name, seq) WHERE state = 'queued';
--- The running set (bounded by the workers' slots) for the lease sweep; deadline_at is set once per
--- attempt, so lease renewals change no indexed column and can stay HOT updates.
-CREATE INDEX tasks_running ON tasks (deadline_at) WHERE state = 'running';
+-- The running set (bounded by the workers' slots) for the lease sweep: deadline_at is set exactly
+-- while a task runs, once per attempt, so lease renewals change no indexed column (HOT updates).
+-- The predicate is not "state = 'running'" on purpose: a completion's "id = ... AND state =
+-- 'running'" could then be planned through this index, which holds every recently finished
+-- attempt until vacuum, instead of through the id.
+CREATE INDEX tasks_running ON tasks (deadline_at) WHERE deadline_at IS NOT NULL;
 CREATE INDEX tasks_retrying ON tasks (next_attempt_at) WHERE state = 'retrying';
 -- Retention, oldest finished first.
 CREATE INDEX tasks_finished ON tasks (finished_at) WHERE finished_at IS NOT NULL;

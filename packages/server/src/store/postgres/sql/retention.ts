@@ -9,11 +9,11 @@ WITH doomed AS MATERIALIZED (
   LIMIT $2
   FOR UPDATE SKIP LOCKED
 ), events AS (
-  DELETE FROM task_events e USING doomed d WHERE e.task_id = d.id
+  DELETE FROM task_events WHERE task_id = ANY(ARRAY(SELECT id FROM doomed))
 ), keys AS (
-  DELETE FROM idempotency_keys k USING doomed d WHERE k.task_id = d.id
+  DELETE FROM idempotency_keys WHERE task_id = ANY(ARRAY(SELECT id FROM doomed))
 ), gone AS (
-  DELETE FROM tasks t USING doomed d WHERE t.seq = d.seq RETURNING 1
+  DELETE FROM tasks WHERE seq = ANY(ARRAY(SELECT seq FROM doomed)) RETURNING 1
 )
 SELECT count(*) AS deleted FROM gone`;
 
