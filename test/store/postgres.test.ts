@@ -86,6 +86,20 @@ describe("PostgresStore: several stores on one database", () => {
     expect((await a.listTasks({ state: "succeeded", limit: 5_000 })).tasks).toHaveLength(3_000);
   });
 
+  it("two stores sweeping at once expire each lapsed attempt exactly once", async () => {
+    const [a, b] = await pair();
+    const now = Date.now();
+    await a.enqueue(Array.from({ length: 300 }, (_, i) => newTask(`t${i}`)), now);
+    const [claimed = []] = await a.claim([{ workerId: "w", names: ["resize"], limit: 300 }], now, terms);
+    expect(claimed).toHaveLength(300);
+    const later = now + terms.leaseMs;
+    const sweeps = await Promise.all([a.expireAttempts(later, noBackoff), b.expireAttempts(later, noBackoff), a.expireAttempts(later, noBackoff)]);
+    const expired = sweeps.flat();
+    expect(expired).toHaveLength(300);
+    expect(new Set(expired.map((attempt) => attempt.taskId)).size).toBe(300);
+    expect(await a.countWaiting()).toBe(300);
+  });
+
   it("the same idempotency key through two stores at once gives one task; a different request is refused", async () => {
     const [a, b] = await pair();
     const now = Date.now();
