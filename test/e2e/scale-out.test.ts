@@ -152,7 +152,7 @@ describe("several Schedulers on one PostgreSQL", () => {
       });
       if (start === 1000) {
         await schedulers[0]?.process.stop("SIGKILL");
-        const cut = await adminQuery("SELECT pg_terminate_backend(pid) AS cut FROM pg_stat_activity WHERE application_name = $1", [`orchestrator listener ${schedulers[1]?.id}`]);
+        const cut = await adminQuery("SELECT pg_terminate_backend(pid) AS cut FROM pg_stat_activity WHERE application_name = $1", [`orchestrator ${schedulers[1]?.id} listener`]);
         expect(cut).toHaveLength(1);
       }
     }

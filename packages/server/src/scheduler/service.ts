@@ -1,6 +1,7 @@
 import { dirname } from "node:path";
 import { SchedulerService } from "orchestrator-ts-client/internal";
 import { looseDirectoryWarning } from "../store/sqlite/data-files.js";
+import { openStore, redactStoreUrl, storeKind } from "../store/open-store.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
 import type { TaskStore } from "../store/store.js";
 import { systemClock, type Clock } from "../util/clock.js";
@@ -27,7 +28,7 @@ export async function startSchedulerService(
   // Keys, TLS material and the safe default are checked before the store is opened.
   const security = listenerSecurity("orchestrator.v1.Scheduler", compiled.host, securityOptions);
   const clock = deps.clock ?? systemClock;
-  const store = deps.store ?? await openStore(compiled, clock, logger);
+  const store = deps.store ?? await openConfiguredStore(compiled, clock, logger);
   let scheduler: Scheduler;
   try {
     await store.migrate();
@@ -45,7 +46,7 @@ export async function startSchedulerService(
     await store.close();
     throw error;
   }
-  const where = store instanceof SqliteStore ? { data_dir: compiled.dataDir, sqlite_driver: store.driver } : { store: describeStore(compiled.store) };
+  const where = store instanceof SqliteStore ? { data_dir: compiled.dataDir, sqlite_driver: store.driver } : { store: redactStoreUrl(compiled.store) };
   logger.info({ address: server.address, scheduler_id: compiled.schedulerId, ...where, ...server.security }, `Scheduler service listening on ${server.address}`);
   return {
     name: "Scheduler",
@@ -61,20 +62,19 @@ export async function startSchedulerService(
   };
 }
 
-/** The store --store names: the embedded SQLite file (default) or a PostgreSQL database that several Schedulers share. */
-async function openStore(options: CompiledSchedulerOptions, clock: Clock, logger: Logger): Promise<TaskStore> {
-  if (/^postgres(ql)?:\/\//.test(options.store)) {
-    // Loaded only when asked for, so the embedded default never loads the pg driver.
-    const { PostgresStore } = await import("../store/postgres/postgres-store.js");
-    return new PostgresStore({ url: options.store, clock, pollIntervalMs: options.pollIntervalMs, listen: !options.pollOnly });
+/** The store --store names: the embedded SQLite file (default: orchestrator.db in dataDir) or a PostgreSQL database that several Schedulers share. */
+function openConfiguredStore(options: CompiledSchedulerOptions, clock: Clock, logger: Logger): Promise<TaskStore> {
+  const url = options.store === "" ? `sqlite:${databasePath(options.dataDir)}` : options.store;
+  if (storeKind(url) === "sqlite") {
+    const directory = dirname(url.slice("sqlite:".length));
+    const warning = looseDirectoryWarning(directory);
+    if (warning) logger.warn({ data_dir: directory }, warning);
   }
-  const path = options.store.startsWith("sqlite:") ? options.store.slice("sqlite:".length) : databasePath(options.dataDir);
-  const warning = looseDirectoryWarning(dirname(path));
-  if (warning) logger.warn({ data_dir: dirname(path) }, warning);
-  return new SqliteStore({ path, synchronous: options.sqliteSynchronous });
-}
-
-/** The store URL for logs: a password in it is never printed. */
-function describeStore(url: string): string {
-  return url.replace(/^(postgres(?:ql)?:\/\/[^:/@]*):[^@]*@/, "$1:***@");
+  return openStore(url, {
+    sqlite: { synchronous: options.sqliteSynchronous },
+    postgres: {
+      clock, pollIntervalMs: options.pollIntervalMs, listen: !options.pollOnly, applicationName: `orchestrator ${options.schedulerId}`,
+      onBackgroundError: (error) => logger.warn({ err: error }, "PostgreSQL store: background work failed; retrying by itself"),
+    },
+  });
 }

@@ -252,9 +252,12 @@ export interface Leadership {
  *
  * Ordering contract: a listener gets each committed event at least once (a repeat is possible
  * after a reconnect; subscribers drop sequences they have seen), and the events of one task in
- * sequence order. A store reports its own process's writes right after they commit, and other
- * writers' writes (PostgreSQL: other Schedulers) after a "LISTEN/NOTIFY" hint, a slow poll or a
- * reconnect. Within one process, writes asked for in one event-loop turn commit together in call
+ * sequence order within what one source reports: this process's commits, or the feed of other
+ * writers'. Across the two a task's later event can come first (this process completed a task
+ * whose claim by another Scheduler the feed has not reported yet): a subscriber that sees a
+ * sequence jump reads the gap with listEvents. A store reports its own process's writes right
+ * after they commit, and other writers' writes (PostgreSQL: other Schedulers) after a
+ * "LISTEN/NOTIFY" hint, a slow poll or a reconnect. Within one process, writes asked for in one event-loop turn commit together in call
  * order (group commit), so a claim asked for right after an enqueue can see its tasks; the
  * Scheduler uses that only to save a commit: it never depends on it, because the work-available
  * signal follows every commit that made tasks claimable.
