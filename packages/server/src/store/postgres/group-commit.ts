@@ -41,11 +41,11 @@ export interface GroupCommitHooks {
   skew(): Promise<number>;
   /**
    * Runs last in each transaction that is about to commit: stores what the log recorded (events)
-   * and sends the hint. Returns the transaction's id when it wrote events, else null.
+   * and sends the hint.
    */
-  finish(tx: Transaction): Promise<string | null>;
+  finish(tx: Transaction): Promise<void>;
   /** After the commit, before any write's promise resolves: what the committed writes recorded. */
-  committed(recorded: ReturnType<CommitLog["take"]>, transactionId: string | null): void;
+  committed(recorded: ReturnType<CommitLog["take"]>): void;
   /** Turns a failed write's error into what its caller gets. */
   errorFrom(error: unknown): unknown;
 }
@@ -141,10 +141,10 @@ export class GroupCommit {
     }
     let broken: Error | undefined;
     try {
-      const { outcomes, transactionId } = await this.runWithRetries(client, batch, skewMs);
+      const outcomes = await this.runWithRetries(client, batch, skewMs);
       this.stats.commits += 1;
       this.stats.writes += batch.length;
-      this.hooks.committed(this.log.take(), transactionId);
+      this.hooks.committed(this.log.take());
       outcomes.forEach((outcome, index) => {
         const write = batch[index];
         if (!write) return;
@@ -162,7 +162,7 @@ export class GroupCommit {
     }
   }
 
-  private async runWithRetries(client: pg.PoolClient, batch: PendingWrite[], skewMs: number): Promise<{ outcomes: Outcome[]; transactionId: string | null }> {
+  private async runWithRetries(client: pg.PoolClient, batch: PendingWrite[], skewMs: number): Promise<Outcome[]> {
     let savepoints = false;
     for (let attempt = 0; ; attempt += 1) {
       try {
@@ -176,7 +176,7 @@ export class GroupCommit {
     }
   }
 
-  private async runOnce(client: pg.PoolClient, batch: PendingWrite[], skewMs: number, savepoints: boolean): Promise<{ outcomes: Outcome[]; transactionId: string | null }> {
+  private async runOnce(client: pg.PoolClient, batch: PendingWrite[], skewMs: number, savepoints: boolean): Promise<Outcome[]> {
     this.log.clear();
     const tx: Transaction = { query: (text, values) => client.query(prepared(text, values)), skewMs, log: this.log };
     await client.query("BEGIN");
@@ -208,9 +208,9 @@ export class GroupCommit {
           outcomes.push({ ok: false, value: error });
         }
       }
-      const transactionId = await this.finishBatch(tx);
+      await this.finishBatch(tx);
       await client.query("COMMIT");
-      return { outcomes, transactionId };
+      return outcomes;
     } catch (error) {
       await client.query("ROLLBACK").catch(() => undefined);
       throw error;
@@ -218,9 +218,9 @@ export class GroupCommit {
   }
 
   /** The batch's own statements failing (not a write's) fails the whole batch at once. */
-  private async finishBatch(tx: Transaction): Promise<string | null> {
+  private async finishBatch(tx: Transaction): Promise<void> {
     try {
-      return await this.hooks.finish(tx);
+      await this.hooks.finish(tx);
     } catch (error) {
       if (typeof error === "object" && error !== null && !isRetryableConflict(error)) Object.assign(error, { batchFailed: true });
       throw error;

@@ -55,6 +55,8 @@ export interface PostgresStoreOptions {
   applicationName?: string;
   /** Background failures (the listener's connection, a feed read); the store retries them by itself. */
   onBackgroundError?: (error: unknown) => void;
+  /** How commit hints travel between the stores on the database. Default LISTEN/NOTIFY on its own connection. */
+  notifier?: Notifier;
 }
 
 type Row = Record<string, unknown>;
@@ -129,7 +131,7 @@ export class PostgresStore implements TaskStore {
   private readonly pool: pg.Pool;
   private readonly writes: GroupCommit;
   private readonly localSignals = new LocalSignals();
-  private readonly notifier: PostgresNotifier;
+  private readonly notifier: Notifier;
   private readonly feed: EventFeed;
   private readonly clock: Clock;
   private readonly random: () => number;
@@ -147,7 +149,7 @@ export class PostgresStore implements TaskStore {
     const onError = options.onBackgroundError ?? (() => undefined);
     const applicationName = options.applicationName ?? "orchestrator scheduler";
     this.pool = createPool(this.target, options.poolSize ?? 4, onError, applicationName);
-    this.notifier = new PostgresNotifier(this.target, `${applicationName} listener`);
+    this.notifier = options.notifier ?? new PostgresNotifier(this.target, `${applicationName} listener`);
     this.writes = new GroupCommit(this.pool, {
       skew: () => this.skewMs(),
       finish: (tx) => this.finishBatch(tx, this.notifier),
@@ -182,7 +184,7 @@ export class PostgresStore implements TaskStore {
 
   /** The listener's server process id, or null while it reconnects (tests cut it with pg_terminate_backend). */
   get listenerProcessId(): number | null {
-    return this.notifier.processId;
+    return this.notifier instanceof PostgresNotifier ? this.notifier.processId : null;
   }
 
   /** Database time minus the caller's clock, measured once and again on each listener reconnect. */
@@ -520,14 +522,14 @@ export class PostgresStore implements TaskStore {
   }
 
   /**
-   * The end of each commit batch: its events in one statement, and one hint if it recorded events
-   * or made work claimable. Returns the transaction's id when it wrote events (so the feed skips them).
+   * The end of each commit batch: its events in one statement (the feed is told the transaction
+   * is this process's, so it does not report them again), and one hint if it recorded events or
+   * made work claimable.
    */
-  private async finishBatch(tx: Transaction, notifier: Notifier): Promise<string | null> {
+  private async finishBatch(tx: Transaction, notifier: Notifier): Promise<void> {
     const events = tx.log.recordedEvents;
     const names = tx.log.workNames;
-    if (events.length === 0 && names.length === 0) return null;
-    let transactionId: string | null = null;
+    if (events.length === 0 && names.length === 0) return;
     if (events.length > 0) {
       const column = <K extends keyof TaskEvent>(key: K): Array<TaskEvent[K]> => events.map((event) => event[key]);
       const inserted = await tx.query<{ tx: string }>(insertEventsSql, [
@@ -536,12 +538,10 @@ export class PostgresStore implements TaskStore {
         events.map((event) => (event.result ? Buffer.from(event.result) : null)), column("error"),
         events.map((event) => (event.nextAttemptAt === null ? null : event.nextAttemptAt + tx.skewMs)),
       ]);
-      transactionId = String(inserted.rows[0]?.tx);
       // Before COMMIT is sent: the feed must know the transaction is ours before its rows can show.
-      this.feed.ownTransaction(transactionId);
+      this.feed.ownTransaction(String(inserted.rows[0]?.tx));
     }
     await notifier.send(tx, encodeHint({ from: this.instanceId, ...(names.length > 0 ? { work: names } : {}) }, notifier.maxPayloadBytes));
-    return transactionId;
   }
 }
 
