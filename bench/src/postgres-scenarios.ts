@@ -85,7 +85,9 @@ function horizonPhase(held: HeldSnapshotKind | undefined, sizes: Sizes): Promise
         seconds += roundSeconds;
       }
       const bloat = await reader.bloat();
+      const horizonAge = transaction ? await transaction.horizonAge(reader) : 0;
       return {
+        horizonAge,
         drainRate: round(tasks / seconds, 0), firstRoundDrainRate: round(rates[0] ?? Number.NaN, 0), lastRoundDrainRate: round(rates.at(-1) ?? Number.NaN, 0),
         rounds: rates.length, deadTuples: bloat.deadTuples, tablesMb: bloat.tablesMb, errors, ...integrity(await reader.facts(), acknowledged),
         ...foreign.measure(clientCpu),
@@ -97,7 +99,7 @@ function horizonPhase(held: HeldSnapshotKind | undefined, sizes: Sizes): Promise
 }
 
 /** Per-phase figures kept in the result, prefixed with the phase's name. */
-const phaseFigures = ["drainRate", "firstRoundDrainRate", "lastRoundDrainRate", "rounds", "deadTuples", "tablesMb", "otherCpuPercent", "databaseCpuS"];
+const phaseFigures = ["drainRate", "firstRoundDrainRate", "lastRoundDrainRate", "rounds", "deadTuples", "tablesMb", "horizonAge", "otherCpuPercent", "databaseCpuS"];
 
 /**
  * W1-horizon: the baseline, then the same load with a REPEATABLE READ transaction held open for

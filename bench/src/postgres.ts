@@ -214,10 +214,24 @@ export class HeldTransaction {
 
   constructor(readonly kind: HeldSnapshotKind, private readonly schema: BenchSchema) {}
 
+  private pid = 0;
+
   async begin(): Promise<void> {
     await this.connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ");
     if (this.kind === "xid") await this.connection.query("SELECT txid_current()");
     else await this.connection.query(`SELECT 1 FROM ${quote(this.schema.name)}.tasks LIMIT 1`);
+    const [row] = await this.connection.query<{ pid: number; xmin: string | null }>(
+      "SELECT pid, backend_xmin::text AS xmin FROM pg_stat_activity WHERE pid = pg_backend_pid()");
+    // Without a snapshot held, the phase would measure nothing but the baseline again.
+    if (!row?.xmin) throw new Error(`the ${this.kind} transaction holds no snapshot (backend_xmin is null)`);
+    this.pid = row.pid;
+  }
+
+  /** How many transaction ids the database has moved past this transaction's horizon (read from another session). */
+  async horizonAge(reader: PostgresStoreReader): Promise<number> {
+    const [row] = await reader.connection.query<{ age: number }>(
+      "SELECT greatest(age(backend_xid), age(backend_xmin))::float8 AS age FROM pg_stat_activity WHERE pid = $1", [this.pid]);
+    return row?.age ?? Number.NaN;
   }
 
   async end(): Promise<void> {

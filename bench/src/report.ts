@@ -128,7 +128,7 @@ export function evaluateTargets(results: readonly ScenarioResult[]): TargetResul
 const w1Figures = ["submitRate", "drainRate", "schedulerPeakRssMb", "gatewayPeakRssMb", "workerPeakRssMb", "clientPeakRssMb",
   "schedulerCpuS", "gatewayCpuS", "workerCpuS", "clientCpuS", "otherCpuPercent"];
 const horizonPhases = ["baseline", "xid", "snapshot"].flatMap((phase) =>
-  ["DrainRate", "FirstRoundDrainRate", "LastRoundDrainRate", "Rounds", "DeadTuples", "TablesMb", "DatabaseCpuS", "OtherCpuPercent"].map((figure) => `${phase}${figure}`));
+  ["DrainRate", "FirstRoundDrainRate", "LastRoundDrainRate", "Rounds", "DeadTuples", "TablesMb", "HorizonAge", "DatabaseCpuS", "OtherCpuPercent"].map((figure) => `${phase}${figure}`));
 const informational: Record<Workload, string[]> = {
   "W1": w1Figures,
   "W1-unary": w1Figures,

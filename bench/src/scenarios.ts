@@ -42,7 +42,7 @@ export const fullSizes: Sizes = {
 export const quickSizes: Sizes = {
   w1Tasks: 500, w1Concurrency: 64, w1Slots: 32, batchSize: 100, w2Rate: 200, w2Seconds: 1,
   w3Tasks: 2_000, w3Workers: 10, w3Slots: 10, w3FillConcurrency: 4, idleWaitMs: 2000,
-  crossRate: 20, crossSeconds: 5, horizonSeconds: 20, horizonRoundTasks: 5_000,
+  crossRate: 20, crossSeconds: 5, horizonSeconds: 20, horizonRoundTasks: 2_000,
 };
 
 const clientScript = join(benchDist, "client.js");
