@@ -16,8 +16,9 @@
 //
 // Stores (--modes): full, normal = the embedded SQLite file with --sqlite-synchronous full / normal;
 // postgres = `--store postgres://...?schema=<fresh schema>` in the database named by
-// ORCHESTRATOR_BENCH_POSTGRES_URL (default postgres://root@127.0.0.1:5432/test); the schema is
-// created before each run and dropped after. With postgres and a SQLite mode in one run, the report
+// ORCHESTRATOR_BENCH_POSTGRES_URL's server (default postgres://root@127.0.0.1:5432/test), in a
+// database of its own (or the URL's, if the user may not create one), created before each run and
+// dropped after. With postgres and a SQLite mode in one run, the report
 // gives W1's drain and W2's dispatch p99 as PostgreSQL / SQLite ratios, and W1's database cost
 // (commits and rows written per task, from pg_stat_database / pg_stat_user_tables).
 // PostgreSQL-only workloads (run when postgres is among the modes, or named in --only):

@@ -57,40 +57,68 @@ export class CountedConnection {
 
 let schemaCounter = 0;
 
-/** A fresh schema for one deployment, in the bench database, dropped with everything in it after. */
+/**
+ * A fresh store for one deployment: a database of its own on the server of
+ * ORCHESTRATOR_BENCH_POSTGRES_URL, holding a fresh schema; both dropped after. A database of its
+ * own makes pg_stat_database's commit count the deployment's alone (other sessions on a shared
+ * server commit elsewhere) and keeps a held transaction's horizon from reaching other databases'
+ * tables. Where the user may not create databases, the schema goes into the URL's database.
+ */
 export class BenchSchema {
   readonly name = `bench_${process.pid}_${Date.now().toString(36)}_${schemaCounter++}`;
+  /** The database created for this deployment, if the server allowed it. */
+  private ownDatabase: string | undefined;
+
+  /** Where the schema lives: the deployment's own database, or the URL's. */
+  get databaseUrl(): string {
+    const url = new URL(benchPostgresUrl);
+    if (this.ownDatabase) url.pathname = `/${this.ownDatabase}`;
+    return url.toString();
+  }
+
+  /** Whether the database is shared with whatever else uses the URL's database. */
+  get sharedDatabase(): boolean {
+    return this.ownDatabase === undefined;
+  }
 
   get storeUrl(): string {
-    const url = new URL(benchPostgresUrl);
+    const url = new URL(this.databaseUrl);
     url.searchParams.set("schema", this.name);
     return url.toString();
   }
 
   async create(): Promise<void> {
-    await this.admin(`CREATE SCHEMA ${quote(this.name)}`);
+    try {
+      await admin(benchPostgresUrl, `CREATE DATABASE ${quote(this.name)}`);
+      this.ownDatabase = this.name;
+    } catch (error) {
+      process.stderr.write(`  could not create a database of its own (${error instanceof Error ? error.message : String(error)}); the schema goes into the URL's database, shared with its other users\n`);
+    }
+    await admin(this.databaseUrl, `CREATE SCHEMA ${quote(this.name)}`);
   }
 
   async drop(): Promise<void> {
-    await this.admin(`DROP SCHEMA IF EXISTS ${quote(this.name)} CASCADE`);
+    if (this.ownDatabase) await admin(benchPostgresUrl, `DROP DATABASE IF EXISTS ${quote(this.ownDatabase)} WITH (FORCE)`);
+    else await admin(this.databaseUrl, `DROP SCHEMA IF EXISTS ${quote(this.name)} CASCADE`);
   }
+}
 
-  private async admin(statement: string): Promise<void> {
-    const connection = new CountedConnection();
-    try {
-      await connection.query(statement);
-    } finally {
-      await connection.close();
-    }
+async function admin(url: string, statement: string): Promise<void> {
+  const connection = new CountedConnection(url);
+  try {
+    await connection.query(statement);
+  } finally {
+    await connection.close();
   }
 }
 
 /** The ground truth of a PostgreSQL deployment: its schema's `tasks` table, read directly. */
 export class PostgresStoreReader implements StoreView {
-  readonly connection = new CountedConnection();
+  readonly connection: CountedConnection;
   private readonly tasks: string;
 
   constructor(readonly schema: BenchSchema) {
+    this.connection = new CountedConnection(schema.databaseUrl);
     this.tasks = `${quote(schema.name)}.tasks`;
   }
 
@@ -169,7 +197,7 @@ export class PostgresStoreReader implements StoreView {
 }
 
 export interface DatabaseCounters {
-  /** pg_stat_database.xact_commit of the whole database (other sessions' commits included). */
+  /** pg_stat_database.xact_commit of the whole database (other sessions' commits included, if it is shared). */
   commits: number;
   /** n_tup_ins + n_tup_upd + n_tup_del summed over the schema's tables. */
   rowsWritten: number;
@@ -210,9 +238,11 @@ export type HeldSnapshotKind = "xid" | "snapshot";
  * horizon below which VACUUM may remove dead row versions, for the whole database.
  */
 export class HeldTransaction {
-  readonly connection = new CountedConnection(benchPostgresUrl, "orchestrator bench analytics");
+  readonly connection: CountedConnection;
 
-  constructor(readonly kind: HeldSnapshotKind, private readonly schema: BenchSchema) {}
+  constructor(readonly kind: HeldSnapshotKind, private readonly schema: BenchSchema) {
+    this.connection = new CountedConnection(schema.databaseUrl, "orchestrator bench analytics");
+  }
 
   private pid = 0;
 

@@ -132,7 +132,10 @@ async function databaseCost(deployment: Deployment, reader: PostgresStoreReader,
   await deployment.stopServices();
   await sleep(1000);
   const cost = costBetween(before, await readCounters(reader), tasks);
-  return { commitsPerTask: round(cost.commitsPerTask, 4), rowsWrittenPerTask: round(cost.rowsWrittenPerTask, 2), databaseCommits: cost.commits, benchStatements: cost.benchStatements };
+  return {
+    commitsPerTask: round(cost.commitsPerTask, 4), rowsWrittenPerTask: round(cost.rowsWrittenPerTask, 2), databaseCommits: cost.commits,
+    benchStatements: cost.benchStatements, sharedDatabase: reader.schema.sharedDatabase ? 1 : 0,
+  };
 }
 
 /** W1: N tasks, up to `concurrency` requests in flight, one worker process; submit and drain rates. */
