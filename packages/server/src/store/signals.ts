@@ -66,8 +66,9 @@ export class CommitLog {
     return this.events;
   }
 
-  get hasWork(): boolean {
-    return this.names.length > 0;
+  /** The task names made claimable so far, without repeats. */
+  get workNames(): string[] {
+    return [...new Set(this.names)];
   }
 
   mark(): { events: number; names: number } {

@@ -1,0 +1,195 @@
+import type pg from "pg";
+import { CommitLog } from "../signals.js";
+import { isConnectionError, isRetryableConflict } from "./result-codes.js";
+
+/** What a write runs its statements on: the batch's transaction, and the skew it was opened with. */
+export interface Transaction {
+  query<R extends pg.QueryResultRow = Record<string, unknown>>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
+  /** Database time minus the caller's clock for this batch (see PostgresStore). */
+  readonly skewMs: number;
+  readonly log: CommitLog;
+}
+
+export type Write<T> = (tx: Transaction) => Promise<T>;
+
+interface PendingWrite {
+  write: Write<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (reason: unknown) => void;
+}
+
+interface Outcome {
+  ok: boolean;
+  value: unknown;
+}
+
+export interface GroupCommitHooks {
+  /** The skew to run the next batch with. */
+  skew(): Promise<number>;
+  /**
+   * Runs last in each transaction that is about to commit: stores what the log recorded (events)
+   * and sends the hint. Returns the transaction's id when it wrote events, else null.
+   */
+  finish(tx: Transaction): Promise<string | null>;
+  /** After the commit, before any write's promise resolves: what the committed writes recorded. */
+  committed(recorded: ReturnType<CommitLog["take"]>, transactionId: string | null): void;
+  /** Turns a failed write's error into what its caller gets. */
+  errorFrom(error: unknown): unknown;
+}
+
+/** How often a batch that lost a deadlock or serialization conflict is run again before failing. */
+const conflictRetries = 4;
+
+/**
+ * Group commit on PostgreSQL: the writes asked for during one turn of the event loop run in one
+ * transaction on one pooled connection, in call order, and commit together; writes asked for while
+ * a batch is in flight form the next batch (so under load a commit carries many writes). No
+ * promise resolves before its write has committed.
+ *
+ * A failing write fails alone: the batch runs first without savepoints; if a write throws, the
+ * transaction is rolled back and the batch run again with a savepoint around each write (writes
+ * are functions of their inputs, so running one again is safe). A batch that loses a deadlock or
+ * serialization conflict against another Scheduler's transaction is run again whole.
+ */
+export class GroupCommit {
+  private pending: PendingWrite[] = [];
+  private scheduled = false;
+  private running: Promise<void> | null = null;
+  private readonly log = new CommitLog();
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly hooks: GroupCommitHooks,
+  ) {}
+
+  run<T>(write: Write<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ write: write as Write<unknown>, resolve: resolve as (value: unknown) => void, reject });
+      if (this.running === null) this.schedule();
+    });
+  }
+
+  /** Starts a batch at the end of this turn, so that every write asked for in it joins. */
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.start());
+  }
+
+  /** Resolves once every write asked for so far has committed or failed. */
+  async drain(): Promise<void> {
+    while (this.running !== null || this.pending.length > 0) {
+      if (this.running === null) this.start();
+      await this.running;
+    }
+  }
+
+  private start(): void {
+    this.scheduled = false;
+    if (this.running !== null || this.pending.length === 0) return;
+    this.running = this.loop().finally(() => {
+      this.running = null;
+      // Writes asked for after the loop's last look at `pending`, while it was still finishing.
+      if (this.pending.length > 0) this.schedule();
+    });
+  }
+
+  /** One batch at a time; what arrived meanwhile is the next batch. */
+  private async loop(): Promise<void> {
+    while (this.pending.length > 0) {
+      const batch = this.pending;
+      this.pending = [];
+      await this.commit(batch);
+    }
+  }
+
+  private async commit(batch: PendingWrite[]): Promise<void> {
+    let client: pg.PoolClient;
+    let skewMs: number;
+    try {
+      skewMs = await this.hooks.skew();
+      client = await this.pool.connect();
+    } catch (error) {
+      const reason = this.hooks.errorFrom(error);
+      for (const write of batch) write.reject(reason);
+      return;
+    }
+    let broken: Error | undefined;
+    try {
+      const { outcomes, transactionId } = await this.runWithRetries(client, batch, skewMs);
+      this.hooks.committed(this.log.take(), transactionId);
+      outcomes.forEach((outcome, index) => {
+        const write = batch[index];
+        if (!write) return;
+        if (outcome.ok) write.resolve(outcome.value);
+        else write.reject(this.hooks.errorFrom(outcome.value));
+      });
+    } catch (error) {
+      this.log.clear();
+      // A connection that failed mid-transaction is not given back to the pool for reuse.
+      broken = error instanceof Error ? error : new Error(String(error));
+      const reason = this.hooks.errorFrom(error);
+      for (const write of batch) write.reject(reason);
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  private async runWithRetries(client: pg.PoolClient, batch: PendingWrite[], skewMs: number): Promise<{ outcomes: Outcome[]; transactionId: string | null }> {
+    let savepoints = false;
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        return await this.runOnce(client, batch, skewMs, savepoints);
+      } catch (error) {
+        if (isRetryableConflict(error) && attempt < conflictRetries) continue;
+        if (savepoints || isConnectionError(error) || (error as { batchFailed?: boolean }).batchFailed) throw error;
+        // Some write threw: run the batch again, each write in its own savepoint.
+        savepoints = true;
+      }
+    }
+  }
+
+  private async runOnce(client: pg.PoolClient, batch: PendingWrite[], skewMs: number, savepoints: boolean): Promise<{ outcomes: Outcome[]; transactionId: string | null }> {
+    this.log.clear();
+    const tx: Transaction = { query: (text, values) => client.query(text, values), skewMs, log: this.log };
+    await client.query("BEGIN");
+    try {
+      const outcomes: Outcome[] = [];
+      for (const write of batch) {
+        if (!savepoints) {
+          outcomes.push({ ok: true, value: await write.write(tx) });
+          continue;
+        }
+        const mark = this.log.mark();
+        await client.query("SAVEPOINT write");
+        try {
+          const value = await write.write(tx);
+          await client.query("RELEASE SAVEPOINT write");
+          outcomes.push({ ok: true, value });
+        } catch (error) {
+          // A conflict aborts the transaction; the whole batch is run again.
+          if (isRetryableConflict(error)) throw error;
+          await client.query("ROLLBACK TO SAVEPOINT write");
+          this.log.rollbackTo(mark);
+          outcomes.push({ ok: false, value: error });
+        }
+      }
+      const transactionId = await this.finishBatch(tx);
+      await client.query("COMMIT");
+      return { outcomes, transactionId };
+    } catch (error) {
+      await client.query("ROLLBACK").catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** The batch's own statements failing (not a write's) fails the whole batch at once. */
+  private async finishBatch(tx: Transaction): Promise<string | null> {
+    try {
+      return await this.hooks.finish(tx);
+    } catch (error) {
+      if (typeof error === "object" && error !== null && !isRetryableConflict(error)) Object.assign(error, { batchFailed: true });
+      throw error;
+    }
+  }
+}

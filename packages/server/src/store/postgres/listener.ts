@@ -1,0 +1,312 @@
+// How other Schedulers' commits reach this one: a hint transport (Notifier; LISTEN/NOTIFY here,
+// replaceable by NATS or the like) and the EventFeed, which on each hint, each slow poll tick and
+// each reconnect re-reads task_events after the last position seen. Hints only wake the feed; the
+// table is the truth, so a hint lost while disconnected costs latency, never an event.
+import { createHash } from "node:crypto";
+import pg from "pg";
+import type { LocalSignals } from "../signals.js";
+import type { TaskEvent } from "../store.js";
+import { connectionConfig, quoteIdentifier } from "./driver.js";
+import type { PostgresTarget } from "./driver.js";
+import type { Transaction } from "./group-commit.js";
+import { feedSql, feedStartSql } from "./sql/events.js";
+
+export interface NotifierHandlers {
+  /** A hint another writer sent (after its commit). */
+  hint(payload: string): void;
+  /** The listening side is connected (first time or again): hints sent while away were lost. */
+  connected(): void;
+  /** The listening side lost its connection (it reconnects by itself). */
+  lost(error: unknown): void;
+}
+
+/** The transport of commit hints between the store instances on one database. */
+export interface Notifier {
+  /** Largest payload `send` may be given, in bytes. */
+  readonly maxPayloadBytes: number;
+  /** Sends `payload` to every listener if and when `tx` commits. */
+  send(tx: Transaction, payload: string): Promise<void>;
+  start(handlers: NotifierHandlers): void;
+  close(): Promise<void>;
+}
+
+const reconnectBaseMs = 100;
+const reconnectMaxMs = 5_000;
+
+/**
+ * LISTEN/NOTIFY on a dedicated connection (not a pooled one: a pooled connection is handed to
+ * other work and its LISTEN would be lost with it). pg_notify runs inside the sender's transaction,
+ * so a hint is delivered only if that transaction commits, and after it has.
+ */
+export class PostgresNotifier implements Notifier {
+  readonly maxPayloadBytes = 7_900;
+  readonly channel: string;
+  private client: pg.Client | null = null;
+  private readonly dead = new WeakSet<pg.Client>();
+  private handlers: NotifierHandlers | null = null;
+  private closed = false;
+  private failures = 0;
+  private retryTimer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly target: PostgresTarget) {
+    const name = `orchestrator.${target.schema}`;
+    // Channel names are identifiers: at most 63 bytes.
+    this.channel = name.length <= 63 ? name : `orchestrator.${createHash("sha256").update(target.schema).digest("hex").slice(0, 40)}`;
+  }
+
+  /** The listening connection's server process (to test a lost connection), or null while away. */
+  get processId(): number | null {
+    return (this.client as unknown as { processID?: number } | null)?.processID ?? null;
+  }
+
+  async send(tx: Transaction, payload: string): Promise<void> {
+    await tx.query("SELECT pg_notify($1, $2)", [this.channel, payload]);
+  }
+
+  start(handlers: NotifierHandlers): void {
+    this.handlers = handlers;
+    void this.connect();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    const client = this.client;
+    this.client = null;
+    if (client) {
+      this.dead.add(client);
+      await client.end().catch(() => undefined);
+    }
+  }
+
+  private async connect(): Promise<void> {
+    this.retryTimer = null;
+    if (this.closed) return;
+    const client = new pg.Client(connectionConfig(this.target, "orchestrator listener"));
+    client.on("error", (error) => this.lost(client, error));
+    client.on("end", () => this.lost(client, new Error("the LISTEN connection ended")));
+    client.on("notification", (message) => {
+      if (message.channel === this.channel && !this.dead.has(client)) this.handlers?.hint(message.payload ?? "");
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${quoteIdentifier(this.channel)}`);
+    } catch (error) {
+      this.lost(client, error);
+      return;
+    }
+    if (this.closed || this.dead.has(client)) {
+      this.dead.add(client);
+      await client.end().catch(() => undefined);
+      return;
+    }
+    this.client = client;
+    this.failures = 0;
+    this.handlers?.connected();
+  }
+
+  private lost(client: pg.Client, error: unknown): void {
+    if (this.dead.has(client)) return;
+    this.dead.add(client);
+    if (this.client === client) this.client = null;
+    void client.end().catch(() => undefined);
+    if (this.closed) return;
+    this.handlers?.lost(error);
+    const delay = Math.min(reconnectMaxMs, reconnectBaseMs * 2 ** this.failures);
+    this.failures += 1;
+    this.retryTimer = setTimeout(() => void this.connect(), delay);
+    this.retryTimer.unref();
+  }
+}
+
+/** What a hint says: who sent it, and which task names became claimable (null: any; absent: none). */
+export interface Hint {
+  from: string;
+  work?: string[] | null;
+}
+
+export function encodeHint(hint: Hint, maxBytes: number): string {
+  const text = JSON.stringify(hint);
+  if (Buffer.byteLength(text) <= maxBytes) return text;
+  // Too many names: "any name" is as true and fits.
+  return JSON.stringify({ from: hint.from, ...(hint.work !== undefined ? { work: null } : {}) });
+}
+
+function decodeHint(payload: string): Hint | null {
+  try {
+    const parsed = JSON.parse(payload) as Partial<Hint>;
+    if (typeof parsed.from !== "string") return null;
+    const work = parsed.work === null ? null : Array.isArray(parsed.work) ? parsed.work.filter((name): name is string => typeof name === "string") : undefined;
+    return work === undefined ? { from: parsed.from } : { from: parsed.from, work };
+  } catch {
+    return null;
+  }
+}
+
+export interface EventFeedOptions {
+  pool: pg.Pool;
+  notifier: Notifier;
+  signals: LocalSignals;
+  /** Sent in this store's hints, so it ignores its own. */
+  instanceId: string;
+  pollIntervalMs: number;
+  /** Maps a task_events row to the event callers see (times on their clock). */
+  toEvent(row: Record<string, unknown>): TaskEvent;
+  /** Runs on every (re)connect of the notifier, before the re-read (the store measures the clock skew again). */
+  reconnected(): Promise<void>;
+  onError(error: unknown): void;
+}
+
+const feedPageRows = 1_000;
+
+/**
+ * Other writers' committed events, none skipped: rows are read in (tx, id) order after a position
+ * that only moves past transactions older than every one still running (the horizon), so a
+ * transaction that commits late, with an older id, is still read. Committed rows beyond the
+ * horizon are reported at once too (low latency while some unrelated transaction runs long), and
+ * their transactions remembered so the next reads do not report them again. This process's own
+ * transactions are skipped (their events were reported right after commit).
+ *
+ * Within one report, each task's events are in sequence order: a transaction can hold an older
+ * id than the one that wrote the task's previous event (ids are taken at the first write, not
+ * at commit), so (tx, id) order alone does not promise it.
+ */
+export class EventFeed {
+  private position: { tx: string; id: number } | null = null;
+  private readonly ownTransactions = new Set<string>();
+  /** Transactions beyond the position whose rows were reported already. */
+  private readonly reportedBeyond = new Set<string>();
+  private reading: Promise<void> | null = null;
+  private readAgain = false;
+  private pollTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  constructor(private readonly options: EventFeedOptions) {}
+
+  /** Follows what commits from now on: resolves once the starting position is read. */
+  async start(): Promise<void> {
+    if (this.position === null) {
+      const start = await this.options.pool.query<{ tx: string }>(feedStartSql);
+      this.position ??= { tx: String(start.rows[0]?.tx), id: 0 };
+    }
+    this.options.notifier.start({
+      hint: (payload) => this.onHint(payload),
+      connected: () => void this.onConnected(),
+      lost: (error) => this.options.onError(error),
+    });
+    this.schedulePoll();
+  }
+
+  /** A transaction of this process that wrote events: the feed will not report them again. */
+  ownTransaction(transactionId: string): void {
+    this.ownTransactions.add(transactionId);
+  }
+
+  /** Reads what other writers committed since the last read; concurrent calls share one read. */
+  reread(): Promise<void> {
+    if (this.reading) {
+      this.readAgain = true;
+      return this.reading;
+    }
+    this.reading = (async () => {
+      do {
+        this.readAgain = false;
+        await this.readOnce();
+      } while (this.readAgain && !this.closed);
+    })()
+      .catch((error: unknown) => this.options.onError(error))
+      .finally(() => {
+        this.reading = null;
+      });
+    return this.reading;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.pollTimer) clearTimeout(this.pollTimer);
+    await this.options.notifier.close();
+    await this.reading;
+  }
+
+  private onHint(payload: string): void {
+    const hint = decodeHint(payload);
+    if (hint?.from === this.options.instanceId) return;
+    void this.reread();
+    if (hint === null) this.options.signals.emitWorkAvailable(null);
+    else if (hint.work !== undefined) this.options.signals.emitWorkAvailable(hint.work);
+  }
+
+  private async onConnected(): Promise<void> {
+    try {
+      await this.options.reconnected();
+    } catch (error) {
+      this.options.onError(error);
+    }
+    await this.reread();
+    if (!this.closed) this.options.signals.emitWorkAvailable(null);
+  }
+
+  private schedulePoll(): void {
+    if (this.closed) return;
+    this.pollTimer = setTimeout(() => {
+      void this.reread().then(() => {
+        if (this.closed) return;
+        this.options.signals.emitWorkAvailable(null);
+        this.schedulePoll();
+      });
+    }, this.options.pollIntervalMs);
+    this.pollTimer.unref();
+  }
+
+  private async readOnce(): Promise<void> {
+    if (this.closed || this.position === null) return;
+    const events: TaskEvent[] = [];
+    const reportedNow = new Set<string>();
+    let position: { tx: string; id: number } = this.position;
+    let cursor = position;
+    let blocked = false;
+    for (;;) {
+      const result = await this.options.pool.query<Record<string, unknown>>(feedSql, [cursor.tx, cursor.id, feedPageRows]);
+      for (const row of result.rows) {
+        const tx = String(row.tx);
+        cursor = { tx, id: Number(row.id) };
+        const final = BigInt(tx) < BigInt(String(row.horizon));
+        // The position moves only through the rows before the first unfinal one: a transaction
+        // still running may commit rows between that one and the rows after it.
+        blocked ||= !final;
+        if (!blocked) position = cursor;
+        if (this.ownTransactions.has(tx) || this.reportedBeyond.has(tx)) continue;
+        events.push(this.options.toEvent(row));
+        if (!final) reportedNow.add(tx);
+      }
+      if (result.rows.length < feedPageRows || this.closed) break;
+    }
+    this.position = position;
+    for (const tx of reportedNow) this.reportedBeyond.add(tx);
+    this.forgetPassedTransactions();
+    if (!this.closed) this.options.signals.emitEvents(inSequencePerTask(events));
+  }
+
+  /** Transactions before the position can no longer come up. */
+  private forgetPassedTransactions(): void {
+    if (this.position === null) return;
+    const passed = BigInt(this.position.tx);
+    for (const tx of this.ownTransactions) if (BigInt(tx) < passed) this.ownTransactions.delete(tx);
+    for (const tx of this.reportedBeyond) if (BigInt(tx) < passed) this.reportedBeyond.delete(tx);
+  }
+}
+
+/** The events in the order given, except that each task's events are put in sequence order among their own places. */
+export function inSequencePerTask(events: TaskEvent[]): TaskEvent[] {
+  const places = new Map<string, number[]>();
+  events.forEach((event, index) => places.set(event.taskId, [...(places.get(event.taskId) ?? []), index]));
+  const ordered = [...events];
+  for (const indexes of places.values()) {
+    if (indexes.length < 2) continue;
+    const own = indexes.map((index) => events[index] as TaskEvent).sort((a, b) => a.sequence - b.sequence);
+    indexes.forEach((index, rank) => {
+      ordered[index] = own[rank] as TaskEvent;
+    });
+  }
+  return ordered;
+}

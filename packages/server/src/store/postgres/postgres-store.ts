@@ -1,0 +1,518 @@
+import { randomUUID } from "node:crypto";
+import type pg from "pg";
+import type {
+  AttemptFailure, AttemptRef, CancelOutcome, ClaimedAttempt, ClaimRequest, ExpiredAttempt, Leadership,
+  LeaseTerms, NewTask, RetryBackoff, StoreSignals, TaskEvent, TaskFilter, TaskPage, TaskRecord, TaskState, TaskStore,
+} from "../store.js";
+import { isTerminal, retryDelayMs, taskStates } from "../store.js";
+import { keyReusedError, requestFingerprint } from "../idempotency.js";
+import { LocalSignals } from "../signals.js";
+import { OrchestratorError } from "orchestrator-ts-client/internal";
+import { systemClock } from "../../util/clock.js";
+import type { Clock } from "../../util/clock.js";
+import { createPool, measureClockSkew, parsePostgresUrl } from "./driver.js";
+import type { PostgresTarget } from "./driver.js";
+import { GroupCommit } from "./group-commit.js";
+import type { Transaction } from "./group-commit.js";
+import { encodeHint, EventFeed, PostgresNotifier } from "./listener.js";
+import type { Notifier } from "./listener.js";
+import { runMigrations } from "./migrations/index.js";
+import { storeErrorFrom } from "./store-errors.js";
+import { cancelSql, lockTaskSql } from "./sql/cancel.js";
+import { claimSql } from "./sql/claim.js";
+import { completeSql } from "./sql/complete.js";
+import { claimKeysSql, countWaitingSql, enqueueSql, forgetKeysSql, keyHoldersSql, takeOverKeySql } from "./sql/enqueue.js";
+import { currentTransactionSql, insertEventsSql, listEventsSql } from "./sql/events.js";
+import { currentAttemptSql, failFinallySql, retryLaterSql } from "./sql/fail.js";
+import { acquireLeadershipSql, readLeadershipSql, releaseLeadershipSql } from "./sql/leadership.js";
+import { expiredAttemptsSql, extendAllLeasesSql, extendLeasesSql } from "./sql/leases.js";
+import { progressSql } from "./sql/progress.js";
+import { getTaskSql, listTasksSql } from "./sql/read.js";
+import { analyzeSql, deleteFinishedSql } from "./sql/retention.js";
+import { nextRetryAtSql, promoteDueRetriesSql } from "./sql/retries.js";
+
+export interface PostgresStoreOptions {
+  /** `postgres://user[:password]@host[:port]/database[?schema=name]`; the schema (default public) is created if missing. */
+  url: string;
+  /** Pooled connections for writes (one batch at a time) and reads; the listener has its own. Default 4. */
+  poolSize?: number;
+  /** How often other writers' events and work are looked for without a hint. Default 1000 ms. */
+  pollIntervalMs?: number;
+  /**
+   * The clock the caller's `now` arguments come from (default the system clock). The store
+   * measures its skew against the database's clock and compares leases, deadlines and retry due
+   * times on the database's clock, so Schedulers whose clocks disagree agree on expiry.
+   */
+  clock?: Clock;
+  /** Draws the retry backoff's jitter: a number in [0, 1). Default Math.random. */
+  random?: () => number;
+  /** Background failures (the listener's connection, a feed read); the store retries them by itself. */
+  onBackgroundError?: (error: unknown) => void;
+}
+
+type Row = Record<string, unknown>;
+
+/**
+ * The shared store: several Schedulers on one PostgreSQL database (or one schema of it). Claims
+ * lock with SKIP LOCKED, every write is fenced by the attempt number, idempotency keys are taken
+ * with ON CONFLICT, and each commit batch sends one hint so the other Schedulers re-read the
+ * events and look for work (see listener.ts).
+ */
+export class PostgresStore implements TaskStore {
+  /** The database as messages name it (no password). */
+  readonly database: string;
+  private readonly target: PostgresTarget;
+  private readonly pool: pg.Pool;
+  private readonly writes: GroupCommit;
+  private readonly localSignals = new LocalSignals();
+  private readonly notifier: PostgresNotifier;
+  private readonly feed: EventFeed;
+  private readonly clock: Clock;
+  private readonly random: () => number;
+  private readonly instanceId = randomUUID();
+  private skew: { skewMs: number; uncertaintyMs: number } | null = null;
+  private measuring: Promise<number> | null = null;
+  private closed = false;
+  private feedStarted = false;
+
+  constructor(options: PostgresStoreOptions) {
+    this.target = parsePostgresUrl(options.url);
+    this.database = this.target.label;
+    this.clock = options.clock ?? systemClock;
+    this.random = options.random ?? Math.random;
+    const onError = options.onBackgroundError ?? (() => undefined);
+    this.pool = createPool(this.target, options.poolSize ?? 4, onError);
+    this.notifier = new PostgresNotifier(this.target);
+    this.writes = new GroupCommit(this.pool, {
+      skew: () => this.skewMs(),
+      finish: (tx) => this.finishBatch(tx, this.notifier),
+      committed: ({ events, names }) => {
+        this.localSignals.emitEvents(events);
+        this.localSignals.emitWorkAvailable(names);
+      },
+      errorFrom: (error) => storeErrorFrom(error, this.database),
+    });
+    this.feed = new EventFeed({
+      pool: this.pool, notifier: this.notifier, signals: this.localSignals, instanceId: this.instanceId,
+      pollIntervalMs: options.pollIntervalMs ?? 1_000,
+      toEvent: (row) => toEvent(row, this.skew?.skewMs ?? 0),
+      reconnected: () => this.measureSkew().then(() => undefined),
+      onError,
+    });
+  }
+
+  /**
+   * This process's commits are reported right after they commit; other writers' from the end of
+   * migrate() on (after a hint, a poll tick or a reconnect of the listener).
+   */
+  get signals(): StoreSignals {
+    return this.localSignals;
+  }
+
+  /** The listener's server process id, or null while it reconnects (tests cut it with pg_terminate_backend). */
+  get listenerProcessId(): number | null {
+    return this.notifier.processId;
+  }
+
+  /** Database time minus the caller's clock, measured once and again on each listener reconnect. */
+  private skewMs(): Promise<number> {
+    if (this.skew) return Promise.resolve(this.skew.skewMs);
+    return this.measureSkew();
+  }
+
+  private measureSkew(): Promise<number> {
+    this.measuring ??= measureClockSkew(this.pool, this.clock)
+      .then((measured) => {
+        // A new measurement within the old one's error bars is not news: keeping the old value keeps
+        // the times this store hands back steady.
+        const current = this.skew;
+        if (!current || Math.abs(measured.skewMs - current.skewMs) > current.uncertaintyMs + measured.uncertaintyMs + 1) this.skew = measured;
+        return this.skew?.skewMs ?? measured.skewMs;
+      })
+      .catch((error: unknown) => {
+        throw storeErrorFrom(error, this.database);
+      })
+      .finally(() => {
+        this.measuring = null;
+      });
+    return this.measuring;
+  }
+
+  /** A read on the pool, with the errors mapped as for writes. */
+  private async read<R extends pg.QueryResultRow = Row>(text: string, values: unknown[] = []): Promise<R[]> {
+    try {
+      return (await this.pool.query<R>(text, values)).rows;
+    } catch (error) {
+      throw storeErrorFrom(error, this.database);
+    }
+  }
+
+  async migrate(): Promise<void> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      throw storeErrorFrom(error, this.database);
+    }
+    try {
+      await runMigrations(client, this.target.schema, this.clock.now());
+      client.release();
+    } catch (error) {
+      client.release(error instanceof Error ? error : new Error(String(error)));
+      throw storeErrorFrom(error, this.database);
+    }
+    await this.skewMs();
+    // Other writers' events and hints are followed from here on (the tables exist now).
+    if (!this.feedStarted && !this.closed) {
+      try {
+        await this.feed.start();
+      } catch (error) {
+        throw storeErrorFrom(error, this.database);
+      }
+      this.feedStarted = true;
+    }
+  }
+
+  enqueue(tasks: readonly NewTask[], now: number, keyRetentionMs = 24 * 3600 * 1000): Promise<TaskEvent[]> {
+    return this.writes.run((tx) => this.enqueueIn(tx, tasks, now, keyRetentionMs));
+  }
+
+  private async enqueueIn(tx: Transaction, tasks: readonly NewTask[], now: number, keyRetentionMs: number): Promise<TaskEvent[]> {
+    const at = now + tx.skewMs;
+    // Within the call, a repeated key answers (or refuses) against its first task.
+    const firstWithKey = new Map<string, { task: NewTask; fingerprint: string }>();
+    for (const task of tasks) {
+      if (!task.idempotencyKey) continue;
+      const fingerprint = requestFingerprint(task);
+      const first = firstWithKey.get(task.idempotencyKey);
+      if (!first) firstWithKey.set(task.idempotencyKey, { task, fingerprint });
+      else if (first.fingerprint !== fingerprint) throw keyReusedError(task.idempotencyKey, task, asRecord(first.task, now), first.task.id);
+    }
+    // Keys held by an earlier task answer with that task's first event.
+    const answers = new Map<string, TaskEvent>();
+    if (firstWithKey.size > 0) {
+      const entries = [...firstWithKey.entries()];
+      const taken = await tx.query<{ key: string }>(claimKeysSql, [
+        entries.map(([key]) => key), entries.map(([, first]) => first.task.id), entries.map(([, first]) => first.fingerprint), at, at - keyRetentionMs,
+      ]);
+      const takenKeys = new Set(taken.rows.map((row) => row.key));
+      const held = entries.filter(([key]) => !takenKeys.has(key));
+      if (held.length > 0) {
+        const holders = await tx.query(keyHoldersSql, [held.map(([key]) => key)]);
+        for (const row of holders.rows) {
+          const key = String(row.key);
+          const first = firstWithKey.get(key);
+          if (!first) continue;
+          if (row.id === null) {
+            await tx.query(takeOverKeySql, [key, first.task.id, at, first.fingerprint]);
+            continue;
+          }
+          // A key stored without a fingerprint cannot be compared: it answers its task.
+          if (row.fingerprint !== null && row.fingerprint !== first.fingerprint) {
+            throw keyReusedError(key, first.task, toTask(row, tx.skewMs), String(row.holder_id));
+          }
+          answers.set(key, firstEvent(String(row.id), Number(row.created_at) - tx.skewMs));
+        }
+      }
+    }
+    const fresh = tasks.filter((task) => !task.idempotencyKey || (firstWithKey.get(task.idempotencyKey)?.task === task && !answers.has(task.idempotencyKey)));
+    if (fresh.length > 0) {
+      await tx.query(enqueueSql, [
+        fresh.map((t) => t.id), fresh.map((t) => t.name), fresh.map((t) => t.description), fresh.map((t) => Buffer.from(t.payload)),
+        fresh.map((t) => t.maxRetries), fresh.map((t) => t.timeoutMs), fresh.map((t) => t.retryBackoffMs), at,
+      ]);
+    }
+    for (const task of fresh) {
+      const event = firstEvent(task.id, now);
+      tx.log.record(event);
+      tx.log.workAvailable(task.name);
+      if (task.idempotencyKey) answers.set(task.idempotencyKey, event);
+    }
+    return tasks.map((task) => (task.idempotencyKey ? answers.get(task.idempotencyKey) : undefined) ?? firstEvent(task.id, now));
+  }
+
+  forgetIdempotencyKeys(before: number): Promise<void> {
+    return this.writes.run(async (tx) => {
+      await tx.query(forgetKeysSql, [before + tx.skewMs]);
+    });
+  }
+
+  async countWaiting(): Promise<number> {
+    const [row] = await this.read(countWaitingSql);
+    return Number(row?.waiting ?? 0);
+  }
+
+  claim(requests: readonly ClaimRequest[], now: number, terms: LeaseTerms): Promise<ClaimedAttempt[][]> {
+    return this.writes.run(async (tx) => {
+      const at = now + tx.skewMs;
+      const answers: ClaimedAttempt[][] = [];
+      for (const request of requests) {
+        const claimed: ClaimedAttempt[] = [];
+        for (const name of request.names) {
+          const limit = request.limit - claimed.length;
+          if (limit <= 0) break;
+          const { rows } = await tx.query(claimSql, [request.workerId, name, limit, at, at + terms.leaseMs, terms.deadlineGraceMs]);
+          // RETURNING promises no order; hand tasks out oldest first.
+          rows.sort((a, b) => Number(a.seq) - Number(b.seq));
+          for (const row of rows) {
+            const attempt = Number(row.attempt);
+            const event = record(tx, {
+              taskId: String(row.id), sequence: Number(row.last_sequence), state: "running", attempt,
+              percent: 0, message: `attempt ${attempt} started`, timestamp: now, workerId: request.workerId,
+            });
+            claimed.push({
+              taskId: String(row.id), attempt, workerId: request.workerId, name: String(row.name),
+              payload: row.payload as Uint8Array, timeoutMs: Number(row.timeout_ms), maxRetries: Number(row.max_retries), event,
+            });
+          }
+        }
+        answers.push(claimed);
+      }
+      return answers;
+    });
+  }
+
+  complete(ref: AttemptRef, result: Uint8Array, now: number): Promise<TaskEvent | null> {
+    return this.writes.run(async (tx) => {
+      const { rows: [row] } = await tx.query(completeSql, [ref.taskId, ref.attempt, Buffer.from(result), now + tx.skewMs]);
+      if (!row) return null;
+      return record(tx, {
+        taskId: ref.taskId, sequence: Number(row.last_sequence), state: "succeeded", attempt: ref.attempt,
+        percent: 100, message: "succeeded", timestamp: now, workerId: nullableString(row.worker_id), result,
+      });
+    });
+  }
+
+  fail(ref: AttemptRef, failure: AttemptFailure, now: number, backoff: RetryBackoff): Promise<TaskEvent | null> {
+    return this.writes.run((tx) => this.failIn(tx, ref, failure, now, backoff));
+  }
+
+  private async failIn(tx: Transaction, ref: AttemptRef, failure: AttemptFailure, now: number, backoff: RetryBackoff): Promise<TaskEvent | null> {
+    const { rows: [current] } = await tx.query(currentAttemptSql, [ref.taskId, ref.attempt]);
+    if (!current) return null;
+    const attempt = Number(current.attempt);
+    const retriesLeft = attempt <= Number(current.max_retries);
+    const base = { taskId: ref.taskId, attempt, percent: Number(current.percent), timestamp: now, workerId: nullableString(current.worker_id), error: failure.error };
+    if (failure.retryable && retriesLeft) {
+      const delayMs = retryDelayMs(backoff, attempt, Number(current.retry_backoff_ms), this.random());
+      const { rows: [row] } = await tx.query(retryLaterSql, [ref.taskId, ref.attempt, failure.error, now + tx.skewMs + delayMs]);
+      if (!row) return null;
+      const message = `attempt ${attempt} failed; retrying in ${(delayMs / 1000).toFixed(1)}s`;
+      return record(tx, { ...base, sequence: Number(row.last_sequence), state: "retrying", message, nextAttemptAt: now + delayMs });
+    }
+    const { rows: [row] } = await tx.query(failFinallySql, [ref.taskId, ref.attempt, failure.error, now + tx.skewMs]);
+    if (!row) return null;
+    const why = failure.retryable ? `no retries left after ${attempt} attempt${attempt === 1 ? "" : "s"}` : "the failure is not retryable";
+    return record(tx, { ...base, sequence: Number(row.last_sequence), state: "failed", message: `failed: ${why}` });
+  }
+
+  progress(ref: AttemptRef, percent: number, message: string, now: number): Promise<TaskEvent | null> {
+    return this.writes.run(async (tx) => {
+      const { rows: [row] } = await tx.query(progressSql, [ref.taskId, ref.attempt, percent, message]);
+      if (!row) return null;
+      return record(tx, {
+        taskId: ref.taskId, sequence: Number(row.last_sequence), state: "running", attempt: ref.attempt,
+        percent, message, timestamp: now, workerId: nullableString(row.worker_id),
+      });
+    });
+  }
+
+  extendLeases(attempts: readonly AttemptRef[], until: number): Promise<void> {
+    if (attempts.length === 0) return Promise.resolve();
+    return this.writes.run(async (tx) => {
+      await tx.query(extendLeasesSql, [attempts.map((a) => a.taskId), attempts.map((a) => a.attempt), until + tx.skewMs]);
+    });
+  }
+
+  expireAttempts(now: number, backoff: RetryBackoff): Promise<ExpiredAttempt[]> {
+    return this.writes.run(async (tx) => {
+      const { rows } = await tx.query(expiredAttemptsSql, [now + tx.skewMs]);
+      const expired: ExpiredAttempt[] = [];
+      for (const row of rows) {
+        const reason = row.lease_expired === true ? "lease expired" : "deadline passed";
+        const ref = { taskId: String(row.id), attempt: Number(row.attempt) };
+        const error = reason === "lease expired" ? "the worker stopped renewing its lease" : "the attempt outlived its timeout";
+        const event = await this.failIn(tx, ref, { error, retryable: true }, now, backoff);
+        if (event) expired.push({ ...ref, workerId: nullableString(row.worker_id), reason, event });
+      }
+      return expired;
+    });
+  }
+
+  promoteDueRetries(now: number): Promise<string[]> {
+    return this.writes.run(async (tx) => {
+      const { rows } = await tx.query(promoteDueRetriesSql, [now + tx.skewMs]);
+      const names = rows.map((row) => String(row.name));
+      for (const name of names) tx.log.workAvailable(name);
+      return names;
+    });
+  }
+
+  async nextRetryAt(): Promise<number | null> {
+    const skewMs = await this.skewMs();
+    const [row] = await this.read(nextRetryAtSql);
+    return row?.due === null || row?.due === undefined ? null : Number(row.due) - skewMs;
+  }
+
+  cancel(taskId: string, reason: string, now: number): Promise<CancelOutcome | null> {
+    return this.writes.run(async (tx) => {
+      const { rows: [before] } = await tx.query(lockTaskSql, [taskId]);
+      if (!before) return null;
+      const state = toState(before.state);
+      if (isTerminal(state)) return { state, cancelled: false, event: null, interrupted: null };
+      const { rows: [row] } = await tx.query(cancelSql, [taskId, reason, now + tx.skewMs]);
+      if (!row) return null;
+      const workerId = nullableString(before.worker_id);
+      const event = record(tx, {
+        taskId, sequence: Number(row.last_sequence), state: "cancelled", attempt: Number(row.attempt),
+        percent: Number(row.percent), message: "cancelled", timestamp: now, workerId, error: reason,
+      });
+      const interrupted = state === "running" && workerId ? { taskId, attempt: Number(row.attempt), workerId } : null;
+      return { state: "cancelled" as const, cancelled: true, event, interrupted };
+    });
+  }
+
+  async getTask(taskId: string): Promise<TaskRecord | null> {
+    const skewMs = await this.skewMs();
+    const [row] = await this.read(getTaskSql, [taskId]);
+    return row ? toTask(row, skewMs) : null;
+  }
+
+  async listTasks(filter: TaskFilter): Promise<TaskPage> {
+    let cursor: number | undefined;
+    if (filter.cursor) {
+      cursor = Number(Buffer.from(filter.cursor, "base64url").toString("utf8"));
+      if (!Number.isSafeInteger(cursor) || cursor <= 0) throw OrchestratorError.invalidArgument("page_token is not a token this server issued");
+    }
+    const skewMs = await this.skewMs();
+    const { text, parameters } = listTasksSql({ state: filter.state !== undefined, name: Boolean(filter.name), cursor: cursor !== undefined });
+    const values = { state: filter.state, name: filter.name, cursor, limit: filter.limit + 1 };
+    const rows = await this.read(text, parameters.map((parameter) => values[parameter]));
+    const page = rows.slice(0, filter.limit);
+    const last = page.at(-1);
+    const nextCursor = rows.length > filter.limit && last ? Buffer.from(String(last.seq)).toString("base64url") : null;
+    return { tasks: page.map((row) => toTask(row, skewMs)), nextCursor };
+  }
+
+  async listEvents(taskId: string, afterSequence: number): Promise<TaskEvent[]> {
+    const skewMs = await this.skewMs();
+    return (await this.read(listEventsSql, [taskId, afterSequence])).map((row) => toEvent(row, skewMs));
+  }
+
+  acquireLeadership(holder: string, ttlMs: number, now: number): Promise<Leadership> {
+    return this.writes.run(async (tx) => {
+      const at = now + tx.skewMs;
+      const { rows: [row] } = await tx.query(acquireLeadershipSql, [holder, at, ttlMs]);
+      const sinceLastRenewalMs = row?.renewed_at === null || row?.renewed_at === undefined ? null : at - Number(row.renewed_at);
+      if (row?.taken_term !== null && row?.taken_term !== undefined) return { isLeader: true, term: Number(row.taken_term), holder, sinceLastRenewalMs };
+      // Someone else holds it; read who (the statement's snapshot may predate a winner of a race).
+      const { rows: [now_] } = await tx.query(readLeadershipSql);
+      return { isLeader: false, term: Number(now_?.term ?? 0), holder: nullableString(now_?.holder), sinceLastRenewalMs };
+    });
+  }
+
+  releaseLeadership(holder: string): Promise<void> {
+    return this.writes.run(async (tx) => {
+      await tx.query(releaseLeadershipSql, [holder]);
+    });
+  }
+
+  extendAllLeases(until: number): Promise<number> {
+    return this.writes.run(async (tx) => (await tx.query(extendAllLeasesSql, [until + tx.skewMs])).rowCount ?? 0);
+  }
+
+  deleteFinished(before: number, limit: number): Promise<number> {
+    return this.writes.run(async (tx) => Number((await tx.query(deleteFinishedSql, [before + tx.skewMs, limit])).rows[0]?.deleted ?? 0));
+  }
+
+  async analyze(): Promise<void> {
+    await this.read(analyzeSql);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.writes.drain();
+    await this.feed.close();
+    await this.pool.end();
+  }
+
+  /**
+   * The end of each commit batch: its events in one statement, and one hint if it recorded events
+   * or made work claimable. Returns the transaction's id when it wrote events (so the feed skips them).
+   */
+  private async finishBatch(tx: Transaction, notifier: Notifier): Promise<string | null> {
+    const events = tx.log.recordedEvents;
+    const names = tx.log.workNames;
+    if (events.length === 0 && names.length === 0) return null;
+    let transactionId: string | null = null;
+    if (events.length > 0) {
+      const column = <K extends keyof TaskEvent>(key: K): Array<TaskEvent[K]> => events.map((event) => event[key]);
+      await tx.query(insertEventsSql, [
+        column("taskId"), column("sequence"), column("state"), column("attempt"), column("percent"), column("message"),
+        events.map((event) => event.timestamp + tx.skewMs), column("workerId"),
+        events.map((event) => (event.result ? Buffer.from(event.result) : null)), column("error"),
+        events.map((event) => (event.nextAttemptAt === null ? null : event.nextAttemptAt + tx.skewMs)),
+      ]);
+      transactionId = String((await tx.query<{ tx: string }>(currentTransactionSql)).rows[0]?.tx);
+      // Before COMMIT is sent: the feed must know the transaction is ours before its rows can show.
+      this.feed.ownTransaction(transactionId);
+    }
+    await notifier.send(tx, encodeHint({ from: this.instanceId, ...(names.length > 0 ? { work: names } : {}) }, notifier.maxPayloadBytes));
+    return transactionId;
+  }
+}
+
+function record(tx: Transaction, event: Omit<TaskEvent, "workerId" | "result" | "error" | "nextAttemptAt"> & Partial<TaskEvent>): TaskEvent {
+  const full: TaskEvent = { workerId: null, result: null, error: null, nextAttemptAt: null, ...event };
+  tx.log.record(full);
+  return full;
+}
+
+function firstEvent(taskId: string, timestamp: number): TaskEvent {
+  return { taskId, sequence: 1, state: "queued", attempt: 0, percent: 0, message: "queued", timestamp, workerId: null, result: null, error: null, nextAttemptAt: null };
+}
+
+/** A task of this call as the record it would become (to name what a reused key changed). */
+function asRecord(task: NewTask, now: number): TaskRecord {
+  return {
+    ...task, state: "queued", attempt: 0, result: null, error: null, percent: 0, message: "", workerId: null,
+    createdAt: now, startedAt: null, finishedAt: null, nextAttemptAt: null, lastSequence: 1,
+  };
+}
+
+function nullableString(value: unknown): string | null {
+  return value === null || value === undefined ? null : String(value);
+}
+
+function shifted(value: unknown, skewMs: number): number | null {
+  return value === null || value === undefined ? null : Number(value) - skewMs;
+}
+
+function toState(value: unknown): TaskState {
+  const state = String(value) as TaskState;
+  if (!taskStates.includes(state)) throw new Error(`unknown task state in store: ${String(value)}`);
+  return state;
+}
+
+/** A tasks row as callers see it: times moved from the database's clock to theirs. */
+function toTask(row: Row, skewMs: number): TaskRecord {
+  return {
+    id: String(row.id), name: String(row.name), description: String(row.description), payload: row.payload as Uint8Array,
+    state: toState(row.state), attempt: Number(row.attempt), maxRetries: Number(row.max_retries),
+    timeoutMs: Number(row.timeout_ms), retryBackoffMs: Number(row.retry_backoff_ms),
+    result: (row.result as Uint8Array | null) ?? null, error: nullableString(row.error), percent: Number(row.percent),
+    message: String(row.message), workerId: nullableString(row.worker_id), createdAt: Number(row.created_at) - skewMs,
+    startedAt: shifted(row.started_at, skewMs), finishedAt: shifted(row.finished_at, skewMs),
+    nextAttemptAt: shifted(row.next_attempt_at, skewMs), lastSequence: Number(row.last_sequence),
+  };
+}
+
+function toEvent(row: Row, skewMs: number): TaskEvent {
+  return {
+    taskId: String(row.task_id), sequence: Number(row.sequence), state: toState(row.state), attempt: Number(row.attempt),
+    percent: Number(row.percent), message: String(row.message), timestamp: Number(row.timestamp) - skewMs,
+    workerId: nullableString(row.worker_id), result: (row.result as Uint8Array | null) ?? null,
+    error: nullableString(row.error), nextAttemptAt: shifted(row.next_attempt_at, skewMs),
+  };
+}

@@ -1,0 +1,15 @@
+// Locks the task, so the state read and the cancel see one version of it. $1 task.
+export const lockTaskSql = `SELECT state, worker_id FROM tasks WHERE id = $1 FOR UPDATE`;
+
+// $1 task, $2 reason, $3 now.
+export const cancelSql = `
+UPDATE tasks
+SET state = 'cancelled',
+    error = $2,
+    finished_at = $3,
+    next_attempt_at = NULL,
+    lease_expires_at = NULL,
+    deadline_at = NULL,
+    last_sequence = last_sequence + 1
+WHERE id = $1 AND state IN ('queued', 'running', 'retrying')
+RETURNING last_sequence, attempt, percent`;

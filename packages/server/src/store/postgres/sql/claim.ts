@@ -1,0 +1,27 @@
+// The oldest queued tasks of one name become running attempts of one worker. The inner SELECT
+// reads tasks_queued in (name, seq) order and skips rows another Scheduler has locked, so
+// concurrent claims never wait for each other nor hand out one task twice. The CTE is
+// MATERIALIZED so the locked pick runs once (a subquery in FROM may be rescanned, and LIMIT with
+// SKIP LOCKED then picks more rows than asked).
+// $1 worker, $2 name, $3 limit, $4 now, $5 lease expiry, $6 deadline grace.
+export const claimSql = `
+WITH picked AS MATERIALIZED (
+  SELECT seq FROM tasks
+  WHERE state = 'queued' AND name = $2
+  ORDER BY seq
+  LIMIT $3
+  FOR UPDATE SKIP LOCKED
+)
+UPDATE tasks t
+SET state = 'running',
+    attempt = t.attempt + 1,
+    worker_id = $1,
+    started_at = $4,
+    lease_expires_at = $5,
+    deadline_at = $4 + t.timeout_ms + $6,
+    percent = 0,
+    message = '',
+    last_sequence = t.last_sequence + 1
+FROM picked
+WHERE t.seq = picked.seq AND t.state = 'queued'
+RETURNING t.seq, t.id, t.attempt, t.name, t.payload, t.timeout_ms, t.max_retries, t.last_sequence`;

@@ -1,0 +1,34 @@
+// $1..$7: arrays in input order (id, name, description, payload, max_retries, timeout_ms,
+// retry_backoff_ms); $8: now. One statement for the whole batch; identity values follow the
+// ordinality, so seq keeps the input order.
+export const enqueueSql = `
+INSERT INTO tasks (id, name, description, payload, state, max_retries, timeout_ms, retry_backoff_ms, created_at, last_sequence)
+SELECT id, name, description, payload, 'queued', max_retries, timeout_ms, retry_backoff_ms, $8, 1
+FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::int[], $6::bigint[], $7::bigint[])
+  WITH ORDINALITY AS u(id, name, description, payload, max_retries, timeout_ms, retry_backoff_ms, position)
+ORDER BY position`;
+
+// $1 keys, $2 task ids, $3 fingerprints, $4 now, $5 oldest live creation time. A key is taken when
+// it is new or its holder's retention ran out; a live key is left alone and not returned. Two
+// stores inserting one key concurrently: the second waits for the first to commit, then finds it live.
+export const claimKeysSql = `
+INSERT INTO idempotency_keys (key, task_id, created_at, fingerprint)
+SELECT key, task_id, $4, fingerprint FROM unnest($1::text[], $2::text[], $3::text[]) AS u(key, task_id, fingerprint)
+ON CONFLICT (key) DO UPDATE SET task_id = excluded.task_id, created_at = excluded.created_at, fingerprint = excluded.fingerprint
+WHERE idempotency_keys.created_at <= $5
+RETURNING key`;
+
+// The holders of keys that were live: their fingerprint and task (null if it was deleted).
+export const keyHoldersSql = `
+SELECT k.key, k.task_id AS holder_id, k.fingerprint, t.id, t.name, t.description, t.payload, t.state, t.attempt, t.max_retries,
+  t.timeout_ms, t.retry_backoff_ms, t.result, t.error, t.percent, t.message, t.worker_id, t.created_at, t.started_at,
+  t.finished_at, t.next_attempt_at, t.last_sequence, t.seq
+FROM idempotency_keys k LEFT JOIN tasks t ON t.id = k.task_id
+WHERE k.key = ANY($1::text[])`;
+
+// A live key whose task is gone (deleted by hand) is taken over: $1 key, $2 task id, $3 now, $4 fingerprint.
+export const takeOverKeySql = `UPDATE idempotency_keys SET task_id = $2, created_at = $3, fingerprint = $4 WHERE key = $1`;
+
+export const forgetKeysSql = `DELETE FROM idempotency_keys WHERE created_at <= $1`;
+
+export const countWaitingSql = `SELECT count(*) AS waiting FROM tasks WHERE state IN ('queued', 'retrying')`;

@@ -1,0 +1,33 @@
+const eventColumns = "task_id, sequence, state, attempt, percent, message, timestamp, worker_id, result, error, next_attempt_at";
+
+// Every event a commit batch recorded, in one statement: $1..$11 are arrays in recording order.
+export const insertEventsSql = `
+INSERT INTO task_events (${eventColumns})
+SELECT ${eventColumns}
+FROM unnest($1::text[], $2::int[], $3::text[], $4::int[], $5::float8[], $6::text[], $7::bigint[], $8::text[], $9::bytea[], $10::text[], $11::bigint[])
+  WITH ORDINALITY AS u(${eventColumns}, position)
+ORDER BY position`;
+
+// The transaction's id, so the feed can tell this process's rows from other writers'.
+export const currentTransactionSql = `SELECT pg_current_xact_id()::text AS tx`;
+
+// $1 task, $2 after sequence.
+export const listEventsSql = `
+SELECT ${eventColumns}
+FROM task_events
+WHERE task_id = $1 AND sequence > $2
+ORDER BY sequence`;
+
+// The feed: committed rows after ($1 tx, $2 id) in (tx, id) order, $3 rows at most, each with the
+// horizon: the oldest transaction still running. Rows of transactions before the horizon are final
+// (no transaction can still commit there); rows at or beyond it are committed too, but a
+// transaction still running may yet commit rows before them.
+export const feedSql = `
+SELECT id, tx::text AS tx, pg_snapshot_xmin(pg_current_snapshot())::text AS horizon, ${eventColumns}
+FROM task_events
+WHERE (tx, id) > ($1::xid8, $2::bigint)
+ORDER BY tx, id
+LIMIT $3`;
+
+// Where a feed that starts now begins: every transaction before this one has ended.
+export const feedStartSql = `SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS tx`;

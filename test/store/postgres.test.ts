@@ -1,0 +1,227 @@
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { Code } from "../../packages/client/src/errors/code.js";
+import { OrchestratorError } from "../../packages/client/src/errors/orchestrator-error.js";
+import { parsePostgresUrl } from "../../packages/server/src/store/postgres/driver.js";
+import { PostgresStore } from "../../packages/server/src/store/postgres/postgres-store.js";
+import type { PostgresStoreOptions } from "../../packages/server/src/store/postgres/postgres-store.js";
+import { claimSql } from "../../packages/server/src/store/postgres/sql/claim.js";
+import { storeErrorFrom } from "../../packages/server/src/store/postgres/store-errors.js";
+import { migrations } from "../../packages/server/src/store/postgres/migrations/index.js";
+import type { ClaimedAttempt, TaskEvent } from "../../packages/server/src/store/store.js";
+import { systemClock } from "../../packages/server/src/util/clock.js";
+import { bytes, describeTaskStoreConformance, newTask, noBackoff, SignalRecorder, terms } from "./conformance.js";
+import { adminQuery, TestSchemas, withSchemaClient } from "./postgres-schema.js";
+
+const schemas = new TestSchemas();
+
+afterAll(async () => {
+  await schemas.dropAll();
+});
+
+// A schema per test: the conformance suite expects an empty store each time.
+describeTaskStoreConformance("postgres", (options) => Promise.resolve(new PostgresStore({ url: schemas.create("conformance").url, ...options })));
+
+describe("PostgresStore: several stores on one database", () => {
+  const opened: PostgresStore[] = [];
+
+  async function openStore(url: string, options: Partial<PostgresStoreOptions> = {}): Promise<PostgresStore> {
+    const store = new PostgresStore({ url, ...options });
+    opened.push(store);
+    await store.migrate();
+    return store;
+  }
+
+  /** Two stores (two Schedulers) on one fresh schema. */
+  async function pair(options: Partial<PostgresStoreOptions> = {}): Promise<[PostgresStore, PostgresStore]> {
+    const { url } = schemas.create("pair");
+    const first = await openStore(url, options);
+    return [first, await openStore(url, options)];
+  }
+
+  afterEach(async () => {
+    for (const store of opened.splice(0)) await store.close();
+  });
+
+  it("migrates safely when several stores start at once (advisory lock), each migration once", async () => {
+    const { url, schema } = schemas.create("migrate");
+    const stores = Array.from({ length: 4 }, () => new PostgresStore({ url }));
+    opened.push(...stores);
+    await Promise.all(stores.map((store) => store.migrate()));
+    const versions = await withSchemaClient(schema, async (client) => (await client.query("SELECT version FROM schema_migrations ORDER BY version")).rows);
+    expect(versions.map((row) => Number(row.version))).toEqual(migrations.map((migration) => migration.version));
+  });
+
+  it("two stores claiming concurrently never hand out one attempt twice (3,000 tasks)", async () => {
+    const [a, b] = await pair();
+    const now = Date.now();
+    for (let batch = 0; batch < 30; batch += 1) {
+      const tasks = Array.from({ length: 100 }, (_, i) => newTask(`t${batch}-${i}`, { name: i % 2 === 0 ? "even" : "odd" }));
+      await (batch % 2 === 0 ? a : b).enqueue(tasks, now);
+    }
+    const claimedBy = { a: [] as ClaimedAttempt[], b: [] as ClaimedAttempt[] };
+    const drain = async (store: PostgresStore, into: ClaimedAttempt[], worker: string): Promise<void> => {
+      for (let round = 0; round < 1_000; round += 1) {
+        // Several claims in one turn (one commit), as a Scheduler with several idle workers makes.
+        const answers = await Promise.all(Array.from({ length: 4 }, (_, i) =>
+          store.claim([{ workerId: `${worker}-${i}`, names: i % 2 === 0 ? ["even", "odd"] : ["odd", "even"], limit: 10 }], now, terms)));
+        const claimed = answers.flat(2);
+        if (claimed.length === 0 && (await store.countWaiting()) === 0) return;
+        into.push(...claimed);
+        await Promise.all(claimed.map((attempt) => store.complete(attempt, bytes("ok"), now)));
+      }
+    };
+    await Promise.all([drain(a, claimedBy.a, "a"), drain(b, claimedBy.b, "b")]);
+    const all = [...claimedBy.a, ...claimedBy.b];
+    expect(claimedBy.a.length).toBeGreaterThan(0);
+    expect(claimedBy.b.length).toBeGreaterThan(0);
+    expect(all).toHaveLength(3_000);
+    expect(new Set(all.map((attempt) => attempt.taskId)).size).toBe(3_000);
+    expect(all.every((attempt) => attempt.attempt === 1)).toBe(true);
+    expect((await a.listTasks({ state: "succeeded", limit: 5_000 })).tasks).toHaveLength(3_000);
+  });
+
+  it("the same idempotency key through two stores at once gives one task; a different request is refused", async () => {
+    const [a, b] = await pair();
+    const now = Date.now();
+    const keyed = (id: string, key: string, payload = "same"): ReturnType<typeof newTask> =>
+      newTask(id, { idempotencyKey: key, description: "order", payload: bytes(payload) });
+    const answers = await Promise.all(Array.from({ length: 40 }, (_, i) =>
+      Promise.all([a.enqueue([keyed(`a${i}`, `k${i}`)], now), b.enqueue([keyed(`b${i}`, `k${i}`)], now)])));
+    for (const [fromA, fromB] of answers) {
+      expect(fromA[0]?.taskId).toBe(fromB[0]?.taskId);
+    }
+    expect((await a.listTasks({ limit: 1_000 })).tasks).toHaveLength(40);
+
+    const outcomes = await Promise.allSettled([a.enqueue([keyed("x", "changed", "one")], now), b.enqueue([keyed("y", "changed", "two")], now)]);
+    const refused = outcomes.filter((outcome) => outcome.status === "rejected");
+    expect(refused).toHaveLength(1);
+    expect((refused[0] as PromiseRejectedResult).reason).toMatchObject({ code: Code.AlreadyExists });
+    expect((await a.listTasks({ limit: 1_000 })).tasks).toHaveLength(41);
+  });
+
+  it("events written through one store reach the other's onEvents, with work hints, also after its listener is cut", async () => {
+    // No poll within the test: only NOTIFY, and the re-read after the listener reconnects, deliver.
+    const [a, b] = await pair({ pollIntervalMs: 600_000 });
+    const recorder = new SignalRecorder(b);
+    try {
+      const now = Date.now();
+      const lifecycle = async (prefix: string): Promise<void> => {
+        await a.enqueue(Array.from({ length: 20 }, (_, i) => newTask(`${prefix}${i}`)), now);
+        const [claimed = []] = await a.claim([{ workerId: "w", names: ["resize"], limit: 20 }], now, terms);
+        await Promise.all(claimed.map((attempt) => a.progress(attempt, 50, "half", now)));
+        await Promise.all(claimed.map((attempt) => a.complete(attempt, bytes("ok"), now)));
+      };
+      await lifecycle("n");
+      await recorder.until(() => recorder.events.length >= 80, "80 events through NOTIFY");
+      expect(recorder.namedWork.flat()).toContain("resize");
+
+      const listener = b.listenerProcessId;
+      expect(listener).not.toBeNull();
+      await adminQuery("SELECT pg_terminate_backend($1)", [listener]);
+      await lifecycle("r");
+      await recorder.until(() => recorder.events.length >= 160, "160 events after the listener was cut");
+      await recorder.until(() => b.listenerProcessId !== null && b.listenerProcessId !== listener, "the listener to reconnect");
+
+      const byTask = new Map<string, TaskEvent[]>();
+      for (const event of recorder.events) byTask.set(event.taskId, [...(byTask.get(event.taskId) ?? []), event]);
+      expect(byTask.size).toBe(40);
+      for (const [taskId, events] of byTask) {
+        const sequences = [...new Set(events.map((event) => event.sequence))];
+        expect(sequences, taskId).toEqual([1, 2, 3, 4]);
+        expect(events.map((event) => event.sequence), taskId).toEqual([...events.map((event) => event.sequence)].sort((x, y) => x - y));
+      }
+      // Times come back on B's clock: A's, up to the two skew measurements' error.
+      expect(Math.abs((recorder.events.at(-1)?.timestamp ?? 0) - now)).toBeLessThan(50);
+    } finally {
+      recorder.stop();
+    }
+  });
+
+  it("the slow poll finds events no hint announced, and says any work may be available", async () => {
+    const { url, schema } = schemas.create("poll");
+    const store = await openStore(url, { pollIntervalMs: 100 });
+    const recorder = new SignalRecorder(store);
+    try {
+      // Written without pg_notify, as by a writer whose hint was lost.
+      await withSchemaClient(schema, (client) => client.query(`INSERT INTO task_events (task_id, sequence, state, attempt, percent, message, timestamp)
+        VALUES ('quiet', 1, 'queued', 0, 0, 'queued', 1), ('quiet', 2, 'cancelled', 0, 0, 'cancelled', 2)`));
+      await recorder.until(() => recorder.events.length >= 2, "the polled events");
+      expect(recorder.events.map((event) => [event.taskId, event.sequence, event.state])).toEqual([["quiet", 1, "queued"], ["quiet", 2, "cancelled"]]);
+      await recorder.until(() => recorder.work.includes(null), "a work hint for any name");
+    } finally {
+      recorder.stop();
+    }
+  });
+
+  it("a store whose clock is 5 s ahead does not expire a lease that is still valid on the database's clock", async () => {
+    const { url } = schemas.create("skew");
+    const a = await openStore(url);
+    const ahead = { ...systemClock, now: () => Date.now() + 5_000 };
+    const b = await openStore(url, { clock: ahead });
+    await a.enqueue([newTask("t1")], Date.now());
+    const claimedAt = Date.now();
+    await a.claim([{ workerId: "w1", names: ["resize"], limit: 1 }], claimedAt, terms);
+    // B's sweep 6 s after the claim by its own clock reading: 11 s after by A's, but 6 s on the database's.
+    expect(await b.expireAttempts(ahead.now() + 6_000, noBackoff)).toEqual([]);
+    expect((await a.getTask("t1"))?.state).toBe("running");
+    const expired = await b.expireAttempts(ahead.now() + terms.leaseMs + 500, noBackoff);
+    expect(expired.map((attempt) => [attempt.taskId, attempt.reason])).toEqual([["t1", "lease expired"]]);
+    // Times come back on each caller's clock.
+    expect(Math.abs(((await b.getTask("t1"))?.startedAt ?? 0) - (claimedAt + 5_000))).toBeLessThan(200);
+  });
+
+  it("claims through the partial index on queued tasks, with many finished rows", async () => {
+    const { url, schema } = schemas.create("explain");
+    const store = await openStore(url);
+    await withSchemaClient(schema, async (client) => {
+      await client.query(`INSERT INTO tasks (id, name, description, payload, state, max_retries, timeout_ms, retry_backoff_ms, created_at, finished_at, last_sequence)
+        SELECT 'done-' || i, 'resize', '', '\\x', 'succeeded', 0, 1000, 1000, i, i, 3 FROM generate_series(1, 100000) AS i`);
+    });
+    await store.enqueue(Array.from({ length: 50 }, (_, i) => newTask(`q${i}`)), Date.now());
+    await store.analyze();
+    const plan = await withSchemaClient(schema, async (client) =>
+      (await client.query(`EXPLAIN ${claimSql}`, ["w1", "resize", 10, 0, 0, 0])).rows.map((row) => String(row["QUERY PLAN"])).join("\n"));
+    expect(plan).toContain("tasks_queued");
+    expect(plan).not.toMatch(/Seq Scan on tasks/);
+    const [claimed] = await store.claim([{ workerId: "w1", names: ["resize"], limit: 10 }], Date.now(), terms);
+    expect(claimed?.map((attempt) => attempt.taskId)).toEqual(Array.from({ length: 10 }, (_, i) => `q${i}`));
+  });
+});
+
+describe("PostgreSQL connection and errors", () => {
+  it("parses the URL: schema parameter, label without password", () => {
+    const target = parsePostgresUrl("postgres://root:secret@127.0.0.1:5432/test?schema=orch_a&sslmode=disable");
+    expect(target.schema).toBe("orch_a");
+    expect(target.label).toBe("postgres://root@127.0.0.1:5432/test (schema orch_a)");
+    expect(target.connectionString).not.toContain("schema=");
+    expect(target.connectionString).toContain("sslmode=disable");
+    expect(parsePostgresUrl("postgresql://u@h/db").schema).toBe("public");
+    expect(() => parsePostgresUrl("postgres://u@h/db?schema=a;drop")).toThrow(/schema/);
+    expect(() => parsePostgresUrl("mysql://u@h/db")).toThrow(/postgres:\/\//);
+    expect(() => parsePostgresUrl("postgres://u:pw@[bad")).toThrow(/u:\*\*\*@/);
+  });
+
+  it("answers UNAVAILABLE naming the database when it cannot connect", async () => {
+    const store = new PostgresStore({ url: "postgres://root@127.0.0.1:1/test?schema=nowhere" });
+    try {
+      const failure = await store.enqueue([newTask("t1")], Date.now()).then(() => null, (error: unknown) => error);
+      expect(failure).toBeInstanceOf(OrchestratorError);
+      expect((failure as OrchestratorError).code).toBe(Code.Unavailable);
+      expect((failure as OrchestratorError).rawMessage).toContain("postgres://root@127.0.0.1:1/test (schema nowhere)");
+      await expect(store.getTask("t1")).rejects.toMatchObject({ code: Code.Unavailable });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("maps a full disk to RESOURCE_EXHAUSTED, a deadlock to ABORTED, and leaves other errors alone", () => {
+    const pgError = (code: string): Error => Object.assign(new Error("server said no"), { code });
+    expect(storeErrorFrom(pgError("53100"), "db")).toMatchObject({ code: Code.ResourceExhausted });
+    expect((storeErrorFrom(pgError("53100"), "postgres://x/db") as OrchestratorError).rawMessage).toContain("disk is full (database postgres://x/db)");
+    expect(storeErrorFrom(pgError("40P01"), "db")).toMatchObject({ code: Code.Aborted });
+    expect(storeErrorFrom(pgError("57P01"), "db")).toMatchObject({ code: Code.Unavailable });
+    expect(storeErrorFrom(new Error("Connection terminated unexpectedly"), "db")).toMatchObject({ code: Code.Unavailable });
+    const constraint = pgError("23505");
+    expect(storeErrorFrom(constraint, "db")).toBe(constraint);
+  });
+});
