@@ -1,5 +1,6 @@
-// Reads the Scheduler's SQLite file read-only: what the Scheduler itself recorded is the ground
-// truth for drain rates and for "no task lost or duplicated".
+// The ground truth of a run: what the Scheduler itself recorded in its store, read directly by the
+// bench (the SQLite file read-only here, the PostgreSQL schema in postgres.ts): drain rates and
+// "no task lost or duplicated" come from it.
 import { openSqlite } from "orchestrator-ts/internal";
 import type { SqliteDatabase } from "orchestrator-ts/internal";
 import { sleep } from "./util.js";
@@ -14,49 +15,63 @@ export interface StoreFacts {
   maxFinishedAt: number;
 }
 
-export class StoreReader {
+/** A read-only view of one deployment's `tasks`, whichever store holds them. */
+export interface StoreView {
+  succeeded(): Promise<number>;
+  /**
+   * Polls the count of succeeded rows (every `intervalMs`, at least 100 ms apart) until it reaches
+   * `expected` or `timeoutMs` passes; returns the last count.
+   */
+  waitForSucceeded(expected: number, timeoutMs: number, intervalMs?: number): Promise<number>;
+  /** Each task's started_at (the store's clock when the current attempt was claimed, whole ms). */
+  startedAt(): Promise<Map<string, number>>;
+  facts(): Promise<StoreFacts>;
+  close(): Promise<void>;
+}
+
+export class SqliteStoreReader implements StoreView {
   private readonly db: SqliteDatabase;
 
   constructor(path: string) {
     this.db = openSqlite(path, { readonly: true, fileMustExist: true });
   }
 
-  succeeded(): number {
+  private count(): number {
     return (this.db.prepare("SELECT count(*) AS n FROM tasks WHERE state = 'succeeded'").get() as { n: number }).n;
   }
 
-  /**
-   * Polls the count of succeeded rows (every `intervalMs`, at least 100 ms apart) until it reaches
-   * `expected` or `timeoutMs` passes; returns the last count.
-   */
+  succeeded(): Promise<number> {
+    return Promise.resolve(this.count());
+  }
+
   async waitForSucceeded(expected: number, timeoutMs: number, intervalMs = 100): Promise<number> {
     const deadline = Date.now() + timeoutMs;
-    let count = this.succeeded();
+    let count = this.count();
     while (count < expected && Date.now() < deadline) {
       await sleep(Math.max(100, intervalMs));
-      count = this.succeeded();
+      count = this.count();
     }
     return count;
   }
 
-  /** Each task's started_at (the Scheduler's clock when it claimed the current attempt, whole ms). */
-  startedAt(): Map<string, number> {
+  startedAt(): Promise<Map<string, number>> {
     const rows = this.db.prepare("SELECT id, started_at AS startedAt FROM tasks WHERE started_at IS NOT NULL").all() as Array<{ id: string; startedAt: number }>;
-    return new Map(rows.map((row) => [row.id, row.startedAt]));
+    return Promise.resolve(new Map(rows.map((row) => [row.id, row.startedAt])));
   }
 
-  facts(): StoreFacts {
-    return this.db.prepare(`
+  facts(): Promise<StoreFacts> {
+    return Promise.resolve(this.db.prepare(`
       SELECT count(*) AS total,
              sum(state = 'succeeded') AS succeeded,
              sum(attempt <> 1) AS notFirstAttempt,
              min(created_at) AS minCreatedAt,
              min(started_at) AS minStartedAt,
              max(finished_at) AS maxFinishedAt
-      FROM tasks`).get() as StoreFacts;
+      FROM tasks`).get() as StoreFacts);
   }
 
-  close(): void {
+  close(): Promise<void> {
     this.db.close();
+    return Promise.resolve();
   }
 }

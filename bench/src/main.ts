@@ -1,13 +1,32 @@
-// `npm run bench`: throughput, latency, scale and memory of the three-process deployment.
+// `npm run bench`: throughput, latency, scale and memory of the deployment, on the embedded SQLite
+// store and on PostgreSQL, side by side in the same run.
 //
-//   npm run bench                        W1, W1-unary, W1-batch, W2 in both SQLite modes, W3 (full), and
-//                                        the floor (bare gRPC round trips, fsync), 3 runs each
+//   npm run bench                        W1, W1-unary, W1-batch, W2 on every store (SQLite full and
+//                                        normal, PostgreSQL), W3 (SQLite full), the floor (bare gRPC
+//                                        round trips, fsync), X-dispatch and W1-horizon (PostgreSQL only),
+//                                        3 runs each (W1-horizon once: a 2-minute hold is long enough)
 //   npm run bench -- --runs 5            more runs per figure (each figure is the median)
-//   npm run bench -- --quick             a tiny smoke run (small N, one run)
+//   npm run bench -- --quick             a small smoke run (small N, one run, a 20 s horizon hold)
 //   npm run bench -- --only w1,w2 --modes full
+//   npm run bench -- --only w1,w2,x-dispatch --modes full,postgres     PostgreSQL vs SQLite only
+//   npm run bench -- --only w1-horizon --horizon-seconds 30
 //   npm run bench -- --profile           W1 once per variant with the services under node --cpu-prof
 //   npm run bench -- --retry-skewed 10   on a shared machine: measure again (up to 10 times in all) any
 //                                        run during which other processes used > 5% of the CPUs
+//
+// Stores (--modes): full, normal = the embedded SQLite file with --sqlite-synchronous full / normal;
+// postgres = `--store postgres://...?schema=<fresh schema>` in the database named by
+// ORCHESTRATOR_BENCH_POSTGRES_URL's server (default postgres://root@127.0.0.1:5432/test), in a
+// database of its own (or the URL's, if the user may not create one), created before each run and
+// dropped after. With postgres and a SQLite mode in one run, the report
+// gives W1's drain and W2's dispatch p99 as PostgreSQL / SQLite ratios, and W1's database cost
+// (commits and rows written per task, from pg_stat_database / pg_stat_user_tables).
+// PostgreSQL-only workloads (run when postgres is among the modes, or named in --only):
+//   X-dispatch   two Schedulers on one schema, the Gateway on A, the only worker on B; tasks one at a
+//                time; submit -> handler start p50/p99
+//   W1-horizon   W1 rounds for --horizon-seconds (env ORCHESTRATOR_BENCH_HORIZON_SECONDS; default
+//                120, 20 with --quick) without, then with, a REPEATABLE READ transaction held open
+//                (one that took an xid, one that only read): drain rate vs the baseline
 //
 // Results go to bench-results/<timestamp>.json; the table with PASS/MISS goes to stdout.
 import { execFileSync } from "node:child_process";
@@ -16,10 +35,12 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { formatProfile, summariseProfileDir, type ProfileSummary } from "./profile.js";
-import { evaluateTargets, formatReport, integrityProblems, medianOf, type ScenarioResult, type Workload } from "./report.js";
+import { runCrossDispatch, runHorizon } from "./postgres-scenarios.js";
+import { benchPostgresUrl } from "./postgres.js";
+import { evaluateTargets, formatReport, integrityProblems, medianOf, postgresOnlyWorkloads, type ScenarioResult, type Workload } from "./report.js";
 import { runFloor } from "./floor.js";
 import { fullSizes, quickSizes, runW1, runW2, runW3, type Metrics, type Sizes } from "./scenarios.js";
-import type { Synchronous } from "./services.js";
+import { storeModes, type StoreMode } from "./services.js";
 import { describeMachine, loadAverage, machineBusyPercent, sleep } from "./util.js";
 
 /** A run during which the rest of the machine used more than this share of the CPUs is skewed. */
@@ -27,10 +48,12 @@ const skewedAbovePercent = 5;
 
 interface Plan {
   runs: number;
+  /** --runs as given (undefined: the default for the size). */
+  runsGiven: number | undefined;
   quick: boolean;
   workloads: Workload[];
-  modes: Synchronous[];
-  w3Modes: Synchronous[];
+  modes: StoreMode[];
+  w3Modes: StoreMode[];
   profile: boolean;
   /** Runs to repeat, in all, because other work on the machine used CPU meanwhile. */
   retrySkewed: number;
@@ -38,7 +61,7 @@ interface Plan {
   sizes: Sizes;
 }
 
-const allWorkloads: Workload[] = ["W1", "W1-unary", "W1-batch", "W2", "W3", "Floor"];
+const allWorkloads: Workload[] = ["W1", "W1-unary", "W1-batch", "W2", "W3", "Floor", "X-dispatch", "W1-horizon"];
 
 function list<T extends string>(value: string | undefined, allowed: readonly T[], fallback: T[], what: string): T[] {
   if (value === undefined) return fallback;
@@ -60,31 +83,38 @@ function parsePlan(argv: string[]): Plan {
       "w3-modes": { type: "string" },
       profile: { type: "boolean", default: false },
       "retry-skewed": { type: "string", default: "0" },
+      "horizon-seconds": { type: "string" },
       out: { type: "string", default: "bench-results" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
   if (values.help) {
-    process.stdout.write(`usage: npm run bench -- [--runs N] [--quick] [--only w1,w1-unary,w1-batch,w2,w3,floor] [--modes full,normal] [--w3-modes full] [--profile] [--retry-skewed N] [--out dir]\n`);
+    process.stdout.write(`usage: npm run bench -- [--runs N] [--quick] [--only w1,w1-unary,w1-batch,w2,w3,floor,x-dispatch,w1-horizon] [--modes full,normal,postgres] [--w3-modes full] [--horizon-seconds S] [--profile] [--retry-skewed N] [--out dir]\n`);
     process.exit(0);
   }
   const quick = values.quick ?? false;
   const runs = values.runs === undefined ? (quick ? 1 : 3) : Number(values.runs);
   if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive whole number, got ${values.runs}`);
-  const modes = list<Synchronous>(values.modes, ["full", "normal"], ["full", "normal"], "mode");
+  const modes = list<StoreMode>(values.modes, storeModes, [...storeModes], "mode");
+  // Without postgres among the modes, the PostgreSQL-only workloads run only when named.
+  const defaultWorkloads = modes.includes("postgres") ? allWorkloads : allWorkloads.filter((workload) => !postgresOnlyWorkloads.includes(workload));
+  const sizes = quick ? quickSizes : fullSizes;
+  const horizon = values["horizon-seconds"] ?? process.env.ORCHESTRATOR_BENCH_HORIZON_SECONDS;
+  const horizonSeconds = horizon === undefined ? sizes.horizonSeconds : Number(horizon);
+  if (!(horizonSeconds > 0)) throw new Error(`--horizon-seconds must be a positive number, got ${horizon}`);
   return {
-    runs, quick,
-    workloads: list(values.only, allWorkloads, allWorkloads, "workload"),
+    runs, runsGiven: values.runs === undefined ? undefined : runs, quick,
+    workloads: list(values.only, allWorkloads, defaultWorkloads, "workload"),
     modes,
-    w3Modes: list<Synchronous>(values["w3-modes"], ["full", "normal"], [modes[0] ?? "full"], "mode"),
+    w3Modes: list<StoreMode>(values["w3-modes"], storeModes, [modes[0] ?? "full"], "mode"),
     profile: values.profile ?? false,
     retrySkewed: Math.max(0, Number(values["retry-skewed"]) || 0),
     outDir: resolve(values.out ?? "bench-results"),
-    sizes: quick ? quickSizes : fullSizes,
+    sizes: { ...sizes, horizonSeconds },
   };
 }
 
-function runOnce(workload: Workload, mode: Synchronous, sizes: Sizes): Promise<Metrics> {
+function runOnce(workload: Workload, mode: StoreMode, sizes: Sizes): Promise<Metrics> {
   switch (workload) {
     case "W1": return runW1("sdk", mode, sizes);
     case "W1-unary": return runW1("unary", mode, sizes);
@@ -92,15 +122,18 @@ function runOnce(workload: Workload, mode: Synchronous, sizes: Sizes): Promise<M
     case "W2": return runW2(mode, sizes);
     case "W3": return runW3(mode, sizes);
     case "Floor": return runFloor(Math.max(1, sizes.w2Seconds / 2));
+    case "X-dispatch": return runCrossDispatch(sizes);
+    case "W1-horizon": return runHorizon(sizes);
   }
 }
 
 function progressLine(workload: Workload, metrics: Metrics): string {
   const pick = (key: string): string => `${key}=${metrics[key]}`;
   const keys = workload === "Floor" ? ["streamRttP50", "streamRttP99", "unaryRttP50", "unaryRttP99", "fsyncP50", "fsyncP99"]
-    : workload === "W2" ? ["dispatchP50", "dispatchP99", "completionP99", "achievedRate", "lost", "errors"]
+    : workload === "W2" || workload === "X-dispatch" ? ["dispatchP50", "dispatchP99", "completionP99", "achievedRate", "lost", "errors"]
+    : workload === "W1-horizon" ? ["baselineDrainRate", "xidDrainRate", "xidEndRatio", "snapshotDrainRate", "snapshotEndRatio", "lost", "errors"]
     : workload === "W3" ? ["fillRate", "drainRate", "turnaroundP99", "claimToStartP99", "connections", "schedulerPeakRssMb", "lost", "duplicates"]
-      : ["submitRate", "drainRate", "schedulerPeakRssMb", "lost", "notFirstAttempt", "errors"];
+      : ["submitRate", "drainRate", "schedulerPeakRssMb", "lost", "notFirstAttempt", "errors", ...(metrics.commitsPerTask === undefined ? [] : ["commitsPerTask", "rowsWrittenPerTask"])];
   const line = [...keys, ...(workload === "Floor" ? [] : ["otherCpuPercent"])].map(pick).join(" ");
   return (metrics.otherCpuPercent ?? 0) > 5 ? `${line}  (skewed: something else used CPU meanwhile)` : line;
 }
@@ -108,15 +141,18 @@ function progressLine(workload: Workload, metrics: Metrics): string {
 async function runBenchmark(plan: Plan): Promise<ScenarioResult[]> {
   const results: ScenarioResult[] = [];
   for (const workload of plan.workloads) {
-    const modes = workload === "W3" ? plan.w3Modes : workload === "Floor" ? plan.modes.slice(0, 1) : plan.modes;
+    const modes = workload === "W3" ? plan.w3Modes : workload === "Floor" ? plan.modes.slice(0, 1)
+      : postgresOnlyWorkloads.includes(workload) ? ["postgres" as const] : plan.modes;
+    // A horizon run holds its transaction for minutes: one is enough unless asked for more.
+    const runs = workload === "W1-horizon" && plan.runsGiven === undefined ? 1 : plan.runs;
     for (const mode of modes) {
       const result: ScenarioResult = { workload, mode, runs: [], median: {}, failures: [], skewedRuns: [] };
       results.push(result);
-      for (let run = 1, retries = 0; run <= plan.runs; run++) {
+      for (let run = 1, retries = 0; run <= runs; run++) {
         const started = Date.now();
         try {
           const metrics = await runOnce(workload, mode, plan.sizes);
-          process.stderr.write(`${workload} ${mode} run ${run}/${plan.runs} (${((Date.now() - started) / 1000).toFixed(1)} s): ${progressLine(workload, metrics)}\n`);
+          process.stderr.write(`${workload} ${mode} run ${run}/${runs} (${((Date.now() - started) / 1000).toFixed(1)} s): ${progressLine(workload, metrics)}\n`);
           if ((metrics.otherCpuPercent ?? 0) > skewedAbovePercent && retries < plan.retrySkewed) {
             // Someone else's work shared the CPUs: keep the run on record, but measure it again.
             retries++;
@@ -129,7 +165,7 @@ async function runBenchmark(plan: Plan): Promise<ScenarioResult[]> {
         } catch (error) {
           const message = error instanceof Error ? error.message : String(error);
           result.failures.push(message);
-          process.stderr.write(`${workload} ${mode} run ${run}/${plan.runs} FAILED: ${message}\n`);
+          process.stderr.write(`${workload} ${mode} run ${run}/${runs} FAILED: ${message}\n`);
         }
       }
       result.median = medianOf(result.runs);
@@ -160,6 +196,11 @@ async function runProfiles(plan: Plan): Promise<Record<string, Record<string, Pr
   return summaries;
 }
 
+/** The PostgreSQL database the postgres runs use, without a password. */
+function postgresLabel(): string {
+  return benchPostgresUrl.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@");
+}
+
 /** The commit the build came from (read-only; the working tree may hold more changes). */
 function gitCommit(): string {
   try {
@@ -175,7 +216,8 @@ async function main(): Promise<void> {
   const startedAt = new Date();
   const began = Date.now();
   const output: Record<string, unknown> = {
-    startedAt: startedAt.toISOString(), commit: gitCommit(), machine, store: "sqlite-embedded-wal", deployment: "gateway, scheduler, worker as separate processes on 127.0.0.1",
+    startedAt: startedAt.toISOString(), commit: gitCommit(), machine, stores: { full: "sqlite-embedded-wal synchronous=full", normal: "sqlite-embedded-wal synchronous=normal", postgres: postgresLabel() },
+    deployment: "gateway, scheduler, worker as separate processes on 127.0.0.1",
     plan: { runs: plan.runs, quick: plan.quick, retrySkewed: plan.retrySkewed, workloads: plan.workloads, modes: plan.modes, w3Modes: plan.w3Modes, sizes: plan.sizes },
   };
   const loadAtStart = loadAverage();
@@ -193,7 +235,7 @@ async function main(): Promise<void> {
     output.targets = targets;
     // A target missed is a finding; a run that broke, or a task lost, duplicated or refused, is a failure.
     failed = results.some((result) => result.failures.length > 0 || integrityProblems(result) > 0);
-    process.stdout.write(`\n${formatReport(machine, results, targets, plan.runs)}\n`);
+    process.stdout.write(`\n${formatReport(machine, results, targets, plan.runs, postgresLabel())}\n`);
   }
   output.loadAverageAtEnd = loadAverage();
   process.stdout.write(`machine ${busy}% busy before the start; load average at start ${loadAtStart.join(" ")}, at end ${loadAverage().join(" ")}\n`);

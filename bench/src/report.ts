@@ -1,13 +1,18 @@
 // Medians over runs, the targets with PASS/MISS, and the table printed on stdout.
 import type { Metrics } from "./scenarios.js";
+import type { StoreMode } from "./services.js";
 import type { Machine } from "./util.js";
 import { median, round } from "./util.js";
 
-export type Workload = "W1" | "W1-unary" | "W1-batch" | "W2" | "W3" | "Floor";
+export type Workload = "W1" | "W1-unary" | "W1-batch" | "W2" | "W3" | "Floor" | "X-dispatch" | "W1-horizon";
+
+/** Workloads that exist only on PostgreSQL (two Schedulers on one database; VACUUM's horizon). */
+export const postgresOnlyWorkloads: readonly Workload[] = ["X-dispatch", "W1-horizon"];
 
 export interface ScenarioResult {
   workload: Workload;
-  mode: "full" | "normal";
+  /** The store: SQLite with synchronous full or normal, or PostgreSQL. */
+  mode: StoreMode;
   runs: Metrics[];
   median: Metrics;
   /** Runs that failed outright (an exception), with the reason. */
@@ -56,9 +61,35 @@ function find(results: readonly ScenarioResult[], workload: Workload, mode: stri
   return results.find((result) => result.workload === workload && result.mode === mode && result.runs.length > 0);
 }
 
+type Check = (result: ScenarioResult | undefined, metric: string, comparison: "<=" | ">=", target: number, unit: string) => void;
+
+/**
+ * PostgreSQL against SQLite in the same run (as ratios to SQLite with synchronous full, the
+ * durability both ship with), the database's cost per task, and the PostgreSQL-only workloads.
+ */
+function postgresTargets(results: readonly ScenarioResult[], targets: TargetResult[], check: Check): void {
+  const ratio = (workload: Workload, metric: string, comparison: "<=" | ">=", target: number): void => {
+    const postgres = find(results, workload, "postgres");
+    const sqlite = find(results, workload, "full") ?? find(results, workload, "normal");
+    if (!postgres || !sqlite) return;
+    const value = round((postgres.median[metric] ?? Number.NaN) / (sqlite.median[metric] ?? Number.NaN), 3);
+    const pass = comparison === "<=" ? value <= target : value >= target;
+    targets.push({ workload, mode: "postgres", metric: `${metric} postgres / sqlite ${sqlite.mode}`, value, comparison, target, unit: "x", pass });
+  };
+  ratio("W1", "drainRate", ">=", 0.7);
+  ratio("W2", "dispatchP99", "<=", 2);
+  check(find(results, "W1", "postgres"), "commitsPerTask", "<=", 0.2, "commits/task");
+  const cross = find(results, "X-dispatch", "postgres");
+  check(cross, "dispatchP50", "<=", 5, "ms");
+  check(cross, "dispatchP99", "<=", 25, "ms");
+  const horizon = find(results, "W1-horizon", "postgres");
+  check(horizon, "xidEndRatio", ">=", 0.65, "x baseline (last round)");
+  check(horizon, "snapshotEndRatio", ">=", 0.65, "x baseline (last round)");
+}
+
 export function evaluateTargets(results: readonly ScenarioResult[]): TargetResult[] {
   const targets: TargetResult[] = [];
-  const check = (result: ScenarioResult | undefined, metric: string, comparison: "<=" | ">=", target: number, unit: string): void => {
+  const check: Check = (result, metric, comparison, target, unit) => {
     if (!result) return;
     const value = result.median[metric] ?? Number.NaN;
     const pass = comparison === "<=" ? value <= target : value >= target;
@@ -73,6 +104,7 @@ export function evaluateTargets(results: readonly ScenarioResult[]): TargetResul
     check(w2, "dispatchP99", "<=", 4, "ms");
     check(w2, "completionP99", "<=", 6, "ms");
   }
+  postgresTargets(results, targets, check);
   for (const w3 of results.filter((result) => result.workload === "W3" && result.runs.length > 0)) {
     const w2 = find(results, "W2", w3.mode) ?? find(results, "W2", "full");
     if (w2) {
@@ -95,6 +127,8 @@ export function evaluateTargets(results: readonly ScenarioResult[]): TargetResul
 /** Figures reported without a target, per workload. */
 const w1Figures = ["submitRate", "drainRate", "schedulerPeakRssMb", "gatewayPeakRssMb", "workerPeakRssMb", "clientPeakRssMb",
   "schedulerCpuS", "gatewayCpuS", "workerCpuS", "clientCpuS", "otherCpuPercent"];
+const horizonPhases = ["baseline", "xid", "snapshot"].flatMap((phase) =>
+  ["DrainRate", "FirstRoundDrainRate", "LastRoundDrainRate", "Rounds", "DeadTuples", "TablesMb", "HorizonAge", "DatabaseCpuS", "OtherCpuPercent"].map((figure) => `${phase}${figure}`));
 const informational: Record<Workload, string[]> = {
   "W1": w1Figures,
   "W1-unary": w1Figures,
@@ -105,7 +139,18 @@ const informational: Record<Workload, string[]> = {
     "claimToStartP50", "claimToStartP95", "claimToStartP99", "claimToStartMax", "schedulerPeakRssMb", "workerHostPeakRssMb",
     "otherCpuPercent"],
   "Floor": ["streamRttP50", "streamRttP99", "streamRttMax", "unaryRttP50", "unaryRttP99", "unaryRttMax", "fsyncP50", "fsyncP99", "fsyncMax"],
+  "X-dispatch": ["achievedRate", "dispatchP50", "dispatchP95", "dispatchP99", "dispatchMax", "completionP50", "completionP95", "completionP99", "completionMax",
+    "databaseCpuS", "otherCpuPercent"],
+  "W1-horizon": ["holdSeconds", "xidRatio", "xidEndRatio", "snapshotRatio", "snapshotEndRatio", ...horizonPhases],
 };
+
+/** On PostgreSQL the database's own work is reported too (W1's cost per task is its headline). */
+function figuresOf(result: ScenarioResult): string[] {
+  const figures = informational[result.workload];
+  if (result.mode !== "postgres" || postgresOnlyWorkloads.includes(result.workload)) return figures;
+  const cost = result.workload.startsWith("W1") ? ["commitsPerTask", "rowsWrittenPerTask", "databaseCommits"] : [];
+  return [...figures, ...cost, "databaseCpuS"];
+}
 
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((cell, column) => Math.max(cell.length, ...rows.map((row) => (row[column] ?? "").length)));
@@ -118,26 +163,26 @@ function show(value: number): string {
   return Math.abs(value) >= 100 ? String(Math.round(value)) : String(round(value, 2));
 }
 
-export function formatReport(machine: Machine, results: readonly ScenarioResult[], targets: readonly TargetResult[], runsWanted: number): string {
+export function formatReport(machine: Machine, results: readonly ScenarioResult[], targets: readonly TargetResult[], runsWanted: number, postgresLabel: string): string {
   const repeated = results.reduce((sum, result) => sum + result.skewedRuns.length, 0);
   const skewed = results.reduce((sum, result) => sum + result.runs.filter((run) => (run.otherCpuPercent ?? 0) > 5).length, 0);
   const head = [
     `machine: ${machine.cpuModel}, ${machine.cores} cores, ${machine.totalMemoryMb} MiB RAM, ${machine.platform} ${machine.kernel}`,
-    `node ${machine.node}; store: embedded SQLite (WAL) in a temp dir; three processes on loopback; figures are medians of ${runsWanted} run(s)`,
+    `node ${machine.node}; stores: full / normal = embedded SQLite (WAL) in a temp dir with that synchronous mode, postgres = a fresh schema of ${postgresLabel}; services as processes on loopback; figures are medians of ${runsWanted} run(s)`,
     `runs measured again because other processes used the CPUs: ${repeated}; runs kept although skewed (otherCpuPercent > 5): ${skewed}`,
   ];
   const targetTable = table(
-    ["workload", "sqlite", "metric", "median", "target", "result"],
+    ["workload", "store", "metric", "median", "target", "result"],
     targets.map((t) => [t.workload, t.mode, t.metric, show(t.value), `${t.comparison} ${show(t.target)} ${t.unit}`, t.pass ? "PASS" : "MISS"]),
   );
   const figureRows: string[][] = [];
   for (const result of results) {
-    for (const metric of informational[result.workload]) {
+    for (const metric of figuresOf(result)) {
       const values = result.runs.map((run) => show(run[metric] ?? Number.NaN)).join(" / ");
       figureRows.push([result.workload, result.mode, metric, show(result.median[metric] ?? Number.NaN), values]);
     }
     for (const failure of result.failures) figureRows.push([result.workload, result.mode, "FAILED RUN", "", failure.slice(0, 120)]);
   }
-  const figures = table(["workload", "sqlite", "figure", "median", "runs"], figureRows);
+  const figures = table(["workload", "store", "figure", "median", "runs"], figureRows);
   return [...head, "", "Targets", targetTable, "", "All figures (rates in tasks/s, latencies in ms, memory in MiB, CPU in seconds used during the workload)", figures].join("\n");
 }

@@ -4,10 +4,11 @@ import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import type { ClientJob, PacedOutcome, SubmitMode, SubmitOutcome } from "./client.js";
-import { StoreReader, type StoreFacts } from "./db.js";
-import { Deployment, benchDist, NodeProcess, type Synchronous } from "./services.js";
+import { SqliteStoreReader, type StoreFacts, type StoreView } from "./db.js";
+import { costBetween, PostgresStoreReader, readCounters, type DatabaseCounters } from "./postgres.js";
+import { Deployment, benchDist, NodeProcess, type StoreMode } from "./services.js";
 import type { WorkerHostJob, WorkerHostOutcome } from "./workers.js";
-import { distribution, establishedConnectionsTo, machineCpuSeconds, ownCpuSeconds, readyPrefix, round, sleep, type Distribution } from "./util.js";
+import { distribution, establishedConnectionsTo, machineCpuSeconds, ownCpuSeconds, postgresCpuSeconds, readyPrefix, round, sleep, type Distribution } from "./util.js";
 
 export type Metrics = Record<string, number>;
 
@@ -23,27 +24,36 @@ export interface Sizes {
   w3Slots: number;
   w3FillConcurrency: number;
   idleWaitMs: number;
+  /** Cross-Scheduler dispatch: tasks per second, one at a time, for this long. */
+  crossRate: number;
+  crossSeconds: number;
+  /** Vacuum horizon: how long the transaction is held open (and each variant loaded). */
+  horizonSeconds: number;
+  /** Vacuum horizon: tasks per W1-like round, rounds repeated until the hold ends. */
+  horizonRoundTasks: number;
 }
 
 export const fullSizes: Sizes = {
   w1Tasks: 20_000, w1Concurrency: 64, w1Slots: 32, batchSize: 500, w2Rate: 200, w2Seconds: 10,
   w3Tasks: 100_000, w3Workers: 100, w3Slots: 10, w3FillConcurrency: 4, idleWaitMs: 2500,
+  crossRate: 20, crossSeconds: 10, horizonSeconds: 120, horizonRoundTasks: 5_000,
 };
 
 export const quickSizes: Sizes = {
   w1Tasks: 500, w1Concurrency: 64, w1Slots: 32, batchSize: 100, w2Rate: 200, w2Seconds: 1,
   w3Tasks: 2_000, w3Workers: 10, w3Slots: 10, w3FillConcurrency: 4, idleWaitMs: 2000,
+  crossRate: 20, crossSeconds: 5, horizonSeconds: 20, horizonRoundTasks: 2_000,
 };
 
 const clientScript = join(benchDist, "client.js");
 const workerHostScript = join(benchDist, "workers.js");
 
 /** How long to wait for `count` tasks to finish: generous, but a stall fails the run instead of hanging it. */
-function drainBoundMs(count: number): number {
+export function drainBoundMs(count: number): number {
   return 60_000 + count * 2;
 }
 
-async function runClient<T>(job: ClientJob, timeoutMs: number): Promise<T> {
+export async function runClient<T>(job: ClientJob, timeoutMs: number): Promise<T> {
   const child = new NodeProcess("client", clientScript, [JSON.stringify(job)]);
   try {
     return await child.result<T>(timeoutMs);
@@ -52,7 +62,7 @@ async function runClient<T>(job: ClientJob, timeoutMs: number): Promise<T> {
   }
 }
 
-function spread(prefix: string, value: Distribution): Metrics {
+export function spread(prefix: string, value: Distribution): Metrics {
   return { [`${prefix}P50`]: value.p50, [`${prefix}P95`]: value.p95, [`${prefix}P99`]: value.p99, [`${prefix}Max`]: value.max, [`${prefix}Count`]: value.count };
 }
 
@@ -60,7 +70,7 @@ function spread(prefix: string, value: Distribution): Metrics {
  * lost: acknowledged tasks that did not succeed (a failed call's tasks are counted under errors, not
  * here); notFirstAttempt: rows that needed a second attempt (a duplicate dispatch) or never started.
  */
-function integrity(facts: StoreFacts, acknowledged: number): Metrics {
+export function integrity(facts: StoreFacts, acknowledged: number): Metrics {
   const succeeded = facts.succeeded ?? 0;
   return { rows: facts.total, acknowledged, succeeded, lost: Math.max(0, acknowledged - succeeded), notFirstAttempt: facts.notFirstAttempt ?? 0 };
 }
@@ -68,47 +78,75 @@ function integrity(facts: StoreFacts, acknowledged: number): Metrics {
 /**
  * CPU the rest of the machine used during a measured phase: all busy CPU minus what the services,
  * the client or worker-host children and this process used. Anything well above zero means
- * something else ran meanwhile (someone's tests) and the run's figures are skewed.
+ * something else ran meanwhile (someone's tests) and the run's figures are skewed. On PostgreSQL
+ * the database server's processes work for the run too: their CPU is reported as databaseCpuS and
+ * not counted as other (someone else's queries on the same server would hide in it).
  */
-class ForeignCpu {
+export class ForeignCpu {
   private readonly machine = machineCpuSeconds();
   private readonly own = ownCpuSeconds();
   private readonly started = Date.now();
   private readonly services: number[];
+  private readonly database: Map<number, number> | undefined;
 
   constructor(private readonly deployment: Deployment) {
     this.services = deployment.services().map((service) => service.cpuSeconds());
+    this.database = deployment.schema ? postgresCpuSeconds() : undefined;
   }
 
   /** `children`: whole-life CPU seconds of the children started inside the window. */
   measure(children: number): Metrics {
     const services = this.deployment.services().reduce((sum, service, index) => sum + service.cpuSeconds() - (this.services[index] ?? 0), 0);
-    const ours = services + children + (ownCpuSeconds() - this.own);
+    let database = 0;
+    if (this.database) {
+      for (const [pid, seconds] of postgresCpuSeconds()) database += seconds - (this.database.get(pid) ?? 0);
+    }
+    const ours = services + children + database + (ownCpuSeconds() - this.own);
     const foreign = Math.max(0, machineCpuSeconds() - this.machine - ours);
     const capacity = ((Date.now() - this.started) / 1000) * cpus().length;
-    return { otherCpuS: round(foreign, 2), otherCpuPercent: round((100 * foreign) / capacity, 1) };
+    const figures: Metrics = { otherCpuS: round(foreign, 2), otherCpuPercent: round((100 * foreign) / capacity, 1) };
+    if (this.database) figures.databaseCpuS = round(database, 2);
+    return figures;
   }
 }
 
 /** Starts a deployment, runs `body` with a read-only view of its store, and always tears it down. */
-async function withDeployment<T>(deployment: Deployment, body: (reader: StoreReader) => Promise<T>): Promise<T> {
-  let reader: StoreReader | undefined;
+export async function withDeployment<T>(deployment: Deployment, body: (reader: StoreView) => Promise<T>): Promise<T> {
+  let reader: StoreView | undefined;
   try {
     await deployment.start();
-    reader = new StoreReader(deployment.databasePath);
+    reader = deployment.schema ? new PostgresStoreReader(deployment.schema) : new SqliteStoreReader(deployment.databasePath);
     return await body(reader);
   } finally {
-    reader?.close();
+    await reader?.close();
     await deployment.stop();
   }
 }
 
+/**
+ * PostgreSQL: the database's commits and rows written per task since `before`. The Scheduler is
+ * stopped first, so that its connections report their last counts as they close (an idle
+ * connection would hold them for about 10 s); the schema is still there to be read.
+ */
+async function databaseCost(deployment: Deployment, reader: PostgresStoreReader, before: DatabaseCounters, tasks: number): Promise<Metrics> {
+  await deployment.stopServices();
+  await sleep(1000);
+  const cost = costBetween(before, await readCounters(reader), tasks);
+  return {
+    commitsPerTask: round(cost.commitsPerTask, 4), rowsWrittenPerTask: round(cost.rowsWrittenPerTask, 2), databaseCommits: cost.commits,
+    benchStatements: cost.benchStatements, sharedDatabase: reader.schema.sharedDatabase ? 1 : 0,
+  };
+}
+
 /** W1: N tasks, up to `concurrency` requests in flight, one worker process; submit and drain rates. */
-export function runW1(mode: SubmitMode, synchronous: Synchronous, sizes: Sizes, profileDir?: string): Promise<Metrics> {
-  const deployment = new Deployment({ synchronous, workerSlots: sizes.w1Slots, profileDir });
+export function runW1(mode: SubmitMode, store: StoreMode, sizes: Sizes, profileDir?: string): Promise<Metrics> {
+  const deployment = new Deployment({ store, workerSlots: sizes.w1Slots, profileDir });
   return withDeployment(deployment, async (reader) => {
     const count = sizes.w1Tasks;
     const services = deployment.services();
+    const postgres = reader instanceof PostgresStoreReader ? reader : undefined;
+    // Taken just around the load: other sessions' commits on the same database count as well.
+    const countersBefore = postgres ? await readCounters(postgres) : undefined;
     const cpuBefore = services.map((service) => service.cpuSeconds());
     const foreign = new ForeignCpu(deployment);
     const outcome = await runClient<SubmitOutcome>({
@@ -119,21 +157,23 @@ export function runW1(mode: SubmitMode, synchronous: Synchronous, sizes: Sizes, 
     services.forEach((service, index) => {
       cpu[`${service.command}CpuS`] = round(service.cpuSeconds() - (cpuBefore[index] ?? 0), 2);
     });
-    const facts = reader.facts();
+    const facts = await reader.facts();
     const drainSeconds = (facts.maxFinishedAt - facts.minCreatedAt) / 1000;
     if (outcome.firstError) process.stderr.write(`  first submit error: ${outcome.firstError}\n`);
-    return {
+    const metrics: Metrics = {
       submitRate: outcome.submitRate, submitSeconds: outcome.submitSeconds,
       drainRate: round((facts.succeeded ?? 0) / drainSeconds, 0), drainSeconds: round(drainSeconds), errors: outcome.errors, ...integrity(facts, outcome.acknowledged),
       schedulerPeakRssMb: deployment.scheduler.peakRssMb(), gatewayPeakRssMb: deployment.gateway.peakRssMb(),
       workerPeakRssMb: deployment.worker?.peakRssMb() ?? Number.NaN, clientPeakRssMb: outcome.peakRssMb, ...cpu,
     };
+    if (postgres && countersBefore) Object.assign(metrics, await databaseCost(deployment, postgres, countersBefore, Math.max(1, facts.succeeded ?? 0)));
+    return metrics;
   });
 }
 
 /** Idle RSS after start-up, then W2: a steady paced load on an idle, connected worker; latencies. */
-export function runW2(synchronous: Synchronous, sizes: Sizes): Promise<Metrics> {
-  const deployment = new Deployment({ synchronous, workerSlots: sizes.w1Slots });
+export function runW2(store: StoreMode, sizes: Sizes): Promise<Metrics> {
+  const deployment = new Deployment({ store, workerSlots: sizes.w1Slots });
   return withDeployment(deployment, async (reader) => {
     await sleep(sizes.idleWaitMs);
     const idle = {
@@ -148,7 +188,7 @@ export function runW2(synchronous: Synchronous, sizes: Sizes): Promise<Metrics> 
     return {
       ...idle, ...foreign.measure(outcome.processCpuSeconds), achievedRate: outcome.achievedRate, maxPacingLagMs: outcome.maxPacingLagMs,
       ...spread("dispatch", outcome.dispatchMs), ...spread("completion", outcome.completionMs),
-      errors: outcome.errors + outcome.notSucceeded, ...integrity(reader.facts(), outcome.acknowledged),
+      errors: outcome.errors + outcome.notSucceeded, ...integrity(await reader.facts(), outcome.acknowledged),
       schedulerPeakRssMb: deployment.scheduler.peakRssMb(), gatewayPeakRssMb: deployment.gateway.peakRssMb(),
       workerPeakRssMb: deployment.worker?.peakRssMb() ?? Number.NaN,
     };
@@ -156,8 +196,8 @@ export function runW2(synchronous: Synchronous, sizes: Sizes): Promise<Metrics> 
 }
 
 /** Handler start (worker host's clock) minus the Scheduler's started_at for the same task. */
-function claimToStart(startsFile: string, reader: StoreReader): Distribution {
-  const startedAt = reader.startedAt();
+async function claimToStart(startsFile: string, reader: StoreView): Promise<Distribution> {
+  const startedAt = await reader.startedAt();
   const values: number[] = [];
   for (const line of readFileSync(startsFile, "utf8").split("\n")) {
     const [taskId, start] = line.split("\t");
@@ -171,8 +211,8 @@ function claimToStart(startsFile: string, reader: StoreReader): Distribution {
  * W3: N tasks queued (submitMany) before any worker connects, then one process hosting many
  * workers, each on its own connection, drains them. Dispatch is measured as slot turnaround.
  */
-export function runW3(synchronous: Synchronous, sizes: Sizes): Promise<Metrics> {
-  const deployment = new Deployment({ synchronous, workerSlots: 0 });
+export function runW3(store: StoreMode, sizes: Sizes): Promise<Metrics> {
+  const deployment = new Deployment({ store, workerSlots: 0 });
   return withDeployment(deployment, async (reader) => {
     const count = sizes.w3Tasks;
     const fill = await runClient<SubmitOutcome>({
@@ -192,12 +232,12 @@ export function runW3(synchronous: Synchronous, sizes: Sizes): Promise<Metrics> 
       await host.stop();
       const outcome = await result;
       const other = foreign.measure(outcome.processCpuSeconds);
-      const facts = reader.facts();
+      const facts = await reader.facts();
       const drainSeconds = (facts.maxFinishedAt - facts.minStartedAt) / 1000;
       return {
         fillRate: fill.submitRate, fillSeconds: fill.submitSeconds, drainRate: round((facts.succeeded ?? 0) / drainSeconds, 0), drainSeconds: round(drainSeconds),
         workers: outcome.workers, connections, handled: outcome.handled, duplicates: outcome.duplicates, ...spread("turnaround", outcome.turnaroundMs),
-        ...spread("claimToStart", claimToStart(startsFile, reader)),
+        ...spread("claimToStart", await claimToStart(startsFile, reader)),
         errors: fill.errors, ...integrity(facts, fill.acknowledged),
         schedulerPeakRssMb: deployment.scheduler.peakRssMb(), gatewayPeakRssMb: deployment.gateway.peakRssMb(), workerHostPeakRssMb: outcome.peakRssMb, ...other,
       };

@@ -1,5 +1,6 @@
 // The three-process deployment the benchmark measures: Scheduler, Gateway and Worker as separate
-// `orchestrator` processes on loopback, the embedded store in a fresh temp dir, logging at warn.
+// `orchestrator` processes on loopback, logging at warn, on a fresh store: the embedded SQLite file in
+// a new temp dir, or a new schema of the PostgreSQL database (ORCHESTRATOR_BENCH_POSTGRES_URL).
 import { spawn, type ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -10,6 +11,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { OrchestratorClient } from "orchestrator-ts-client/internal";
+import { BenchSchema } from "./postgres.js";
 import { procCpuSeconds, procMemoryMb, resultPrefix, sleep } from "./util.js";
 
 /** bench/dist, where the bench's own scripts are built. */
@@ -17,7 +19,9 @@ export const benchDist = fileURLToPath(new URL(".", import.meta.url));
 export const cliPath = fileURLToPath(new URL("../../packages/server/dist/cli/main.js", import.meta.url));
 export const benchHandlersPath = join(benchDist, "handlers.js");
 
-export type Synchronous = "full" | "normal";
+/** The store under test: the embedded SQLite file with that `--sqlite-synchronous` mode, or PostgreSQL. */
+export type StoreMode = "full" | "normal" | "postgres";
+export const storeModes: readonly StoreMode[] = ["full", "normal", "postgres"];
 
 export { freePort };
 
@@ -133,24 +137,41 @@ export class ServiceProcess extends NodeProcess {
 }
 
 export interface DeploymentOptions {
-  synchronous: Synchronous;
+  store: StoreMode;
   /** Slots of the worker process; 0 starts no worker process. */
   workerSlots: number;
   /** When set, every service runs under `node --cpu-prof` writing to <profileDir>/<service>/. */
   profileDir?: string;
+  /**
+   * PostgreSQL only: a second Scheduler B on the same schema, and the worker attached to B while the
+   * Gateway stays on A, so every task crosses from one Scheduler to the other through the database.
+   */
+  crossScheduler?: boolean;
 }
 
-/** Scheduler, Gateway and (optionally) one Worker, each its own process, on one temp data dir. */
+/** Scheduler(s), Gateway and (optionally) one Worker, each its own process, on one fresh store. */
 export class Deployment {
   scheduler!: ServiceProcess;
+  /** The second Scheduler of a cross-Scheduler deployment, which the worker attaches to. */
+  schedulerB: ServiceProcess | undefined;
   gateway!: ServiceProcess;
   worker: ServiceProcess | undefined;
   readonly dataDir = mkdtempSync(join(tmpdir(), "orchestrator-bench-"));
+  /** The PostgreSQL schema of a `postgres` deployment, created by start() and dropped by stop(). */
+  readonly schema: BenchSchema | undefined;
 
-  constructor(readonly options: DeploymentOptions) {}
+  constructor(readonly options: DeploymentOptions) {
+    if (options.crossScheduler && options.store !== "postgres") throw new Error("two Schedulers share a store only on PostgreSQL");
+    this.schema = options.store === "postgres" ? new BenchSchema() : undefined;
+  }
 
   get schedulerAddress(): string {
     return `127.0.0.1:${this.scheduler.port}`;
+  }
+
+  /** Where the worker attaches: Scheduler B in a cross-Scheduler deployment, else the only Scheduler. */
+  get workerSchedulerAddress(): string {
+    return `127.0.0.1:${(this.schedulerB ?? this.scheduler).port}`;
   }
 
   get gatewayAddress(): string {
@@ -166,18 +187,28 @@ export class Deployment {
     return dir ? ["--cpu-prof", "--cpu-prof-dir", join(dir, service)] : [];
   }
 
+  private storeArgs(): string[] {
+    if (!this.schema) return ["--data-dir", this.dataDir, "--sqlite-synchronous", this.options.store];
+    return ["--data-dir", this.dataDir, "--store", this.schema.storeUrl];
+  }
+
   async start(): Promise<this> {
-    const scheduler = ["--data-dir", this.dataDir, "--sqlite-synchronous", this.options.synchronous];
-    this.scheduler = new ServiceProcess("scheduler", await freePort(), scheduler, this.nodeFlags("scheduler"));
+    await this.schema?.create();
+    this.scheduler = new ServiceProcess("scheduler", await freePort(), this.storeArgs(), this.nodeFlags("scheduler"));
     await this.scheduler.listening();
+    if (this.options.crossScheduler) {
+      this.schedulerB = new ServiceProcess("scheduler", await freePort(), this.storeArgs(), this.nodeFlags("scheduler-b"));
+      await this.schedulerB.listening();
+    }
     this.gateway = new ServiceProcess("gateway", await freePort(), ["--scheduler", this.schedulerAddress], this.nodeFlags("gateway"));
     await this.gateway.listening();
     if (this.options.workerSlots > 0) {
       this.worker = new ServiceProcess("worker", await freePort(), [
-        "--scheduler", this.schedulerAddress, "--slots", String(this.options.workerSlots), "--handlers", benchHandlersPath,
+        "--scheduler", this.workerSchedulerAddress, "--slots", String(this.options.workerSlots), "--handlers", benchHandlersPath,
       ], this.nodeFlags("worker"));
       await this.worker.listening();
-      await this.waitForWorkers(1);
+      // The Gateway asks Scheduler A, which does not list the workers of B.
+      if (!this.options.crossScheduler) await this.waitForWorkers(1);
     }
     return this;
   }
@@ -198,14 +229,24 @@ export class Deployment {
   }
 
   services(): ServiceProcess[] {
-    return [this.scheduler, this.gateway, this.worker].filter((service): service is ServiceProcess => service !== undefined);
+    return [this.scheduler, this.schedulerB, this.gateway, this.worker].filter((service): service is ServiceProcess => service !== undefined);
   }
 
-  /** Stops the front door first and the owner of state last, then removes the data dir. */
-  async stop(): Promise<void> {
+  /** Stops the front door first and the owners of state last; the store stays for a last look. */
+  async stopServices(): Promise<void> {
     await this.worker?.stop();
     await this.gateway?.stop();
+    await this.schedulerB?.stop();
     await this.scheduler?.stop();
-    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+
+  /** Stops every service, then removes the data dir and drops the PostgreSQL schema. */
+  async stop(): Promise<void> {
+    try {
+      await this.stopServices();
+    } finally {
+      rmSync(this.dataDir, { recursive: true, force: true });
+      await this.schema?.drop();
+    }
   }
 }

@@ -1,6 +1,6 @@
 // Small helpers shared by the benchmark's parent and child processes: clocks, statistics,
 // /proc readings and the machine description.
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { performance } from "node:perf_hooks";
 
@@ -86,6 +86,31 @@ export function procCpuSeconds(pid: number): number {
   } catch {
     return Number.NaN;
   }
+}
+
+/**
+ * CPU seconds used so far by each process of the local PostgreSQL server (every process named
+ * `postgres`: backends, WAL writer, checkpointer, autovacuum), by pid.
+ */
+export function postgresCpuSeconds(): Map<number, number> {
+  const found = new Map<number, number>();
+  let entries: string[] = [];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return found;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, "utf8").trim() !== "postgres") continue;
+    } catch {
+      continue; // exited meanwhile
+    }
+    const seconds = procCpuSeconds(Number(entry));
+    if (Number.isFinite(seconds)) found.set(Number(entry), seconds);
+  }
+  return found;
 }
 
 /** Established TCP connections (IPv4 and IPv6) whose remote end is the given local port. */
