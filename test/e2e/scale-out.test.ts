@@ -157,7 +157,13 @@ describe("several Schedulers on one PostgreSQL", () => {
       }
     }
     expect(new Set(submitted).size).toBe(total);
-    await until(() => new Set(rig.entries().filter((entry) => entry.kind === "done").map((entry) => entry.taskId)).size === total, 180_000, "every task to finish");
+    await until(() => new Set(rig.entries().filter((entry) => entry.kind === "done").map((entry) => entry.taskId)).size === total, 180_000, "every handler to finish");
+    // The workers report results after their handlers return: wait until the store has them all.
+    const reader = gateways[1] as OrchestratorClient;
+    await until(async () => {
+      for (const state of ["queued", "running", "retrying"] as const) if ((await reader.list({ state, pageSize: 1 })).tasks.length > 0) return false;
+      return true;
+    }, 30_000, "every task to be terminal");
 
     const done = new Map<string, number>();
     for (const entry of rig.entries()) if (entry.kind === "done") done.set(entry.taskId, (done.get(entry.taskId) ?? 0) + 1);
