@@ -22,7 +22,7 @@ import { cancelSql, lockTaskSql } from "./sql/cancel.js";
 import { claimSql } from "./sql/claim.js";
 import { completeSql } from "./sql/complete.js";
 import { claimKeysSql, countWaitingSql, enqueueSql, forgetKeysSql, keyHoldersSql, takeOverKeySql } from "./sql/enqueue.js";
-import { insertEventsSql, listEventsSql } from "./sql/events.js";
+import { insertEventsAndNotifySql, insertEventsSql, listEventsSql } from "./sql/events.js";
 import { currentAttemptSql, failFinallySql, retryLaterSql } from "./sql/fail.js";
 import { acquireLeadershipSql, readLeadershipSql, releaseLeadershipSql } from "./sql/leadership.js";
 import { expiredAttemptsSql, extendAllLeasesSql, extendLeasesSql } from "./sql/leases.js";
@@ -530,18 +530,22 @@ export class PostgresStore implements TaskStore {
     const events = tx.log.recordedEvents;
     const names = tx.log.workNames;
     if (events.length === 0 && names.length === 0) return;
+    const hint = encodeHint({ from: this.instanceId, ...(names.length > 0 ? { work: names } : {}) }, notifier.maxPayloadBytes);
+    // With LISTEN/NOTIFY the hint rides on the events' statement: one round trip less per commit.
+    const notifyInline = events.length > 0 && notifier instanceof PostgresNotifier;
     if (events.length > 0) {
       const column = <K extends keyof TaskEvent>(key: K): Array<TaskEvent[K]> => events.map((event) => event[key]);
-      const inserted = await tx.query<{ tx: string }>(insertEventsSql, [
+      const inserted = await tx.query<{ tx: string }>(notifyInline ? insertEventsAndNotifySql : insertEventsSql, [
         column("taskId"), column("sequence"), column("state"), column("attempt"), column("percent"), column("message"),
         events.map((event) => event.timestamp + tx.skewMs), column("workerId"),
         events.map((event) => (event.result ? Buffer.from(event.result) : null)), column("error"),
         events.map((event) => (event.nextAttemptAt === null ? null : event.nextAttemptAt + tx.skewMs)),
+        ...(notifyInline ? [notifier.channel, hint] : []),
       ]);
       // Before COMMIT is sent: the feed must know the transaction is ours before its rows can show.
       this.feed.ownTransaction(String(inserted.rows[0]?.tx));
     }
-    await notifier.send(tx, encodeHint({ from: this.instanceId, ...(names.length > 0 ? { work: names } : {}) }, notifier.maxPayloadBytes));
+    if (!notifyInline) await notifier.send(tx, hint);
   }
 }
 

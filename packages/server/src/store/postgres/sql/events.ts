@@ -12,6 +12,9 @@ WITH inserted AS (
 )
 SELECT pg_current_xact_id()::text AS tx`;
 
+// The same, with the commit's LISTEN/NOTIFY hint in the same round trip: $12 channel, $13 payload.
+export const insertEventsAndNotifySql = `${insertEventsSql}, pg_notify($12, $13)`;
+
 // $1 task, $2 after sequence.
 export const listEventsSql = `
 SELECT ${eventColumns}
