@@ -38,6 +38,15 @@ export function defaultWorkerId(): string {
   return `${hostname().replace(/[^A-Za-z0-9._-]/g, "-")}-${process.pid}-${randomBytes(3).toString("hex")}`;
 }
 
+/** Each default of a worker, written once; the CLI's --help reads them from here. */
+export const workerDefaults = {
+  schedulerAddress: "127.0.0.1:50052",
+  slots: 10,
+  shutdownGraceMs: 30_000,
+  reconnectInitialMs: 100,
+  reconnectMaxMs: 2_000,
+} as const;
+
 export function compileWorkerOptions(options: WorkerOptions): CompiledWorkerOptions {
   const names = Object.keys(options.handlers);
   if (names.length === 0) throw OrchestratorError.invalidArgument("handlers is empty: give at least one { name: async (ctx) => result }");
@@ -45,13 +54,13 @@ export function compileWorkerOptions(options: WorkerOptions): CompiledWorkerOpti
     if (typeof handler !== "function") throw OrchestratorError.invalidArgument(`handler "${name}" is not a function`);
   }
   const compiled: CompiledWorkerOptions = {
-    schedulerAddresses: parseSchedulerAddresses(options.schedulerAddress ?? "127.0.0.1:50052"),
+    schedulerAddresses: parseSchedulerAddresses(options.schedulerAddress ?? workerDefaults.schedulerAddress),
     handlers: options.handlers,
-    slots: options.slots ?? 10,
+    slots: options.slots ?? workerDefaults.slots,
     workerId: options.workerId ?? defaultWorkerId(),
-    shutdownGraceMs: options.shutdownGraceMs ?? 30_000,
-    reconnectInitialMs: options.reconnectInitialMs ?? 100,
-    reconnectMaxMs: options.reconnectMaxMs ?? 2_000,
+    shutdownGraceMs: options.shutdownGraceMs ?? workerDefaults.shutdownGraceMs,
+    reconnectInitialMs: options.reconnectInitialMs ?? workerDefaults.reconnectInitialMs,
+    reconnectMaxMs: options.reconnectMaxMs ?? workerDefaults.reconnectMaxMs,
     apiKey: options.apiKey,
     tls: options.tls,
     channelOptions: options.channelOptions,

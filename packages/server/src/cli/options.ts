@@ -1,5 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
-import { logLevels, OrchestratorError, parseSchedulerAddresses } from "orchestrator-ts-client/internal";
+import { logLevels, OrchestratorError, parseSchedulerAddresses, workerDefaults } from "orchestrator-ts-client/internal";
+import { schedulerDefaults } from "../scheduler/options.js";
 import { presentedKey } from "../util/auth.js";
 import type { ListenerSecurityOptions } from "../util/grpc-server.js";
 import { readSettingFile } from "orchestrator-ts-client/internal";
@@ -31,9 +32,9 @@ export function envFlag(value: string | undefined): boolean {
   return /^(1|true|yes)$/i.test(value?.trim() ?? "");
 }
 
-export const hostOption = (): Option => new Option("--host <host>", "address to listen on").env("ORCHESTRATOR_HOST").default("127.0.0.1");
+export const hostOption = (): Option => new Option("--host <host>", "address to listen on").env("ORCHESTRATOR_HOST").default(schedulerDefaults.host);
 export const logLevelOption = (): Option => new Option("--log-level <level>", "log level").choices([...logLevels]).env("ORCHESTRATOR_LOG_LEVEL").default("info");
-export const dataDirOption = (): Option => new Option("--data-dir <path>", "folder of the embedded SQLite store").env("ORCHESTRATOR_DATA_DIR").default("./data");
+export const dataDirOption = (): Option => new Option("--data-dir <path>", "folder of the embedded SQLite store").env("ORCHESTRATOR_DATA_DIR").default(schedulerDefaults.dataDir);
 /** Checks a --scheduler list where it is typed; the value goes on as given (the services parse it again). */
 export function schedulerAddresses(value: string): string {
   try {
@@ -48,13 +49,13 @@ export const schedulerAddressOption = (): Option =>
   new Option(
     "--scheduler <host:port>",
     "address of the Scheduler; several Schedulers sharing one store as a comma-separated list (host:port,host:port): work spreads over them and moves on when one is down",
-  ).env("ORCHESTRATOR_SCHEDULER_ADDRESS").default("127.0.0.1:50052").argParser(schedulerAddresses);
+  ).env("ORCHESTRATOR_SCHEDULER_ADDRESS").default(workerDefaults.schedulerAddress).argParser(schedulerAddresses);
 export const portOption = (service: "gateway" | "scheduler" | "worker", fallback: number): Option =>
   new Option("--port <port>", `port of the ${service}`).env(`ORCHESTRATOR_${service.toUpperCase()}_PORT`).default(fallback).argParser(port);
 export const syncOption = (): Option =>
   new Option("--sqlite-synchronous <mode>", "full: a power loss keeps every acknowledged task; normal: faster, a power loss may lose the last commits")
-    .choices(["full", "normal"]).env("ORCHESTRATOR_SQLITE_SYNCHRONOUS").default("full");
-export const slotsOption = (): Option => new Option("--slots <n>", "tasks the worker runs at once (1-10000)").env("ORCHESTRATOR_WORKER_SLOTS").default(10).argParser(integer);
+    .choices(["full", "normal"]).env("ORCHESTRATOR_SQLITE_SYNCHRONOUS").default(schedulerDefaults.sqliteSynchronous);
+export const slotsOption = (): Option => new Option("--slots <n>", "tasks the worker runs at once (1-10000)").env("ORCHESTRATOR_WORKER_SLOTS").default(workerDefaults.slots).argParser(integer);
 export const handlersOption = (): Option =>
   new Option("--handlers <path>", "module exporting more handlers ({ handlers: { name: async (ctx) => result } })").env("ORCHESTRATOR_HANDLERS");
 

@@ -3,13 +3,15 @@ import { Command, Option } from "commander";
 import type { startGatewayService } from "../gateway/service.js";
 import type { startSchedulerService } from "../scheduler/service.js";
 import type { startWorkerService } from "../worker/service.js";
-import { createLogger, OrchestratorError, type Logger, type LogLevel } from "orchestrator-ts-client/internal";
+import { createLogger, OrchestratorError, workerDefaults, type Logger, type LogLevel } from "orchestrator-ts-client/internal";
 import { stopOnSignals, type RunningService } from "../util/service.js";
 import type { SqliteSynchronous } from "../store/sqlite/sqlite-store.js";
 import { KeyRing, presentedKey } from "../util/auth.js";
 import { isListenFailure, routeGrpcJsLogs } from "../util/grpc-server.js";
 import { limits } from "../scheduler/limits.js";
 import { schedulerDefaults } from "../scheduler/options.js";
+import { gatewayDefaults } from "../gateway/options.js";
+import { workerServiceDefaults } from "../worker/options.js";
 import {
   dataDirOption, duration, envFlag, handlersOption, hostOption, integer, listenerSecurity, listenerSecurityOptions, logLevelOption, port, portOption,
   schedulerAddressOption, schedulerTls, schedulerTlsOptions, slotsOption, syncOption, type ListenerFlags, type SchedulerTlsFlags,
@@ -110,14 +112,14 @@ function workerFlags(command: Command): Command {
     .addOption(handlersOption())
     .addOption(new Option("--worker-id <id>", "stable id of this worker (default host-pid-random)").env("ORCHESTRATOR_WORKER_ID"))
     .option("--no-examples", "do not serve the bundled example handlers (or ORCHESTRATOR_NO_EXAMPLES=1)")
-    .addOption(new Option("--shutdown-grace-ms <ms>", "on stop, how long running tasks may finish before they are handed back").env("ORCHESTRATOR_SHUTDOWN_GRACE_MS").default(30_000).argParser(integer));
+    .addOption(new Option("--shutdown-grace-ms <ms>", "on stop, how long running tasks may finish before they are handed back").env("ORCHESTRATOR_SHUTDOWN_GRACE_MS").default(workerDefaults.shutdownGraceMs).argParser(integer));
 }
 
 export function serviceCommands(): Command[] {
   const scheduler = schedulerTuning(
     new Command("scheduler")
-      .description("run the Scheduler: owns task state in the embedded store, hands tasks to workers")
-      .addOption(hostOption()).addOption(portOption("scheduler", 50052)).addOption(dataDirOption()).addOption(syncOption()).addOption(logLevelOption()),
+      .description("run the Scheduler: keeps task state in the store (embedded SQLite, or a PostgreSQL shared by several Schedulers), hands tasks to workers")
+      .addOption(hostOption()).addOption(portOption("scheduler", schedulerDefaults.port)).addOption(dataDirOption()).addOption(syncOption()).addOption(logLevelOption()),
   );
   listenerSecurityOptions(scheduler).action(async (flags: SchedulerFlags) => {
     const logger = serviceLogger(flags.logLevel, "scheduler");
@@ -127,7 +129,7 @@ export function serviceCommands(): Command[] {
   const worker = listenerSecurityOptions(workerFlags(
     new Command("worker")
       .description("run a Worker: connects to the Scheduler and runs task handlers")
-      .addOption(hostOption()).addOption(portOption("worker", 50053)).addOption(logLevelOption()),
+      .addOption(hostOption()).addOption(portOption("worker", workerServiceDefaults.port)).addOption(logLevelOption()),
   ))
     .addOption(new Option("--worker-key-file <path>", "file holding this worker's key (role worker) for the Scheduler; also ORCHESTRATOR_WORKER_KEY").env("ORCHESTRATOR_WORKER_KEY_FILE"))
     .action(async (flags: WorkerFlags) => {
@@ -140,7 +142,7 @@ export function serviceCommands(): Command[] {
 
   const gateway = schedulerTlsOptions(listenerSecurityOptions(new Command("gateway")
     .description("run the Gateway: the public gRPC front door for clients")
-    .addOption(hostOption()).addOption(portOption("gateway", 50051)).addOption(schedulerAddressOption()).addOption(logLevelOption())))
+    .addOption(hostOption()).addOption(portOption("gateway", gatewayDefaults.port)).addOption(schedulerAddressOption()).addOption(logLevelOption())))
     .addOption(new Option("--gateway-key-file <path>", "file holding the Gateway's key (role gateway) for the Scheduler; also ORCHESTRATOR_GATEWAY_KEY").env("ORCHESTRATOR_GATEWAY_KEY_FILE"))
     .addOption(new Option("--max-subscribers <n>", "SubscribeProgress streams of all clients together beyond which new ones get RESOURCE_EXHAUSTED").env("ORCHESTRATOR_MAX_SUBSCRIBERS").default(limits.subscribersPerGateway).argParser(integer))
     .action(async (flags: GatewayFlags) => {
@@ -155,9 +157,9 @@ export function serviceCommands(): Command[] {
     new Command("dev")
       .description("run Scheduler, Worker and Gateway together in one process on the embedded store")
       .addOption(hostOption()).addOption(dataDirOption()).addOption(syncOption()).addOption(logLevelOption())
-      .addOption(new Option("--gateway-port <port>", "port of the gateway").env("ORCHESTRATOR_GATEWAY_PORT").default(50051).argParser(port))
-      .addOption(new Option("--scheduler-port <port>", "port of the scheduler").env("ORCHESTRATOR_SCHEDULER_PORT").default(50052).argParser(port))
-      .addOption(new Option("--worker-port <port>", "port of the worker").env("ORCHESTRATOR_WORKER_PORT").default(50053).argParser(port)),
+      .addOption(new Option("--gateway-port <port>", "port of the gateway").env("ORCHESTRATOR_GATEWAY_PORT").default(gatewayDefaults.port).argParser(port))
+      .addOption(new Option("--scheduler-port <port>", "port of the scheduler").env("ORCHESTRATOR_SCHEDULER_PORT").default(schedulerDefaults.port).argParser(port))
+      .addOption(new Option("--worker-port <port>", "port of the worker").env("ORCHESTRATOR_WORKER_PORT").default(workerServiceDefaults.port).argParser(port)),
   )));
   dev.action(async (flags: SchedulerFlags & WorkerFlags & { gatewayPort: number; schedulerPort: number; workerPort: number }) => {
     const logger = createLogger({ level: flags.logLevel });

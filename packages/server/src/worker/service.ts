@@ -7,6 +7,7 @@ import { createLogger, type Logger, type LogLevel } from "orchestrator-ts-client
 import type { RunningService } from "../util/service.js";
 import { exampleHandlers } from "./examples.js";
 import { loadHandlerModule } from "./handler-module.js";
+import { workerServiceDefaults } from "./options.js";
 import { Worker, type SchedulerAddressList } from "orchestrator-ts-client/internal";
 
 export interface WorkerServiceOptions {
@@ -33,7 +34,7 @@ export interface WorkerServiceOptions {
 /** The bundled worker process: the runtime plus its own Worker service (health and status). */
 export async function startWorkerService(options: WorkerServiceOptions, deps: { logger?: Logger } = {}): Promise<RunningService & { runtime: Worker }> {
   const logger = deps.logger ?? createLogger({ level: options.logLevel ?? "info", service: "worker" });
-  const host = options.host ?? "127.0.0.1";
+  const host = options.host ?? workerServiceDefaults.host;
   const security = listenerSecurity("orchestrator.v1.Worker", host, options.security);
   const extra = options.handlersModule ? await loadHandlerModule(options.handlersModule) : {};
   const examples = options.examples === false ? {} : exampleHandlers;
@@ -54,7 +55,7 @@ export async function startWorkerService(options: WorkerServiceOptions, deps: { 
       schedulerAddress: runtime.schedulerAddress, taskNames: Object.keys(handlers), slots: runtime.options.slots,
       running: runtime.runningAttempts().map((a) => ({ taskId: a.taskId, attempt: a.attempt, name: a.name, startedAtMs: a.startedAt })),
     })),
-  }, host, options.port ?? 50053, { security, logger });
+  }, host, options.port ?? workerServiceDefaults.port, { security, logger });
   runtime.start();
   logger.info({ address: server.address, worker_id: runtime.workerId, task_names: Object.keys(handlers), slots: runtime.options.slots, ...server.security }, `Worker service listening on ${server.address}`);
   return {
