@@ -3,7 +3,9 @@
 // concurrent claims never wait for each other nor hand out one task twice. The locked pick runs
 // once, as an array (a subquery in FROM may be rescanned, and LIMIT with SKIP LOCKED then picks
 // more rows than asked), and the rows are then found by primary key (= ANY of the array), whatever
-// the statistics say (a join here was planned as a scan of the whole queue on a fresh table).
+// the statistics say (a join here was planned as a scan of the whole queue on a fresh table). No
+// state test out here: the pick locked the rows while queued, so none can have changed, and a state
+// test lets the planner read the whole tasks_queued index filtering on seq (64 ms at 20,000 queued).
 // $1 worker, $2 name, $3 limit, $4 now, $5 lease expiry, $6 deadline grace.
 export const claimSql = `
 UPDATE tasks t
@@ -22,5 +24,5 @@ WHERE t.seq = ANY(ARRAY(
   ORDER BY seq
   LIMIT $3
   FOR UPDATE SKIP LOCKED
-)) AND t.state = 'queued'
+))
 RETURNING t.seq, t.id, t.attempt, t.name, t.payload, t.timeout_ms, t.max_retries, t.last_sequence`;

@@ -3,7 +3,7 @@
 export const extendLeasesSql = `
 UPDATE tasks t SET lease_expires_at = u.until
 FROM unnest($1::text[], $2::int[], $3::bigint[]) AS u(id, attempt, until)
-WHERE t.id = u.id AND t.attempt = u.attempt AND t.state = 'running'`;
+WHERE t.id = ANY($1::text[]) AND t.id = u.id AND t.attempt = u.attempt AND t.state = 'running'`;
 
 // Running attempts whose lease or deadline has passed, read through tasks_running (deadline_at
 // is set exactly while running). Rows another
