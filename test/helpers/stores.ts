@@ -3,7 +3,7 @@
 // folder or its own PostgreSQL schema, removed afterwards.
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import pg from "pg";
+import { adminQuery, testPostgresServer } from "../store/postgres-schema.js";
 import { SqliteStore } from "../../packages/server/src/store/sqlite/sqlite-store.js";
 import type { TaskRecord, TaskEvent, TaskStore } from "../../packages/server/src/store/store.js";
 import { tempDir } from "./processes.js";
@@ -11,8 +11,7 @@ import { tempDir } from "./processes.js";
 export type StoreBackend = "sqlite" | "postgres";
 export const storeBackends: readonly StoreBackend[] = ["sqlite", "postgres"];
 
-/** The database the tests use (trust auth, as on every machine and in CI). */
-export const postgresUrl = process.env.ORCHESTRATOR_TEST_POSTGRES_URL ?? "postgres://root@127.0.0.1:5432/test";
+export { adminQuery };
 
 export interface TestStore {
   readonly backend: StoreBackend;
@@ -36,7 +35,7 @@ export async function createTestStore(backend: StoreBackend, dataDir?: string): 
   }
   const schema = `t_${randomBytes(6).toString("hex")}`;
   await adminQuery(`CREATE SCHEMA ${schema}`);
-  const url = `${postgresUrl}?schema=${schema}`;
+  const url = `${testPostgresServer}?schema=${schema}`;
   return {
     backend, url,
     open: async () => {
@@ -45,17 +44,6 @@ export async function createTestStore(backend: StoreBackend, dataDir?: string): 
     },
     remove: () => adminQuery(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).then(() => undefined),
   };
-}
-
-/** One statement on the test database, on a connection of its own. */
-export async function adminQuery<Row extends Record<string, unknown> = Record<string, unknown>>(text: string, values: unknown[] = []): Promise<Row[]> {
-  const client = new pg.Client({ connectionString: postgresUrl });
-  await client.connect();
-  try {
-    return (await client.query<Row>(text, values)).rows;
-  } finally {
-    await client.end();
-  }
 }
 
 export interface StoreContents {

@@ -28,6 +28,11 @@ class AttemptAborted extends Error {
   override name = "AbortError";
 }
 
+/** How long results written on a stream are kept to be sent again if that stream breaks. */
+const resendWindowMs = 10_000;
+/** At most this many such results are kept. */
+const resendMaxResults = 10_000;
+
 /**
  * Runs handlers for a Scheduler over one bidirectional stream: registers its task names and
  * slots, runs what is assigned, and sends back progress, results and heartbeats. If the stream
@@ -45,6 +50,12 @@ export class Worker extends EventEmitter {
   private stream: ClientDuplexStream<WorkerMessage, SchedulerMessage> | null = null;
   private readonly running = new Map<string, Attempt>();
   private outbox: TaskResult[] = [];
+  /**
+   * Results written on the current stream lately. A Scheduler killed right after receiving them may
+   * not have recorded them, so after a reconnect they are sent again; recording one twice is
+   * refused by the attempt fence, so the repeat is harmless.
+   */
+  private unconfirmed: Array<{ result: TaskResult; sentAt: number }> = [];
   private flushScheduled = false;
   private heartbeat: NodeJS.Timeout | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
@@ -150,6 +161,9 @@ export class Worker extends EventEmitter {
     clearInterval(this.heartbeat);
     // Running attempts go on and their results wait in the outbox: after reconnecting, the
     // Scheduler takes those whose attempt is still current and rejects the rest (fencing).
+    const sentLately = this.unconfirmed.filter((entry) => Date.now() - entry.sentAt <= resendWindowMs).map((entry) => entry.result);
+    this.outbox = [...sentLately, ...this.outbox];
+    this.unconfirmed = [];
     this.emit("disconnected", reason);
     if (this.state === "stopped") return;
     this.state = "connecting";
@@ -231,6 +245,9 @@ export class Worker extends EventEmitter {
     this.flushScheduled = false;
     if (this.outbox.length === 0 || !this.stream || (this.state !== "connected" && this.state !== "draining")) return;
     this.stream.write({ kind: { $case: "results", results: { results: this.outbox } } });
+    const now = Date.now();
+    for (const result of this.outbox) this.unconfirmed.push({ result, sentAt: now });
+    while ((this.unconfirmed[0] && now - this.unconfirmed[0].sentAt > resendWindowMs) || this.unconfirmed.length > resendMaxResults) this.unconfirmed.shift();
     this.outbox = [];
   }
 
