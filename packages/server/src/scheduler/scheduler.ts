@@ -367,9 +367,10 @@ export class Scheduler {
       if (event.state === "retrying" && event.nextAttemptAt !== null) this.maintenance.retryDueAt(event.nextAttemptAt);
       if (event.state === "running" || event.state === "queued" || event.workerId === null) continue;
       // The slot stays held until the worker reports the attempt stopped: its handler may still run.
-      if (!this.registry.get(event.workerId)?.inFlight.has(attemptKey(event))) continue;
+      const session = this.registry.get(event.workerId);
+      if (!session?.inFlight.has(attemptKey(event))) continue;
       const reason = event.state === "cancelled" ? "the task was cancelled" : (event.error ?? `the attempt ended (${event.state})`);
-      this.registry.get(event.workerId)?.channel.sendCancel({ taskId: event.taskId, attempt: event.attempt, reason });
+      session.channel.sendCancel({ taskId: event.taskId, attempt: event.attempt, reason });
     }
   }
 
