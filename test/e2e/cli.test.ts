@@ -348,3 +348,20 @@ describe("services configured by environment", () => {
     }
   });
 });
+
+describe("health", () => {
+  it("exits 0 printing SERVING for each running service, and 1 naming the address when nothing answers", async () => {
+    for (const address of [cluster.gatewayAddress, cluster.schedulerAddress]) {
+      const run = await runCli(["health", "--address", address]);
+      expect(run, address).toMatchObject({ code: 0, stdout: "SERVING\n" });
+    }
+    const byService = await runCli(["health", "--service", "orchestrator.v1.Scheduler"], { ORCHESTRATOR_HEALTH_ADDRESS: cluster.schedulerAddress });
+    expect(byService).toMatchObject({ code: 0, stdout: "SERVING\n" });
+    const unknown = await runCli(["health", "--address", cluster.gatewayAddress, "--service", "no.such.Service"]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain(`error (NotFound): health check of ${cluster.gatewayAddress}: Health status unknown for service no.such.Service (--service)`);
+    const dead = await runCli(["health", "--address", deadAddress, "--timeout-ms", "1000"]);
+    expect(dead.code).toBe(1);
+    expect(dead.stderr).toContain(`error (Unavailable): health check of ${deadAddress} failed`);
+  });
+});

@@ -4,6 +4,7 @@ import { OrchestratorError } from "orchestrator-ts-client/internal";
 import { codeName } from "orchestrator-ts-client/internal";
 import { version } from "orchestrator-ts-client/internal";
 import { clientCommands } from "./client-commands.js";
+import { healthCommand } from "./health-command.js";
 import { serviceCommands } from "./service-commands.js";
 
 const program = new Command("orchestrator")
@@ -11,7 +12,7 @@ const program = new Command("orchestrator")
   .version(version)
   .showHelpAfterError();
 
-for (const command of [...serviceCommands(), ...clientCommands()]) program.addCommand(command);
+for (const command of [...serviceCommands(), ...clientCommands(), healthCommand()]) program.addCommand(command);
 
 try {
   await program.parseAsync(process.argv);

@@ -3,7 +3,7 @@ import { Command, Option } from "commander";
 import type { startGatewayService } from "../gateway/service.js";
 import type { startSchedulerService } from "../scheduler/service.js";
 import type { startWorkerService } from "../worker/service.js";
-import { createLogger, OrchestratorError, workerDefaults, type Logger, type LogLevel } from "orchestrator-ts-client/internal";
+import { createLogger, OrchestratorError, readSettingFile, workerDefaults, type Logger, type LogLevel } from "orchestrator-ts-client/internal";
 import { stopOnSignals, type RunningService } from "../util/service.js";
 import type { SqliteSynchronous } from "../store/sqlite/sqlite-store.js";
 import { KeyRing, presentedKey } from "../util/auth.js";
@@ -20,7 +20,7 @@ import {
 interface SchedulerFlags extends ListenerFlags {
   host: string; port: number; dataDir: string; logLevel: LogLevel; sqliteSynchronous: SqliteSynchronous; workerTimeoutMs: number;
   heartbeatMs: number; leaseMs: number; retryBackoffMs: number; maxWaitingTasks: number; idempotencyRetentionMs: number;
-  store?: string; retention: number; schedulerId?: string; pollMs: number; pollOnly?: boolean;
+  store?: string; storePasswordFile?: string; retention: number; schedulerId?: string; pollMs: number; pollOnly?: boolean;
 }
 interface WorkerFlags extends ListenerFlags, SchedulerTlsFlags {
   host: string; port: number; scheduler: string; slots: number; handlers?: string; workerId?: string; examples: boolean; shutdownGraceMs: number; logLevel: LogLevel;
@@ -70,6 +70,7 @@ function schedulerTuning(command: Command): Command {
   const d = schedulerDefaults;
   return command
     .addOption(new Option("--store <url>", `where tasks are kept: sqlite:<path> (default: orchestrator.db in --data-dir) or postgres://user@host:5432/db[?schema=name], shared by several Schedulers`).env("ORCHESTRATOR_STORE"))
+    .addOption(new Option("--store-password-file <path>", "PostgreSQL: file holding the password of the --store user (a mounted secret), so that the URL carries none").env("ORCHESTRATOR_STORE_PASSWORD_FILE"))
     .addOption(new Option("--retention <duration>", "finished tasks and their events are deleted after this long (e.g. 7d, 12h, 30m)").env("ORCHESTRATOR_RETENTION").default(d.retentionMs, "7d").argParser(duration))
     .addOption(new Option("--scheduler-id <id>", "this Scheduler's name in the store's maintenance leadership (default host:port)").env("ORCHESTRATOR_SCHEDULER_ID"))
     .addOption(new Option("--poll-ms <ms>", "PostgreSQL: how often to look for work and events without a NOTIFY").env("ORCHESTRATOR_POLL_MS").default(d.pollIntervalMs).argParser(integer))
@@ -82,12 +83,22 @@ function schedulerTuning(command: Command): Command {
     .addOption(new Option("--idempotency-retention-ms <ms>", "how long an idempotency key keeps answering with its task").env("ORCHESTRATOR_IDEMPOTENCY_RETENTION_MS").default(d.idempotencyRetentionMs).argParser(integer));
 }
 
+/** The store URL with the password read from --store-password-file, percent-encoded into it. */
+function withPasswordFile(store: string, file: string | undefined): string {
+  if (file === undefined) return store;
+  if (!/^postgres(ql)?:\/\//.test(store)) throw OrchestratorError.invalidArgument("--store-password-file (or ORCHESTRATOR_STORE_PASSWORD_FILE) is for a postgres:// --store");
+  const password = readSettingFile(file, "--store-password-file (or ORCHESTRATOR_STORE_PASSWORD_FILE)", "--store-password-file takes the path of a file that holds the password").toString("utf8").trim();
+  const url = new URL(store);
+  url.password = encodeURIComponent(password);
+  return url.toString();
+}
+
 function schedulerOptions(flags: SchedulerFlags) {
   return {
     host: flags.host, port: flags.port, dataDir: flags.dataDir, logLevel: flags.logLevel, sqliteSynchronous: flags.sqliteSynchronous,
     heartbeatIntervalMs: flags.heartbeatMs, workerTimeoutMs: flags.workerTimeoutMs, leaseMs: flags.leaseMs, defaultRetryBackoffMs: flags.retryBackoffMs,
     maxWaitingTasks: flags.maxWaitingTasks, idempotencyRetentionMs: flags.idempotencyRetentionMs, security: listenerSecurity(flags),
-    store: flags.store ?? "", retentionMs: flags.retention, schedulerId: flags.schedulerId ?? "", pollIntervalMs: flags.pollMs, pollOnly: flags.pollOnly === true,
+    store: withPasswordFile(flags.store ?? "", flags.storePasswordFile), retentionMs: flags.retention, schedulerId: flags.schedulerId ?? "", pollIntervalMs: flags.pollMs, pollOnly: flags.pollOnly === true,
   };
 }
 
