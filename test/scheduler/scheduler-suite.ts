@@ -556,8 +556,8 @@ export function describeSchedulerSuite(backend: StoreBackend): void {
       const worker = register("w1", ["job"]);
       const id = await submit("job");
       await until(() => worker.channel.assignments.length === 1, "attempt 1");
-      let release: () => void = () => undefined;
-      store.historyGate = new Promise<void>((resolve) => (release = resolve));
+      const history = heldOpen();
+      store.historyGate = history.gate;
       const watch = watchInto(id, 0);
       await settle();
       expect(scheduler.hub.subscriberCount()).toBe(1);
@@ -568,7 +568,7 @@ export function describeSchedulerSuite(backend: StoreBackend): void {
       expect(watch.events).toEqual([]);
 
       store.historyGate = null;
-      release();
+      history.release();
       await until(() => watch.events.length >= 3, "the history");
       await settle();
       expect(watch.events.map((e) => e.sequence)).toEqual([1, 2, 3]);
@@ -667,7 +667,6 @@ export function describeSchedulerSuite(backend: StoreBackend): void {
       };
       const held = heldOpen();
       store.commitGate = held.gate;
-
       service.submitTask({ request: request("unary") } as ServerUnaryCall<SubmitTaskRequest, SubmitTaskResponse>, (error, response) => answer("SubmitTask")(error, [response?.taskId ?? ""]));
       service.submitTasks(
         { request: { tasks: [request("batch"), request("batch")] } } as ServerUnaryCall<SubmitTasksRequest, SubmitTasksResponse>,
@@ -676,7 +675,6 @@ export function describeSchedulerSuite(backend: StoreBackend): void {
       const stream = new FakeSubmitStream((message) => answer("SubmitStream")(message.error, message.accepted ? [message.accepted.taskId] : []));
       service.submitStream(stream as unknown as ServerDuplexStream<SubmitStreamRequest, SubmitStreamResponse>);
       stream.emit("data", { requestId: 1, task: request("stream"), more: [] });
-
       // The store has committed all four tasks; the Scheduler has not heard so yet, and says nothing.
       const committed = (): string[] => store.enqueues.filter((call) => call.committed).flatMap((call) => call.names).sort();
       await until(() => committed().length === 4, "the commits");
