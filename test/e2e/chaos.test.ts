@@ -1,6 +1,8 @@
 // Fault injection: 1,200 tasks on three worker processes while workers and the Scheduler are
 // SIGKILLed at random moments (seeded: CHAOS_SEED=<n> replays a run's choices), then every
 // invariant of "nothing lost, nothing completed twice" is checked from the store and the client.
+// A tenth of the tasks have max_retries 1 or 2 and failing attempts, so the attempt bound is
+// reached under the faults: they must end after exactly max_retries + 1 attempts.
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { OrchestratorClient, type TaskSpec } from "../../packages/client/src/client.js";
@@ -14,13 +16,20 @@ const totalTasks = 1200;
 const submittedBeforeChaos = 300;
 const followedTasks = 20;
 const maxRetries = 10;
+/** max_retries of the tasks that reach the bound: 1 or 2. */
+const smallMaxRetries = [1, 2] as const;
 const workerSlots = 8;
 /** Chaos events: a worker killed (and replaced), the Scheduler killed (and restarted), or both at once. */
 const chaosEvents = { worker: 9, scheduler: 6, both: 3 } as const;
 
 const progressHandlers = fileURLToPath(new URL("../fixtures/progress-handlers.mjs", import.meta.url));
 
-type Kind = "sleepy" | "flaky" | "non-retryable" | "ticker";
+/**
+ * doomed: every attempt fails, so it ends failed after max_retries + 1 attempts; last-chance: all
+ * attempts but the last one allowed fail, so it succeeds on attempt max_retries + 1 unless a crash
+ * took one of its attempts (then it ends failed, after as many).
+ */
+type Kind = "sleepy" | "flaky" | "non-retryable" | "ticker" | "doomed" | "last-chance";
 interface Planned {
   index: number;
   key: string;
@@ -30,6 +39,7 @@ interface Planned {
   ms?: number;
   failAttempts?: number;
   ticks?: number;
+  maxRetries: number;
   followed: boolean;
 }
 interface ChaosEvent {
@@ -53,18 +63,25 @@ function planTasks(seed: number): Planned[] {
     if (followed.has(index)) {
       // Followed tasks report progress for 1-3 s, so their subscribers live through some crashes.
       const ticks = random.int(10, 30);
-      return { index, key, kind: "ticker", ticks, followed: true, spec: { name: "ticker", payload: { ticks, every_ms: 100 }, ...common } };
+      return { index, key, kind: "ticker", ticks, maxRetries, followed: true, spec: { name: "ticker", payload: { ticks, every_ms: 100 }, ...common } };
     }
-    if (roll < 0.7) {
+    if (roll < 0.65) {
       // Mostly short; some long enough to be running through a Scheduler restart and be adopted.
       const ms = random() < 0.9 ? random.int(20, 600) : random.int(600, 2500);
-      return { index, key, kind: "sleepy", ms, followed: followed.has(index), spec: { name: "sleepy", payload: { ms }, ...common } };
+      return { index, key, kind: "sleepy", ms, maxRetries, followed: followed.has(index), spec: { name: "sleepy", payload: { ms }, ...common } };
+    }
+    if (roll < 0.8) {
+      const failAttempts = random.int(1, 3);
+      return { index, key, kind: "flaky", failAttempts, maxRetries, followed: followed.has(index), spec: { name: "flaky", payload: { fail_attempts: failAttempts }, ...common } };
     }
     if (roll < 0.9) {
-      const failAttempts = random.int(1, 3);
-      return { index, key, kind: "flaky", failAttempts, followed: followed.has(index), spec: { name: "flaky", payload: { fail_attempts: failAttempts }, ...common } };
+      // The bundled flaky handler fails attempts 1..fail_attempts (all of them when unset).
+      const small = random.pick(smallMaxRetries);
+      const kind = roll < 0.85 ? "doomed" : "last-chance";
+      const payload = kind === "doomed" ? {} : { fail_attempts: small };
+      return { index, key, kind, maxRetries: small, followed: followed.has(index), spec: { name: "flaky", payload, ...common, maxRetries: small } };
     }
-    return { index, key, kind: "non-retryable", followed: followed.has(index), spec: { name: "non-retryable", ...common } };
+    return { index, key, kind: "non-retryable", maxRetries, followed: followed.has(index), spec: { name: "non-retryable", ...common } };
   });
 }
 
@@ -240,6 +257,8 @@ describe("chaos: workers and the Scheduler SIGKILLed at random moments", () => {
 
     const problems: string[] = [];
     const exhausted: string[] = [];
+    /** The tasks with a small max_retries that ended as the bound says. */
+    const bound = { doomed: 0, succeededOnLast: 0, crashCostAnAttempt: 0 };
     for (const { planned, taskId } of acknowledged.values()) {
       const task = store.tasks.get(taskId);
       const events = store.events.get(taskId) ?? [];
@@ -254,7 +273,9 @@ describe("chaos: workers and the Scheduler SIGKILLed at random moments", () => {
       if (!terminal || terminal.state !== task.state || terminal.sequence !== task.last_sequence || terminal.attempt !== task.attempt) {
         say(`the subscription ended with ${terminal ? `${terminal.sequence}:${terminal.state} attempt ${terminal.attempt}` : "nothing"}`);
       }
-      if (task.attempt === task.max_retries + 1 && task.state === "failed" && planned.kind !== "non-retryable") {
+      if (task.max_retries !== planned.maxRetries) say(`max_retries ${task.max_retries}, submitted ${planned.maxRetries}`);
+      const reachesBound = planned.kind === "doomed" || planned.kind === "last-chance";
+      if (task.attempt === task.max_retries + 1 && task.state === "failed" && planned.kind !== "non-retryable" && !reachesBound) {
         exhausted.push(taskId);
         continue;
       }
@@ -277,6 +298,19 @@ describe("chaos: workers and the Scheduler SIGKILLed at random moments", () => {
           if (task.state !== "succeeded") say(`expected succeeded (error ${task.error})`);
           else if (result?.ticks !== planned.ticks) say(`result ${JSON.stringify(result)} is not that of its payload (${planned.ticks} ticks)`);
           break;
+        case "doomed":
+          // Whether the handler or a crash failed each attempt, exactly max_retries + 1 ran.
+          if (task.state !== "failed" || task.attempt !== planned.maxRetries + 1) say(`expected failed after exactly ${planned.maxRetries + 1} attempts`);
+          else bound.doomed++;
+          break;
+        case "last-chance": {
+          const failures = events.filter((e) => e.state === "retrying" || e.state === "failed").map((e) => e.error ?? "");
+          if (task.attempt !== planned.maxRetries + 1) say(`ended after ${task.attempt} attempts, expected exactly ${planned.maxRetries + 1}`);
+          else if (task.state === "succeeded" && result?.succeeded_on_attempt === task.attempt) bound.succeededOnLast++;
+          else if (task.state === "failed" && failures.some((error) => !/^attempt \d+ failed on purpose$/.test(error))) bound.crashCostAnAttempt++;
+          else say(`expected success on attempt ${planned.maxRetries + 1} (result ${JSON.stringify(result)}, failures ${JSON.stringify(failures)})`);
+          break;
+        }
         case "non-retryable": {
           // The handler always throws a non-retryable failure: the first attempt that reports ends
           // the task. Attempts before it can only have been cut short by a crash (a lost worker or
@@ -293,6 +327,9 @@ describe("chaos: workers and the Scheduler SIGKILLed at random moments", () => {
     expect(problems).toEqual([]);
     // With max_retries 10 and short tasks, no task should run out of attempts through crashes alone.
     expect(exhausted).toEqual([]);
+    // The attempt bound was reached from both sides: failed after exactly max_retries + 1, and succeeded on that attempt.
+    expect(bound.doomed).toBeGreaterThan(0);
+    expect(bound.succeededOnLast).toBeGreaterThan(0);
 
     // ---- subscribers that followed a task through the chaos -----------------------------------
     for (const { planned, follower, last } of followed) {
@@ -325,6 +362,7 @@ describe("chaos: workers and the Scheduler SIGKILLed at random moments", () => {
       kills,
       tasks: Object.fromEntries([...terminalStates].map((state) => [state, [...store.tasks.values()].filter((t) => t.state === state).length])),
       attempts: [...store.tasks.values()].reduce((sum, t) => sum + t.attempt, 0),
+      bound,
       leaseExpiries,
       adopted: count("Adopted a running attempt after reconnect"),
       rejectedResults: count("Rejected the result of an attempt that is no longer current"),

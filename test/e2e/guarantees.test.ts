@@ -1,5 +1,7 @@
 // One test per guarantee of the README's "Guarantees" section, against real processes.
 import { credentials, Metadata, type ClientReadableStream } from "@grpc/grpc-js";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code } from "../../packages/client/src/errors/code.js";
@@ -8,7 +10,7 @@ import { GatewayClient, type ProgressUpdate } from "../../packages/client/src/pr
 import { isTerminal } from "../../packages/client/src/protocol/states.js";
 import type { TaskUpdate } from "../../packages/client/src/types.js";
 import { OrchestratorClient } from "../../packages/client/src/client.js";
-import { Cluster, startService, type LogRecord, type ServiceProcess } from "../helpers/processes.js";
+import { Cluster, startService, tempDir, type LogRecord, type ServiceProcess } from "../helpers/processes.js";
 import { storeBackends } from "../helpers/stores.js";
 import { refusal } from "../helpers/grpc.js";
 import { delay, Follower, readStore, sequenceProblems } from "../helpers/chaos.js";
@@ -85,6 +87,56 @@ describe.each(storeBackends)("guarantees (%s store)", (store) => {
       expect(task.lastSequence).toBe(follower.updates.length);
     } finally {
       paused?.signal("SIGCONT");
+    }
+  });
+
+  it("a paused worker's success for attempt 1, arriving while attempt 2 runs on another worker, is refused; attempt 2's result is recorded", async () => {
+    const client = cluster.client;
+    const releaseDir = tempDir("orchestrator-release-");
+    const release = join(releaseDir.path, "release");
+    // Attempt 1 sleeps 1 s; attempt 2 runs until the file `release` exists.
+    const { taskId } = await client.submit({ name: "sleeps-then-holds", payload: { ms: 1000, release }, maxRetries: 3, retryBackoffMs: 10 });
+    const follower = new Follower(client, taskId);
+    const first = await follower.waitFor((u) => u.state === "running" && u.attempt === 1);
+    const paused = cluster.workers.find((w) => workerIdOf(w) === first.workerId);
+    if (!paused) throw new Error(`no worker process is ${first.workerId}`);
+    paused.signal("SIGSTOP");
+    try {
+      await cluster.addWorker();
+      const second = await follower.waitFor((u) => u.state === "running" && u.attempt === 2, 10_000);
+      const runner = cluster.workers.find((w) => workerIdOf(w) === second.workerId);
+      if (!runner || runner === paused) throw new Error(`attempt 2 runs on ${second.workerId}, not on another worker process`);
+      await runner.waitForLog((r) => r.msg === "holding until released" && r.task_id === taskId);
+
+      // Resumed, the paused worker finishes attempt 1 at once (its sleep is over) and reports success
+      // while attempt 2 is running: the task is running, so only the attempt number refuses it.
+      paused.signal("SIGCONT");
+      const finished = await paused.waitForLog((r) => r.msg === "Task attempt finished" && r.task_id === taskId, 10_000);
+      expect(finished.outcome).toBe("ATTEMPT_OUTCOME_SUCCEEDED");
+      // Refused, or (when the fence is broken) recorded: whichever comes first; the other may never come.
+      const rejected = cluster.scheduler.waitForLog((r) => r.msg === "Rejected the result of an attempt that is no longer current" && r.task_id === taskId, 10_000);
+      const ended = follower.waitFor((u) => isTerminal(u.state), 20_000);
+      for (const either of [rejected, ended]) either.catch(() => undefined);
+      await Promise.race([rejected, ended]);
+      const during = await client.get(taskId);
+      expect({ state: during.state, attempt: during.attempt, workerId: during.workerId, result: during.result }).toEqual({
+        state: "running", attempt: 2, workerId: second.workerId, result: null,
+      });
+      expect(await rejected).toMatchObject({ attempt: 1, worker_id: first.workerId });
+
+      writeFileSync(release, "");
+      const terminal = await follower.done;
+      expect(terminal).toMatchObject({ state: "succeeded", attempt: 2, workerId: second.workerId });
+      expect(resultOf(terminal?.result ?? null)).toEqual({ pid: runner.pid, attempt: 2 });
+      const task = await client.get(taskId);
+      expect(resultOf(task.result)).toEqual({ pid: runner.pid, attempt: 2 });
+      expect(follower.updates.map((u) => [u.state, u.attempt])).toEqual([
+        ["queued", 0], ["running", 1], ["retrying", 1], ["running", 2], ["succeeded", 2],
+      ]);
+      expect(task.lastSequence).toBe(follower.updates.length);
+    } finally {
+      paused.signal("SIGCONT");
+      releaseDir.remove();
     }
   });
 

@@ -1,19 +1,24 @@
+import { EventEmitter } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AssignTasks, AttemptOutcome, CancelAttempt, TaskState } from "../../packages/client/src/protocol/generated/orchestrator/v1/orchestrator.js";
-import type { SubmitTaskRequest, TaskAssignment, WorkerMessage } from "../../packages/client/src/protocol/generated/orchestrator/v1/orchestrator.js";
+import type {
+  SubmitStreamRequest, SubmitStreamResponse, SubmitTaskRequest, SubmitTaskResponse, SubmitTasksRequest, SubmitTasksResponse, TaskAssignment, WorkerMessage,
+} from "../../packages/client/src/protocol/generated/orchestrator/v1/orchestrator.js";
+import type { ServerDuplexStream, ServerUnaryCall } from "@grpc/grpc-js";
 import { compileSchedulerOptions, databasePath } from "../../packages/server/src/scheduler/options.js";
 import type { CompiledSchedulerOptions } from "../../packages/server/src/scheduler/options.js";
 import { Scheduler } from "../../packages/server/src/scheduler/scheduler.js";
+import { schedulerGrpcService } from "../../packages/server/src/scheduler/grpc.js";
 import type { WorkerChannel, WorkerSession } from "../../packages/server/src/scheduler/worker-registry.js";
 import { SqliteStore } from "../../packages/server/src/store/sqlite/sqlite-store.js";
-import type { RetryBackoff, ClaimedAttempt, ClaimRequest, ExpiredAttempt, LeaseTerms, TaskEvent, TaskRecord, TaskStore } from "../../packages/server/src/store/store.js";
+import type { TaskEvent, TaskRecord, TaskStore } from "../../packages/server/src/store/store.js";
 import { PostgresStore } from "../../packages/server/src/store/postgres/postgres-store.js";
 import { createTestStore, type StoreBackend, type TestStore } from "../helpers/stores.js";
+import { gated, heldOpen, type GatedStore } from "../helpers/gated-store.js";
 import { Code } from "../../packages/client/src/errors/code.js";
-import { OrchestratorError } from "../../packages/client/src/errors/orchestrator-error.js";
 import { ManualClock } from "../../packages/server/src/util/clock.js";
 import { createLogger } from "../../packages/client/src/logger.js";
 
@@ -47,6 +52,20 @@ export function describeSchedulerSuite(backend: StoreBackend): void {
     }
   }
 
+  /** The Scheduler's side of one SubmitStream: answers go to `onAnswer`. */
+  class FakeSubmitStream extends EventEmitter {
+    constructor(private readonly onAnswer: (message: SubmitStreamResponse) => void) {
+      super();
+    }
+
+    write(message: SubmitStreamResponse): boolean {
+      for (const each of [message, ...message.more]) this.onAnswer(each);
+      return true;
+    }
+
+    end(): void {}
+  }
+
   interface FakeWorker {
     id: string;
     channel: FakeChannel;
@@ -71,52 +90,6 @@ export function describeSchedulerSuite(backend: StoreBackend): void {
       await turn();
     }
     throw new Error(`gave up waiting for ${what}`);
-  }
-
-  /**
-   * The real store of the backend; while `historyGate` is set, reads of event history wait for it, so
-   * a test can commit events in the middle of a subscriber's catch-up read.
-   */
-  interface Gate {
-    historyGate: Promise<void> | null;
-    /** Each claim call's requests: which workers, how many slots. */
-    readonly claimCalls: Array<Array<{ workerId: string; limit: number }>>;
-    /** While set, the sweep's writes fail as they do on a full disk. */
-    refuseWrites: boolean;
-  }
-  type GatedStore = TaskStore & Gate;
-
-  function gated(inner: TaskStore): GatedStore {
-    const gate: Gate = { historyGate: null, claimCalls: [], refuseWrites: false };
-    const overrides: Partial<TaskStore> = {
-      claim: (requests: readonly ClaimRequest[], now: number, terms: LeaseTerms): Promise<ClaimedAttempt[][]> => {
-        gate.claimCalls.push(requests.map((request) => ({ workerId: request.workerId, limit: request.limit })));
-        return inner.claim(requests, now, terms);
-      },
-      expireAttempts: (now: number, backoff: RetryBackoff): Promise<ExpiredAttempt[]> => {
-        if (gate.refuseWrites) return Promise.reject(new OrchestratorError(Code.ResourceExhausted, "the scheduler's disk is full"));
-        return inner.expireAttempts(now, backoff);
-      },
-      listEvents: async (taskId: string, afterSequence: number): Promise<TaskEvent[]> => {
-        if (gate.historyGate) await gate.historyGate;
-        return inner.listEvents(taskId, afterSequence);
-      },
-    };
-    return new Proxy(inner, {
-      get(target, property) {
-        if (property in gate) return gate[property as keyof Gate];
-        if (property in overrides) return overrides[property as keyof TaskStore];
-        const value: unknown = Reflect.get(target, property, target);
-        return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-      },
-      set(target, property, value) {
-        if (property in gate) {
-          (gate as unknown as Record<string | symbol, unknown>)[property] = value;
-          return true;
-        }
-        return Reflect.set(target, property, value, target);
-      },
-    }) as GatedStore;
   }
 
   let directory = "";
@@ -411,6 +384,38 @@ export function describeSchedulerSuite(backend: StoreBackend): void {
       expect((await store.listEvents(id, 0)).at(-1)?.state).toBe("succeeded");
     });
 
+    it("refuses a stale attempt's result that arrives while the next attempt runs on another worker, and records the next attempt's result", async () => {
+      const silent = register("silent", ["job"]);
+      const id = await submit("job", { maxRetries: 2 });
+      await until(() => silent.channel.assignments.length === 1, "attempt 1");
+      const live = register("live", ["job"]);
+      // The lease runs out, then the backoff: attempt 2 starts on the live worker.
+      await advance(options.leaseMs + backoffOf(1), [live]);
+      await until(() => live.channel.assignments.length === 1, "attempt 2 on the live worker");
+      expect(lastAssignment(live)).toMatchObject({ taskId: id, attempt: 2 });
+      const running = await task(id);
+      expect(running).toMatchObject({ state: "running", attempt: 2, workerId: "live" });
+
+      // Attempt 1 was only slow. Its reports arrive while the task is running again, so only the
+      // attempt number tells them apart from attempt 2's: neither may end the task.
+      const stale = silent.channel.assignments[0] as TaskAssignment;
+      report(silent, stale, AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED, { result: "from attempt 1" });
+      report(silent, stale, AttemptOutcome.ATTEMPT_OUTCOME_FAILED, { error: "late", retryable: false });
+      const staleOutcomes = () => store.outcomes.filter((o) => o.taskId === id && o.attempt === 1);
+      await until(() => staleOutcomes().length === 2, "the store's answers to attempt 1's reports");
+      expect(Object.fromEntries(staleOutcomes().map((o) => [o.call, o.recorded]))).toEqual({ complete: false, fail: false });
+      expect(await task(id)).toMatchObject({ state: "running", attempt: 2, workerId: "live", result: null, error: running.error, lastSequence: running.lastSequence });
+
+      report(live, lastAssignment(live), AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED, { result: "from attempt 2" });
+      await settle();
+      const succeeded = await task(id);
+      expect(succeeded).toMatchObject({ state: "succeeded", attempt: 2, workerId: "live" });
+      expect(Buffer.from(succeeded.result ?? new Uint8Array()).toString()).toBe("from attempt 2");
+      expect((await store.listEvents(id, 0)).map((e) => [e.state, e.attempt])).toEqual([
+        ["queued", 0], ["running", 1], ["retrying", 1], ["running", 2], ["succeeded", 2],
+      ]);
+    });
+
     it("keeps renewing the lease of a live worker's attempt past leaseMs", async () => {
       const worker = register("w1", ["long"]);
       const id = await submit("long", { timeoutSecs: 60 });
@@ -551,8 +556,8 @@ export function describeSchedulerSuite(backend: StoreBackend): void {
       const worker = register("w1", ["job"]);
       const id = await submit("job");
       await until(() => worker.channel.assignments.length === 1, "attempt 1");
-      let release: () => void = () => undefined;
-      store.historyGate = new Promise<void>((resolve) => (release = resolve));
+      const history = heldOpen();
+      store.historyGate = history.gate;
       const watch = watchInto(id, 0);
       await settle();
       expect(scheduler.hub.subscriberCount()).toBe(1);
@@ -563,7 +568,7 @@ export function describeSchedulerSuite(backend: StoreBackend): void {
       expect(watch.events).toEqual([]);
 
       store.historyGate = null;
-      release();
+      history.release();
       await until(() => watch.events.length >= 3, "the history");
       await settle();
       expect(watch.events.map((e) => e.sequence)).toEqual([1, 2, 3]);
@@ -649,6 +654,41 @@ export function describeSchedulerSuite(backend: StoreBackend): void {
       await until(() => unknown.state.done, "the unknown-task watch to end");
       expect(String(unknown.state.error)).toMatch(/does not exist/);
       expect(scheduler.hub.subscriberCount()).toBe(0);
+    });
+  });
+
+  describe(`Scheduler acknowledgements (${backend} store)`, () => {
+    it("answers SubmitTask, SubmitTasks and SubmitStream only once the store's commit of their tasks has completed", async () => {
+      const service = schedulerGrpcService(scheduler, logger);
+      const request = (name: string): SubmitTaskRequest => ({ name, description: "", payload: Buffer.from(name), idempotencyKey: "" });
+      const answered: Array<{ call: string; taskIds: string[] }> = [];
+      const answer = (call: string) => (error: unknown, taskIds: string[] = []): void => {
+        answered.push({ call, taskIds: error ? [`refused: ${String(error)}`] : taskIds });
+      };
+      const held = heldOpen();
+      store.commitGate = held.gate;
+      service.submitTask({ request: request("unary") } as ServerUnaryCall<SubmitTaskRequest, SubmitTaskResponse>, (error, response) => answer("SubmitTask")(error, [response?.taskId ?? ""]));
+      service.submitTasks(
+        { request: { tasks: [request("batch"), request("batch")] } } as ServerUnaryCall<SubmitTasksRequest, SubmitTasksResponse>,
+        (error, response) => answer("SubmitTasks")(error, response?.tasks.map((t) => t.taskId)),
+      );
+      const stream = new FakeSubmitStream((message) => answer("SubmitStream")(message.error, message.accepted ? [message.accepted.taskId] : []));
+      service.submitStream(stream as unknown as ServerDuplexStream<SubmitStreamRequest, SubmitStreamResponse>);
+      stream.emit("data", { requestId: 1, task: request("stream"), more: [] });
+      // The store has committed all four tasks; the Scheduler has not heard so yet, and says nothing.
+      const committed = (): string[] => store.enqueues.filter((call) => call.committed).flatMap((call) => call.names).sort();
+      await until(() => committed().length === 4, "the commits");
+      expect(committed()).toEqual(["batch", "batch", "stream", "unary"]);
+      await settle();
+      expect(answered).toEqual([]);
+
+      store.commitGate = null;
+      held.release();
+      await until(() => answered.length === 3, "the three answers");
+      expect(answered.map((a) => a.call).sort()).toEqual(["SubmitStream", "SubmitTask", "SubmitTasks"]);
+      const ids = answered.flatMap((a) => a.taskIds);
+      expect(ids).toHaveLength(4);
+      for (const id of ids) expect((await task(id)).state).toBe("queued");
     });
   });
 
