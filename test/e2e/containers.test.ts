@@ -50,7 +50,7 @@ beforeAll(async () => {
     ORCHESTRATOR_SECRETS: secrets,
     ORCHESTRATOR_GATEWAY_PORT: String(gateway),
     ORCHESTRATOR_SCHEDULER_PORT: String(scheduler),
-    ORCHESTRATOR_WORKER_PORTS: `${worker}-${worker + 1}`,
+    ORCHESTRATOR_WORKER_PORTS: `${worker}-${worker + 4}`,
     ORCHESTRATOR_TEST_FIXTURES: join(repo, "test/fixtures"),
     ORCHESTRATOR_TEST_JOURNAL_DIR: journalDir,
   };
