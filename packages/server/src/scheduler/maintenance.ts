@@ -25,7 +25,7 @@ export class Maintenance {
   role: MaintenanceRole = "follower";
   private term = 0;
   private passes = 0;
-  private retryTimer: { handle: TimerHandle; due: number } | null = null;
+  private dueTimer: { handle: TimerHandle; due: number } | null = null;
   private stopped = false;
 
   constructor(
@@ -36,7 +36,7 @@ export class Maintenance {
     private readonly backoff: RetryBackoff,
     /** Run the returned promise in the background (logged, awaited on stop). */
     private readonly track: (work: Promise<unknown>) => void,
-    /** Tasks became claimable here (retries promoted). */
+    /** Tasks became claimable here (retries or scheduled tasks promoted). */
     private readonly workAvailable: () => void,
     /** An attempt this leader ended (its lease or deadline passed), for the log. */
     private readonly expired: (event: TaskEvent) => void,
@@ -58,7 +58,7 @@ export class Maintenance {
     }
     // Expired attempts reach their workers' Schedulers through the event feed (retrying or failed).
     for (const attempt of await this.store.expireAttempts(now, this.backoff)) this.expired(attempt.event);
-    await this.promoteRetries();
+    await this.promoteDue();
     if (this.passes % 60 === 0) {
       await this.store.forgetIdempotencyKeys(now - this.options.idempotencyRetentionMs);
       await this.deleteExpiredHistory(now);
@@ -67,23 +67,27 @@ export class Maintenance {
     this.passes++;
   }
 
-  /** A retrying task was recorded (by any Scheduler): promote it when due, if this one leads by then. */
-  retryDueAt(due: number): void {
+  /**
+   * A retrying or scheduled task was recorded (by any Scheduler): promote it when due, if this one
+   * leads by then. One timer, for the earliest due time known; each promotion re-arms it for the
+   * next one the store holds, so nothing is polled.
+   */
+  dueAt(due: number): void {
     if (this.stopped) return;
-    if (this.retryTimer && this.retryTimer.due <= due) return;
-    if (this.retryTimer) this.clock.clearTimeout(this.retryTimer.handle);
+    if (this.dueTimer && this.dueTimer.due <= due) return;
+    if (this.dueTimer) this.clock.clearTimeout(this.dueTimer.handle);
     const handle = this.clock.setTimeout(() => {
-      this.retryTimer = null;
-      if (this.role === "leader") this.track(this.promoteRetries());
+      this.dueTimer = null;
+      if (this.role === "leader") this.track(this.promoteDue());
     }, Math.max(0, due - this.clock.now()));
-    this.retryTimer = { handle, due };
+    this.dueTimer = { handle, due };
   }
 
   /** Gives the leadership up, so another Scheduler takes over without waiting for its expiry. */
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.retryTimer) this.clock.clearTimeout(this.retryTimer.handle);
-    this.retryTimer = null;
+    if (this.dueTimer) this.clock.clearTimeout(this.dueTimer.handle);
+    this.dueTimer = null;
     if (this.role === "leader") await this.store.releaseLeadership(this.options.schedulerId);
     this.role = "follower";
   }
@@ -96,11 +100,11 @@ export class Maintenance {
     this.term = term;
   }
 
-  private async promoteRetries(): Promise<void> {
-    const names = await this.store.promoteDueRetries(this.clock.now());
+  private async promoteDue(): Promise<void> {
+    const names = await this.store.promoteDue(this.clock.now());
     if (names.length > 0) this.workAvailable();
-    const next = await this.store.nextRetryAt();
-    if (next !== null) this.retryDueAt(next);
+    const next = await this.store.nextDueAt();
+    if (next !== null) this.dueAt(next);
   }
 
   private async deleteExpiredHistory(now: number): Promise<void> {

@@ -8,4 +8,19 @@ WHERE t.seq = ANY(ARRAY(
 ))
 RETURNING t.name`;
 
-export const nextRetryAtSql = `SELECT min(next_attempt_at) AS due FROM tasks WHERE state = 'retrying'`;
+// Due scheduled tasks, earliest first, at most $2 (see promoteBatch); each records a queued event.
+// Locked with SKIP LOCKED, so Schedulers promoting at once each move different tasks. $1 now.
+export const promoteDueScheduledSql = `
+UPDATE tasks t SET state = 'queued', next_attempt_at = NULL, last_sequence = t.last_sequence + 1
+WHERE t.seq = ANY(ARRAY(
+  SELECT seq FROM tasks WHERE state = 'scheduled' AND next_attempt_at <= $1
+  ORDER BY next_attempt_at, seq
+  LIMIT $2
+  FOR UPDATE SKIP LOCKED
+))
+RETURNING t.seq, t.id, t.name, t.last_sequence`;
+
+// Each min() reads its partial index's first entry; least() ignores NULLs.
+export const nextDueAtSql = `
+SELECT least((SELECT min(next_attempt_at) FROM tasks WHERE state = 'retrying'),
+             (SELECT min(next_attempt_at) FROM tasks WHERE state = 'scheduled')) AS due`;
