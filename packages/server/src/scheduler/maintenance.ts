@@ -5,6 +5,12 @@ import type { CompiledSchedulerOptions } from "./options.js";
 
 /** Finished tasks deleted per statement, so retention never holds locks for long. */
 const retentionBatch = 500;
+/**
+ * The longest the due timer waits at once. Node fires a timer of more than 2^31 - 1 ms (24.8 days)
+ * after 1 ms, and a delayed task may be a year away: the timer wakes at most daily, finds nothing
+ * due, and waits again.
+ */
+const maxTimerMs = 24 * 3600 * 1000;
 /** Batches one retention pass deletes at most; the rest waits for the next pass. */
 const retentionBatchesPerPass = 20;
 
@@ -17,6 +23,12 @@ export type MaintenanceRole = "follower" | "leader";
  * store's leadership acts. The writes are fenced by attempt numbers, so two leaders for a moment
  * (a renewal racing an expiry) do no harm.
  *
+ * One exception: the due timer (retries whose backoff ran out, delayed tasks coming due) promotes
+ * on every Scheduler, not only the leader, so a leader killed just before a due time delays nothing
+ * by its leadership's TTL. That is safe because promotion is: each due task is moved by one
+ * conditional update (SQLite's single writer; PostgreSQL's FOR UPDATE SKIP LOCKED, so Schedulers
+ * promoting at once split the due tasks and none is promoted, nor recorded as queued, twice).
+ *
  * After a time when no Scheduler swept (all were down, or the store was unreachable) the leader
  * first raises every running attempt's lease to workerTimeoutMs from now: workers that kept running
  * through our outage get that long to reconnect and report their attempts before any is expired.
@@ -27,6 +39,8 @@ export class Maintenance {
   private passes = 0;
   private dueTimer: { handle: TimerHandle; due: number } | null = null;
   private stopped = false;
+  /** Whether the due timer has been armed from the store (at the first pass), not only from events. */
+  private dueTimesRead = false;
 
   constructor(
     private readonly store: TaskStore,
@@ -44,6 +58,12 @@ export class Maintenance {
 
   /** One maintenance pass; called by the Scheduler's sweep, once per heartbeat interval. */
   async pass(): Promise<void> {
+    if (!this.dueTimesRead) {
+      // Due times recorded before this Scheduler started reach it through no event: read the earliest.
+      const next = await this.store.nextDueAt();
+      this.dueTimesRead = true;
+      if (next !== null) this.dueAt(next);
+    }
     const now = this.clock.now();
     const leadership = await this.store.acquireLeadership(this.options.schedulerId, this.options.leaderTtlMs, now);
     this.becomes(leadership.isLeader ? "leader" : "follower", leadership.term, leadership.holder);
@@ -68,9 +88,9 @@ export class Maintenance {
   }
 
   /**
-   * A retrying or scheduled task was recorded (by any Scheduler): promote it when due, if this one
-   * leads by then. One timer, for the earliest due time known; each promotion re-arms it for the
-   * next one the store holds, so nothing is polled.
+   * A retrying or scheduled task was recorded (by any Scheduler): promote it when due. One timer,
+   * for the earliest due time known; each promotion re-arms it for the next one the store holds, so
+   * nothing is polled. (The leader's pass promotes too, as a backstop.)
    */
   dueAt(due: number): void {
     if (this.stopped) return;
@@ -78,8 +98,8 @@ export class Maintenance {
     if (this.dueTimer) this.clock.clearTimeout(this.dueTimer.handle);
     const handle = this.clock.setTimeout(() => {
       this.dueTimer = null;
-      if (this.role === "leader") this.track(this.promoteDue());
-    }, Math.max(0, due - this.clock.now()));
+      this.track(this.promoteDue());
+    }, Math.min(maxTimerMs, Math.max(0, due - this.clock.now())));
     this.dueTimer = { handle, due };
   }
 

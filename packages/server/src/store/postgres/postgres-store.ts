@@ -29,7 +29,7 @@ import { expiredAttemptsSql, extendAllLeasesSql, extendLeasesSql } from "./sql/l
 import { progressSql } from "./sql/progress.js";
 import { getTaskSql, listTasksSql } from "./sql/read.js";
 import { analyzeSql, deleteFinishedSql } from "./sql/retention.js";
-import { nextDueAtSql, promoteDueRetriesSql, promoteDueScheduledSql } from "./sql/retries.js";
+import { nextDueAtSql, promoteDueSql } from "./sql/retries.js";
 
 export interface PostgresStoreOptions {
   /** `postgres://user[:password]@host[:port]/database[?schema=name]`; the schema (default public) is created if missing. */
@@ -427,14 +427,12 @@ export class PostgresStore implements TaskStore {
 
   promoteDue(now: number): Promise<string[]> {
     return this.writes.run(async (tx) => {
-      const { rows } = await tx.query(promoteDueRetriesSql, [now + tx.skewMs]);
-      const names = rows.map((row) => String(row.name));
-      const { rows: due } = await tx.query(promoteDueScheduledSql, [now + tx.skewMs, promoteBatch]);
-      due.sort((a, b) => Number(a.seq) - Number(b.seq));
+      const { rows } = await tx.query(promoteDueSql, [now + tx.skewMs, promoteBatch]);
+      const due = rows.filter((row) => row.scheduled === true).sort((a, b) => Number(a.seq) - Number(b.seq));
       for (const row of due) {
         record(tx, { taskId: String(row.id), sequence: Number(row.last_sequence), state: "queued", attempt: 0, percent: 0, message: "due", timestamp: now });
-        names.push(String(row.name));
       }
+      const names = rows.map((row) => String(row.name));
       for (const name of names) tx.log.workAvailable(name);
       return names;
     });
