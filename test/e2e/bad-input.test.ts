@@ -8,6 +8,7 @@ import { Cluster, freePort, startService, type ServiceProcess } from "../helpers
 import { callRaw, callUnary, statusOf, streamOutcome, type CallStatus } from "../helpers/grpc.js";
 
 const MiB = 1024 * 1024;
+const yearMs = 365 * 24 * 3600 * 1000;
 const unknownId = randomUUID();
 /** A name no worker serves: its tasks stay queued. */
 const unserved = "nobody-serves-this";
@@ -79,6 +80,27 @@ const badCases: BadCase[] = [
   { what: "SubmitTask max_retries 101", run: () => submit(task({ maxRetries: 101 })), code: status.INVALID_ARGUMENT, details: [/^max_retries must be between 0 and 100, got 101$/] },
   { what: "SubmitTask retry_backoff_ms 0", run: () => submit(task({ retryBackoffMs: 0 })), code: status.INVALID_ARGUMENT, details: [/^retry_backoff_ms must be between 1 and 3600000 ms, got 0$/] },
   { what: "SubmitTask retry_backoff_ms 3600001", run: () => submit(task({ retryBackoffMs: 3_600_001 })), code: status.INVALID_ARGUMENT, details: [/^retry_backoff_ms must be between 1 and 3600000 ms, got 3600001$/] },
+  // When and in which order: run_at_ms / delay_ms (at most one, at most a year ahead) and priority.
+  {
+    what: "SubmitTask with both run_at_ms and delay_ms", run: () => submit(task({ runAtMs: Date.now() + 60_000, delayMs: 60_000 })),
+    code: status.INVALID_ARGUMENT, details: [/^run_at_ms and delay_ms are both set; set at most one of them$/],
+  },
+  {
+    what: "SubmitTask delay_ms one year + 1 ms", run: () => submit(task({ delayMs: yearMs + 1 })),
+    code: status.INVALID_ARGUMENT, details: [/^delay_ms must be between 0 and 31536000000 ms \(one year\), got 31536000001$/],
+  },
+  { what: "SubmitTask delay_ms -1", run: () => submit(task({ delayMs: -1 })), code: status.INVALID_ARGUMENT, details: [/^delay_ms must be between 0 and 31536000000 ms \(one year\), got -1$/] },
+  {
+    what: "SubmitTask run_at_ms a year and a day ahead", run: () => submit(task({ runAtMs: Date.now() + yearMs + 24 * 3600 * 1000 })),
+    code: status.INVALID_ARGUMENT, details: [/^run_at_ms \d{4}-\d\d-\d\dT[\d:.]+Z is more than one year ahead \(the latest is /],
+  },
+  { what: "SubmitTask priority 101", run: () => submit(task({ priority: 101 })), code: status.INVALID_ARGUMENT, details: [/^priority must be between -100 and 100, got 101$/] },
+  { what: "SubmitTask priority -101", run: () => submit(task({ priority: -101 })), code: status.INVALID_ARGUMENT, details: [/^priority must be between -100 and 100, got -101$/] },
+  {
+    what: "SubmitTasks with one task setting both run_at_ms and delay_ms",
+    run: () => submitMany([task(), task({ runAtMs: Date.now(), delayMs: 1 })]),
+    code: status.INVALID_ARGUMENT, details: [/^tasks\[1\]\.run_at_ms and tasks\[1\]\.delay_ms are both set/],
+  },
   // SubmitTasks: size of the batch, and a bad task refuses the whole batch.
   { what: "SubmitTasks with 0 tasks", run: () => submitMany([]), code: status.INVALID_ARGUMENT, details: [/^tasks is empty: send between 1 and 1000 tasks$/] },
   { what: "SubmitTasks with 1001 tasks", run: () => submitMany(Array.from({ length: 1001 }, () => task())), code: status.INVALID_ARGUMENT, details: [/^tasks holds 1001 tasks; the limit is 1000 per request$/] },
@@ -160,6 +182,9 @@ describe("the Gateway accepts the limits themselves", () => {
     { what: "max_retries 100", request: task({ maxRetries: 100 }), stored: { maxRetries: 100 } },
     { what: "retry_backoff_ms 1", request: task({ retryBackoffMs: 1 }), stored: { retryBackoffMs: 1 } },
     { what: "retry_backoff_ms 3600000", request: task({ retryBackoffMs: 3_600_000 }), stored: { retryBackoffMs: 3_600_000 } },
+    { what: "priority 100", request: task({ priority: 100 }), stored: { priority: 100 } },
+    { what: "priority -100", request: task({ priority: -100 }), stored: { priority: -100 } },
+    { what: "run_at_ms in the past (means now)", request: task({ runAtMs: 1 }), stored: { runAtMs: 0 } },
   ];
 
   it.each(acceptedCases)("SubmitTask with $what", async ({ request, stored }) => {
@@ -167,6 +192,20 @@ describe("the Gateway accepts the limits themselves", () => {
     const { task: saved } = await callUnary(gateway, gateway.getTask, { taskId });
     expect(saved).toMatchObject({ taskId, state: TaskState.TASK_STATE_QUEUED, ...stored });
     expect(Buffer.from(saved?.payload ?? []).equals(Buffer.from(request.payload))).toBe(true);
+  });
+
+  it("SubmitTask with delay_ms of exactly one year, and with run_at_ms just under a year ahead: scheduled", async () => {
+    const before = Date.now();
+    const { taskId: delayed } = await callUnary(gateway, gateway.submitTask, task({ delayMs: yearMs }));
+    const { taskId: at } = await callUnary(gateway, gateway.submitTask, task({ runAtMs: before + yearMs - 60_000 }));
+    const { task: saved } = await callUnary(gateway, gateway.getTask, { taskId: delayed });
+    expect(saved?.state).toBe(TaskState.TASK_STATE_SCHEDULED);
+    expect(saved?.runAtMs).toBeGreaterThanOrEqual(before + yearMs);
+    expect(saved?.nextAttemptAtMs).toBe(saved?.runAtMs);
+    expect((await callUnary(gateway, gateway.getTask, { taskId: at })).task).toMatchObject({ state: TaskState.TASK_STATE_SCHEDULED, runAtMs: before + yearMs - 60_000 });
+    const page = await callUnary(gateway, gateway.listTasks, { state: TaskState.TASK_STATE_SCHEDULED, name: "", pageSize: 10, pageToken: "" });
+    expect(page.tasks.map((listed) => listed.taskId)).toEqual([at, delayed]);
+    expect(await callUnary(gateway, gateway.cancelTask, { taskId: at, reason: "" })).toEqual({ state: TaskState.TASK_STATE_CANCELLED, cancelled: true });
   });
 
   it("SubmitTasks with exactly 1000 tasks", async () => {

@@ -185,6 +185,42 @@ describe("client commands against a cluster", () => {
     expect(none).toMatchObject({ code: 0, stdout: "", stderr: "no tasks match\n" });
   });
 
+  it("submit --delay and --run-at schedule the task, --priority sets its priority; get and list show them", async () => {
+    const before = Date.now();
+    const delayed = await runCli(["submit", "nobody-serves-this", "--delay", "2h", "--priority", "7", ...gateway]);
+    expect(delayed.code, delayed.stderr).toBe(0);
+    const delayedId = delayed.stdout.trim();
+    const view = JSON.parse((await runCli(["get", delayedId, "--json", ...gateway])).stdout) as Record<string, unknown>;
+    expect(view).toMatchObject({ task_id: delayedId, state: "scheduled", priority: 7 });
+    expect(Date.parse(String(view.run_at)) - before).toBeGreaterThanOrEqual(2 * 3600 * 1000);
+    expect(view.next_attempt_at).toBe(view.run_at);
+
+    // Two years ahead, written with an offset: refused by the Scheduler, naming the field and the time in UTC.
+    const far = new Date(before + 2 * 365 * 24 * 3600 * 1000);
+    const farWithOffset = `${new Date(far.getTime() + 3600 * 1000).toISOString().slice(0, 19)}+01:00`;
+    const at = await runCli(["submit", "nobody-serves-this", "--run-at", farWithOffset, ...gateway]);
+    expect(at.code).not.toBe(0);
+    expect(at.stderr).toContain(`run_at_ms ${far.toISOString().slice(0, 19)}.000Z is more than one year ahead`);
+    const soon = new Date(before + 3600 * 1000).toISOString();
+    const atSoon = await runCli(["submit", "nobody-serves-this", "--run-at", soon, ...gateway]);
+    expect(atSoon.code, atSoon.stderr).toBe(0);
+    const text = (await runCli(["get", atSoon.stdout.trim(), ...gateway])).stdout;
+    expect(text).toMatch(/^state +scheduled$/m);
+    expect(text).toMatch(new RegExp(`^run at +${soon.replace(/\./g, "\\.")}$`, "m"));
+
+    const listed = await runCli(["list", "--state", "scheduled", ...gateway]);
+    expect(listed.stdout).toContain(delayedId);
+
+    const both = await runCli(["submit", "nobody-serves-this", "--delay", "1m", "--run-at", soon, ...gateway]);
+    expect(both.code).not.toBe(0);
+    expect(both.stderr).toMatch(/give --delay or --run-at, not both/);
+    const noZone = await runCli(["submit", "nobody-serves-this", "--run-at", "2026-07-01T09:00:00", ...gateway]);
+    expect(noZone.code).not.toBe(0);
+    expect(noZone.stderr).toMatch(/expected an ISO 8601 time with a zone/);
+    await runCli(["cancel", delayedId, ...gateway]);
+    await runCli(["cancel", atSoon.stdout.trim(), ...gateway]);
+  });
+
   it("cancel cancels a queued task, once", async () => {
     const submitted = await runCli(["submit", "nobody-serves-this", "--payload", "never runs", ...gateway]);
     expect(submitted.code, submitted.stderr).toBe(0);

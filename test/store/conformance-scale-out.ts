@@ -64,7 +64,7 @@ export function describeScaleOutConformance(context: ConformanceContext): void {
         await store.complete((await claimOnly("w1", T0)), bytes("ok"), T0);
         expect(recorder.namedWork).toHaveLength(1);
 
-        expect(await store.promoteDueRetries(T0 + 1_000)).toEqual(["email"]);
+        expect(await store.promoteDue(T0 + 1_000)).toEqual(["email"]);
         await recorder.until(() => recorder.namedWork.length >= 2, "work after the promotion");
         expect(recorder.namedWork[1]).toEqual(["email"]);
       } finally {

@@ -9,6 +9,7 @@ import { OrchestratorError } from "../../packages/client/src/errors/orchestrator
 import type {
   ClaimedAttempt, ClaimRequest, LeaseTerms, NewTask, RetryBackoff, TaskEvent, TaskRecord, TaskStore,
 } from "../../packages/server/src/store/store.js";
+import { describeDelayAndPriorityConformance } from "./conformance-delays.js";
 import { describeScaleOutConformance } from "./conformance-scale-out.js";
 
 export const T0 = Date.UTC(2026, 0, 1);
@@ -17,7 +18,7 @@ export const terms: LeaseTerms = { leaseMs: 10_000, deadlineGraceMs: 5_000 };
 export function newTask(id: string, overrides: Partial<NewTask> = {}): NewTask {
   return {
     id, name: "resize", description: `task ${id}`, payload: new TextEncoder().encode(`payload of ${id}`),
-    timeoutMs: 60_000, maxRetries: 2, retryBackoffMs: 1_000, ...overrides,
+    timeoutMs: 60_000, maxRetries: 2, retryBackoffMs: 1_000, priority: 0, runAt: null, ...overrides,
   };
 }
 
@@ -127,6 +128,7 @@ export function describeTaskStoreConformance(backendName: string, open: (options
         const changes: Array<[string, Partial<NewTask>]> = [
           ["name", { name: "other" }], ["payload", { payload: bytes("another payload") }], ["description", { description: "changed" }],
           ["timeout_secs", { timeoutMs: 1_000 }], ["max_retries", { maxRetries: 7 }], ["retry_backoff_ms", { retryBackoffMs: 5 }],
+          ["priority", { priority: 5 }],
         ];
         for (const [field, change] of changes) {
           const refused = await store.enqueue([keyed(`b-${field}`, "k", change)], T0 + 1, day).then(() => null, (error: unknown) => error);
@@ -268,7 +270,7 @@ export function describeTaskStoreConformance(backendName: string, open: (options
         await store.enqueue([newTask("t1")], T0);
         await claimOnly("w1", T0);
         await store.fail({ taskId: "t1", attempt: 1 }, { error: "boom", retryable: true }, T0 + 1, noBackoff);
-        await store.promoteDueRetries(T0 + 1);
+        await store.promoteDue(T0 + 1);
         expect((await claimOnly("w2", T0 + 2)).attempt).toBe(2);
         expect(await store.complete({ taskId: "t1", attempt: 1 }, bytes("late"), T0 + 3)).toBeNull();
         expect(await store.complete({ taskId: "t1", attempt: 2 }, bytes("ok"), T0 + 4)).toMatchObject({ state: "succeeded", attempt: 2, workerId: "w2" });
@@ -315,7 +317,7 @@ export function describeTaskStoreConformance(backendName: string, open: (options
             const event = await jittered.fail({ taskId: "t1", attempt }, { error: "boom", retryable: true }, now, backoff);
             delays.push((event?.nextAttemptAt ?? now) - now);
             now += 10_000;
-            await jittered.promoteDueRetries(now);
+            await jittered.promoteDue(now);
           }
           // 1000, 2000, then 4000 capped at 3000; each scaled by 1 - 0.5 * 0.5.
           expect(delays).toEqual([750, 1_500, 2_250]);
@@ -329,7 +331,7 @@ export function describeTaskStoreConformance(backendName: string, open: (options
         await claimOnly("w1", T0);
         const event = await store.fail({ taskId: "t1", attempt: 1 }, { error: "boom", retryable: true }, T0 + 1, noBackoff);
         expect(event).toMatchObject({ state: "failed", attempt: 1 });
-        expect(await store.nextRetryAt()).toBeNull();
+        expect(await store.nextDueAt()).toBeNull();
       });
 
       it("runs at most maxRetries + 1 attempts over a full claim/fail cycle", async () => {
@@ -347,7 +349,7 @@ export function describeTaskStoreConformance(backendName: string, open: (options
           states.push(event?.state ?? "refused");
           if (event?.nextAttemptAt) delays.push(event.nextAttemptAt - now);
           now += 10_000;
-          await store.promoteDueRetries(now);
+          await store.promoteDue(now);
         }
         expect(attempts).toEqual([1, 2, 3]);
         expect(states).toEqual(["retrying", "retrying", "failed"]);
@@ -374,23 +376,23 @@ export function describeTaskStoreConformance(backendName: string, open: (options
       }
 
       it("promotes only due retries, returns their names, and tracks the next due time", async () => {
-        expect(await store.nextRetryAt()).toBeNull();
+        expect(await store.nextDueAt()).toBeNull();
         await failToRetrying("soon", "email", 1_000);
         await failToRetrying("later", "resize", 5_000);
-        expect(await store.nextRetryAt()).toBe(T0 + 1_000);
-        expect(await store.promoteDueRetries(T0 + 999)).toEqual([]);
-        expect(await store.promoteDueRetries(T0 + 1_000)).toEqual(["email"]);
+        expect(await store.nextDueAt()).toBe(T0 + 1_000);
+        expect(await store.promoteDue(T0 + 999)).toEqual([]);
+        expect(await store.promoteDue(T0 + 1_000)).toEqual(["email"]);
         expect(await task("soon")).toMatchObject({ state: "queued", nextAttemptAt: null });
         expect((await task("later")).state).toBe("retrying");
-        expect(await store.nextRetryAt()).toBe(T0 + 5_000);
-        expect(await store.promoteDueRetries(T0 + 60_000)).toEqual(["resize"]);
-        expect(await store.nextRetryAt()).toBeNull();
-        expect(await store.promoteDueRetries(T0 + 60_000)).toEqual([]);
+        expect(await store.nextDueAt()).toBe(T0 + 5_000);
+        expect(await store.promoteDue(T0 + 60_000)).toEqual(["resize"]);
+        expect(await store.nextDueAt()).toBeNull();
+        expect(await store.promoteDue(T0 + 60_000)).toEqual([]);
       });
 
       it("lets a promoted task be claimed again as attempt 2", async () => {
         await failToRetrying("t1", "resize", 1_000);
-        await store.promoteDueRetries(T0 + 1_000);
+        await store.promoteDue(T0 + 1_000);
         const claimed = await claimOnly("w2", T0 + 2_000);
         expect(claimed).toMatchObject({ taskId: "t1", attempt: 2, workerId: "w2" });
         const record = await task("t1");
@@ -498,8 +500,8 @@ export function describeTaskStoreConformance(backendName: string, open: (options
         await claimOnly("w1", T0);
         await store.fail({ taskId: "t1", attempt: 1 }, { error: "boom", retryable: true }, T0, noBackoff);
         expect(await store.cancel("t1", "user asked", T0 + 1)).toMatchObject({ cancelled: true, interrupted: null });
-        expect(await store.nextRetryAt()).toBeNull();
-        expect(await store.promoteDueRetries(T0 + 1_000_000)).toEqual([]);
+        expect(await store.nextDueAt()).toBeNull();
+        expect(await store.promoteDue(T0 + 1_000_000)).toEqual([]);
         expect((await task("t1")).state).toBe("cancelled");
       });
 
@@ -529,8 +531,9 @@ export function describeTaskStoreConformance(backendName: string, open: (options
       it("getTask returns null for an unknown id and round-trips every field", async () => {
         expect(await store.getTask("nope")).toBeNull();
         const payload = new Uint8Array([0, 255, 10, 13, 0, 128]);
-        const input = newTask("t1", { name: "encode", description: "encode a video", payload, timeoutMs: 9_000, maxRetries: 4, retryBackoffMs: 300 });
+        const input = newTask("t1", { name: "encode", description: "encode a video", payload, timeoutMs: 9_000, maxRetries: 4, retryBackoffMs: 300, priority: -7, runAt: T0 + 1 });
         await store.enqueue([input], T0);
+        expect(await store.promoteDue(T0 + 1)).toEqual(["encode"]);
         await claimOnly("w1", T0 + 1, ["encode"]);
         await store.progress({ taskId: "t1", attempt: 1 }, 42.5, "halfway", T0 + 2);
         await store.complete({ taskId: "t1", attempt: 1 }, new Uint8Array([9, 0, 8, 255]), T0 + 3);
@@ -539,7 +542,7 @@ export function describeTaskStoreConformance(backendName: string, open: (options
           id: "t1", name: "encode", description: "encode a video", payload: [0, 255, 10, 13, 0, 128],
           timeoutMs: 9_000, maxRetries: 4, retryBackoffMs: 300, state: "succeeded", attempt: 1, result: [9, 0, 8, 255],
           error: null, percent: 100, message: record.message, workerId: "w1", createdAt: T0, startedAt: T0 + 1,
-          finishedAt: T0 + 3, nextAttemptAt: null, lastSequence: 4,
+          finishedAt: T0 + 3, nextAttemptAt: null, lastSequence: 5, priority: -7, runAt: T0 + 1,
         });
         expect(typeof record.message).toBe("string");
       });
@@ -627,7 +630,7 @@ export function describeTaskStoreConformance(backendName: string, open: (options
         await claimOnly("w1", T0 + 1);
         await store.progress({ taskId: "t1", attempt: 1 }, 50, "half", T0 + 2);
         await store.fail({ taskId: "t1", attempt: 1 }, { error: "boom", retryable: true }, T0 + 3, noBackoff);
-        await store.promoteDueRetries(T0 + 3);
+        await store.promoteDue(T0 + 3);
         await claimOnly("w2", T0 + 4);
         await store.complete({ taskId: "t1", attempt: 2 }, bytes("ok"), T0 + 5);
         const events: TaskEvent[] = await store.listEvents("t1", 0);
@@ -645,6 +648,7 @@ export function describeTaskStoreConformance(backendName: string, open: (options
     });
 
     describeScaleOutConformance({ store: () => store, task, claimOnly, sequences });
+    describeDelayAndPriorityConformance({ store: () => store, task, claimOnly, sequences });
 
     describe("writes fired together (group commit)", () => {
       it("enqueues 500 tasks concurrently and hands each to exactly one of 5 concurrent workers", async () => {

@@ -9,7 +9,7 @@ import { claimSql } from "../../packages/server/src/store/postgres/sql/claim.js"
 import { countWaitingSql } from "../../packages/server/src/store/postgres/sql/enqueue.js";
 import { expiredAttemptsSql, extendAllLeasesSql } from "../../packages/server/src/store/postgres/sql/leases.js";
 import { deleteFinishedSql } from "../../packages/server/src/store/postgres/sql/retention.js";
-import { nextRetryAtSql, promoteDueRetriesSql } from "../../packages/server/src/store/postgres/sql/retries.js";
+import { nextDueAtSql, promoteDueSql } from "../../packages/server/src/store/postgres/sql/retries.js";
 import { storeErrorFrom } from "../../packages/server/src/store/postgres/store-errors.js";
 import { migrations } from "../../packages/server/src/store/postgres/migrations/index.js";
 import type { ClaimedAttempt, TaskEvent } from "../../packages/server/src/store/store.js";
@@ -98,6 +98,31 @@ describe("PostgresStore: several stores on one database", () => {
     expect(expired).toHaveLength(300);
     expect(new Set(expired.map((attempt) => attempt.taskId)).size).toBe(300);
     expect(await a.countWaiting()).toBe(300);
+  });
+
+  it("two stores promoting at once promote each due delayed task exactly once, with one queued event", async () => {
+    const { url, schema } = schemas.create("promote");
+    const a = await openStore(url);
+    const b = await openStore(url);
+    const now = Date.now();
+    // More than one batch, due over 1,500 ms, half enqueued through each store.
+    const tasks = Array.from({ length: 1_500 }, (_, i) => newTask(`d${i}`, { runAt: now + 1 + i }));
+    await a.enqueue(tasks.slice(0, 750), now);
+    await b.enqueue(tasks.slice(750), now);
+    const due = now + 1_500;
+    const rounds = await Promise.all([a, b, a, b].map(async (store) => {
+      const promoted: string[] = [];
+      for (let round = 0; round < 5; round++) promoted.push(...(await store.promoteDue(due)));
+      return promoted.length;
+    }));
+    expect(rounds.reduce((sum, count) => sum + count, 0)).toBe(1_500);
+    expect(await a.nextDueAt()).toBeNull();
+    const queued = await withSchemaClient(schema, async (client) =>
+      (await client.query("SELECT task_id, count(*)::int AS n FROM task_events WHERE state = 'queued' GROUP BY task_id HAVING count(*) <> 1")).rows);
+    expect(queued).toEqual([]);
+    expect((await a.listTasks({ state: "queued", limit: 2_000 })).tasks).toHaveLength(1_500);
+    const [claimed = []] = await b.claim([{ workerId: "w", names: ["resize"], limit: 2_000 }], due, terms);
+    expect(new Set(claimed.map((attempt) => attempt.taskId)).size).toBe(1_500);
   });
 
   it("the same idempotency key through two stores at once gives one task; a different request is refused", async () => {
@@ -268,11 +293,13 @@ describe("PostgresStore: several stores on one database", () => {
     await store.analyze();
     const plan = await withSchemaClient(schema, async (client) =>
       (await client.query(`EXPLAIN ${claimSql}`, ["w1", "resize", 10, 0, 0, 0])).rows.map((row) => String(row["QUERY PLAN"])).join("\n"));
-    expect(plan).toContain("tasks_queued");
+    // Read in claim order (name, priority DESC, seq) from the partial index: no sort of the queue.
+    expect(plan).toContain("tasks_claim");
+    expect(plan).not.toMatch(/Sort/);
     expect(plan).not.toMatch(/Seq Scan on tasks/);
     // Nor do the sweeps, counts and retention read the finished rows.
     const maintenance: Array<[string, string, unknown[]]> = [
-      ["expire", expiredAttemptsSql, [0]], ["promote", promoteDueRetriesSql, [0]], ["next retry", nextRetryAtSql, []],
+      ["expire", expiredAttemptsSql, [0]], ["promote", promoteDueSql, [0, 1000]], ["next due", nextDueAtSql, []],
       ["count waiting", countWaitingSql, []], ["extend all", extendAllLeasesSql, [0]], ["retention", deleteFinishedSql, [0, 100]],
     ];
     for (const [what, text, values] of maintenance) {

@@ -10,6 +10,8 @@ import type { SqliteDatabase } from "../../packages/server/src/store/sqlite/driv
 import { migrations } from "../../packages/server/src/store/sqlite/migrations/index.js";
 import { storeErrorFrom } from "../../packages/server/src/store/sqlite/store-errors.js";
 import { SqliteStore } from "../../packages/server/src/store/sqlite/sqlite-store.js";
+import { claimSql } from "../../packages/server/src/store/sqlite/sql/claim.js";
+import { nextDueAtSql, promoteDueScheduledSql } from "../../packages/server/src/store/sqlite/sql/retries.js";
 import type { SqliteStoreOptions } from "../../packages/server/src/store/sqlite/sqlite-store.js";
 import { byteList, bytes, describeTaskStoreConformance, newTask, noBackoff, T0, terms } from "./conformance.js";
 
@@ -88,6 +90,24 @@ describe.each(usableSqliteDrivers())("SqliteStore on a file, %s", (driver) => {
 
     const [reclaimed] = await after.claim([{ workerId: "w2", names: ["resize"], limit: 5 }], T0 + terms.leaseMs, terms);
     expect(reclaimed?.map((c) => c.taskId)).toEqual(["queued"]);
+  });
+
+  it("claims and promotes through partial indexes in order: no scan of the table, no sort of the queue", async () => {
+    const path = freshPath();
+    const store = await openStore({ path });
+    await store.enqueue(Array.from({ length: 200 }, (_, i) => newTask(`t${i}`, { priority: i % 7, runAt: i % 2 === 0 ? T0 + i : null })), T0);
+    await store.analyze();
+    const plans = inspect(path, (db) => [claimSql, promoteDueScheduledSql, nextDueAtSql].map((text) =>
+      (db.prepare(`EXPLAIN QUERY PLAN ${text}`).all({ workerId: "w", name: "resize", limit: 10, now: T0, leaseExpiresAt: 0, deadlineGraceMs: 0 }) as Array<{ detail: string }>)
+        .map((row) => row.detail).join("\n")));
+    const [claimPlan, promotePlan, nextDuePlan] = plans;
+    expect(claimPlan).toContain("tasks_claim");
+    expect(promotePlan).toContain("tasks_scheduled_due");
+    expect(nextDuePlan).toContain("tasks_scheduled_due");
+    for (const plan of plans) {
+      expect(plan).not.toMatch(/TEMP B-TREE/);
+      expect(plan).not.toMatch(/SCAN tasks(?! USING)/);
+    }
   });
 
   it("commits writes still pending when the store is closed", async () => {

@@ -33,6 +33,15 @@ export interface TaskSpec {
   retryBackoffMs?: number;
   /** Repeating a submit with the same key (within the Scheduler's retention) creates no second task. */
   idempotencyKey?: string;
+  /**
+   * Do not start before this time (a Date or Unix milliseconds), at most one year ahead; a time not
+   * in the future means now. The task is `scheduled` until then. Not together with delayMs.
+   */
+  runAt?: Date | number;
+  /** Do not start before this many milliseconds after the Scheduler accepts the task (0 to one year). Not together with runAt. */
+  delayMs?: number;
+  /** -100 (least urgent) to 100 (most urgent), default 0: among queued tasks of one name the highest starts first, then the oldest. */
+  priority?: number;
 }
 
 export interface Submitted {
@@ -61,6 +70,8 @@ export function toTaskRequest(spec: TaskSpec): SubmitTaskRequest {
     name: spec.name, description: spec.description ?? "", payload: encodeResult(spec.payload),
     timeoutSecs: spec.timeoutSecs, maxRetries: spec.maxRetries, retryBackoffMs: spec.retryBackoffMs,
     idempotencyKey: spec.idempotencyKey ?? "",
+    runAtMs: spec.runAt === undefined ? undefined : spec.runAt instanceof Date ? spec.runAt.getTime() : spec.runAt,
+    delayMs: spec.delayMs, priority: spec.priority,
   };
 }
 

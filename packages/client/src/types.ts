@@ -19,7 +19,7 @@ export interface TaskUpdate {
   /** The handler's return value, on the terminal `succeeded` update. */
   result: Buffer | null;
   error: string | null;
-  /** When the next attempt may start, while `retrying`. */
+  /** When the next attempt may start, while `retrying`; when the task comes due, while `scheduled`. */
   nextAttemptAt: Date | null;
   raw: ProgressUpdate;
 }
@@ -43,8 +43,13 @@ export interface TaskInfo {
   createdAt: Date;
   startedAt: Date | null;
   finishedAt: Date | null;
+  /** When the next attempt may start, while `retrying`; when the task comes due, while `scheduled`. */
   nextAttemptAt: Date | null;
   lastSequence: number;
+  /** -100..100; higher starts first. */
+  priority: number;
+  /** When the task was to start first (runAt, or accept time + delayMs); null when submitted without one. */
+  runAt: Date | null;
   raw: Task;
 }
 
@@ -88,7 +93,7 @@ export function toTaskInfo(raw: Task): TaskInfo {
     attempt: raw.attempt, maxRetries: raw.maxRetries, timeoutSecs: raw.timeoutSecs, retryBackoffMs: raw.retryBackoffMs,
     result: bytesOrNull(raw.result), error: raw.error || null, percent: raw.percent, message: raw.message, workerId: raw.workerId || null,
     createdAt: new Date(raw.createdAtMs), startedAt: dateOrNull(raw.startedAtMs), finishedAt: dateOrNull(raw.finishedAtMs),
-    nextAttemptAt: dateOrNull(raw.nextAttemptAtMs), lastSequence: raw.lastSequence, raw,
+    nextAttemptAt: dateOrNull(raw.nextAttemptAtMs), lastSequence: raw.lastSequence, priority: raw.priority, runAt: dateOrNull(raw.runAtMs), raw,
   };
 }
 

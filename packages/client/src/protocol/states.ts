@@ -1,7 +1,7 @@
 import { TaskState as ProtoTaskState } from "./generated/orchestrator/v1/orchestrator.js";
 
 /** A task's lifecycle, as the SDK, the CLI and the Scheduler's domain name it. */
-export const taskStates = ["queued", "running", "retrying", "succeeded", "failed", "cancelled"] as const;
+export const taskStates = ["scheduled", "queued", "running", "retrying", "succeeded", "failed", "cancelled"] as const;
 export type TaskState = (typeof taskStates)[number];
 
 export const terminalStates: ReadonlySet<TaskState> = new Set(["succeeded", "failed", "cancelled"]);
@@ -11,6 +11,7 @@ export function isTerminal(state: TaskState): boolean {
 }
 
 const toProto: Record<TaskState, ProtoTaskState> = {
+  scheduled: ProtoTaskState.TASK_STATE_SCHEDULED,
   queued: ProtoTaskState.TASK_STATE_QUEUED,
   running: ProtoTaskState.TASK_STATE_RUNNING,
   retrying: ProtoTaskState.TASK_STATE_RETRYING,

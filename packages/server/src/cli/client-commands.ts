@@ -4,7 +4,7 @@ import { isTerminal, OrchestratorError, taskStates, type OrchestratorClient, typ
 import { follow } from "./follow.js";
 import { outcomeText, printJson, resultBlock, taskTable, taskText, taskView, updateLine, updateView, workerTable, workerView } from "./format.js";
 import { explainGatewayError } from "./gateway-help.js";
-import { clientSecurity, clientSecurityOptions, integer, type ClientSecurityFlags } from "./options.js";
+import { clientSecurity, clientSecurityOptions, duration, instant, integer, type ClientSecurityFlags } from "./options.js";
 
 function gatewayOption(): Option {
   return new Option("--gateway <host:port>", "address of the Gateway").env("ORCHESTRATOR_GATEWAY_ADDRESS").default("127.0.0.1:50051");
@@ -42,6 +42,23 @@ function exitCodeFor(update: TaskUpdate): number {
   return update.state === "succeeded" ? 0 : 1;
 }
 
+interface SubmitFlags {
+  payload?: string;
+  payloadFile?: string;
+  description: string;
+  timeoutSecs?: number;
+  maxRetries?: number;
+  retryBackoffMs?: number;
+  idempotencyKey?: string;
+  /** --delay, in ms. */
+  delay?: number;
+  /** --run-at, in Unix ms. */
+  runAt?: number;
+  priority?: number;
+  wait?: boolean;
+  json?: boolean;
+}
+
 export function clientCommands(): Command[] {
   const submit = new Command("submit")
     .description("submit a task; with --wait, follow it to its end and print its result")
@@ -53,14 +70,21 @@ export function clientCommands(): Command[] {
     .option("--max-retries <n>", "attempts after the first (0-100, default 3)", integer)
     .option("--retry-backoff-ms <n>", "first retry delay in ms (doubles each retry)", integer)
     .option("-k, --idempotency-key <key>", "repeating the submit with this key creates no second task")
+    .option("--delay <duration>", "start no earlier than this long from now (e.g. 30s, 15m, 2h, 7d; at most a year); the task is scheduled until then", duration)
+    .option("--run-at <time>", "start no earlier than this ISO 8601 time with a zone (e.g. 2026-07-01T09:00:00Z; at most a year ahead)", instant)
+    .option("--priority <n>", "-100 (least urgent) to 100 (most urgent), default 0: higher starts first among queued tasks of one name", integer)
     .option("-w, --wait", "follow the task with a progress bar until it ends, then print its result")
     .option("--json", "print machine-readable JSON (with --wait, one JSON object per line)")
     .addOption(gatewayOption())
-    .action(async (name: string, options: { payload?: string; payloadFile?: string; description: string; timeoutSecs?: number; maxRetries?: number; retryBackoffMs?: number; idempotencyKey?: string; wait?: boolean; json?: boolean }, command: Command) => {
+    .action(async (name: string, options: SubmitFlags, command: Command) => {
       if (options.payload !== undefined && options.payloadFile !== undefined) throw OrchestratorError.invalidArgument("give --payload or --payload-file, not both");
+      if (options.delay !== undefined && options.runAt !== undefined) throw OrchestratorError.invalidArgument("give --delay or --run-at, not both");
       const payload = options.payloadFile !== undefined ? readPayloadFile(options.payloadFile) : Buffer.from(options.payload ?? "", "utf8");
       await withClient(command, async (client) => {
-        const submitted = await client.submit({ name, payload, description: options.description, timeoutSecs: options.timeoutSecs, maxRetries: options.maxRetries, retryBackoffMs: options.retryBackoffMs, idempotencyKey: options.idempotencyKey });
+        const submitted = await client.submit({
+          name, payload, description: options.description, timeoutSecs: options.timeoutSecs, maxRetries: options.maxRetries,
+          retryBackoffMs: options.retryBackoffMs, idempotencyKey: options.idempotencyKey, delayMs: options.delay, runAt: options.runAt, priority: options.priority,
+        });
         const acknowledged = { task_id: submitted.taskId, timestamp: String(submitted.timestamp) };
         if (options.json && options.wait) process.stdout.write(`${JSON.stringify(acknowledged)}\n`);
         else if (options.json) printJson(acknowledged);

@@ -63,7 +63,7 @@ export function taskView(task: TaskInfo): Record<string, unknown> {
     worker_id: task.workerId ?? undefined, ...resultFields(task.result),
     error: task.error ?? undefined, created_at: time(task.createdAt), started_at: time(task.startedAt),
     finished_at: time(task.finishedAt), next_attempt_at: time(task.nextAttemptAt),
-    last_sequence: task.lastSequence,
+    last_sequence: task.lastSequence, priority: task.priority, run_at: time(task.runAt),
   };
 }
 
@@ -99,6 +99,7 @@ export function taskText(task: TaskInfo): string {
     ["description", task.description],
     ["state", task.state],
     ["attempt", `${task.attempt} of at most ${task.maxRetries + 1}`],
+    ["priority", task.priority === 0 ? undefined : String(task.priority)],
     ["progress", progress.message === undefined ? undefined : `${task.percent.toFixed(0)}% ${progress.message}`],
     ["last progress", progress.last_progress_message],
     ["worker", task.workerId ?? undefined],
@@ -106,7 +107,8 @@ export function taskText(task: TaskInfo): string {
     ["created", time(task.createdAt)],
     ["started", time(task.startedAt)],
     ["finished", time(task.finishedAt)],
-    ["next attempt", time(task.nextAttemptAt)],
+    ["run at", time(task.runAt)],
+    ["next attempt", task.state === "retrying" ? time(task.nextAttemptAt) : undefined],
   ]);
   return task.result ? `${text}\n${resultBlock(task.result)}` : text;
 }

@@ -21,6 +21,17 @@ export function duration(value: string): number {
   return Number(match[1]) * (durationUnits[match[2] ?? "ms"] ?? 1);
 }
 
+/** An ISO 8601 date and time ("2026-07-01T09:00:00Z", or with an offset), as Unix milliseconds. */
+export function instant(value: string): number {
+  const trimmed = value.trim();
+  const parsed = Date.parse(trimmed);
+  // A time without a zone is read by Date.parse as local time: ask for one, so the meaning is not the machine's.
+  if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)$/i.test(trimmed) || Number.isNaN(parsed)) {
+    throw new InvalidArgumentError(`expected an ISO 8601 time with a zone, such as 2026-07-01T09:00:00Z or 2026-07-01T11:00:00+02:00, got "${value}"`);
+  }
+  return parsed;
+}
+
 export function port(value: string): number {
   const parsed = integer(value);
   if (parsed < 0 || parsed > 65535) throw new InvalidArgumentError(`${parsed} is not a port (0-65535)`);

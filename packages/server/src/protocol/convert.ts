@@ -13,7 +13,7 @@ export function taskToProto(task: TaskRecord): Task {
     timeoutSecs: Math.round(task.timeoutMs / 1000), retryBackoffMs: task.retryBackoffMs, result: bytes(task.result),
     error: task.error ?? "", percent: task.percent, message: task.message, workerId: task.workerId ?? "",
     createdAtMs: task.createdAt, startedAtMs: task.startedAt ?? 0, finishedAtMs: task.finishedAt ?? 0,
-    nextAttemptAtMs: task.nextAttemptAt ?? 0, lastSequence: task.lastSequence,
+    nextAttemptAtMs: task.nextAttemptAt ?? 0, lastSequence: task.lastSequence, priority: task.priority, runAtMs: task.runAt ?? 0,
   };
 }
 

@@ -8,6 +8,10 @@ export const limits = {
   resultMaxBytes: 1024 * 1024,
   timeoutSecs: { min: 1, max: 86_400, default: 300 },
   maxRetries: { min: 0, max: 100, default: 3 },
+  /** Higher starts first; 0 in the middle so a task can be made both more and less urgent than the default. */
+  priority: { min: -100, max: 100, default: 0 },
+  /** How far ahead run_at_ms and delay_ms may put a task's start: one year. */
+  maxDelayMs: 365 * 24 * 3600 * 1000,
   retryBackoffMs: { min: 1, max: 3_600_000 },
   batchMaxTasks: 1000,
   pageSize: { min: 1, max: 1000, default: 50 },

@@ -5,6 +5,12 @@ import type { CompiledSchedulerOptions } from "./options.js";
 
 /** Finished tasks deleted per statement, so retention never holds locks for long. */
 const retentionBatch = 500;
+/**
+ * The longest the due timer waits at once. Node fires a timer of more than 2^31 - 1 ms (24.8 days)
+ * after 1 ms, and a delayed task may be a year away: the timer wakes at most daily, finds nothing
+ * due, and waits again.
+ */
+const maxTimerMs = 24 * 3600 * 1000;
 /** Batches one retention pass deletes at most; the rest waits for the next pass. */
 const retentionBatchesPerPass = 20;
 
@@ -17,6 +23,12 @@ export type MaintenanceRole = "follower" | "leader";
  * store's leadership acts. The writes are fenced by attempt numbers, so two leaders for a moment
  * (a renewal racing an expiry) do no harm.
  *
+ * One exception: the due timer (retries whose backoff ran out, delayed tasks coming due) promotes
+ * on every Scheduler, not only the leader, so a leader killed just before a due time delays nothing
+ * by its leadership's TTL. That is safe because promotion is: each due task is moved by one
+ * conditional update (SQLite's single writer; PostgreSQL's FOR UPDATE SKIP LOCKED, so Schedulers
+ * promoting at once split the due tasks and none is promoted, nor recorded as queued, twice).
+ *
  * After a time when no Scheduler swept (all were down, or the store was unreachable) the leader
  * first raises every running attempt's lease to workerTimeoutMs from now: workers that kept running
  * through our outage get that long to reconnect and report their attempts before any is expired.
@@ -25,8 +37,10 @@ export class Maintenance {
   role: MaintenanceRole = "follower";
   private term = 0;
   private passes = 0;
-  private retryTimer: { handle: TimerHandle; due: number } | null = null;
+  private dueTimer: { handle: TimerHandle; due: number } | null = null;
   private stopped = false;
+  /** Whether the due timer has been armed from the store (at the first pass), not only from events. */
+  private dueTimesRead = false;
 
   constructor(
     private readonly store: TaskStore,
@@ -36,7 +50,7 @@ export class Maintenance {
     private readonly backoff: RetryBackoff,
     /** Run the returned promise in the background (logged, awaited on stop). */
     private readonly track: (work: Promise<unknown>) => void,
-    /** Tasks became claimable here (retries promoted). */
+    /** Tasks became claimable here (retries or scheduled tasks promoted). */
     private readonly workAvailable: () => void,
     /** An attempt this leader ended (its lease or deadline passed), for the log. */
     private readonly expired: (event: TaskEvent) => void,
@@ -44,6 +58,12 @@ export class Maintenance {
 
   /** One maintenance pass; called by the Scheduler's sweep, once per heartbeat interval. */
   async pass(): Promise<void> {
+    if (!this.dueTimesRead) {
+      // Due times recorded before this Scheduler started reach it through no event: read the earliest.
+      const next = await this.store.nextDueAt();
+      this.dueTimesRead = true;
+      if (next !== null) this.dueAt(next);
+    }
     const now = this.clock.now();
     const leadership = await this.store.acquireLeadership(this.options.schedulerId, this.options.leaderTtlMs, now);
     this.becomes(leadership.isLeader ? "leader" : "follower", leadership.term, leadership.holder);
@@ -58,7 +78,7 @@ export class Maintenance {
     }
     // Expired attempts reach their workers' Schedulers through the event feed (retrying or failed).
     for (const attempt of await this.store.expireAttempts(now, this.backoff)) this.expired(attempt.event);
-    await this.promoteRetries();
+    await this.promoteDue();
     if (this.passes % 60 === 0) {
       await this.store.forgetIdempotencyKeys(now - this.options.idempotencyRetentionMs);
       await this.deleteExpiredHistory(now);
@@ -67,23 +87,27 @@ export class Maintenance {
     this.passes++;
   }
 
-  /** A retrying task was recorded (by any Scheduler): promote it when due, if this one leads by then. */
-  retryDueAt(due: number): void {
+  /**
+   * A retrying or scheduled task was recorded (by any Scheduler): promote it when due. One timer,
+   * for the earliest due time known; each promotion re-arms it for the next one the store holds, so
+   * nothing is polled. (The leader's pass promotes too, as a backstop.)
+   */
+  dueAt(due: number): void {
     if (this.stopped) return;
-    if (this.retryTimer && this.retryTimer.due <= due) return;
-    if (this.retryTimer) this.clock.clearTimeout(this.retryTimer.handle);
+    if (this.dueTimer && this.dueTimer.due <= due) return;
+    if (this.dueTimer) this.clock.clearTimeout(this.dueTimer.handle);
     const handle = this.clock.setTimeout(() => {
-      this.retryTimer = null;
-      if (this.role === "leader") this.track(this.promoteRetries());
-    }, Math.max(0, due - this.clock.now()));
-    this.retryTimer = { handle, due };
+      this.dueTimer = null;
+      this.track(this.promoteDue());
+    }, Math.min(maxTimerMs, Math.max(0, due - this.clock.now())));
+    this.dueTimer = { handle, due };
   }
 
   /** Gives the leadership up, so another Scheduler takes over without waiting for its expiry. */
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.retryTimer) this.clock.clearTimeout(this.retryTimer.handle);
-    this.retryTimer = null;
+    if (this.dueTimer) this.clock.clearTimeout(this.dueTimer.handle);
+    this.dueTimer = null;
     if (this.role === "leader") await this.store.releaseLeadership(this.options.schedulerId);
     this.role = "follower";
   }
@@ -96,11 +120,11 @@ export class Maintenance {
     this.term = term;
   }
 
-  private async promoteRetries(): Promise<void> {
-    const names = await this.store.promoteDueRetries(this.clock.now());
+  private async promoteDue(): Promise<void> {
+    const names = await this.store.promoteDue(this.clock.now());
     if (names.length > 0) this.workAvailable();
-    const next = await this.store.nextRetryAt();
-    if (next !== null) this.retryDueAt(next);
+    const next = await this.store.nextDueAt();
+    if (next !== null) this.dueAt(next);
   }
 
   private async deleteExpiredHistory(now: number): Promise<void> {

@@ -48,7 +48,7 @@ export class Scheduler {
   private readonly unsubscribe: Array<() => void> = [];
   private sweepTimer: TimerHandle | null = null;
   private readonly pendingWrites = new Set<Promise<unknown>>();
-  /** Queued plus retrying tasks: counted by the store now and then, raised by each accept in between. */
+  /** Scheduled, queued and retrying tasks: counted by the store now and then, raised by each accept in between. */
   private waitingEstimate = 0;
   private sweeps = 0;
   private readonly backgroundFailures: FailureLog;
@@ -105,7 +105,7 @@ export class Scheduler {
   /** Accepts all the tasks or none (SubmitTask, SubmitTasks). */
   async submit(requests: readonly SubmitTaskRequest[], asBatch = true): Promise<Accepted[]> {
     this.assertRunning();
-    return this.accept(validateBatch(requests, this.options.defaultRetryBackoffMs, asBatch));
+    return this.accept(validateBatch(requests, this.options.defaultRetryBackoffMs, this.clock.now(), asBatch));
   }
 
   /** Accepts or refuses each task on its own (the Gateway's SubmitStream: its clients' submits, coalesced). */
@@ -115,9 +115,10 @@ export class Scheduler {
       throw OrchestratorError.invalidArgument(`tasks holds ${requests.length} tasks; the limit is ${limits.batchMaxTasks} per request`);
     }
     const valid: NewTask[] = [];
+    const now = this.clock.now();
     const outcomes = requests.map((request) => {
       try {
-        const task = validateSubmit(request, this.options.defaultRetryBackoffMs);
+        const task = validateSubmit(request, this.options.defaultRetryBackoffMs, now);
         valid.push(task);
         return task;
       } catch (error) {
@@ -357,15 +358,15 @@ export class Scheduler {
   }
 
   /**
-   * Events committed by any Scheduler on this store: live subscribers hear of them; a retry arms
-   * the promotion timer; an attempt that ended while a worker attached here still runs it
+   * Events committed by any Scheduler on this store: live subscribers hear of them; a retry or a
+   * delayed task arms the promotion timer; an attempt that ended while a worker attached here still runs it
    * (cancelled, or expired by the maintenance leader) is stopped on that worker.
    */
   private committed(events: readonly TaskEvent[]): void {
     for (const event of events) {
       this.hub.publish(event);
-      if (event.state === "retrying" && event.nextAttemptAt !== null) this.maintenance.retryDueAt(event.nextAttemptAt);
-      if (event.state === "running" || event.state === "queued" || event.workerId === null) continue;
+      if ((event.state === "retrying" || event.state === "scheduled") && event.nextAttemptAt !== null) this.maintenance.dueAt(event.nextAttemptAt);
+      if (event.state === "running" || event.state === "queued" || event.state === "scheduled" || event.workerId === null) continue;
       // The slot stays held until the worker reports the attempt stopped: its handler may still run.
       const session = this.registry.get(event.workerId);
       if (!session?.inFlight.has(attemptKey(event))) continue;

@@ -24,7 +24,32 @@ function inRange(field: string, value: number | undefined, range: { min: number;
   return value;
 }
 
-export function validateSubmit(request: SubmitTaskRequest, defaultRetryBackoffMs: number, field = ""): NewTask {
+/**
+ * run_at_ms or delay_ms as the time the task may first start (null: now); a time not in the
+ * future means now. Both are bounded to one year ahead of `now`.
+ */
+function validateStart(request: SubmitTaskRequest, now: number, field: string): Pick<NewTask, "runAt" | "requestedStart"> {
+  const { runAtMs, delayMs } = request;
+  if (runAtMs !== undefined && delayMs !== undefined) {
+    throw OrchestratorError.invalidArgument(`${field}run_at_ms and ${field}delay_ms are both set; set at most one of them`);
+  }
+  if (delayMs !== undefined) {
+    const delay = inRange(`${field}delay_ms`, delayMs, { min: 0, max: limits.maxDelayMs }, 0, " ms (one year)");
+    return { runAt: delay > 0 ? now + delay : null, requestedStart: { delayMs: delay } };
+  }
+  if (runAtMs !== undefined) {
+    if (!Number.isSafeInteger(runAtMs)) throw OrchestratorError.invalidArgument(`${field}run_at_ms must be Unix milliseconds, got ${runAtMs}`);
+    if (runAtMs > now + limits.maxDelayMs) {
+      throw OrchestratorError.invalidArgument(
+        `${field}run_at_ms ${new Date(runAtMs).toISOString()} is more than one year ahead (the latest is ${new Date(now + limits.maxDelayMs).toISOString()})`,
+      );
+    }
+    return { runAt: runAtMs > now ? runAtMs : null, requestedStart: { runAtMs } };
+  }
+  return { runAt: null };
+}
+
+export function validateSubmit(request: SubmitTaskRequest, defaultRetryBackoffMs: number, now: number, field = ""): NewTask {
   const name = validateTaskName(request.name, `${field}name`);
   if (request.description.length > limits.descriptionMaxLength) {
     throw OrchestratorError.invalidArgument(`${field}description is ${request.description.length} characters long; the limit is ${limits.descriptionMaxLength}`);
@@ -47,16 +72,18 @@ export function validateSubmit(request: SubmitTaskRequest, defaultRetryBackoffMs
     maxRetries: inRange(`${field}max_retries`, request.maxRetries, limits.maxRetries, limits.maxRetries.default),
     retryBackoffMs: inRange(`${field}retry_backoff_ms`, request.retryBackoffMs, limits.retryBackoffMs, defaultRetryBackoffMs, " ms"),
     idempotencyKey: request.idempotencyKey || undefined,
+    priority: inRange(`${field}priority`, request.priority, limits.priority, limits.priority.default),
+    ...validateStart(request, now, field),
   };
 }
 
 /** `asBatch` names fields tasks[i].x in errors, as SubmitTasks callers see them. */
-export function validateBatch(requests: readonly SubmitTaskRequest[], defaultRetryBackoffMs: number, asBatch = true): NewTask[] {
+export function validateBatch(requests: readonly SubmitTaskRequest[], defaultRetryBackoffMs: number, now: number, asBatch = true): NewTask[] {
   if (requests.length === 0) throw OrchestratorError.invalidArgument("tasks is empty: send between 1 and 1000 tasks");
   if (requests.length > limits.batchMaxTasks) {
     throw OrchestratorError.invalidArgument(`tasks holds ${requests.length} tasks; the limit is ${limits.batchMaxTasks} per request`);
   }
-  return requests.map((request, index) => validateSubmit(request, defaultRetryBackoffMs, asBatch ? `tasks[${index}].` : ""));
+  return requests.map((request, index) => validateSubmit(request, defaultRetryBackoffMs, now, asBatch ? `tasks[${index}].` : ""));
 }
 
 export function validateTaskId(taskId: string): string {

@@ -10,7 +10,14 @@ import type { NewTask, TaskRecord } from "./store.js";
  * read of the first task's payload.
  */
 export function requestFingerprint(task: NewTask): string {
-  const fields = JSON.stringify([1, task.name, task.description, task.timeoutMs, task.maxRetries, task.retryBackoffMs]);
+  const base: unknown[] = [1, task.name, task.description, task.timeoutMs, task.maxRetries, task.retryBackoffMs];
+  // Appended only when set, so a key stored before these fields existed still matches its plain repeat.
+  // The start is fingerprinted as asked (delay_ms 30000, not the instant it gave), so a repeat matches.
+  const start = task.requestedStart;
+  const extra = task.priority !== 0 || start !== undefined
+    ? [task.priority, start && "delayMs" in start ? "delay" : "at", start ? ("delayMs" in start ? start.delayMs : start.runAtMs) : null]
+    : [];
+  const fields = JSON.stringify([...base, ...extra]);
   // JSON escapes NUL, so the separator cannot occur in the fields and the payload bytes follow unambiguously.
   return createHash("sha256").update(fields).update("\0").update(task.payload).digest("hex");
 }
@@ -21,7 +28,9 @@ export function requestFingerprint(task: NewTask): string {
  */
 export function keyReusedError(key: string, task: NewTask, existing: TaskRecord | null, existingId: string): OrchestratorError {
   const changed = existing ? differingFields(task, existing) : [];
-  const what = changed.length > 0 ? `a different ${changed.join(", ")}` : "different task fields";
+  // Every other fingerprinted field compares equal: the start the client asked for differs (the
+  // record holds only the instant it gave, not whether it was asked as run_at_ms or delay_ms).
+  const what = changed.length > 0 ? `a different ${changed.join(", ")}` : existing ? "a different run_at_ms or delay_ms" : "different task fields";
   return new OrchestratorError(
     Code.AlreadyExists,
     `idempotency key "${key}" already belongs to task ${existingId}, which was submitted with ${what}; `
@@ -37,6 +46,7 @@ function differingFields(task: NewTask, existing: TaskRecord): string[] {
     ["timeout_secs", task.timeoutMs !== existing.timeoutMs],
     ["max_retries", task.maxRetries !== existing.maxRetries],
     ["retry_backoff_ms", task.retryBackoffMs !== existing.retryBackoffMs],
+    ["priority", task.priority !== existing.priority],
   ];
   return fields.filter(([, differs]) => differs).map(([field]) => field);
 }

@@ -19,9 +19,37 @@ export interface NewTask {
   retryBackoffMs: number;
   /** A key the client chose so that repeating the submit creates no second task. */
   idempotencyKey?: string | undefined;
+  /** -100..100: among queued tasks of one name, the highest priority is claimed first, then the oldest. */
+  priority: number;
+  /**
+   * When the task may first start (the caller's clock, ms), or null for now. A task stored with a
+   * runAt in the future is `scheduled` until then; the store keeps it as its next_attempt_at.
+   */
+  runAt: number | null;
+  /**
+   * The start the client asked for, as it asked (run_at_ms or delay_ms), so that an idempotent repeat
+   * of a delay_ms submit, whose runAt is later, is still the same request.
+   */
+  requestedStart?: { runAtMs: number } | { delayMs: number } | undefined;
 }
 
-export interface TaskRecord extends NewTask {
+/**
+ * The first event of a new task: `scheduled` until its runAt when that is after `now`, else `queued`.
+ * (A repeat of an idempotent submit answers the stored first event instead.)
+ */
+export function firstEvent(task: Pick<NewTask, "id" | "runAt">, now: number): TaskEvent {
+  const scheduled = task.runAt !== null && task.runAt > now;
+  return {
+    taskId: task.id, sequence: 1, state: scheduled ? "scheduled" : "queued", attempt: 0, percent: 0,
+    message: scheduled ? "scheduled" : "queued", timestamp: now, workerId: null, result: null, error: null,
+    nextAttemptAt: scheduled ? task.runAt : null,
+  };
+}
+
+/** Scheduled tasks one promoteDue call moves at most, so one transaction stays small. */
+export const promoteBatch = 1000;
+
+export interface TaskRecord extends Omit<NewTask, "requestedStart"> {
   state: TaskState;
   /** Attempts started so far; also the fencing token of the current attempt. */
   attempt: number;
@@ -144,7 +172,7 @@ export interface TaskStore {
   migrate(): Promise<void>;
 
   /**
-   * Stores new tasks as queued, all or none. Returns each task's first event, in input order. A
+   * Stores new tasks as queued (scheduled when their runAt is after `now`), all or none. Returns each task's first event, in input order. A
    * task whose idempotency key was stored less than `keyRetentionMs` ago is not stored: if its
    * fields (requestFingerprint) match those the key was stored with, its entry is the first event
    * of the task that holds the key (so its taskId differs from the one given); if they differ, the
@@ -155,11 +183,11 @@ export interface TaskStore {
   /** Forgets idempotency keys stored at or before `before`. */
   forgetIdempotencyKeys(before: number): Promise<void>;
 
-  /** Tasks waiting to run (queued or retrying). */
+  /** Tasks waiting to run (scheduled, queued or retrying). */
   countWaiting(): Promise<number>;
 
   /**
-   * Moves up to `limit` queued tasks per request to running, oldest first, each with a fresh
+   * Moves up to `limit` queued tasks per request to running, highest priority first, then oldest, each with a fresh
    * attempt number, a lease and a deadline. Requests are served in order within one commit.
    */
   claim(requests: readonly ClaimRequest[], now: number, terms: LeaseTerms): Promise<ClaimedAttempt[][]>;
@@ -182,11 +210,16 @@ export interface TaskStore {
   /** Fails every running attempt whose lease or deadline has passed. */
   expireAttempts(now: number, backoff: RetryBackoff): Promise<ExpiredAttempt[]>;
 
-  /** Moves retrying tasks whose backoff has elapsed back to queued; returns their names. */
-  promoteDueRetries(now: number): Promise<string[]>;
+  /**
+   * Moves retrying tasks whose backoff has elapsed, and scheduled tasks that are due, to queued;
+   * returns their names. A scheduled task's promotion records a `queued` event. Safe with several
+   * callers at once: each due task is promoted by exactly one. Promotes at most `promoteBatch`
+   * scheduled tasks per call (earliest due first); nextDueAt() then tells that more are due.
+   */
+  promoteDue(now: number): Promise<string[]>;
 
-  /** When the earliest retrying task becomes due, or null. */
-  nextRetryAt(): Promise<number | null>;
+  /** When the earliest retrying or scheduled task becomes due, or null. */
+  nextDueAt(): Promise<number | null>;
 
   cancel(taskId: string, reason: string, now: number): Promise<CancelOutcome | null>;
 

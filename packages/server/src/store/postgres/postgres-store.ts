@@ -4,7 +4,7 @@ import type {
   AttemptFailure, AttemptRef, CancelOutcome, ClaimedAttempt, ClaimRequest, ExpiredAttempt, Leadership,
   LeaseRenewal, LeaseTerms, NewTask, RetryBackoff, StoreSignals, TaskEvent, TaskFilter, TaskPage, TaskRecord, TaskState, TaskStore,
 } from "../store.js";
-import { isTerminal, retryDelayMs, taskStates } from "../store.js";
+import { firstEvent, isTerminal, promoteBatch, retryDelayMs, taskStates } from "../store.js";
 import { keyReusedError, requestFingerprint } from "../idempotency.js";
 import { LocalSignals } from "../signals.js";
 import { OrchestratorError } from "orchestrator-ts-client/internal";
@@ -29,7 +29,7 @@ import { expiredAttemptsSql, extendAllLeasesSql, extendLeasesSql } from "./sql/l
 import { progressSql } from "./sql/progress.js";
 import { getTaskSql, listTasksSql } from "./sql/read.js";
 import { analyzeSql, deleteFinishedSql } from "./sql/retention.js";
-import { nextRetryAtSql, promoteDueRetriesSql } from "./sql/retries.js";
+import { nextDueAtSql, promoteDueSql } from "./sql/retries.js";
 
 export interface PostgresStoreOptions {
   /** `postgres://user[:password]@host[:port]/database[?schema=name]`; the schema (default public) is created if missing. */
@@ -102,19 +102,21 @@ const completions: MergeableWrite<Completion, TaskEvent | null> = {
   },
 };
 
-/** New tasks (of one or several calls) in one statement, in order. */
-async function insertTasks(tx: Transaction, tasks: readonly NewTask[], createdAt: readonly number[]): Promise<void> {
+/** New tasks (of one or several calls) in one statement, in order; `now` is each task's call's (caller's clock). */
+async function insertTasks(tx: Transaction, tasks: readonly NewTask[], now: readonly number[]): Promise<void> {
   if (tasks.length === 0) return;
   await tx.query(enqueueSql, [
     tasks.map((t) => t.id), tasks.map((t) => t.name), tasks.map((t) => t.description), tasks.map((t) => Buffer.from(t.payload)),
-    tasks.map((t) => t.maxRetries), tasks.map((t) => t.timeoutMs), tasks.map((t) => t.retryBackoffMs), createdAt,
+    tasks.map((t) => t.maxRetries), tasks.map((t) => t.timeoutMs), tasks.map((t) => t.retryBackoffMs), now.map((at) => at + tx.skewMs),
+    tasks.map((t) => t.priority), tasks.map((t) => (t.runAt === null ? null : t.runAt + tx.skewMs)),
+    tasks.map((t, index) => firstEvent(t, now[index] ?? 0).state),
   ]);
 }
 
 function recordEnqueued(tx: Transaction, task: NewTask, now: number): TaskEvent {
-  const event = firstEvent(task.id, now);
+  const event = firstEvent(task, now);
   tx.log.record(event);
-  tx.log.workAvailable(task.name);
+  if (event.state === "queued") tx.log.workAvailable(task.name);
   return event;
 }
 
@@ -258,7 +260,7 @@ export class PostgresStore implements TaskStore {
       const flush = async (): Promise<void> => {
         if (plain.length === 0) return;
         const tasks = plain.flatMap((call) => call.tasks);
-        await insertTasks(tx, tasks, plain.flatMap((call) => call.tasks.map(() => call.now + tx.skewMs)));
+        await insertTasks(tx, tasks, plain.flatMap((call) => call.tasks.map(() => call.now)));
         for (const call of plain) answers.push(call.tasks.map((task) => recordEnqueued(tx, task, call.now)));
         plain = [];
       };
@@ -309,17 +311,17 @@ export class PostgresStore implements TaskStore {
           if (row.fingerprint !== null && row.fingerprint !== first.fingerprint) {
             throw keyReusedError(key, first.task, toTask(row, tx.skewMs), String(row.holder_id));
           }
-          answers.set(key, firstEvent(String(row.id), Number(row.created_at) - tx.skewMs));
+          answers.set(key, storedFirstEvent(toTask(row, tx.skewMs)));
         }
       }
     }
     const fresh = tasks.filter((task) => !task.idempotencyKey || (firstWithKey.get(task.idempotencyKey)?.task === task && !answers.has(task.idempotencyKey)));
-    await insertTasks(tx, fresh, fresh.map(() => at));
+    await insertTasks(tx, fresh, fresh.map(() => now));
     for (const task of fresh) {
       const event = recordEnqueued(tx, task, now);
       if (task.idempotencyKey) answers.set(task.idempotencyKey, event);
     }
-    return tasks.map((task) => (task.idempotencyKey ? answers.get(task.idempotencyKey) : undefined) ?? firstEvent(task.id, now));
+    return tasks.map((task) => (task.idempotencyKey ? answers.get(task.idempotencyKey) : undefined) ?? firstEvent(task, now));
   }
 
   forgetIdempotencyKeys(before: number): Promise<void> {
@@ -343,8 +345,8 @@ export class PostgresStore implements TaskStore {
           const limit = request.limit - claimed.length;
           if (limit <= 0) break;
           const { rows } = await tx.query(claimSql, [request.workerId, name, limit, at, at + terms.leaseMs, terms.deadlineGraceMs]);
-          // RETURNING promises no order; hand tasks out oldest first.
-          rows.sort((a, b) => Number(a.seq) - Number(b.seq));
+          // RETURNING promises no order; hand tasks out in claim order.
+          rows.sort((a, b) => Number(b.priority) - Number(a.priority) || Number(a.seq) - Number(b.seq));
           for (const row of rows) {
             const attempt = Number(row.attempt);
             const event = record(tx, {
@@ -423,18 +425,22 @@ export class PostgresStore implements TaskStore {
     });
   }
 
-  promoteDueRetries(now: number): Promise<string[]> {
+  promoteDue(now: number): Promise<string[]> {
     return this.writes.run(async (tx) => {
-      const { rows } = await tx.query(promoteDueRetriesSql, [now + tx.skewMs]);
+      const { rows } = await tx.query(promoteDueSql, [now + tx.skewMs, promoteBatch]);
+      const due = rows.filter((row) => row.scheduled === true).sort((a, b) => Number(a.seq) - Number(b.seq));
+      for (const row of due) {
+        record(tx, { taskId: String(row.id), sequence: Number(row.last_sequence), state: "queued", attempt: 0, percent: 0, message: "due", timestamp: now });
+      }
       const names = rows.map((row) => String(row.name));
       for (const name of names) tx.log.workAvailable(name);
       return names;
     });
   }
 
-  async nextRetryAt(): Promise<number | null> {
+  async nextDueAt(): Promise<number | null> {
     const skewMs = await this.skewMs();
-    const [row] = await this.read(nextRetryAtSql);
+    const [row] = await this.read(nextDueAtSql);
     return row?.due === null || row?.due === undefined ? null : Number(row.due) - skewMs;
   }
 
@@ -555,8 +561,9 @@ function record(tx: Transaction, event: Omit<TaskEvent, "workerId" | "result" | 
   return full;
 }
 
-function firstEvent(taskId: string, timestamp: number): TaskEvent {
-  return { taskId, sequence: 1, state: "queued", attempt: 0, percent: 0, message: "queued", timestamp, workerId: null, result: null, error: null, nextAttemptAt: null };
+/** The first event of a stored task, for a repeat of its idempotent submit (as the SQLite store reads it back). */
+function storedFirstEvent(task: TaskRecord): TaskEvent {
+  return firstEvent({ id: task.id, runAt: task.runAt }, task.createdAt);
 }
 
 /** A task of this call as the record it would become (to name what a reused key changed). */
@@ -591,6 +598,7 @@ function toTask(row: Row, skewMs: number): TaskRecord {
     message: String(row.message), workerId: nullableString(row.worker_id), createdAt: Number(row.created_at) - skewMs,
     startedAt: shifted(row.started_at, skewMs), finishedAt: shifted(row.finished_at, skewMs),
     nextAttemptAt: shifted(row.next_attempt_at, skewMs), lastSequence: Number(row.last_sequence),
+    priority: Number(row.priority ?? 0), runAt: shifted(row.run_at, skewMs),
   };
 }
 

@@ -3,7 +3,7 @@ import type {
   AttemptFailure, AttemptRef, CancelOutcome, ClaimedAttempt, ClaimRequest, ExpiredAttempt, Leadership, LeaseRenewal,
   LeaseTerms, NewTask, RetryBackoff, StoreSignals, TaskEvent, TaskFilter, TaskPage, TaskRecord, TaskState, TaskStore,
 } from "../store.js";
-import { isTerminal, retryDelayMs, taskStates } from "../store.js";
+import { firstEvent, isTerminal, promoteBatch, retryDelayMs, taskStates } from "../store.js";
 import { LocalSignals } from "../signals.js";
 import { keyReusedError, requestFingerprint } from "../idempotency.js";
 import { OrchestratorError } from "orchestrator-ts-client/internal";
@@ -24,7 +24,7 @@ import { expiredAttemptsSql, extendAllLeasesSql, extendLeasesSql } from "./sql/l
 import { progressSql } from "./sql/progress.js";
 import { getTaskSql, listTasksSql } from "./sql/read.js";
 import { deleteTaskEventsSql, deleteTaskKeysSql, deleteTaskSql, finishedTasksSql } from "./sql/retention.js";
-import { nextRetryAtSql, promoteDueRetriesSql } from "./sql/retries.js";
+import { nextDueAtSql, promoteDueRetriesSql, promoteDueScheduledSql } from "./sql/retries.js";
 
 export type SqliteSynchronous = "full" | "normal";
 
@@ -117,12 +117,14 @@ export class SqliteStore implements TaskStore {
           }
           this.sql(storeKeySql).run({ key: task.idempotencyKey, taskId: task.id, now, fingerprint });
         }
+        const first = firstEvent(task, now);
         this.sql(enqueueSql).run({
           id: task.id, name: task.name, description: task.description, payload: task.payload, timeoutMs: task.timeoutMs,
-          maxRetries: task.maxRetries, retryBackoffMs: task.retryBackoffMs, now,
+          maxRetries: task.maxRetries, retryBackoffMs: task.retryBackoffMs, now, priority: task.priority,
+          state: first.state, runAt: task.runAt, nextAttemptAt: first.nextAttemptAt,
         });
-        this.writes.log.workAvailable(task.name);
-        return this.recordEvent({ taskId: task.id, sequence: 1, state: "queued", attempt: 0, percent: 0, message: "queued", timestamp: now });
+        if (first.state === "queued") this.writes.log.workAvailable(task.name);
+        return this.recordEvent(first);
       }),
     );
   }
@@ -148,8 +150,8 @@ export class SqliteStore implements TaskStore {
             workerId: request.workerId, name, limit, now,
             leaseExpiresAt: now + terms.leaseMs, deadlineGraceMs: terms.deadlineGraceMs,
           }) as Row[];
-          // RETURNING promises no order; hand tasks out oldest first.
-          rows.sort((a, b) => Number(a.seq) - Number(b.seq));
+          // RETURNING promises no order; hand tasks out in claim order.
+          rows.sort((a, b) => Number(b.priority) - Number(a.priority) || Number(a.seq) - Number(b.seq));
           for (const row of rows) {
             const attempt = Number(row.attempt);
             const event = this.recordEvent({
@@ -232,17 +234,23 @@ export class SqliteStore implements TaskStore {
     });
   }
 
-  promoteDueRetries(now: number): Promise<string[]> {
+  promoteDue(now: number): Promise<string[]> {
     return this.writes.run(() => {
       const names = (this.sql(promoteDueRetriesSql).all({ now }) as Row[]).map((row) => String(row.name));
+      const due = (this.sql(promoteDueScheduledSql).all({ now, limit: promoteBatch }) as Row[]).sort((a, b) => Number(a.seq) - Number(b.seq));
+      for (const row of due) {
+        this.recordEvent({ taskId: String(row.id), sequence: Number(row.last_sequence), state: "queued", attempt: 0, percent: 0, message: "due", timestamp: now });
+        names.push(String(row.name));
+      }
       for (const name of names) this.writes.log.workAvailable(name);
       return names;
     });
   }
 
-  nextRetryAt(): Promise<number | null> {
-    const row = this.sql(nextRetryAtSql).get() as Row | undefined;
-    return Promise.resolve(row?.due === null || row?.due === undefined ? null : Number(row.due));
+  nextDueAt(): Promise<number | null> {
+    const row = this.sql(nextDueAtSql).get() as Row;
+    const times = [nullableNumber(row.retry), nullableNumber(row.scheduled)].filter((time) => time !== null);
+    return Promise.resolve(times.length > 0 ? Math.min(...times) : null);
   }
 
   cancel(taskId: string, reason: string, now: number): Promise<CancelOutcome | null> {
@@ -371,6 +379,7 @@ function toTask(row: Row): TaskRecord {
     message: String(row.message), workerId: nullableString(row.worker_id), createdAt: Number(row.created_at),
     startedAt: nullableNumber(row.started_at), finishedAt: nullableNumber(row.finished_at),
     nextAttemptAt: nullableNumber(row.next_attempt_at), lastSequence: Number(row.last_sequence),
+    priority: Number(row.priority ?? 0), runAt: nullableNumber(row.run_at),
   };
 }
 

@@ -11,5 +11,5 @@ SET state = 'cancelled',
     lease_expires_at = NULL,
     deadline_at = NULL,
     last_sequence = last_sequence + 1
-WHERE id = $1 AND state IN ('queued', 'running', 'retrying')
+WHERE id = $1 AND state IN ('scheduled', 'queued', 'running', 'retrying')
 RETURNING last_sequence, attempt, percent`;

@@ -1,11 +1,11 @@
-// The oldest queued tasks of one name become running attempts of one worker. The inner SELECT
-// reads tasks_queued in (name, seq) order and skips rows another Scheduler has locked, so
+// The most urgent, then oldest, queued tasks of one name become running attempts of one worker.
+// The inner SELECT reads tasks_claim in (name, priority DESC, seq) order and skips rows another Scheduler has locked, so
 // concurrent claims never wait for each other nor hand out one task twice. The locked pick runs
 // once, as an array (a subquery in FROM may be rescanned, and LIMIT with SKIP LOCKED then picks
 // more rows than asked), and the rows are then found by primary key (= ANY of the array), whatever
 // the statistics say (a join here was planned as a scan of the whole queue on a fresh table). No
 // state test out here: the pick locked the rows while queued, so none can have changed, and a state
-// test lets the planner read the whole tasks_queued index filtering on seq (64 ms at 20,000 queued).
+// test lets the planner read the whole queue index filtering on seq (64 ms at 20,000 queued).
 // $1 worker, $2 name, $3 limit, $4 now, $5 lease expiry, $6 deadline grace.
 export const claimSql = `
 UPDATE tasks t
@@ -21,8 +21,8 @@ SET state = 'running',
 WHERE t.seq = ANY(ARRAY(
   SELECT seq FROM tasks
   WHERE state = 'queued' AND name = $2
-  ORDER BY seq
+  ORDER BY priority DESC, seq
   LIMIT $3
   FOR UPDATE SKIP LOCKED
 ))
-RETURNING t.seq, t.id, t.attempt, t.name, t.payload, t.timeout_ms, t.max_retries, t.last_sequence`;
+RETURNING t.seq, t.priority, t.id, t.attempt, t.name, t.payload, t.timeout_ms, t.max_retries, t.last_sequence`;

@@ -13,5 +13,6 @@ import { fewerRunningIndexes } from "./002_fewer_running_indexes.js";
 import { idempotencyKeys } from "./003_idempotency_keys.js";
 import { idempotencyFingerprints } from "./004_idempotency_fingerprints.js";
 import { leadershipAndRetention } from "./005_leadership_and_retention.js";
+import { delaysAndPriorities } from "./006_delays_and_priorities.js";
 
-export const migrations: readonly Migration[] = [initialSchema, fewerRunningIndexes, idempotencyKeys, idempotencyFingerprints, leadershipAndRetention];
+export const migrations: readonly Migration[] = [initialSchema, fewerRunningIndexes, idempotencyKeys, idempotencyFingerprints, leadershipAndRetention, delaysAndPriorities];

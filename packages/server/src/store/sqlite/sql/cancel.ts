@@ -7,5 +7,5 @@ SET state = 'cancelled',
     lease_expires_at = NULL,
     deadline_at = NULL,
     last_sequence = last_sequence + 1
-WHERE id = :taskId AND state IN ('queued', 'running', 'retrying')
+WHERE id = :taskId AND state IN ('scheduled', 'queued', 'running', 'retrying')
 RETURNING last_sequence, attempt, percent`;

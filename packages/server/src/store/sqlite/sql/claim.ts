@@ -1,5 +1,7 @@
-// The oldest queued tasks of one name become running attempts of one worker. Reading them through
-// tasks_by_state_name keeps a claim O(limit) however long the queue is.
+// The most urgent, then oldest, queued tasks of one name become running attempts of one worker.
+// Reading them through tasks_claim (name, priority DESC, seq) keeps a claim O(limit) however long
+// the queue is; INDEXED BY makes that a promise (the statement fails to prepare without the index)
+// rather than a planner's choice.
 export const claimSql = `
 UPDATE tasks
 SET state = 'running',
@@ -12,9 +14,9 @@ SET state = 'running',
     message = '',
     last_sequence = last_sequence + 1
 WHERE seq IN (
-  SELECT seq FROM tasks
+  SELECT seq FROM tasks INDEXED BY tasks_claim
   WHERE state = 'queued' AND name = :name
-  ORDER BY seq
+  ORDER BY priority DESC, seq
   LIMIT :limit
 )
-RETURNING seq, id, attempt, name, payload, timeout_ms, max_retries, last_sequence`;
+RETURNING seq, priority, id, attempt, name, payload, timeout_ms, max_retries, last_sequence`;

@@ -1,6 +1,6 @@
 export const enqueueSql = `
-INSERT INTO tasks (id, name, description, payload, state, max_retries, timeout_ms, retry_backoff_ms, created_at, last_sequence)
-VALUES (:id, :name, :description, :payload, 'queued', :maxRetries, :timeoutMs, :retryBackoffMs, :now, 1)`;
+INSERT INTO tasks (id, name, description, payload, state, max_retries, timeout_ms, retry_backoff_ms, created_at, last_sequence, priority, run_at, next_attempt_at)
+VALUES (:id, :name, :description, :payload, :state, :maxRetries, :timeoutMs, :retryBackoffMs, :now, 1, :priority, :runAt, :nextAttemptAt)`;
 
 export const findKeySql = `
 SELECT k.fingerprint, e.task_id, e.sequence, e.state, e.attempt, e.percent, e.message, e.timestamp, e.worker_id, e.result, e.error, e.next_attempt_at
@@ -13,4 +13,5 @@ INSERT OR REPLACE INTO idempotency_keys (key, task_id, created_at, fingerprint) 
 export const forgetKeysSql = `DELETE FROM idempotency_keys WHERE created_at <= :before`;
 
 export const countWaitingSql = `
-SELECT (SELECT count(*) FROM tasks WHERE state = 'queued') + (SELECT count(*) FROM tasks WHERE state = 'retrying') AS waiting`;
+SELECT (SELECT count(*) FROM tasks WHERE state = 'queued') + (SELECT count(*) FROM tasks WHERE state = 'retrying')
+  + (SELECT count(*) FROM tasks WHERE state = 'scheduled') AS waiting`;

@@ -44,6 +44,8 @@ export enum TaskState {
   TASK_STATE_SUCCEEDED = 4,
   TASK_STATE_FAILED = 5,
   TASK_STATE_CANCELLED = 6,
+  /** TASK_STATE_SCHEDULED - Submitted with run_at_ms or delay_ms and not due yet; queued when it comes due. */
+  TASK_STATE_SCHEDULED = 7,
 }
 
 export enum AttemptOutcome {
@@ -90,6 +92,25 @@ export interface SubmitTaskRequest {
    * window (24 hours by default) creates nothing and answers the first task's id and timestamp.
    */
   idempotencyKey: string;
+  /**
+   * Do not start before this time, in Unix milliseconds; at most one year ahead. A time not in the
+   * future means now. The task is SCHEDULED until then. At most one of run_at_ms and delay_ms.
+   */
+  runAtMs?:
+    | number
+    | undefined;
+  /**
+   * Do not start before this many milliseconds after the Scheduler accepts the task, 0 to one year
+   * (31,536,000,000). At most one of run_at_ms and delay_ms.
+   */
+  delayMs?:
+    | number
+    | undefined;
+  /**
+   * -100 (least urgent) to 100 (most urgent); unset means 0. Among queued tasks of one name the
+   * highest priority starts first, then the oldest.
+   */
+  priority?: number | undefined;
 }
 
 export interface SubmitTaskResponse {
@@ -169,10 +190,14 @@ export interface Task {
   createdAtMs: number;
   startedAtMs: number;
   finishedAtMs: number;
-  /** When the next attempt may start (state RETRYING). */
+  /** When the next attempt may start (state RETRYING), or when the task comes due (SCHEDULED). */
   nextAttemptAtMs: number;
   /** Sequence number of the last progress update recorded for the task. */
   lastSequence: number;
+  /** -100..100; higher starts first. */
+  priority: number;
+  /** When the task may first start (run_at_ms, or accept time + delay_ms); 0 when submitted without one. */
+  runAtMs: number;
 }
 
 export interface GetTaskRequest {
@@ -238,7 +263,10 @@ export interface ProgressUpdate {
   result: Buffer;
   /** Set on FAILED, CANCELLED and RETRYING updates. */
   error: string;
-  /** Set on RETRYING updates: when the next attempt may start. */
+  /**
+   * Set on RETRYING updates: when the next attempt may start; on SCHEDULED updates: when the task
+   * comes due.
+   */
   nextAttemptAtMs: number;
 }
 
@@ -539,6 +567,9 @@ function createBaseSubmitTaskRequest(): SubmitTaskRequest {
     maxRetries: undefined,
     retryBackoffMs: undefined,
     idempotencyKey: "",
+    runAtMs: undefined,
+    delayMs: undefined,
+    priority: undefined,
   };
 }
 
@@ -564,6 +595,15 @@ export const SubmitTaskRequest: MessageFns<SubmitTaskRequest> = {
     }
     if (message.idempotencyKey !== "") {
       writer.uint32(58).string(message.idempotencyKey);
+    }
+    if (message.runAtMs !== undefined) {
+      writer.uint32(64).int64(message.runAtMs);
+    }
+    if (message.delayMs !== undefined) {
+      writer.uint32(72).int64(message.delayMs);
+    }
+    if (message.priority !== undefined) {
+      writer.uint32(80).int32(message.priority);
     }
     return writer;
   },
@@ -637,6 +677,30 @@ export const SubmitTaskRequest: MessageFns<SubmitTaskRequest> = {
             message.idempotencyKey = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.runAtMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.delayMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.priority = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -661,6 +725,9 @@ export const SubmitTaskRequest: MessageFns<SubmitTaskRequest> = {
     message.maxRetries = object.maxRetries ?? undefined;
     message.retryBackoffMs = object.retryBackoffMs ?? undefined;
     message.idempotencyKey = object.idempotencyKey ?? "";
+    message.runAtMs = object.runAtMs ?? undefined;
+    message.delayMs = object.delayMs ?? undefined;
+    message.priority = object.priority ?? undefined;
     return message;
   },
 };
@@ -1106,6 +1173,8 @@ function createBaseTask(): Task {
     finishedAtMs: 0,
     nextAttemptAtMs: 0,
     lastSequence: 0,
+    priority: 0,
+    runAtMs: 0,
   };
 }
 
@@ -1167,6 +1236,12 @@ export const Task: MessageFns<Task> = {
     }
     if (message.lastSequence !== 0) {
       writer.uint32(152).uint64(message.lastSequence);
+    }
+    if (message.priority !== 0) {
+      writer.uint32(160).int32(message.priority);
+    }
+    if (message.runAtMs !== 0) {
+      writer.uint32(168).int64(message.runAtMs);
     }
     return writer;
   },
@@ -1336,6 +1411,22 @@ export const Task: MessageFns<Task> = {
             message.lastSequence = longToNumber(reader.uint64());
             continue;
           }
+          case 20: {
+            if (tag !== 160) {
+              break;
+            }
+
+            message.priority = reader.int32();
+            continue;
+          }
+          case 21: {
+            if (tag !== 168) {
+              break;
+            }
+
+            message.runAtMs = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1372,6 +1463,8 @@ export const Task: MessageFns<Task> = {
     message.finishedAtMs = object.finishedAtMs ?? 0;
     message.nextAttemptAtMs = object.nextAttemptAtMs ?? 0;
     message.lastSequence = object.lastSequence ?? 0;
+    message.priority = object.priority ?? 0;
+    message.runAtMs = object.runAtMs ?? 0;
     return message;
   },
 };
