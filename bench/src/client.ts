@@ -8,7 +8,11 @@ import { distribution, ownCpuSeconds, procMemoryMb, resultPrefix, round, runPool
 export type SubmitMode = "sdk" | "unary" | "batch";
 
 export type ClientJob =
-  | { kind: "submit"; address: string; mode: SubmitMode; count: number; concurrency: number; batchSize: number; taskName: string }
+  | {
+    kind: "submit"; address: string; mode: SubmitMode; count: number; concurrency: number; batchSize: number; taskName: string;
+    /** Delayed tasks: task i is due at dueFromMs + i * dueSpanMs / count (Unix ms). */
+    dueFromMs?: number; dueSpanMs?: number;
+  }
   | { kind: "paced"; address: string; rate: number; seconds: number; taskName: string };
 
 export interface SubmitOutcome {
@@ -72,6 +76,8 @@ function unaryClient(address: string): { submit(request: SubmitTaskRequest): Pro
 async function runSubmit(job: Extract<ClientJob, { kind: "submit" }>): Promise<SubmitOutcome> {
   const errors = new ErrorCounter();
   const spec: TaskSpec = { name: job.taskName };
+  const { dueFromMs, dueSpanMs = 0 } = job;
+  const specAt = (taskIndex: number): TaskSpec => (dueFromMs === undefined ? spec : { ...spec, runAt: Math.round(dueFromMs + (taskIndex * dueSpanMs) / job.count) });
   let submit: (index: number) => Promise<number>;
   let calls = job.count;
   let acknowledged = 0;
@@ -90,15 +96,15 @@ async function runSubmit(job: Extract<ClientJob, { kind: "submit" }>): Promise<S
     const client = new OrchestratorClient({ address: job.address, timeoutMs: 120_000 });
     await client.workers(); // connect before the clock starts
     if (job.mode === "sdk") {
-      submit = async () => {
-        await client.submit(spec);
+      submit = async (index) => {
+        await client.submit(specAt(index));
         return 1;
       };
     } else {
       calls = Math.ceil(job.count / job.batchSize);
       submit = async (index) => {
         const size = Math.min(job.batchSize, job.count - index * job.batchSize);
-        return (await client.submitMany(Array.from({ length: size }, () => spec))).length;
+        return (await client.submitMany(Array.from({ length: size }, (_, offset) => specAt(index * job.batchSize + offset)))).length;
       };
     }
     close = () => client.close();

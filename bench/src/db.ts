@@ -25,6 +25,8 @@ export interface StoreView {
   waitForSucceeded(expected: number, timeoutMs: number, intervalMs?: number): Promise<number>;
   /** Each task's started_at (the store's clock when the current attempt was claimed, whole ms). */
   startedAt(): Promise<Map<string, number>>;
+  /** Of each delayed task (run_at set): started_at - run_at, in ms. */
+  startDelays(): Promise<number[]>;
   facts(): Promise<StoreFacts>;
   close(): Promise<void>;
 }
@@ -57,6 +59,11 @@ export class SqliteStoreReader implements StoreView {
   startedAt(): Promise<Map<string, number>> {
     const rows = this.db.prepare("SELECT id, started_at AS startedAt FROM tasks WHERE started_at IS NOT NULL").all() as Array<{ id: string; startedAt: number }>;
     return Promise.resolve(new Map(rows.map((row) => [row.id, row.startedAt])));
+  }
+
+  startDelays(): Promise<number[]> {
+    const rows = this.db.prepare("SELECT started_at - run_at AS delay FROM tasks WHERE run_at IS NOT NULL AND started_at IS NOT NULL").all() as Array<{ delay: number }>;
+    return Promise.resolve(rows.map((row) => row.delay));
   }
 
   facts(): Promise<StoreFacts> {

@@ -143,6 +143,12 @@ export class PostgresStoreReader implements StoreView {
     return new Map(rows.map((row) => [row.id, Number(row.startedAt)]));
   }
 
+  async startDelays(): Promise<number[]> {
+    const rows = await this.connection.query<{ delay: string }>(
+      `SELECT started_at - run_at AS delay FROM ${this.tasks} WHERE run_at IS NOT NULL AND started_at IS NOT NULL`);
+    return rows.map((row) => Number(row.delay));
+  }
+
   facts(): Promise<StoreFacts> {
     return this.factsAfter(0);
   }

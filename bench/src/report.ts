@@ -4,7 +4,7 @@ import type { StoreMode } from "./services.js";
 import type { Machine } from "./util.js";
 import { median, round } from "./util.js";
 
-export type Workload = "W1" | "W1-unary" | "W1-batch" | "W2" | "W3" | "Floor" | "X-dispatch" | "W1-horizon";
+export type Workload = "W1" | "W1-unary" | "W1-batch" | "W2" | "W3" | "Floor" | "X-dispatch" | "W1-horizon" | "Due";
 
 /** Workloads that exist only on PostgreSQL (two Schedulers on one database; VACUUM's horizon). */
 export const postgresOnlyWorkloads: readonly Workload[] = ["X-dispatch", "W1-horizon"];
@@ -141,6 +141,7 @@ const informational: Record<Workload, string[]> = {
   "Floor": ["streamRttP50", "streamRttP99", "streamRttMax", "unaryRttP50", "unaryRttP99", "unaryRttMax", "fsyncP50", "fsyncP99", "fsyncMax"],
   "X-dispatch": ["achievedRate", "dispatchP50", "dispatchP95", "dispatchP99", "dispatchMax", "completionP50", "completionP95", "completionP99", "completionMax",
     "databaseCpuS", "otherCpuPercent"],
+  "Due": ["startDelayP50", "startDelayP95", "startDelayP99", "startDelayMax", "startDelayCount", "early", "fillSeconds", "fillLateMs", "schedulerPeakRssMb", "otherCpuPercent"],
   "W1-horizon": ["holdSeconds", "xidRatio", "xidEndRatio", "snapshotRatio", "snapshotEndRatio", ...horizonPhases],
 };
 

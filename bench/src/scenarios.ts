@@ -27,6 +27,10 @@ export interface Sizes {
   /** Cross-Scheduler dispatch: tasks per second, one at a time, for this long. */
   crossRate: number;
   crossSeconds: number;
+  /** Due: delayed tasks coming due evenly over dueSpanMs, the first dueLeadMs after the submits start. */
+  dueTasks: number;
+  dueSpanMs: number;
+  dueLeadMs: number;
   /** Vacuum horizon: how long the transaction is held open (and each variant loaded). */
   horizonSeconds: number;
   /** Vacuum horizon: tasks per W1-like round, rounds repeated until the hold ends. */
@@ -37,12 +41,14 @@ export const fullSizes: Sizes = {
   w1Tasks: 20_000, w1Concurrency: 64, w1Slots: 32, batchSize: 500, w2Rate: 200, w2Seconds: 10,
   w3Tasks: 100_000, w3Workers: 100, w3Slots: 10, w3FillConcurrency: 4, idleWaitMs: 2500,
   crossRate: 20, crossSeconds: 10, horizonSeconds: 120, horizonRoundTasks: 5_000,
+  dueTasks: 10_000, dueSpanMs: 10_000, dueLeadMs: 5_000,
 };
 
 export const quickSizes: Sizes = {
   w1Tasks: 500, w1Concurrency: 64, w1Slots: 32, batchSize: 100, w2Rate: 200, w2Seconds: 1,
   w3Tasks: 2_000, w3Workers: 10, w3Slots: 10, w3FillConcurrency: 4, idleWaitMs: 2000,
   crossRate: 20, crossSeconds: 5, horizonSeconds: 20, horizonRoundTasks: 2_000,
+  dueTasks: 500, dueSpanMs: 2_000, dueLeadMs: 2_000,
 };
 
 const clientScript = join(benchDist, "client.js");
@@ -244,5 +250,34 @@ export function runW3(store: StoreMode, sizes: Sizes): Promise<Metrics> {
     } finally {
       await host.stop();
     }
+  });
+}
+
+/**
+ * Due: dueTasks delayed tasks (run_at_ms) submitted in batches, coming due evenly over dueSpanMs
+ * from dueLeadMs after the submits start; each task's start delay is the Scheduler's start of its
+ * attempt minus its due time. fillLateMs > 0 means the submits had not finished when the first task
+ * came due (lengthen dueLeadMs).
+ */
+export function runDue(store: StoreMode, sizes: Sizes): Promise<Metrics> {
+  const deployment = new Deployment({ store, workerSlots: sizes.w1Slots });
+  return withDeployment(deployment, async (reader) => {
+    const count = sizes.dueTasks;
+    const dueFromMs = Date.now() + sizes.dueLeadMs;
+    const foreign = new ForeignCpu(deployment);
+    const fill = await runClient<SubmitOutcome>({
+      kind: "submit", address: deployment.gatewayAddress, mode: "batch", count, concurrency: 4, batchSize: sizes.batchSize, taskName: "noop",
+      dueFromMs, dueSpanMs: sizes.dueSpanMs,
+    }, drainBoundMs(count) + sizes.dueLeadMs);
+    if (fill.errors > 0) throw new Error(`Due: ${fill.errors} submit batches failed: ${fill.firstError}`);
+    await reader.waitForSucceeded(fill.acknowledged, drainBoundMs(count) + sizes.dueLeadMs + sizes.dueSpanMs);
+    const delays = await reader.startDelays();
+    return {
+      fillSeconds: fill.submitSeconds, fillLateMs: Math.max(0, round(fill.lastAckMs - dueFromMs)), ...spread("startDelay", distribution(delays)),
+      // Started before its due time: never expected (the Scheduler's clock and the client's are one here).
+      early: delays.filter((delay) => delay < 0).length,
+      ...foreign.measure(fill.processCpuSeconds), ...integrity(await reader.facts(), fill.acknowledged),
+      schedulerPeakRssMb: deployment.scheduler.peakRssMb(),
+    };
   });
 }

@@ -17,7 +17,7 @@ describe("npm run bench -- --quick", () => {
 
   it("runs every workload and reports no lost, duplicated or retried task", async () => {
     const { stdout } = await run(process.execPath, [join(repoRoot, "bench/dist/main.js"), "--quick", "--modes", "full,postgres", "--horizon-seconds", "2", "--out", out.path], { timeout: 200_000, maxBuffer: 16 * 1024 * 1024 });
-    for (const workload of ["W1", "W1-unary", "W1-batch", "W2", "W3", "Floor", "X-dispatch", "W1-horizon"]) expect(stdout).toMatch(new RegExp(`^${workload}\\s`, "m"));
+    for (const workload of ["W1", "W1-unary", "W1-batch", "W2", "W3", "Due", "Floor", "X-dispatch", "W1-horizon"]) expect(stdout).toMatch(new RegExp(`^${workload}\\s`, "m"));
     const [file] = readdirSync(out.path).filter((name) => name.endsWith(".json"));
     expect(file).toBeDefined();
     const report = JSON.parse(readFileSync(join(out.path, file ?? ""), "utf8")) as { results: Array<{ workload: string; mode: string; median: Record<string, number> }> };
@@ -30,6 +30,10 @@ describe("npm run bench -- --quick", () => {
     }
     // The database's cost per task is read around the PostgreSQL W1 run: at least the enqueue commits.
     expect(report.results.find((r) => r.workload === "W1" && r.mode === "postgres")?.median.commitsPerTask).toBeGreaterThan(0);
+    // Delayed tasks: every one started, none before its due time.
+    for (const due of report.results.filter((r) => r.workload === "Due")) {
+      expect(due.median).toMatchObject({ startDelayCount: 500, early: 0, lost: 0 });
+    }
     const floor = report.results.find((r) => r.workload === "Floor");
     for (const figure of ["streamRttP50", "unaryRttP50", "fsyncP50"]) expect(floor?.median[figure]).toBeGreaterThan(0);
   }, 230_000);
