@@ -38,6 +38,12 @@ const submitMany = (tasks: SubmitTaskRequest[]): Promise<CallStatus> => statusOf
 const getTask = (taskId: string): Promise<CallStatus> => statusOf(callUnary(gateway, gateway.getTask, { taskId }));
 const cancelTask = (taskId: string, reason = ""): Promise<CallStatus> => statusOf(callUnary(gateway, gateway.cancelTask, { taskId, reason }));
 const subscribe = (taskId: string): Promise<CallStatus> => streamOutcome(gateway.subscribeProgress({ taskId, afterSequence: 0 }));
+const pauseQueue = (name: string, reason = ""): Promise<CallStatus> => statusOf(callUnary(gateway, gateway.pauseQueue, { name, reason }));
+const resumeQueue = (name: string): Promise<CallStatus> => statusOf(callUnary(gateway, gateway.resumeQueue, { name }));
+/** A refused pause left nothing paused. */
+const nothingPaused = async (): Promise<void> => {
+  expect((await callUnary(gateway, gateway.listPausedQueues, {})).queues).toEqual([]);
+};
 const listTasks = (overrides: { state?: number; name?: string; pageSize?: number; pageToken?: string }): Promise<CallStatus> =>
   statusOf(callUnary(gateway, gateway.listTasks, { state: TaskState.TASK_STATE_UNSPECIFIED, name: "", pageSize: 0, pageToken: "", ...overrides }));
 
@@ -96,6 +102,13 @@ const badCases: BadCase[] = [
   },
   { what: "SubmitTask priority 101", run: () => submit(task({ priority: 101 })), code: status.INVALID_ARGUMENT, details: [/^priority must be between -100 and 100, got 101$/] },
   { what: "SubmitTask priority -101", run: () => submit(task({ priority: -101 })), code: status.INVALID_ARGUMENT, details: [/^priority must be between -100 and 100, got -101$/] },
+  // PauseQueue and ResumeQueue: the name is held to the task-name rules, the reason to the cancel reason's limit.
+  { what: "PauseQueue empty name", run: () => pauseQueue(""), code: status.INVALID_ARGUMENT, details: [/^name is required/], after: nothingPaused },
+  { what: "PauseQueue 129-character name", run: () => pauseQueue("n".repeat(129)), code: status.INVALID_ARGUMENT, details: [/^name is 129 characters long; the limit is 128$/], after: nothingPaused },
+  { what: "PauseQueue name with a space", run: () => pauseQueue("has space"), code: status.INVALID_ARGUMENT, details: [/^name "has space" /, validFieldMessage], after: nothingPaused },
+  { what: "PauseQueue 1025-character reason", run: () => pauseQueue(unserved, "r".repeat(1025)), code: status.INVALID_ARGUMENT, details: [/^reason is 1025 characters long; the limit is 1024$/], after: nothingPaused },
+  { what: "ResumeQueue empty name", run: () => resumeQueue(""), code: status.INVALID_ARGUMENT, details: [/^name is required/] },
+  { what: "ResumeQueue 129-character name", run: () => resumeQueue("n".repeat(129)), code: status.INVALID_ARGUMENT, details: [/^name is 129 characters long; the limit is 128$/] },
   {
     what: "SubmitTasks with one task setting both run_at_ms and delay_ms",
     run: () => submitMany([task(), task({ runAtMs: Date.now(), delayMs: 1 })]),

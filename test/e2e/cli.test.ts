@@ -221,6 +221,43 @@ describe("client commands against a cluster", () => {
     await runCli(["cancel", atSoon.stdout.trim(), ...gateway]);
   });
 
+  it("pause, paused and resume: a paused name's submit waits queued, and runs after the resume", async () => {
+    const none = await runCli(["paused", ...gateway]);
+    expect(none).toMatchObject({ code: 0, stdout: "", stderr: "no queues are paused\n" });
+    const paused = await runCli(["pause", "echo", "--reason", "deploying v2", ...gateway]);
+    expect(paused, paused.stderr).toMatchObject({ code: 0, stdout: "paused queue echo: its tasks wait until `orchestrator resume echo`\n" });
+    const again = await runCli(["pause", "echo", "--reason", "other", "--json", ...gateway]);
+    expect(again.code, again.stderr).toBe(0);
+    const view = JSON.parse(again.stdout) as Record<string, unknown>;
+    expect(view).toMatchObject({ name: "echo", reason: "deploying v2", was_paused: true });
+    const human = await runCli(["pause", "echo", ...gateway]);
+    expect(human.stdout).toBe(`queue echo was already paused (since ${String(view.paused_at)}); nothing changed\n`);
+
+    const listed = await runCli(["paused", ...gateway]);
+    const [header = "", row = "", ...more] = listed.stdout.trimEnd().split("\n");
+    expect(header).toMatch(/^NAME\s+PAUSED AT\s+REASON$/);
+    expect(row).toBe(`echo  ${String(view.paused_at)}  deploying v2`);
+    expect(more).toEqual([]);
+    expect(JSON.parse((await runCli(["paused", "--json", ...gateway])).stdout)).toEqual([{ name: "echo", reason: "deploying v2", paused_at: view.paused_at }]);
+
+    const submitted = await runCli(["submit", "echo", "--payload", "held", ...gateway]);
+    expect(submitted.code, submitted.stderr).toBe(0);
+    const taskId = submitted.stdout.trim();
+    expect(JSON.parse((await runCli(["get", taskId, "--json", ...gateway])).stdout)).toMatchObject({ state: "queued" });
+
+    const resumed = await runCli(["resume", "echo", ...gateway]);
+    expect(resumed, resumed.stderr).toMatchObject({ code: 0, stdout: `resumed queue echo (paused since ${String(view.paused_at)})\n` });
+    const watched = await runCli(["watch", taskId, "--json", ...gateway]);
+    expect(watched.code, watched.stderr).toBe(0);
+    expect(watched.stdout.trim().split("\n").map((line) => (JSON.parse(line) as { state: string }).state).at(-1)).toBe("succeeded");
+    const notPaused = await runCli(["resume", "echo", ...gateway]);
+    expect(notPaused).toMatchObject({ code: 0, stdout: "queue echo was not paused: nothing to resume\n" });
+    expect(JSON.parse((await runCli(["resume", "echo", "--json", ...gateway])).stdout)).toEqual({ name: "echo", was_paused: false });
+    const bad = await runCli(["pause", "has space", ...gateway]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/^error \(InvalidArgument\): name "has space" may only contain/);
+  });
+
   it("cancel cancels a queued task, once", async () => {
     const submitted = await runCli(["submit", "nobody-serves-this", "--payload", "never runs", ...gateway]);
     expect(submitted.code, submitted.stderr).toBe(0);
@@ -333,6 +370,9 @@ describe("--help", () => {
     { command: "list", shows: "--page-token <token>" },
     { command: "cancel", shows: "--reason <text>" },
     { command: "workers", shows: "--json" },
+    { command: "pause", shows: "--reason <text>" },
+    { command: "resume", shows: "--json" },
+    { command: "paused", shows: "--json" },
   ];
 
   it.each(commands)("$command --help prints its usage", async ({ command, shows }) => {

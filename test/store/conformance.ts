@@ -11,6 +11,7 @@ import type {
 } from "../../packages/server/src/store/store.js";
 import { describeDelayAndPriorityConformance } from "./conformance-delays.js";
 import { describeScaleOutConformance } from "./conformance-scale-out.js";
+import { describePausedNameConformance } from "./conformance-paused.js";
 
 export const T0 = Date.UTC(2026, 0, 1);
 export const terms: LeaseTerms = { leaseMs: 10_000, deadlineGraceMs: 5_000 };
@@ -649,6 +650,7 @@ export function describeTaskStoreConformance(backendName: string, open: (options
 
     describeScaleOutConformance({ store: () => store, task, claimOnly, sequences });
     describeDelayAndPriorityConformance({ store: () => store, task, claimOnly, sequences });
+    describePausedNameConformance({ store: () => store, task, claimOnly, sequences });
 
     describe("writes fired together (group commit)", () => {
       it("enqueues 500 tasks concurrently and hands each to exactly one of 5 concurrent workers", async () => {

@@ -125,6 +125,30 @@ describe("PostgresStore: several stores on one database", () => {
     expect(new Set(claimed.map((attempt) => attempt.taskId)).size).toBe(1_500);
   });
 
+  it("a name paused through one store is not claimed through the other; its resume wakes the other with a work hint", async () => {
+    const [a, b] = await pair({ pollIntervalMs: 600_000 });
+    const recorder = new SignalRecorder(b);
+    try {
+      const now = Date.now();
+      await a.pauseName("resize", "maintenance", now);
+      await b.enqueue([newTask("p1"), newTask("other", { name: "email" })], now);
+      const [claimed = []] = await b.claim([{ workerId: "w", names: ["resize", "email"], limit: 10 }], now, terms);
+      expect(claimed.map((attempt) => attempt.taskId)).toEqual(["other"]);
+      expect((await b.listPausedNames()).map((paused) => paused.name)).toEqual(["resize"]);
+      // Both pausing at once: one row, one of them answers that it was paused already.
+      const both = await Promise.all([a.pauseName("email", "x", now), b.pauseName("email", "y", now)]);
+      expect(both.map((outcome) => outcome.wasPaused).sort()).toEqual([false, true]);
+      expect(both[0]?.paused.reason).toBe(both[1]?.paused.reason);
+      const before = recorder.namedWork.length;
+      expect(await a.resumeName("resize")).toMatchObject({ name: "resize", reason: "maintenance" });
+      await recorder.until(() => recorder.namedWork.slice(before).some((names) => names.includes("resize")), "B's work hint for the resumed name");
+      const [after = []] = await b.claim([{ workerId: "w", names: ["resize"], limit: 10 }], now, terms);
+      expect(after.map((attempt) => attempt.taskId)).toEqual(["p1"]);
+    } finally {
+      recorder.stop();
+    }
+  });
+
   it("the same idempotency key through two stores at once gives one task; a different request is refused", async () => {
     const [a, b] = await pair();
     const now = Date.now();
@@ -288,6 +312,9 @@ describe("PostgresStore: several stores on one database", () => {
     await withSchemaClient(schema, async (client) => {
       await client.query(`INSERT INTO tasks (id, name, description, payload, state, max_retries, timeout_ms, retry_backoff_ms, created_at, finished_at, last_sequence)
         SELECT 'done-' || i, 'resize', '', '\\x', 'succeeded', 0, 1000, 1000, i, i, 3 FROM generate_series(1, 100000) AS i`);
+      // Many paused names (none of them this claim's), so the planner sees a table worth an index.
+      await client.query(`INSERT INTO paused_names (name, reason, paused_at) SELECT 'paused-' || i, '', i FROM generate_series(1, 5000) AS i`);
+      await client.query("ANALYZE paused_names");
     });
     await store.enqueue(Array.from({ length: 50 }, (_, i) => newTask(`q${i}`)), Date.now());
     await store.analyze();
@@ -295,6 +322,11 @@ describe("PostgresStore: several stores on one database", () => {
       (await client.query(`EXPLAIN ${claimSql}`, ["w1", "resize", 10, 0, 0, 0])).rows.map((row) => String(row["QUERY PLAN"])).join("\n"));
     // Read in claim order (name, priority DESC, seq) from the partial index: no sort of the queue.
     expect(plan).toContain("tasks_claim");
+    // The paused-name test is one primary-key lookup, run once for the statement (a one-time
+    // filter above the queue's index scan), not a scan nor a test per row.
+    expect(plan).toContain("paused_names_pkey");
+    expect(plan).toContain("One-Time Filter");
+    expect(plan).not.toMatch(/Seq Scan on paused_names/);
     expect(plan).not.toMatch(/Sort/);
     expect(plan).not.toMatch(/Seq Scan on tasks/);
     // Nor do the sweeps, counts and retention read the finished rows.

@@ -63,6 +63,21 @@ describe.each(usableSqliteDrivers())("SqliteStore on a file, %s", (driver) => {
     for (const store of opened.splice(0)) await store.close();
   });
 
+  it("keeps a paused name paused across close and reopen", async () => {
+    const path = freshPath();
+    const before = await openStore({ path });
+    await before.pauseName("resize", "deploying", T0);
+    await before.enqueue([newTask("held")], T0 + 1);
+    await before.close();
+    const after = await openStore({ path });
+    expect(await after.listPausedNames()).toEqual([{ name: "resize", reason: "deploying", pausedAt: T0 }]);
+    const [claimed] = await after.claim([{ workerId: "w1", names: ["resize"], limit: 10 }], T0 + 2, terms);
+    expect(claimed).toEqual([]);
+    await after.resumeName("resize");
+    const [resumed] = await after.claim([{ workerId: "w1", names: ["resize"], limit: 10 }], T0 + 3, terms);
+    expect(resumed?.map((attempt) => attempt.taskId)).toEqual(["held"]);
+  });
+
   it("keeps queued, running and finished tasks across close and reopen", async () => {
     const path = freshPath();
     const before = await openStore({ path });
@@ -102,6 +117,9 @@ describe.each(usableSqliteDrivers())("SqliteStore on a file, %s", (driver) => {
         .map((row) => row.detail).join("\n")));
     const [claimPlan, promotePlan, nextDuePlan] = plans;
     expect(claimPlan).toContain("tasks_claim");
+    // The paused-name test is a primary-key search of paused_names, not a scan.
+    expect(claimPlan).toMatch(/SEARCH paused_names USING PRIMARY KEY/);
+    expect(claimPlan).not.toMatch(/SCAN paused_names/);
     expect(promotePlan).toContain("tasks_scheduled_due");
     expect(nextDuePlan).toContain("tasks_scheduled_due");
     for (const plan of plans) {

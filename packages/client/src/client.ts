@@ -1,7 +1,10 @@
 import { Metadata } from "@grpc/grpc-js";
 import { GatewayClient, TaskState as ProtoTaskState, type ProgressUpdate, type SubmitTaskRequest } from "./protocol/generated/orchestrator/v1/orchestrator.js";
 import { isTerminal, stateFromProto, stateToProto, type TaskState } from "./protocol/states.js";
-import { toTaskInfo, toTaskUpdate, toWorkerSummary, type TaskInfo, type TaskPage, type TaskUpdate, type WorkerSummary } from "./types.js";
+import {
+  toPausedQueueInfo, toTaskInfo, toTaskUpdate, toWorkerSummary, type PausedQueueInfo, type PauseQueueResult, type ResumeQueueResult, type TaskInfo,
+  type TaskPage, type TaskUpdate, type WorkerSummary,
+} from "./types.js";
 import { Code } from "./errors/code.js";
 import { OrchestratorError } from "./errors/orchestrator-error.js";
 import { encodeResult } from "./worker/handler.js";
@@ -135,6 +138,28 @@ export class OrchestratorClient {
 
   async workers(): Promise<WorkerSummary[]> {
     return (await this.call(this.gateway.listWorkers, {})).workers.map(toWorkerSummary);
+  }
+
+  /**
+   * Pauses a queue (the tasks of one name) on every Scheduler: submits are still accepted and
+   * stored, no task of the name starts, running attempts finish. Pausing a paused queue changes
+   * nothing (`wasPaused` is true, and the first pause's reason and time are kept).
+   */
+  async pauseQueue(name: string, options: { reason?: string } = {}): Promise<PauseQueueResult> {
+    const answer = await this.call(this.gateway.pauseQueue, { name, reason: options.reason ?? "" });
+    if (!answer.queue) throw new OrchestratorError(Code.Internal, "the gateway answered PauseQueue without the queue");
+    return { queue: toPausedQueueInfo(answer.queue), wasPaused: answer.wasPaused };
+  }
+
+  /** Resumes a paused queue: its waiting tasks start again. `wasPaused` is false when it was not paused (nothing changed). */
+  async resumeQueue(name: string): Promise<ResumeQueueResult> {
+    const answer = await this.call(this.gateway.resumeQueue, { name });
+    return { wasPaused: answer.wasPaused, queue: answer.queue ? toPausedQueueInfo(answer.queue) : null };
+  }
+
+  /** The paused queues, by name. */
+  async listPausedQueues(): Promise<PausedQueueInfo[]> {
+    return (await this.call(this.gateway.listPausedQueues, {})).queues.map(toPausedQueueInfo);
   }
 
   /**

@@ -9,4 +9,4 @@ export { TaskFailure } from "./errors/task-failure.js";
 export { OrchestratorError } from "./errors/orchestrator-error.js";
 export { Code } from "./errors/code.js";
 export { taskStates, isTerminal } from "./protocol/states.js";
-export type { TaskState, TaskUpdate, TaskInfo, TaskPage, WorkerSummary } from "./types.js";
+export type { TaskState, TaskUpdate, TaskInfo, TaskPage, WorkerSummary, PausedQueueInfo, PauseQueueResult, ResumeQueueResult } from "./types.js";

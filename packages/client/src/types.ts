@@ -1,6 +1,6 @@
 // The SDK's own types: string states, Dates and nulls for what is unset. The generated wire types
 // stay behind them (each value keeps its wire message as `raw`, for the rare field not mapped here).
-import type { ProgressUpdate, Task, WorkerInfo } from "./protocol/generated/orchestrator/v1/orchestrator.js";
+import type { PausedQueue, ProgressUpdate, Task, WorkerInfo } from "./protocol/generated/orchestrator/v1/orchestrator.js";
 import { stateFromProto, type TaskState } from "./protocol/states.js";
 
 export type { TaskState };
@@ -70,6 +70,30 @@ export interface WorkerSummary {
   raw: WorkerInfo;
 }
 
+/** A paused queue (task name): its tasks are accepted and stored, but none starts until it is resumed. */
+export interface PausedQueueInfo {
+  name: string;
+  /** Why, as given to pauseQueue; "" when none was given. */
+  reason: string;
+  /** When it was paused (a repeated pause keeps the first time). */
+  pausedAt: Date;
+  raw: PausedQueue;
+}
+
+/** What pauseQueue answers: the pause as stored, and whether the name was paused already. */
+export interface PauseQueueResult {
+  queue: PausedQueueInfo;
+  /** True when the name was paused already (its first pause, reason and time, is kept). */
+  wasPaused: boolean;
+}
+
+/** What resumeQueue answers: whether the name was paused, and the pause it ended. */
+export interface ResumeQueueResult {
+  wasPaused: boolean;
+  /** The pause this call ended; null when the name was not paused. */
+  queue: PausedQueueInfo | null;
+}
+
 function stateOf(wire: number): TaskState {
   const state = stateFromProto(wire);
   if (!state) throw new TypeError(`the server sent an unknown task state ${wire}`);
@@ -102,4 +126,8 @@ export function toWorkerSummary(raw: WorkerInfo): WorkerSummary {
     workerId: raw.workerId, taskNames: raw.taskNames, slots: raw.slots, running: raw.running, draining: raw.draining,
     connectedAt: new Date(raw.connectedAtMs), lastSeenAt: new Date(raw.lastSeenMs), raw,
   };
+}
+
+export function toPausedQueueInfo(raw: PausedQueue): PausedQueueInfo {
+  return { name: raw.name, reason: raw.reason, pausedAt: new Date(raw.pausedAtMs), raw };
 }

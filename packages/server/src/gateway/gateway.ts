@@ -144,6 +144,10 @@ export class Gateway {
       // Cancelling twice ends as cancelling once.
       cancelTask: unary((request) => this.forward((s) => s.cancelTask, request, true)),
       listWorkers: unary((request) => this.forward((s) => s.listWorkers, request, true)),
+      // Pausing or resuming twice ends as doing it once (the answer's was_paused may then differ).
+      pauseQueue: unary((request) => this.forward((s) => s.pauseQueue, request, true)),
+      resumeQueue: unary((request) => this.forward((s) => s.resumeQueue, request, true)),
+      listPausedQueues: unary((request) => this.forward((s) => s.listPausedQueues, request, true)),
       subscribeProgress: serverStream((request, call, signal) => this.relayProgress(request, call, signal)),
     };
   }

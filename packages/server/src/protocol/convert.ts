@@ -1,5 +1,5 @@
-import { stateToProto, type ProgressUpdate, type Task } from "orchestrator-ts-client/internal";
-import type { TaskEvent, TaskRecord } from "../store/store.js";
+import { stateToProto, type PausedQueue, type ProgressUpdate, type Task } from "orchestrator-ts-client/internal";
+import type { PausedName, TaskEvent, TaskRecord } from "../store/store.js";
 
 function bytes(value: Uint8Array | null): Buffer {
   if (!value) return Buffer.alloc(0);
@@ -23,6 +23,10 @@ export function eventToProto(event: TaskEvent): ProgressUpdate {
     percent: event.percent, message: event.message, timestampMs: event.timestamp, workerId: event.workerId ?? "",
     result: bytes(event.result), error: event.error ?? "", nextAttemptAtMs: event.nextAttemptAt ?? 0,
   };
+}
+
+export function pausedToProto(paused: PausedName): PausedQueue {
+  return { name: paused.name, reason: paused.reason, pausedAtMs: paused.pausedAt };
 }
 
 export function toBuffer(value: Uint8Array): Buffer {

@@ -3,7 +3,7 @@ import { status } from "@grpc/grpc-js";
 import type {
   SchedulerMessage, SchedulerServer, SubmitTaskRequest, SubmitTaskResponse, WorkerMessage,
 } from "orchestrator-ts-client/internal";
-import { taskToProto } from "../protocol/convert.js";
+import { pausedToProto, taskToProto } from "../protocol/convert.js";
 import { stateToProto } from "orchestrator-ts-client/internal";
 import { version } from "orchestrator-ts-client/internal";
 import { toServiceError } from "orchestrator-ts-client/internal";
@@ -51,6 +51,15 @@ export function schedulerGrpcService(scheduler: Scheduler, logger: Logger): Sche
       return { state: stateToProto(outcome.state), cancelled: outcome.cancelled };
     }),
     listWorkers: unary(() => ({ workers: scheduler.listWorkers() })),
+    pauseQueue: unary(async (request) => {
+      const outcome = await scheduler.pauseQueue(request.name, request.reason);
+      return { queue: pausedToProto(outcome.paused), wasPaused: outcome.wasPaused };
+    }),
+    resumeQueue: unary(async (request) => {
+      const ended = await scheduler.resumeQueue(request.name);
+      return { wasPaused: ended !== null, queue: ended ? pausedToProto(ended) : undefined };
+    }),
+    listPausedQueues: unary(async () => ({ queues: (await scheduler.listPausedQueues()).map(pausedToProto) })),
     watch: (call) => serveWatchStream(call, scheduler, logger),
     connect: (call) => handleWorkerStream(scheduler, call, logger),
   };

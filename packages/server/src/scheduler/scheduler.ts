@@ -6,7 +6,7 @@ import { AttemptOutcome } from "orchestrator-ts-client/internal";
 import type {
   ListTasksRequest, SubmitTaskRequest, TaskProgress, TaskResult, WorkerInfo, WorkerMessage,
 } from "orchestrator-ts-client/internal";
-import type { AttemptFailure, AttemptRef, CancelOutcome, LeaseRenewal, RetryBackoff, NewTask, TaskEvent, TaskPage, TaskRecord, TaskStore } from "../store/store.js";
+import type { AttemptFailure, AttemptRef, CancelOutcome, LeaseRenewal, PausedName, PauseOutcome, RetryBackoff, NewTask, TaskEvent, TaskPage, TaskRecord, TaskStore } from "../store/store.js";
 import { isTerminal } from "../store/store.js";
 import { Dispatcher } from "./dispatcher.js";
 import { EventHub } from "./event-hub.js";
@@ -14,7 +14,7 @@ import { FailureLog } from "./failure-log.js";
 import { limits } from "./limits.js";
 import type { CompiledSchedulerOptions } from "./options.js";
 import { Maintenance } from "./maintenance.js";
-import { validateBatch, validateListFilter, validateReason, validateSubmit, validateTaskId, validateTaskName } from "./validation.js";
+import { validateBatch, validateListFilter, validatePauseReason, validateReason, validateSubmit, validateTaskId, validateTaskName } from "./validation.js";
 import { attemptKey, WorkerRegistry, WorkerSession, type WorkerChannel } from "./worker-registry.js";
 
 export type SchedulerState = "created" | "running" | "stopping" | "stopped";
@@ -187,6 +187,32 @@ export class Scheduler {
     // The running attempt's worker, attached here or to another Scheduler, is told through the event feed.
     if (outcome.cancelled) this.logger.info({ task_id: id }, "Task cancelled");
     return outcome;
+  }
+
+  /**
+   * Pauses a queue (a task name): the store stops every Scheduler on it from starting its tasks
+   * from the commit on. Submits are still accepted; running attempts finish.
+   */
+  async pauseQueue(name: string, reason: string): Promise<PauseOutcome> {
+    this.assertRunning();
+    const outcome = await this.store.pauseName(validateTaskName(name), validatePauseReason(reason), this.clock.now());
+    if (!outcome.wasPaused) this.logger.info({ name, reason }, "Queue paused");
+    return outcome;
+  }
+
+  /**
+   * Resumes a paused queue: the store's work-available signal (here, and through the store's hint
+   * on every other Scheduler) kicks dispatch for the name. Null when it was not paused.
+   */
+  async resumeQueue(name: string): Promise<PausedName | null> {
+    this.assertRunning();
+    const ended = await this.store.resumeName(validateTaskName(name));
+    if (ended) this.logger.info({ name, paused_for_ms: this.clock.now() - ended.pausedAt }, "Queue resumed");
+    return ended;
+  }
+
+  listPausedQueues(): Promise<PausedName[]> {
+    return this.store.listPausedNames();
   }
 
   /**

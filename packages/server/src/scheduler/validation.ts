@@ -109,3 +109,9 @@ export function validateReason(reason: string): string {
   if (reason.length > limits.reasonMaxLength) throw OrchestratorError.invalidArgument(`reason is ${reason.length} characters long; the limit is ${limits.reasonMaxLength}`);
   return reason || "cancelled by request";
 }
+
+/** The reason of a PauseQueue: free text, at most reasonMaxLength; empty stays empty. */
+export function validatePauseReason(reason: string): string {
+  if (reason.length > limits.reasonMaxLength) throw OrchestratorError.invalidArgument(`reason is ${reason.length} characters long; the limit is ${limits.reasonMaxLength}`);
+  return reason;
+}

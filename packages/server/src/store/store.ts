@@ -154,6 +154,24 @@ export interface ExpiredAttempt extends AttemptRef {
   event: TaskEvent;
 }
 
+/**
+ * A task name whose tasks are not dispatched: they are still accepted, stored and (when delayed)
+ * promoted, but no claim takes them until the name is resumed. Attempts already running carry on.
+ */
+export interface PausedName {
+  name: string;
+  /** Why, as the caller gave it (may be empty). */
+  reason: string;
+  /** When it was paused (the caller's clock, ms); a repeated pause keeps the first time. */
+  pausedAt: number;
+}
+
+export interface PauseOutcome {
+  paused: PausedName;
+  /** True when the name was paused already (the stored pause is kept as it was). */
+  wasPaused: boolean;
+}
+
 export interface TaskFilter {
   state?: TaskState | undefined;
   name?: string | undefined;
@@ -222,6 +240,21 @@ export interface TaskStore {
   nextDueAt(): Promise<number | null>;
 
   cancel(taskId: string, reason: string, now: number): Promise<CancelOutcome | null>;
+
+  /**
+   * Pauses a task name: from the commit on, no claim (by any Scheduler on this store) takes its
+   * tasks. Pausing a paused name changes nothing and answers the stored pause.
+   */
+  pauseName(name: string, reason: string, now: number): Promise<PauseOutcome>;
+
+  /**
+   * Resumes a paused task name and signals work available for it (to every Scheduler on the
+   * store, as an enqueue does). Returns the pause it ended, or null when the name was not paused.
+   */
+  resumeName(name: string): Promise<PausedName | null>;
+
+  /** Every paused task name, by name. */
+  listPausedNames(): Promise<PausedName[]>;
 
   getTask(taskId: string): Promise<TaskRecord | null>;
   /** Newest first; listed tasks carry an empty payload and no result (getTask has them). */

@@ -29,11 +29,13 @@ export const accessPolicy: Readonly<Record<string, Readonly<Record<string, Acces
     HealthCheck: "open",
     SubmitTask: gatewayTasks, SubmitTasks: gatewayTasks, SubmitStream: gatewayTasks, SubscribeProgress: gatewayTasks,
     GetTask: gatewayTasks, ListTasks: gatewayTasks, CancelTask: gatewayTasks, ListWorkers: gatewayTasks,
+    PauseQueue: gatewayTasks, ResumeQueue: gatewayTasks, ListPausedQueues: gatewayTasks,
   },
   "orchestrator.v1.Scheduler": {
     HealthCheck: "open",
     SubmitTask: schedulerTasks, SubmitTasks: schedulerTasks, SubmitStream: schedulerTasks, Watch: schedulerTasks,
     GetTask: schedulerTasks, ListTasks: schedulerTasks, CancelTask: schedulerTasks, ListWorkers: schedulerTasks,
+    PauseQueue: schedulerTasks, ResumeQueue: schedulerTasks, ListPausedQueues: schedulerTasks,
     Connect: ["worker"],
   },
   "orchestrator.v1.Worker": {

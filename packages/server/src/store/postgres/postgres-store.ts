@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type pg from "pg";
 import type {
   AttemptFailure, AttemptRef, CancelOutcome, ClaimedAttempt, ClaimRequest, ExpiredAttempt, Leadership,
-  LeaseRenewal, LeaseTerms, NewTask, RetryBackoff, StoreSignals, TaskEvent, TaskFilter, TaskPage, TaskRecord, TaskState, TaskStore,
+  LeaseRenewal, LeaseTerms, NewTask, PausedName, PauseOutcome, RetryBackoff, StoreSignals, TaskEvent, TaskFilter, TaskPage, TaskRecord, TaskState, TaskStore,
 } from "../store.js";
 import { firstEvent, isTerminal, promoteBatch, retryDelayMs, taskStates } from "../store.js";
 import { keyReusedError, requestFingerprint } from "../idempotency.js";
@@ -26,6 +26,7 @@ import { insertEventsAndNotifySql, insertEventsSql, listEventsSql } from "./sql/
 import { currentAttemptSql, failFinallySql, retryLaterSql } from "./sql/fail.js";
 import { acquireLeadershipSql, readLeadershipSql, releaseLeadershipSql } from "./sql/leadership.js";
 import { expiredAttemptsSql, extendAllLeasesSql, extendLeasesSql } from "./sql/leases.js";
+import { listPausedNamesSql, pauseNameSql, resumeNameSql } from "./sql/paused.js";
 import { progressSql } from "./sql/progress.js";
 import { getTaskSql, listTasksSql } from "./sql/read.js";
 import { analyzeSql, deleteFinishedSql } from "./sql/retention.js";
@@ -462,6 +463,29 @@ export class PostgresStore implements TaskStore {
     });
   }
 
+  pauseName(name: string, reason: string, now: number): Promise<PauseOutcome> {
+    return this.writes.run(async (tx) => {
+      const { rows: [row] } = await tx.query(pauseNameSql, [name, reason, now + tx.skewMs]);
+      if (!row) throw new Error(`pausing ${name} returned no row`);
+      return { paused: toPausedName(row, tx.skewMs), wasPaused: row.fresh !== true };
+    });
+  }
+
+  resumeName(name: string): Promise<PausedName | null> {
+    return this.writes.run(async (tx) => {
+      const { rows: [row] } = await tx.query(resumeNameSql, [name]);
+      if (!row) return null;
+      // Its queued tasks are claimable again: this commit's hint wakes every Scheduler, as an enqueue's does.
+      tx.log.workAvailable(name);
+      return toPausedName(row, tx.skewMs);
+    });
+  }
+
+  async listPausedNames(): Promise<PausedName[]> {
+    const skewMs = await this.skewMs();
+    return (await this.read(listPausedNamesSql)).map((row) => toPausedName(row, skewMs));
+  }
+
   async getTask(taskId: string): Promise<TaskRecord | null> {
     const skewMs = await this.skewMs();
     const [row] = await this.read(getTaskSql, [taskId]);
@@ -600,6 +624,10 @@ function toTask(row: Row, skewMs: number): TaskRecord {
     nextAttemptAt: shifted(row.next_attempt_at, skewMs), lastSequence: Number(row.last_sequence),
     priority: Number(row.priority ?? 0), runAt: shifted(row.run_at, skewMs),
   };
+}
+
+function toPausedName(row: Row, skewMs: number): PausedName {
+  return { name: String(row.name), reason: String(row.reason), pausedAt: Number(row.paused_at) - skewMs };
 }
 
 function toEvent(row: Row, skewMs: number): TaskEvent {

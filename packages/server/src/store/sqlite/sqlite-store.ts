@@ -1,7 +1,7 @@
 import { dirname } from "node:path";
 import type {
   AttemptFailure, AttemptRef, CancelOutcome, ClaimedAttempt, ClaimRequest, ExpiredAttempt, Leadership, LeaseRenewal,
-  LeaseTerms, NewTask, RetryBackoff, StoreSignals, TaskEvent, TaskFilter, TaskPage, TaskRecord, TaskState, TaskStore,
+  LeaseTerms, NewTask, PausedName, PauseOutcome, RetryBackoff, StoreSignals, TaskEvent, TaskFilter, TaskPage, TaskRecord, TaskState, TaskStore,
 } from "../store.js";
 import { firstEvent, isTerminal, promoteBatch, retryDelayMs, taskStates } from "../store.js";
 import { LocalSignals } from "../signals.js";
@@ -21,6 +21,7 @@ import { insertEventSql, listEventsSql } from "./sql/events.js";
 import { currentAttemptSql, failFinallySql, retryLaterSql } from "./sql/fail.js";
 import { readLeadershipSql, releaseLeadershipSql, writeLeadershipSql } from "./sql/leadership.js";
 import { expiredAttemptsSql, extendAllLeasesSql, extendLeasesSql } from "./sql/leases.js";
+import { listPausedNamesSql, pausedNameSql, pauseNameSql, resumeNameSql } from "./sql/paused.js";
 import { progressSql } from "./sql/progress.js";
 import { getTaskSql, listTasksSql } from "./sql/read.js";
 import { deleteTaskEventsSql, deleteTaskKeysSql, deleteTaskSql, finishedTasksSql } from "./sql/retention.js";
@@ -270,6 +271,29 @@ export class SqliteStore implements TaskStore {
     });
   }
 
+  pauseName(name: string, reason: string, now: number): Promise<PauseOutcome> {
+    return this.writes.run(() => {
+      const existing = this.sql(pausedNameSql).get(name) as Row | undefined;
+      if (existing) return { paused: toPausedName(existing), wasPaused: true };
+      this.sql(pauseNameSql).run({ name, reason, now });
+      return { paused: { name, reason, pausedAt: now }, wasPaused: false };
+    });
+  }
+
+  resumeName(name: string): Promise<PausedName | null> {
+    return this.writes.run(() => {
+      const row = this.sql(resumeNameSql).get(name) as Row | undefined;
+      if (!row) return null;
+      // Its queued tasks are claimable again: the same signal an enqueue gives.
+      this.writes.log.workAvailable(name);
+      return toPausedName(row);
+    });
+  }
+
+  listPausedNames(): Promise<PausedName[]> {
+    return Promise.resolve((this.sql(listPausedNamesSql).all() as Row[]).map(toPausedName));
+  }
+
   getTask(taskId: string): Promise<TaskRecord | null> {
     const row = this.sql(getTaskSql).get(taskId) as Row | undefined;
     return Promise.resolve(row ? toTask(row) : null);
@@ -381,6 +405,10 @@ function toTask(row: Row): TaskRecord {
     nextAttemptAt: nullableNumber(row.next_attempt_at), lastSequence: Number(row.last_sequence),
     priority: Number(row.priority ?? 0), runAt: nullableNumber(row.run_at),
   };
+}
+
+function toPausedName(row: Row): PausedName {
+  return { name: String(row.name), reason: String(row.reason), pausedAt: Number(row.paused_at) };
 }
 
 function toEvent(row: Row): TaskEvent {

@@ -287,6 +287,51 @@ export interface ListWorkersResponse {
   workers: WorkerInfo[];
 }
 
+/** A paused queue: a task name whose tasks are accepted and stored but not started until it is resumed. */
+export interface PausedQueue {
+  /** The task name (1-128 characters of [A-Za-z0-9._:/-]). */
+  name: string;
+  /** Why, as given to PauseQueue (may be empty). */
+  reason: string;
+  /** Unix milliseconds at which it was paused (the first PauseQueue of a repeated pause). */
+  pausedAtMs: number;
+}
+
+export interface PauseQueueRequest {
+  /** The task name to pause. */
+  name: string;
+  /** Free text for people, at most 1,024 characters. */
+  reason: string;
+}
+
+export interface PauseQueueResponse {
+  /** The pause as stored: on a repeated pause, the first one's reason and time. */
+  queue:
+    | PausedQueue
+    | undefined;
+  /** True when the name was paused already (nothing changed). */
+  wasPaused: boolean;
+}
+
+export interface ResumeQueueRequest {
+  name: string;
+}
+
+export interface ResumeQueueResponse {
+  /** False when the name was not paused (nothing changed). */
+  wasPaused: boolean;
+  /** The pause this call ended; unset when was_paused is false. */
+  queue: PausedQueue | undefined;
+}
+
+export interface ListPausedQueuesRequest {
+}
+
+export interface ListPausedQueuesResponse {
+  /** By name. */
+  queues: PausedQueue[];
+}
+
 /**
  * What the Gateway says on a Watch stream; all it has to say in one turn travels in one message,
  * applied in field order: subscribe, then unsubscribe, then credit.
@@ -2350,6 +2395,443 @@ export const ListWorkersResponse: MessageFns<ListWorkersResponse> = {
   },
 };
 
+function createBasePausedQueue(): PausedQueue {
+  return { name: "", reason: "", pausedAtMs: 0 };
+}
+
+export const PausedQueue: MessageFns<PausedQueue> = {
+  encode(message: PausedQueue, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    if (message.pausedAtMs !== 0) {
+      writer.uint32(24).int64(message.pausedAtMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PausedQueue {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePausedQueue();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.pausedAtMs = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<PausedQueue>, I>>(base?: I): PausedQueue {
+    return PausedQueue.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PausedQueue>, I>>(object: I): PausedQueue {
+    const message = createBasePausedQueue();
+    message.name = object.name ?? "";
+    message.reason = object.reason ?? "";
+    message.pausedAtMs = object.pausedAtMs ?? 0;
+    return message;
+  },
+};
+
+function createBasePauseQueueRequest(): PauseQueueRequest {
+  return { name: "", reason: "" };
+}
+
+export const PauseQueueRequest: MessageFns<PauseQueueRequest> = {
+  encode(message: PauseQueueRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PauseQueueRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePauseQueueRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<PauseQueueRequest>, I>>(base?: I): PauseQueueRequest {
+    return PauseQueueRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PauseQueueRequest>, I>>(object: I): PauseQueueRequest {
+    const message = createBasePauseQueueRequest();
+    message.name = object.name ?? "";
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBasePauseQueueResponse(): PauseQueueResponse {
+  return { queue: undefined, wasPaused: false };
+}
+
+export const PauseQueueResponse: MessageFns<PauseQueueResponse> = {
+  encode(message: PauseQueueResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.queue !== undefined) {
+      PausedQueue.encode(message.queue, writer.uint32(10).fork()).join();
+    }
+    if (message.wasPaused !== false) {
+      writer.uint32(16).bool(message.wasPaused);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PauseQueueResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePauseQueueResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.queue = PausedQueue.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.wasPaused = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<PauseQueueResponse>, I>>(base?: I): PauseQueueResponse {
+    return PauseQueueResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PauseQueueResponse>, I>>(object: I): PauseQueueResponse {
+    const message = createBasePauseQueueResponse();
+    message.queue = (object.queue !== undefined && object.queue !== null)
+      ? PausedQueue.fromPartial(object.queue)
+      : undefined;
+    message.wasPaused = object.wasPaused ?? false;
+    return message;
+  },
+};
+
+function createBaseResumeQueueRequest(): ResumeQueueRequest {
+  return { name: "" };
+}
+
+export const ResumeQueueRequest: MessageFns<ResumeQueueRequest> = {
+  encode(message: ResumeQueueRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResumeQueueRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResumeQueueRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ResumeQueueRequest>, I>>(base?: I): ResumeQueueRequest {
+    return ResumeQueueRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ResumeQueueRequest>, I>>(object: I): ResumeQueueRequest {
+    const message = createBaseResumeQueueRequest();
+    message.name = object.name ?? "";
+    return message;
+  },
+};
+
+function createBaseResumeQueueResponse(): ResumeQueueResponse {
+  return { wasPaused: false, queue: undefined };
+}
+
+export const ResumeQueueResponse: MessageFns<ResumeQueueResponse> = {
+  encode(message: ResumeQueueResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.wasPaused !== false) {
+      writer.uint32(8).bool(message.wasPaused);
+    }
+    if (message.queue !== undefined) {
+      PausedQueue.encode(message.queue, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResumeQueueResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResumeQueueResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.wasPaused = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.queue = PausedQueue.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ResumeQueueResponse>, I>>(base?: I): ResumeQueueResponse {
+    return ResumeQueueResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ResumeQueueResponse>, I>>(object: I): ResumeQueueResponse {
+    const message = createBaseResumeQueueResponse();
+    message.wasPaused = object.wasPaused ?? false;
+    message.queue = (object.queue !== undefined && object.queue !== null)
+      ? PausedQueue.fromPartial(object.queue)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListPausedQueuesRequest(): ListPausedQueuesRequest {
+  return {};
+}
+
+export const ListPausedQueuesRequest: MessageFns<ListPausedQueuesRequest> = {
+  encode(_: ListPausedQueuesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListPausedQueuesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListPausedQueuesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ListPausedQueuesRequest>, I>>(base?: I): ListPausedQueuesRequest {
+    return ListPausedQueuesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListPausedQueuesRequest>, I>>(_: I): ListPausedQueuesRequest {
+    const message = createBaseListPausedQueuesRequest();
+    return message;
+  },
+};
+
+function createBaseListPausedQueuesResponse(): ListPausedQueuesResponse {
+  return { queues: [] };
+}
+
+export const ListPausedQueuesResponse: MessageFns<ListPausedQueuesResponse> = {
+  encode(message: ListPausedQueuesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.queues) {
+      PausedQueue.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListPausedQueuesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListPausedQueuesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.queues.push(PausedQueue.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ListPausedQueuesResponse>, I>>(base?: I): ListPausedQueuesResponse {
+    return ListPausedQueuesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListPausedQueuesResponse>, I>>(object: I): ListPausedQueuesResponse {
+    const message = createBaseListPausedQueuesResponse();
+    message.queues = object.queues?.map((e) => PausedQueue.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 function createBaseWatchRequest(): WatchRequest {
   return { subscribe: [], unsubscribe: [], credit: [] };
 }
@@ -4175,6 +4657,40 @@ export const GatewayService = {
     responseSerialize: (value: ListWorkersResponse): Buffer => Buffer.from(ListWorkersResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListWorkersResponse => ListWorkersResponse.decode(value),
   },
+  /**
+   * Stops starting tasks of a name (on every Scheduler): submits are still accepted and stored,
+   * running attempts finish. Pausing a paused name changes nothing.
+   */
+  pauseQueue: {
+    path: "/orchestrator.v1.Gateway/PauseQueue" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PauseQueueRequest): Buffer => Buffer.from(PauseQueueRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PauseQueueRequest => PauseQueueRequest.decode(value),
+    responseSerialize: (value: PauseQueueResponse): Buffer => Buffer.from(PauseQueueResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PauseQueueResponse => PauseQueueResponse.decode(value),
+  },
+  /** Starts the name's waiting tasks again. Resuming a name that is not paused changes nothing. */
+  resumeQueue: {
+    path: "/orchestrator.v1.Gateway/ResumeQueue" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ResumeQueueRequest): Buffer => Buffer.from(ResumeQueueRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ResumeQueueRequest => ResumeQueueRequest.decode(value),
+    responseSerialize: (value: ResumeQueueResponse): Buffer => Buffer.from(ResumeQueueResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ResumeQueueResponse => ResumeQueueResponse.decode(value),
+  },
+  listPausedQueues: {
+    path: "/orchestrator.v1.Gateway/ListPausedQueues" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListPausedQueuesRequest): Buffer =>
+      Buffer.from(ListPausedQueuesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListPausedQueuesRequest => ListPausedQueuesRequest.decode(value),
+    responseSerialize: (value: ListPausedQueuesResponse): Buffer =>
+      Buffer.from(ListPausedQueuesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListPausedQueuesResponse => ListPausedQueuesResponse.decode(value),
+  },
 } as const;
 
 export interface GatewayServer extends UntypedServiceImplementation {
@@ -4192,6 +4708,14 @@ export interface GatewayServer extends UntypedServiceImplementation {
   listTasks: handleUnaryCall<ListTasksRequest, ListTasksResponse>;
   cancelTask: handleUnaryCall<CancelTaskRequest, CancelTaskResponse>;
   listWorkers: handleUnaryCall<ListWorkersRequest, ListWorkersResponse>;
+  /**
+   * Stops starting tasks of a name (on every Scheduler): submits are still accepted and stored,
+   * running attempts finish. Pausing a paused name changes nothing.
+   */
+  pauseQueue: handleUnaryCall<PauseQueueRequest, PauseQueueResponse>;
+  /** Starts the name's waiting tasks again. Resuming a name that is not paused changes nothing. */
+  resumeQueue: handleUnaryCall<ResumeQueueRequest, ResumeQueueResponse>;
+  listPausedQueues: handleUnaryCall<ListPausedQueuesRequest, ListPausedQueuesResponse>;
 }
 
 export interface GatewayClient extends Client {
@@ -4320,6 +4844,56 @@ export interface GatewayClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListWorkersResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Stops starting tasks of a name (on every Scheduler): submits are still accepted and stored,
+   * running attempts finish. Pausing a paused name changes nothing.
+   */
+  pauseQueue(
+    request: PauseQueueRequest,
+    callback: (error: ServiceError | null, response: PauseQueueResponse) => void,
+  ): ClientUnaryCall;
+  pauseQueue(
+    request: PauseQueueRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PauseQueueResponse) => void,
+  ): ClientUnaryCall;
+  pauseQueue(
+    request: PauseQueueRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PauseQueueResponse) => void,
+  ): ClientUnaryCall;
+  /** Starts the name's waiting tasks again. Resuming a name that is not paused changes nothing. */
+  resumeQueue(
+    request: ResumeQueueRequest,
+    callback: (error: ServiceError | null, response: ResumeQueueResponse) => void,
+  ): ClientUnaryCall;
+  resumeQueue(
+    request: ResumeQueueRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ResumeQueueResponse) => void,
+  ): ClientUnaryCall;
+  resumeQueue(
+    request: ResumeQueueRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ResumeQueueResponse) => void,
+  ): ClientUnaryCall;
+  listPausedQueues(
+    request: ListPausedQueuesRequest,
+    callback: (error: ServiceError | null, response: ListPausedQueuesResponse) => void,
+  ): ClientUnaryCall;
+  listPausedQueues(
+    request: ListPausedQueuesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListPausedQueuesResponse) => void,
+  ): ClientUnaryCall;
+  listPausedQueues(
+    request: ListPausedQueuesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListPausedQueuesResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const GatewayClient = makeGenericClientConstructor(GatewayService, "orchestrator.v1.Gateway") as unknown as {
@@ -4422,6 +4996,35 @@ export const SchedulerService = {
     responseSerialize: (value: ListWorkersResponse): Buffer => Buffer.from(ListWorkersResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListWorkersResponse => ListWorkersResponse.decode(value),
   },
+  pauseQueue: {
+    path: "/orchestrator.v1.Scheduler/PauseQueue" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PauseQueueRequest): Buffer => Buffer.from(PauseQueueRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PauseQueueRequest => PauseQueueRequest.decode(value),
+    responseSerialize: (value: PauseQueueResponse): Buffer => Buffer.from(PauseQueueResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PauseQueueResponse => PauseQueueResponse.decode(value),
+  },
+  resumeQueue: {
+    path: "/orchestrator.v1.Scheduler/ResumeQueue" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ResumeQueueRequest): Buffer => Buffer.from(ResumeQueueRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ResumeQueueRequest => ResumeQueueRequest.decode(value),
+    responseSerialize: (value: ResumeQueueResponse): Buffer => Buffer.from(ResumeQueueResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ResumeQueueResponse => ResumeQueueResponse.decode(value),
+  },
+  listPausedQueues: {
+    path: "/orchestrator.v1.Scheduler/ListPausedQueues" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListPausedQueuesRequest): Buffer =>
+      Buffer.from(ListPausedQueuesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListPausedQueuesRequest => ListPausedQueuesRequest.decode(value),
+    responseSerialize: (value: ListPausedQueuesResponse): Buffer =>
+      Buffer.from(ListPausedQueuesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListPausedQueuesResponse => ListPausedQueuesResponse.decode(value),
+  },
   /**
    * One stream per worker process: it carries registration, assignments, progress, results and
    * heartbeats, so a worker is alive exactly as long as the stream that carries its work.
@@ -4457,6 +5060,9 @@ export interface SchedulerServer extends UntypedServiceImplementation {
   listTasks: handleUnaryCall<ListTasksRequest, ListTasksResponse>;
   cancelTask: handleUnaryCall<CancelTaskRequest, CancelTaskResponse>;
   listWorkers: handleUnaryCall<ListWorkersRequest, ListWorkersResponse>;
+  pauseQueue: handleUnaryCall<PauseQueueRequest, PauseQueueResponse>;
+  resumeQueue: handleUnaryCall<ResumeQueueRequest, ResumeQueueResponse>;
+  listPausedQueues: handleUnaryCall<ListPausedQueuesRequest, ListPausedQueuesResponse>;
   /**
    * One stream per worker process: it carries registration, assignments, progress, results and
    * heartbeats, so a worker is alive exactly as long as the stream that carries its work.
@@ -4588,6 +5194,51 @@ export interface SchedulerClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListWorkersResponse) => void,
+  ): ClientUnaryCall;
+  pauseQueue(
+    request: PauseQueueRequest,
+    callback: (error: ServiceError | null, response: PauseQueueResponse) => void,
+  ): ClientUnaryCall;
+  pauseQueue(
+    request: PauseQueueRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PauseQueueResponse) => void,
+  ): ClientUnaryCall;
+  pauseQueue(
+    request: PauseQueueRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PauseQueueResponse) => void,
+  ): ClientUnaryCall;
+  resumeQueue(
+    request: ResumeQueueRequest,
+    callback: (error: ServiceError | null, response: ResumeQueueResponse) => void,
+  ): ClientUnaryCall;
+  resumeQueue(
+    request: ResumeQueueRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ResumeQueueResponse) => void,
+  ): ClientUnaryCall;
+  resumeQueue(
+    request: ResumeQueueRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ResumeQueueResponse) => void,
+  ): ClientUnaryCall;
+  listPausedQueues(
+    request: ListPausedQueuesRequest,
+    callback: (error: ServiceError | null, response: ListPausedQueuesResponse) => void,
+  ): ClientUnaryCall;
+  listPausedQueues(
+    request: ListPausedQueuesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListPausedQueuesResponse) => void,
+  ): ClientUnaryCall;
+  listPausedQueues(
+    request: ListPausedQueuesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListPausedQueuesResponse) => void,
   ): ClientUnaryCall;
   /**
    * One stream per worker process: it carries registration, assignments, progress, results and
