@@ -6,6 +6,7 @@ import type pg from "pg";
 import { quoteIdentifier } from "../driver.js";
 import { initialSchema } from "./001_initial.js";
 import { delaysAndPriorities } from "./002_delays_and_priorities.js";
+import { schedules } from "./004_schedules.js";
 
 export interface Migration {
   version: number;
@@ -13,7 +14,7 @@ export interface Migration {
   sql: string;
 }
 
-export const migrations: readonly Migration[] = [initialSchema, delaysAndPriorities];
+export const migrations: readonly Migration[] = [initialSchema, delaysAndPriorities, schedules];
 
 /** The first key of the advisory lock the migrations of every schema take (the second is the schema's hash). */
 const migrationLockClass = 0x6f726368; // "orch"

@@ -14,5 +14,6 @@ import { idempotencyKeys } from "./003_idempotency_keys.js";
 import { idempotencyFingerprints } from "./004_idempotency_fingerprints.js";
 import { leadershipAndRetention } from "./005_leadership_and_retention.js";
 import { delaysAndPriorities } from "./006_delays_and_priorities.js";
+import { schedules } from "./008_schedules.js";
 
-export const migrations: readonly Migration[] = [initialSchema, fewerRunningIndexes, idempotencyKeys, idempotencyFingerprints, leadershipAndRetention, delaysAndPriorities];
+export const migrations: readonly Migration[] = [initialSchema, fewerRunningIndexes, idempotencyKeys, idempotencyFingerprints, leadershipAndRetention, delaysAndPriorities, schedules];
