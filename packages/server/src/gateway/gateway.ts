@@ -144,6 +144,14 @@ export class Gateway {
       // Cancelling twice ends as cancelling once.
       cancelTask: unary((request) => this.forward((s) => s.cancelTask, request, true)),
       listWorkers: unary((request) => this.forward((s) => s.listWorkers, request, true)),
+      // A create with a key is idempotent; without one, a retry could make a second schedule.
+      createSchedule: unary((request) => this.forward((s) => s.createSchedule, request, request.key !== "")),
+      getSchedule: unary((request) => this.forward((s) => s.getSchedule, request, true)),
+      listSchedules: unary((request) => this.forward((s) => s.listSchedules, request, true)),
+      // Setting the same fields twice ends as setting them once.
+      updateSchedule: unary((request) => this.forward((s) => s.updateSchedule, request, true)),
+      // A repeated delete would answer NOT_FOUND for a schedule the first one deleted.
+      deleteSchedule: unary((request) => this.forward((s) => s.deleteSchedule, request, false)),
       subscribeProgress: serverStream((request, call, signal) => this.relayProgress(request, call, signal)),
     };
   }
