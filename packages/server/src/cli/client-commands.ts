@@ -6,7 +6,7 @@ import { outcomeText, printJson, resultBlock, taskTable, taskText, taskView, upd
 import { explainGatewayError } from "./gateway-help.js";
 import { clientSecurity, clientSecurityOptions, duration, instant, integer, type ClientSecurityFlags } from "./options.js";
 
-function gatewayOption(): Option {
+export function gatewayOption(): Option {
   return new Option("--gateway <host:port>", "address of the Gateway").env("ORCHESTRATOR_GATEWAY_ADDRESS").default("127.0.0.1:50051");
 }
 
@@ -14,7 +14,7 @@ type ClientFlags = { gateway: string } & ClientSecurityFlags;
 
 // The SDK and the progress bar are loaded by the commands that use them, not by every CLI process
 // (the service commands share this entry point).
-async function withClient<T>(command: Command, work: (client: OrchestratorClient) => Promise<T>): Promise<T> {
+export async function withClient<T>(command: Command, work: (client: OrchestratorClient) => Promise<T>): Promise<T> {
   const flags = command.opts<ClientFlags>();
   const security = clientSecurity(flags);
   const { OrchestratorClient } = await import("orchestrator-ts-client");
@@ -29,7 +29,7 @@ async function withClient<T>(command: Command, work: (client: OrchestratorClient
 }
 
 /** The file's bytes; a file that cannot be read is the user's argument to fix, said with its path. */
-function readPayloadFile(path: string): Buffer {
+export function readPayloadFile(path: string): Buffer {
   try {
     return readFileSync(path);
   } catch (error) {

@@ -5,6 +5,7 @@ import { codeName } from "orchestrator-ts-client/internal";
 import { version } from "orchestrator-ts-client/internal";
 import { clientCommands } from "./client-commands.js";
 import { healthCommand } from "./health-command.js";
+import { scheduleCommand } from "./schedule-commands.js";
 import { serviceCommands } from "./service-commands.js";
 
 const program = new Command("orchestrator")
@@ -12,7 +13,7 @@ const program = new Command("orchestrator")
   .version(version)
   .showHelpAfterError();
 
-for (const command of [...serviceCommands(), ...clientCommands(), healthCommand()]) program.addCommand(command);
+for (const command of [...serviceCommands(), ...clientCommands(), scheduleCommand(), healthCommand()]) program.addCommand(command);
 
 try {
   await program.parseAsync(process.argv);
