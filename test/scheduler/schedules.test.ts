@@ -189,6 +189,28 @@ for (const backend of storeBackends) {
       expect(bySeq).toEqual(ticks);
     });
 
+    it("an every-second schedule in a DST zone catches up after 30 days down without walking every missed tick", async () => {
+      await open(T0);
+      const { schedule } = await scheduler.schedules.create(request("* * * * * *", { timeZone: "Europe/Berlin", catchUp: CatchUpPolicy.CATCH_UP_POLICY_ALL }));
+      const first = (await current(schedule.id)).nextFireAt ?? 0;
+      const started = Date.now();
+      // 2.6 million ticks pass while down (walking them would take croner about 15 minutes).
+      await downtime(30 * 24 * 3600 * 1000);
+      const now = clock.now();
+      await eventually(async () => ((await current(schedule.id)).nextFireAt ?? 0) > now, "the catch-up firing");
+      expect(Date.now() - started).toBeLessThan(10_000);
+      const ticks = (await firedTasks(schedule.id)).map((task) => task.scheduleTickMs ?? 0);
+      const cutoff = now - scheduleTiming.missedGraceMs;
+      const missed = ticks.filter((tick) => tick < cutoff);
+      const onTime = ticks.filter((tick) => tick >= cutoff);
+      // The latest 100 missed seconds, then every second of the grace up to now.
+      expect(missed).toEqual(Array.from({ length: scheduleTiming.catchUpMax }, (_, index) => Math.ceil(cutoff / 1000) * 1000 - (scheduleTiming.catchUpMax - index) * 1000));
+      expect(onTime).toEqual(Array.from({ length: onTime.length }, (_, index) => Math.ceil(cutoff / 1000) * 1000 + index * 1000));
+      expect(onTime.at(-1)).toBe(Math.floor(now / 1000) * 1000);
+      expect(first).toBeLessThan(missed[0] ?? 0);
+      expect(await current(schedule.id)).toMatchObject({ lastTickMs: Math.floor(now / 1000) * 1000, nextFireAt: Math.floor(now / 1000) * 1000 + 1000 });
+    });
+
     it("a paused schedule fires nothing; resumed, it fires at the next tick and none of those it slept through", async () => {
       await open(T0);
       const { schedule } = await scheduler.schedules.create(request("* * * * *"));
