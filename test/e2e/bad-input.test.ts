@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { credentials, status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  GatewayClient, SchedulerClient, TaskState, type SubmitTaskRequest, type WorkerMessage,
+  CatchUpPolicy, GatewayClient, OverlapPolicy, SchedulerClient, TaskState, type CreateScheduleRequest, type SubmitTaskRequest, type WorkerMessage,
 } from "../../packages/client/src/protocol/generated/orchestrator/v1/orchestrator.js";
 import { Cluster, freePort, startService, type ServiceProcess } from "../helpers/processes.js";
 import { callRaw, callUnary, statusOf, streamOutcome, type CallStatus } from "../helpers/grpc.js";
@@ -59,6 +59,18 @@ async function countTasks(): Promise<number> {
   }
   throw new Error("more than 100 pages of tasks");
 }
+
+function scheduleRequest(overrides: Partial<CreateScheduleRequest> = {}): CreateScheduleRequest {
+  return {
+    key: "", cron: "*/5 * * * *", timeZone: "Europe/Berlin", task: { name: unserved, description: "", payload: Buffer.alloc(0) },
+    overlap: OverlapPolicy.OVERLAP_POLICY_ALLOW, catchUp: CatchUpPolicy.CATCH_UP_POLICY_ONE, paused: true, ...overrides,
+  };
+}
+const createSchedule = (overrides: Partial<CreateScheduleRequest>): Promise<CallStatus> => statusOf(callUnary(gateway, gateway.createSchedule, scheduleRequest(overrides)));
+/** After a refused create: no schedule was stored. */
+const noSchedules = async (): Promise<void> => {
+  expect((await callUnary(gateway, gateway.listSchedules, {})).schedules).toEqual([]);
+};
 
 interface BadCase {
   what: string;
@@ -153,6 +165,26 @@ const badCases: BadCase[] = [
       expect(stored?.state).toBe(TaskState.TASK_STATE_QUEUED);
     },
   },
+  // CreateSchedule and the other schedule calls (none stores anything).
+  { what: "CreateSchedule malformed cron", run: () => createSchedule({ cron: "61 * * * *" }), code: status.INVALID_ARGUMENT, details: [/^cron "61 \* \* \* \*" is not a valid cron expression: /, /minute/], after: noSchedules },
+  { what: "CreateSchedule cron of 4 fields", run: () => createSchedule({ cron: "* * * *" }), code: status.INVALID_ARGUMENT, details: [/^cron "\* \* \* \*" has 4 fields; use 5 .* or 6 \(seconds first\)/], after: noSchedules },
+  { what: "CreateSchedule cron of 7 fields", run: () => createSchedule({ cron: "* * * * * * *" }), code: status.INVALID_ARGUMENT, details: [/^cron ".*" has 7 fields/], after: noSchedules },
+  { what: "CreateSchedule cron nickname", run: () => createSchedule({ cron: "@daily" }), code: status.INVALID_ARGUMENT, details: [/^cron "@daily" has 1 fields/], after: noSchedules },
+  { what: "CreateSchedule unknown time zone", run: () => createSchedule({ timeZone: "Mars/Olympus_Mons" }), code: status.INVALID_ARGUMENT, details: [/^time_zone "Mars\/Olympus_Mons" is not a known IANA time zone/], after: noSchedules },
+  { what: "CreateSchedule overlap out of the enum (7)", run: () => createSchedule({ overlap: 7 as OverlapPolicy }), code: status.INVALID_ARGUMENT, details: [/^overlap 7 is not an OverlapPolicy \(use ALLOW or SKIP\)$/], after: noSchedules },
+  { what: "CreateSchedule catch_up out of the enum (9)", run: () => createSchedule({ catchUp: 9 as CatchUpPolicy }), code: status.INVALID_ARGUMENT, details: [/^catch_up 9 is not a CatchUpPolicy \(use SKIP, ONE or ALL\)$/], after: noSchedules },
+  { what: "CreateSchedule without a task", run: () => createSchedule({ task: undefined }), code: status.INVALID_ARGUMENT, details: [/^task is required/], after: noSchedules },
+  { what: "CreateSchedule task with a bad name", run: () => createSchedule({ task: { name: "bad name", description: "", payload: Buffer.alloc(0) } }), code: status.INVALID_ARGUMENT, details: [/^task\.name "bad name" /], after: noSchedules },
+  { what: "CreateSchedule task priority 101", run: () => createSchedule({ task: { name: unserved, description: "", payload: Buffer.alloc(0), priority: 101 } }), code: status.INVALID_ARGUMENT, details: [/^task\.priority must be between -100 and 100, got 101$/], after: noSchedules },
+  { what: "CreateSchedule key with a space", run: () => createSchedule({ key: "my key" }), code: status.INVALID_ARGUMENT, details: [/^key "my key" may only contain/], after: noSchedules },
+  { what: "GetSchedule unknown", run: () => statusOf(callUnary(gateway, gateway.getSchedule, { schedule: "no-such-schedule" })), code: status.NOT_FOUND, details: [/^schedule no-such-schedule does not exist$/] },
+  { what: "GetSchedule empty", run: () => statusOf(callUnary(gateway, gateway.getSchedule, { schedule: "" })), code: status.INVALID_ARGUMENT, details: [/^schedule is required/] },
+  {
+    what: "UpdateSchedule unknown time zone",
+    run: () => statusOf(callUnary(gateway, gateway.updateSchedule, { schedule: "no-such-schedule", timeZone: "Nowhere/Town", task: undefined, overlap: 0, catchUp: 0 })),
+    code: status.NOT_FOUND, details: [/^schedule no-such-schedule does not exist$/],
+  },
+  { what: "DeleteSchedule unknown", run: () => statusOf(callUnary(gateway, gateway.deleteSchedule, { schedule: "no-such-schedule" })), code: status.NOT_FOUND, details: [/^schedule no-such-schedule does not exist$/] },
   // Transport level.
   {
     what: "a message over 4 MiB",
@@ -180,6 +212,28 @@ describe("the Gateway refuses bad input", () => {
     for (const pattern of details) expect(outcome.details).toMatch(pattern);
     expect(await countTasks()).toBe(before);
     await after?.();
+  });
+});
+
+describe("schedules through the Gateway", () => {
+  it("creates one idempotently by key, refuses the key with other fields, refuses a bad update, and deletes it", async () => {
+    const first = await callUnary(gateway, gateway.createSchedule, scheduleRequest({ key: "bad-input-nightly", cron: "0 2 * * *" }));
+    expect(first).toMatchObject({ created: true, schedule: { key: "bad-input-nightly", cron: "0 2 * * *", timeZone: "Europe/Berlin", paused: true, nextFireAtMs: 0 } });
+    const repeat = await callUnary(gateway, gateway.createSchedule, scheduleRequest({ key: "bad-input-nightly", cron: "0 2 * * *" }));
+    expect(repeat).toMatchObject({ created: false, schedule: { scheduleId: first.schedule?.scheduleId } });
+    const other = await createSchedule({ key: "bad-input-nightly", cron: "0 3 * * *" });
+    expect(other.code).toBe(status.ALREADY_EXISTS);
+    expect(other.details).toMatch(new RegExp(`^schedule key "bad-input-nightly" already belongs to schedule ${first.schedule?.scheduleId ?? "?"}`));
+    const badUpdate = await statusOf(callUnary(gateway, gateway.updateSchedule, { schedule: "bad-input-nightly", cron: "* * *", task: undefined, overlap: 0, catchUp: 0 }));
+    expect(badUpdate.code).toBe(status.INVALID_ARGUMENT);
+    expect(badUpdate.details).toMatch(/^cron "\* \* \*" has 3 fields/);
+    const badZone = await statusOf(callUnary(gateway, gateway.updateSchedule, { schedule: "bad-input-nightly", timeZone: "Nowhere/Town", task: undefined, overlap: 0, catchUp: 0 }));
+    expect(badZone).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/^time_zone "Nowhere\/Town" is not a known IANA time zone/) as unknown });
+    const badPolicy = await statusOf(callUnary(gateway, gateway.updateSchedule, { schedule: "bad-input-nightly", task: undefined, overlap: 5, catchUp: 0 }));
+    expect(badPolicy).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/^overlap 5 is not an OverlapPolicy/) as unknown });
+    expect((await callUnary(gateway, gateway.getSchedule, { schedule: "bad-input-nightly" })).schedule).toMatchObject({ cron: "0 2 * * *", timeZone: "Europe/Berlin" });
+    await callUnary(gateway, gateway.deleteSchedule, { schedule: "bad-input-nightly" });
+    await noSchedules();
   });
 });
 

@@ -10,6 +10,7 @@ import type {
   ClaimedAttempt, ClaimRequest, LeaseTerms, NewTask, RetryBackoff, TaskEvent, TaskRecord, TaskStore,
 } from "../../packages/server/src/store/store.js";
 import { describeDelayAndPriorityConformance } from "./conformance-delays.js";
+import { describeScheduleConformance } from "./conformance-schedules.js";
 import { describeScaleOutConformance } from "./conformance-scale-out.js";
 import { describePausedNameConformance } from "./conformance-paused.js";
 
@@ -543,7 +544,7 @@ export function describeTaskStoreConformance(backendName: string, open: (options
           id: "t1", name: "encode", description: "encode a video", payload: [0, 255, 10, 13, 0, 128],
           timeoutMs: 9_000, maxRetries: 4, retryBackoffMs: 300, state: "succeeded", attempt: 1, result: [9, 0, 8, 255],
           error: null, percent: 100, message: record.message, workerId: "w1", createdAt: T0, startedAt: T0 + 1,
-          finishedAt: T0 + 3, nextAttemptAt: null, lastSequence: 5, priority: -7, runAt: T0 + 1,
+          finishedAt: T0 + 3, nextAttemptAt: null, lastSequence: 5, priority: -7, runAt: T0 + 1, scheduleId: null, scheduleTickMs: null,
         });
         expect(typeof record.message).toBe("string");
       });
@@ -651,6 +652,7 @@ export function describeTaskStoreConformance(backendName: string, open: (options
     describeScaleOutConformance({ store: () => store, task, claimOnly, sequences });
     describeDelayAndPriorityConformance({ store: () => store, task, claimOnly, sequences });
     describePausedNameConformance({ store: () => store, task, claimOnly, sequences });
+    describeScheduleConformance({ store: () => store, task, claimOnly, sequences });
 
     describe("writes fired together (group commit)", () => {
       it("enqueues 500 tasks concurrently and hands each to exactly one of 5 concurrent workers", async () => {

@@ -13,8 +13,10 @@ import { nextDueAtSql, promoteDueSql } from "../../packages/server/src/store/pos
 import { storeErrorFrom } from "../../packages/server/src/store/postgres/store-errors.js";
 import { migrations } from "../../packages/server/src/store/postgres/migrations/index.js";
 import type { ClaimedAttempt, TaskEvent } from "../../packages/server/src/store/store.js";
+import { scheduleTickKey } from "../../packages/server/src/store/store.js";
 import { systemClock } from "../../packages/server/src/util/clock.js";
 import { bytes, describeTaskStoreConformance, newTask, noBackoff, terms } from "./conformance.js";
+import { schedule } from "./conformance-schedules.js";
 import { SignalRecorder } from "./signal-recorder.js";
 import { adminQuery, TestSchemas, withSchemaClient } from "./postgres-schema.js";
 
@@ -147,6 +149,26 @@ describe("PostgresStore: several stores on one database", () => {
     } finally {
       recorder.stop();
     }
+  });
+
+  it("two stores firing the same ticks of a schedule at once: each tick fires once, and one create of a key wins", async () => {
+    const [a, b] = await pair();
+    const now = Date.now();
+    const created = await Promise.all([a.createSchedule(schedule("sa", { key: "k" })), b.createSchedule(schedule("sb", { key: "k" }))]);
+    expect(created.map((answer) => answer.created).sort()).toEqual([false, true]);
+    const id = created[0].schedule.id;
+    expect(created[1].schedule.id).toBe(id);
+    await a.updateSchedule({ ...created[0].schedule, nextFireAt: 1_000 });
+    const fire = (store: PostgresStore, tick: number, firer: string): Promise<TaskEvent[] | null> => store.fireSchedule({
+      scheduleId: id, expectedNextFireAt: tick, nextFireAt: tick + 1_000, lastTickMs: tick,
+      tasks: [newTask(`${firer}-${tick}`, { scheduleId: id, scheduleTickMs: tick, idempotencyKey: scheduleTickKey(id, tick) })],
+    }, now);
+    for (let tick = 1_000; tick <= 30_000; tick += 1_000) {
+      const answers = await Promise.all([fire(a, tick, "a"), fire(b, tick, "b")]);
+      expect(answers.filter((answer) => answer !== null)).toHaveLength(1);
+    }
+    const ticks = (await a.listTasks({ limit: 100 })).tasks.map((t) => t.scheduleTickMs).sort((x, y) => (x ?? 0) - (y ?? 0));
+    expect(ticks).toEqual(Array.from({ length: 30 }, (_, i) => (i + 1) * 1_000));
   });
 
   it("the same idempotency key through two stores at once gives one task; a different request is refused", async () => {

@@ -12,6 +12,7 @@ import { SubmitPipeline } from "./submit-pipeline.js";
 import { keyInterceptors } from "./transport/credentials.js";
 import { channelCredentials, type ClientTlsOptions } from "./transport/tls.js";
 import { callUnary, type UnaryMethod } from "./transport/grpc-call.js";
+import { ScheduleClient } from "./schedules.js";
 
 export interface ClientOptions {
   /** host:port of the Gateway. */
@@ -84,6 +85,8 @@ export class OrchestratorClient {
   private readonly gateway: GatewayClient;
   private readonly timeoutMs: number;
   private readonly pipeline: SubmitPipeline | null;
+  /** Cron schedules: create, get, list, update, pause, resume, delete. */
+  readonly schedules: ScheduleClient;
 
   constructor(options: ClientOptions = {}) {
     this.address = options.address ?? "127.0.0.1:50051";
@@ -94,6 +97,7 @@ export class OrchestratorClient {
       "grpc.max_reconnect_backoff_ms": 2000,
     });
     this.pipeline = options.pipeline === false ? null : new SubmitPipeline(() => this.gateway.submitStream(new Metadata()), { peer: "the gateway" });
+    this.schedules = new ScheduleClient(this.gateway, (method, request) => this.call(method, request));
   }
 
   private async call<Req, Res>(method: UnaryMethod<Req, Res>, request: Req): Promise<Res> {

@@ -50,6 +50,9 @@ export interface TaskInfo {
   priority: number;
   /** When the task was to start first (runAt, or accept time + delayMs); null when submitted without one. */
   runAt: Date | null;
+  /** The schedule that fired the task, and the tick it fired for; null for a submitted task. */
+  scheduleId: string | null;
+  scheduleTick: Date | null;
   raw: Task;
 }
 
@@ -117,7 +120,8 @@ export function toTaskInfo(raw: Task): TaskInfo {
     attempt: raw.attempt, maxRetries: raw.maxRetries, timeoutSecs: raw.timeoutSecs, retryBackoffMs: raw.retryBackoffMs,
     result: bytesOrNull(raw.result), error: raw.error || null, percent: raw.percent, message: raw.message, workerId: raw.workerId || null,
     createdAt: new Date(raw.createdAtMs), startedAt: dateOrNull(raw.startedAtMs), finishedAt: dateOrNull(raw.finishedAtMs),
-    nextAttemptAt: dateOrNull(raw.nextAttemptAtMs), lastSequence: raw.lastSequence, priority: raw.priority, runAt: dateOrNull(raw.runAtMs), raw,
+    nextAttemptAt: dateOrNull(raw.nextAttemptAtMs), lastSequence: raw.lastSequence, priority: raw.priority, runAt: dateOrNull(raw.runAtMs),
+    scheduleId: raw.scheduleId || null, scheduleTick: raw.scheduleId ? new Date(raw.scheduleTickMs) : null, raw,
   };
 }
 

@@ -29,7 +29,7 @@ export async function withClient<T>(command: Command, work: (client: Orchestrato
 }
 
 /** The file's bytes; a file that cannot be read is the user's argument to fix, said with its path. */
-function readPayloadFile(path: string): Buffer {
+export function readPayloadFile(path: string): Buffer {
   try {
     return readFileSync(path);
   } catch (error) {

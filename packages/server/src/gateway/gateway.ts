@@ -148,6 +148,14 @@ export class Gateway {
       pauseQueue: unary((request) => this.forward((s) => s.pauseQueue, request, true)),
       resumeQueue: unary((request) => this.forward((s) => s.resumeQueue, request, true)),
       listPausedQueues: unary((request) => this.forward((s) => s.listPausedQueues, request, true)),
+      // A create with a key is idempotent; without one, a retry could make a second schedule.
+      createSchedule: unary((request) => this.forward((s) => s.createSchedule, request, request.key !== "")),
+      getSchedule: unary((request) => this.forward((s) => s.getSchedule, request, true)),
+      listSchedules: unary((request) => this.forward((s) => s.listSchedules, request, true)),
+      // Setting the same fields twice ends as setting them once.
+      updateSchedule: unary((request) => this.forward((s) => s.updateSchedule, request, true)),
+      // A repeated delete would answer NOT_FOUND for a schedule the first one deleted.
+      deleteSchedule: unary((request) => this.forward((s) => s.deleteSchedule, request, false)),
       subscribeProgress: serverStream((request, call, signal) => this.relayProgress(request, call, signal)),
     };
   }

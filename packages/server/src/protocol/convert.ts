@@ -1,5 +1,5 @@
-import { stateToProto, type PausedQueue, type ProgressUpdate, type Task } from "orchestrator-ts-client/internal";
-import type { PausedName, TaskEvent, TaskRecord } from "../store/store.js";
+import { CatchUpPolicy, OverlapPolicy, stateToProto, type PausedQueue, type ProgressUpdate, type Schedule, type Task } from "orchestrator-ts-client/internal";
+import type { PausedName, ScheduleRecord, TaskEvent, TaskRecord } from "../store/store.js";
 
 function bytes(value: Uint8Array | null): Buffer {
   if (!value) return Buffer.alloc(0);
@@ -14,6 +14,24 @@ export function taskToProto(task: TaskRecord): Task {
     error: task.error ?? "", percent: task.percent, message: task.message, workerId: task.workerId ?? "",
     createdAtMs: task.createdAt, startedAtMs: task.startedAt ?? 0, finishedAtMs: task.finishedAt ?? 0,
     nextAttemptAtMs: task.nextAttemptAt ?? 0, lastSequence: task.lastSequence, priority: task.priority, runAtMs: task.runAt ?? 0,
+    scheduleId: task.scheduleId ?? "", scheduleTickMs: task.scheduleTickMs ?? 0,
+  };
+}
+
+const overlapToProto = { allow: OverlapPolicy.OVERLAP_POLICY_ALLOW, skip: OverlapPolicy.OVERLAP_POLICY_SKIP } as const;
+const catchUpToProto = { skip: CatchUpPolicy.CATCH_UP_POLICY_SKIP, one: CatchUpPolicy.CATCH_UP_POLICY_ONE, all: CatchUpPolicy.CATCH_UP_POLICY_ALL } as const;
+
+export function scheduleToProto(schedule: ScheduleRecord): Schedule {
+  const { task } = schedule;
+  return {
+    scheduleId: schedule.id, key: schedule.key ?? "", cron: schedule.cron, timeZone: schedule.timeZone,
+    task: {
+      name: task.name, description: task.description, payload: bytes(task.payload), timeoutSecs: Math.round(task.timeoutMs / 1000),
+      maxRetries: task.maxRetries, retryBackoffMs: task.retryBackoffMs, priority: task.priority,
+    },
+    overlap: overlapToProto[schedule.overlap], catchUp: catchUpToProto[schedule.catchUp], paused: schedule.paused,
+    nextFireAtMs: schedule.nextFireAt ?? 0, lastTickMs: schedule.lastTickMs ?? 0, lastTaskId: schedule.lastTaskId ?? "",
+    createdAtMs: schedule.createdAt, updatedAtMs: schedule.updatedAt,
   };
 }
 

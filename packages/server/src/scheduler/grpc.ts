@@ -3,7 +3,7 @@ import { status } from "@grpc/grpc-js";
 import type {
   SchedulerMessage, SchedulerServer, SubmitTaskRequest, SubmitTaskResponse, WorkerMessage,
 } from "orchestrator-ts-client/internal";
-import { pausedToProto, taskToProto } from "../protocol/convert.js";
+import { pausedToProto, scheduleToProto, taskToProto } from "../protocol/convert.js";
 import { stateToProto } from "orchestrator-ts-client/internal";
 import { version } from "orchestrator-ts-client/internal";
 import { toServiceError } from "orchestrator-ts-client/internal";
@@ -60,6 +60,17 @@ export function schedulerGrpcService(scheduler: Scheduler, logger: Logger): Sche
       return { wasPaused: ended !== null, queue: ended ? pausedToProto(ended) : undefined };
     }),
     listPausedQueues: unary(async () => ({ queues: (await scheduler.listPausedQueues()).map(pausedToProto) })),
+    createSchedule: unary(async (request) => {
+      const answer = await scheduler.schedules.create(request);
+      return { schedule: scheduleToProto(answer.schedule), created: answer.created };
+    }),
+    getSchedule: unary(async (request) => ({ schedule: scheduleToProto(await scheduler.schedules.get(request.schedule)) })),
+    listSchedules: unary(async () => ({ schedules: (await scheduler.schedules.list()).map(scheduleToProto) })),
+    updateSchedule: unary(async (request) => ({ schedule: scheduleToProto(await scheduler.schedules.update(request)) })),
+    deleteSchedule: unary(async (request) => {
+      await scheduler.schedules.delete(request.schedule);
+      return {};
+    }),
     watch: (call) => serveWatchStream(call, scheduler, logger),
     connect: (call) => handleWorkerStream(scheduler, call, logger),
   };

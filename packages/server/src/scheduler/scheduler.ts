@@ -14,6 +14,7 @@ import { FailureLog } from "./failure-log.js";
 import { limits } from "./limits.js";
 import type { CompiledSchedulerOptions } from "./options.js";
 import { Maintenance } from "./maintenance.js";
+import { Schedules } from "./schedules.js";
 import { validateBatch, validateListFilter, validatePauseReason, validateReason, validateSubmit, validateTaskId, validateTaskName } from "./validation.js";
 import { attemptKey, WorkerRegistry, WorkerSession, type WorkerChannel } from "./worker-registry.js";
 
@@ -45,6 +46,8 @@ export class Scheduler {
   private readonly dispatcher: Dispatcher;
   private readonly backoff: RetryBackoff;
   private readonly maintenance: Maintenance;
+  /** Cron schedules: their requests, and the timer that fires them (on every Scheduler). */
+  readonly schedules: Schedules;
   private readonly unsubscribe: Array<() => void> = [];
   private sweepTimer: TimerHandle | null = null;
   private readonly pendingWrites = new Set<Promise<unknown>>();
@@ -69,6 +72,10 @@ export class Scheduler {
       orphaned: (attempt) => this.track(this.failAttempt(attempt, { error: "the worker left before the assignment reached it", retryable: true })),
     }, logger, options.dispatchIdleMs, options.maxClaimPerRound);
     this.maintenance = new Maintenance(store, options, clock, logger, this.backoff, (work) => this.track(work), () => this.dispatcher.kick(), (event) => this.recorded(event));
+    this.schedules = new Schedules(store, clock, logger, options.defaultRetryBackoffMs, {
+      track: (work) => this.track(work),
+      workAvailable: () => this.dispatcher.kick(),
+    });
   }
 
   get heartbeatIntervalMs(): number {
@@ -89,6 +96,7 @@ export class Scheduler {
     if (this.state === "stopped" || this.state === "stopping") return;
     this.state = "stopping";
     this.dispatcher.stop();
+    this.schedules.stop();
     if (this.sweepTimer) this.clock.clearTimeout(this.sweepTimer);
     for (const session of this.registry.all()) {
       this.dropWorker(session, "the scheduler is shutting down");
@@ -450,6 +458,8 @@ export class Scheduler {
     }
     // One statement for every attempt this Scheduler's workers hold.
     if (renewals.length > 0) await this.store.extendLeases(renewals);
+    // The earliest tick, as any Scheduler last set it (changes made through others reach us here).
+    await this.schedules.refresh();
     await this.maintenance.pass();
   }
 

@@ -31,6 +31,9 @@ export interface NewTask {
    * of a delay_ms submit, whose runAt is later, is still the same request.
    */
   requestedStart?: { runAtMs: number } | { delayMs: number } | undefined;
+  /** The schedule that fired this task, and the tick (ms) it fired for; null for a submitted task. */
+  scheduleId?: string | null | undefined;
+  scheduleTickMs?: number | null | undefined;
 }
 
 /**
@@ -185,7 +188,7 @@ export interface TaskPage {
   nextCursor: string | null;
 }
 
-export interface TaskStore {
+export interface TaskStore extends ScheduleStore {
   /** Creates or upgrades the schema; safe to call on every start. */
   migrate(): Promise<void>;
 
@@ -294,6 +297,108 @@ export interface TaskStore {
   analyze(): Promise<void>;
 
   close(): Promise<void>;
+}
+
+export type OverlapPolicy = "allow" | "skip";
+export type CatchUpPolicy = "skip" | "one" | "all";
+export const overlapPolicies: readonly OverlapPolicy[] = ["allow", "skip"];
+export const catchUpPolicies: readonly CatchUpPolicy[] = ["skip", "one", "all"];
+
+/** The task a schedule submits at each tick: the fields of a submit the client chooses. */
+export interface ScheduleTaskTemplate {
+  name: string;
+  description: string;
+  payload: Uint8Array;
+  timeoutMs: number;
+  maxRetries: number;
+  retryBackoffMs: number;
+  priority: number;
+}
+
+/** What a schedule's owner chooses; two creates with one key are the same request when these match. */
+export interface ScheduleSpec {
+  cron: string;
+  /** An IANA zone the cron is read in. */
+  timeZone: string;
+  task: ScheduleTaskTemplate;
+  overlap: OverlapPolicy;
+  catchUp: CatchUpPolicy;
+}
+
+/**
+ * A stored schedule. Its times are wall-clock ms as the cron gives them (never shifted to a
+ * database's clock): nextFireAt is compared, exactly, by the conditional update that fires it.
+ */
+export interface ScheduleRecord extends ScheduleSpec {
+  id: string;
+  /** A name the client chose, unique; null when the schedule is known by its id only. */
+  key: string | null;
+  paused: boolean;
+  /** The next tick to fire; null while paused. */
+  nextFireAt: number | null;
+  lastTickMs: number | null;
+  lastTaskId: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/**
+ * One firing of a schedule: the ticks' tasks (none when every due tick is skipped) are enqueued and
+ * the schedule's next_fire_at moved from `expectedNextFireAt` to `nextFireAt` in one transaction,
+ * only if next_fire_at still is `expectedNextFireAt`, so of several firers of one tick one wins.
+ */
+export interface ScheduleFiring {
+  scheduleId: string;
+  expectedNextFireAt: number;
+  nextFireAt: number | null;
+  /** Each carries scheduleId, scheduleTickMs and an idempotency key made of both; oldest tick first. */
+  tasks: readonly NewTask[];
+  /** The latest tick this firing handled (fired or skipped). */
+  lastTickMs: number;
+}
+
+/** Schedules one listSchedules call returns at most. */
+export const scheduleListLimit = 1000;
+
+/** The idempotency key of a schedule's task for one tick: a repeated firing finds the first task. */
+export function scheduleTickKey(scheduleId: string, tickMs: number): string {
+  return `schedule:${scheduleId}:${tickMs}`;
+}
+
+/** Whether two specs are the same request (a repeated create with one key). */
+export function sameScheduleSpec(a: ScheduleSpec, b: ScheduleSpec): boolean {
+  return a.cron === b.cron && a.timeZone === b.timeZone && a.overlap === b.overlap && a.catchUp === b.catchUp
+    && a.task.name === b.task.name && a.task.description === b.task.description && a.task.timeoutMs === b.task.timeoutMs
+    && a.task.maxRetries === b.task.maxRetries && a.task.retryBackoffMs === b.task.retryBackoffMs
+    && a.task.priority === b.task.priority && Buffer.from(a.task.payload).equals(Buffer.from(b.task.payload));
+}
+
+/**
+ * The durable part of cron schedules (the cron arithmetic is the Scheduler's). Every method is
+ * safe with several Schedulers on one store.
+ */
+export interface ScheduleStore {
+  /**
+   * Stores a new schedule. When its key is taken: the stored schedule if its spec is the same
+   * (an idempotent repeat; paused is not compared), else ALREADY_EXISTS naming it.
+   */
+  createSchedule(schedule: ScheduleRecord): Promise<{ schedule: ScheduleRecord; created: boolean }>;
+  /** By id, or by key. */
+  getSchedule(idOrKey: string): Promise<ScheduleRecord | null>;
+  /** Oldest first, at most scheduleListLimit. */
+  listSchedules(): Promise<ScheduleRecord[]>;
+  /** Replaces the spec, paused flag and next fire time of a stored schedule; null when it is gone. */
+  updateSchedule(schedule: ScheduleRecord): Promise<ScheduleRecord | null>;
+  deleteSchedule(id: string): Promise<boolean>;
+  /** Unpaused schedules whose next_fire_at is at or before `now` (wall clock), earliest first. */
+  dueSchedules(now: number, limit: number): Promise<ScheduleRecord[]>;
+  /** The earliest next_fire_at of an unpaused schedule, or null. */
+  nextScheduleFireAt(): Promise<number | null>;
+  /**
+   * Applies a firing (see ScheduleFiring): the tasks' first events, or null when next_fire_at had
+   * moved (another firer won) and nothing was written.
+   */
+  fireSchedule(firing: ScheduleFiring, now: number): Promise<TaskEvent[] | null>;
 }
 
 /**

@@ -30,12 +30,15 @@ export const accessPolicy: Readonly<Record<string, Readonly<Record<string, Acces
     SubmitTask: gatewayTasks, SubmitTasks: gatewayTasks, SubmitStream: gatewayTasks, SubscribeProgress: gatewayTasks,
     GetTask: gatewayTasks, ListTasks: gatewayTasks, CancelTask: gatewayTasks, ListWorkers: gatewayTasks,
     PauseQueue: gatewayTasks, ResumeQueue: gatewayTasks, ListPausedQueues: gatewayTasks,
+    CreateSchedule: gatewayTasks, GetSchedule: gatewayTasks, ListSchedules: gatewayTasks, UpdateSchedule: gatewayTasks, DeleteSchedule: gatewayTasks,
   },
   "orchestrator.v1.Scheduler": {
     HealthCheck: "open",
     SubmitTask: schedulerTasks, SubmitTasks: schedulerTasks, SubmitStream: schedulerTasks, Watch: schedulerTasks,
     GetTask: schedulerTasks, ListTasks: schedulerTasks, CancelTask: schedulerTasks, ListWorkers: schedulerTasks,
     PauseQueue: schedulerTasks, ResumeQueue: schedulerTasks, ListPausedQueues: schedulerTasks,
+    CreateSchedule: schedulerTasks, GetSchedule: schedulerTasks, ListSchedules: schedulerTasks, UpdateSchedule: schedulerTasks,
+    DeleteSchedule: schedulerTasks,
     Connect: ["worker"],
   },
   "orchestrator.v1.Worker": {

@@ -2,9 +2,11 @@ import { randomUUID } from "node:crypto";
 import type pg from "pg";
 import type {
   AttemptFailure, AttemptRef, CancelOutcome, ClaimedAttempt, ClaimRequest, ExpiredAttempt, Leadership,
-  LeaseRenewal, LeaseTerms, NewTask, PausedName, PauseOutcome, RetryBackoff, StoreSignals, TaskEvent, TaskFilter, TaskPage, TaskRecord, TaskState, TaskStore,
+  LeaseRenewal, LeaseTerms, NewTask, PausedName, PauseOutcome, RetryBackoff, ScheduleFiring, ScheduleRecord, StoreSignals, TaskEvent, TaskFilter,
+  TaskPage, TaskRecord, TaskState, TaskStore,
 } from "../store.js";
-import { firstEvent, isTerminal, promoteBatch, retryDelayMs, taskStates } from "../store.js";
+import { firstEvent, isTerminal, promoteBatch, retryDelayMs, sameScheduleSpec, scheduleListLimit, taskStates } from "../store.js";
+import { scheduleKeyTakenError, scheduleParams, toSchedule } from "../schedule-rows.js";
 import { keyReusedError, requestFingerprint } from "../idempotency.js";
 import { LocalSignals } from "../signals.js";
 import { OrchestratorError } from "orchestrator-ts-client/internal";
@@ -31,6 +33,10 @@ import { progressSql } from "./sql/progress.js";
 import { getTaskSql, listTasksSql } from "./sql/read.js";
 import { analyzeSql, deleteFinishedSql } from "./sql/retention.js";
 import { nextDueAtSql, promoteDueSql } from "./sql/retries.js";
+import {
+  deleteScheduleSql, dueSchedulesSql, getScheduleSql, insertScheduleSql, listSchedulesSql, moveNextFireSql, nextScheduleFireAtSql,
+  scheduleByKeySql, scheduleParamOrder, updateParamOrder, updateScheduleSql,
+} from "./sql/schedules.js";
 
 export interface PostgresStoreOptions {
   /** `postgres://user[:password]@host[:port]/database[?schema=name]`; the schema (default public) is created if missing. */
@@ -111,6 +117,7 @@ async function insertTasks(tx: Transaction, tasks: readonly NewTask[], now: read
     tasks.map((t) => t.maxRetries), tasks.map((t) => t.timeoutMs), tasks.map((t) => t.retryBackoffMs), now.map((at) => at + tx.skewMs),
     tasks.map((t) => t.priority), tasks.map((t) => (t.runAt === null ? null : t.runAt + tx.skewMs)),
     tasks.map((t, index) => firstEvent(t, now[index] ?? 0).state),
+    tasks.map((t) => t.scheduleId ?? null), tasks.map((t) => t.scheduleTickMs ?? null),
   ]);
 }
 
@@ -323,6 +330,59 @@ export class PostgresStore implements TaskStore {
       if (task.idempotencyKey) answers.set(task.idempotencyKey, event);
     }
     return tasks.map((task) => (task.idempotencyKey ? answers.get(task.idempotencyKey) : undefined) ?? firstEvent(task, now));
+  }
+
+  createSchedule(schedule: ScheduleRecord): Promise<{ schedule: ScheduleRecord; created: boolean }> {
+    return this.writes.run(async (tx) => {
+      const params = scheduleParams(schedule);
+      const inserted = await tx.query(insertScheduleSql, scheduleParamOrder.map((name) => params[name]));
+      if (inserted.rows.length > 0 || schedule.key === null) return { schedule, created: true };
+      const { rows } = await tx.query(scheduleByKeySql, [schedule.key]);
+      const row = rows[0];
+      if (!row) throw new Error(`schedule key "${schedule.key}" conflicted but has no holder`);
+      const existing = toSchedule(row);
+      if (!sameScheduleSpec(existing, schedule)) throw scheduleKeyTakenError(existing);
+      return { schedule: existing, created: false };
+    });
+  }
+
+  async getSchedule(idOrKey: string): Promise<ScheduleRecord | null> {
+    const row = (await this.read(getScheduleSql, [idOrKey]))[0];
+    return row ? toSchedule(row) : null;
+  }
+
+  async listSchedules(): Promise<ScheduleRecord[]> {
+    return (await this.read(listSchedulesSql, [scheduleListLimit])).map(toSchedule);
+  }
+
+  updateSchedule(schedule: ScheduleRecord): Promise<ScheduleRecord | null> {
+    return this.writes.run(async (tx) => {
+      const params = scheduleParams(schedule);
+      const { rows } = await tx.query(updateScheduleSql, updateParamOrder.map((name) => params[name]));
+      return rows[0] ? toSchedule(rows[0]) : null;
+    });
+  }
+
+  deleteSchedule(id: string): Promise<boolean> {
+    return this.writes.run(async (tx) => ((await tx.query(deleteScheduleSql, [id])).rowCount ?? 0) > 0);
+  }
+
+  async dueSchedules(now: number, limit: number): Promise<ScheduleRecord[]> {
+    return (await this.read(dueSchedulesSql, [now, limit])).map(toSchedule);
+  }
+
+  async nextScheduleFireAt(): Promise<number | null> {
+    const next = (await this.read(nextScheduleFireAtSql))[0]?.next;
+    return next === null || next === undefined ? null : Number(next);
+  }
+
+  fireSchedule(firing: ScheduleFiring, now: number): Promise<TaskEvent[] | null> {
+    return this.writes.run(async (tx) => {
+      const lastTaskId = firing.tasks.at(-1)?.id ?? null;
+      const moved = await tx.query(moveNextFireSql, [firing.scheduleId, firing.expectedNextFireAt, firing.nextFireAt, firing.lastTickMs, lastTaskId, now]);
+      if ((moved.rowCount ?? 0) === 0) return null;
+      return this.enqueueIn(tx, firing.tasks, now, 24 * 3600 * 1000);
+    });
   }
 
   forgetIdempotencyKeys(before: number): Promise<void> {
@@ -623,6 +683,8 @@ function toTask(row: Row, skewMs: number): TaskRecord {
     startedAt: shifted(row.started_at, skewMs), finishedAt: shifted(row.finished_at, skewMs),
     nextAttemptAt: shifted(row.next_attempt_at, skewMs), lastSequence: Number(row.last_sequence),
     priority: Number(row.priority ?? 0), runAt: shifted(row.run_at, skewMs),
+    // The tick is the cron's wall-clock time, stored unshifted.
+    scheduleId: nullableString(row.schedule_id), scheduleTickMs: row.schedule_tick_ms === null || row.schedule_tick_ms === undefined ? null : Number(row.schedule_tick_ms),
   };
 }
 

@@ -1,9 +1,11 @@
 import { dirname } from "node:path";
 import type {
   AttemptFailure, AttemptRef, CancelOutcome, ClaimedAttempt, ClaimRequest, ExpiredAttempt, Leadership, LeaseRenewal,
-  LeaseTerms, NewTask, PausedName, PauseOutcome, RetryBackoff, StoreSignals, TaskEvent, TaskFilter, TaskPage, TaskRecord, TaskState, TaskStore,
+  LeaseTerms, NewTask, PausedName, PauseOutcome, RetryBackoff, ScheduleFiring, ScheduleRecord, StoreSignals, TaskEvent, TaskFilter, TaskPage,
+  TaskRecord, TaskState, TaskStore,
 } from "../store.js";
-import { firstEvent, isTerminal, promoteBatch, retryDelayMs, taskStates } from "../store.js";
+import { firstEvent, isTerminal, promoteBatch, retryDelayMs, sameScheduleSpec, scheduleListLimit, taskStates } from "../store.js";
+import { scheduleKeyTakenError, scheduleParams, toSchedule } from "../schedule-rows.js";
 import { LocalSignals } from "../signals.js";
 import { keyReusedError, requestFingerprint } from "../idempotency.js";
 import { OrchestratorError } from "orchestrator-ts-client/internal";
@@ -26,6 +28,9 @@ import { progressSql } from "./sql/progress.js";
 import { getTaskSql, listTasksSql } from "./sql/read.js";
 import { deleteTaskEventsSql, deleteTaskKeysSql, deleteTaskSql, finishedTasksSql } from "./sql/retention.js";
 import { nextDueAtSql, promoteDueRetriesSql, promoteDueScheduledSql } from "./sql/retries.js";
+import {
+  deleteScheduleSql, dueSchedulesSql, getScheduleSql, insertScheduleSql, listSchedulesSql, moveNextFireSql, nextScheduleFireAtSql, updateScheduleSql,
+} from "./sql/schedules.js";
 
 export type SqliteSynchronous = "full" | "normal";
 
@@ -104,30 +109,91 @@ export class SqliteStore implements TaskStore {
   }
 
   enqueue(tasks: readonly NewTask[], now: number, keyRetentionMs = 24 * 3600 * 1000): Promise<TaskEvent[]> {
-    return this.writes.run(() =>
-      tasks.map((task) => {
-        if (task.idempotencyKey) {
-          const fingerprint = requestFingerprint(task);
-          const existing = this.sql(findKeySql).get({ key: task.idempotencyKey, oldest: now - keyRetentionMs }) as Row | undefined;
-          if (existing) {
-            // A key stored before fingerprints existed (null) cannot be compared: it answers its task.
-            if (existing.fingerprint === null || existing.fingerprint === fingerprint) return toEvent(existing);
-            const existingId = String(existing.task_id);
-            const row = this.sql(getTaskSql).get(existingId) as Row | undefined;
-            throw keyReusedError(task.idempotencyKey, task, row ? toTask(row) : null, existingId);
-          }
-          this.sql(storeKeySql).run({ key: task.idempotencyKey, taskId: task.id, now, fingerprint });
+    return this.writes.run(() => this.enqueueNow(tasks, now, keyRetentionMs));
+  }
+
+  private enqueueNow(tasks: readonly NewTask[], now: number, keyRetentionMs: number): TaskEvent[] {
+    return tasks.map((task) => {
+      if (task.idempotencyKey) {
+        const fingerprint = requestFingerprint(task);
+        const existing = this.sql(findKeySql).get({ key: task.idempotencyKey, oldest: now - keyRetentionMs }) as Row | undefined;
+        if (existing) {
+          // A key stored before fingerprints existed (null) cannot be compared: it answers its task.
+          if (existing.fingerprint === null || existing.fingerprint === fingerprint) return toEvent(existing);
+          const existingId = String(existing.task_id);
+          const row = this.sql(getTaskSql).get(existingId) as Row | undefined;
+          throw keyReusedError(task.idempotencyKey, task, row ? toTask(row) : null, existingId);
         }
-        const first = firstEvent(task, now);
-        this.sql(enqueueSql).run({
-          id: task.id, name: task.name, description: task.description, payload: task.payload, timeoutMs: task.timeoutMs,
-          maxRetries: task.maxRetries, retryBackoffMs: task.retryBackoffMs, now, priority: task.priority,
-          state: first.state, runAt: task.runAt, nextAttemptAt: first.nextAttemptAt,
-        });
-        if (first.state === "queued") this.writes.log.workAvailable(task.name);
-        return this.recordEvent(first);
-      }),
-    );
+        this.sql(storeKeySql).run({ key: task.idempotencyKey, taskId: task.id, now, fingerprint });
+      }
+      const first = firstEvent(task, now);
+      this.sql(enqueueSql).run({
+        id: task.id, name: task.name, description: task.description, payload: task.payload, timeoutMs: task.timeoutMs,
+        maxRetries: task.maxRetries, retryBackoffMs: task.retryBackoffMs, now, priority: task.priority,
+        state: first.state, runAt: task.runAt, nextAttemptAt: first.nextAttemptAt,
+        scheduleId: task.scheduleId ?? null, scheduleTickMs: task.scheduleTickMs ?? null,
+      });
+      if (first.state === "queued") this.writes.log.workAvailable(task.name);
+      return this.recordEvent(first);
+    });
+  }
+
+  createSchedule(schedule: ScheduleRecord): Promise<{ schedule: ScheduleRecord; created: boolean }> {
+    return this.writes.run(() => {
+      if (schedule.key !== null) {
+        const row = this.sql(getScheduleSql).get({ idOrKey: schedule.key }) as Row | undefined;
+        if (row) {
+          const existing = toSchedule(row);
+          if (existing.key !== schedule.key) throw scheduleKeyTakenError(existing);
+          if (!sameScheduleSpec(existing, schedule)) throw scheduleKeyTakenError(existing);
+          return { schedule: existing, created: false };
+        }
+      }
+      this.sql(insertScheduleSql).run(scheduleParams(schedule));
+      return { schedule, created: true };
+    });
+  }
+
+  getSchedule(idOrKey: string): Promise<ScheduleRecord | null> {
+    const rows = this.sql(getScheduleSql).all({ idOrKey }) as Row[];
+    // An id wins over a key that happens to spell another schedule's id.
+    const row = rows.find((candidate) => candidate.id === idOrKey) ?? rows[0];
+    return Promise.resolve(row ? toSchedule(row) : null);
+  }
+
+  listSchedules(): Promise<ScheduleRecord[]> {
+    return Promise.resolve((this.sql(listSchedulesSql).all({ limit: scheduleListLimit }) as Row[]).map(toSchedule));
+  }
+
+  updateSchedule(schedule: ScheduleRecord): Promise<ScheduleRecord | null> {
+    return this.writes.run(() => {
+      const row = this.sql(updateScheduleSql).get(scheduleParams(schedule)) as Row | undefined;
+      return row ? toSchedule(row) : null;
+    });
+  }
+
+  deleteSchedule(id: string): Promise<boolean> {
+    return this.writes.run(() => Number(this.sql(deleteScheduleSql).run({ id }).changes) > 0);
+  }
+
+  dueSchedules(now: number, limit: number): Promise<ScheduleRecord[]> {
+    return Promise.resolve((this.sql(dueSchedulesSql).all({ now, limit }) as Row[]).map(toSchedule));
+  }
+
+  nextScheduleFireAt(): Promise<number | null> {
+    return Promise.resolve(nullableNumber((this.sql(nextScheduleFireAtSql).get() as Row).next));
+  }
+
+  fireSchedule(firing: ScheduleFiring, now: number): Promise<TaskEvent[] | null> {
+    return this.writes.run(() => {
+      const lastTaskId = firing.tasks.at(-1)?.id ?? null;
+      const moved = this.sql(moveNextFireSql).run({
+        scheduleId: firing.scheduleId, expectedNextFireAt: firing.expectedNextFireAt, nextFireAt: firing.nextFireAt,
+        lastTickMs: firing.lastTickMs, lastTaskId, now,
+      });
+      if (Number(moved.changes) === 0) return null;
+      return this.enqueueNow(firing.tasks, now, 24 * 3600 * 1000);
+    });
   }
 
   forgetIdempotencyKeys(before: number): Promise<void> {
@@ -404,6 +470,7 @@ function toTask(row: Row): TaskRecord {
     startedAt: nullableNumber(row.started_at), finishedAt: nullableNumber(row.finished_at),
     nextAttemptAt: nullableNumber(row.next_attempt_at), lastSequence: Number(row.last_sequence),
     priority: Number(row.priority ?? 0), runAt: nullableNumber(row.run_at),
+    scheduleId: nullableString(row.schedule_id), scheduleTickMs: nullableNumber(row.schedule_tick_ms),
   };
 }
 

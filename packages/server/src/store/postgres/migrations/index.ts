@@ -7,6 +7,7 @@ import { quoteIdentifier } from "../driver.js";
 import { initialSchema } from "./001_initial.js";
 import { delaysAndPriorities } from "./002_delays_and_priorities.js";
 import { pausedNames } from "./003_paused_names.js";
+import { schedules } from "./004_schedules.js";
 
 export interface Migration {
   version: number;
@@ -14,7 +15,7 @@ export interface Migration {
   sql: string;
 }
 
-export const migrations: readonly Migration[] = [initialSchema, delaysAndPriorities, pausedNames];
+export const migrations: readonly Migration[] = [initialSchema, delaysAndPriorities, pausedNames, schedules];
 
 /** The first key of the advisory lock the migrations of every schema take (the second is the schema's hash). */
 const migrationLockClass = 0x6f726368; // "orch"

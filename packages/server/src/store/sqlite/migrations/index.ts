@@ -15,5 +15,8 @@ import { idempotencyFingerprints } from "./004_idempotency_fingerprints.js";
 import { leadershipAndRetention } from "./005_leadership_and_retention.js";
 import { delaysAndPriorities } from "./006_delays_and_priorities.js";
 import { pausedNames } from "./007_paused_names.js";
+import { schedules } from "./008_schedules.js";
 
-export const migrations: readonly Migration[] = [initialSchema, fewerRunningIndexes, idempotencyKeys, idempotencyFingerprints, leadershipAndRetention, delaysAndPriorities, pausedNames];
+export const migrations: readonly Migration[] = [
+  initialSchema, fewerRunningIndexes, idempotencyKeys, idempotencyFingerprints, leadershipAndRetention, delaysAndPriorities, pausedNames, schedules,
+];

@@ -1,6 +1,6 @@
 export const enqueueSql = `
-INSERT INTO tasks (id, name, description, payload, state, max_retries, timeout_ms, retry_backoff_ms, created_at, last_sequence, priority, run_at, next_attempt_at)
-VALUES (:id, :name, :description, :payload, :state, :maxRetries, :timeoutMs, :retryBackoffMs, :now, 1, :priority, :runAt, :nextAttemptAt)`;
+INSERT INTO tasks (id, name, description, payload, state, max_retries, timeout_ms, retry_backoff_ms, created_at, last_sequence, priority, run_at, next_attempt_at, schedule_id, schedule_tick_ms)
+VALUES (:id, :name, :description, :payload, :state, :maxRetries, :timeoutMs, :retryBackoffMs, :now, 1, :priority, :runAt, :nextAttemptAt, :scheduleId, :scheduleTickMs)`;
 
 export const findKeySql = `
 SELECT k.fingerprint, e.task_id, e.sequence, e.state, e.attempt, e.percent, e.message, e.timestamp, e.worker_id, e.result, e.error, e.next_attempt_at
