@@ -1,6 +1,7 @@
 // client.schedules: cron schedules through the Gateway, with the SDK's own types (Dates, string
 // policies, null for what is unset); each value keeps its wire message as `raw`.
-import type { GatewayClient} from "./protocol/generated/orchestrator/v1/orchestrator.js";
+import type { TaskSpec } from "./client.js";
+import type { GatewayClient } from "./protocol/generated/orchestrator/v1/orchestrator.js";
 import {
   CatchUpPolicy as ProtoCatchUp, OverlapPolicy as ProtoOverlap, type Schedule as ProtoSchedule, type ScheduleTask,
 } from "./protocol/generated/orchestrator/v1/orchestrator.js";
@@ -14,17 +15,8 @@ export type OverlapPolicy = "allow" | "skip";
 /** For ticks missed while no Scheduler ran: skip fires none; one: the latest; all: each (at most the latest 100), oldest first. */
 export type CatchUpPolicy = "skip" | "one" | "all";
 
-/** The task each tick submits. */
-export interface ScheduleTaskSpec {
-  name: string;
-  /** Bytes as they are, a string as UTF-8, anything else as JSON. */
-  payload?: unknown;
-  description?: string;
-  timeoutSecs?: number;
-  maxRetries?: number;
-  retryBackoffMs?: number;
-  priority?: number;
-}
+/** The task each tick submits: a submit's fields, less those a tick sets itself (its start, its key). */
+export type ScheduleTaskSpec = Pick<TaskSpec, "name" | "payload" | "description" | "timeoutSecs" | "maxRetries" | "retryBackoffMs" | "priority">;
 
 export interface ScheduleSpec {
   /** A name you choose (unique): creating it again with the same fields answers the existing schedule. */
