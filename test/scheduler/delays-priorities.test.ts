@@ -1,46 +1,20 @@
 // Delayed tasks and priorities through the Scheduler, in-process, with a manual clock and fake
 // worker streams, on every store backend: a due task is woken by the promotion timer (the sweep
 // runs far less often than the delays here), and claims follow priority, then age.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { AssignTasks, AttemptOutcome, TaskState } from "../../packages/client/src/protocol/generated/orchestrator/v1/orchestrator.js";
-import type { SubmitTaskRequest, TaskAssignment , CancelAttempt} from "../../packages/client/src/protocol/generated/orchestrator/v1/orchestrator.js";
-import { createLogger } from "../../packages/client/src/logger.js";
-import { compileSchedulerOptions, databasePath } from "../../packages/server/src/scheduler/options.js";
-import { Scheduler } from "../../packages/server/src/scheduler/scheduler.js";
-import type { WorkerChannel, WorkerSession } from "../../packages/server/src/scheduler/worker-registry.js";
-import { PostgresStore } from "../../packages/server/src/store/postgres/postgres-store.js";
-import { SqliteStore } from "../../packages/server/src/store/sqlite/sqlite-store.js";
+import { TaskState } from "../../packages/client/src/protocol/generated/orchestrator/v1/orchestrator.js";
+import type { TaskAssignment } from "../../packages/client/src/protocol/generated/orchestrator/v1/orchestrator.js";
+import type { Scheduler } from "../../packages/server/src/scheduler/scheduler.js";
 import type { TaskStore } from "../../packages/server/src/store/store.js";
 import { ManualClock } from "../../packages/server/src/util/clock.js";
-import { createTestStore, storeBackends, type TestStore } from "../helpers/stores.js";
+import {
+  manualOptions, ManualStore, registerFakeWorker, reportSuccess, startScheduler, submitOne, taskRequest, turnOf, untilOf,
+} from "../helpers/manual-scheduler.js";
+import { storeBackends } from "../helpers/stores.js";
 
 const T0 = Date.UTC(2026, 0, 1);
 /** The sweep (which also promotes due tasks) runs this rarely, so the delays below are met by the timer alone. */
 const SWEEP_MS = 600_000;
-
-class FakeChannel implements WorkerChannel {
-  readonly assignments: TaskAssignment[] = [];
-  /** clock.now() at each assignment, in order. */
-  readonly assignedAt: number[] = [];
-
-  constructor(private readonly clock: () => number) {}
-
-  sendAssignments(assign: AssignTasks): void {
-    for (const task of AssignTasks.decode(AssignTasks.encode(assign).finish()).tasks) {
-      this.assignments.push(task);
-      this.assignedAt.push(this.clock());
-    }
-  }
-
-  sendCancel(cancel: CancelAttempt): void {
-    void cancel;
-  }
-
-  close(): void {}
-}
 
 /** A small deterministic generator (mulberry32), so a failing order can be replayed. */
 function seeded(seed: number): () => number {
@@ -56,62 +30,32 @@ function seeded(seed: number): () => number {
 
 for (const backend of storeBackends) {
   describe(`Scheduler delayed tasks and priorities (${backend} store)`, () => {
-    const logger = createLogger({ level: "silent" });
-    let directory = "";
-    let testStore: TestStore;
+    let rig: ManualStore;
     let clock: ManualClock;
     let store: TaskStore;
     let scheduler: Scheduler;
 
-    const turn = (): Promise<void> => new Promise((resolve) => (backend === "sqlite" ? setImmediate(resolve) : setTimeout(resolve, 1)));
+    const turn = turnOf(backend);
+    const until = untilOf(backend);
     async function settle(turns = 30): Promise<void> {
       for (let index = 0; index < turns; index++) await turn();
     }
-    async function until(condition: () => boolean, what: string, turns = 2000): Promise<void> {
-      for (let index = 0; index < turns; index++) {
-        if (condition()) return;
-        await turn();
-      }
-      throw new Error(`gave up waiting for ${what}`);
-    }
 
     beforeEach(async () => {
-      directory = mkdtempSync(join(tmpdir(), "orchestrator-delays-"));
-      testStore = await createTestStore(backend, directory);
       clock = new ManualClock(T0);
-      store = backend === "sqlite"
-        ? new SqliteStore({ path: databasePath(directory) })
-        : new PostgresStore({ url: testStore.url, clock, pollIntervalMs: 60_000 });
-      await store.migrate();
-      const options = compileSchedulerOptions({
-        heartbeatIntervalMs: SWEEP_MS, workerTimeoutMs: SWEEP_MS * 4, leaseMs: SWEEP_MS * 4, leaderTtlMs: SWEEP_MS * 4,
-        dataDir: directory, dispatchIdleMs: 0,
-      });
-      scheduler = new Scheduler(store, options, clock, logger);
-      await scheduler.start();
+      rig = await ManualStore.open(backend, clock, "orchestrator-delays-");
+      store = rig.store;
+      scheduler = await startScheduler(store, clock, manualOptions(rig.directory, SWEEP_MS));
     });
 
     afterEach(async () => {
       await scheduler.stop();
-      await store.close();
-      await testStore.remove();
-      rmSync(directory, { recursive: true, force: true });
+      await rig.remove();
     });
 
-    function register(id: string, taskNames: string[], slots: number): { channel: FakeChannel; session: WorkerSession } {
-      const channel = new FakeChannel(() => clock.now());
-      const session = scheduler.registerWorker({ kind: { $case: "register", register: { workerId: id, taskNames, slots, version: "test", running: [] } } }, channel);
-      return { channel, session };
-    }
-
-    const request = (name: string, extra: Partial<SubmitTaskRequest> = {}): SubmitTaskRequest =>
-      ({ name, description: "", payload: Buffer.from(name), idempotencyKey: "", ...extra });
-
-    async function submit(name: string, extra: Partial<SubmitTaskRequest> = {}): Promise<string> {
-      const [accepted] = await scheduler.submit([request(name, extra)]);
-      if (!accepted) throw new Error("submit accepted nothing");
-      return accepted.taskId;
-    }
+    const register = (id: string, taskNames: string[], slots: number) => registerFakeWorker(scheduler, id, taskNames, slots, () => clock.now());
+    const request = taskRequest;
+    const submit = (name: string, extra: Parameters<typeof taskRequest>[1] = {}): Promise<string> => submitOne(scheduler, name, extra);
 
     it("keeps a delayed task scheduled until its time, then starts it at that time, woken by the timer", async () => {
       const worker = register("w1", ["later"], 1);
@@ -190,9 +134,7 @@ for (const backend of storeBackends) {
       for (let done = 0; done < submitted.length; done++) {
         await until(() => worker.channel.assignments.length === done + 1, `assignment ${done + 1}`);
         const attempt = worker.channel.assignments[done] as TaskAssignment;
-        scheduler.handleWorkerMessage(worker.session, {
-          kind: { $case: "results", results: { results: [{ taskId: attempt.taskId, attempt: attempt.attempt, outcome: AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED, result: Buffer.from(""), error: "", retryable: false }] } },
-        });
+        reportSuccess(scheduler, worker.session, attempt);
       }
       expect(worker.channel.assignments.map((assignment) => ids.get(assignment.taskId))).toEqual(
         ["urgent-1", "urgent-2", "high", "default-1", "default-2", "low", "lowest"],

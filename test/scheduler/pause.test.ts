@@ -8,100 +8,36 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { AssignTasks, AttemptOutcome } from "../../packages/client/src/protocol/generated/orchestrator/v1/orchestrator.js";
-import type { CancelAttempt, SubmitTaskRequest, TaskAssignment } from "../../packages/client/src/protocol/generated/orchestrator/v1/orchestrator.js";
-import { createLogger } from "../../packages/client/src/logger.js";
-import { compileSchedulerOptions, databasePath } from "../../packages/server/src/scheduler/options.js";
-import { Scheduler } from "../../packages/server/src/scheduler/scheduler.js";
-import type { WorkerChannel, WorkerSession } from "../../packages/server/src/scheduler/worker-registry.js";
+import type { TaskAssignment } from "../../packages/client/src/protocol/generated/orchestrator/v1/orchestrator.js";
+import type { Scheduler } from "../../packages/server/src/scheduler/scheduler.js";
 import { PostgresStore } from "../../packages/server/src/store/postgres/postgres-store.js";
-import { SqliteStore } from "../../packages/server/src/store/sqlite/sqlite-store.js";
-import type { TaskStore } from "../../packages/server/src/store/store.js";
 import { ManualClock } from "../../packages/server/src/util/clock.js";
+import {
+  manualOptions, ManualStore, registerFakeWorker as register, reportSuccess as succeed, startScheduler, submitOne as submit, untilOf,
+} from "../helpers/manual-scheduler.js";
 import { createTestStore, storeBackends, type TestStore } from "../helpers/stores.js";
 
 const T0 = Date.UTC(2026, 0, 1);
 /** The sweep runs this rarely, so nothing here is dispatched or promoted by it. */
 const SWEEP_MS = 600_000;
-const logger = createLogger({ level: "silent" });
-
-class FakeChannel implements WorkerChannel {
-  readonly assignments: TaskAssignment[] = [];
-
-  sendAssignments(assign: AssignTasks): void {
-    this.assignments.push(...AssignTasks.decode(AssignTasks.encode(assign).finish()).tasks);
-  }
-
-  sendCancel(cancel: CancelAttempt): void {
-    void cancel;
-  }
-
-  close(): void {}
-}
-
-const request = (name: string, extra: Partial<SubmitTaskRequest> = {}): SubmitTaskRequest =>
-  ({ name, description: "", payload: Buffer.from(name), idempotencyKey: "", ...extra });
-
-async function submit(scheduler: Scheduler, name: string, extra: Partial<SubmitTaskRequest> = {}): Promise<string> {
-  const [accepted] = await scheduler.submit([request(name, extra)]);
-  if (!accepted) throw new Error("submit accepted nothing");
-  return accepted.taskId;
-}
-
-function register(scheduler: Scheduler, id: string, taskNames: string[], slots: number): { channel: FakeChannel; session: WorkerSession } {
-  const channel = new FakeChannel();
-  const session = scheduler.registerWorker({ kind: { $case: "register", register: { workerId: id, taskNames, slots, version: "test", running: [] } } }, channel);
-  return { channel, session };
-}
-
-function succeed(scheduler: Scheduler, session: WorkerSession, attempt: TaskAssignment): void {
-  scheduler.handleWorkerMessage(session, {
-    kind: { $case: "results", results: { results: [{ taskId: attempt.taskId, attempt: attempt.attempt, outcome: AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED, result: Buffer.from(""), error: "", retryable: false }] } },
-  });
-}
-
-function schedulerOn(store: TaskStore, clock: ManualClock, directory: string): Scheduler {
-  const options = compileSchedulerOptions({
-    heartbeatIntervalMs: SWEEP_MS, workerTimeoutMs: SWEEP_MS * 4, leaseMs: SWEEP_MS * 4, leaderTtlMs: SWEEP_MS * 4,
-    dataDir: directory, dispatchIdleMs: 0,
-  });
-  return new Scheduler(store, options, clock, logger);
-}
 
 for (const backend of storeBackends) {
   describe(`Scheduler paused queues (${backend} store)`, () => {
-    let directory = "";
-    let testStore: TestStore;
+    let rig: ManualStore;
     let clock: ManualClock;
-    let store: TaskStore;
     let scheduler: Scheduler;
 
-    const turn = (): Promise<void> => new Promise((resolve) => (backend === "sqlite" ? setImmediate(resolve) : setTimeout(resolve, 1)));
-    async function until(condition: () => boolean | Promise<boolean>, what: string, turns = 2000): Promise<void> {
-      for (let index = 0; index < turns; index++) {
-        if (await condition()) return;
-        await turn();
-      }
-      throw new Error(`gave up waiting for ${what}`);
-    }
+    const until = untilOf(backend);
 
     beforeEach(async () => {
-      directory = mkdtempSync(join(tmpdir(), "orchestrator-pause-"));
-      testStore = await createTestStore(backend, directory);
       clock = new ManualClock(T0);
-      store = backend === "sqlite"
-        ? new SqliteStore({ path: databasePath(directory) })
-        : new PostgresStore({ url: testStore.url, clock, pollIntervalMs: 60_000 });
-      await store.migrate();
-      scheduler = schedulerOn(store, clock, directory);
-      await scheduler.start();
+      rig = await ManualStore.open(backend, clock, "orchestrator-pause-");
+      scheduler = await startScheduler(rig.store, clock, manualOptions(rig.directory, SWEEP_MS));
     });
 
     afterEach(async () => {
       await scheduler.stop();
-      await store.close();
-      await testStore.remove();
-      rmSync(directory, { recursive: true, force: true });
+      await rig.remove();
     });
 
     it("dispatches nothing of a paused name, lets its running attempt finish, promotes its delayed task; after resume dispatches all", async () => {
@@ -166,9 +102,7 @@ describe("Scheduler paused queues, two Schedulers on one PostgreSQL store", () =
       const store = new PostgresStore({ url: testStore.url, clock, pollIntervalMs: 600_000 });
       await store.migrate();
       stores.push(store);
-      const scheduler = schedulerOn(store, clock, directory);
-      await scheduler.start();
-      schedulers.push(scheduler);
+      schedulers.push(await startScheduler(store, clock, manualOptions(directory, SWEEP_MS)));
     }
     const [a, b] = schedulers as [Scheduler, Scheduler];
     const worker = register(b, "w-b", ["held", "marker"], 10);

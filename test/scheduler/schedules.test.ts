@@ -2,23 +2,17 @@
 // the fire times over a day with a DST change equal croner's own, overlap skip and allow, each
 // catch-up policy after a downtime (with the bound), and pause/resume. The sweep runs far less
 // often than the ticks here, so every firing is the schedule timer's.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Cron } from "croner";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { CatchUpPolicy, OverlapPolicy } from "../../packages/client/src/protocol/generated/orchestrator/v1/orchestrator.js";
 import type { CreateScheduleRequest } from "../../packages/client/src/protocol/generated/orchestrator/v1/orchestrator.js";
-import { createLogger } from "../../packages/client/src/logger.js";
-import { compileSchedulerOptions, databasePath } from "../../packages/server/src/scheduler/options.js";
 import type { CompiledSchedulerOptions } from "../../packages/server/src/scheduler/options.js";
-import { Scheduler } from "../../packages/server/src/scheduler/scheduler.js";
+import type { Scheduler } from "../../packages/server/src/scheduler/scheduler.js";
 import { scheduleTiming } from "../../packages/server/src/scheduler/schedules.js";
-import { PostgresStore } from "../../packages/server/src/store/postgres/postgres-store.js";
-import { SqliteStore } from "../../packages/server/src/store/sqlite/sqlite-store.js";
 import type { ScheduleRecord, TaskRecord, TaskStore } from "../../packages/server/src/store/store.js";
 import { ManualClock } from "../../packages/server/src/util/clock.js";
-import { createTestStore, storeBackends, type TestStore } from "../helpers/stores.js";
+import { manualOptions, ManualStore, startScheduler, turnOf, untilOf } from "../helpers/manual-scheduler.js";
+import { storeBackends } from "../helpers/stores.js";
 
 const SWEEP_MS = 24 * 3600 * 1000;
 const minute = 60_000;
@@ -27,48 +21,27 @@ const T0 = Date.UTC(2026, 0, 1, 0, 0, 30);
 
 for (const backend of storeBackends) {
   describe(`Scheduler cron schedules (${backend} store)`, () => {
-    const logger = createLogger({ level: "silent" });
-    let directory = "";
-    let testStore: TestStore;
+    let rig: ManualStore;
     let clock: ManualClock;
     let store: TaskStore;
     let options: CompiledSchedulerOptions;
     let scheduler: Scheduler;
 
-    const turn = (): Promise<void> => new Promise((resolve) => (backend === "sqlite" ? setImmediate(resolve) : setTimeout(resolve, 1)));
-    async function eventually(condition: () => Promise<boolean>, what: string, turns = 3000): Promise<void> {
-      for (let index = 0; index < turns; index++) {
-        if (await condition()) return;
-        await turn();
-      }
-      throw new Error(`gave up waiting for ${what}`);
-    }
+    const turn = turnOf(backend);
+    const until = untilOf(backend);
+    const eventually = (condition: () => Promise<boolean>, what: string): Promise<void> => until(condition, what, 3000);
 
     async function open(start: number): Promise<void> {
-      directory = mkdtempSync(join(tmpdir(), "orchestrator-schedules-"));
-      testStore = await createTestStore(backend, directory);
       clock = new ManualClock(start);
-      store = backend === "sqlite"
-        ? new SqliteStore({ path: databasePath(directory) })
-        : new PostgresStore({ url: testStore.url, clock, pollIntervalMs: 60_000 });
-      await store.migrate();
-      options = compileSchedulerOptions({
-        heartbeatIntervalMs: SWEEP_MS, workerTimeoutMs: SWEEP_MS * 4, leaseMs: SWEEP_MS * 4, leaderTtlMs: SWEEP_MS * 4,
-        dataDir: directory, dispatchIdleMs: 0,
-      });
-      scheduler = new Scheduler(store, options, clock, logger);
-      await scheduler.start();
+      rig = await ManualStore.open(backend, clock, "orchestrator-schedules-");
+      store = rig.store;
+      options = manualOptions(rig.directory, SWEEP_MS);
+      scheduler = await startScheduler(store, clock, options);
     }
-
-    beforeEach(() => {
-      directory = "";
-    });
 
     afterEach(async () => {
       await scheduler.stop();
-      await store.close();
-      await testStore.remove();
-      rmSync(directory, { recursive: true, force: true });
+      await rig.remove();
     });
 
     function request(cron: string, extra: Partial<CreateScheduleRequest> = {}): CreateScheduleRequest {
@@ -102,8 +75,7 @@ for (const backend of storeBackends) {
     async function downtime(downMs: number): Promise<void> {
       await scheduler.stop();
       clock.advance(downMs);
-      scheduler = new Scheduler(store, options, clock, logger);
-      await scheduler.start();
+      scheduler = await startScheduler(store, clock, options);
       // The new Scheduler armed its timer for the overdue tick: due now.
       clock.advance(0);
     }
