@@ -10,23 +10,12 @@ import { ManualClock } from "../../packages/server/src/util/clock.js";
 import {
   manualOptions, ManualStore, registerFakeWorker, reportSuccess, startScheduler, submitOne, taskRequest, turnOf, untilOf,
 } from "../helpers/manual-scheduler.js";
+import { mulberry32 } from "../helpers/chaos.js";
 import { storeBackends } from "../helpers/stores.js";
 
 const T0 = Date.UTC(2026, 0, 1);
 /** The sweep (which also promotes due tasks) runs this rarely, so the delays below are met by the timer alone. */
 const SWEEP_MS = 600_000;
-
-/** A small deterministic generator (mulberry32), so a failing order can be replayed. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 for (const backend of storeBackends) {
   describe(`Scheduler delayed tasks and priorities (${backend} store)`, () => {
@@ -88,7 +77,7 @@ for (const backend of storeBackends) {
     it("starts 1,000 tasks with random delays each at its due time, in due order", async () => {
       const worker = register("w1", ["many"], 1_000);
       await settle();
-      const random = seeded(11);
+      const random = mulberry32(11);
       // Whole seconds over two minutes: about eight tasks share each due time (ties start together),
       // which keeps the store round trips of this test from slowing the suites running beside it.
       const delays = Array.from({ length: 1_000 }, () => 1_000 * (1 + Math.floor(random() * 120)) + (random() < 0.5 ? 0 : 500));

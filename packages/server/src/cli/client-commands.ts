@@ -59,20 +59,25 @@ interface SubmitFlags {
   json?: boolean;
 }
 
-export function clientCommands(): Command[] {
-  const submit = new Command("submit")
-    .description("submit a task; with --wait, follow it to its end and print its result")
-    .argument("<name>", "task name (selects the handler), e.g. data-processing-job")
+/** The fields of a task that submit and schedule create both take: its payload and its limits. */
+export function taskFieldOptions(command: Command, descriptionHelp: string): Command {
+  return command
     .option("-p, --payload <text>", "payload as a string")
     .option("-f, --payload-file <path>", "payload read from a file")
-    .option("-d, --description <text>", "description for people", "")
+    .option("-d, --description <text>", descriptionHelp, "")
     .option("--timeout-secs <n>", "limit of one attempt in seconds (1-86400, default 300)", integer)
     .option("--max-retries <n>", "attempts after the first (0-100, default 3)", integer)
     .option("--retry-backoff-ms <n>", "first retry delay in ms (doubles each retry)", integer)
+    .option("--priority <n>", "-100 (least urgent) to 100 (most urgent), default 0: higher starts first among queued tasks of one name", integer);
+}
+
+export function clientCommands(): Command[] {
+  const submit = taskFieldOptions(new Command("submit")
+    .description("submit a task; with --wait, follow it to its end and print its result")
+    .argument("<name>", "task name (selects the handler), e.g. data-processing-job"), "description for people")
     .option("-k, --idempotency-key <key>", "repeating the submit with this key creates no second task")
     .option("--delay <duration>", "start no earlier than this long from now (e.g. 30s, 15m, 2h, 7d; at most a year); the task is scheduled until then", duration)
     .option("--run-at <time>", "start no earlier than this ISO 8601 time with a zone (e.g. 2026-07-01T09:00:00Z; at most a year ahead)", instant)
-    .option("--priority <n>", "-100 (least urgent) to 100 (most urgent), default 0: higher starts first among queued tasks of one name", integer)
     .option("-w, --wait", "follow the task with a progress bar until it ends, then print its result")
     .option("--json", "print machine-readable JSON (with --wait, one JSON object per line)")
     .addOption(gatewayOption())

@@ -1,9 +1,9 @@
 // orchestrator schedule create|list|get|pause|resume|delete: cron schedules through the SDK.
 import { Command, Option } from "commander";
 import { OrchestratorError, type CatchUpPolicy, type OverlapPolicy, type ScheduleClient, type ScheduleInfo } from "orchestrator-ts-client";
-import { gatewayOption, readPayloadFile, withClient } from "./client-commands.js";
+import { gatewayOption, readPayloadFile, taskFieldOptions, withClient } from "./client-commands.js";
 import { printJson, table } from "./format.js";
-import { clientSecurityOptions, integer } from "./options.js";
+import { clientSecurityOptions } from "./options.js";
 
 interface CreateFlags {
   cron: string;
@@ -57,19 +57,12 @@ function printSchedule(schedule: ScheduleInfo, json: boolean | undefined): void 
 }
 
 export function scheduleCommand(): Command {
-  const create = new Command("create")
+  const create = taskFieldOptions(new Command("create")
     .description("create a cron schedule named NAME (its key: creating it again with the same fields changes nothing)")
     .argument("<name>", "the schedule's key, e.g. nightly-report")
     .requiredOption("--cron <expression>", "5 fields (minute hour day-of-month month day-of-week), or 6 with seconds first, e.g. \"*/5 * * * *\"")
     .option("--tz <zone>", "IANA time zone the cron is read in", "UTC")
-    .requiredOption("--task <name>", "the task name each tick submits, e.g. data-processing-job")
-    .option("-p, --payload <text>", "payload as a string")
-    .option("-f, --payload-file <path>", "payload read from a file")
-    .option("-d, --description <text>", "description of each task", "")
-    .option("--timeout-secs <n>", "limit of one attempt in seconds (1-86400, default 300)", integer)
-    .option("--max-retries <n>", "attempts after the first (0-100, default 3)", integer)
-    .option("--retry-backoff-ms <n>", "first retry delay in ms", integer)
-    .option("--priority <n>", "-100 to 100, default 0", integer)
+    .requiredOption("--task <name>", "the task name each tick submits, e.g. data-processing-job"), "description of each task")
     .addOption(new Option("--overlap <policy>", "allow: fire every tick; skip: no task while the previous tick's task is unfinished").choices(["allow", "skip"]).default("allow"))
     .addOption(new Option("--catch-up <policy>", "ticks missed while no Scheduler ran: skip fires none, one: the latest, all: each (at most 100)").choices(["skip", "one", "all"]).default("one"))
     .option("--paused", "create it paused")
