@@ -29,7 +29,7 @@ export async function withClient<T>(command: Command, work: (client: Orchestrato
 }
 
 /** The file's bytes; a file that cannot be read is the user's argument to fix, said with its path. */
-export function readPayloadFile(path: string): Buffer {
+function readPayloadFile(path: string): Buffer {
   try {
     return readFileSync(path);
   } catch (error) {
@@ -42,19 +42,33 @@ function exitCodeFor(update: TaskUpdate): number {
   return update.state === "succeeded" ? 0 : 1;
 }
 
-interface SubmitFlags {
+/** The flags taskFieldOptions adds. */
+export interface TaskFieldFlags {
   payload?: string;
   payloadFile?: string;
   description: string;
   timeoutSecs?: number;
   maxRetries?: number;
   retryBackoffMs?: number;
+  priority?: number;
+}
+
+/** The task's fields from its flags, the payload read from --payload or --payload-file (not both). */
+export function taskFields(name: string, flags: TaskFieldFlags) {
+  if (flags.payload !== undefined && flags.payloadFile !== undefined) throw OrchestratorError.invalidArgument("give --payload or --payload-file, not both");
+  const payload = flags.payloadFile !== undefined ? readPayloadFile(flags.payloadFile) : Buffer.from(flags.payload ?? "", "utf8");
+  return {
+    name, payload, description: flags.description, timeoutSecs: flags.timeoutSecs, maxRetries: flags.maxRetries, retryBackoffMs: flags.retryBackoffMs,
+    priority: flags.priority,
+  };
+}
+
+interface SubmitFlags extends TaskFieldFlags {
   idempotencyKey?: string;
   /** --delay, in ms. */
   delay?: number;
   /** --run-at, in Unix ms. */
   runAt?: number;
-  priority?: number;
   wait?: boolean;
   json?: boolean;
 }
@@ -82,14 +96,10 @@ export function clientCommands(): Command[] {
     .option("--json", "print machine-readable JSON (with --wait, one JSON object per line)")
     .addOption(gatewayOption())
     .action(async (name: string, options: SubmitFlags, command: Command) => {
-      if (options.payload !== undefined && options.payloadFile !== undefined) throw OrchestratorError.invalidArgument("give --payload or --payload-file, not both");
+      const task = taskFields(name, options);
       if (options.delay !== undefined && options.runAt !== undefined) throw OrchestratorError.invalidArgument("give --delay or --run-at, not both");
-      const payload = options.payloadFile !== undefined ? readPayloadFile(options.payloadFile) : Buffer.from(options.payload ?? "", "utf8");
       await withClient(command, async (client) => {
-        const submitted = await client.submit({
-          name, payload, description: options.description, timeoutSecs: options.timeoutSecs, maxRetries: options.maxRetries,
-          retryBackoffMs: options.retryBackoffMs, idempotencyKey: options.idempotencyKey, delayMs: options.delay, runAt: options.runAt, priority: options.priority,
-        });
+        const submitted = await client.submit({ ...task, idempotencyKey: options.idempotencyKey, delayMs: options.delay, runAt: options.runAt });
         const acknowledged = { task_id: submitted.taskId, timestamp: String(submitted.timestamp) };
         if (options.json && options.wait) process.stdout.write(`${JSON.stringify(acknowledged)}\n`);
         else if (options.json) printJson(acknowledged);

@@ -1,21 +1,14 @@
 // orchestrator schedule create|list|get|pause|resume|delete: cron schedules through the SDK.
 import { Command, Option } from "commander";
-import { OrchestratorError, type CatchUpPolicy, type OverlapPolicy, type ScheduleClient, type ScheduleInfo } from "orchestrator-ts-client";
-import { gatewayOption, readPayloadFile, taskFieldOptions, withClient } from "./client-commands.js";
+import { type CatchUpPolicy, type OverlapPolicy, type ScheduleClient, type ScheduleInfo } from "orchestrator-ts-client";
+import { gatewayOption, taskFieldOptions, taskFields, withClient, type TaskFieldFlags } from "./client-commands.js";
 import { printJson, table } from "./format.js";
 import { clientSecurityOptions } from "./options.js";
 
-interface CreateFlags {
+interface CreateFlags extends TaskFieldFlags {
   cron: string;
   tz: string;
   task: string;
-  payload?: string;
-  payloadFile?: string;
-  description: string;
-  timeoutSecs?: number;
-  maxRetries?: number;
-  retryBackoffMs?: number;
-  priority?: number;
   overlap: OverlapPolicy;
   catchUp: CatchUpPolicy;
   paused?: boolean;
@@ -69,15 +62,10 @@ export function scheduleCommand(): Command {
     .option("--json", "print JSON")
     .addOption(gatewayOption())
     .action(async (name: string, options: CreateFlags, command: Command) => {
-      if (options.payload !== undefined && options.payloadFile !== undefined) throw OrchestratorError.invalidArgument("give --payload or --payload-file, not both");
-      const payload = options.payloadFile !== undefined ? readPayloadFile(options.payloadFile) : Buffer.from(options.payload ?? "", "utf8");
+      const task = taskFields(options.task, options);
       await withClient(command, async (client) => {
         const schedule = await client.schedules.create({
-          key: name, cron: options.cron, timeZone: options.tz, overlap: options.overlap, catchUp: options.catchUp, paused: Boolean(options.paused),
-          task: {
-            name: options.task, payload, description: options.description, timeoutSecs: options.timeoutSecs, maxRetries: options.maxRetries,
-            retryBackoffMs: options.retryBackoffMs, priority: options.priority,
-          },
+          key: name, cron: options.cron, timeZone: options.tz, overlap: options.overlap, catchUp: options.catchUp, paused: Boolean(options.paused), task,
         });
         if (options.json) printJson({ ...scheduleView(schedule), created: schedule.created });
         else process.stdout.write(`${schedule.created ? "created" : "exists, unchanged"}: ${schedule.key ?? schedule.scheduleId}, next tick ${iso(schedule.nextFireAt)}\n`);

@@ -305,15 +305,7 @@ export const overlapPolicies: readonly OverlapPolicy[] = ["allow", "skip"];
 export const catchUpPolicies: readonly CatchUpPolicy[] = ["skip", "one", "all"];
 
 /** The task a schedule submits at each tick: the fields of a submit the client chooses. */
-export interface ScheduleTaskTemplate {
-  name: string;
-  description: string;
-  payload: Uint8Array;
-  timeoutMs: number;
-  maxRetries: number;
-  retryBackoffMs: number;
-  priority: number;
-}
+export type ScheduleTaskTemplate = Pick<NewTask, "name" | "description" | "payload" | "timeoutMs" | "maxRetries" | "retryBackoffMs" | "priority">;
 
 /** What a schedule's owner chooses; two creates with one key are the same request when these match. */
 export interface ScheduleSpec {
