@@ -1,5 +1,6 @@
 import type { Logger } from "orchestrator-ts-client/internal";
-import type { Clock, TimerHandle } from "../util/clock.js";
+import type { Clock } from "../util/clock.js";
+import { EarliestTimer } from "../util/earliest-timer.js";
 import type { RetryBackoff, TaskEvent, TaskStore } from "../store/store.js";
 import type { CompiledSchedulerOptions } from "./options.js";
 
@@ -10,7 +11,6 @@ const retentionBatch = 500;
  * after 1 ms, and a delayed task may be a year away: the timer wakes at most daily, finds nothing
  * due, and waits again.
  */
-const maxTimerMs = 24 * 3600 * 1000;
 /** Batches one retention pass deletes at most; the rest waits for the next pass. */
 const retentionBatchesPerPass = 20;
 
@@ -37,7 +37,7 @@ export class Maintenance {
   role: MaintenanceRole = "follower";
   private term = 0;
   private passes = 0;
-  private dueTimer: { handle: TimerHandle; due: number } | null = null;
+  private readonly dueTimer: EarliestTimer;
   private stopped = false;
   /** Whether the due timer has been armed from the store (at the first pass), not only from events. */
   private dueTimesRead = false;
@@ -54,7 +54,9 @@ export class Maintenance {
     private readonly workAvailable: () => void,
     /** An attempt this leader ended (its lease or deadline passed), for the log. */
     private readonly expired: (event: TaskEvent) => void,
-  ) {}
+  ) {
+    this.dueTimer = new EarliestTimer(clock, () => this.track(this.promoteDue()));
+  }
 
   /** One maintenance pass; called by the Scheduler's sweep, once per heartbeat interval. */
   async pass(): Promise<void> {
@@ -93,21 +95,13 @@ export class Maintenance {
    * nothing is polled. (The leader's pass promotes too, as a backstop.)
    */
   dueAt(due: number): void {
-    if (this.stopped) return;
-    if (this.dueTimer && this.dueTimer.due <= due) return;
-    if (this.dueTimer) this.clock.clearTimeout(this.dueTimer.handle);
-    const handle = this.clock.setTimeout(() => {
-      this.dueTimer = null;
-      this.track(this.promoteDue());
-    }, Math.min(maxTimerMs, Math.max(0, due - this.clock.now())));
-    this.dueTimer = { handle, due };
+    if (!this.stopped) this.dueTimer.arm(due);
   }
 
   /** Gives the leadership up, so another Scheduler takes over without waiting for its expiry. */
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.dueTimer) this.clock.clearTimeout(this.dueTimer.handle);
-    this.dueTimer = null;
+    this.dueTimer.clear();
     if (this.role === "leader") await this.store.releaseLeadership(this.options.schedulerId);
     this.role = "follower";
   }

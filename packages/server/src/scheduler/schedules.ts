@@ -11,7 +11,8 @@ import { v7 as uuidv7 } from "uuid";
 import type { Logger } from "orchestrator-ts-client/internal";
 import { CatchUpPolicy as ProtoCatchUp, OrchestratorError, OverlapPolicy as ProtoOverlap } from "orchestrator-ts-client/internal";
 import type { CreateScheduleRequest, ScheduleTask, UpdateScheduleRequest } from "orchestrator-ts-client/internal";
-import type { Clock, TimerHandle } from "../util/clock.js";
+import type { Clock } from "../util/clock.js";
+import { EarliestTimer } from "../util/earliest-timer.js";
 import type { CatchUpPolicy, NewTask, OverlapPolicy, ScheduleRecord, ScheduleTaskTemplate, TaskStore } from "../store/store.js";
 import { isTerminal, scheduleTickKey } from "../store/store.js";
 import { CronTicks, validateCron, validateTimeZone } from "./cron.js";
@@ -28,8 +29,6 @@ export const scheduleTiming = {
   dueBatch: 100,
   /** After a failed firing, the timer waits this long before trying again. */
   retryAfterFailureMs: 1_000,
-  /** The longest the timer waits at once (Node fires longer timers at once). */
-  maxTimerMs: 24 * 3600 * 1000,
 };
 
 export interface ScheduleHooks {
@@ -40,7 +39,7 @@ export interface ScheduleHooks {
 }
 
 export class Schedules {
-  private timer: { handle: TimerHandle; due: number } | null = null;
+  private readonly timer: EarliestTimer;
   private firing: Promise<void> | null = null;
   private fireAgain = false;
   private stopped = false;
@@ -51,7 +50,9 @@ export class Schedules {
     private readonly logger: Logger,
     private readonly defaultRetryBackoffMs: number,
     private readonly hooks: ScheduleHooks,
-  ) {}
+  ) {
+    this.timer = new EarliestTimer(clock, () => this.hooks.track(this.fireDue()));
+  }
 
   // ---- requests ----------------------------------------------------------------------------
 
@@ -128,8 +129,7 @@ export class Schedules {
 
   stop(): void {
     this.stopped = true;
-    if (this.timer) this.clock.clearTimeout(this.timer.handle);
-    this.timer = null;
+    this.timer.clear();
   }
 
   private changed(nextFireAt: number | null): void {
@@ -144,13 +144,7 @@ export class Schedules {
       this.fireAgain = true;
       return;
     }
-    if (this.timer && this.timer.due <= due) return;
-    if (this.timer) this.clock.clearTimeout(this.timer.handle);
-    const handle = this.clock.setTimeout(() => {
-      this.timer = null;
-      this.hooks.track(this.fireDue());
-    }, Math.min(scheduleTiming.maxTimerMs, Math.max(0, due - this.clock.now())));
-    this.timer = { handle, due };
+    this.timer.arm(due);
   }
 
   /** Fires every due schedule, one pass at a time (a timer during a pass asks for another). */
