@@ -533,7 +533,8 @@ export function describeTaskStoreConformance(backendName: string, open: (options
       it("getTask returns null for an unknown id and round-trips every field", async () => {
         expect(await store.getTask("nope")).toBeNull();
         const payload = new Uint8Array([0, 255, 10, 13, 0, 128]);
-        const input = newTask("t1", { name: "encode", description: "encode a video", payload, timeoutMs: 9_000, maxRetries: 4, retryBackoffMs: 300, priority: -7, runAt: T0 + 1 });
+        const input = newTask("t1", { name: "encode", description: "encode a video", payload, timeoutMs: 9_000, maxRetries: 4, retryBackoffMs: 300, priority: -7, runAt: T0 + 1,
+          concurrencyKey: "customer-7", concurrencyLimit: 3 });
         await store.enqueue([input], T0);
         expect(await store.promoteDue(T0 + 1)).toEqual(["encode"]);
         await claimOnly("w1", T0 + 1, ["encode"]);
@@ -545,6 +546,7 @@ export function describeTaskStoreConformance(backendName: string, open: (options
           timeoutMs: 9_000, maxRetries: 4, retryBackoffMs: 300, state: "succeeded", attempt: 1, result: [9, 0, 8, 255],
           error: null, percent: 100, message: record.message, workerId: "w1", createdAt: T0, startedAt: T0 + 1,
           finishedAt: T0 + 3, nextAttemptAt: null, lastSequence: 5, priority: -7, runAt: T0 + 1, scheduleId: null, scheduleTickMs: null,
+          concurrencyKey: "customer-7", concurrencyLimit: 3,
         });
         expect(typeof record.message).toBe("string");
       });

@@ -17,7 +17,8 @@ export function requestFingerprint(task: NewTask): string {
   const extra = task.priority !== 0 || start !== undefined
     ? [task.priority, start && "delayMs" in start ? "delay" : "at", start ? ("delayMs" in start ? start.delayMs : start.runAtMs) : null]
     : [];
-  const fields = JSON.stringify([...base, ...extra]);
+  const keyed = task.concurrencyKey ? [task.concurrencyKey, task.concurrencyLimit ?? null] : [];
+  const fields = JSON.stringify([...base, ...extra, ...keyed]);
   // JSON escapes NUL, so the separator cannot occur in the fields and the payload bytes follow unambiguously.
   return createHash("sha256").update(fields).update("\0").update(task.payload).digest("hex");
 }
@@ -47,6 +48,8 @@ function differingFields(task: NewTask, existing: TaskRecord): string[] {
     ["max_retries", task.maxRetries !== existing.maxRetries],
     ["retry_backoff_ms", task.retryBackoffMs !== existing.retryBackoffMs],
     ["priority", task.priority !== existing.priority],
+    ["concurrency_key", (task.concurrencyKey ?? null) !== (existing.concurrencyKey ?? null)],
+    ["concurrency_limit", (task.concurrencyLimit ?? null) !== (existing.concurrencyLimit ?? null)],
   ];
   return fields.filter(([, differs]) => differs).map(([field]) => field);
 }

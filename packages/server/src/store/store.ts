@@ -34,6 +34,26 @@ export interface NewTask {
   /** The schedule that fired this task, and the tick (ms) it fired for; null for a submitted task. */
   scheduleId?: string | null | undefined;
   scheduleTickMs?: number | null | undefined;
+  /**
+   * Tasks of one name that share a concurrency key run at most `limit` at once (the task's own
+   * concurrencyLimit, else the name's ConcurrencyLimit, else no bound), and keys are served in turn.
+   */
+  concurrencyKey?: string | null | undefined;
+  /** The bound for this task's key, overriding the name's; null for the name's. Needs a key. */
+  concurrencyLimit?: number | null | undefined;
+}
+
+/** Longest concurrency key accepted, in UTF-8 bytes. */
+export const maxConcurrencyKeyBytes = 255;
+/** Largest concurrency limit accepted (a per-name or per-request max_running). */
+export const maxConcurrencyLimit = 100_000;
+
+/** A per-name bound on the attempts of one concurrency key running at once. */
+export interface ConcurrencyLimit {
+  name: string;
+  maxRunning: number;
+  /** When it was last set (the caller's clock, ms). */
+  updatedAt: number;
 }
 
 /**
@@ -258,6 +278,17 @@ export interface TaskStore extends ScheduleStore {
 
   /** Every paused task name, by name. */
   listPausedNames(): Promise<PausedName[]>;
+
+  /**
+   * Sets the name's bound on running attempts per concurrency key (tasks that carry their own
+   * concurrencyLimit keep it) and signals work available for the name, as a raised bound may let
+   * waiting tasks start. Attempts already running above a lowered bound carry on.
+   */
+  setConcurrencyLimit(name: string, maxRunning: number, now: number): Promise<ConcurrencyLimit>;
+  /** Removes the name's bound (keys of the name are then unbounded); returns it, or null when none was set. */
+  clearConcurrencyLimit(name: string): Promise<ConcurrencyLimit | null>;
+  /** Every per-name bound, by name. */
+  listConcurrencyLimits(): Promise<ConcurrencyLimit[]>;
 
   getTask(taskId: string): Promise<TaskRecord | null>;
   /** Newest first; listed tasks carry an empty payload and no result (getTask has them). */

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
 import type {
-  AttemptFailure, AttemptRef, CancelOutcome, ClaimedAttempt, ClaimRequest, ExpiredAttempt, Leadership,
+  AttemptFailure, AttemptRef, CancelOutcome, ClaimedAttempt, ClaimRequest, ConcurrencyLimit, ExpiredAttempt, Leadership,
   LeaseRenewal, LeaseTerms, NewTask, PausedName, PauseOutcome, RetryBackoff, ScheduleFiring, ScheduleRecord, StoreSignals, TaskEvent, TaskFilter,
   TaskPage, TaskRecord, TaskState, TaskStore,
 } from "../store.js";
@@ -22,6 +22,7 @@ import { runMigrations } from "./migrations/index.js";
 import { storeErrorFrom } from "./store-errors.js";
 import { cancelSql, lockTaskSql } from "./sql/cancel.js";
 import { claimSql } from "./sql/claim.js";
+import { claimOfKeysSql, clearLimitSql, listLimitsSql, lockWaitingKeysSql, setLimitSql, visitedKeysSql } from "./sql/concurrency.js";
 import { completeSql } from "./sql/complete.js";
 import { claimKeysSql, countWaitingSql, enqueueSql, forgetKeysSql, keyHoldersSql, takeOverKeySql } from "./sql/enqueue.js";
 import { insertEventsAndNotifySql, insertEventsSql, listEventsSql } from "./sql/events.js";
@@ -118,7 +119,54 @@ async function insertTasks(tx: Transaction, tasks: readonly NewTask[], now: read
     tasks.map((t) => t.priority), tasks.map((t) => (t.runAt === null ? null : t.runAt + tx.skewMs)),
     tasks.map((t, index) => firstEvent(t, now[index] ?? 0).state),
     tasks.map((t) => t.scheduleId ?? null), tasks.map((t) => t.scheduleTickMs ?? null),
+    tasks.map((t) => t.concurrencyKey ?? null), tasks.map((t) => t.concurrencyLimit ?? null),
   ]);
+}
+
+/** Key passes one claim of one name makes at most (see claimKeyed). */
+const maxKeyPasses = 4;
+
+/**
+ * Passes over the name's waiting keys, least recently visited first: each key gets its share of
+ * the slots left, within its room (bound minus running attempts), and goes to the back. Another
+ * pass runs while slots are left and the last pass found as many keys as it asked for.
+ */
+async function claimKeyed(
+  tx: Transaction, workerId: string, name: string, limit: number, now: number, terms: LeaseTerms, claimed: ClaimedAttempt[],
+): Promise<void> {
+  const at = now + tx.skewMs;
+  let left = limit;
+  for (let pass = 0; pass < maxKeyPasses && left > 0; pass++) {
+    const asked = left;
+    const { rows: keys } = await tx.query(lockWaitingKeysSql, [name, asked]);
+    if (keys.length === 0) return;
+    // The slots spread as evenly as they go, the earlier keys getting the remainder.
+    const shares = keys.map((_, index) => Math.floor(asked / keys.length) + (index < asked % keys.length ? 1 : 0));
+    const { rows } = await tx.query(claimOfKeysSql, [
+      workerId, name, at, at + terms.leaseMs, terms.deadlineGraceMs,
+      keys.map((key) => String(key.key)), keys.map((key) => (key.max_running === null ? null : Number(key.max_running))), shares,
+    ]);
+    left -= rows.length;
+    recordClaimed(tx, workerId, rows, now, claimed);
+    await tx.query(visitedKeysSql, [name, keys.map((key) => String(key.key)), at]);
+    if (keys.length < asked) return;
+  }
+}
+
+function recordClaimed(tx: Transaction, workerId: string, rows: Row[], now: number, claimed: ClaimedAttempt[]): void {
+  // RETURNING promises no order; hand tasks out in claim order.
+  rows.sort((a, b) => Number(b.priority) - Number(a.priority) || Number(a.seq) - Number(b.seq));
+  for (const row of rows) {
+    const attempt = Number(row.attempt);
+    const event = record(tx, {
+      taskId: String(row.id), sequence: Number(row.last_sequence), state: "running", attempt,
+      percent: 0, message: `attempt ${attempt} started`, timestamp: now, workerId,
+    });
+    claimed.push({
+      taskId: String(row.id), attempt, workerId, name: String(row.name),
+      payload: row.payload as Uint8Array, timeoutMs: Number(row.timeout_ms), maxRetries: Number(row.max_retries), event,
+    });
+  }
 }
 
 function recordEnqueued(tx: Transaction, task: NewTask, now: number): TaskEvent {
@@ -403,22 +451,13 @@ export class PostgresStore implements TaskStore {
       for (const request of requests) {
         const claimed: ClaimedAttempt[] = [];
         for (const name of request.names) {
+          if (request.limit - claimed.length <= 0) break;
+          // Keyed tasks first, then unkeyed ones with the slots left (see README "Concurrency keys").
+          await claimKeyed(tx, request.workerId, name, request.limit - claimed.length, now, terms, claimed);
           const limit = request.limit - claimed.length;
           if (limit <= 0) break;
           const { rows } = await tx.query(claimSql, [request.workerId, name, limit, at, at + terms.leaseMs, terms.deadlineGraceMs]);
-          // RETURNING promises no order; hand tasks out in claim order.
-          rows.sort((a, b) => Number(b.priority) - Number(a.priority) || Number(a.seq) - Number(b.seq));
-          for (const row of rows) {
-            const attempt = Number(row.attempt);
-            const event = record(tx, {
-              taskId: String(row.id), sequence: Number(row.last_sequence), state: "running", attempt,
-              percent: 0, message: `attempt ${attempt} started`, timestamp: now, workerId: request.workerId,
-            });
-            claimed.push({
-              taskId: String(row.id), attempt, workerId: request.workerId, name: String(row.name),
-              payload: row.payload as Uint8Array, timeoutMs: Number(row.timeout_ms), maxRetries: Number(row.max_retries), event,
-            });
-          }
+          recordClaimed(tx, request.workerId, rows, now, claimed);
         }
         answers.push(claimed);
       }
@@ -544,6 +583,30 @@ export class PostgresStore implements TaskStore {
   async listPausedNames(): Promise<PausedName[]> {
     const skewMs = await this.skewMs();
     return (await this.read(listPausedNamesSql)).map((row) => toPausedName(row, skewMs));
+  }
+
+  setConcurrencyLimit(name: string, maxRunning: number, now: number): Promise<ConcurrencyLimit> {
+    return this.writes.run(async (tx) => {
+      const { rows: [row] } = await tx.query(setLimitSql, [name, maxRunning, now + tx.skewMs]);
+      if (!row) throw new Error(`setting the concurrency limit of ${name} returned no row`);
+      // A raised bound may let waiting tasks start: this commit's hint wakes every Scheduler, as an enqueue's does.
+      tx.log.workAvailable(name);
+      return toConcurrencyLimit(row, tx.skewMs);
+    });
+  }
+
+  clearConcurrencyLimit(name: string): Promise<ConcurrencyLimit | null> {
+    return this.writes.run(async (tx) => {
+      const { rows: [row] } = await tx.query(clearLimitSql, [name]);
+      if (!row) return null;
+      tx.log.workAvailable(name);
+      return toConcurrencyLimit(row, tx.skewMs);
+    });
+  }
+
+  async listConcurrencyLimits(): Promise<ConcurrencyLimit[]> {
+    const skewMs = await this.skewMs();
+    return (await this.read(listLimitsSql)).map((row) => toConcurrencyLimit(row, skewMs));
   }
 
   async getTask(taskId: string): Promise<TaskRecord | null> {
@@ -685,7 +748,13 @@ function toTask(row: Row, skewMs: number): TaskRecord {
     priority: Number(row.priority ?? 0), runAt: shifted(row.run_at, skewMs),
     // The tick is the cron's wall-clock time, stored unshifted.
     scheduleId: nullableString(row.schedule_id), scheduleTickMs: row.schedule_tick_ms === null || row.schedule_tick_ms === undefined ? null : Number(row.schedule_tick_ms),
+    concurrencyKey: nullableString(row.concurrency_key),
+    concurrencyLimit: row.concurrency_limit === null || row.concurrency_limit === undefined ? null : Number(row.concurrency_limit),
   };
+}
+
+function toConcurrencyLimit(row: Row, skewMs: number): ConcurrencyLimit {
+  return { name: String(row.name), maxRunning: Number(row.max_running), updatedAt: Number(row.updated_at) - skewMs };
 }
 
 function toPausedName(row: Row, skewMs: number): PausedName {

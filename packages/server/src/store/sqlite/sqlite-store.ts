@@ -1,6 +1,6 @@
 import { dirname } from "node:path";
 import type {
-  AttemptFailure, AttemptRef, CancelOutcome, ClaimedAttempt, ClaimRequest, ExpiredAttempt, Leadership, LeaseRenewal,
+  AttemptFailure, AttemptRef, CancelOutcome, ClaimedAttempt, ClaimRequest, ConcurrencyLimit, ExpiredAttempt, Leadership, LeaseRenewal,
   LeaseTerms, NewTask, PausedName, PauseOutcome, RetryBackoff, ScheduleFiring, ScheduleRecord, StoreSignals, TaskEvent, TaskFilter, TaskPage,
   TaskRecord, TaskState, TaskStore,
 } from "../store.js";
@@ -18,6 +18,7 @@ import { migrations } from "./migrations/index.js";
 import { cancelSql } from "./sql/cancel.js";
 import { claimSql } from "./sql/claim.js";
 import { completeSql } from "./sql/complete.js";
+import { claimOfKeySql, clearLimitSql, listLimitsSql, runningOfKeySql, setLimitSql, visitedKeySql, waitingKeysSql } from "./sql/concurrency.js";
 import { countWaitingSql, enqueueSql, findKeySql, forgetKeysSql, storeKeySql } from "./sql/enqueue.js";
 import { insertEventSql, listEventsSql } from "./sql/events.js";
 import { currentAttemptSql, failFinallySql, retryLaterSql } from "./sql/fail.js";
@@ -31,6 +32,9 @@ import { nextDueAtSql, promoteDueRetriesSql, promoteDueScheduledSql } from "./sq
 import {
   deleteScheduleSql, dueSchedulesSql, getScheduleSql, insertScheduleSql, listSchedulesSql, moveNextFireSql, nextScheduleFireAtSql, updateScheduleSql,
 } from "./sql/schedules.js";
+
+/** Key passes one claim of one name makes at most (see claimKeyed). */
+const maxKeyPasses = 4;
 
 export type SqliteSynchronous = "full" | "normal";
 
@@ -132,6 +136,7 @@ export class SqliteStore implements TaskStore {
         maxRetries: task.maxRetries, retryBackoffMs: task.retryBackoffMs, now, priority: task.priority,
         state: first.state, runAt: task.runAt, nextAttemptAt: first.nextAttemptAt,
         scheduleId: task.scheduleId ?? null, scheduleTickMs: task.scheduleTickMs ?? null,
+        concurrencyKey: task.concurrencyKey ?? null, concurrencyLimit: task.concurrencyLimit ?? null,
       });
       if (first.state === "queued") this.writes.log.workAvailable(task.name);
       return this.recordEvent(first);
@@ -211,29 +216,65 @@ export class SqliteStore implements TaskStore {
       requests.map((request) => {
         const claimed: ClaimedAttempt[] = [];
         for (const name of request.names) {
+          if (request.limit - claimed.length <= 0) break;
+          // Keyed tasks first, then unkeyed ones with the slots left (see README "Concurrency keys").
+          this.claimKeyed(request.workerId, name, request.limit - claimed.length, now, terms, claimed);
           const limit = request.limit - claimed.length;
           if (limit <= 0) break;
           const rows = this.sql(claimSql).all({
             workerId: request.workerId, name, limit, now,
             leaseExpiresAt: now + terms.leaseMs, deadlineGraceMs: terms.deadlineGraceMs,
           }) as Row[];
-          // RETURNING promises no order; hand tasks out in claim order.
-          rows.sort((a, b) => Number(b.priority) - Number(a.priority) || Number(a.seq) - Number(b.seq));
-          for (const row of rows) {
-            const attempt = Number(row.attempt);
-            const event = this.recordEvent({
-              taskId: String(row.id), sequence: Number(row.last_sequence), state: "running", attempt,
-              percent: 0, message: `attempt ${attempt} started`, timestamp: now, workerId: request.workerId,
-            });
-            claimed.push({
-              taskId: String(row.id), attempt, workerId: request.workerId, name: String(row.name),
-              payload: row.payload as Uint8Array, timeoutMs: Number(row.timeout_ms), maxRetries: Number(row.max_retries), event,
-            });
-          }
+          this.recordClaimed(request.workerId, rows, now, claimed);
         }
         return claimed;
       }),
     );
+  }
+
+  /**
+   * Passes over the name's waiting keys, least recently visited first: each key gets its share of
+   * the slots left, within its room (bound minus running attempts), and goes to the back. Another
+   * pass runs while slots are left and the last pass found as many keys as it asked for.
+   */
+  private claimKeyed(workerId: string, name: string, limit: number, now: number, terms: LeaseTerms, claimed: ClaimedAttempt[]): void {
+    let left = limit;
+    for (let pass = 0; pass < maxKeyPasses && left > 0; pass++) {
+      const asked = left;
+      const keys = this.sql(waitingKeysSql).all({ name, limit: asked }) as Row[];
+      keys.forEach((row, index) => {
+        const key = String(row.key);
+        const share = Math.ceil(left / (keys.length - index));
+        const bound = nullableNumber(row.max_running);
+        const running = bound === null ? 0 : Number((this.sql(runningOfKeySql).get({ name, key }) as Row).running);
+        const take = bound === null ? share : Math.min(share, bound - running);
+        if (take > 0) {
+          const rows = this.sql(claimOfKeySql).all({
+            workerId, name, key, limit: take, now, leaseExpiresAt: now + terms.leaseMs, deadlineGraceMs: terms.deadlineGraceMs,
+          }) as Row[];
+          left -= rows.length;
+          this.recordClaimed(workerId, rows, now, claimed);
+        }
+        this.sql(visitedKeySql).run({ name, key, now });
+      });
+      if (keys.length < asked) break;
+    }
+  }
+
+  private recordClaimed(workerId: string, rows: Row[], now: number, claimed: ClaimedAttempt[]): void {
+    // RETURNING promises no order; hand tasks out in claim order.
+    rows.sort((a, b) => Number(b.priority) - Number(a.priority) || Number(a.seq) - Number(b.seq));
+    for (const row of rows) {
+      const attempt = Number(row.attempt);
+      const event = this.recordEvent({
+        taskId: String(row.id), sequence: Number(row.last_sequence), state: "running", attempt,
+        percent: 0, message: `attempt ${attempt} started`, timestamp: now, workerId,
+      });
+      claimed.push({
+        taskId: String(row.id), attempt, workerId, name: String(row.name),
+        payload: row.payload as Uint8Array, timeoutMs: Number(row.timeout_ms), maxRetries: Number(row.max_retries), event,
+      });
+    }
   }
 
   complete(ref: AttemptRef, result: Uint8Array, now: number): Promise<TaskEvent | null> {
@@ -360,6 +401,28 @@ export class SqliteStore implements TaskStore {
     return Promise.resolve((this.sql(listPausedNamesSql).all() as Row[]).map(toPausedName));
   }
 
+  setConcurrencyLimit(name: string, maxRunning: number, now: number): Promise<ConcurrencyLimit> {
+    return this.writes.run(() => {
+      this.sql(setLimitSql).run({ name, maxRunning, now });
+      // A raised bound may let waiting tasks start: the same signal an enqueue gives.
+      this.writes.log.workAvailable(name);
+      return { name, maxRunning, updatedAt: now };
+    });
+  }
+
+  clearConcurrencyLimit(name: string): Promise<ConcurrencyLimit | null> {
+    return this.writes.run(() => {
+      const row = this.sql(clearLimitSql).get(name) as Row | undefined;
+      if (!row) return null;
+      this.writes.log.workAvailable(name);
+      return toConcurrencyLimit(row);
+    });
+  }
+
+  listConcurrencyLimits(): Promise<ConcurrencyLimit[]> {
+    return Promise.resolve((this.sql(listLimitsSql).all() as Row[]).map(toConcurrencyLimit));
+  }
+
   getTask(taskId: string): Promise<TaskRecord | null> {
     const row = this.sql(getTaskSql).get(taskId) as Row | undefined;
     return Promise.resolve(row ? toTask(row) : null);
@@ -471,7 +534,12 @@ function toTask(row: Row): TaskRecord {
     nextAttemptAt: nullableNumber(row.next_attempt_at), lastSequence: Number(row.last_sequence),
     priority: Number(row.priority ?? 0), runAt: nullableNumber(row.run_at),
     scheduleId: nullableString(row.schedule_id), scheduleTickMs: nullableNumber(row.schedule_tick_ms),
+    concurrencyKey: nullableString(row.concurrency_key), concurrencyLimit: nullableNumber(row.concurrency_limit),
   };
+}
+
+function toConcurrencyLimit(row: Row): ConcurrencyLimit {
+  return { name: String(row.name), maxRunning: Number(row.max_running), updatedAt: Number(row.updated_at) };
 }
 
 function toPausedName(row: Row): PausedName {

@@ -1,4 +1,5 @@
-// The most urgent, then oldest, queued tasks of one name become running attempts of one worker.
+// The most urgent, then oldest, queued unkeyed tasks of one name become running attempts of one
+// worker (keyed tasks: concurrency.ts).
 // The inner SELECT reads tasks_claim in (name, priority DESC, seq) order and skips rows another Scheduler has locked, so
 // concurrent claims never wait for each other nor hand out one task twice. The locked pick runs
 // once, as an array (a subquery in FROM may be rescanned, and LIMIT with SKIP LOCKED then picks
@@ -22,7 +23,7 @@ SET state = 'running',
     last_sequence = t.last_sequence + 1
 WHERE t.seq = ANY(ARRAY(
   SELECT seq FROM tasks
-  WHERE state = 'queued' AND name = $2
+  WHERE state = 'queued' AND concurrency_key IS NULL AND name = $2
     AND NOT EXISTS (SELECT 1 FROM paused_names WHERE name = $2)
   ORDER BY priority DESC, seq
   LIMIT $3

@@ -1,16 +1,16 @@
 // $1..$11: arrays in input order (id, name, description, payload, max_retries, timeout_ms,
-// retry_backoff_ms, created_at, priority, run_at, state, schedule_id, schedule_tick_ms). One statement for many tasks (of one or
+// retry_backoff_ms, created_at, priority, run_at, state, schedule_id, schedule_tick_ms, concurrency_key, concurrency_limit). One statement for many tasks (of one or
 // several enqueue calls); identity values follow the ordinality, so seq keeps the input order. A
 // scheduled task waits for its run_at in next_attempt_at.
 export const enqueueSql = `
 INSERT INTO tasks (id, name, description, payload, state, max_retries, timeout_ms, retry_backoff_ms, created_at, last_sequence,
-  priority, run_at, next_attempt_at, schedule_id, schedule_tick_ms)
+  priority, run_at, next_attempt_at, schedule_id, schedule_tick_ms, concurrency_key, concurrency_limit)
 SELECT id, name, description, payload, state, max_retries, timeout_ms, retry_backoff_ms, created_at, 1,
-  priority, run_at, CASE WHEN state = 'scheduled' THEN run_at END, schedule_id, schedule_tick_ms
+  priority, run_at, CASE WHEN state = 'scheduled' THEN run_at END, schedule_id, schedule_tick_ms, concurrency_key, concurrency_limit
 FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::int[], $6::bigint[], $7::bigint[], $8::bigint[], $9::int[], $10::bigint[], $11::text[],
-    $12::text[], $13::bigint[])
+    $12::text[], $13::bigint[], $14::text[], $15::int[])
   WITH ORDINALITY AS u(id, name, description, payload, max_retries, timeout_ms, retry_backoff_ms, created_at, priority, run_at, state,
-    schedule_id, schedule_tick_ms, position)
+    schedule_id, schedule_tick_ms, concurrency_key, concurrency_limit, position)
 ORDER BY position`;
 
 // $1 keys, $2 task ids, $3 fingerprints, $4 now, $5 oldest live creation time. A key is taken when
@@ -27,7 +27,8 @@ RETURNING key`;
 export const keyHoldersSql = `
 SELECT k.key, k.task_id AS holder_id, k.fingerprint, t.id, t.name, t.description, t.payload, t.state, t.attempt, t.max_retries,
   t.timeout_ms, t.retry_backoff_ms, t.result, t.error, t.percent, t.message, t.worker_id, t.created_at, t.started_at,
-  t.finished_at, t.next_attempt_at, t.last_sequence, t.seq, t.priority, t.run_at, t.schedule_id, t.schedule_tick_ms
+  t.finished_at, t.next_attempt_at, t.last_sequence, t.seq, t.priority, t.run_at, t.schedule_id, t.schedule_tick_ms,
+  t.concurrency_key, t.concurrency_limit
 FROM idempotency_keys k LEFT JOIN tasks t ON t.id = k.task_id
 WHERE k.key = ANY($1::text[])`;
 
@@ -38,5 +39,6 @@ export const forgetKeysSql = `DELETE FROM idempotency_keys WHERE created_at <= $
 
 // Three counts, so each reads its partial index (an IN list would match none and scan the table).
 export const countWaitingSql = `
-SELECT (SELECT count(*) FROM tasks WHERE state = 'queued') + (SELECT count(*) FROM tasks WHERE state = 'retrying')
+SELECT (SELECT count(*) FROM tasks WHERE state = 'queued' AND concurrency_key IS NULL)
+  + (SELECT count(*) FROM tasks WHERE state = 'queued' AND concurrency_key IS NOT NULL) + (SELECT count(*) FROM tasks WHERE state = 'retrying')
   + (SELECT count(*) FROM tasks WHERE state = 'scheduled') AS waiting`;

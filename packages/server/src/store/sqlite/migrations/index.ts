@@ -16,7 +16,8 @@ import { leadershipAndRetention } from "./005_leadership_and_retention.js";
 import { delaysAndPriorities } from "./006_delays_and_priorities.js";
 import { pausedNames } from "./007_paused_names.js";
 import { schedules } from "./008_schedules.js";
+import { concurrencyKeys } from "./009_concurrency_keys.js";
 
 export const migrations: readonly Migration[] = [
-  initialSchema, fewerRunningIndexes, idempotencyKeys, idempotencyFingerprints, leadershipAndRetention, delaysAndPriorities, pausedNames, schedules,
+  initialSchema, fewerRunningIndexes, idempotencyKeys, idempotencyFingerprints, leadershipAndRetention, delaysAndPriorities, pausedNames, schedules, concurrencyKeys,
 ];

@@ -1,4 +1,5 @@
-// The most urgent, then oldest, queued tasks of one name become running attempts of one worker.
+// The most urgent, then oldest, queued unkeyed tasks of one name become running attempts of one
+// worker (keyed tasks: concurrency.ts).
 // Reading them through tasks_claim (name, priority DESC, seq) keeps a claim O(limit) however long
 // the queue is; INDEXED BY makes that a promise (the statement fails to prepare without the index)
 // rather than a planner's choice. A paused name (a row in paused_names, one primary-key lookup)
@@ -16,7 +17,7 @@ SET state = 'running',
     last_sequence = last_sequence + 1
 WHERE seq IN (
   SELECT seq FROM tasks INDEXED BY tasks_claim
-  WHERE state = 'queued' AND name = :name
+  WHERE state = 'queued' AND concurrency_key IS NULL AND name = :name
     AND NOT EXISTS (SELECT 1 FROM paused_names WHERE name = :name)
   ORDER BY priority DESC, seq
   LIMIT :limit

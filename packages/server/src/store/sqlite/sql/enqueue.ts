@@ -1,6 +1,7 @@
 export const enqueueSql = `
-INSERT INTO tasks (id, name, description, payload, state, max_retries, timeout_ms, retry_backoff_ms, created_at, last_sequence, priority, run_at, next_attempt_at, schedule_id, schedule_tick_ms)
-VALUES (:id, :name, :description, :payload, :state, :maxRetries, :timeoutMs, :retryBackoffMs, :now, 1, :priority, :runAt, :nextAttemptAt, :scheduleId, :scheduleTickMs)`;
+INSERT INTO tasks (id, name, description, payload, state, max_retries, timeout_ms, retry_backoff_ms, created_at, last_sequence, priority, run_at, next_attempt_at, schedule_id, schedule_tick_ms, concurrency_key, concurrency_limit)
+VALUES (:id, :name, :description, :payload, :state, :maxRetries, :timeoutMs, :retryBackoffMs, :now, 1, :priority, :runAt, :nextAttemptAt, :scheduleId, :scheduleTickMs,
+  :concurrencyKey, :concurrencyLimit)`;
 
 export const findKeySql = `
 SELECT k.fingerprint, e.task_id, e.sequence, e.state, e.attempt, e.percent, e.message, e.timestamp, e.worker_id, e.result, e.error, e.next_attempt_at
@@ -13,5 +14,6 @@ INSERT OR REPLACE INTO idempotency_keys (key, task_id, created_at, fingerprint) 
 export const forgetKeysSql = `DELETE FROM idempotency_keys WHERE created_at <= :before`;
 
 export const countWaitingSql = `
-SELECT (SELECT count(*) FROM tasks WHERE state = 'queued') + (SELECT count(*) FROM tasks WHERE state = 'retrying')
+SELECT (SELECT count(*) FROM tasks WHERE state = 'queued' AND concurrency_key IS NULL)
+  + (SELECT count(*) FROM tasks WHERE state = 'queued' AND concurrency_key IS NOT NULL) + (SELECT count(*) FROM tasks WHERE state = 'retrying')
   + (SELECT count(*) FROM tasks WHERE state = 'scheduled') AS waiting`;
