@@ -13,6 +13,7 @@ import { describeDelayAndPriorityConformance } from "./conformance-delays.js";
 import { describeScheduleConformance } from "./conformance-schedules.js";
 import { describeScaleOutConformance } from "./conformance-scale-out.js";
 import { describePausedNameConformance } from "./conformance-paused.js";
+import { describeConcurrencyConformance } from "./conformance-concurrency.js";
 
 export const T0 = Date.UTC(2026, 0, 1);
 export const terms: LeaseTerms = { leaseMs: 10_000, deadlineGraceMs: 5_000 };
@@ -654,6 +655,7 @@ export function describeTaskStoreConformance(backendName: string, open: (options
     describeScaleOutConformance({ store: () => store, task, claimOnly, sequences });
     describeDelayAndPriorityConformance({ store: () => store, task, claimOnly, sequences });
     describePausedNameConformance({ store: () => store, task, claimOnly, sequences });
+    describeConcurrencyConformance({ store: () => store, task, claimOnly, sequences });
     describeScheduleConformance({ store: () => store, task, claimOnly, sequences });
 
     describe("writes fired together (group commit)", () => {

@@ -6,6 +6,7 @@ import { encodeHint, inSequencePerTask } from "../../packages/server/src/store/p
 import { PostgresStore } from "../../packages/server/src/store/postgres/postgres-store.js";
 import type { PostgresStoreOptions } from "../../packages/server/src/store/postgres/postgres-store.js";
 import { claimSql } from "../../packages/server/src/store/postgres/sql/claim.js";
+import { claimOfKeysSql, lockWaitingKeysSql, visitedKeysSql } from "../../packages/server/src/store/postgres/sql/concurrency.js";
 import { countWaitingSql } from "../../packages/server/src/store/postgres/sql/enqueue.js";
 import { expiredAttemptsSql, extendAllLeasesSql } from "../../packages/server/src/store/postgres/sql/leases.js";
 import { deleteFinishedSql } from "../../packages/server/src/store/postgres/sql/retention.js";
@@ -86,6 +87,45 @@ describe("PostgresStore: several stores on one database", () => {
     expect(new Set(all.map((attempt) => attempt.taskId)).size).toBe(3_000);
     expect(all.every((attempt) => attempt.attempt === 1)).toBe(true);
     expect((await a.listTasks({ state: "succeeded", limit: 5_000 })).tasks).toHaveLength(3_000);
+  });
+
+  it("four stores claiming keyed tasks concurrently never run more of a key than its bound (600 tasks, 20 keys, bound 2)", async () => {
+    const { url } = schemas.create("keys");
+    const stores = [await openStore(url), await openStore(url), await openStore(url), await openStore(url)];
+    const [first] = stores as [PostgresStore];
+    const now = Date.now();
+    await first.setConcurrencyLimit("resize", 2, now);
+    await first.enqueue(Array.from({ length: 600 }, (_, i) => newTask(`t${i}`, { concurrencyKey: `key-${i % 20}` })), now);
+    let mostOfOneKey = 0;
+    /** Every running attempt as one snapshot of the database sees them, by key. */
+    const checkBound = async (store: PostgresStore): Promise<void> => {
+      const perKey = new Map<string, number>();
+      for (const task of (await store.listTasks({ state: "running", limit: 1_000 })).tasks) {
+        perKey.set(String(task.concurrencyKey), (perKey.get(String(task.concurrencyKey)) ?? 0) + 1);
+      }
+      mostOfOneKey = Math.max(mostOfOneKey, ...perKey.values());
+    };
+    const claimed: ClaimedAttempt[] = [];
+    const finishing: Array<Promise<unknown>> = [];
+    // Each store claims in its own transactions, at the same moments as the others; attempts end
+    // a few ms later, so claims keep meeting keys at their bound and slots freed by other stores.
+    const drain = async (store: PostgresStore, worker: string): Promise<void> => {
+      while (claimed.length < 600) {
+        const [attempts = []] = await store.claim([{ workerId: worker, names: ["resize"], limit: 8 }], now, terms);
+        claimed.push(...attempts);
+        await checkBound(store);
+        for (const attempt of attempts) {
+          finishing.push(new Promise((resolve) => setTimeout(resolve, Math.random() * 10)).then(() => store.complete(attempt, bytes("ok"), now)));
+        }
+        if (attempts.length === 0) await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+    };
+    await Promise.all(stores.map((store, index) => drain(store, `w${index}`)));
+    await Promise.all(finishing);
+    expect(mostOfOneKey).toBe(2);
+    expect(claimed).toHaveLength(600);
+    expect(new Set(claimed.map((attempt) => attempt.taskId)).size).toBe(600);
+    expect(new Set(claimed.map((attempt) => attempt.workerId)).size).toBe(4);
   });
 
   it("two stores sweeping at once expire each lapsed attempt exactly once", async () => {
@@ -355,6 +395,9 @@ describe("PostgresStore: several stores on one database", () => {
     const maintenance: Array<[string, string, unknown[]]> = [
       ["expire", expiredAttemptsSql, [0]], ["promote", promoteDueSql, [0, 1000]], ["next due", nextDueAtSql, []],
       ["count waiting", countWaitingSql, []], ["extend all", extendAllLeasesSql, [0]], ["retention", deleteFinishedSql, [0, 100]],
+      // A keyed claim's three statements read the keys' indexes, not the finished rows.
+      ["lock keys", lockWaitingKeysSql, ["resize", 10]], ["claim of keys", claimOfKeysSql, ["w1", "resize", 0, 0, 0, ["k1", "k2"], [2, null], [5, 5]]],
+      ["visited keys", visitedKeysSql, ["resize", ["k1"], 0]],
     ];
     for (const [what, text, values] of maintenance) {
       const maintenancePlan = await withSchemaClient(schema, async (client) =>

@@ -146,6 +146,9 @@ async function claimKeyed(
       workerId, name, at, at + terms.leaseMs, terms.deadlineGraceMs,
       keys.map((key) => String(key.key)), keys.map((key) => (key.max_running === null ? null : Number(key.max_running))), shares,
     ]);
+    // In the keys' turn order, as the SQLite store hands them out.
+    const turn = new Map(keys.map((key, index) => [String(key.key), index]));
+    rows.sort((a, b) => (turn.get(String(a.concurrency_key)) ?? 0) - (turn.get(String(b.concurrency_key)) ?? 0) || byClaimOrder(a, b));
     left -= rows.length;
     recordClaimed(tx, workerId, rows, now, claimed);
     await tx.query(visitedKeysSql, [name, keys.map((key) => String(key.key)), at]);
@@ -153,9 +156,11 @@ async function claimKeyed(
   }
 }
 
-function recordClaimed(tx: Transaction, workerId: string, rows: Row[], now: number, claimed: ClaimedAttempt[]): void {
-  // RETURNING promises no order; hand tasks out in claim order.
-  rows.sort((a, b) => Number(b.priority) - Number(a.priority) || Number(a.seq) - Number(b.seq));
+function byClaimOrder(a: Row, b: Row): number {
+  return Number(b.priority) - Number(a.priority) || Number(a.seq) - Number(b.seq);
+}
+
+function recordClaimed(tx: Transaction, workerId: string, rows: readonly Row[], now: number, claimed: ClaimedAttempt[]): void {
   for (const row of rows) {
     const attempt = Number(row.attempt);
     const event = record(tx, {
@@ -457,7 +462,8 @@ export class PostgresStore implements TaskStore {
           const limit = request.limit - claimed.length;
           if (limit <= 0) break;
           const { rows } = await tx.query(claimSql, [request.workerId, name, limit, at, at + terms.leaseMs, terms.deadlineGraceMs]);
-          recordClaimed(tx, request.workerId, rows, now, claimed);
+          // RETURNING promises no order; hand tasks out in claim order.
+          recordClaimed(tx, request.workerId, rows.sort(byClaimOrder), now, claimed);
         }
         answers.push(claimed);
       }
