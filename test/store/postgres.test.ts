@@ -128,6 +128,30 @@ describe("PostgresStore: several stores on one database", () => {
     expect(new Set(claimed.map((attempt) => attempt.workerId)).size).toBe(4);
   });
 
+  it("an attempt of a keyed task that ends through one store (completed, failed, cancelled) wakes the other with a work hint for its name", async () => {
+    const [a, b] = await pair({ pollIntervalMs: 600_000 });
+    const recorder = new SignalRecorder(b);
+    try {
+      const now = Date.now();
+      await a.setConcurrencyLimit("resize", 1, now);
+      await a.enqueue([newTask("k1", { concurrencyKey: "A" }), newTask("k2", { concurrencyKey: "B" }), newTask("k3", { concurrencyKey: "C" })], now);
+      const [claimed = []] = await a.claim([{ workerId: "w", names: ["resize"], limit: 10 }], now, terms);
+      expect(claimed).toHaveLength(3);
+      const ends: Array<() => Promise<unknown>> = [
+        () => a.complete({ taskId: "k1", attempt: 1 }, bytes("ok"), now),
+        () => a.fail({ taskId: "k2", attempt: 1 }, { error: "no", retryable: false }, now, noBackoff),
+        () => a.cancel("k3", "stop", now),
+      ];
+      for (const end of ends) {
+        const before = recorder.namedWork.length;
+        await end();
+        await recorder.until(() => recorder.namedWork.slice(before).some((names) => names.includes("resize")), "B's work hint for the freed key");
+      }
+    } finally {
+      recorder.stop();
+    }
+  });
+
   it("two stores sweeping at once expire each lapsed attempt exactly once", async () => {
     const [a, b] = await pair();
     const now = Date.now();

@@ -98,6 +98,7 @@ const completions: MergeableWrite<Completion, TaskEvent | null> = {
       unique.map((call) => Buffer.from(call.result)), unique.map((call) => call.now + tx.skewMs),
     ]);
     const completed = new Map(rows.map((row) => [`${Number(row.attempt)}:${String(row.id)}`, row]));
+    for (const row of rows) freedKeySlot(tx, row);
     return calls.map((call) => {
       const key = `${call.ref.attempt}:${call.ref.taskId}`;
       const row = completed.get(key);
@@ -172,6 +173,14 @@ function recordClaimed(tx: Transaction, workerId: string, rows: readonly Row[], 
       payload: row.payload as Uint8Array, timeoutMs: Number(row.timeout_ms), maxRetries: Number(row.max_retries), event,
     });
   }
+}
+
+/**
+ * An attempt of a keyed task ended: a task of its key that waits for the slot may start now, on
+ * any Scheduler, so this commit's hint names the task's name (as an enqueue's does).
+ */
+function freedKeySlot(tx: Transaction, row: Row): void {
+  if (row.concurrency_key !== null && row.concurrency_key !== undefined) tx.log.workAvailable(String(row.name));
 }
 
 function recordEnqueued(tx: Transaction, task: NewTask, now: number): TaskEvent {
@@ -482,6 +491,7 @@ export class PostgresStore implements TaskStore {
   private async failIn(tx: Transaction, ref: AttemptRef, failure: AttemptFailure, now: number, backoff: RetryBackoff): Promise<TaskEvent | null> {
     const { rows: [current] } = await tx.query(currentAttemptSql, [ref.taskId, ref.attempt]);
     if (!current) return null;
+    freedKeySlot(tx, current);
     const attempt = Number(current.attempt);
     const retriesLeft = attempt <= Number(current.max_retries);
     const base = { taskId: ref.taskId, attempt, percent: Number(current.percent), timestamp: now, workerId: nullableString(current.worker_id), error: failure.error };
@@ -559,6 +569,7 @@ export class PostgresStore implements TaskStore {
       const { rows: [row] } = await tx.query(cancelSql, [taskId, reason, now + tx.skewMs]);
       if (!row) return null;
       const workerId = nullableString(before.worker_id);
+      if (state === "running") freedKeySlot(tx, before);
       const event = record(tx, {
         taskId, sequence: Number(row.last_sequence), state: "cancelled", attempt: Number(row.attempt),
         percent: Number(row.percent), message: "cancelled", timestamp: now, workerId, error: reason,

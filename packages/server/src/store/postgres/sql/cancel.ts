@@ -1,5 +1,5 @@
 // Locks the task, so the state read and the cancel see one version of it. $1 task.
-export const lockTaskSql = `SELECT state, worker_id FROM tasks WHERE id = $1 FOR UPDATE`;
+export const lockTaskSql = `SELECT state, worker_id, name, concurrency_key FROM tasks WHERE id = $1 FOR UPDATE`;
 
 // $1 task, $2 reason, $3 now.
 export const cancelSql = `

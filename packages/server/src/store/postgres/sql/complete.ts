@@ -14,4 +14,4 @@ SET state = 'succeeded',
     last_sequence = t.last_sequence + 1
 FROM unnest($1::text[], $2::int[], $3::bytea[], $4::bigint[]) AS u(id, attempt, result, finished_at)
 WHERE t.id = ANY($1::text[]) AND t.id = u.id AND t.attempt = u.attempt AND t.state = 'running'
-RETURNING t.id, t.attempt, t.last_sequence, t.worker_id`;
+RETURNING t.id, t.attempt, t.last_sequence, t.worker_id, t.name, t.concurrency_key`;
