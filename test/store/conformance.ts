@@ -14,6 +14,7 @@ import { describeScheduleConformance } from "./conformance-schedules.js";
 import { describeScaleOutConformance } from "./conformance-scale-out.js";
 import { describePausedNameConformance } from "./conformance-paused.js";
 import { describeConcurrencyConformance } from "./conformance-concurrency.js";
+import { describeRateLimitConformance } from "./conformance-rate-limits.js";
 
 export const T0 = Date.UTC(2026, 0, 1);
 export const terms: LeaseTerms = { leaseMs: 10_000, deadlineGraceMs: 5_000 };
@@ -656,6 +657,7 @@ export function describeTaskStoreConformance(backendName: string, open: (options
     describeDelayAndPriorityConformance({ store: () => store, task, claimOnly, sequences });
     describePausedNameConformance({ store: () => store, task, claimOnly, sequences });
     describeConcurrencyConformance({ store: () => store, task, claimOnly, sequences });
+    describeRateLimitConformance({ store: () => store, task, claimOnly, sequences });
     describeScheduleConformance({ store: () => store, task, claimOnly, sequences });
 
     describe("writes fired together (group commit)", () => {

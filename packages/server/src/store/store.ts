@@ -48,6 +48,27 @@ export const maxConcurrencyKeyBytes = 255;
 /** Largest concurrency limit accepted (a per-name or per-request max_running). */
 export const maxConcurrencyLimit = 100_000;
 
+/** Largest rate limit accepted: starts per window. */
+export const maxRateLimitStarts = 1_000_000;
+/** Rate limit windows accepted, ms: a second to a day. */
+export const minRateLimitWindowMs = 1_000;
+export const maxRateLimitWindowMs = 24 * 3600 * 1000;
+/** Longest a handler may ask its task (and name) to wait when its upstream says slow down, ms. */
+export const maxRateLimitedDelayMs = 24 * 3600 * 1000;
+
+/**
+ * At most `maxStarts` attempts of the task name start per window of `perMs` (windows aligned to
+ * multiples of perMs since the epoch, on the store's clock), counted across every Scheduler. A
+ * task over the limit waits, queued, for the next window; it is not failed.
+ */
+export interface RateLimit {
+  name: string;
+  maxStarts: number;
+  perMs: number;
+  /** When it was last set (the caller's clock, ms). */
+  updatedAt: number;
+}
+
 /** A per-name bound on the attempts of one concurrency key running at once. */
 export interface ConcurrencyLimit {
   name: string;
@@ -289,6 +310,23 @@ export interface TaskStore extends ScheduleStore {
   clearConcurrencyLimit(name: string): Promise<ConcurrencyLimit | null>;
   /** Every per-name bound, by name. */
   listConcurrencyLimits(): Promise<ConcurrencyLimit[]>;
+
+  /**
+   * Sets the name's rate limit (see RateLimit), replacing any; starts already counted in the
+   * current window still count. Signals work available for the name.
+   */
+  setRateLimit(name: string, maxStarts: number, perMs: number, now: number): Promise<RateLimit>;
+  /** Removes the name's rate limit; returns it, or null when none was set. Signals work available for the name. */
+  clearRateLimit(name: string): Promise<RateLimit | null>;
+  /** Every rate limit, by name. */
+  listRateLimits(): Promise<RateLimit[]>;
+
+  /**
+   * The handler reported that its upstream asked it to slow down: the attempt ends without
+   * counting against max_retries, the task waits (retrying) `delayMs`, and no attempt of its name
+   * starts, on any Scheduler, until then. Fenced like fail: null when the attempt is not current.
+   */
+  deferRateLimited(ref: AttemptRef, delayMs: number, message: string, now: number): Promise<TaskEvent | null>;
 
   getTask(taskId: string): Promise<TaskRecord | null>;
   /** Newest first; listed tasks carry an empty payload and no result (getTask has them). */

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
 import type {
-  AttemptFailure, AttemptRef, CancelOutcome, ClaimedAttempt, ClaimRequest, ConcurrencyLimit, ExpiredAttempt, Leadership,
+  AttemptFailure, AttemptRef, CancelOutcome, ClaimedAttempt, ClaimRequest, ConcurrencyLimit, RateLimit, ExpiredAttempt, Leadership,
   LeaseRenewal, LeaseTerms, NewTask, PausedName, PauseOutcome, RetryBackoff, ScheduleFiring, ScheduleRecord, StoreSignals, TaskEvent, TaskFilter,
   TaskPage, TaskRecord, TaskState, TaskStore,
 } from "../store.js";
@@ -9,6 +9,7 @@ import { firstEvent, isTerminal, promoteBatch, retryDelayMs, sameScheduleSpec, s
 import { scheduleKeyTakenError, scheduleParams, toSchedule } from "../schedule-rows.js";
 import { keyReusedError, requestFingerprint } from "../idempotency.js";
 import { LocalSignals } from "../signals.js";
+import { LaterWork, rateBudget } from "../rate-gate.js";
 import { OrchestratorError } from "orchestrator-ts-client/internal";
 import { systemClock } from "../../util/clock.js";
 import type { Clock } from "../../util/clock.js";
@@ -19,6 +20,8 @@ import type { MergeableWrite, Transaction } from "./group-commit.js";
 import { encodeHint, EventFeed, PostgresNotifier } from "./listener.js";
 import type { Notifier } from "./listener.js";
 import { runMigrations } from "./migrations/index.js";
+import { asRecord, nullableString, storedFirstEvent, toConcurrencyLimit, toEvent, toPausedName, toRateGate, toRateLimit, toState, toTask } from "./rows.js";
+import type { Row } from "./rows.js";
 import { storeErrorFrom } from "./store-errors.js";
 import { cancelSql, lockTaskSql } from "./sql/cancel.js";
 import { claimSql } from "./sql/claim.js";
@@ -31,6 +34,9 @@ import { acquireLeadershipSql, readLeadershipSql, releaseLeadershipSql } from ".
 import { expiredAttemptsSql, extendAllLeasesSql, extendLeasesSql } from "./sql/leases.js";
 import { listPausedNamesSql, pauseNameSql, resumeNameSql } from "./sql/paused.js";
 import { progressSql } from "./sql/progress.js";
+import {
+  clearRateLimitSql, countStartsSql, deferAttemptSql, listRateLimitsSql, nameGateSql, setRateLimitSql, throttleNameSql,
+} from "./sql/rate-limits.js";
 import { getTaskSql, listTasksSql } from "./sql/read.js";
 import { analyzeSql, deleteFinishedSql } from "./sql/retention.js";
 import { nextDueAtSql, promoteDueSql } from "./sql/retries.js";
@@ -67,7 +73,6 @@ export interface PostgresStoreOptions {
   notifier?: Notifier;
 }
 
-type Row = Record<string, unknown>;
 
 interface EnqueueCall {
   tasks: readonly NewTask[];
@@ -203,6 +208,7 @@ export class PostgresStore implements TaskStore {
   private readonly pool: pg.Pool;
   private readonly writes: GroupCommit;
   private readonly localSignals = new LocalSignals();
+  private readonly laterWork = new LaterWork((name) => this.localSignals.emitWorkAvailable([name]));
   private readonly notifier: Notifier;
   private readonly feed: EventFeed;
   private readonly clock: Clock;
@@ -460,24 +466,38 @@ export class PostgresStore implements TaskStore {
 
   claim(requests: readonly ClaimRequest[], now: number, terms: LeaseTerms): Promise<ClaimedAttempt[][]> {
     return this.writes.run(async (tx) => {
-      const at = now + tx.skewMs;
       const answers: ClaimedAttempt[][] = [];
       for (const request of requests) {
         const claimed: ClaimedAttempt[] = [];
         for (const name of request.names) {
-          if (request.limit - claimed.length <= 0) break;
-          // Keyed tasks first, then unkeyed ones with the slots left (see README "Concurrency keys").
-          await claimKeyed(tx, request.workerId, name, request.limit - claimed.length, now, terms, claimed);
-          const limit = request.limit - claimed.length;
-          if (limit <= 0) break;
-          const { rows } = await tx.query(claimSql, [request.workerId, name, limit, at, at + terms.leaseMs, terms.deadlineGraceMs]);
-          // RETURNING promises no order; hand tasks out in claim order.
-          recordClaimed(tx, request.workerId, rows.sort(byClaimOrder), now, claimed);
+          const left = request.limit - claimed.length;
+          if (left <= 0) break;
+          await this.claimName(tx, request.workerId, name, left, now, terms, claimed);
         }
         answers.push(claimed);
       }
       return answers;
     });
+  }
+
+  /** Up to `left` tasks of one name, within its rate limit: keyed tasks first, then unkeyed ones (see README "Concurrency keys"). */
+  private async claimName(tx: Transaction, workerId: string, name: string, left: number, now: number, terms: LeaseTerms, claimed: ClaimedAttempt[]): Promise<void> {
+    const at = now + tx.skewMs;
+    const { rows: [gateRow] } = await tx.query(nameGateSql, [name]);
+    const gate = rateBudget(toRateGate(gateRow), at);
+    const cap = Math.min(left, gate.allowed);
+    const before = claimed.length;
+    if (cap > 0 && gateRow?.has_keys === true) await claimKeyed(tx, workerId, name, cap, now, terms, claimed);
+    const unkeyed = cap - (claimed.length - before);
+    if (unkeyed > 0) {
+      const { rows } = await tx.query(claimSql, [workerId, name, unkeyed, at, at + terms.leaseMs, terms.deadlineGraceMs]);
+      // RETURNING promises no order; hand tasks out in claim order.
+      recordClaimed(tx, workerId, rows.sort(byClaimOrder), now, claimed);
+    }
+    const started = claimed.length - before;
+    if (gate.counted && started > 0) await tx.query(countStartsSql, [name, gate.windowStart, gate.used + started]);
+    // The limit, not the queue, ended this claim: look again when the window opens.
+    if (gate.opensAt !== null && started === cap && cap < left) this.laterWork.after(name, gate.opensAt - at);
   }
 
   complete(ref: AttemptRef, result: Uint8Array, now: number): Promise<TaskEvent | null> {
@@ -493,7 +513,8 @@ export class PostgresStore implements TaskStore {
     if (!current) return null;
     freedKeySlot(tx, current);
     const attempt = Number(current.attempt);
-    const retriesLeft = attempt <= Number(current.max_retries);
+    // Attempts its upstream deferred (deferRateLimited) do not use up retries.
+    const retriesLeft = attempt - Number(current.deferred_attempts ?? 0) <= Number(current.max_retries);
     const base = { taskId: ref.taskId, attempt, percent: Number(current.percent), timestamp: now, workerId: nullableString(current.worker_id), error: failure.error };
     if (failure.retryable && retriesLeft) {
       const delayMs = retryDelayMs(backoff, attempt, Number(current.retry_backoff_ms), this.random());
@@ -626,6 +647,44 @@ export class PostgresStore implements TaskStore {
     return (await this.read(listLimitsSql)).map((row) => toConcurrencyLimit(row, skewMs));
   }
 
+  setRateLimit(name: string, maxStarts: number, perMs: number, now: number): Promise<RateLimit> {
+    return this.writes.run(async (tx) => {
+      const { rows: [row] } = await tx.query(setRateLimitSql, [name, maxStarts, perMs, now + tx.skewMs]);
+      if (!row) throw new Error(`setting the rate limit of ${name} returned no row`);
+      // A raised limit may let waiting tasks start: this commit's hint wakes every Scheduler.
+      tx.log.workAvailable(name);
+      return toRateLimit(row, tx.skewMs);
+    });
+  }
+
+  clearRateLimit(name: string): Promise<RateLimit | null> {
+    return this.writes.run(async (tx) => {
+      const { rows: [row] } = await tx.query(clearRateLimitSql, [name]);
+      if (!row) return null;
+      tx.log.workAvailable(name);
+      return toRateLimit(row, tx.skewMs);
+    });
+  }
+
+  async listRateLimits(): Promise<RateLimit[]> {
+    const skewMs = await this.skewMs();
+    return (await this.read(listRateLimitsSql)).map((row) => toRateLimit(row, skewMs));
+  }
+
+  deferRateLimited(ref: AttemptRef, delayMs: number, message: string, now: number): Promise<TaskEvent | null> {
+    return this.writes.run(async (tx) => {
+      const nextAttemptAt = now + delayMs;
+      const { rows: [row] } = await tx.query(deferAttemptSql, [ref.taskId, ref.attempt, nextAttemptAt + tx.skewMs]);
+      if (!row) return null;
+      await tx.query(throttleNameSql, [String(row.name), nextAttemptAt + tx.skewMs, now + tx.skewMs]);
+      freedKeySlot(tx, row);
+      return record(tx, {
+        taskId: ref.taskId, sequence: Number(row.last_sequence), state: "retrying", attempt: ref.attempt, percent: Number(row.percent),
+        message, timestamp: now, workerId: nullableString(row.worker_id), nextAttemptAt,
+      });
+    });
+  }
+
   async getTask(taskId: string): Promise<TaskRecord | null> {
     const skewMs = await this.skewMs();
     const [row] = await this.read(getTaskSql, [taskId]);
@@ -686,6 +745,7 @@ export class PostgresStore implements TaskStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.laterWork.close();
     await this.writes.drain();
     await this.feed.close();
     await this.pool.end();
@@ -723,66 +783,4 @@ function record(tx: Transaction, event: Omit<TaskEvent, "workerId" | "result" | 
   const full: TaskEvent = { workerId: null, result: null, error: null, nextAttemptAt: null, ...event };
   tx.log.record(full);
   return full;
-}
-
-/** The first event of a stored task, for a repeat of its idempotent submit (as the SQLite store reads it back). */
-function storedFirstEvent(task: TaskRecord): TaskEvent {
-  return firstEvent({ id: task.id, runAt: task.runAt }, task.createdAt);
-}
-
-/** A task of this call as the record it would become (to name what a reused key changed). */
-function asRecord(task: NewTask, now: number): TaskRecord {
-  return {
-    ...task, state: "queued", attempt: 0, result: null, error: null, percent: 0, message: "", workerId: null,
-    createdAt: now, startedAt: null, finishedAt: null, nextAttemptAt: null, lastSequence: 1,
-  };
-}
-
-function nullableString(value: unknown): string | null {
-  return value === null || value === undefined ? null : String(value);
-}
-
-function shifted(value: unknown, skewMs: number): number | null {
-  return value === null || value === undefined ? null : Number(value) - skewMs;
-}
-
-function toState(value: unknown): TaskState {
-  const state = String(value) as TaskState;
-  if (!taskStates.includes(state)) throw new Error(`unknown task state in store: ${String(value)}`);
-  return state;
-}
-
-/** A tasks row as callers see it: times moved from the database's clock to theirs. */
-function toTask(row: Row, skewMs: number): TaskRecord {
-  return {
-    id: String(row.id), name: String(row.name), description: String(row.description), payload: row.payload as Uint8Array,
-    state: toState(row.state), attempt: Number(row.attempt), maxRetries: Number(row.max_retries),
-    timeoutMs: Number(row.timeout_ms), retryBackoffMs: Number(row.retry_backoff_ms),
-    result: (row.result as Uint8Array | null) ?? null, error: nullableString(row.error), percent: Number(row.percent),
-    message: String(row.message), workerId: nullableString(row.worker_id), createdAt: Number(row.created_at) - skewMs,
-    startedAt: shifted(row.started_at, skewMs), finishedAt: shifted(row.finished_at, skewMs),
-    nextAttemptAt: shifted(row.next_attempt_at, skewMs), lastSequence: Number(row.last_sequence),
-    priority: Number(row.priority ?? 0), runAt: shifted(row.run_at, skewMs),
-    // The tick is the cron's wall-clock time, stored unshifted.
-    scheduleId: nullableString(row.schedule_id), scheduleTickMs: row.schedule_tick_ms === null || row.schedule_tick_ms === undefined ? null : Number(row.schedule_tick_ms),
-    concurrencyKey: nullableString(row.concurrency_key),
-    concurrencyLimit: row.concurrency_limit === null || row.concurrency_limit === undefined ? null : Number(row.concurrency_limit),
-  };
-}
-
-function toConcurrencyLimit(row: Row, skewMs: number): ConcurrencyLimit {
-  return { name: String(row.name), maxRunning: Number(row.max_running), updatedAt: Number(row.updated_at) - skewMs };
-}
-
-function toPausedName(row: Row, skewMs: number): PausedName {
-  return { name: String(row.name), reason: String(row.reason), pausedAt: Number(row.paused_at) - skewMs };
-}
-
-function toEvent(row: Row, skewMs: number): TaskEvent {
-  return {
-    taskId: String(row.task_id), sequence: Number(row.sequence), state: toState(row.state), attempt: Number(row.attempt),
-    percent: Number(row.percent), message: String(row.message), timestamp: Number(row.timestamp) - skewMs,
-    workerId: nullableString(row.worker_id), result: (row.result as Uint8Array | null) ?? null,
-    error: nullableString(row.error), nextAttemptAt: shifted(row.next_attempt_at, skewMs),
-  };
 }

@@ -1,12 +1,14 @@
 import { dirname } from "node:path";
 import type {
-  AttemptFailure, AttemptRef, CancelOutcome, ClaimedAttempt, ClaimRequest, ConcurrencyLimit, ExpiredAttempt, Leadership, LeaseRenewal,
+  AttemptFailure, AttemptRef, CancelOutcome, ClaimedAttempt, ClaimRequest, ConcurrencyLimit, RateLimit, ExpiredAttempt, Leadership, LeaseRenewal,
   LeaseTerms, NewTask, PausedName, PauseOutcome, RetryBackoff, ScheduleFiring, ScheduleRecord, StoreSignals, TaskEvent, TaskFilter, TaskPage,
   TaskRecord, TaskState, TaskStore,
 } from "../store.js";
 import { firstEvent, isTerminal, promoteBatch, retryDelayMs, sameScheduleSpec, scheduleListLimit, taskStates } from "../store.js";
 import { scheduleKeyTakenError, scheduleParams, toSchedule } from "../schedule-rows.js";
 import { LocalSignals } from "../signals.js";
+import { LaterWork, rateBudget } from "../rate-gate.js";
+import type { RateGateRow } from "../rate-gate.js";
 import { keyReusedError, requestFingerprint } from "../idempotency.js";
 import { OrchestratorError } from "orchestrator-ts-client/internal";
 import { prepareDatabaseFiles } from "./data-files.js";
@@ -26,6 +28,9 @@ import { readLeadershipSql, releaseLeadershipSql, writeLeadershipSql } from "./s
 import { expiredAttemptsSql, extendAllLeasesSql, extendLeasesSql } from "./sql/leases.js";
 import { listPausedNamesSql, pausedNameSql, pauseNameSql, resumeNameSql } from "./sql/paused.js";
 import { progressSql } from "./sql/progress.js";
+import {
+  clearRateLimitSql, countStartsSql, deferAttemptSql, listRateLimitsSql, rateGateSql, rateLimitSql, setRateLimitSql, throttleNameSql,
+} from "./sql/rate-limits.js";
 import { getTaskSql, listTasksSql } from "./sql/read.js";
 import { deleteTaskEventsSql, deleteTaskKeysSql, deleteTaskSql, finishedTasksSql } from "./sql/retention.js";
 import { nextDueAtSql, promoteDueRetriesSql, promoteDueScheduledSql } from "./sql/retries.js";
@@ -64,6 +69,7 @@ export class SqliteStore implements TaskStore {
   private readonly writes: GroupCommit;
   private readonly statements = new Map<string, SqliteStatement>();
   private readonly localSignals = new LocalSignals();
+  private readonly laterWork = new LaterWork((name) => this.localSignals.emitWorkAvailable([name]));
   private readonly random: () => number;
 
   constructor(options: SqliteStoreOptions) {
@@ -216,20 +222,32 @@ export class SqliteStore implements TaskStore {
       requests.map((request) => {
         const claimed: ClaimedAttempt[] = [];
         for (const name of request.names) {
-          if (request.limit - claimed.length <= 0) break;
-          // Keyed tasks first, then unkeyed ones with the slots left (see README "Concurrency keys").
-          this.claimKeyed(request.workerId, name, request.limit - claimed.length, now, terms, claimed);
-          const limit = request.limit - claimed.length;
-          if (limit <= 0) break;
-          const rows = this.sql(claimSql).all({
-            workerId: request.workerId, name, limit, now,
-            leaseExpiresAt: now + terms.leaseMs, deadlineGraceMs: terms.deadlineGraceMs,
-          }) as Row[];
-          this.recordClaimed(request.workerId, rows, now, claimed);
+          const left = request.limit - claimed.length;
+          if (left <= 0) break;
+          this.claimName(request.workerId, name, left, now, terms, claimed);
         }
         return claimed;
       }),
     );
+  }
+
+  /** Up to `left` tasks of one name, within its rate limit: keyed tasks first, then unkeyed ones (see README "Concurrency keys"). */
+  private claimName(workerId: string, name: string, left: number, now: number, terms: LeaseTerms, claimed: ClaimedAttempt[]): void {
+    const gate = rateBudget(toRateGate(this.sql(rateGateSql).get(name) as Row | undefined), now);
+    const cap = Math.min(left, gate.allowed);
+    const before = claimed.length;
+    if (cap > 0) this.claimKeyed(workerId, name, cap, now, terms, claimed);
+    const unkeyed = cap - (claimed.length - before);
+    if (unkeyed > 0) {
+      const rows = this.sql(claimSql).all({
+        workerId, name, limit: unkeyed, now, leaseExpiresAt: now + terms.leaseMs, deadlineGraceMs: terms.deadlineGraceMs,
+      }) as Row[];
+      this.recordClaimed(workerId, rows, now, claimed);
+    }
+    const started = claimed.length - before;
+    if (gate.counted && started > 0) this.sql(countStartsSql).run({ name, windowStart: gate.windowStart, used: gate.used + started });
+    // The limit, not the queue, ended this claim: look again when the window opens.
+    if (gate.opensAt !== null && started === cap && cap < left) this.laterWork.after(name, gate.opensAt - now);
   }
 
   /**
@@ -296,7 +314,8 @@ export class SqliteStore implements TaskStore {
     const current = this.sql(currentAttemptSql).get(ref) as Row | undefined;
     if (!current) return null;
     const attempt = Number(current.attempt);
-    const retriesLeft = attempt <= Number(current.max_retries);
+    // Attempts its upstream deferred (deferRateLimited) do not use up retries.
+    const retriesLeft = attempt - Number(current.deferred_attempts ?? 0) <= Number(current.max_retries);
     const base = { taskId: ref.taskId, attempt, percent: Number(current.percent), timestamp: now, workerId: nullableString(current.worker_id), error: failure.error };
     if (failure.retryable && retriesLeft) {
       const nextAttemptAt = now + retryDelayMs(backoff, attempt, Number(current.retry_backoff_ms), this.random());
@@ -423,6 +442,42 @@ export class SqliteStore implements TaskStore {
     return Promise.resolve((this.sql(listLimitsSql).all() as Row[]).map(toConcurrencyLimit));
   }
 
+  setRateLimit(name: string, maxStarts: number, perMs: number, now: number): Promise<RateLimit> {
+    return this.writes.run(() => {
+      this.sql(setRateLimitSql).run({ name, maxStarts, perMs, now });
+      // A raised limit may let waiting tasks start: the same signal an enqueue gives.
+      this.writes.log.workAvailable(name);
+      return { name, maxStarts, perMs, updatedAt: now };
+    });
+  }
+
+  clearRateLimit(name: string): Promise<RateLimit | null> {
+    return this.writes.run(() => {
+      const row = this.sql(rateLimitSql).get(name) as Row | undefined;
+      if (!row) return null;
+      this.sql(clearRateLimitSql).run(name);
+      this.writes.log.workAvailable(name);
+      return toRateLimit(row);
+    });
+  }
+
+  listRateLimits(): Promise<RateLimit[]> {
+    return Promise.resolve((this.sql(listRateLimitsSql).all() as Row[]).map(toRateLimit));
+  }
+
+  deferRateLimited(ref: AttemptRef, delayMs: number, message: string, now: number): Promise<TaskEvent | null> {
+    return this.writes.run(() => {
+      const nextAttemptAt = now + delayMs;
+      const row = this.sql(deferAttemptSql).get({ ...ref, nextAttemptAt }) as Row | undefined;
+      if (!row) return null;
+      this.sql(throttleNameSql).run({ name: String(row.name), until: nextAttemptAt, now });
+      return this.recordEvent({
+        taskId: ref.taskId, sequence: Number(row.last_sequence), state: "retrying", attempt: ref.attempt, percent: Number(row.percent),
+        message, timestamp: now, workerId: nullableString(row.worker_id), nextAttemptAt,
+      });
+    });
+  }
+
   getTask(taskId: string): Promise<TaskRecord | null> {
     const row = this.sql(getTaskSql).get(taskId) as Row | undefined;
     return Promise.resolve(row ? toTask(row) : null);
@@ -496,6 +551,7 @@ export class SqliteStore implements TaskStore {
   }
 
   close(): Promise<void> {
+    this.laterWork.close();
     this.writes.flush();
     if (this.db.open) this.db.close();
     return Promise.resolve();
@@ -536,6 +592,18 @@ function toTask(row: Row): TaskRecord {
     scheduleId: nullableString(row.schedule_id), scheduleTickMs: nullableNumber(row.schedule_tick_ms),
     concurrencyKey: nullableString(row.concurrency_key), concurrencyLimit: nullableNumber(row.concurrency_limit),
   };
+}
+
+function toRateGate(row: Row | undefined): RateGateRow | null {
+  if (!row) return null;
+  return {
+    maxStarts: nullableNumber(row.max_starts), perMs: nullableNumber(row.per_ms), windowStart: Number(row.window_start),
+    used: Number(row.used), throttledUntil: nullableNumber(row.throttled_until),
+  };
+}
+
+function toRateLimit(row: Row): RateLimit {
+  return { name: String(row.name), maxStarts: Number(row.max_starts), perMs: Number(row.per_ms), updatedAt: Number(row.updated_at) };
 }
 
 function toConcurrencyLimit(row: Row): ConcurrencyLimit {

@@ -9,6 +9,7 @@ import { delaysAndPriorities } from "./002_delays_and_priorities.js";
 import { pausedNames } from "./003_paused_names.js";
 import { schedules } from "./004_schedules.js";
 import { concurrencyKeys } from "./005_concurrency_keys.js";
+import { rateLimits } from "./006_rate_limits.js";
 
 export interface Migration {
   version: number;
@@ -16,7 +17,7 @@ export interface Migration {
   sql: string;
 }
 
-export const migrations: readonly Migration[] = [initialSchema, delaysAndPriorities, pausedNames, schedules, concurrencyKeys];
+export const migrations: readonly Migration[] = [initialSchema, delaysAndPriorities, pausedNames, schedules, concurrencyKeys, rateLimits];
 
 /** The first key of the advisory lock the migrations of every schema take (the second is the schema's hash). */
 const migrationLockClass = 0x6f726368; // "orch"

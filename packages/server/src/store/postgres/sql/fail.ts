@@ -1,7 +1,7 @@
 // Locks the current attempt's row, so the retry decision and the write see one version of it.
 // $1 task, $2 attempt.
 export const currentAttemptSql = `
-SELECT attempt, max_retries, retry_backoff_ms, worker_id, percent, name, concurrency_key
+SELECT attempt, max_retries, retry_backoff_ms, worker_id, percent, name, concurrency_key, deferred_attempts
 FROM tasks
 WHERE id = $1 AND attempt = $2 AND state = 'running'
 FOR UPDATE`;

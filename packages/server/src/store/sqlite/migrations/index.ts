@@ -17,7 +17,8 @@ import { delaysAndPriorities } from "./006_delays_and_priorities.js";
 import { pausedNames } from "./007_paused_names.js";
 import { schedules } from "./008_schedules.js";
 import { concurrencyKeys } from "./009_concurrency_keys.js";
+import { rateLimits } from "./010_rate_limits.js";
 
 export const migrations: readonly Migration[] = [
-  initialSchema, fewerRunningIndexes, idempotencyKeys, idempotencyFingerprints, leadershipAndRetention, delaysAndPriorities, pausedNames, schedules, concurrencyKeys,
+  initialSchema, fewerRunningIndexes, idempotencyKeys, idempotencyFingerprints, leadershipAndRetention, delaysAndPriorities, pausedNames, schedules, concurrencyKeys, rateLimits,
 ];

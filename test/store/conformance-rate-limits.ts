@@ -1,0 +1,107 @@
+/**
+ * The part of the conformance suite for rate limits: a claim starts no more of a limited name
+ * than its window allows (windows aligned to multiples of the limit's period), the count is shared
+ * by every claim on the store, and the store's Scheduler is woken when the window opens; a handler's
+ * "slow down" defers its task without using up a retry and holds the name back until then.
+ * Registered by describeTaskStoreConformance inside each backend's suite, with its fresh store per test.
+ */
+import { describe, expect, it } from "vitest";
+import { bytes, newTask, noBackoff, T0, terms } from "./conformance.js";
+import type { ConformanceContext } from "./conformance-scale-out.js";
+import { SignalRecorder } from "./signal-recorder.js";
+
+export function describeRateLimitConformance(context: ConformanceContext): void {
+  const { task } = context;
+
+  async function claimIds(limit: number, now: number, names: readonly string[] = ["resize"], workerId = "w1"): Promise<string[]> {
+    const [claimed] = await context.store().claim([{ workerId, names, limit }], now, terms);
+    return (claimed ?? []).map((attempt) => attempt.taskId);
+  }
+
+  const ids = (prefix: string, count: number): string[] => Array.from({ length: count }, (_, index) => `${prefix}${index}`);
+
+  describe("rate limits", () => {
+    it("sets, lists and clears rate limits", async () => {
+      const store = context.store();
+      expect(await store.listRateLimits()).toEqual([]);
+      expect(await store.setRateLimit("resize", 10, 60_000, T0)).toEqual({ name: "resize", maxStarts: 10, perMs: 60_000, updatedAt: T0 });
+      expect(await store.setRateLimit("resize", 20, 1_000, T0 + 1)).toEqual({ name: "resize", maxStarts: 20, perMs: 1_000, updatedAt: T0 + 1 });
+      await store.setRateLimit("email", 1, 1_000, T0 + 2);
+      expect((await store.listRateLimits()).map((limit) => limit.name)).toEqual(["email", "resize"]);
+      expect(await store.clearRateLimit("resize")).toEqual({ name: "resize", maxStarts: 20, perMs: 1_000, updatedAt: T0 + 1 });
+      expect(await store.clearRateLimit("resize")).toBeNull();
+      expect((await store.listRateLimits()).map((limit) => limit.name)).toEqual(["email"]);
+    });
+
+    it("starts at most the limit per window, over several claims and workers; the next window starts more", async () => {
+      const store = context.store();
+      // T0 is a multiple of 10 s, so the window is [T0, T0 + 10 s) (the times keep clear of its edges: a
+      // PostgreSQL store counts on the database's clock, which may be a ms off the test's).
+      await store.setRateLimit("resize", 3, 10_000, T0);
+      await store.enqueue(ids("t", 8).map((id) => newTask(id)), T0);
+      expect(await claimIds(2, T0 + 1, ["resize"], "w1")).toEqual(["t0", "t1"]);
+      expect(await claimIds(5, T0 + 2, ["resize"], "w2")).toEqual(["t2"]);
+      expect(await claimIds(5, T0 + 9_000, ["resize"], "w3")).toEqual([]);
+      expect(await claimIds(5, T0 + 10_500, ["resize"], "w3")).toEqual(["t3", "t4", "t5"]);
+      expect(await claimIds(5, T0 + 19_000)).toEqual([]);
+      expect(await claimIds(5, T0 + 25_000)).toEqual(["t6", "t7"]);
+      expect((await task("t7")).state).toBe("running");
+    });
+
+    it("limits keyed tasks too, and leaves other names alone", async () => {
+      const store = context.store();
+      await store.setRateLimit("resize", 2, 10_000, T0);
+      await store.enqueue([...ids("k", 4).map((id, index) => newTask(id, { concurrencyKey: `key-${index % 2}` })), newTask("e1", { name: "email" })], T0);
+      expect((await claimIds(10, T0 + 1, ["resize", "email"])).sort()).toEqual(["e1", "k0", "k1"]);
+      expect(await claimIds(10, T0 + 2)).toEqual([]);
+    });
+
+    it("wakes its own Scheduler with a work hint when a window that held tasks back opens", async () => {
+      const store = context.store();
+      const recorder = new SignalRecorder(store);
+      try {
+        const now = Date.now();
+        const windowMs = 1_000;
+        await store.setRateLimit("resize", 1, windowMs, now);
+        await store.enqueue([newTask("a"), newTask("b")], now);
+        expect(await claimIds(5, now)).toEqual(["a"]);
+        const before = recorder.namedWork.length;
+        expect(await claimIds(5, now)).toEqual([]);
+        await recorder.until(() => recorder.namedWork.slice(before).some((names) => names.includes("resize")), "a work hint when the window opens", 5_000);
+        expect(Date.now()).toBeGreaterThanOrEqual(now - (now % windowMs) + windowMs);
+        expect(await claimIds(5, Date.now())).toEqual(["b"]);
+      } finally {
+        recorder.stop();
+      }
+    });
+
+    it("a deferred attempt waits without using up a retry, and holds its name back until then", async () => {
+      const store = context.store();
+      await store.enqueue([newTask("t1", { maxRetries: 0 }), newTask("t2")], T0);
+      expect(await claimIds(1, T0)).toEqual(["t1"]);
+      const event = await store.deferRateLimited({ taskId: "t1", attempt: 1 }, 5_000, "rate limited by its upstream", T0 + 1);
+      expect(event).toMatchObject({ taskId: "t1", state: "retrying", attempt: 1, nextAttemptAt: T0 + 5_001, message: "rate limited by its upstream" });
+      expect(await store.deferRateLimited({ taskId: "t1", attempt: 1 }, 5_000, "again", T0 + 2)).toBeNull();
+      // The name is held back: t2 waits too.
+      expect(await claimIds(5, T0 + 2)).toEqual([]);
+      expect(await store.promoteDue(T0 + 5_001)).toEqual(["resize"]);
+      expect(await claimIds(5, T0 + 5_001)).toEqual(["t1", "t2"]);
+      // max_retries 0, yet its failure now is its first counted attempt's: final, as for any task without retries.
+      const failed = await store.fail({ taskId: "t1", attempt: 2 }, { error: "boom", retryable: true }, T0 + 5_002, noBackoff);
+      expect(failed).toMatchObject({ state: "failed" });
+    });
+
+    it("a deferred attempt does not count against retries: a task with one retry still gets it", async () => {
+      const store = context.store();
+      await store.enqueue([newTask("t1", { maxRetries: 1 })], T0);
+      expect(await claimIds(1, T0)).toEqual(["t1"]);
+      await store.deferRateLimited({ taskId: "t1", attempt: 1 }, 10, "slow down", T0);
+      await store.promoteDue(T0 + 10);
+      expect(await claimIds(1, T0 + 10)).toEqual(["t1"]);
+      expect(await store.fail({ taskId: "t1", attempt: 2 }, { error: "boom", retryable: true }, T0 + 11, noBackoff)).toMatchObject({ state: "retrying" });
+      await store.promoteDue(T0 + 12);
+      expect(await claimIds(1, T0 + 12)).toEqual(["t1"]);
+      expect(await store.complete({ taskId: "t1", attempt: 3 }, bytes("ok"), T0 + 13)).toMatchObject({ state: "succeeded" });
+    });
+  });
+}
