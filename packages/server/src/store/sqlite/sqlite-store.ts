@@ -2,13 +2,12 @@ import { dirname } from "node:path";
 import type {
   AttemptFailure, AttemptRef, CancelOutcome, ClaimedAttempt, ClaimRequest, ConcurrencyLimit, RateLimit, ExpiredAttempt, Leadership, LeaseRenewal,
   LeaseTerms, NewTask, PausedName, PauseOutcome, RetryBackoff, ScheduleFiring, ScheduleRecord, StoreSignals, TaskEvent, TaskFilter, TaskPage,
-  TaskRecord, TaskState, TaskStore,
+  TaskRecord, TaskStore,
 } from "../store.js";
-import { firstEvent, isTerminal, promoteBatch, retryDelayMs, sameScheduleSpec, scheduleListLimit, taskStates } from "../store.js";
+import { firstEvent, isTerminal, promoteBatch, retryDelayMs, sameScheduleSpec, scheduleListLimit } from "../store.js";
 import { scheduleKeyTakenError, scheduleParams, toSchedule } from "../schedule-rows.js";
 import { LocalSignals } from "../signals.js";
 import { LaterWork, rateBudget } from "../rate-gate.js";
-import type { RateGateRow } from "../rate-gate.js";
 import { keyReusedError, requestFingerprint } from "../idempotency.js";
 import { OrchestratorError } from "orchestrator-ts-client/internal";
 import { prepareDatabaseFiles } from "./data-files.js";
@@ -17,6 +16,8 @@ import { openSqlite } from "./driver.js";
 import type { SqliteDatabase, SqliteDriverName, SqliteStatement } from "./driver.js";
 import { GroupCommit } from "./group-commit.js";
 import { migrations } from "./migrations/index.js";
+import { nullableNumber, nullableString, toConcurrencyLimit, toEvent, toPausedName, toRateGate, toRateLimit, toState, toTask } from "./rows.js";
+import type { Row } from "./rows.js";
 import { cancelSql } from "./sql/cancel.js";
 import { claimSql } from "./sql/claim.js";
 import { completeSql } from "./sql/complete.js";
@@ -58,7 +59,6 @@ export interface SqliteStoreOptions {
   random?: () => number;
 }
 
-type Row = Record<string, unknown>;
 
 /**
  * The embedded store: one SQLite file in WAL mode, owned by one Scheduler process. Its signals are
@@ -563,62 +563,4 @@ export class SqliteStore implements TaskStore {
     this.writes.log.record(full);
     return full;
   }
-}
-
-function nullableString(value: unknown): string | null {
-  return value === null || value === undefined ? null : String(value);
-}
-
-function nullableNumber(value: unknown): number | null {
-  return value === null || value === undefined ? null : Number(value);
-}
-
-function toState(value: unknown): TaskState {
-  const state = String(value) as TaskState;
-  if (!taskStates.includes(state)) throw new Error(`unknown task state in store: ${String(value)}`);
-  return state;
-}
-
-function toTask(row: Row): TaskRecord {
-  return {
-    id: String(row.id), name: String(row.name), description: String(row.description), payload: row.payload as Uint8Array,
-    state: toState(row.state), attempt: Number(row.attempt), maxRetries: Number(row.max_retries),
-    timeoutMs: Number(row.timeout_ms), retryBackoffMs: Number(row.retry_backoff_ms),
-    result: (row.result as Uint8Array | null) ?? null, error: nullableString(row.error), percent: Number(row.percent),
-    message: String(row.message), workerId: nullableString(row.worker_id), createdAt: Number(row.created_at),
-    startedAt: nullableNumber(row.started_at), finishedAt: nullableNumber(row.finished_at),
-    nextAttemptAt: nullableNumber(row.next_attempt_at), lastSequence: Number(row.last_sequence),
-    priority: Number(row.priority ?? 0), runAt: nullableNumber(row.run_at),
-    scheduleId: nullableString(row.schedule_id), scheduleTickMs: nullableNumber(row.schedule_tick_ms),
-    concurrencyKey: nullableString(row.concurrency_key), concurrencyLimit: nullableNumber(row.concurrency_limit),
-  };
-}
-
-function toRateGate(row: Row | undefined): RateGateRow | null {
-  if (!row) return null;
-  return {
-    maxStarts: nullableNumber(row.max_starts), perMs: nullableNumber(row.per_ms), windowStart: Number(row.window_start),
-    used: Number(row.used), throttledUntil: nullableNumber(row.throttled_until),
-  };
-}
-
-function toRateLimit(row: Row): RateLimit {
-  return { name: String(row.name), maxStarts: Number(row.max_starts), perMs: Number(row.per_ms), updatedAt: Number(row.updated_at) };
-}
-
-function toConcurrencyLimit(row: Row): ConcurrencyLimit {
-  return { name: String(row.name), maxRunning: Number(row.max_running), updatedAt: Number(row.updated_at) };
-}
-
-function toPausedName(row: Row): PausedName {
-  return { name: String(row.name), reason: String(row.reason), pausedAt: Number(row.paused_at) };
-}
-
-function toEvent(row: Row): TaskEvent {
-  return {
-    taskId: String(row.task_id), sequence: Number(row.sequence), state: toState(row.state), attempt: Number(row.attempt),
-    percent: Number(row.percent), message: String(row.message), timestamp: Number(row.timestamp),
-    workerId: nullableString(row.worker_id), result: (row.result as Uint8Array | null) ?? null,
-    error: nullableString(row.error), nextAttemptAt: nullableNumber(row.next_attempt_at),
-  };
 }
