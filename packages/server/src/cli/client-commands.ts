@@ -84,12 +84,7 @@ interface SubmitFlags extends TaskFieldFlags {
  * with `concurrency`, its concurrency key and bound too (schedules do not keep those yet).
  */
 export function taskFieldOptions(command: Command, descriptionHelp: string, { concurrency = false } = {}): Command {
-  if (concurrency) {
-    command
-      .option("--concurrency-key <key>", "1-255 bytes, e.g. a customer id: tasks of one name sharing a key run at most the key's bound at once, keys take turns")
-      .option("--concurrency-limit <n>", "1-100000: this key's bound, overriding the name's (`orchestrator concurrency set`); needs --concurrency-key", integer);
-  }
-  return command
+  command
     .option("-p, --payload <text>", "payload as a string")
     .option("-f, --payload-file <path>", "payload read from a file")
     .option("-d, --description <text>", descriptionHelp, "")
@@ -97,6 +92,10 @@ export function taskFieldOptions(command: Command, descriptionHelp: string, { co
     .option("--max-retries <n>", "attempts after the first (0-100, default 3)", integer)
     .option("--retry-backoff-ms <n>", "first retry delay in ms (doubles each retry)", integer)
     .option("--priority <n>", "-100 (least urgent) to 100 (most urgent), default 0: higher starts first among queued tasks of one name", integer);
+  if (!concurrency) return command;
+  return command
+    .option("--concurrency-key <key>", "1-255 bytes, e.g. a customer id: tasks of one name sharing a key run at most the key's bound at once, keys take turns")
+    .option("--concurrency-limit <n>", "1-100000: this key's bound, overriding the name's (`orchestrator concurrency set`); needs --concurrency-key", integer);
 }
 
 export function clientCommands(): Command[] {
