@@ -41,31 +41,31 @@ describe.each(storeBackends)("concurrency keys (%s store)", (backend) => {
     const { client } = await start();
     expect(await client.listConcurrencyLimits()).toEqual([]);
     const before = Date.now();
-    const set = await client.setConcurrencyLimit("journaled", 3);
-    expect(set).toMatchObject({ name: "journaled", maxRunning: 3 });
+    const set = await client.setConcurrencyLimit("data-processing-job", 3);
+    expect(set).toMatchObject({ name: "data-processing-job", maxRunning: 3 });
     expect(set.updatedAt).toBeInstanceOf(Date);
     expect(set.updatedAt.getTime()).toBeGreaterThanOrEqual(before - 1_000);
-    await client.setConcurrencyLimit("journaled-marker", 7);
+    await client.setConcurrencyLimit("resize-image", 7);
     // Setting again replaces the bound.
-    expect(await client.setConcurrencyLimit("journaled", 2)).toMatchObject({ name: "journaled", maxRunning: 2 });
-    expect((await client.listConcurrencyLimits()).map((limit) => [limit.name, limit.maxRunning])).toEqual([["journaled", 2], ["journaled-marker", 7]]);
+    expect(await client.setConcurrencyLimit("data-processing-job", 2)).toMatchObject({ name: "data-processing-job", maxRunning: 2 });
+    expect((await client.listConcurrencyLimits()).map((limit) => [limit.name, limit.maxRunning])).toEqual([["data-processing-job", 2], ["resize-image", 7]]);
 
-    // No worker serves these: they stay queued, and are read back as submitted.
-    const streamed = await client.submit({ name: "journaled", concurrencyKey: "tenant-a", concurrencyLimit: 5 });
+    // No worker yet: they stay queued, and are read back as submitted.
+    const streamed = await client.submit({ name: "data-processing-job", payload: "...", concurrencyKey: "customer-7", concurrencyLimit: 5 });
     const unary = new OrchestratorClient({ address: client.address, pipeline: false });
-    const single = await unary.submit({ name: "journaled", concurrencyKey: "tenant-ü" }).finally(() => unary.close());
-    const [batched, plain] = await client.submitMany([{ name: "journaled", concurrencyKey: "tenant-b", concurrencyLimit: 1 }, { name: "journaled" }]);
-    expect(await client.get(streamed.taskId)).toMatchObject({ state: "queued", concurrencyKey: "tenant-a", concurrencyLimit: 5 });
-    expect(await client.get(single.taskId)).toMatchObject({ concurrencyKey: "tenant-ü", concurrencyLimit: null });
-    expect(await client.get(batched?.taskId ?? "")).toMatchObject({ concurrencyKey: "tenant-b", concurrencyLimit: 1 });
+    const single = await unary.submit({ name: "data-processing-job", payload: "...", concurrencyKey: "customer-42" }).finally(() => unary.close());
+    const [batched, plain] = await client.submitMany([{ name: "data-processing-job", concurrencyKey: "kunde-ü", concurrencyLimit: 1 }, { name: "data-processing-job" }]);
+    expect(await client.get(streamed.taskId)).toMatchObject({ state: "queued", concurrencyKey: "customer-7", concurrencyLimit: 5 });
+    expect(await client.get(single.taskId)).toMatchObject({ concurrencyKey: "customer-42", concurrencyLimit: null });
+    expect(await client.get(batched?.taskId ?? "")).toMatchObject({ concurrencyKey: "kunde-ü", concurrencyLimit: 1 });
     expect(await client.get(plain?.taskId ?? "")).toMatchObject({ concurrencyKey: null, concurrencyLimit: null });
-    const listed = new Map((await client.list({ name: "journaled" })).tasks.map((task) => [task.taskId, task]));
-    expect(listed.get(streamed.taskId)).toMatchObject({ concurrencyKey: "tenant-a", concurrencyLimit: 5 });
+    const listed = new Map((await client.list({ name: "data-processing-job" })).tasks.map((task) => [task.taskId, task]));
+    expect(listed.get(streamed.taskId)).toMatchObject({ concurrencyKey: "customer-7", concurrencyLimit: 5 });
 
-    const cleared = await client.clearConcurrencyLimit("journaled");
-    expect(cleared).toMatchObject({ cleared: true, limit: { name: "journaled", maxRunning: 2 } });
-    expect(await client.clearConcurrencyLimit("journaled")).toEqual({ cleared: false, limit: null });
-    expect((await client.listConcurrencyLimits()).map((limit) => limit.name)).toEqual(["journaled-marker"]);
+    const cleared = await client.clearConcurrencyLimit("data-processing-job");
+    expect(cleared).toMatchObject({ cleared: true, limit: { name: "data-processing-job", maxRunning: 2 } });
+    expect(await client.clearConcurrencyLimit("data-processing-job")).toEqual({ cleared: false, limit: null });
+    expect((await client.listConcurrencyLimits()).map((limit) => limit.name)).toEqual(["resize-image"]);
   });
 
   it("with a limit of 1 per key, one worker of 4 slots runs 6 tasks over 2 keys never 2 of a key at once, the keys side by side", async () => {
