@@ -44,6 +44,12 @@ const resumeQueue = (name: string): Promise<CallStatus> => statusOf(callUnary(ga
 const nothingPaused = async (): Promise<void> => {
   expect((await callUnary(gateway, gateway.listPausedQueues, {})).queues).toEqual([]);
 };
+const setLimit = (name: string, maxRunning: number): Promise<CallStatus> => statusOf(callUnary(gateway, gateway.setConcurrencyLimit, { name, maxRunning }));
+const clearLimit = (name: string): Promise<CallStatus> => statusOf(callUnary(gateway, gateway.clearConcurrencyLimit, { name }));
+/** A refused SetConcurrencyLimit stored no limit. */
+const noLimits = async (): Promise<void> => {
+  expect((await callUnary(gateway, gateway.listConcurrencyLimits, {})).limits).toEqual([]);
+};
 const listTasks = (overrides: { state?: number; name?: string; pageSize?: number; pageToken?: string }): Promise<CallStatus> =>
   statusOf(callUnary(gateway, gateway.listTasks, { state: TaskState.TASK_STATE_UNSPECIFIED, name: "", pageSize: 0, pageToken: "", ...overrides }));
 
@@ -114,6 +120,28 @@ const badCases: BadCase[] = [
   },
   { what: "SubmitTask priority 101", run: () => submit(task({ priority: 101 })), code: status.INVALID_ARGUMENT, details: [/^priority must be between -100 and 100, got 101$/] },
   { what: "SubmitTask priority -101", run: () => submit(task({ priority: -101 })), code: status.INVALID_ARGUMENT, details: [/^priority must be between -100 and 100, got -101$/] },
+  // Concurrency keys: a key of 1-255 UTF-8 bytes, its own bound 1-100,000 and only with a key.
+  { what: "SubmitTask concurrency_limit 0", run: () => submit(task({ concurrencyKey: "k", concurrencyLimit: 0 })), code: status.INVALID_ARGUMENT, details: [/^concurrency_limit must be between 1 and 100000, got 0$/] },
+  { what: "SubmitTask concurrency_limit -1", run: () => submit(task({ concurrencyKey: "k", concurrencyLimit: -1 })), code: status.INVALID_ARGUMENT, details: [/^concurrency_limit must be between 1 and 100000, got -1$/] },
+  { what: "SubmitTask concurrency_limit 100001", run: () => submit(task({ concurrencyKey: "k", concurrencyLimit: 100_001 })), code: status.INVALID_ARGUMENT, details: [/^concurrency_limit must be between 1 and 100000, got 100001$/] },
+  {
+    what: "SubmitTask concurrency_limit without a concurrency_key", run: () => submit(task({ concurrencyLimit: 2 })),
+    code: status.INVALID_ARGUMENT, details: [/^concurrency_limit is set without a concurrency_key; set the key it bounds/],
+  },
+  { what: "SubmitTask 256-byte concurrency_key", run: () => submit(task({ concurrencyKey: "k".repeat(256) })), code: status.INVALID_ARGUMENT, details: [/^concurrency_key is 256 bytes \(UTF-8\); the limit is 255$/] },
+  // 128 characters, but 256 bytes: the limit is on bytes.
+  { what: "SubmitTask concurrency_key of 128 two-byte characters", run: () => submit(task({ concurrencyKey: "é".repeat(128) })), code: status.INVALID_ARGUMENT, details: [/^concurrency_key is 256 bytes \(UTF-8\); the limit is 255$/] },
+  { what: "SubmitTask empty concurrency_key", run: () => submit(task({ concurrencyKey: "" })), code: status.INVALID_ARGUMENT, details: [/^concurrency_key is empty; give 1-255 bytes/] },
+  {
+    what: "SubmitTasks with one task's concurrency_limit 0", run: () => submitMany([task(), task({ concurrencyKey: "k", concurrencyLimit: 0 })]),
+    code: status.INVALID_ARGUMENT, details: [/^tasks\[1\]\.concurrency_limit must be between 1 and 100000, got 0$/],
+  },
+  { what: "SetConcurrencyLimit max_running 0", run: () => setLimit(unserved, 0), code: status.INVALID_ARGUMENT, details: [/^max_running must be between 1 and 100000, got 0$/], after: noLimits },
+  { what: "SetConcurrencyLimit max_running -1", run: () => setLimit(unserved, -1), code: status.INVALID_ARGUMENT, details: [/^max_running must be between 1 and 100000, got -1$/], after: noLimits },
+  { what: "SetConcurrencyLimit max_running 100001", run: () => setLimit(unserved, 100_001), code: status.INVALID_ARGUMENT, details: [/^max_running must be between 1 and 100000, got 100001$/], after: noLimits },
+  { what: "SetConcurrencyLimit empty name", run: () => setLimit("", 1), code: status.INVALID_ARGUMENT, details: [/^name is required/], after: noLimits },
+  { what: "SetConcurrencyLimit name with a space", run: () => setLimit("has space", 1), code: status.INVALID_ARGUMENT, details: [/^name "has space" /, validFieldMessage], after: noLimits },
+  { what: "ClearConcurrencyLimit empty name", run: () => clearLimit(""), code: status.INVALID_ARGUMENT, details: [/^name is required/] },
   // PauseQueue and ResumeQueue: the name is held to the task-name rules, the reason to the cancel reason's limit.
   { what: "PauseQueue empty name", run: () => pauseQueue(""), code: status.INVALID_ARGUMENT, details: [/^name is required/], after: nothingPaused },
   { what: "PauseQueue 129-character name", run: () => pauseQueue("n".repeat(129)), code: status.INVALID_ARGUMENT, details: [/^name is 129 characters long; the limit is 128$/], after: nothingPaused },
@@ -252,6 +280,9 @@ describe("the Gateway accepts the limits themselves", () => {
     { what: "priority 100", request: task({ priority: 100 }), stored: { priority: 100 } },
     { what: "priority -100", request: task({ priority: -100 }), stored: { priority: -100 } },
     { what: "run_at_ms in the past (means now)", request: task({ runAtMs: 1 }), stored: { runAtMs: 0 } },
+    { what: "255-byte concurrency_key, no limit", request: task({ concurrencyKey: "k".repeat(255) }), stored: { concurrencyKey: "k".repeat(255), concurrencyLimit: undefined } },
+    { what: "concurrency_limit 1", request: task({ concurrencyKey: "tenant-1", concurrencyLimit: 1 }), stored: { concurrencyKey: "tenant-1", concurrencyLimit: 1 } },
+    { what: "concurrency_limit 100000", request: task({ concurrencyKey: "tenant-2", concurrencyLimit: 100_000 }), stored: { concurrencyKey: "tenant-2", concurrencyLimit: 100_000 } },
   ];
 
   it.each(acceptedCases)("SubmitTask with $what", async ({ request, stored }) => {

@@ -2,8 +2,8 @@ import { Metadata } from "@grpc/grpc-js";
 import { GatewayClient, TaskState as ProtoTaskState, type ProgressUpdate, type SubmitTaskRequest } from "./protocol/generated/orchestrator/v1/orchestrator.js";
 import { isTerminal, stateFromProto, stateToProto, type TaskState } from "./protocol/states.js";
 import {
-  toPausedQueueInfo, toTaskInfo, toTaskUpdate, toWorkerSummary, type PausedQueueInfo, type PauseQueueResult, type ResumeQueueResult, type TaskInfo,
-  type TaskPage, type TaskUpdate, type WorkerSummary,
+  toConcurrencyLimitInfo, toPausedQueueInfo, toTaskInfo, toTaskUpdate, toWorkerSummary, type ClearConcurrencyLimitResult,
+  type ConcurrencyLimitInfo, type PausedQueueInfo, type PauseQueueResult, type ResumeQueueResult, type TaskInfo, type TaskPage, type TaskUpdate, type WorkerSummary,
 } from "./types.js";
 import { Code } from "./errors/code.js";
 import { OrchestratorError } from "./errors/orchestrator-error.js";
@@ -46,6 +46,14 @@ export interface TaskSpec {
   delayMs?: number;
   /** -100 (least urgent) to 100 (most urgent), default 0: among queued tasks of one name the highest starts first, then the oldest. */
   priority?: number;
+  /**
+   * 1-255 UTF-8 bytes (e.g. a customer id): tasks of one name sharing a key run at most the key's
+   * bound at once (concurrencyLimit, else the name's setConcurrencyLimit, else no bound), and the
+   * name's keys are served in turn.
+   */
+  concurrencyKey?: string;
+  /** 1-100,000: this key's bound, overriding the name's. Only together with concurrencyKey. */
+  concurrencyLimit?: number;
 }
 
 export interface Submitted {
@@ -75,7 +83,7 @@ export function toTaskRequest(spec: TaskSpec): SubmitTaskRequest {
     timeoutSecs: spec.timeoutSecs, maxRetries: spec.maxRetries, retryBackoffMs: spec.retryBackoffMs,
     idempotencyKey: spec.idempotencyKey ?? "",
     runAtMs: spec.runAt === undefined ? undefined : spec.runAt instanceof Date ? spec.runAt.getTime() : spec.runAt,
-    delayMs: spec.delayMs, priority: spec.priority,
+    delayMs: spec.delayMs, priority: spec.priority, concurrencyKey: spec.concurrencyKey, concurrencyLimit: spec.concurrencyLimit,
   };
 }
 
@@ -164,6 +172,27 @@ export class OrchestratorClient {
   /** The paused queues, by name. */
   async listPausedQueues(): Promise<PausedQueueInfo[]> {
     return (await this.call(this.gateway.listPausedQueues, {})).queues.map(toPausedQueueInfo);
+  }
+
+  /**
+   * Bounds the attempts of each concurrency key of a task name running at once (1-100,000), on
+   * every Scheduler. Tasks submitted with their own concurrencyLimit keep theirs.
+   */
+  async setConcurrencyLimit(name: string, maxRunning: number): Promise<ConcurrencyLimitInfo> {
+    const answer = await this.call(this.gateway.setConcurrencyLimit, { name, maxRunning });
+    if (!answer.limit) throw new OrchestratorError(Code.Internal, "the gateway answered SetConcurrencyLimit without the limit");
+    return toConcurrencyLimitInfo(answer.limit);
+  }
+
+  /** Removes a name's bound (its keys are then unbounded). `cleared` is false when it had none (nothing changed). */
+  async clearConcurrencyLimit(name: string): Promise<ClearConcurrencyLimitResult> {
+    const answer = await this.call(this.gateway.clearConcurrencyLimit, { name });
+    return { cleared: answer.cleared, limit: answer.limit ? toConcurrencyLimitInfo(answer.limit) : null };
+  }
+
+  /** The per-name concurrency limits, by name. */
+  async listConcurrencyLimits(): Promise<ConcurrencyLimitInfo[]> {
+    return (await this.call(this.gateway.listConcurrencyLimits, {})).limits.map(toConcurrencyLimitInfo);
   }
 
   /**

@@ -9,7 +9,10 @@ export { TaskFailure } from "./errors/task-failure.js";
 export { OrchestratorError } from "./errors/orchestrator-error.js";
 export { Code } from "./errors/code.js";
 export { taskStates, isTerminal } from "./protocol/states.js";
-export type { TaskState, TaskUpdate, TaskInfo, TaskPage, WorkerSummary, PausedQueueInfo, PauseQueueResult, ResumeQueueResult } from "./types.js";
+export type {
+  TaskState, TaskUpdate, TaskInfo, TaskPage, WorkerSummary, PausedQueueInfo, PauseQueueResult, ResumeQueueResult, ConcurrencyLimitInfo,
+  ClearConcurrencyLimitResult,
+} from "./types.js";
 export {
   ScheduleClient, type ScheduleSpec, type ScheduleChanges, type ScheduleInfo, type ScheduleTaskSpec, type OverlapPolicy, type CatchUpPolicy,
 } from "./schedules.js";

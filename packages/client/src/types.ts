@@ -1,6 +1,6 @@
 // The SDK's own types: string states, Dates and nulls for what is unset. The generated wire types
 // stay behind them (each value keeps its wire message as `raw`, for the rare field not mapped here).
-import type { PausedQueue, ProgressUpdate, Task, WorkerInfo } from "./protocol/generated/orchestrator/v1/orchestrator.js";
+import type { ConcurrencyLimit, PausedQueue, ProgressUpdate, Task, WorkerInfo } from "./protocol/generated/orchestrator/v1/orchestrator.js";
 import { stateFromProto, type TaskState } from "./protocol/states.js";
 
 export type { TaskState };
@@ -53,6 +53,10 @@ export interface TaskInfo {
   /** The schedule that fired the task, and the tick it fired for; null for a submitted task. */
   scheduleId: string | null;
   scheduleTick: Date | null;
+  /** The concurrency key the task was submitted with; null without one. */
+  concurrencyKey: string | null;
+  /** The task's own bound for its key (overriding the name's); null for the name's bound, or without a key. */
+  concurrencyLimit: number | null;
   raw: Task;
 }
 
@@ -97,6 +101,22 @@ export interface ResumeQueueResult {
   queue: PausedQueueInfo | null;
 }
 
+/** A task name's bound on the attempts of one concurrency key running at once. */
+export interface ConcurrencyLimitInfo {
+  name: string;
+  maxRunning: number;
+  /** When it was last set. */
+  updatedAt: Date;
+  raw: ConcurrencyLimit;
+}
+
+/** What clearConcurrencyLimit answers: whether the name had a bound, and the bound it removed. */
+export interface ClearConcurrencyLimitResult {
+  cleared: boolean;
+  /** The bound this call removed; null when the name had none. */
+  limit: ConcurrencyLimitInfo | null;
+}
+
 function stateOf(wire: number): TaskState {
   const state = stateFromProto(wire);
   if (!state) throw new TypeError(`the server sent an unknown task state ${wire}`);
@@ -121,7 +141,8 @@ export function toTaskInfo(raw: Task): TaskInfo {
     result: bytesOrNull(raw.result), error: raw.error || null, percent: raw.percent, message: raw.message, workerId: raw.workerId || null,
     createdAt: new Date(raw.createdAtMs), startedAt: dateOrNull(raw.startedAtMs), finishedAt: dateOrNull(raw.finishedAtMs),
     nextAttemptAt: dateOrNull(raw.nextAttemptAtMs), lastSequence: raw.lastSequence, priority: raw.priority, runAt: dateOrNull(raw.runAtMs),
-    scheduleId: raw.scheduleId || null, scheduleTick: raw.scheduleId ? new Date(raw.scheduleTickMs) : null, raw,
+    scheduleId: raw.scheduleId || null, scheduleTick: raw.scheduleId ? new Date(raw.scheduleTickMs) : null,
+    concurrencyKey: raw.concurrencyKey ?? null, concurrencyLimit: raw.concurrencyLimit ?? null, raw,
   };
 }
 
@@ -134,4 +155,8 @@ export function toWorkerSummary(raw: WorkerInfo): WorkerSummary {
 
 export function toPausedQueueInfo(raw: PausedQueue): PausedQueueInfo {
   return { name: raw.name, reason: raw.reason, pausedAt: new Date(raw.pausedAtMs), raw };
+}
+
+export function toConcurrencyLimitInfo(raw: ConcurrencyLimit): ConcurrencyLimitInfo {
+  return { name: raw.name, maxRunning: raw.maxRunning, updatedAt: new Date(raw.updatedAtMs), raw };
 }

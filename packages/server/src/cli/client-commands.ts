@@ -51,15 +51,21 @@ export interface TaskFieldFlags {
   maxRetries?: number;
   retryBackoffMs?: number;
   priority?: number;
+  /** Set only by commands built with taskFieldOptions(..., { concurrency: true }). */
+  concurrencyKey?: string;
+  concurrencyLimit?: number;
 }
 
 /** The task's fields from its flags, the payload read from --payload or --payload-file (not both). */
 export function taskFields(name: string, flags: TaskFieldFlags) {
   if (flags.payload !== undefined && flags.payloadFile !== undefined) throw OrchestratorError.invalidArgument("give --payload or --payload-file, not both");
+  if (flags.concurrencyLimit !== undefined && flags.concurrencyKey === undefined) {
+    throw OrchestratorError.invalidArgument("--concurrency-limit bounds the tasks of one --concurrency-key: give the key too");
+  }
   const payload = flags.payloadFile !== undefined ? readPayloadFile(flags.payloadFile) : Buffer.from(flags.payload ?? "", "utf8");
   return {
     name, payload, description: flags.description, timeoutSecs: flags.timeoutSecs, maxRetries: flags.maxRetries, retryBackoffMs: flags.retryBackoffMs,
-    priority: flags.priority,
+    priority: flags.priority, concurrencyKey: flags.concurrencyKey, concurrencyLimit: flags.concurrencyLimit,
   };
 }
 
@@ -73,9 +79,12 @@ interface SubmitFlags extends TaskFieldFlags {
   json?: boolean;
 }
 
-/** The fields of a task that submit and schedule create both take: its payload and its limits. */
-export function taskFieldOptions(command: Command, descriptionHelp: string): Command {
-  return command
+/**
+ * The fields of a task that submit and schedule create both take: its payload and its limits;
+ * with `concurrency`, its concurrency key and bound too (schedules do not keep those yet).
+ */
+export function taskFieldOptions(command: Command, descriptionHelp: string, { concurrency = false } = {}): Command {
+  command
     .option("-p, --payload <text>", "payload as a string")
     .option("-f, --payload-file <path>", "payload read from a file")
     .option("-d, --description <text>", descriptionHelp, "")
@@ -83,12 +92,16 @@ export function taskFieldOptions(command: Command, descriptionHelp: string): Com
     .option("--max-retries <n>", "attempts after the first (0-100, default 3)", integer)
     .option("--retry-backoff-ms <n>", "first retry delay in ms (doubles each retry)", integer)
     .option("--priority <n>", "-100 (least urgent) to 100 (most urgent), default 0: higher starts first among queued tasks of one name", integer);
+  if (!concurrency) return command;
+  return command
+    .option("--concurrency-key <key>", "1-255 bytes, e.g. a customer id: tasks of one name sharing a key run at most the key's bound at once, keys take turns")
+    .option("--concurrency-limit <n>", "1-100000: this key's bound, overriding the name's (`orchestrator concurrency set`); needs --concurrency-key", integer);
 }
 
 export function clientCommands(): Command[] {
   const submit = taskFieldOptions(new Command("submit")
     .description("submit a task; with --wait, follow it to its end and print its result")
-    .argument("<name>", "task name (selects the handler), e.g. data-processing-job"), "description for people")
+    .argument("<name>", "task name (selects the handler), e.g. data-processing-job"), "description for people", { concurrency: true })
     .option("-k, --idempotency-key <key>", "repeating the submit with this key creates no second task")
     .option("--delay <duration>", "start no earlier than this long from now (e.g. 30s, 15m, 2h, 7d; at most a year); the task is scheduled until then", duration)
     .option("--run-at <time>", "start no earlier than this ISO 8601 time with a zone (e.g. 2026-07-01T09:00:00Z; at most a year ahead)", instant)

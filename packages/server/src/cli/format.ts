@@ -64,6 +64,7 @@ export function taskView(task: TaskInfo): Record<string, unknown> {
     error: task.error ?? undefined, created_at: time(task.createdAt), started_at: time(task.startedAt),
     finished_at: time(task.finishedAt), next_attempt_at: time(task.nextAttemptAt),
     last_sequence: task.lastSequence, priority: task.priority, run_at: time(task.runAt),
+    concurrency_key: task.concurrencyKey ?? undefined, concurrency_limit: task.concurrencyLimit ?? undefined,
   };
 }
 
@@ -100,6 +101,8 @@ export function taskText(task: TaskInfo): string {
     ["state", task.state],
     ["attempt", `${task.attempt} of at most ${task.maxRetries + 1}`],
     ["priority", task.priority === 0 ? undefined : String(task.priority)],
+    ["concurrency key", task.concurrencyKey ?? undefined],
+    ["concurrency limit", task.concurrencyLimit === null ? undefined : `${task.concurrencyLimit} running at once for this key`],
     ["progress", progress.message === undefined ? undefined : `${task.percent.toFixed(0)}% ${progress.message}`],
     ["last progress", progress.last_progress_message],
     ["worker", task.workerId ?? undefined],

@@ -5,6 +5,7 @@ import { codeName } from "orchestrator-ts-client/internal";
 import { version } from "orchestrator-ts-client/internal";
 import { clientCommands } from "./client-commands.js";
 import { healthCommand } from "./health-command.js";
+import { concurrencyCommand } from "./concurrency-commands.js";
 import { queueCommands } from "./queue-commands.js";
 import { scheduleCommand } from "./schedule-commands.js";
 import { serviceCommands } from "./service-commands.js";
@@ -14,7 +15,7 @@ const program = new Command("orchestrator")
   .version(version)
   .showHelpAfterError();
 
-for (const command of [...serviceCommands(), ...clientCommands(), ...queueCommands(), scheduleCommand(), healthCommand()]) program.addCommand(command);
+for (const command of [...serviceCommands(), ...clientCommands(), ...queueCommands(), concurrencyCommand(), scheduleCommand(), healthCommand()]) program.addCommand(command);
 
 try {
   await program.parseAsync(process.argv);

@@ -148,6 +148,10 @@ export class Gateway {
       pauseQueue: unary((request) => this.forward((s) => s.pauseQueue, request, true)),
       resumeQueue: unary((request) => this.forward((s) => s.resumeQueue, request, true)),
       listPausedQueues: unary((request) => this.forward((s) => s.listPausedQueues, request, true)),
+      // Setting or clearing twice ends as doing it once (a repeated clear answers cleared false).
+      setConcurrencyLimit: unary((request) => this.forward((s) => s.setConcurrencyLimit, request, true)),
+      clearConcurrencyLimit: unary((request) => this.forward((s) => s.clearConcurrencyLimit, request, true)),
+      listConcurrencyLimits: unary((request) => this.forward((s) => s.listConcurrencyLimits, request, true)),
       // A create with a key is idempotent; without one, a retry could make a second schedule.
       createSchedule: unary((request) => this.forward((s) => s.createSchedule, request, request.key !== "")),
       getSchedule: unary((request) => this.forward((s) => s.getSchedule, request, true)),

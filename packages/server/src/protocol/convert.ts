@@ -1,5 +1,5 @@
-import { CatchUpPolicy, OverlapPolicy, stateToProto, type PausedQueue, type ProgressUpdate, type Schedule, type Task } from "orchestrator-ts-client/internal";
-import type { PausedName, ScheduleRecord, TaskEvent, TaskRecord } from "../store/store.js";
+import { CatchUpPolicy, OverlapPolicy, stateToProto, type ConcurrencyLimit as ConcurrencyLimitProto, type PausedQueue, type ProgressUpdate, type Schedule, type Task } from "orchestrator-ts-client/internal";
+import type { ConcurrencyLimit, PausedName, ScheduleRecord, TaskEvent, TaskRecord } from "../store/store.js";
 
 function bytes(value: Uint8Array | null): Buffer {
   if (!value) return Buffer.alloc(0);
@@ -15,6 +15,7 @@ export function taskToProto(task: TaskRecord): Task {
     createdAtMs: task.createdAt, startedAtMs: task.startedAt ?? 0, finishedAtMs: task.finishedAt ?? 0,
     nextAttemptAtMs: task.nextAttemptAt ?? 0, lastSequence: task.lastSequence, priority: task.priority, runAtMs: task.runAt ?? 0,
     scheduleId: task.scheduleId ?? "", scheduleTickMs: task.scheduleTickMs ?? 0,
+    concurrencyKey: task.concurrencyKey ?? undefined, concurrencyLimit: task.concurrencyLimit ?? undefined,
   };
 }
 
@@ -45,6 +46,10 @@ export function eventToProto(event: TaskEvent): ProgressUpdate {
 
 export function pausedToProto(paused: PausedName): PausedQueue {
   return { name: paused.name, reason: paused.reason, pausedAtMs: paused.pausedAt };
+}
+
+export function concurrencyLimitToProto(limit: ConcurrencyLimit): ConcurrencyLimitProto {
+  return { name: limit.name, maxRunning: limit.maxRunning, updatedAtMs: limit.updatedAt };
 }
 
 export function toBuffer(value: Uint8Array): Buffer {

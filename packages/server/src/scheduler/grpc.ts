@@ -3,7 +3,7 @@ import { status } from "@grpc/grpc-js";
 import type {
   SchedulerMessage, SchedulerServer, SubmitTaskRequest, SubmitTaskResponse, WorkerMessage,
 } from "orchestrator-ts-client/internal";
-import { pausedToProto, scheduleToProto, taskToProto } from "../protocol/convert.js";
+import { concurrencyLimitToProto, pausedToProto, scheduleToProto, taskToProto } from "../protocol/convert.js";
 import { stateToProto } from "orchestrator-ts-client/internal";
 import { version } from "orchestrator-ts-client/internal";
 import { toServiceError } from "orchestrator-ts-client/internal";
@@ -60,6 +60,14 @@ export function schedulerGrpcService(scheduler: Scheduler, logger: Logger): Sche
       return { wasPaused: ended !== null, queue: ended ? pausedToProto(ended) : undefined };
     }),
     listPausedQueues: unary(async () => ({ queues: (await scheduler.listPausedQueues()).map(pausedToProto) })),
+    setConcurrencyLimit: unary(async (request) => ({
+      limit: concurrencyLimitToProto(await scheduler.setConcurrencyLimit(request.name, request.maxRunning)),
+    })),
+    clearConcurrencyLimit: unary(async (request) => {
+      const cleared = await scheduler.clearConcurrencyLimit(request.name);
+      return { cleared: cleared !== null, limit: cleared ? concurrencyLimitToProto(cleared) : undefined };
+    }),
+    listConcurrencyLimits: unary(async () => ({ limits: (await scheduler.listConcurrencyLimits()).map(concurrencyLimitToProto) })),
     createSchedule: unary(async (request) => {
       const answer = await scheduler.schedules.create(request);
       return { schedule: scheduleToProto(answer.schedule), created: answer.created };

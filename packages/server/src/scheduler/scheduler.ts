@@ -6,7 +6,7 @@ import { AttemptOutcome } from "orchestrator-ts-client/internal";
 import type {
   ListTasksRequest, SubmitTaskRequest, TaskProgress, TaskResult, WorkerInfo, WorkerMessage,
 } from "orchestrator-ts-client/internal";
-import type { AttemptFailure, AttemptRef, CancelOutcome, LeaseRenewal, PausedName, PauseOutcome, RetryBackoff, NewTask, TaskEvent, TaskPage, TaskRecord, TaskStore } from "../store/store.js";
+import type { AttemptFailure, AttemptRef, CancelOutcome, ConcurrencyLimit, LeaseRenewal, PausedName, PauseOutcome, RetryBackoff, NewTask, TaskEvent, TaskPage, TaskRecord, TaskStore } from "../store/store.js";
 import { isTerminal } from "../store/store.js";
 import { Dispatcher } from "./dispatcher.js";
 import { EventHub } from "./event-hub.js";
@@ -15,7 +15,7 @@ import { limits } from "./limits.js";
 import type { CompiledSchedulerOptions } from "./options.js";
 import { Maintenance } from "./maintenance.js";
 import { Schedules } from "./schedules.js";
-import { validateBatch, validateListFilter, validatePauseReason, validateReason, validateSubmit, validateTaskId, validateTaskName } from "./validation.js";
+import { validateBatch, validateListFilter, validateMaxRunning, validatePauseReason, validateReason, validateSubmit, validateTaskId, validateTaskName } from "./validation.js";
 import { attemptKey, WorkerRegistry, WorkerSession, type WorkerChannel } from "./worker-registry.js";
 
 export type SchedulerState = "created" | "running" | "stopping" | "stopped";
@@ -221,6 +221,29 @@ export class Scheduler {
 
   listPausedQueues(): Promise<PausedName[]> {
     return this.store.listPausedNames();
+  }
+
+  /**
+   * Bounds the running attempts of each concurrency key of a name, on every Scheduler: the store
+   * signals work available for the name, as a raised bound may let waiting tasks start.
+   */
+  async setConcurrencyLimit(name: string, maxRunning: number): Promise<ConcurrencyLimit> {
+    this.assertRunning();
+    const limit = await this.store.setConcurrencyLimit(validateTaskName(name), validateMaxRunning(maxRunning), this.clock.now());
+    this.logger.info({ name, max_running: limit.maxRunning }, "Concurrency limit set");
+    return limit;
+  }
+
+  /** Removes a name's bound; null when it had none. */
+  async clearConcurrencyLimit(name: string): Promise<ConcurrencyLimit | null> {
+    this.assertRunning();
+    const cleared = await this.store.clearConcurrencyLimit(validateTaskName(name));
+    if (cleared) this.logger.info({ name }, "Concurrency limit cleared");
+    return cleared;
+  }
+
+  listConcurrencyLimits(): Promise<ConcurrencyLimit[]> {
+    return this.store.listConcurrencyLimits();
   }
 
   /**

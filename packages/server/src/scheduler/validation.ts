@@ -4,7 +4,7 @@ import { TaskState as ProtoTaskState } from "orchestrator-ts-client/internal";
 import { toBuffer } from "../protocol/convert.js";
 import { stateFromProto } from "orchestrator-ts-client/internal";
 import { OrchestratorError } from "orchestrator-ts-client/internal";
-import type { NewTask, TaskFilter } from "../store/store.js";
+import { maxConcurrencyKeyBytes, maxConcurrencyLimit, type NewTask, type TaskFilter } from "../store/store.js";
 import { limits } from "./limits.js";
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -49,6 +49,26 @@ function validateStart(request: SubmitTaskRequest, now: number, field: string): 
   return { runAt: null };
 }
 
+/** The task's concurrency key (1-255 UTF-8 bytes) and its own bound (1-100,000, only with a key). */
+function validateConcurrency(request: SubmitTaskRequest, field: string): Pick<NewTask, "concurrencyKey" | "concurrencyLimit"> {
+  const { concurrencyKey: key, concurrencyLimit: limit } = request;
+  if (key !== undefined) {
+    const keyBytes = Buffer.byteLength(key, "utf8");
+    if (keyBytes === 0) throw OrchestratorError.invalidArgument(`${field}concurrency_key is empty; give 1-${maxConcurrencyKeyBytes} bytes (e.g. a customer id) or leave it unset`);
+    if (keyBytes > maxConcurrencyKeyBytes) throw OrchestratorError.invalidArgument(`${field}concurrency_key is ${keyBytes} bytes (UTF-8); the limit is ${maxConcurrencyKeyBytes}`);
+  }
+  if (limit !== undefined) {
+    if (key === undefined) throw OrchestratorError.invalidArgument(`${field}concurrency_limit is set without a concurrency_key; set the key it bounds, or leave the limit unset`);
+    inRange(`${field}concurrency_limit`, limit, { min: 1, max: maxConcurrencyLimit }, 0);
+  }
+  return { concurrencyKey: key ?? null, concurrencyLimit: limit ?? null };
+}
+
+/** The max_running of a SetConcurrencyLimit: 1-100,000. */
+export function validateMaxRunning(maxRunning: number): number {
+  return inRange("max_running", maxRunning, { min: 1, max: maxConcurrencyLimit }, 0);
+}
+
 export function validateSubmit(request: SubmitTaskRequest, defaultRetryBackoffMs: number, now: number, field = ""): NewTask {
   const name = validateTaskName(request.name, `${field}name`);
   if (request.description.length > limits.descriptionMaxLength) {
@@ -74,6 +94,7 @@ export function validateSubmit(request: SubmitTaskRequest, defaultRetryBackoffMs
     idempotencyKey: request.idempotencyKey || undefined,
     priority: inRange(`${field}priority`, request.priority, limits.priority, limits.priority.default),
     ...validateStart(request, now, field),
+    ...validateConcurrency(request, field),
   };
 }
 

@@ -30,6 +30,7 @@ export const accessPolicy: Readonly<Record<string, Readonly<Record<string, Acces
     SubmitTask: gatewayTasks, SubmitTasks: gatewayTasks, SubmitStream: gatewayTasks, SubscribeProgress: gatewayTasks,
     GetTask: gatewayTasks, ListTasks: gatewayTasks, CancelTask: gatewayTasks, ListWorkers: gatewayTasks,
     PauseQueue: gatewayTasks, ResumeQueue: gatewayTasks, ListPausedQueues: gatewayTasks,
+    SetConcurrencyLimit: gatewayTasks, ClearConcurrencyLimit: gatewayTasks, ListConcurrencyLimits: gatewayTasks,
     CreateSchedule: gatewayTasks, GetSchedule: gatewayTasks, ListSchedules: gatewayTasks, UpdateSchedule: gatewayTasks, DeleteSchedule: gatewayTasks,
   },
   "orchestrator.v1.Scheduler": {
@@ -37,6 +38,7 @@ export const accessPolicy: Readonly<Record<string, Readonly<Record<string, Acces
     SubmitTask: schedulerTasks, SubmitTasks: schedulerTasks, SubmitStream: schedulerTasks, Watch: schedulerTasks,
     GetTask: schedulerTasks, ListTasks: schedulerTasks, CancelTask: schedulerTasks, ListWorkers: schedulerTasks,
     PauseQueue: schedulerTasks, ResumeQueue: schedulerTasks, ListPausedQueues: schedulerTasks,
+    SetConcurrencyLimit: schedulerTasks, ClearConcurrencyLimit: schedulerTasks, ListConcurrencyLimits: schedulerTasks,
     CreateSchedule: schedulerTasks, GetSchedule: schedulerTasks, ListSchedules: schedulerTasks, UpdateSchedule: schedulerTasks,
     DeleteSchedule: schedulerTasks,
     Connect: ["worker"],

@@ -136,7 +136,22 @@ export interface SubmitTaskRequest {
    * -100 (least urgent) to 100 (most urgent); unset means 0. Among queued tasks of one name the
    * highest priority starts first, then the oldest.
    */
-  priority?: number | undefined;
+  priority?:
+    | number
+    | undefined;
+  /**
+   * 1-255 UTF-8 bytes. Tasks of one name that share a key run at most the key's bound at once
+   * (concurrency_limit, else the name's SetConcurrencyLimit, else no bound), and the name's keys
+   * are served in turn. Unset: the task has no key.
+   */
+  concurrencyKey?:
+    | string
+    | undefined;
+  /**
+   * 1-100,000: the bound for this task's key, overriding the name's SetConcurrencyLimit. Only
+   * together with concurrency_key; unset means the name's bound.
+   */
+  concurrencyLimit?: number | undefined;
 }
 
 export interface SubmitTaskResponse {
@@ -230,6 +245,12 @@ export interface Task {
    */
   scheduleId: string;
   scheduleTickMs: number;
+  /**
+   * The task's concurrency key and its own bound, as submitted; unset when it was submitted
+   * without them.
+   */
+  concurrencyKey?: string | undefined;
+  concurrencyLimit?: number | undefined;
 }
 
 export interface GetTaskRequest {
@@ -362,6 +383,50 @@ export interface ListPausedQueuesRequest {
 export interface ListPausedQueuesResponse {
   /** By name. */
   queues: PausedQueue[];
+}
+
+/**
+ * A task name's bound on the attempts of one concurrency key running at once (tasks that carry
+ * their own concurrency_limit keep theirs).
+ */
+export interface ConcurrencyLimit {
+  /** The task name (1-128 characters of [A-Za-z0-9._:/-]). */
+  name: string;
+  /** 1-100,000. */
+  maxRunning: number;
+  /** Unix milliseconds at which it was last set. */
+  updatedAtMs: number;
+}
+
+export interface SetConcurrencyLimitRequest {
+  /** The task name to bound. */
+  name: string;
+  /** 1-100,000 attempts of one key of the name running at once. */
+  maxRunning: number;
+}
+
+export interface SetConcurrencyLimitResponse {
+  /** The bound as stored. */
+  limit: ConcurrencyLimit | undefined;
+}
+
+export interface ClearConcurrencyLimitRequest {
+  name: string;
+}
+
+export interface ClearConcurrencyLimitResponse {
+  /** False when the name had no bound (nothing changed). */
+  cleared: boolean;
+  /** The bound this call removed; unset when cleared is false. */
+  limit: ConcurrencyLimit | undefined;
+}
+
+export interface ListConcurrencyLimitsRequest {
+}
+
+export interface ListConcurrencyLimitsResponse {
+  /** By name. */
+  limits: ConcurrencyLimit[];
 }
 
 /** The task a schedule submits at each tick: the fields of SubmitTaskRequest a schedule keeps. */
@@ -751,6 +816,8 @@ function createBaseSubmitTaskRequest(): SubmitTaskRequest {
     runAtMs: undefined,
     delayMs: undefined,
     priority: undefined,
+    concurrencyKey: undefined,
+    concurrencyLimit: undefined,
   };
 }
 
@@ -785,6 +852,12 @@ export const SubmitTaskRequest: MessageFns<SubmitTaskRequest> = {
     }
     if (message.priority !== undefined) {
       writer.uint32(80).int32(message.priority);
+    }
+    if (message.concurrencyKey !== undefined) {
+      writer.uint32(90).string(message.concurrencyKey);
+    }
+    if (message.concurrencyLimit !== undefined) {
+      writer.uint32(96).int32(message.concurrencyLimit);
     }
     return writer;
   },
@@ -882,6 +955,22 @@ export const SubmitTaskRequest: MessageFns<SubmitTaskRequest> = {
             message.priority = reader.int32();
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.concurrencyKey = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.concurrencyLimit = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -909,6 +998,8 @@ export const SubmitTaskRequest: MessageFns<SubmitTaskRequest> = {
     message.runAtMs = object.runAtMs ?? undefined;
     message.delayMs = object.delayMs ?? undefined;
     message.priority = object.priority ?? undefined;
+    message.concurrencyKey = object.concurrencyKey ?? undefined;
+    message.concurrencyLimit = object.concurrencyLimit ?? undefined;
     return message;
   },
 };
@@ -1358,6 +1449,8 @@ function createBaseTask(): Task {
     runAtMs: 0,
     scheduleId: "",
     scheduleTickMs: 0,
+    concurrencyKey: undefined,
+    concurrencyLimit: undefined,
   };
 }
 
@@ -1431,6 +1524,12 @@ export const Task: MessageFns<Task> = {
     }
     if (message.scheduleTickMs !== 0) {
       writer.uint32(184).int64(message.scheduleTickMs);
+    }
+    if (message.concurrencyKey !== undefined) {
+      writer.uint32(194).string(message.concurrencyKey);
+    }
+    if (message.concurrencyLimit !== undefined) {
+      writer.uint32(200).int32(message.concurrencyLimit);
     }
     return writer;
   },
@@ -1632,6 +1731,22 @@ export const Task: MessageFns<Task> = {
             message.scheduleTickMs = longToNumber(reader.int64());
             continue;
           }
+          case 24: {
+            if (tag !== 194) {
+              break;
+            }
+
+            message.concurrencyKey = reader.string();
+            continue;
+          }
+          case 25: {
+            if (tag !== 200) {
+              break;
+            }
+
+            message.concurrencyLimit = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1672,6 +1787,8 @@ export const Task: MessageFns<Task> = {
     message.runAtMs = object.runAtMs ?? 0;
     message.scheduleId = object.scheduleId ?? "";
     message.scheduleTickMs = object.scheduleTickMs ?? 0;
+    message.concurrencyKey = object.concurrencyKey ?? undefined;
+    message.concurrencyLimit = object.concurrencyLimit ?? undefined;
     return message;
   },
 };
@@ -2990,6 +3107,435 @@ export const ListPausedQueuesResponse: MessageFns<ListPausedQueuesResponse> = {
   fromPartial<I extends Exact<DeepPartial<ListPausedQueuesResponse>, I>>(object: I): ListPausedQueuesResponse {
     const message = createBaseListPausedQueuesResponse();
     message.queues = object.queues?.map((e) => PausedQueue.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseConcurrencyLimit(): ConcurrencyLimit {
+  return { name: "", maxRunning: 0, updatedAtMs: 0 };
+}
+
+export const ConcurrencyLimit: MessageFns<ConcurrencyLimit> = {
+  encode(message: ConcurrencyLimit, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.maxRunning !== 0) {
+      writer.uint32(16).int32(message.maxRunning);
+    }
+    if (message.updatedAtMs !== 0) {
+      writer.uint32(24).int64(message.updatedAtMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConcurrencyLimit {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConcurrencyLimit();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.maxRunning = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.updatedAtMs = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ConcurrencyLimit>, I>>(base?: I): ConcurrencyLimit {
+    return ConcurrencyLimit.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConcurrencyLimit>, I>>(object: I): ConcurrencyLimit {
+    const message = createBaseConcurrencyLimit();
+    message.name = object.name ?? "";
+    message.maxRunning = object.maxRunning ?? 0;
+    message.updatedAtMs = object.updatedAtMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseSetConcurrencyLimitRequest(): SetConcurrencyLimitRequest {
+  return { name: "", maxRunning: 0 };
+}
+
+export const SetConcurrencyLimitRequest: MessageFns<SetConcurrencyLimitRequest> = {
+  encode(message: SetConcurrencyLimitRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.maxRunning !== 0) {
+      writer.uint32(16).int32(message.maxRunning);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetConcurrencyLimitRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetConcurrencyLimitRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.maxRunning = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<SetConcurrencyLimitRequest>, I>>(base?: I): SetConcurrencyLimitRequest {
+    return SetConcurrencyLimitRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetConcurrencyLimitRequest>, I>>(object: I): SetConcurrencyLimitRequest {
+    const message = createBaseSetConcurrencyLimitRequest();
+    message.name = object.name ?? "";
+    message.maxRunning = object.maxRunning ?? 0;
+    return message;
+  },
+};
+
+function createBaseSetConcurrencyLimitResponse(): SetConcurrencyLimitResponse {
+  return { limit: undefined };
+}
+
+export const SetConcurrencyLimitResponse: MessageFns<SetConcurrencyLimitResponse> = {
+  encode(message: SetConcurrencyLimitResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.limit !== undefined) {
+      ConcurrencyLimit.encode(message.limit, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetConcurrencyLimitResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetConcurrencyLimitResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.limit = ConcurrencyLimit.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<SetConcurrencyLimitResponse>, I>>(base?: I): SetConcurrencyLimitResponse {
+    return SetConcurrencyLimitResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetConcurrencyLimitResponse>, I>>(object: I): SetConcurrencyLimitResponse {
+    const message = createBaseSetConcurrencyLimitResponse();
+    message.limit = (object.limit !== undefined && object.limit !== null)
+      ? ConcurrencyLimit.fromPartial(object.limit)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseClearConcurrencyLimitRequest(): ClearConcurrencyLimitRequest {
+  return { name: "" };
+}
+
+export const ClearConcurrencyLimitRequest: MessageFns<ClearConcurrencyLimitRequest> = {
+  encode(message: ClearConcurrencyLimitRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ClearConcurrencyLimitRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseClearConcurrencyLimitRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ClearConcurrencyLimitRequest>, I>>(base?: I): ClearConcurrencyLimitRequest {
+    return ClearConcurrencyLimitRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ClearConcurrencyLimitRequest>, I>>(object: I): ClearConcurrencyLimitRequest {
+    const message = createBaseClearConcurrencyLimitRequest();
+    message.name = object.name ?? "";
+    return message;
+  },
+};
+
+function createBaseClearConcurrencyLimitResponse(): ClearConcurrencyLimitResponse {
+  return { cleared: false, limit: undefined };
+}
+
+export const ClearConcurrencyLimitResponse: MessageFns<ClearConcurrencyLimitResponse> = {
+  encode(message: ClearConcurrencyLimitResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cleared !== false) {
+      writer.uint32(8).bool(message.cleared);
+    }
+    if (message.limit !== undefined) {
+      ConcurrencyLimit.encode(message.limit, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ClearConcurrencyLimitResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseClearConcurrencyLimitResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.cleared = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.limit = ConcurrencyLimit.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ClearConcurrencyLimitResponse>, I>>(base?: I): ClearConcurrencyLimitResponse {
+    return ClearConcurrencyLimitResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ClearConcurrencyLimitResponse>, I>>(
+    object: I,
+  ): ClearConcurrencyLimitResponse {
+    const message = createBaseClearConcurrencyLimitResponse();
+    message.cleared = object.cleared ?? false;
+    message.limit = (object.limit !== undefined && object.limit !== null)
+      ? ConcurrencyLimit.fromPartial(object.limit)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListConcurrencyLimitsRequest(): ListConcurrencyLimitsRequest {
+  return {};
+}
+
+export const ListConcurrencyLimitsRequest: MessageFns<ListConcurrencyLimitsRequest> = {
+  encode(_: ListConcurrencyLimitsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListConcurrencyLimitsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListConcurrencyLimitsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ListConcurrencyLimitsRequest>, I>>(base?: I): ListConcurrencyLimitsRequest {
+    return ListConcurrencyLimitsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListConcurrencyLimitsRequest>, I>>(_: I): ListConcurrencyLimitsRequest {
+    const message = createBaseListConcurrencyLimitsRequest();
+    return message;
+  },
+};
+
+function createBaseListConcurrencyLimitsResponse(): ListConcurrencyLimitsResponse {
+  return { limits: [] };
+}
+
+export const ListConcurrencyLimitsResponse: MessageFns<ListConcurrencyLimitsResponse> = {
+  encode(message: ListConcurrencyLimitsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.limits) {
+      ConcurrencyLimit.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListConcurrencyLimitsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListConcurrencyLimitsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.limits.push(ConcurrencyLimit.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ListConcurrencyLimitsResponse>, I>>(base?: I): ListConcurrencyLimitsResponse {
+    return ListConcurrencyLimitsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListConcurrencyLimitsResponse>, I>>(
+    object: I,
+  ): ListConcurrencyLimitsResponse {
+    const message = createBaseListConcurrencyLimitsResponse();
+    message.limits = object.limits?.map((e) => ConcurrencyLimit.fromPartial(e)) || [];
     return message;
   },
 };
@@ -5903,6 +6449,48 @@ export const GatewayService = {
       Buffer.from(ListPausedQueuesResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListPausedQueuesResponse => ListPausedQueuesResponse.decode(value),
   },
+  /**
+   * Bounds the attempts of each concurrency key of a name running at once (on every Scheduler);
+   * tasks submitted with their own concurrency_limit keep theirs. Attempts already running above a
+   * lowered bound carry on.
+   */
+  setConcurrencyLimit: {
+    path: "/orchestrator.v1.Gateway/SetConcurrencyLimit" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetConcurrencyLimitRequest): Buffer =>
+      Buffer.from(SetConcurrencyLimitRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetConcurrencyLimitRequest => SetConcurrencyLimitRequest.decode(value),
+    responseSerialize: (value: SetConcurrencyLimitResponse): Buffer =>
+      Buffer.from(SetConcurrencyLimitResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetConcurrencyLimitResponse => SetConcurrencyLimitResponse.decode(value),
+  },
+  /**
+   * Removes a name's bound: its keys are then unbounded (still served in turn). Clearing a name
+   * without a bound changes nothing.
+   */
+  clearConcurrencyLimit: {
+    path: "/orchestrator.v1.Gateway/ClearConcurrencyLimit" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ClearConcurrencyLimitRequest): Buffer =>
+      Buffer.from(ClearConcurrencyLimitRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ClearConcurrencyLimitRequest => ClearConcurrencyLimitRequest.decode(value),
+    responseSerialize: (value: ClearConcurrencyLimitResponse): Buffer =>
+      Buffer.from(ClearConcurrencyLimitResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ClearConcurrencyLimitResponse => ClearConcurrencyLimitResponse.decode(value),
+  },
+  listConcurrencyLimits: {
+    path: "/orchestrator.v1.Gateway/ListConcurrencyLimits" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListConcurrencyLimitsRequest): Buffer =>
+      Buffer.from(ListConcurrencyLimitsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListConcurrencyLimitsRequest => ListConcurrencyLimitsRequest.decode(value),
+    responseSerialize: (value: ListConcurrencyLimitsResponse): Buffer =>
+      Buffer.from(ListConcurrencyLimitsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListConcurrencyLimitsResponse => ListConcurrencyLimitsResponse.decode(value),
+  },
   createSchedule: {
     path: "/orchestrator.v1.Gateway/CreateSchedule" as const,
     requestStream: false as const,
@@ -5980,6 +6568,18 @@ export interface GatewayServer extends UntypedServiceImplementation {
   /** Starts the name's waiting tasks again. Resuming a name that is not paused changes nothing. */
   resumeQueue: handleUnaryCall<ResumeQueueRequest, ResumeQueueResponse>;
   listPausedQueues: handleUnaryCall<ListPausedQueuesRequest, ListPausedQueuesResponse>;
+  /**
+   * Bounds the attempts of each concurrency key of a name running at once (on every Scheduler);
+   * tasks submitted with their own concurrency_limit keep theirs. Attempts already running above a
+   * lowered bound carry on.
+   */
+  setConcurrencyLimit: handleUnaryCall<SetConcurrencyLimitRequest, SetConcurrencyLimitResponse>;
+  /**
+   * Removes a name's bound: its keys are then unbounded (still served in turn). Clearing a name
+   * without a bound changes nothing.
+   */
+  clearConcurrencyLimit: handleUnaryCall<ClearConcurrencyLimitRequest, ClearConcurrencyLimitResponse>;
+  listConcurrencyLimits: handleUnaryCall<ListConcurrencyLimitsRequest, ListConcurrencyLimitsResponse>;
   createSchedule: handleUnaryCall<CreateScheduleRequest, CreateScheduleResponse>;
   getSchedule: handleUnaryCall<GetScheduleRequest, GetScheduleResponse>;
   listSchedules: handleUnaryCall<ListSchedulesRequest, ListSchedulesResponse>;
@@ -6162,6 +6762,60 @@ export interface GatewayClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListPausedQueuesResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Bounds the attempts of each concurrency key of a name running at once (on every Scheduler);
+   * tasks submitted with their own concurrency_limit keep theirs. Attempts already running above a
+   * lowered bound carry on.
+   */
+  setConcurrencyLimit(
+    request: SetConcurrencyLimitRequest,
+    callback: (error: ServiceError | null, response: SetConcurrencyLimitResponse) => void,
+  ): ClientUnaryCall;
+  setConcurrencyLimit(
+    request: SetConcurrencyLimitRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetConcurrencyLimitResponse) => void,
+  ): ClientUnaryCall;
+  setConcurrencyLimit(
+    request: SetConcurrencyLimitRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetConcurrencyLimitResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Removes a name's bound: its keys are then unbounded (still served in turn). Clearing a name
+   * without a bound changes nothing.
+   */
+  clearConcurrencyLimit(
+    request: ClearConcurrencyLimitRequest,
+    callback: (error: ServiceError | null, response: ClearConcurrencyLimitResponse) => void,
+  ): ClientUnaryCall;
+  clearConcurrencyLimit(
+    request: ClearConcurrencyLimitRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ClearConcurrencyLimitResponse) => void,
+  ): ClientUnaryCall;
+  clearConcurrencyLimit(
+    request: ClearConcurrencyLimitRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ClearConcurrencyLimitResponse) => void,
+  ): ClientUnaryCall;
+  listConcurrencyLimits(
+    request: ListConcurrencyLimitsRequest,
+    callback: (error: ServiceError | null, response: ListConcurrencyLimitsResponse) => void,
+  ): ClientUnaryCall;
+  listConcurrencyLimits(
+    request: ListConcurrencyLimitsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListConcurrencyLimitsResponse) => void,
+  ): ClientUnaryCall;
+  listConcurrencyLimits(
+    request: ListConcurrencyLimitsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListConcurrencyLimitsResponse) => void,
   ): ClientUnaryCall;
   createSchedule(
     request: CreateScheduleRequest,
@@ -6369,6 +7023,39 @@ export const SchedulerService = {
       Buffer.from(ListPausedQueuesResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListPausedQueuesResponse => ListPausedQueuesResponse.decode(value),
   },
+  setConcurrencyLimit: {
+    path: "/orchestrator.v1.Scheduler/SetConcurrencyLimit" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetConcurrencyLimitRequest): Buffer =>
+      Buffer.from(SetConcurrencyLimitRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetConcurrencyLimitRequest => SetConcurrencyLimitRequest.decode(value),
+    responseSerialize: (value: SetConcurrencyLimitResponse): Buffer =>
+      Buffer.from(SetConcurrencyLimitResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetConcurrencyLimitResponse => SetConcurrencyLimitResponse.decode(value),
+  },
+  clearConcurrencyLimit: {
+    path: "/orchestrator.v1.Scheduler/ClearConcurrencyLimit" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ClearConcurrencyLimitRequest): Buffer =>
+      Buffer.from(ClearConcurrencyLimitRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ClearConcurrencyLimitRequest => ClearConcurrencyLimitRequest.decode(value),
+    responseSerialize: (value: ClearConcurrencyLimitResponse): Buffer =>
+      Buffer.from(ClearConcurrencyLimitResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ClearConcurrencyLimitResponse => ClearConcurrencyLimitResponse.decode(value),
+  },
+  listConcurrencyLimits: {
+    path: "/orchestrator.v1.Scheduler/ListConcurrencyLimits" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListConcurrencyLimitsRequest): Buffer =>
+      Buffer.from(ListConcurrencyLimitsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListConcurrencyLimitsRequest => ListConcurrencyLimitsRequest.decode(value),
+    responseSerialize: (value: ListConcurrencyLimitsResponse): Buffer =>
+      Buffer.from(ListConcurrencyLimitsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListConcurrencyLimitsResponse => ListConcurrencyLimitsResponse.decode(value),
+  },
   createSchedule: {
     path: "/orchestrator.v1.Scheduler/CreateSchedule" as const,
     requestStream: false as const,
@@ -6459,6 +7146,9 @@ export interface SchedulerServer extends UntypedServiceImplementation {
   pauseQueue: handleUnaryCall<PauseQueueRequest, PauseQueueResponse>;
   resumeQueue: handleUnaryCall<ResumeQueueRequest, ResumeQueueResponse>;
   listPausedQueues: handleUnaryCall<ListPausedQueuesRequest, ListPausedQueuesResponse>;
+  setConcurrencyLimit: handleUnaryCall<SetConcurrencyLimitRequest, SetConcurrencyLimitResponse>;
+  clearConcurrencyLimit: handleUnaryCall<ClearConcurrencyLimitRequest, ClearConcurrencyLimitResponse>;
+  listConcurrencyLimits: handleUnaryCall<ListConcurrencyLimitsRequest, ListConcurrencyLimitsResponse>;
   createSchedule: handleUnaryCall<CreateScheduleRequest, CreateScheduleResponse>;
   getSchedule: handleUnaryCall<GetScheduleRequest, GetScheduleResponse>;
   listSchedules: handleUnaryCall<ListSchedulesRequest, ListSchedulesResponse>;
@@ -6640,6 +7330,51 @@ export interface SchedulerClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListPausedQueuesResponse) => void,
+  ): ClientUnaryCall;
+  setConcurrencyLimit(
+    request: SetConcurrencyLimitRequest,
+    callback: (error: ServiceError | null, response: SetConcurrencyLimitResponse) => void,
+  ): ClientUnaryCall;
+  setConcurrencyLimit(
+    request: SetConcurrencyLimitRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetConcurrencyLimitResponse) => void,
+  ): ClientUnaryCall;
+  setConcurrencyLimit(
+    request: SetConcurrencyLimitRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetConcurrencyLimitResponse) => void,
+  ): ClientUnaryCall;
+  clearConcurrencyLimit(
+    request: ClearConcurrencyLimitRequest,
+    callback: (error: ServiceError | null, response: ClearConcurrencyLimitResponse) => void,
+  ): ClientUnaryCall;
+  clearConcurrencyLimit(
+    request: ClearConcurrencyLimitRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ClearConcurrencyLimitResponse) => void,
+  ): ClientUnaryCall;
+  clearConcurrencyLimit(
+    request: ClearConcurrencyLimitRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ClearConcurrencyLimitResponse) => void,
+  ): ClientUnaryCall;
+  listConcurrencyLimits(
+    request: ListConcurrencyLimitsRequest,
+    callback: (error: ServiceError | null, response: ListConcurrencyLimitsResponse) => void,
+  ): ClientUnaryCall;
+  listConcurrencyLimits(
+    request: ListConcurrencyLimitsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListConcurrencyLimitsResponse) => void,
+  ): ClientUnaryCall;
+  listConcurrencyLimits(
+    request: ListConcurrencyLimitsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListConcurrencyLimitsResponse) => void,
   ): ClientUnaryCall;
   createSchedule(
     request: CreateScheduleRequest,
