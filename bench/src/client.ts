@@ -12,8 +12,23 @@ export type ClientJob =
     kind: "submit"; address: string; mode: SubmitMode; count: number; concurrency: number; batchSize: number; taskName: string;
     /** Delayed tasks: task i is due at dueFromMs + i * dueSpanMs / count (Unix ms). */
     dueFromMs?: number; dueSpanMs?: number;
-  }
-  | { kind: "paced"; address: string; rate: number; seconds: number; taskName: string };
+  } & KeyedLoad
+  | { kind: "paced"; address: string; rate: number; seconds: number; taskName: string } & KeyedLoad;
+
+/** W4: task i carries concurrency key `k<i % keys>`, and the name's bound per key is set first. */
+export interface KeyedLoad {
+  keys?: number;
+  boundPerKey?: number;
+}
+
+function keyedSpec(job: KeyedLoad, spec: TaskSpec, index: number): TaskSpec {
+  return job.keys === undefined ? spec : { ...spec, concurrencyKey: `k${index % job.keys}` };
+}
+
+/** Sets the name's bound per key before the clock starts, when the job asks for one. */
+async function setBound(client: OrchestratorClient, job: KeyedLoad & { taskName: string }): Promise<void> {
+  if (job.boundPerKey !== undefined) await client.setConcurrencyLimit(job.taskName, job.boundPerKey);
+}
 
 export interface SubmitOutcome {
   kind: "submit";
@@ -77,7 +92,7 @@ async function runSubmit(job: Extract<ClientJob, { kind: "submit" }>): Promise<S
   const errors = new ErrorCounter();
   const spec: TaskSpec = { name: job.taskName };
   const { dueFromMs, dueSpanMs = 0 } = job;
-  const specAt = (taskIndex: number): TaskSpec => (dueFromMs === undefined ? spec : { ...spec, runAt: Math.round(dueFromMs + (taskIndex * dueSpanMs) / job.count) });
+  const specAt = (taskIndex: number): TaskSpec => keyedSpec(job, dueFromMs === undefined ? spec : { ...spec, runAt: Math.round(dueFromMs + (taskIndex * dueSpanMs) / job.count) }, taskIndex);
   let submit: (index: number) => Promise<number>;
   let calls = job.count;
   let acknowledged = 0;
@@ -95,6 +110,7 @@ async function runSubmit(job: Extract<ClientJob, { kind: "submit" }>): Promise<S
   } else {
     const client = new OrchestratorClient({ address: job.address, timeoutMs: 120_000 });
     await client.workers(); // connect before the clock starts
+    await setBound(client, job);
     if (job.mode === "sdk") {
       submit = async (index) => {
         await client.submit(specAt(index));
@@ -137,6 +153,7 @@ async function runSubmit(job: Extract<ClientJob, { kind: "submit" }>): Promise<S
 async function runPaced(job: Extract<ClientJob, { kind: "paced" }>): Promise<PacedOutcome> {
   const client = new OrchestratorClient({ address: job.address, timeoutMs: 30_000 });
   await client.workers();
+  await setBound(client, job);
   const errors = new ErrorCounter();
   const total = Math.round(job.rate * job.seconds);
   const interval = 1000 / job.rate;
@@ -145,10 +162,10 @@ async function runPaced(job: Extract<ClientJob, { kind: "paced" }>): Promise<Pac
   let notSucceeded = 0;
   let acknowledged = 0;
   let maxLag = 0;
-  const one = async (): Promise<void> => {
+  const one = async (index: number): Promise<void> => {
     const start = wallNow();
     try {
-      const { taskId } = await client.submit({ name: job.taskName });
+      const { taskId } = await client.submit(keyedSpec(job, { name: job.taskName }, index));
       acknowledged++;
       const terminal = await client.waitForResult(taskId);
       const end = wallNow();
@@ -174,7 +191,7 @@ async function runPaced(job: Extract<ClientJob, { kind: "paced" }>): Promise<Pac
     maxLag = Math.max(maxLag, now - due);
     if (i === 0) firstStart = now;
     lastStart = now;
-    pending.push(one());
+    pending.push(one(i));
   }
   await Promise.all(pending);
   client.close();

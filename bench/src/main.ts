@@ -1,7 +1,7 @@
 // `npm run bench`: throughput, latency, scale and memory of the deployment, on the embedded SQLite
 // store and on PostgreSQL, side by side in the same run.
 //
-//   npm run bench                        W1, W1-unary, W1-batch, W2, Due on every store (SQLite full and
+//   npm run bench                        W1, W1-unary, W1-batch, W2, Due, W4, W4-paced on every store (SQLite full and
 //                                        normal, PostgreSQL), W3 (SQLite full), the floor (bare gRPC
 //                                        round trips, fsync), X-dispatch and W1-horizon (PostgreSQL only),
 //                                        3 runs each (W1-horizon once: a 2-minute hold is long enough)
@@ -21,6 +21,9 @@
 // dropped after. With postgres and a SQLite mode in one run, the report
 // gives W1's drain and W2's dispatch p99 as PostgreSQL / SQLite ratios, and W1's database cost
 // (commits and rows written per task, from pg_stat_database / pg_stat_user_tables).
+// W4: W1 with 100,000 tasks over 10,000 concurrency keys, the name bound to 2 running per key
+// (2,000 over 200 with --quick): drain rate, as a ratio to W1's in the same run (target >= 0.5).
+// W4-paced: W2 with each task on one of those keys: dispatch p99 as a ratio to W2's (target <= 2).
 // Due: 10,000 delayed tasks (run_at_ms) coming due evenly over 10 s; start delay = the attempt's
 // start minus the due time, p50/p99 (500 over 2 s with --quick).
 // PostgreSQL-only workloads (run when postgres is among the modes, or named in --only):
@@ -63,7 +66,7 @@ interface Plan {
   sizes: Sizes;
 }
 
-const allWorkloads: Workload[] = ["W1", "W1-unary", "W1-batch", "W2", "W3", "Due", "Floor", "X-dispatch", "W1-horizon"];
+const allWorkloads: Workload[] = ["W1", "W1-unary", "W1-batch", "W2", "W3", "Due", "W4", "W4-paced", "Floor", "X-dispatch", "W1-horizon"];
 
 function list<T extends string>(value: string | undefined, allowed: readonly T[], fallback: T[], what: string): T[] {
   if (value === undefined) return fallback;
@@ -91,7 +94,7 @@ function parsePlan(argv: string[]): Plan {
     },
   });
   if (values.help) {
-    process.stdout.write(`usage: npm run bench -- [--runs N] [--quick] [--only w1,w1-unary,w1-batch,w2,w3,due,floor,x-dispatch,w1-horizon] [--modes full,normal,postgres] [--w3-modes full] [--horizon-seconds S] [--profile] [--retry-skewed N] [--out dir]\n`);
+    process.stdout.write(`usage: npm run bench -- [--runs N] [--quick] [--only w1,w1-unary,w1-batch,w2,w3,due,w4,w4-paced,floor,x-dispatch,w1-horizon] [--modes full,normal,postgres] [--w3-modes full] [--horizon-seconds S] [--profile] [--retry-skewed N] [--out dir]\n`);
     process.exit(0);
   }
   const quick = values.quick ?? false;
@@ -124,6 +127,8 @@ function runOnce(workload: Workload, mode: StoreMode, sizes: Sizes): Promise<Met
     case "W2": return runW2(mode, sizes);
     case "W3": return runW3(mode, sizes);
     case "Due": return runDue(mode, sizes);
+    case "W4": return runW1("sdk", mode, sizes, undefined, true);
+    case "W4-paced": return runW2(mode, sizes, true);
     case "Floor": return runFloor(Math.max(1, sizes.w2Seconds / 2));
     case "X-dispatch": return runCrossDispatch(sizes);
     case "W1-horizon": return runHorizon(sizes);
@@ -133,7 +138,7 @@ function runOnce(workload: Workload, mode: StoreMode, sizes: Sizes): Promise<Met
 function progressLine(workload: Workload, metrics: Metrics): string {
   const pick = (key: string): string => `${key}=${metrics[key]}`;
   const keys = workload === "Floor" ? ["streamRttP50", "streamRttP99", "unaryRttP50", "unaryRttP99", "fsyncP50", "fsyncP99"]
-    : workload === "W2" || workload === "X-dispatch" ? ["dispatchP50", "dispatchP99", "completionP99", "achievedRate", "lost", "errors"]
+    : workload === "W2" || workload === "W4-paced" || workload === "X-dispatch" ? ["dispatchP50", "dispatchP99", "completionP99", "achievedRate", "lost", "errors"]
     : workload === "W1-horizon" ? ["baselineDrainRate", "xidDrainRate", "xidEndRatio", "snapshotDrainRate", "snapshotEndRatio", "lost", "errors"]
     : workload === "Due" ? ["startDelayP50", "startDelayP99", "startDelayMax", "early", "fillLateMs", "lost"]
     : workload === "W3" ? ["fillRate", "drainRate", "turnaroundP99", "claimToStartP99", "connections", "schedulerPeakRssMb", "lost", "duplicates"]

@@ -4,7 +4,7 @@ import type { StoreMode } from "./services.js";
 import type { Machine } from "./util.js";
 import { median, round } from "./util.js";
 
-export type Workload = "W1" | "W1-unary" | "W1-batch" | "W2" | "W3" | "Floor" | "X-dispatch" | "W1-horizon" | "Due";
+export type Workload = "W1" | "W1-unary" | "W1-batch" | "W2" | "W3" | "Floor" | "X-dispatch" | "W1-horizon" | "Due" | "W4" | "W4-paced";
 
 /** Workloads that exist only on PostgreSQL (two Schedulers on one database; VACUUM's horizon). */
 export const postgresOnlyWorkloads: readonly Workload[] = ["X-dispatch", "W1-horizon"];
@@ -87,6 +87,21 @@ function postgresTargets(results: readonly ScenarioResult[], targets: TargetResu
   check(horizon, "snapshotEndRatio", ">=", 0.65, "x baseline (last round)");
 }
 
+/** Concurrency keys (W4, W4-paced) against the same store's W1 and W2 in the same run. */
+function keyedTargets(results: readonly ScenarioResult[], targets: TargetResult[]): void {
+  const ratio = (keyed: Workload, plain: Workload, metric: string, comparison: "<=" | ">=", target: number): void => {
+    for (const result of results.filter((candidate) => candidate.workload === keyed && candidate.runs.length > 0)) {
+      const base = find(results, plain, result.mode);
+      if (!base) continue;
+      const value = round((result.median[metric] ?? Number.NaN) / (base.median[metric] ?? Number.NaN), 3);
+      const pass = comparison === "<=" ? value <= target : value >= target;
+      targets.push({ workload: keyed, mode: result.mode, metric: `${metric} ${keyed} / ${plain}`, value, comparison, target, unit: "x", pass });
+    }
+  };
+  ratio("W4", "W1", "drainRate", ">=", 0.5);
+  ratio("W4-paced", "W2", "dispatchP99", "<=", 2);
+}
+
 export function evaluateTargets(results: readonly ScenarioResult[]): TargetResult[] {
   const targets: TargetResult[] = [];
   const check: Check = (result, metric, comparison, target, unit) => {
@@ -105,6 +120,7 @@ export function evaluateTargets(results: readonly ScenarioResult[]): TargetResul
     check(w2, "completionP99", "<=", 6, "ms");
   }
   postgresTargets(results, targets, check);
+  keyedTargets(results, targets);
   for (const w3 of results.filter((result) => result.workload === "W3" && result.runs.length > 0)) {
     const w2 = find(results, "W2", w3.mode) ?? find(results, "W2", "full");
     if (w2) {
@@ -141,6 +157,8 @@ const informational: Record<Workload, string[]> = {
   "Floor": ["streamRttP50", "streamRttP99", "streamRttMax", "unaryRttP50", "unaryRttP99", "unaryRttMax", "fsyncP50", "fsyncP99", "fsyncMax"],
   "X-dispatch": ["achievedRate", "dispatchP50", "dispatchP95", "dispatchP99", "dispatchMax", "completionP50", "completionP95", "completionP99", "completionMax",
     "databaseCpuS", "otherCpuPercent"],
+  "W4": w1Figures,
+  "W4-paced": ["achievedRate", "dispatchP50", "dispatchP95", "dispatchP99", "dispatchMax", "completionP50", "completionP99", "otherCpuPercent"],
   "Due": ["startDelayP50", "startDelayP95", "startDelayP99", "startDelayMax", "startDelayCount", "early", "fillSeconds", "fillLateMs", "schedulerPeakRssMb", "otherCpuPercent"],
   "W1-horizon": ["holdSeconds", "xidRatio", "xidEndRatio", "snapshotRatio", "snapshotEndRatio", ...horizonPhases],
 };
@@ -149,7 +167,7 @@ const informational: Record<Workload, string[]> = {
 function figuresOf(result: ScenarioResult): string[] {
   const figures = informational[result.workload];
   if (result.mode !== "postgres" || postgresOnlyWorkloads.includes(result.workload)) return figures;
-  const cost = result.workload.startsWith("W1") ? ["commitsPerTask", "rowsWrittenPerTask", "databaseCommits"] : [];
+  const cost = result.workload.startsWith("W1") || result.workload === "W4" ? ["commitsPerTask", "rowsWrittenPerTask", "databaseCommits"] : [];
   return [...figures, ...cost, "databaseCpuS"];
 }
 

@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
-import type { ClientJob, PacedOutcome, SubmitMode, SubmitOutcome } from "./client.js";
+import type { ClientJob, KeyedLoad, PacedOutcome, SubmitMode, SubmitOutcome } from "./client.js";
 import { SqliteStoreReader, type StoreFacts, type StoreView } from "./db.js";
 import { costBetween, PostgresStoreReader, readCounters, type DatabaseCounters } from "./postgres.js";
 import { Deployment, benchDist, NodeProcess, type StoreMode } from "./services.js";
@@ -35,6 +35,10 @@ export interface Sizes {
   horizonSeconds: number;
   /** Vacuum horizon: tasks per W1-like round, rounds repeated until the hold ends. */
   horizonRoundTasks: number;
+  /** W4: tasks spread over this many concurrency keys, each bound to w4BoundPerKey running at once. */
+  w4Tasks: number;
+  w4Keys: number;
+  w4BoundPerKey: number;
 }
 
 export const fullSizes: Sizes = {
@@ -42,6 +46,7 @@ export const fullSizes: Sizes = {
   w3Tasks: 100_000, w3Workers: 100, w3Slots: 10, w3FillConcurrency: 4, idleWaitMs: 2500,
   crossRate: 20, crossSeconds: 10, horizonSeconds: 120, horizonRoundTasks: 5_000,
   dueTasks: 10_000, dueSpanMs: 10_000, dueLeadMs: 5_000,
+  w4Tasks: 100_000, w4Keys: 10_000, w4BoundPerKey: 2,
 };
 
 export const quickSizes: Sizes = {
@@ -49,6 +54,7 @@ export const quickSizes: Sizes = {
   w3Tasks: 2_000, w3Workers: 10, w3Slots: 10, w3FillConcurrency: 4, idleWaitMs: 2000,
   crossRate: 20, crossSeconds: 5, horizonSeconds: 20, horizonRoundTasks: 2_000,
   dueTasks: 500, dueSpanMs: 2_000, dueLeadMs: 2_000,
+  w4Tasks: 2_000, w4Keys: 200, w4BoundPerKey: 2,
 };
 
 const clientScript = join(benchDist, "client.js");
@@ -144,11 +150,15 @@ async function databaseCost(deployment: Deployment, reader: PostgresStoreReader,
   };
 }
 
-/** W1: N tasks, up to `concurrency` requests in flight, one worker process; submit and drain rates. */
-export function runW1(mode: SubmitMode, store: StoreMode, sizes: Sizes, profileDir?: string): Promise<Metrics> {
+/**
+ * W1: N tasks, up to `concurrency` requests in flight, one worker process; submit and drain rates.
+ * W4 is W1 with sizes.w4Tasks tasks over sizes.w4Keys concurrency keys, each bound to w4BoundPerKey.
+ */
+export function runW1(mode: SubmitMode, store: StoreMode, sizes: Sizes, profileDir?: string, keyed = false): Promise<Metrics> {
   const deployment = new Deployment({ store, workerSlots: sizes.w1Slots, profileDir });
   return withDeployment(deployment, async (reader) => {
-    const count = sizes.w1Tasks;
+    const count = keyed ? sizes.w4Tasks : sizes.w1Tasks;
+    const keys: KeyedLoad = keyed ? { keys: sizes.w4Keys, boundPerKey: sizes.w4BoundPerKey } : {};
     const services = deployment.services();
     const postgres = reader instanceof PostgresStoreReader ? reader : undefined;
     // Taken just around the load: other sessions' commits on the same database count as well.
@@ -156,7 +166,7 @@ export function runW1(mode: SubmitMode, store: StoreMode, sizes: Sizes, profileD
     const cpuBefore = services.map((service) => service.cpuSeconds());
     const foreign = new ForeignCpu(deployment);
     const outcome = await runClient<SubmitOutcome>({
-      kind: "submit", address: deployment.gatewayAddress, mode, count, concurrency: sizes.w1Concurrency, batchSize: sizes.batchSize, taskName: "noop",
+      kind: "submit", address: deployment.gatewayAddress, mode, count, concurrency: sizes.w1Concurrency, batchSize: sizes.batchSize, taskName: "noop", ...keys,
     }, drainBoundMs(count));
     await reader.waitForSucceeded(outcome.acknowledged, drainBoundMs(count));
     const cpu: Metrics = { clientCpuS: outcome.cpuSeconds, ...foreign.measure(outcome.processCpuSeconds) };
@@ -177,8 +187,12 @@ export function runW1(mode: SubmitMode, store: StoreMode, sizes: Sizes, profileD
   });
 }
 
-/** Idle RSS after start-up, then W2: a steady paced load on an idle, connected worker; latencies. */
-export function runW2(store: StoreMode, sizes: Sizes): Promise<Metrics> {
+/**
+ * Idle RSS after start-up, then W2: a steady paced load on an idle, connected worker; latencies.
+ * W4-paced is W2 with each task on one of sizes.w4Keys keys, each bound to w4BoundPerKey: the
+ * dispatch latency of a keyed claim.
+ */
+export function runW2(store: StoreMode, sizes: Sizes, keyed = false): Promise<Metrics> {
   const deployment = new Deployment({ store, workerSlots: sizes.w1Slots });
   return withDeployment(deployment, async (reader) => {
     await sleep(sizes.idleWaitMs);
@@ -188,6 +202,7 @@ export function runW2(store: StoreMode, sizes: Sizes): Promise<Metrics> {
     const foreign = new ForeignCpu(deployment);
     const outcome = await runClient<PacedOutcome>({
       kind: "paced", address: deployment.gatewayAddress, rate: sizes.w2Rate, seconds: sizes.w2Seconds, taskName: "bench-clock",
+      ...(keyed ? { keys: sizes.w4Keys, boundPerKey: sizes.w4BoundPerKey } : {}),
     }, sizes.w2Seconds * 1000 + 60_000);
     await reader.waitForSucceeded(outcome.acknowledged, 10_000);
     if (outcome.firstError) process.stderr.write(`  first error: ${outcome.firstError}\n`);
