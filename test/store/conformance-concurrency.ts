@@ -54,15 +54,30 @@ export function describeConcurrencyConformance(context: ConformanceContext): voi
       expect(await store.countWaiting()).toBe(1);
     });
 
-    it("a task's own bound overrides the name's; keys without any bound only share turns", async () => {
+    it("the key's latest queued task's own bound overrides the name's; keys without any bound only share turns", async () => {
       const store = context.store();
       await store.setConcurrencyLimit("resize", 1, T0);
-      await store.enqueue([keyed("a1", "A", { concurrencyLimit: 3 }), keyed("a2", "A"), keyed("a3", "A"), keyed("a4", "A"), keyed("b1", "B"), keyed("b2", "B")], T0);
+      await store.enqueue([keyed("a1", "A"), keyed("a2", "A"), keyed("a3", "A", { concurrencyLimit: 3 }), keyed("a4", "A", { concurrencyLimit: 3 }), keyed("b1", "B"), keyed("b2", "B")], T0);
       expect((await claimIds(10, T0 + 1)).sort()).toEqual(["a1", "a2", "a3", "b1"]);
+      // A later task of A without a bound of its own: A is back to the name's bound (1), with 3 running.
+      await store.enqueue([keyed("a5", "A")], T0 + 2);
       await store.clearConcurrencyLimit("resize");
-      expect((await claimIds(10, T0 + 2)).sort()).toEqual(["b2"]);
-      await store.enqueue([keyed("c1", "C"), keyed("c2", "C"), keyed("c3", "C")], T0 + 3);
-      expect((await claimIds(10, T0 + 4)).sort()).toEqual(["c1", "c2", "c3"]);
+      expect((await claimIds(10, T0 + 3)).sort()).toEqual(["a4", "a5", "b2"]);
+      await store.enqueue([keyed("c1", "C"), keyed("c2", "C"), keyed("c3", "C")], T0 + 4);
+      expect((await claimIds(10, T0 + 5)).sort()).toEqual(["c1", "c2", "c3"]);
+    });
+
+    it("retention forgets keys with no queued task; a later task of the key still keeps its bound", async () => {
+      const store = context.store();
+      await store.setConcurrencyLimit("resize", 1, T0);
+      await store.enqueue([keyed("a1", "A")], T0);
+      expect(await claimIds(10, T0 + 1)).toEqual(["a1"]);
+      await store.complete({ taskId: "a1", attempt: 1 }, bytes("ok"), T0 + 2);
+      expect(await claimIds(10, T0 + 3)).toEqual([]);
+      expect(await store.deleteFinished(T0 + 10, 100)).toBe(1);
+      await store.enqueue([keyed("a2", "A"), keyed("a3", "A")], T0 + 11);
+      expect(await claimIds(10, T0 + 12)).toEqual(["a2"]);
+      expect(await claimIds(10, T0 + 13)).toEqual([]);
     });
 
     it("serves keys in turn: a key queued behind another key's backlog starts in the first claim", async () => {

@@ -35,11 +35,12 @@ export interface NewTask {
   scheduleId?: string | null | undefined;
   scheduleTickMs?: number | null | undefined;
   /**
-   * Tasks of one name that share a concurrency key run at most `limit` at once (the task's own
-   * concurrencyLimit, else the name's ConcurrencyLimit, else no bound), and keys are served in turn.
+   * Tasks of one name that share a concurrency key run at most its bound at once, and keys are
+   * served in turn. The bound is the concurrencyLimit of the key's latest queued task, else the
+   * name's ConcurrencyLimit, else none.
    */
   concurrencyKey?: string | null | undefined;
-  /** The bound for this task's key, overriding the name's; null for the name's. Needs a key. */
+  /** The bound for this task's key (from when it is queued), overriding the name's; null for the name's. Needs a key. */
   concurrencyLimit?: number | null | undefined;
 }
 
@@ -358,7 +359,9 @@ export interface TaskStore extends ScheduleStore {
 
   /**
    * Deletes up to `limit` tasks that finished at or before `before`, with their events and
-   * idempotency keys; returns how many. Called repeatedly, in small batches, by the leader.
+   * idempotency keys; returns how many. Called repeatedly, in small batches, by the leader. Also
+   * forgets up to `limit` concurrency keys with no queued task that were last served at or before
+   * `before` (a later task of such a key starts with a fresh turn).
    */
   deleteFinished(before: number, limit: number): Promise<number>;
 

@@ -38,7 +38,7 @@ import {
   clearRateLimitSql, countStartsSql, deferAttemptSql, listRateLimitsSql, nameGateSql, setRateLimitSql, throttleNameSql,
 } from "./sql/rate-limits.js";
 import { getTaskSql, listTasksSql } from "./sql/read.js";
-import { analyzeSql, deleteFinishedSql } from "./sql/retention.js";
+import { analyzeSql, deleteFinishedSql, deleteIdleKeysSql } from "./sql/retention.js";
 import { nextDueAtSql, promoteDueSql } from "./sql/retries.js";
 import {
   deleteScheduleSql, dueSchedulesSql, getScheduleSql, insertScheduleSql, listSchedulesSql, moveNextFireSql, nextScheduleFireAtSql,
@@ -735,7 +735,11 @@ export class PostgresStore implements TaskStore {
   }
 
   deleteFinished(before: number, limit: number): Promise<number> {
-    return this.writes.run(async (tx) => Number((await tx.query(deleteFinishedSql, [before + tx.skewMs, limit])).rows[0]?.deleted ?? 0));
+    return this.writes.run(async (tx) => {
+      const deleted = Number((await tx.query(deleteFinishedSql, [before + tx.skewMs, limit])).rows[0]?.deleted ?? 0);
+      await tx.query(deleteIdleKeysSql, [before + tx.skewMs, limit]);
+      return deleted;
+    });
   }
 
   async analyze(): Promise<void> {

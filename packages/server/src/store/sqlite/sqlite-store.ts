@@ -33,7 +33,7 @@ import {
   clearRateLimitSql, countStartsSql, deferAttemptSql, listRateLimitsSql, rateGateSql, rateLimitSql, setRateLimitSql, throttleNameSql,
 } from "./sql/rate-limits.js";
 import { getTaskSql, listTasksSql } from "./sql/read.js";
-import { deleteTaskEventsSql, deleteTaskKeysSql, deleteTaskSql, finishedTasksSql } from "./sql/retention.js";
+import { deleteIdleKeysSql, deleteTaskEventsSql, deleteTaskKeysSql, deleteTaskSql, finishedTasksSql } from "./sql/retention.js";
 import { nextDueAtSql, promoteDueRetriesSql, promoteDueScheduledSql } from "./sql/retries.js";
 import {
   deleteScheduleSql, dueSchedulesSql, getScheduleSql, insertScheduleSql, listSchedulesSql, moveNextFireSql, nextScheduleFireAtSql, updateScheduleSql,
@@ -540,6 +540,7 @@ export class SqliteStore implements TaskStore {
         this.sql(deleteTaskKeysSql).run(id);
         this.sql(deleteTaskSql).run(id);
       }
+      this.sql(deleteIdleKeysSql).run({ before, limit });
       return ids.length;
     });
   }

@@ -25,6 +25,7 @@ CREATE TABLE concurrency_keys (
   PRIMARY KEY (name, key)
 );
 CREATE INDEX concurrency_keys_turn ON concurrency_keys (name, turn, key) WHERE waiting;
+CREATE INDEX concurrency_keys_idle ON concurrency_keys (turn) WHERE NOT waiting;
 DROP INDEX tasks_claim;
 CREATE INDEX tasks_claim ON tasks (name, priority DESC, seq) WHERE state = 'queued' AND concurrency_key IS NULL;
 CREATE INDEX tasks_key_claim ON tasks (name, concurrency_key, priority DESC, seq) WHERE state = 'queued' AND concurrency_key IS NOT NULL;
@@ -34,7 +35,7 @@ BEGIN
   INSERT INTO concurrency_keys (name, key, waiting, turn, request_limit)
   VALUES (NEW.name, NEW.concurrency_key, true, NEW.created_at, NEW.concurrency_limit)
   ON CONFLICT (name, key) DO UPDATE
-  SET waiting = true, request_limit = coalesce(excluded.request_limit, concurrency_keys.request_limit);
+  SET waiting = true, request_limit = excluded.request_limit;
   RETURN NULL;
 END $$;
 CREATE TRIGGER tasks_key_queued_on_insert AFTER INSERT ON tasks

@@ -17,4 +17,13 @@ WITH doomed AS MATERIALIZED (
 )
 SELECT count(*) AS deleted FROM gone`;
 
-export const analyzeSql = `ANALYZE tasks, task_events, idempotency_keys`;
+// $1 before, $2 limit. Keys with no queued task, last visited at or before $1 (the row only
+// remembers the key's turn and its last own bound; a later task of the key makes a new one). SKIP
+// LOCKED: a key a claim is serving is left for the next batch.
+export const deleteIdleKeysSql = `
+DELETE FROM concurrency_keys k USING (
+  SELECT name, key FROM concurrency_keys WHERE NOT waiting AND turn <= $1 ORDER BY turn LIMIT $2 FOR UPDATE SKIP LOCKED
+) idle
+WHERE k.name = idle.name AND k.key = idle.key`;
+
+export const analyzeSql = `ANALYZE tasks, task_events, idempotency_keys, concurrency_keys`;

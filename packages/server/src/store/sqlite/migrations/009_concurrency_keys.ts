@@ -6,7 +6,8 @@ import type { Migration } from "./index.js";
 // trigger whenever a keyed task becomes queued, cleared by the claim that finds none left), `turn`
 // when it was last served, so the least recently served key comes first. Running attempts are
 // counted from tasks_key_running (at most the bound's worth of rows per key), never kept as a
-// counter that every completion would have to update.
+// counter that every completion would have to update. Retention deletes the rows of keys with no
+// queued task that were last visited before its cutoff (concurrency_keys_idle).
 // tasks_claim is rebuilt for unkeyed tasks only: a keyed backlog is never on the unkeyed claim's path.
 export const concurrencyKeys: Migration = {
   version: 9,
@@ -28,6 +29,7 @@ CREATE TABLE concurrency_keys (
   PRIMARY KEY (name, key)
 ) WITHOUT ROWID;
 CREATE INDEX concurrency_keys_turn ON concurrency_keys (name, turn, key) WHERE waiting = 1;
+CREATE INDEX concurrency_keys_idle ON concurrency_keys (turn) WHERE waiting = 0;
 DROP INDEX tasks_claim;
 CREATE INDEX tasks_claim ON tasks (name, priority DESC, seq) WHERE state = 'queued' AND concurrency_key IS NULL;
 CREATE INDEX tasks_key_claim ON tasks (name, concurrency_key, priority DESC, seq) WHERE state = 'queued' AND concurrency_key IS NOT NULL;
@@ -37,14 +39,14 @@ WHEN NEW.concurrency_key IS NOT NULL AND NEW.state = 'queued'
 BEGIN
   INSERT INTO concurrency_keys (name, key, waiting, turn, request_limit)
   VALUES (NEW.name, NEW.concurrency_key, 1, NEW.created_at, NEW.concurrency_limit)
-  ON CONFLICT (name, key) DO UPDATE SET waiting = 1, request_limit = coalesce(excluded.request_limit, request_limit);
+  ON CONFLICT (name, key) DO UPDATE SET waiting = 1, request_limit = excluded.request_limit;
 END;
 CREATE TRIGGER tasks_key_queued_on_update AFTER UPDATE OF state ON tasks
 WHEN NEW.concurrency_key IS NOT NULL AND NEW.state = 'queued'
 BEGIN
   INSERT INTO concurrency_keys (name, key, waiting, turn, request_limit)
   VALUES (NEW.name, NEW.concurrency_key, 1, NEW.created_at, NEW.concurrency_limit)
-  ON CONFLICT (name, key) DO UPDATE SET waiting = 1, request_limit = coalesce(excluded.request_limit, request_limit);
+  ON CONFLICT (name, key) DO UPDATE SET waiting = 1, request_limit = excluded.request_limit;
 END;
 `,
 };
