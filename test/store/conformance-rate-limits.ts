@@ -24,11 +24,12 @@ export function describeRateLimitConformance(context: ConformanceContext): void 
     it("sets, lists and clears rate limits", async () => {
       const store = context.store();
       expect(await store.listRateLimits()).toEqual([]);
-      expect(await store.setRateLimit("resize", 10, 60_000, T0)).toEqual({ name: "resize", maxStarts: 10, perMs: 60_000, updatedAt: T0 });
-      expect(await store.setRateLimit("resize", 20, 1_000, T0 + 1)).toEqual({ name: "resize", maxStarts: 20, perMs: 1_000, updatedAt: T0 + 1 });
+      expect(await store.setRateLimit("resize", 10, 60_000, T0)).toEqual({ name: "resize", maxStarts: 10, perMs: 60_000, perKey: false, updatedAt: T0 });
+      expect(await store.setRateLimit("resize", 20, 1_000, T0 + 1)).toEqual({ name: "resize", maxStarts: 20, perMs: 1_000, perKey: false, updatedAt: T0 + 1 });
+      expect((await store.setRateLimit("email", 3, 1_000, T0 + 1, true)).perKey).toBe(true);
       await store.setRateLimit("email", 1, 1_000, T0 + 2);
-      expect((await store.listRateLimits()).map((limit) => limit.name)).toEqual(["email", "resize"]);
-      expect(await store.clearRateLimit("resize")).toEqual({ name: "resize", maxStarts: 20, perMs: 1_000, updatedAt: T0 + 1 });
+      expect((await store.listRateLimits()).map((limit) => [limit.name, limit.perKey])).toEqual([["email", false], ["resize", false]]);
+      expect(await store.clearRateLimit("resize")).toEqual({ name: "resize", maxStarts: 20, perMs: 1_000, perKey: false, updatedAt: T0 + 1 });
       expect(await store.clearRateLimit("resize")).toBeNull();
       expect((await store.listRateLimits()).map((limit) => limit.name)).toEqual(["email"]);
     });
@@ -54,6 +55,38 @@ export function describeRateLimitConformance(context: ConformanceContext): void 
       await store.enqueue([...ids("k", 4).map((id, index) => newTask(id, { concurrencyKey: `key-${index % 2}` })), newTask("e1", { name: "email" })], T0);
       expect((await claimIds(10, T0 + 1, ["resize", "email"])).sort()).toEqual(["e1", "k0", "k1"]);
       expect(await claimIds(10, T0 + 2)).toEqual([]);
+    });
+
+    it("a per-key limit gives each concurrency key its own window; the unkeyed tasks share one", async () => {
+      const store = context.store();
+      await store.setRateLimit("resize", 2, 10_000, T0, true);
+      await store.enqueue([
+        ...ids("a", 3).map((id) => newTask(id, { concurrencyKey: "A" })), ...ids("b", 3).map((id) => newTask(id, { concurrencyKey: "B" })),
+        ...ids("u", 3).map((id) => newTask(id)),
+      ], T0);
+      expect((await claimIds(20, T0 + 1)).sort()).toEqual(["a0", "a1", "b0", "b1", "u0", "u1"]);
+      expect(await claimIds(20, T0 + 2)).toEqual([]);
+      // A key's window is counted across claims: one more start of A's window is refused too.
+      await store.enqueue([newTask("a3", { concurrencyKey: "A" })], T0 + 3);
+      expect(await claimIds(20, T0 + 4)).toEqual([]);
+      expect((await claimIds(20, T0 + 10_500)).sort()).toEqual(["a2", "a3", "b2", "u2"]);
+    });
+
+    it("a key held back by its per-key window wakes its own Scheduler when the window opens", async () => {
+      const store = context.store();
+      const recorder = new SignalRecorder(store);
+      try {
+        const now = Date.now();
+        await store.setRateLimit("resize", 1, 1_000, now, true);
+        await store.enqueue([newTask("a", { concurrencyKey: "K" }), newTask("b", { concurrencyKey: "K" })], now);
+        expect(await claimIds(5, now)).toEqual(["a"]);
+        const before = recorder.namedWork.length;
+        expect(await claimIds(5, now)).toEqual([]);
+        await recorder.until(() => recorder.namedWork.slice(before).some((names) => names.includes("resize")), "a work hint when the key's window opens", 5_000);
+        expect(await claimIds(5, Date.now())).toEqual(["b"]);
+      } finally {
+        recorder.stop();
+      }
     });
 
     it("wakes its own Scheduler with a work hint when a window that held tasks back opens", async () => {

@@ -6,6 +6,8 @@
 export interface RateGateRow {
   maxStarts: number | null;
   perMs: number | null;
+  /** The limit applies to each concurrency key of the name on its own (the unkeyed tasks share one window). */
+  perKey: boolean;
   windowStart: number;
   used: number;
   throttledUntil: number | null;
@@ -33,6 +35,69 @@ export function rateBudget(row: RateGateRow | null, now: number): RateBudget {
   const windowStart = now - (now % row.perMs);
   const used = row.windowStart === windowStart ? row.used : 0;
   return { allowed: Math.max(0, row.maxStarts - used), windowStart, used, opensAt: windowStart + row.perMs, counted: true };
+}
+
+/** The earlier of two times, either of which may be missing. */
+export function earliest(a: number | null, b: number | null): number | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return Math.min(a, b);
+}
+
+/** A per-key rate limit as the keyed claim applies it to each key's own window. */
+export interface KeyRate {
+  maxStarts: number;
+  perMs: number;
+}
+
+/** One key's window: what it has left now, from the key row's counters. */
+export function keyBudget(rate: KeyRate, windowStart: number, used: number, now: number): RateBudget {
+  return rateBudget({ maxStarts: rate.maxStarts, perMs: rate.perMs, perKey: true, windowStart, used, throttledUntil: null }, now);
+}
+
+/**
+ * How one claim of one name applies the name's rate limit row: a throttle holds every task back;
+ * a name-wide limit caps keyed and unkeyed starts together; a per-key limit leaves the keyed claim
+ * to each key's window (keyRate) and caps the unkeyed tasks with the name's own window.
+ */
+export class NameGate {
+  readonly budget: RateBudget;
+  /** Set when each key has its own window. */
+  readonly keyRate: KeyRate | null;
+  private readonly throttled: boolean;
+
+  constructor(row: RateGateRow | null, private readonly now: number) {
+    this.budget = rateBudget(row, now);
+    this.throttled = row?.throttledUntil !== null && row?.throttledUntil !== undefined && row.throttledUntil > now;
+    this.keyRate = !this.throttled && row?.perKey === true && row.maxStarts !== null && row.perMs !== null
+      ? { maxStarts: row.maxStarts, perMs: row.perMs } : null;
+  }
+
+  /** Keyed tasks this claim may start, of the `left` slots. */
+  keyedCap(left: number): number {
+    return this.keyRate ? left : Math.min(left, this.budget.allowed);
+  }
+
+  /** Unkeyed tasks it may start once `keyed` keyed ones started. */
+  unkeyedCap(left: number, keyed: number): number {
+    return this.keyRate ? Math.min(left - keyed, this.budget.allowed) : Math.min(left, this.budget.allowed) - keyed;
+  }
+
+  /** The starts the name's own window counts. */
+  counted(keyed: number, unkeyed: number): number {
+    return this.keyRate ? unkeyed : keyed + unkeyed;
+  }
+
+  /**
+   * When to look again because the name's window (not the queue) ended this claim: the claim
+   * started all the window allowed and had slots for more. Null when nothing was held back.
+   */
+  wakeAt(left: number, keyed: number, unkeyed: number): number | null {
+    if (this.budget.opensAt === null) return null;
+    const counted = this.counted(keyed, unkeyed);
+    const room = this.keyRate ? left - keyed : left;
+    return counted >= this.budget.allowed && this.budget.allowed < room ? this.budget.opensAt : null;
+  }
 }
 
 /**

@@ -66,6 +66,11 @@ export interface RateLimit {
   name: string;
   maxStarts: number;
   perMs: number;
+  /**
+   * Each concurrency key of the name gets the limit on its own (BullMQ Pro's group rate limit);
+   * the name's unkeyed tasks share one window. False: the name's tasks share one window.
+   */
+  perKey: boolean;
   /** When it was last set (the caller's clock, ms). */
   updatedAt: number;
 }
@@ -316,7 +321,7 @@ export interface TaskStore extends ScheduleStore {
    * Sets the name's rate limit (see RateLimit), replacing any; starts already counted in the
    * current window still count. Signals work available for the name.
    */
-  setRateLimit(name: string, maxStarts: number, perMs: number, now: number): Promise<RateLimit>;
+  setRateLimit(name: string, maxStarts: number, perMs: number, now: number, perKey?: boolean): Promise<RateLimit>;
   /** Removes the name's rate limit; returns it, or null when none was set. Signals work available for the name. */
   clearRateLimit(name: string): Promise<RateLimit | null>;
   /** Every rate limit, by name. */

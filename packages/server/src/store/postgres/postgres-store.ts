@@ -9,7 +9,7 @@ import { firstEvent, isTerminal, promoteBatch, retryDelayMs, sameScheduleSpec, s
 import { scheduleKeyTakenError, scheduleParams, toSchedule } from "../schedule-rows.js";
 import { keyReusedError, requestFingerprint } from "../idempotency.js";
 import { LocalSignals } from "../signals.js";
-import { LaterWork, rateBudget } from "../rate-gate.js";
+import { earliest, LaterWork, NameGate } from "../rate-gate.js";
 import { OrchestratorError } from "orchestrator-ts-client/internal";
 import { systemClock } from "../../util/clock.js";
 import type { Clock } from "../../util/clock.js";
@@ -20,12 +20,13 @@ import type { MergeableWrite, Transaction } from "./group-commit.js";
 import { encodeHint, EventFeed, PostgresNotifier } from "./listener.js";
 import type { Notifier } from "./listener.js";
 import { runMigrations } from "./migrations/index.js";
-import { asRecord, nullableString, storedFirstEvent, toConcurrencyLimit, toEvent, toPausedName, toRateGate, toRateLimit, toState, toTask } from "./rows.js";
+import { byClaimOrder, claimKeyed, recordClaimed } from "./claims.js";
+import { asRecord, nullableString, record, storedFirstEvent, toConcurrencyLimit, toEvent, toPausedName, toRateGate, toRateLimit, toState, toTask } from "./rows.js";
 import type { Row } from "./rows.js";
 import { storeErrorFrom } from "./store-errors.js";
 import { cancelSql, lockTaskSql } from "./sql/cancel.js";
 import { claimSql } from "./sql/claim.js";
-import { claimOfKeysSql, clearLimitSql, listLimitsSql, lockWaitingKeysSql, setLimitSql, visitedKeysSql } from "./sql/concurrency.js";
+import { clearLimitSql, listLimitsSql, setLimitSql } from "./sql/concurrency.js";
 import { completeSql } from "./sql/complete.js";
 import { claimKeysSql, countWaitingSql, enqueueSql, forgetKeysSql, keyHoldersSql, takeOverKeySql } from "./sql/enqueue.js";
 import { insertEventsAndNotifySql, insertEventsSql, listEventsSql } from "./sql/events.js";
@@ -127,57 +128,6 @@ async function insertTasks(tx: Transaction, tasks: readonly NewTask[], now: read
     tasks.map((t) => t.scheduleId ?? null), tasks.map((t) => t.scheduleTickMs ?? null),
     tasks.map((t) => t.concurrencyKey ?? null), tasks.map((t) => t.concurrencyLimit ?? null),
   ]);
-}
-
-/** Key passes one claim of one name makes at most (see claimKeyed). */
-const maxKeyPasses = 4;
-
-/**
- * Passes over the name's waiting keys, least recently visited first: each key gets its share of
- * the slots left, within its room (bound minus running attempts), and goes to the back. Another
- * pass runs while slots are left and the last pass found as many keys as it asked for.
- */
-async function claimKeyed(
-  tx: Transaction, workerId: string, name: string, limit: number, now: number, terms: LeaseTerms, claimed: ClaimedAttempt[],
-): Promise<void> {
-  const at = now + tx.skewMs;
-  let left = limit;
-  for (let pass = 0; pass < maxKeyPasses && left > 0; pass++) {
-    const asked = left;
-    const { rows: keys } = await tx.query(lockWaitingKeysSql, [name, asked]);
-    if (keys.length === 0) return;
-    // The slots spread as evenly as they go, the earlier keys getting the remainder.
-    const shares = keys.map((_, index) => Math.floor(asked / keys.length) + (index < asked % keys.length ? 1 : 0));
-    const { rows } = await tx.query(claimOfKeysSql, [
-      workerId, name, at, at + terms.leaseMs, terms.deadlineGraceMs,
-      keys.map((key) => String(key.key)), keys.map((key) => (key.max_running === null ? null : Number(key.max_running))), shares,
-    ]);
-    // In the keys' turn order, as the SQLite store hands them out.
-    const turn = new Map(keys.map((key, index) => [String(key.key), index]));
-    rows.sort((a, b) => (turn.get(String(a.concurrency_key)) ?? 0) - (turn.get(String(b.concurrency_key)) ?? 0) || byClaimOrder(a, b));
-    left -= rows.length;
-    recordClaimed(tx, workerId, rows, now, claimed);
-    await tx.query(visitedKeysSql, [name, keys.map((key) => String(key.key)), at]);
-    if (keys.length < asked) return;
-  }
-}
-
-function byClaimOrder(a: Row, b: Row): number {
-  return Number(b.priority) - Number(a.priority) || Number(a.seq) - Number(b.seq);
-}
-
-function recordClaimed(tx: Transaction, workerId: string, rows: readonly Row[], now: number, claimed: ClaimedAttempt[]): void {
-  for (const row of rows) {
-    const attempt = Number(row.attempt);
-    const event = record(tx, {
-      taskId: String(row.id), sequence: Number(row.last_sequence), state: "running", attempt,
-      percent: 0, message: `attempt ${attempt} started`, timestamp: now, workerId,
-    });
-    claimed.push({
-      taskId: String(row.id), attempt, workerId, name: String(row.name),
-      payload: row.payload as Uint8Array, timeoutMs: Number(row.timeout_ms), maxRetries: Number(row.max_retries), event,
-    });
-  }
 }
 
 /**
@@ -484,20 +434,23 @@ export class PostgresStore implements TaskStore {
   private async claimName(tx: Transaction, workerId: string, name: string, left: number, now: number, terms: LeaseTerms, claimed: ClaimedAttempt[]): Promise<void> {
     const at = now + tx.skewMs;
     const { rows: [gateRow] } = await tx.query(nameGateSql, [name]);
-    const gate = rateBudget(toRateGate(gateRow), at);
-    const cap = Math.min(left, gate.allowed);
+    const gate = new NameGate(toRateGate(gateRow), at);
     const before = claimed.length;
-    if (cap > 0 && gateRow?.has_keys === true) await claimKeyed(tx, workerId, name, cap, now, terms, claimed);
-    const unkeyed = cap - (claimed.length - before);
-    if (unkeyed > 0) {
-      const { rows } = await tx.query(claimSql, [workerId, name, unkeyed, at, at + terms.leaseMs, terms.deadlineGraceMs]);
+    const keyedCap = gate.keyedCap(left);
+    const keyHeldUntil = keyedCap > 0 && gateRow?.has_keys === true ? await claimKeyed(tx, workerId, name, keyedCap, now, terms, claimed, gate.keyRate) : null;
+    const keyed = claimed.length - before;
+    const unkeyedCap = gate.unkeyedCap(left, keyed);
+    if (unkeyedCap > 0) {
+      const { rows } = await tx.query(claimSql, [workerId, name, unkeyedCap, at, at + terms.leaseMs, terms.deadlineGraceMs]);
       // RETURNING promises no order; hand tasks out in claim order.
       recordClaimed(tx, workerId, rows.sort(byClaimOrder), now, claimed);
     }
-    const started = claimed.length - before;
-    if (gate.counted && started > 0) await tx.query(countStartsSql, [name, gate.windowStart, gate.used + started]);
-    // The limit, not the queue, ended this claim: look again when the window opens.
-    if (gate.opensAt !== null && started === cap && cap < left) this.laterWork.after(name, gate.opensAt - at);
+    const unkeyed = claimed.length - before - keyed;
+    const counted = gate.counted(keyed, unkeyed);
+    if (gate.budget.counted && counted > 0) await tx.query(countStartsSql, [name, gate.budget.windowStart, gate.budget.used + counted]);
+    // A window, not the queue, ended this claim: look again when it opens.
+    const wakeAt = earliest(gate.wakeAt(left, keyed, unkeyed), keyHeldUntil);
+    if (wakeAt !== null) this.laterWork.after(name, wakeAt - at);
   }
 
   complete(ref: AttemptRef, result: Uint8Array, now: number): Promise<TaskEvent | null> {
@@ -647,9 +600,9 @@ export class PostgresStore implements TaskStore {
     return (await this.read(listLimitsSql)).map((row) => toConcurrencyLimit(row, skewMs));
   }
 
-  setRateLimit(name: string, maxStarts: number, perMs: number, now: number): Promise<RateLimit> {
+  setRateLimit(name: string, maxStarts: number, perMs: number, now: number, perKey = false): Promise<RateLimit> {
     return this.writes.run(async (tx) => {
-      const { rows: [row] } = await tx.query(setRateLimitSql, [name, maxStarts, perMs, now + tx.skewMs]);
+      const { rows: [row] } = await tx.query(setRateLimitSql, [name, maxStarts, perMs, now + tx.skewMs, perKey]);
       if (!row) throw new Error(`setting the rate limit of ${name} returned no row`);
       // A raised limit may let waiting tasks start: this commit's hint wakes every Scheduler.
       tx.log.workAvailable(name);
@@ -783,8 +736,3 @@ export class PostgresStore implements TaskStore {
   }
 }
 
-function record(tx: Transaction, event: Omit<TaskEvent, "workerId" | "result" | "error" | "nextAttemptAt"> & Partial<TaskEvent>): TaskEvent {
-  const full: TaskEvent = { workerId: null, result: null, error: null, nextAttemptAt: null, ...event };
-  tx.log.record(full);
-  return full;
-}

@@ -2,6 +2,7 @@
 import type { ConcurrencyLimit, NewTask, PausedName, RateLimit, TaskEvent, TaskRecord, TaskState } from "../store.js";
 import { firstEvent, taskStates } from "../store.js";
 import type { RateGateRow } from "../rate-gate.js";
+import type { Transaction } from "./group-commit.js";
 
 export type Row = Record<string, unknown>;
 
@@ -68,7 +69,10 @@ export function toEvent(row: Row, skewMs: number): TaskEvent {
 }
 
 export function toRateLimit(row: Row, skewMs: number): RateLimit {
-  return { name: String(row.name), maxStarts: Number(row.max_starts), perMs: Number(row.per_ms), updatedAt: Number(row.updated_at) - skewMs };
+  return {
+    name: String(row.name), maxStarts: Number(row.max_starts), perMs: Number(row.per_ms), perKey: row.per_key === true,
+    updatedAt: Number(row.updated_at) - skewMs,
+  };
 }
 
 /** A name's gate row (its rate limit and throttle), null when it has none; times on the database's clock. */
@@ -77,8 +81,15 @@ export function toRateGate(row: Row | undefined): RateGateRow | null {
   if (!row || row.window_start === null || row.window_start === undefined) return null;
   return {
     maxStarts: row.max_starts === null || row.max_starts === undefined ? null : Number(row.max_starts),
-    perMs: row.per_ms === null || row.per_ms === undefined ? null : Number(row.per_ms),
+    perMs: row.per_ms === null || row.per_ms === undefined ? null : Number(row.per_ms), perKey: row.per_key === true,
     windowStart: Number(row.window_start ?? 0), used: Number(row.used ?? 0),
     throttledUntil: row.throttled_until === null || row.throttled_until === undefined ? null : Number(row.throttled_until),
   };
+}
+
+/** Records an event in the transaction's commit log (published once it commits). */
+export function record(tx: Transaction, event: Omit<TaskEvent, "workerId" | "result" | "error" | "nextAttemptAt"> & Partial<TaskEvent>): TaskEvent {
+  const full: TaskEvent = { workerId: null, result: null, error: null, nextAttemptAt: null, ...event };
+  tx.log.record(full);
+  return full;
 }

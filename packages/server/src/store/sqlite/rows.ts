@@ -37,13 +37,17 @@ export function toTask(row: Row): TaskRecord {
 export function toRateGate(row: Row | undefined): RateGateRow | null {
   if (!row) return null;
   return {
-    maxStarts: nullableNumber(row.max_starts), perMs: nullableNumber(row.per_ms), windowStart: Number(row.window_start),
+    maxStarts: nullableNumber(row.max_starts), perMs: nullableNumber(row.per_ms), perKey: Number(row.per_key) === 1,
+    windowStart: Number(row.window_start),
     used: Number(row.used), throttledUntil: nullableNumber(row.throttled_until),
   };
 }
 
 export function toRateLimit(row: Row): RateLimit {
-  return { name: String(row.name), maxStarts: Number(row.max_starts), perMs: Number(row.per_ms), updatedAt: Number(row.updated_at) };
+  return {
+    name: String(row.name), maxStarts: Number(row.max_starts), perMs: Number(row.per_ms), perKey: Number(row.per_key) === 1,
+    updatedAt: Number(row.updated_at),
+  };
 }
 
 export function toConcurrencyLimit(row: Row): ConcurrencyLimit {

@@ -7,7 +7,8 @@ import type {
 import { firstEvent, isTerminal, promoteBatch, retryDelayMs, sameScheduleSpec, scheduleListLimit } from "../store.js";
 import { scheduleKeyTakenError, scheduleParams, toSchedule } from "../schedule-rows.js";
 import { LocalSignals } from "../signals.js";
-import { LaterWork, rateBudget } from "../rate-gate.js";
+import { earliest, keyBudget, LaterWork, NameGate } from "../rate-gate.js";
+import type { KeyRate } from "../rate-gate.js";
 import { keyReusedError, requestFingerprint } from "../idempotency.js";
 import { OrchestratorError } from "orchestrator-ts-client/internal";
 import { prepareDatabaseFiles } from "./data-files.js";
@@ -233,30 +234,38 @@ export class SqliteStore implements TaskStore {
 
   /** Up to `left` tasks of one name, within its rate limit: keyed tasks first, then unkeyed ones (see README "Concurrency keys"). */
   private claimName(workerId: string, name: string, left: number, now: number, terms: LeaseTerms, claimed: ClaimedAttempt[]): void {
-    const gate = rateBudget(toRateGate(this.sql(rateGateSql).get(name) as Row | undefined), now);
-    const cap = Math.min(left, gate.allowed);
+    const gate = new NameGate(toRateGate(this.sql(rateGateSql).get(name) as Row | undefined), now);
     const before = claimed.length;
-    if (cap > 0) this.claimKeyed(workerId, name, cap, now, terms, claimed);
-    const unkeyed = cap - (claimed.length - before);
-    if (unkeyed > 0) {
+    const keyedCap = gate.keyedCap(left);
+    const keyHeldUntil = keyedCap > 0 ? this.claimKeyed(workerId, name, keyedCap, now, terms, claimed, gate.keyRate) : null;
+    const keyed = claimed.length - before;
+    const unkeyedCap = gate.unkeyedCap(left, keyed);
+    if (unkeyedCap > 0) {
       const rows = this.sql(claimSql).all({
-        workerId, name, limit: unkeyed, now, leaseExpiresAt: now + terms.leaseMs, deadlineGraceMs: terms.deadlineGraceMs,
+        workerId, name, limit: unkeyedCap, now, leaseExpiresAt: now + terms.leaseMs, deadlineGraceMs: terms.deadlineGraceMs,
       }) as Row[];
       this.recordClaimed(workerId, rows, now, claimed);
     }
-    const started = claimed.length - before;
-    if (gate.counted && started > 0) this.sql(countStartsSql).run({ name, windowStart: gate.windowStart, used: gate.used + started });
-    // The limit, not the queue, ended this claim: look again when the window opens.
-    if (gate.opensAt !== null && started === cap && cap < left) this.laterWork.after(name, gate.opensAt - now);
+    const unkeyed = claimed.length - before - keyed;
+    const counted = gate.counted(keyed, unkeyed);
+    if (gate.budget.counted && counted > 0) this.sql(countStartsSql).run({ name, windowStart: gate.budget.windowStart, used: gate.budget.used + counted });
+    // A window, not the queue, ended this claim: look again when it opens.
+    const wakeAt = earliest(gate.wakeAt(left, keyed, unkeyed), keyHeldUntil);
+    if (wakeAt !== null) this.laterWork.after(name, wakeAt - now);
   }
 
   /**
    * Passes over the name's waiting keys, least recently visited first: each key gets its share of
-   * the slots left, within its room (bound minus running attempts), and goes to the back. Another
-   * pass runs while slots are left and the last pass found as many keys as it asked for.
+   * the slots left, within its room (bound minus running attempts) and, with a per-key rate limit,
+   * its window's starts left, and goes to the back. Another pass runs while slots are left and the
+   * last pass found as many keys as it asked for. Returns when the earliest key window that held
+   * tasks back opens, or null.
    */
-  private claimKeyed(workerId: string, name: string, limit: number, now: number, terms: LeaseTerms, claimed: ClaimedAttempt[]): void {
+  private claimKeyed(
+    workerId: string, name: string, limit: number, now: number, terms: LeaseTerms, claimed: ClaimedAttempt[], rate: KeyRate | null,
+  ): number | null {
     let left = limit;
+    let heldUntil: number | null = null;
     for (let pass = 0; pass < maxKeyPasses && left > 0; pass++) {
       const asked = left;
       const keys = this.sql(waitingKeysSql).all({ name, limit: asked }) as Row[];
@@ -265,18 +274,27 @@ export class SqliteStore implements TaskStore {
         const share = Math.ceil(left / (keys.length - index));
         const bound = nullableNumber(row.max_running);
         const running = bound === null ? 0 : Number((this.sql(runningOfKeySql).get({ name, key }) as Row).running);
-        const take = bound === null ? share : Math.min(share, bound - running);
+        const room = bound === null ? share : Math.min(share, bound - running);
+        const window = rate ? keyBudget(rate, Number(row.rate_window_start), Number(row.rate_used), now) : null;
+        const take = Math.min(room, window?.allowed ?? Infinity);
+        if (window && window.allowed < room) heldUntil = earliest(heldUntil, window.opensAt);
+        let took = 0;
         if (take > 0) {
           const rows = this.sql(claimOfKeySql).all({
             workerId, name, key, limit: take, now, leaseExpiresAt: now + terms.leaseMs, deadlineGraceMs: terms.deadlineGraceMs,
           }) as Row[];
-          left -= rows.length;
+          took = rows.length;
+          left -= took;
           this.recordClaimed(workerId, rows, now, claimed);
         }
-        this.sql(visitedKeySql).run({ name, key, now });
+        this.sql(visitedKeySql).run({
+          name, key, now, rateWindowStart: window ? window.windowStart : Number(row.rate_window_start),
+          rateUsed: window ? window.used + took : Number(row.rate_used),
+        });
       });
       if (keys.length < asked) break;
     }
+    return heldUntil;
   }
 
   private recordClaimed(workerId: string, rows: Row[], now: number, claimed: ClaimedAttempt[]): void {
@@ -442,12 +460,12 @@ export class SqliteStore implements TaskStore {
     return Promise.resolve((this.sql(listLimitsSql).all() as Row[]).map(toConcurrencyLimit));
   }
 
-  setRateLimit(name: string, maxStarts: number, perMs: number, now: number): Promise<RateLimit> {
+  setRateLimit(name: string, maxStarts: number, perMs: number, now: number, perKey = false): Promise<RateLimit> {
     return this.writes.run(() => {
-      this.sql(setRateLimitSql).run({ name, maxStarts, perMs, now });
+      this.sql(setRateLimitSql).run({ name, maxStarts, perMs, now, perKey: perKey ? 1 : 0 });
       // A raised limit may let waiting tasks start: the same signal an enqueue gives.
       this.writes.log.workAvailable(name);
-      return { name, maxStarts, perMs, updatedAt: now };
+      return { name, maxStarts, perMs, perKey, updatedAt: now };
     });
   }
 

@@ -6,7 +6,7 @@
 // with SKIP LOCKED: a key another Scheduler is serving is left to it, and the statements after
 // this one (each with a fresh snapshot) count running attempts no other claim can change meanwhile.
 export const lockWaitingKeysSql = `
-SELECT k.key, coalesce(k.request_limit, l.max_running) AS max_running
+SELECT k.key, coalesce(k.request_limit, l.max_running) AS max_running, k.rate_window_start, k.rate_used
 FROM concurrency_keys k
 LEFT JOIN concurrency_limits l ON l.name = k.name
 WHERE k.name = $1 AND k.waiting
@@ -45,14 +45,18 @@ WHERE t.seq = ANY(ARRAY(
 ))
 RETURNING t.seq, t.priority, t.id, t.attempt, t.name, t.payload, t.timeout_ms, t.max_retries, t.last_sequence, t.concurrency_key`;
 
-// $1 name, $2 keys, $3 now. Visited keys go to the back (served, or found at their bound: the keys
-// behind them get their turn); a key with no queued task left stops being read until the trigger
-// marks it waiting again. This statement sees this transaction's claims.
+// $1 name, $2 keys, $3 now, $4 each key's rate window start, $5 the starts counted in it. Visited
+// keys go to the back (served, or found at their bound: the keys behind them get their turn); a key
+// with no queued task left stops being read until the trigger marks it waiting again. This
+// statement sees this transaction's claims.
 export const visitedKeysSql = `
 UPDATE concurrency_keys k
 SET turn = $3,
+    rate_window_start = u.rate_window_start,
+    rate_used = u.rate_used,
     waiting = EXISTS (SELECT 1 FROM tasks WHERE state = 'queued' AND name = $1 AND concurrency_key = k.key)
-WHERE k.name = $1 AND k.key = ANY($2::text[])`;
+FROM unnest($2::text[], $4::bigint[], $5::int[]) AS u(key, rate_window_start, rate_used)
+WHERE k.name = $1 AND k.key = u.key`;
 
 // $1 name, $2 max running, $3 now.
 export const setLimitSql = `

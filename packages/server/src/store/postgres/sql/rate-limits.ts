@@ -5,7 +5,7 @@
 
 // $1 name.
 export const nameGateSql = `
-SELECT r.max_starts, r.per_ms, r.window_start, r.used, r.throttled_until,
+SELECT r.max_starts, r.per_ms, r.per_key, r.window_start, r.used, r.throttled_until,
   EXISTS (SELECT 1 FROM concurrency_keys WHERE name = $1 AND waiting) AS has_keys
 FROM (VALUES (1)) AS one
 LEFT JOIN LATERAL (SELECT * FROM rate_limits WHERE name = $1 FOR UPDATE) AS r ON true`;
@@ -13,20 +13,21 @@ LEFT JOIN LATERAL (SELECT * FROM rate_limits WHERE name = $1 FOR UPDATE) AS r ON
 // $1 name, $2 window start, $3 starts counted in it (the claim's own included).
 export const countStartsSql = `UPDATE rate_limits SET window_start = $2, used = $3 WHERE name = $1`;
 
-// $1 name, $2 max starts, $3 window (ms), $4 now.
+// $1 name, $2 max starts, $3 window (ms), $4 now, $5 per key.
 export const setRateLimitSql = `
-INSERT INTO rate_limits (name, max_starts, per_ms, updated_at) VALUES ($1, $2, $3, $4)
-ON CONFLICT (name) DO UPDATE SET max_starts = excluded.max_starts, per_ms = excluded.per_ms, updated_at = excluded.updated_at
-RETURNING name, max_starts, per_ms, updated_at`;
+INSERT INTO rate_limits (name, max_starts, per_ms, per_key, updated_at) VALUES ($1, $2, $3, $5, $4)
+ON CONFLICT (name) DO UPDATE
+SET max_starts = excluded.max_starts, per_ms = excluded.per_ms, per_key = excluded.per_key, updated_at = excluded.updated_at
+RETURNING name, max_starts, per_ms, per_key, updated_at`;
 
 // The row stays (without a limit): it may still hold a throttle. Returns the limit it removed.
 export const clearRateLimitSql = `
 UPDATE rate_limits r SET max_starts = NULL, per_ms = NULL, used = 0
-FROM (SELECT name, max_starts, per_ms FROM rate_limits WHERE name = $1 AND max_starts IS NOT NULL FOR UPDATE) AS old
+FROM (SELECT name, max_starts, per_ms, per_key FROM rate_limits WHERE name = $1 AND max_starts IS NOT NULL FOR UPDATE) AS old
 WHERE r.name = old.name
-RETURNING r.name, old.max_starts, old.per_ms, r.updated_at`;
+RETURNING r.name, old.max_starts, old.per_ms, old.per_key, r.updated_at`;
 
-export const listRateLimitsSql = `SELECT name, max_starts, per_ms, updated_at FROM rate_limits WHERE max_starts IS NOT NULL ORDER BY name`;
+export const listRateLimitsSql = `SELECT name, max_starts, per_ms, per_key, updated_at FROM rate_limits WHERE max_starts IS NOT NULL ORDER BY name`;
 
 // $1 name, $2 until, $3 now. Holds every start of the name back until $2 (a later throttle wins).
 export const throttleNameSql = `

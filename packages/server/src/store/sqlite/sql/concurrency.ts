@@ -5,7 +5,7 @@
 // The keys to serve next: those that may have queued tasks, least recently served first. Keys at
 // their bound were served recently, so they sit at the back: the pass reads about :limit rows.
 export const waitingKeysSql = `
-SELECT k.key, coalesce(k.request_limit, l.max_running) AS max_running
+SELECT k.key, coalesce(k.request_limit, l.max_running) AS max_running, k.rate_window_start, k.rate_used
 FROM concurrency_keys k INDEXED BY concurrency_keys_turn
 LEFT JOIN concurrency_limits l ON l.name = k.name
 WHERE k.name = :name AND k.waiting = 1
@@ -39,9 +39,12 @@ RETURNING seq, priority, id, attempt, name, payload, timeout_ms, max_retries, la
 
 // A visited key goes to the back (served, or found at its bound: the keys behind it get their
 // turn); a key with no queued task left stops being read until the trigger marks it waiting again.
+// The key's rate window is written back (unchanged without a per-key rate limit).
 export const visitedKeySql = `
 UPDATE concurrency_keys
 SET turn = :now,
+    rate_window_start = :rateWindowStart,
+    rate_used = :rateUsed,
     waiting = EXISTS (SELECT 1 FROM tasks INDEXED BY tasks_key_claim WHERE state = 'queued' AND name = :name AND concurrency_key = :key)
 WHERE name = :name AND key = :key`;
 
