@@ -420,7 +420,7 @@ describe("PostgresStore: several stores on one database", () => {
       ["expire", expiredAttemptsSql, [0]], ["promote", promoteDueSql, [0, 1000]], ["next due", nextDueAtSql, []],
       ["count waiting", countWaitingSql, []], ["extend all", extendAllLeasesSql, [0]], ["retention", deleteFinishedSql, [0, 100]],
       // A keyed claim's three statements read the keys' indexes, not the finished rows.
-      ["lock keys", lockWaitingKeysSql, ["resize", 10]], ["claim of keys", claimOfKeysSql, ["w1", "resize", 0, 0, 0, ["k1", "k2"], [2, null], [5, 5]]],
+      ["lock keys", lockWaitingKeysSql, ["resize", 10]], ["claim of keys", claimOfKeysSql, ["w1", "resize", ["k1", "k2"], 0, 0, 0, [2, null], [5, 5]]],
       ["visited keys", visitedKeysSql, ["resize", ["k1"], 0, [0], [0]]],
     ];
     for (const [what, text, values] of maintenance) {

@@ -38,8 +38,8 @@ export async function claimKeyed(
     });
     const names = keys.map((key) => String(key.key));
     const { rows } = await tx.query(claimOfKeysSql, [
-      workerId, name, at, at + terms.leaseMs, terms.deadlineGraceMs,
-      names, keys.map((key) => (key.max_running === null ? null : Number(key.max_running))), shares,
+      workerId, name, names, at, at + terms.leaseMs, terms.deadlineGraceMs,
+      keys.map((key) => (key.max_running === null ? null : Number(key.max_running))), shares,
     ]);
     // In the keys' turn order, as the SQLite store hands them out.
     const turn = new Map(names.map((key, index) => [key, index]));

@@ -10,8 +10,11 @@
 // A paused name (a row in paused_names) claims nothing: the NOT EXISTS depends on $2 alone, so it
 // is one primary-key lookup run once (a one-time filter), and the queue is still read from tasks_claim.
 // $1 worker, $2 name, $3 limit, $4 now, $5 lease expiry, $6 deadline grace.
-export const claimSql = `
-UPDATE tasks t
+/**
+ * What a claim writes to each task it starts: the next attempt, its worker, lease and deadline.
+ * $1 worker, $4 now, $5 lease expiry, $6 deadline grace (in every claim statement).
+ */
+export const startAttemptSet = `
 SET state = 'running',
     attempt = t.attempt + 1,
     worker_id = $1,
@@ -20,7 +23,13 @@ SET state = 'running',
     deadline_at = $4 + t.timeout_ms + $6,
     percent = 0,
     message = '',
-    last_sequence = t.last_sequence + 1
+    last_sequence = t.last_sequence + 1`;
+
+/** What a claim returns of each task it starts. */
+export const startedColumns = "t.seq, t.priority, t.id, t.attempt, t.name, t.payload, t.timeout_ms, t.max_retries, t.last_sequence";
+
+export const claimSql = `
+UPDATE tasks t${startAttemptSet}
 WHERE t.seq = ANY(ARRAY(
   SELECT seq FROM tasks
   WHERE state = 'queued' AND concurrency_key IS NULL AND name = $2
@@ -29,4 +38,4 @@ WHERE t.seq = ANY(ARRAY(
   LIMIT $3
   FOR UPDATE SKIP LOCKED
 ))
-RETURNING t.seq, t.priority, t.id, t.attempt, t.name, t.payload, t.timeout_ms, t.max_retries, t.last_sequence`;
+RETURNING ${startedColumns}`;

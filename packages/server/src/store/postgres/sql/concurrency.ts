@@ -1,3 +1,5 @@
+import { startAttemptSet, startedColumns } from "./claim.js";
+
 // Concurrency keys (see migrations/005 and the SQLite store's concurrency.ts for the model). A
 // keyed claim pass is three statements in the claim's transaction: lock the keys to visit, claim
 // each key's share, move the visited keys to the back.
@@ -15,24 +17,15 @@ ORDER BY k.turn, k.key
 LIMIT $2
 FOR UPDATE OF k SKIP LOCKED`;
 
-// $1 worker, $2 name, $3 now, $4 lease expiry, $5 deadline grace, $6 keys, $7 each key's bound
+// $1 worker, $2 name, $3 keys, $4 now, $5 lease expiry, $6 deadline grace, $7 each key's bound
 // (null: none), $8 each key's share of this pass. A key gets at most its share and its room (bound
 // minus running attempts, read from tasks_key_running), highest priority then oldest first. The
 // picks run once, as an array (see claim.ts).
 export const claimOfKeysSql = `
-UPDATE tasks t
-SET state = 'running',
-    attempt = t.attempt + 1,
-    worker_id = $1,
-    started_at = $3,
-    lease_expires_at = $4,
-    deadline_at = $3 + t.timeout_ms + $5,
-    percent = 0,
-    message = '',
-    last_sequence = t.last_sequence + 1
+UPDATE tasks t${startAttemptSet}
 WHERE t.seq = ANY(ARRAY(
   SELECT q.seq
-  FROM unnest($6::text[], $7::int[], $8::int[]) AS u(key, max_running, share)
+  FROM unnest($3::text[], $7::int[], $8::int[]) AS u(key, max_running, share)
   CROSS JOIN LATERAL (
     SELECT seq FROM tasks
     WHERE state = 'queued' AND name = $2 AND concurrency_key = u.key
@@ -43,7 +36,7 @@ WHERE t.seq = ANY(ARRAY(
     FOR UPDATE SKIP LOCKED
   ) q
 ))
-RETURNING t.seq, t.priority, t.id, t.attempt, t.name, t.payload, t.timeout_ms, t.max_retries, t.last_sequence, t.concurrency_key`;
+RETURNING ${startedColumns}, t.concurrency_key`;
 
 // $1 name, $2 keys, $3 now, $4 each key's rate window start, $5 the starts counted in it. Visited
 // keys go to the back (served, or found at their bound: the keys behind them get their turn); a key

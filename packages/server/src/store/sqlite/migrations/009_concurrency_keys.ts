@@ -9,6 +9,13 @@ import type { Migration } from "./index.js";
 // counter that every completion would have to update. Retention deletes the rows of keys with no
 // queued task that were last visited before its cutoff (concurrency_keys_idle).
 // tasks_claim is rebuilt for unkeyed tasks only: a keyed backlog is never on the unkeyed claim's path.
+// SQLite has no trigger for INSERT OR UPDATE: both triggers run this body.
+const markKeyWaiting = `BEGIN
+  INSERT INTO concurrency_keys (name, key, waiting, turn, request_limit)
+  VALUES (NEW.name, NEW.concurrency_key, 1, NEW.created_at, NEW.concurrency_limit)
+  ON CONFLICT (name, key) DO UPDATE SET waiting = 1, request_limit = excluded.request_limit;
+END;`;
+
 export const concurrencyKeys: Migration = {
   version: 9,
   name: "concurrency keys",
@@ -36,17 +43,9 @@ CREATE INDEX tasks_key_claim ON tasks (name, concurrency_key, priority DESC, seq
 CREATE INDEX tasks_key_running ON tasks (name, concurrency_key) WHERE state = 'running' AND concurrency_key IS NOT NULL;
 CREATE TRIGGER tasks_key_queued_on_insert AFTER INSERT ON tasks
 WHEN NEW.concurrency_key IS NOT NULL AND NEW.state = 'queued'
-BEGIN
-  INSERT INTO concurrency_keys (name, key, waiting, turn, request_limit)
-  VALUES (NEW.name, NEW.concurrency_key, 1, NEW.created_at, NEW.concurrency_limit)
-  ON CONFLICT (name, key) DO UPDATE SET waiting = 1, request_limit = excluded.request_limit;
-END;
+${markKeyWaiting}
 CREATE TRIGGER tasks_key_queued_on_update AFTER UPDATE OF state ON tasks
 WHEN NEW.concurrency_key IS NOT NULL AND NEW.state = 'queued'
-BEGIN
-  INSERT INTO concurrency_keys (name, key, waiting, turn, request_limit)
-  VALUES (NEW.name, NEW.concurrency_key, 1, NEW.created_at, NEW.concurrency_limit)
-  ON CONFLICT (name, key) DO UPDATE SET waiting = 1, request_limit = excluded.request_limit;
-END;
+${markKeyWaiting}
 `,
 };

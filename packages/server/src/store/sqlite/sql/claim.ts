@@ -4,8 +4,8 @@
 // the queue is; INDEXED BY makes that a promise (the statement fails to prepare without the index)
 // rather than a planner's choice. A paused name (a row in paused_names, one primary-key lookup)
 // claims nothing.
-export const claimSql = `
-UPDATE tasks
+/** What a claim writes to each task it starts: the next attempt, its worker, lease and deadline. */
+export const startAttemptSet = `
 SET state = 'running',
     attempt = attempt + 1,
     worker_id = :workerId,
@@ -14,7 +14,13 @@ SET state = 'running',
     deadline_at = :now + timeout_ms + :deadlineGraceMs,
     percent = 0,
     message = '',
-    last_sequence = last_sequence + 1
+    last_sequence = last_sequence + 1`;
+
+/** What a claim returns of each task it starts. */
+export const startedColumns = "seq, priority, id, attempt, name, payload, timeout_ms, max_retries, last_sequence";
+
+export const claimSql = `
+UPDATE tasks${startAttemptSet}
 WHERE seq IN (
   SELECT seq FROM tasks INDEXED BY tasks_claim
   WHERE state = 'queued' AND concurrency_key IS NULL AND name = :name
@@ -22,4 +28,4 @@ WHERE seq IN (
   ORDER BY priority DESC, seq
   LIMIT :limit
 )
-RETURNING seq, priority, id, attempt, name, payload, timeout_ms, max_retries, last_sequence`;
+RETURNING ${startedColumns}`;

@@ -1,3 +1,5 @@
+import { startAttemptSet, startedColumns } from "./claim.js";
+
 // Concurrency keys (see migrations/009). A keyed claim is a pass over the name's waiting keys,
 // least recently served first: each key gets up to its room (its bound minus its running
 // attempts) of its own queued tasks, highest priority then oldest, and is then moved to the back.
@@ -19,23 +21,14 @@ SELECT count(*) AS running FROM tasks INDEXED BY tasks_key_running
 WHERE name = :name AND concurrency_key = :key AND state = 'running'`;
 
 export const claimOfKeySql = `
-UPDATE tasks
-SET state = 'running',
-    attempt = attempt + 1,
-    worker_id = :workerId,
-    started_at = :now,
-    lease_expires_at = :leaseExpiresAt,
-    deadline_at = :now + timeout_ms + :deadlineGraceMs,
-    percent = 0,
-    message = '',
-    last_sequence = last_sequence + 1
+UPDATE tasks${startAttemptSet}
 WHERE seq IN (
   SELECT seq FROM tasks INDEXED BY tasks_key_claim
   WHERE state = 'queued' AND name = :name AND concurrency_key = :key
   ORDER BY priority DESC, seq
   LIMIT :limit
 )
-RETURNING seq, priority, id, attempt, name, payload, timeout_ms, max_retries, last_sequence`;
+RETURNING ${startedColumns}`;
 
 // A visited key goes to the back (served, or found at its bound: the keys behind it get their
 // turn); a key with no queued task left stops being read until the trigger marks it waiting again.
