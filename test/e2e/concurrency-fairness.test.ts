@@ -77,7 +77,7 @@ describe.each(storeBackends)("fairness between concurrency keys (%s store)", (ba
     }, 30_000, `all of B started or ${maxBacklogStartsBeforeLatecomers} of A`);
     const seen = starts();
     const tookMs = Date.now() - workerStarted;
-    console.log(`fairness (${backend}): submitted ${backlog} tasks of A in ${submitMs} ms; B's ${latecomers} started with ${seen.aBeforeLastB} of A before the last of them, ${tookMs} ms after the worker started`);
+    console.log(`fairness (${backend}): submitted ${backlog} tasks of A in ${submitMs} ms; ${seen.b} of B's ${latecomers} started, ${seen.aBeforeLastB} of A before the last of them, ${tookMs} ms after the worker started`);
     expect(seen.b, `B's tasks started when A had started ${seen.a}`).toBe(latecomers);
     expect(seen.aBeforeLastB).toBeLessThanOrEqual(maxBacklogStartsBeforeLatecomers);
     // The first claim already gave B its share: at least slots / 2 of B among the first starts.
