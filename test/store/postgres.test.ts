@@ -5,7 +5,7 @@ import { parsePostgresUrl } from "../../packages/server/src/store/postgres/drive
 import { encodeHint, inSequencePerTask } from "../../packages/server/src/store/postgres/listener.js";
 import { PostgresStore } from "../../packages/server/src/store/postgres/postgres-store.js";
 import type { PostgresStoreOptions } from "../../packages/server/src/store/postgres/postgres-store.js";
-import { claimSql } from "../../packages/server/src/store/postgres/sql/claim.js";
+import { claimSql, plainClaimSql } from "../../packages/server/src/store/postgres/sql/claim.js";
 import { claimOfKeysSql, lockWaitingKeysSql, visitedKeysSql } from "../../packages/server/src/store/postgres/sql/concurrency.js";
 import { countWaitingSql } from "../../packages/server/src/store/postgres/sql/enqueue.js";
 import { expiredAttemptsSql, extendAllLeasesSql } from "../../packages/server/src/store/postgres/sql/leases.js";
@@ -404,17 +404,20 @@ describe("PostgresStore: several stores on one database", () => {
     });
     await store.enqueue(Array.from({ length: 50 }, (_, i) => newTask(`q${i}`)), Date.now());
     await store.analyze();
-    const plan = await withSchemaClient(schema, async (client) =>
-      (await client.query(`EXPLAIN ${claimSql}`, ["w1", "resize", 10, 0, 0, 0])).rows.map((row) => String(row["QUERY PLAN"])).join("\n"));
-    // Read in claim order (name, priority DESC, seq) from the partial index: no sort of the queue.
-    expect(plan).toContain("tasks_claim");
-    // The paused-name test is one primary-key lookup, run once for the statement (a one-time
-    // filter above the queue's index scan), not a scan nor a test per row.
-    expect(plan).toContain("paused_names_pkey");
-    expect(plan).toContain("One-Time Filter");
-    expect(plan).not.toMatch(/Seq Scan on paused_names/);
-    expect(plan).not.toMatch(/Sort/);
-    expect(plan).not.toMatch(/Seq Scan on tasks/);
+    // Every claim tries plainClaimSql first; claimSql is its unguarded form, after the name's gate.
+    for (const [what, text] of [["plain claim", plainClaimSql], ["claim", claimSql]] as const) {
+      const plan = await withSchemaClient(schema, async (client) =>
+        (await client.query(`EXPLAIN ${text}`, ["w1", "resize", 10, 0, 0, 0])).rows.map((row) => String(row["QUERY PLAN"])).join("\n"));
+      // Read in claim order (name, priority DESC, seq) from the partial index: no sort of the queue.
+      expect(plan, what).toContain("tasks_claim");
+      // The paused-name test (and the plain claim's rate-limit and key tests) are lookups run once
+      // for the statement (one-time filters above the queue's index scan), not scans nor tests per row.
+      expect(plan, what).toContain("paused_names_pkey");
+      expect(plan, what).toContain("One-Time Filter");
+      expect(plan, what).not.toMatch(/Seq Scan on paused_names/);
+      expect(plan, what).not.toMatch(/Sort/);
+      expect(plan, what).not.toMatch(/Seq Scan on tasks/);
+    }
     // Nor do the sweeps, counts and retention read the finished rows.
     const maintenance: Array<[string, string, unknown[]]> = [
       ["expire", expiredAttemptsSql, [0]], ["promote", promoteDueSql, [0, 1000]], ["next due", nextDueAtSql, []],

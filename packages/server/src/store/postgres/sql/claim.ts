@@ -1,15 +1,3 @@
-// The most urgent, then oldest, queued unkeyed tasks of one name become running attempts of one
-// worker (keyed tasks: concurrency.ts).
-// The inner SELECT reads tasks_claim in (name, priority DESC, seq) order and skips rows another Scheduler has locked, so
-// concurrent claims never wait for each other nor hand out one task twice. The locked pick runs
-// once, as an array (a subquery in FROM may be rescanned, and LIMIT with SKIP LOCKED then picks
-// more rows than asked), and the rows are then found by primary key (= ANY of the array), whatever
-// the statistics say (a join here was planned as a scan of the whole queue on a fresh table). No
-// state test out here: the pick locked the rows while queued, so none can have changed, and a state
-// test lets the planner read the whole queue index filtering on seq (64 ms at 20,000 queued).
-// A paused name (a row in paused_names) claims nothing: the NOT EXISTS depends on $2 alone, so it
-// is one primary-key lookup run once (a one-time filter), and the queue is still read from tasks_claim.
-// $1 worker, $2 name, $3 limit, $4 now, $5 lease expiry, $6 deadline grace.
 /**
  * What a claim writes to each task it starts: the next attempt, its worker, lease and deadline.
  * $1 worker, $4 now, $5 lease expiry, $6 deadline grace (in every claim statement).
@@ -28,14 +16,39 @@ SET state = 'running',
 /** What a claim returns of each task it starts. */
 export const startedColumns = "t.seq, t.priority, t.id, t.attempt, t.name, t.payload, t.timeout_ms, t.max_retries, t.last_sequence";
 
-export const claimSql = `
+// The most urgent, then oldest, queued unkeyed tasks of one name become running attempts of one
+// worker (keyed tasks: concurrency.ts).
+// The inner SELECT reads tasks_claim in (name, priority DESC, seq) order and skips rows another Scheduler has locked, so
+// concurrent claims never wait for each other nor hand out one task twice. The locked pick runs
+// once, as an array (a subquery in FROM may be rescanned, and LIMIT with SKIP LOCKED then picks
+// more rows than asked), and the rows are then found by primary key (= ANY of the array), whatever
+// the statistics say (a join here was planned as a scan of the whole queue on a fresh table). No
+// state test out here: the pick locked the rows while queued, so none can have changed, and a state
+// test lets the planner read the whole queue index filtering on seq (64 ms at 20,000 queued).
+// A paused name (a row in paused_names) claims nothing: the NOT EXISTS depends on $2 alone, so it
+// is one primary-key lookup run once (a one-time filter), and the queue is still read from tasks_claim.
+// $1 worker, $2 name, $3 limit, $4 now, $5 lease expiry, $6 deadline grace.
+function unkeyedClaim(guard: string): string {
+  return `
 UPDATE tasks t${startAttemptSet}
 WHERE t.seq = ANY(ARRAY(
   SELECT seq FROM tasks
   WHERE state = 'queued' AND concurrency_key IS NULL AND name = $2
-    AND NOT EXISTS (SELECT 1 FROM paused_names WHERE name = $2)
+    AND NOT EXISTS (SELECT 1 FROM paused_names WHERE name = $2)${guard}
   ORDER BY priority DESC, seq
   LIMIT $3
   FOR UPDATE SKIP LOCKED
 ))
 RETURNING ${startedColumns}`;
+}
+
+export const claimSql = unkeyedClaim("");
+
+// The first try of every claim of a name: claimSql for a name with no rate limit row (no limit, no
+// throttle) and no waiting keys, which is most names; two more one-time primary-key or index
+// lookups instead of a round trip for the name's gate. When it claims nothing (an empty queue, or a
+// name that has a limit or keys), the claim reads the gate and goes the full way. A limit set by a
+// transaction that commits while this statement runs applies from the next claim.
+export const plainClaimSql = unkeyedClaim(`
+    AND NOT EXISTS (SELECT 1 FROM rate_limits WHERE name = $2)
+    AND NOT EXISTS (SELECT 1 FROM concurrency_keys WHERE name = $2 AND waiting)`);
