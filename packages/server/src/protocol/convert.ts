@@ -1,5 +1,5 @@
-import { CatchUpPolicy, OverlapPolicy, stateToProto, type PausedQueue, type ProgressUpdate, type Schedule, type Task } from "orchestrator-ts-client/internal";
-import type { PausedName, ScheduleRecord, TaskEvent, TaskRecord } from "../store/store.js";
+import { CatchUpPolicy, OverlapPolicy, stateToProto, type PausedQueue, type ProgressUpdate, type RateLimit as RateLimitMessage, type Schedule, type Task } from "orchestrator-ts-client/internal";
+import type { PausedName, RateLimit, ScheduleRecord, TaskEvent, TaskRecord } from "../store/store.js";
 
 function bytes(value: Uint8Array | null): Buffer {
   if (!value) return Buffer.alloc(0);
@@ -45,6 +45,10 @@ export function eventToProto(event: TaskEvent): ProgressUpdate {
 
 export function pausedToProto(paused: PausedName): PausedQueue {
   return { name: paused.name, reason: paused.reason, pausedAtMs: paused.pausedAt };
+}
+
+export function rateLimitToProto(limit: RateLimit): RateLimitMessage {
+  return { name: limit.name, maxStarts: limit.maxStarts, perMs: limit.perMs, updatedAtMs: limit.updatedAt };
 }
 
 export function toBuffer(value: Uint8Array): Buffer {

@@ -31,6 +31,7 @@ export const accessPolicy: Readonly<Record<string, Readonly<Record<string, Acces
     GetTask: gatewayTasks, ListTasks: gatewayTasks, CancelTask: gatewayTasks, ListWorkers: gatewayTasks,
     PauseQueue: gatewayTasks, ResumeQueue: gatewayTasks, ListPausedQueues: gatewayTasks,
     CreateSchedule: gatewayTasks, GetSchedule: gatewayTasks, ListSchedules: gatewayTasks, UpdateSchedule: gatewayTasks, DeleteSchedule: gatewayTasks,
+    SetRateLimit: gatewayTasks, ClearRateLimit: gatewayTasks, ListRateLimits: gatewayTasks,
   },
   "orchestrator.v1.Scheduler": {
     HealthCheck: "open",
@@ -39,6 +40,7 @@ export const accessPolicy: Readonly<Record<string, Readonly<Record<string, Acces
     PauseQueue: schedulerTasks, ResumeQueue: schedulerTasks, ListPausedQueues: schedulerTasks,
     CreateSchedule: schedulerTasks, GetSchedule: schedulerTasks, ListSchedules: schedulerTasks, UpdateSchedule: schedulerTasks,
     DeleteSchedule: schedulerTasks,
+    SetRateLimit: schedulerTasks, ClearRateLimit: schedulerTasks, ListRateLimits: schedulerTasks,
     Connect: ["worker"],
   },
   "orchestrator.v1.Worker": {
