@@ -11,6 +11,7 @@ export { OrchestratorError } from "./errors/orchestrator-error.js";
 export { Code } from "./errors/code.js";
 export { taskStates, isTerminal } from "./protocol/states.js";
 export type { TaskState, TaskUpdate, TaskInfo, TaskPage, WorkerSummary, PausedQueueInfo, PauseQueueResult, ResumeQueueResult } from "./types.js";
+export type { RateLimitInfo, RateLimitSpec, ClearRateLimitResult } from "./rate-limits.js";
 export {
   ScheduleClient, type ScheduleSpec, type ScheduleChanges, type ScheduleInfo, type ScheduleTaskSpec, type OverlapPolicy, type CatchUpPolicy,
 } from "./schedules.js";
