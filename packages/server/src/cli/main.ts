@@ -6,6 +6,7 @@ import { version } from "orchestrator-ts-client/internal";
 import { clientCommands } from "./client-commands.js";
 import { healthCommand } from "./health-command.js";
 import { queueCommands } from "./queue-commands.js";
+import { rateLimitCommand } from "./rate-limit-commands.js";
 import { scheduleCommand } from "./schedule-commands.js";
 import { serviceCommands } from "./service-commands.js";
 
@@ -14,7 +15,7 @@ const program = new Command("orchestrator")
   .version(version)
   .showHelpAfterError();
 
-for (const command of [...serviceCommands(), ...clientCommands(), ...queueCommands(), scheduleCommand(), healthCommand()]) program.addCommand(command);
+for (const command of [...serviceCommands(), ...clientCommands(), ...queueCommands(), scheduleCommand(), rateLimitCommand(), healthCommand()]) program.addCommand(command);
 
 try {
   await program.parseAsync(process.argv);
