@@ -373,6 +373,7 @@ describe("--help", () => {
     { command: "pause", shows: "--reason <text>" },
     { command: "resume", shows: "--json" },
     { command: "paused", shows: "--json" },
+    { command: "rate-limit", shows: "set [options] <name>" },
   ];
 
   it.each(commands)("$command --help prints its usage", async ({ command, shows }) => {
