@@ -57,8 +57,9 @@ describe.each(storeBackends)("rate limits (%s store)", (store) => {
     const none = await runCli(["rate-limit", "list", ...gateway]);
     expect(none).toMatchObject({ code: 0, stdout: "", stderr: "no rate limits are set\n" });
 
-    const set = await runCli(["rate-limit", "set", "cli-limited", "--max", "5", "--per", "60s", ...gateway]);
-    expect(set, set.stderr).toMatchObject({ code: 0, stdout: "rate limit of cli-limited: at most 5 starts per 1m; tasks over it wait, queued\n" });
+    // The README's commands, as written there.
+    const set = await runCli(["rate-limit", "set", "send-email", "--max", "100", "--per", "60s", ...gateway]);
+    expect(set, set.stderr).toMatchObject({ code: 0, stdout: "rate limit of send-email: at most 100 starts per 1m; tasks over it wait, queued\n" });
     const json = await runCli(["rate-limit", "set", "cli-other", "--max", "1", "--per", "1500", "--json", ...gateway]);
     expect(json.code, json.stderr).toBe(0);
     const view = JSON.parse(json.stdout) as Record<string, unknown>;
@@ -69,18 +70,18 @@ describe.each(storeBackends)("rate limits (%s store)", (store) => {
     expect(listed.code, listed.stderr).toBe(0);
     const [header = "", ...rows] = listed.stdout.trimEnd().split("\n");
     expect(header).toMatch(/^NAME\s+MAX STARTS\s+PER\s+UPDATED AT$/);
-    expect(rows.map((row) => row.split(/\s+/).slice(0, 3))).toEqual([["cli-limited", "5", "1m"], ["cli-other", "1", "1500ms"]]);
+    expect(rows.map((row) => row.split(/\s+/).slice(0, 3))).toEqual([["cli-other", "1", "1500ms"], ["send-email", "100", "1m"]]);
     const listedJson = JSON.parse((await runCli(["rate-limit", "list", "--json", ...gateway])).stdout) as Array<Record<string, unknown>>;
     expect(listedJson.map(({ name, max_starts, per_ms }) => ({ name, max_starts, per_ms }))).toEqual([
-      { name: "cli-limited", max_starts: 5, per_ms: 60_000 },
       { name: "cli-other", max_starts: 1, per_ms: 1_500 },
+      { name: "send-email", max_starts: 100, per_ms: 60_000 },
     ]);
-    expect(listedJson[1]?.updated_at).toBe(view.updated_at);
+    expect(listedJson[0]?.updated_at).toBe(view.updated_at);
 
-    const cleared = await runCli(["rate-limit", "clear", "cli-limited", ...gateway]);
-    expect(cleared, cleared.stderr).toMatchObject({ code: 0, stdout: "cleared the rate limit of cli-limited (was at most 5 starts per 1m)\n" });
-    const again = await runCli(["rate-limit", "clear", "cli-limited", ...gateway]);
-    expect(again).toMatchObject({ code: 0, stdout: "cli-limited had no rate limit: nothing to clear\n" });
+    const cleared = await runCli(["rate-limit", "clear", "send-email", ...gateway]);
+    expect(cleared, cleared.stderr).toMatchObject({ code: 0, stdout: "cleared the rate limit of send-email (was at most 100 starts per 1m)\n" });
+    const again = await runCli(["rate-limit", "clear", "send-email", ...gateway]);
+    expect(again).toMatchObject({ code: 0, stdout: "send-email had no rate limit: nothing to clear\n" });
     expect(JSON.parse((await runCli(["rate-limit", "clear", "cli-other", "--json", ...gateway])).stdout)).toEqual({ name: "cli-other", cleared: true, max_starts: 1, per_ms: 1_500 });
     expect(JSON.parse((await runCli(["rate-limit", "list", "--json", ...gateway])).stdout)).toEqual([]);
 
