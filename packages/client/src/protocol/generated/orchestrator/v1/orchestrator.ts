@@ -385,7 +385,9 @@ export interface RateLimit {
 export interface SetRateLimitRequest {
   /** The task name to limit. */
   name: string;
+  /** Attempts that may start per window, 1-1,000,000. */
   maxStarts: number;
+  /** The window in milliseconds, 1,000-86,400,000 (a second to a day). */
   perMs: number;
 }
 
