@@ -77,6 +77,12 @@ const createSchedule = (overrides: Partial<CreateScheduleRequest>): Promise<Call
 const noSchedules = async (): Promise<void> => {
   expect((await callUnary(gateway, gateway.listSchedules, {})).schedules).toEqual([]);
 };
+const setRateLimit = (name: string, maxStarts: number, perMs: number): Promise<CallStatus> =>
+  statusOf(callUnary(gateway, gateway.setRateLimit, { name, maxStarts, perMs, perKey: false }));
+/** A refused SetRateLimit stored no limit. */
+const noRateLimits = async (): Promise<void> => {
+  expect((await callUnary(gateway, gateway.listRateLimits, {})).limits).toEqual([]);
+};
 
 interface BadCase {
   what: string;
@@ -213,6 +219,16 @@ const badCases: BadCase[] = [
     code: status.NOT_FOUND, details: [/^schedule no-such-schedule does not exist$/],
   },
   { what: "DeleteSchedule unknown", run: () => statusOf(callUnary(gateway, gateway.deleteSchedule, { schedule: "no-such-schedule" })), code: status.NOT_FOUND, details: [/^schedule no-such-schedule does not exist$/] },
+  // SetRateLimit and ClearRateLimit: the name is held to the task-name rules, max_starts and per_ms to the store's bounds.
+  { what: "SetRateLimit max_starts 0", run: () => setRateLimit(unserved, 0, 1_000), code: status.INVALID_ARGUMENT, details: [/^max_starts must be between 1 and 1000000 starts per window, got 0$/], after: noRateLimits },
+  { what: "SetRateLimit max_starts -1", run: () => setRateLimit(unserved, -1, 1_000), code: status.INVALID_ARGUMENT, details: [/^max_starts must be between 1 and 1000000 starts per window, got -1$/], after: noRateLimits },
+  { what: "SetRateLimit max_starts 1000001", run: () => setRateLimit(unserved, 1_000_001, 1_000), code: status.INVALID_ARGUMENT, details: [/^max_starts must be between 1 and 1000000 starts per window, got 1000001$/], after: noRateLimits },
+  { what: "SetRateLimit per_ms 0", run: () => setRateLimit(unserved, 5, 0), code: status.INVALID_ARGUMENT, details: [/^per_ms must be between 1000 and 86400000 ms \(a second to a day\), got 0$/], after: noRateLimits },
+  { what: "SetRateLimit per_ms 999", run: () => setRateLimit(unserved, 5, 999), code: status.INVALID_ARGUMENT, details: [/^per_ms must be between 1000 and 86400000 ms \(a second to a day\), got 999$/], after: noRateLimits },
+  { what: "SetRateLimit per_ms 86400001", run: () => setRateLimit(unserved, 5, 86_400_001), code: status.INVALID_ARGUMENT, details: [/^per_ms must be between 1000 and 86400000 ms \(a second to a day\), got 86400001$/], after: noRateLimits },
+  { what: "SetRateLimit empty name", run: () => setRateLimit("", 5, 1_000), code: status.INVALID_ARGUMENT, details: [/^name is required/], after: noRateLimits },
+  { what: "SetRateLimit name with a space", run: () => setRateLimit("has space", 5, 1_000), code: status.INVALID_ARGUMENT, details: [/^name "has space" /, validFieldMessage], after: noRateLimits },
+  { what: "ClearRateLimit empty name", run: () => statusOf(callUnary(gateway, gateway.clearRateLimit, { name: "" })), code: status.INVALID_ARGUMENT, details: [/^name is required/] },
   // Transport level.
   {
     what: "a message over 4 MiB",
@@ -313,6 +329,16 @@ describe("the Gateway accepts the limits themselves", () => {
     expect(new Set(tasks.map((accepted) => accepted.taskId)).size).toBe(1000);
     const page = await callUnary(gateway, gateway.listTasks, { state: TaskState.TASK_STATE_QUEUED, name, pageSize: 1000, pageToken: "" });
     expect(page.tasks).toHaveLength(1000);
+  });
+
+  it("SetRateLimit with max_starts 1 and 1000000, per_ms 1000 and 86400000", async () => {
+    const low = await callUnary(gateway, gateway.setRateLimit, { name: "rate-low", maxStarts: 1, perMs: 1_000, perKey: false });
+    const high = await callUnary(gateway, gateway.setRateLimit, { name: "rate-high", maxStarts: 1_000_000, perMs: 86_400_000, perKey: true });
+    expect(low.limit).toMatchObject({ name: "rate-low", maxStarts: 1, perMs: 1_000 });
+    expect(high.limit).toMatchObject({ name: "rate-high", maxStarts: 1_000_000, perMs: 86_400_000, perKey: true });
+    expect((await callUnary(gateway, gateway.listRateLimits, {})).limits.map((limit) => limit.name)).toEqual(["rate-high", "rate-low"]);
+    for (const name of ["rate-low", "rate-high"]) expect((await callUnary(gateway, gateway.clearRateLimit, { name })).cleared).toBe(true);
+    await noRateLimits();
   });
 
   it("a cancel reason of exactly 1024 characters", async () => {

@@ -374,6 +374,7 @@ describe("--help", () => {
     { command: "resume", shows: "--json" },
     { command: "paused", shows: "--json" },
     { command: "concurrency", shows: "set [options] <name> <max>" },
+    { command: "rate-limit", shows: "set [options] <name>" },
   ];
 
   it.each(commands)("$command --help prints its usage", async ({ command, shows }) => {

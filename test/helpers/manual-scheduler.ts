@@ -114,6 +114,6 @@ export function registerFakeWorker(
 
 export function reportSuccess(scheduler: Scheduler, session: WorkerSession, attempt: TaskAssignment): void {
   scheduler.handleWorkerMessage(session, {
-    kind: { $case: "results", results: { results: [{ taskId: attempt.taskId, attempt: attempt.attempt, outcome: AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED, result: Buffer.from(""), error: "", retryable: false }] } },
+    kind: { $case: "results", results: { results: [{ taskId: attempt.taskId, attempt: attempt.attempt, outcome: AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED, result: Buffer.from(""), error: "", retryable: false, retryAfterMs: 0 }] } },
   });
 }

@@ -153,7 +153,7 @@ export function describeSchedulerSuite(backend: StoreBackend): void {
         results: {
           results: [{
             taskId: attempt.taskId, attempt: attempt.attempt, outcome, result: Buffer.from(details.result ?? ""),
-            error: details.error ?? "", retryable: details.retryable ?? true,
+            error: details.error ?? "", retryable: details.retryable ?? true, retryAfterMs: 0,
           }],
         },
       },

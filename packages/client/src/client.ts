@@ -13,6 +13,7 @@ import { keyInterceptors } from "./transport/credentials.js";
 import { channelCredentials, type ClientTlsOptions } from "./transport/tls.js";
 import { callUnary, type UnaryMethod } from "./transport/grpc-call.js";
 import { ScheduleClient } from "./schedules.js";
+import { toRateLimitInfo, type ClearRateLimitResult, type RateLimitInfo, type RateLimitSpec } from "./rate-limits.js";
 
 export interface ClientOptions {
   /** host:port of the Gateway. */
@@ -193,6 +194,27 @@ export class OrchestratorClient {
   /** The per-name concurrency limits, by name. */
   async listConcurrencyLimits(): Promise<ConcurrencyLimitInfo[]> {
     return (await this.call(this.gateway.listConcurrencyLimits, {})).limits.map(toConcurrencyLimitInfo);
+  }
+
+  /**
+   * Limits how fast tasks of a name start, on every Scheduler: at most `maxStarts` per window of
+   * `perMs` (1,000 to 86,400,000 ms); tasks over the limit wait, queued. Replaces any limit the name had.
+   */
+  async setRateLimit(name: string, spec: RateLimitSpec): Promise<RateLimitInfo> {
+    const answer = await this.call(this.gateway.setRateLimit, { name, maxStarts: spec.maxStarts, perMs: spec.perMs, perKey: spec.perKey ?? false });
+    if (!answer.limit) throw new OrchestratorError(Code.Internal, "the gateway answered SetRateLimit without the limit");
+    return toRateLimitInfo(answer.limit);
+  }
+
+  /** Removes a name's rate limit. `cleared` is false when it had none (nothing changed). */
+  async clearRateLimit(name: string): Promise<ClearRateLimitResult> {
+    const answer = await this.call(this.gateway.clearRateLimit, { name });
+    return { cleared: answer.cleared, limit: answer.limit ? toRateLimitInfo(answer.limit) : null };
+  }
+
+  /** The rate limits, by name. */
+  async listRateLimits(): Promise<RateLimitInfo[]> {
+    return (await this.call(this.gateway.listRateLimits, {})).limits.map(toRateLimitInfo);
   }
 
   /**

@@ -6,6 +6,7 @@ export type { TaskContext, TaskHandler, HandlerMap } from "./worker/handler.js";
 export type { ClientTlsOptions, Pem } from "./transport/tls.js";
 export type { SchedulerAddressList } from "./transport/scheduler-addresses.js";
 export { TaskFailure } from "./errors/task-failure.js";
+export { RateLimitedError, maxRateLimitedDelayMs } from "./errors/rate-limited.js";
 export { OrchestratorError } from "./errors/orchestrator-error.js";
 export { Code } from "./errors/code.js";
 export { taskStates, isTerminal } from "./protocol/states.js";
@@ -13,6 +14,7 @@ export type {
   TaskState, TaskUpdate, TaskInfo, TaskPage, WorkerSummary, PausedQueueInfo, PauseQueueResult, ResumeQueueResult, ConcurrencyLimitInfo,
   ClearConcurrencyLimitResult,
 } from "./types.js";
+export type { RateLimitInfo, RateLimitSpec, ClearRateLimitResult } from "./rate-limits.js";
 export {
   ScheduleClient, type ScheduleSpec, type ScheduleChanges, type ScheduleInfo, type ScheduleTaskSpec, type OverlapPolicy, type CatchUpPolicy,
 } from "./schedules.js";

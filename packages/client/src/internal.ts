@@ -9,6 +9,7 @@ export {
 export { Code, codeName, isCode } from "./errors/code.js";
 export { OrchestratorError } from "./errors/orchestrator-error.js";
 export { TaskFailure } from "./errors/task-failure.js";
+export { RateLimitedError, maxRateLimitedDelayMs } from "./errors/rate-limited.js";
 export { toServiceError } from "./errors/grpc.js";
 export * from "./transport/tls.js";
 export * from "./transport/grpc-call.js";

@@ -1,4 +1,5 @@
 import type { Logger } from "../logger.js";
+import type { RateLimitedError } from "../errors/rate-limited.js";
 
 /** What a handler receives for one attempt of one task. */
 export interface TaskContext {
@@ -13,11 +14,18 @@ export interface TaskContext {
   /** Reports progress, 0-100, with an optional message; recorded and streamed to subscribers. */
   progress(percent: number, message?: string): void;
   readonly log: Logger;
+  /**
+   * The error to throw when the handler's upstream asked it to slow down: `throw ctx.rateLimited(30_000)`.
+   * The task waits `retryAfterMs` (a positive number of ms, at most a day) without using up a retry,
+   * and no task of its name starts until then. Throws a TypeError for a wait that is not a positive number.
+   */
+  rateLimited(retryAfterMs: number, message?: string): RateLimitedError;
 }
 
 /**
  * Runs one attempt. The returned value is the task's result: bytes as they are, a string as UTF-8,
- * anything else as JSON. Throwing fails the attempt (TaskFailure.nonRetryable() ends the task).
+ * anything else as JSON. Throwing fails the attempt (TaskFailure.nonRetryable() ends the task),
+ * except throwing ctx.rateLimited(ms), which defers it.
  */
 export type TaskHandler = (context: TaskContext) => unknown;
 

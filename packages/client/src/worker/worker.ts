@@ -5,6 +5,7 @@ import {
 } from "../protocol/generated/orchestrator/v1/orchestrator.js";
 import { version } from "../protocol/index.js";
 import { TaskFailure } from "../errors/task-failure.js";
+import { RateLimitedError } from "../errors/rate-limited.js";
 import { Code, codeName, isCode } from "../errors/code.js";
 import { keyInterceptors } from "../transport/credentials.js";
 import { channelCredentials } from "../transport/tls.js";
@@ -147,7 +148,7 @@ export class Worker extends EventEmitter {
         const running = this.running.get(`${taskId}#${attempt}`);
         if (running) this.abort(running, AttemptOutcome.ATTEMPT_OUTCOME_CANCELLED, `cancelled: ${reason}`);
         // Not running here (already reported, or never arrived): say so, so the Scheduler frees the slot.
-        else this.queueResult({ taskId, attempt, outcome: AttemptOutcome.ATTEMPT_OUTCOME_CANCELLED, result: Buffer.alloc(0), error: `not running on this worker: ${reason}`, retryable: true });
+        else this.queueResult({ taskId, attempt, outcome: AttemptOutcome.ATTEMPT_OUTCOME_CANCELLED, result: Buffer.alloc(0), error: `not running on this worker: ${reason}`, retryable: true, retryAfterMs: 0 });
         return;
       }
       default:
@@ -200,17 +201,20 @@ export class Worker extends EventEmitter {
       taskId: assignment.taskId, name: assignment.name, attempt: assignment.attempt, maxRetries: assignment.maxRetries,
       payload: assignment.payload, signal: attempt.controller.signal, log,
       progress: (percent, message = "") => this.progress(attempt, percent, message),
+      rateLimited: (retryAfterMs, message) => new RateLimitedError(retryAfterMs, message),
     };
     log.debug("Task started");
     Promise.resolve()
       .then(() => handler(context))
       .then(
         (value) => this.finish(attempt, { outcome: AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED, result: encodeResult(value) }),
-        (error: unknown) => this.finish(attempt, {
-          outcome: AttemptOutcome.ATTEMPT_OUTCOME_FAILED,
-          error: error instanceof Error ? error.message : String(error),
-          retryable: TaskFailure.isRetryable(error),
-        }),
+        (error: unknown) => this.finish(attempt, RateLimitedError.is(error)
+          ? { outcome: AttemptOutcome.ATTEMPT_OUTCOME_RATE_LIMITED, error: error.message, retryable: true, retryAfterMs: error.retryAfterMs }
+          : {
+            outcome: AttemptOutcome.ATTEMPT_OUTCOME_FAILED,
+            error: error instanceof Error ? error.message : String(error),
+            retryable: TaskFailure.isRetryable(error),
+          }),
       )
       .catch((error: unknown) => this.finish(attempt, { outcome: AttemptOutcome.ATTEMPT_OUTCOME_FAILED, error: `the result could not be encoded: ${String(error)}`, retryable: false }));
   }
@@ -222,12 +226,12 @@ export class Worker extends EventEmitter {
     this.finish(attempt, { outcome, error: message, retryable: true });
   }
 
-  private finish(attempt: Attempt, result: Omit<TaskResult, "taskId" | "attempt" | "result" | "error" | "retryable"> & Partial<TaskResult>): void {
+  private finish(attempt: Attempt, result: Omit<TaskResult, "taskId" | "attempt" | "result" | "error" | "retryable" | "retryAfterMs"> & Partial<TaskResult>): void {
     if (attempt.done) return;
     attempt.done = true;
     clearTimeout(attempt.timer);
     this.running.delete(attempt.key);
-    this.queueResult({ taskId: attempt.assignment.taskId, attempt: attempt.assignment.attempt, result: Buffer.alloc(0), error: "", retryable: false, ...result });
+    this.queueResult({ taskId: attempt.assignment.taskId, attempt: attempt.assignment.attempt, result: Buffer.alloc(0), error: "", retryable: false, retryAfterMs: 0, ...result });
     this.logger.debug({ task_id: attempt.assignment.taskId, worker_id: this.workerId, outcome: AttemptOutcome[result.outcome] }, "Task attempt finished");
     this.emit("attempt-finished", attempt.assignment.taskId);
   }

@@ -7,6 +7,7 @@ import { clientCommands } from "./client-commands.js";
 import { healthCommand } from "./health-command.js";
 import { concurrencyCommand } from "./concurrency-commands.js";
 import { queueCommands } from "./queue-commands.js";
+import { rateLimitCommand } from "./rate-limit-commands.js";
 import { scheduleCommand } from "./schedule-commands.js";
 import { serviceCommands } from "./service-commands.js";
 
@@ -15,7 +16,9 @@ const program = new Command("orchestrator")
   .version(version)
   .showHelpAfterError();
 
-for (const command of [...serviceCommands(), ...clientCommands(), ...queueCommands(), concurrencyCommand(), scheduleCommand(), healthCommand()]) program.addCommand(command);
+for (const command of [...serviceCommands(), ...clientCommands(), ...queueCommands(), concurrencyCommand(), scheduleCommand(), rateLimitCommand(), healthCommand()]) {
+  program.addCommand(command);
+}
 
 try {
   await program.parseAsync(process.argv);

@@ -160,6 +160,10 @@ export class Gateway {
       updateSchedule: unary((request) => this.forward((s) => s.updateSchedule, request, true)),
       // A repeated delete would answer NOT_FOUND for a schedule the first one deleted.
       deleteSchedule: unary((request) => this.forward((s) => s.deleteSchedule, request, false)),
+      // Setting a limit twice ends as setting it once; clearing twice as clearing once (the answer's cleared may then differ).
+      setRateLimit: unary((request) => this.forward((s) => s.setRateLimit, request, true)),
+      clearRateLimit: unary((request) => this.forward((s) => s.clearRateLimit, request, true)),
+      listRateLimits: unary((request) => this.forward((s) => s.listRateLimits, request, true)),
       subscribeProgress: serverStream((request, call, signal) => this.relayProgress(request, call, signal)),
     };
   }

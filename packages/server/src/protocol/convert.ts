@@ -1,5 +1,8 @@
-import { CatchUpPolicy, OverlapPolicy, stateToProto, type ConcurrencyLimit as ConcurrencyLimitProto, type PausedQueue, type ProgressUpdate, type Schedule, type Task } from "orchestrator-ts-client/internal";
-import type { ConcurrencyLimit, PausedName, ScheduleRecord, TaskEvent, TaskRecord } from "../store/store.js";
+import {
+  CatchUpPolicy, OverlapPolicy, stateToProto, type ConcurrencyLimit as ConcurrencyLimitProto, type PausedQueue, type ProgressUpdate,
+  type RateLimit as RateLimitMessage, type Schedule, type Task,
+} from "orchestrator-ts-client/internal";
+import type { ConcurrencyLimit, PausedName, RateLimit, ScheduleRecord, TaskEvent, TaskRecord } from "../store/store.js";
 
 function bytes(value: Uint8Array | null): Buffer {
   if (!value) return Buffer.alloc(0);
@@ -50,6 +53,10 @@ export function pausedToProto(paused: PausedName): PausedQueue {
 
 export function concurrencyLimitToProto(limit: ConcurrencyLimit): ConcurrencyLimitProto {
   return { name: limit.name, maxRunning: limit.maxRunning, updatedAtMs: limit.updatedAt };
+}
+
+export function rateLimitToProto(limit: RateLimit): RateLimitMessage {
+  return { name: limit.name, maxStarts: limit.maxStarts, perMs: limit.perMs, perKey: limit.perKey, updatedAtMs: limit.updatedAt };
 }
 
 export function toBuffer(value: Uint8Array): Buffer {

@@ -3,7 +3,7 @@ import { status } from "@grpc/grpc-js";
 import type {
   SchedulerMessage, SchedulerServer, SubmitTaskRequest, SubmitTaskResponse, WorkerMessage,
 } from "orchestrator-ts-client/internal";
-import { concurrencyLimitToProto, pausedToProto, scheduleToProto, taskToProto } from "../protocol/convert.js";
+import { concurrencyLimitToProto, pausedToProto, rateLimitToProto, scheduleToProto, taskToProto } from "../protocol/convert.js";
 import { stateToProto } from "orchestrator-ts-client/internal";
 import { version } from "orchestrator-ts-client/internal";
 import { toServiceError } from "orchestrator-ts-client/internal";
@@ -79,6 +79,12 @@ export function schedulerGrpcService(scheduler: Scheduler, logger: Logger): Sche
       await scheduler.schedules.delete(request.schedule);
       return {};
     }),
+    setRateLimit: unary(async (request) => ({ limit: rateLimitToProto(await scheduler.setRateLimit(request.name, request.maxStarts, request.perMs, request.perKey)) })),
+    clearRateLimit: unary(async (request) => {
+      const cleared = await scheduler.clearRateLimit(request.name);
+      return { cleared: cleared !== null, limit: cleared ? rateLimitToProto(cleared) : undefined };
+    }),
+    listRateLimits: unary(async () => ({ limits: (await scheduler.listRateLimits()).map(rateLimitToProto) })),
     watch: (call) => serveWatchStream(call, scheduler, logger),
     connect: (call) => handleWorkerStream(scheduler, call, logger),
   };

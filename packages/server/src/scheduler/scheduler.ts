@@ -6,8 +6,11 @@ import { AttemptOutcome } from "orchestrator-ts-client/internal";
 import type {
   ListTasksRequest, SubmitTaskRequest, TaskProgress, TaskResult, WorkerInfo, WorkerMessage,
 } from "orchestrator-ts-client/internal";
-import type { AttemptFailure, AttemptRef, CancelOutcome, ConcurrencyLimit, LeaseRenewal, PausedName, PauseOutcome, RetryBackoff, NewTask, TaskEvent, TaskPage, TaskRecord, TaskStore } from "../store/store.js";
-import { isTerminal } from "../store/store.js";
+import type {
+  AttemptFailure, AttemptRef, CancelOutcome, ConcurrencyLimit, LeaseRenewal, PausedName, PauseOutcome, RateLimit, RetryBackoff, NewTask, TaskEvent,
+  TaskPage, TaskRecord, TaskStore,
+} from "../store/store.js";
+import { isTerminal, maxRateLimitedDelayMs } from "../store/store.js";
 import { Dispatcher } from "./dispatcher.js";
 import { EventHub } from "./event-hub.js";
 import { FailureLog } from "./failure-log.js";
@@ -15,7 +18,10 @@ import { limits } from "./limits.js";
 import type { CompiledSchedulerOptions } from "./options.js";
 import { Maintenance } from "./maintenance.js";
 import { Schedules } from "./schedules.js";
-import { validateBatch, validateListFilter, validateMaxRunning, validatePauseReason, validateReason, validateSubmit, validateTaskId, validateTaskName } from "./validation.js";
+import {
+  validateBatch, validateListFilter, validateMaxRunning, validatePauseReason, validateRateLimit, validateReason, validateSubmit, validateTaskId,
+  validateTaskName,
+} from "./validation.js";
 import { attemptKey, WorkerRegistry, WorkerSession, type WorkerChannel } from "./worker-registry.js";
 
 export type SchedulerState = "created" | "running" | "stopping" | "stopped";
@@ -247,6 +253,30 @@ export class Scheduler {
   }
 
   /**
+   * Sets a task name's rate limit: the store counts the name's starts per window across every
+   * Scheduler on it, and its signal lets tasks a lower limit held back start at once.
+   */
+  async setRateLimit(name: string, maxStarts: number, perMs: number, perKey = false): Promise<RateLimit> {
+    this.assertRunning();
+    const valid = validateRateLimit(name, maxStarts, perMs);
+    const limit = await this.store.setRateLimit(valid.name, valid.maxStarts, valid.perMs, this.clock.now(), perKey);
+    this.logger.info({ name: limit.name, max_starts: limit.maxStarts, per_ms: limit.perMs, per_key: limit.perKey }, "Rate limit set");
+    return limit;
+  }
+
+  /** Removes a task name's rate limit; null when it had none. */
+  async clearRateLimit(name: string): Promise<RateLimit | null> {
+    this.assertRunning();
+    const cleared = await this.store.clearRateLimit(validateTaskName(name));
+    if (cleared) this.logger.info({ name, max_starts: cleared.maxStarts, per_ms: cleared.perMs }, "Rate limit cleared");
+    return cleared;
+  }
+
+  listRateLimits(): Promise<RateLimit[]> {
+    return this.store.listRateLimits();
+  }
+
+  /**
    * Streams the task's events after `afterSequence`: first those recorded, then live ones, ending
    * after the terminal one (or when `signal` aborts). A slow reader is waited for, never buffered
    * for without bound: past `maxBufferedEvents` live events are dropped and read back from the store.
@@ -398,10 +428,31 @@ export class Scheduler {
       event = result.result.byteLength > limits.resultMaxBytes
         ? await this.failAttempt(ref, { error: `the result is ${result.result.byteLength} bytes; the limit is ${limits.resultMaxBytes}`, retryable: false })
         : this.recorded(await this.store.complete(ref, result.result, this.clock.now()));
+    } else if (result.outcome === AttemptOutcome.ATTEMPT_OUTCOME_RATE_LIMITED) {
+      event = await this.deferRateLimited(session, ref, result);
     } else {
       event = await this.failAttempt(ref, describeFailure(result));
     }
     if (!event) this.logger.warn({ task_id: ref.taskId, attempt: ref.attempt, worker_id: session.workerId }, "Rejected the result of an attempt that is no longer current");
+  }
+
+  /**
+   * The handler's upstream asked it to slow down: the task waits retry_after_ms without using a
+   * retry, and its name is held back as long (on every Scheduler). Its `retrying` event reaches
+   * committed() like a failure's, which arms the due timer for it.
+   */
+  private async deferRateLimited(session: WorkerSession, ref: AttemptRef, result: TaskResult): Promise<TaskEvent | null> {
+    // A worker is trusted: a wait out of range is clamped, not refused (refusing would fail its stream).
+    const delayMs = Math.min(maxRateLimitedDelayMs, Math.max(1, result.retryAfterMs));
+    const message = `attempt ${ref.attempt} rate limited by its upstream; next attempt in ${(delayMs / 1000).toFixed(1)}s`;
+    const event = await this.store.deferRateLimited(ref, delayMs, message, this.clock.now());
+    if (event) {
+      this.logger.info({
+        task_id: ref.taskId, attempt: ref.attempt, worker_id: session.workerId, retry_after_ms: delayMs, reason: result.error || undefined,
+        next_attempt_at: new Date(event.nextAttemptAt ?? 0).toISOString(),
+      }, "Task attempt rate limited by its upstream; deferred");
+    }
+    return event;
   }
 
   private async failAttempt(ref: AttemptRef, failure: AttemptFailure): Promise<TaskEvent | null> {

@@ -4,7 +4,9 @@ import { TaskState as ProtoTaskState } from "orchestrator-ts-client/internal";
 import { toBuffer } from "../protocol/convert.js";
 import { stateFromProto } from "orchestrator-ts-client/internal";
 import { OrchestratorError } from "orchestrator-ts-client/internal";
-import { maxConcurrencyKeyBytes, maxConcurrencyLimit, type NewTask, type TaskFilter } from "../store/store.js";
+import {
+  maxConcurrencyKeyBytes, maxConcurrencyLimit, maxRateLimitStarts, maxRateLimitWindowMs, minRateLimitWindowMs, type NewTask, type TaskFilter,
+} from "../store/store.js";
 import { limits } from "./limits.js";
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -135,4 +137,13 @@ export function validateReason(reason: string): string {
 export function validatePauseReason(reason: string): string {
   if (reason.length > limits.reasonMaxLength) throw OrchestratorError.invalidArgument(`reason is ${reason.length} characters long; the limit is ${limits.reasonMaxLength}`);
   return reason;
+}
+
+/** SetRateLimit: the name follows the task-name rules; max_starts and per_ms stay within what the store accepts. */
+export function validateRateLimit(name: string, maxStarts: number, perMs: number): { name: string; maxStarts: number; perMs: number } {
+  return {
+    name: validateTaskName(name),
+    maxStarts: inRange("max_starts", maxStarts, { min: 1, max: maxRateLimitStarts }, 0, " starts per window"),
+    perMs: inRange("per_ms", perMs, { min: minRateLimitWindowMs, max: maxRateLimitWindowMs }, 0, " ms (a second to a day)"),
+  };
 }

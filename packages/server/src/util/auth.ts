@@ -32,6 +32,7 @@ export const accessPolicy: Readonly<Record<string, Readonly<Record<string, Acces
     PauseQueue: gatewayTasks, ResumeQueue: gatewayTasks, ListPausedQueues: gatewayTasks,
     SetConcurrencyLimit: gatewayTasks, ClearConcurrencyLimit: gatewayTasks, ListConcurrencyLimits: gatewayTasks,
     CreateSchedule: gatewayTasks, GetSchedule: gatewayTasks, ListSchedules: gatewayTasks, UpdateSchedule: gatewayTasks, DeleteSchedule: gatewayTasks,
+    SetRateLimit: gatewayTasks, ClearRateLimit: gatewayTasks, ListRateLimits: gatewayTasks,
   },
   "orchestrator.v1.Scheduler": {
     HealthCheck: "open",
@@ -41,6 +42,7 @@ export const accessPolicy: Readonly<Record<string, Readonly<Record<string, Acces
     SetConcurrencyLimit: schedulerTasks, ClearConcurrencyLimit: schedulerTasks, ListConcurrencyLimits: schedulerTasks,
     CreateSchedule: schedulerTasks, GetSchedule: schedulerTasks, ListSchedules: schedulerTasks, UpdateSchedule: schedulerTasks,
     DeleteSchedule: schedulerTasks,
+    SetRateLimit: schedulerTasks, ClearRateLimit: schedulerTasks, ListRateLimits: schedulerTasks,
     Connect: ["worker"],
   },
   "orchestrator.v1.Worker": {

@@ -81,6 +81,8 @@ export enum AttemptOutcome {
   /** ATTEMPT_OUTCOME_CANCELLED - The handler stopped because the Scheduler cancelled the attempt. */
   ATTEMPT_OUTCOME_CANCELLED = 3,
   ATTEMPT_OUTCOME_TIMED_OUT = 4,
+  /** ATTEMPT_OUTCOME_RATE_LIMITED - The handler's upstream asked it to slow down (TaskResult.retry_after_ms): not a failure. */
+  ATTEMPT_OUTCOME_RATE_LIMITED = 5,
 }
 
 export interface HealthCheckRequest {
@@ -429,6 +431,62 @@ export interface ListConcurrencyLimitsResponse {
   limits: ConcurrencyLimit[];
 }
 
+/**
+ * A rate limit: at most max_starts attempts of the task name start per window of per_ms, counted
+ * across every Scheduler; windows are aligned to multiples of per_ms since the Unix epoch. Tasks
+ * over the limit wait, queued, for a later window; none is failed for it.
+ */
+export interface RateLimit {
+  /** The task name (1-128 characters of [A-Za-z0-9._:/-]). */
+  name: string;
+  /** Attempts that may start per window, 1-1,000,000. */
+  maxStarts: number;
+  /** The window in milliseconds, 1,000 (a second) to 86,400,000 (a day). */
+  perMs: number;
+  /** Unix milliseconds at which it was last set. */
+  updatedAtMs: number;
+  /**
+   * True: each concurrency key of the name has its own window (the name's unkeyed tasks share
+   * one); false: all of the name's tasks share one window.
+   */
+  perKey: boolean;
+}
+
+export interface SetRateLimitRequest {
+  /** The task name to limit. */
+  name: string;
+  /** Attempts that may start per window, 1-1,000,000. */
+  maxStarts: number;
+  /** The window in milliseconds, 1,000-86,400,000 (a second to a day). */
+  perMs: number;
+  /** Each concurrency key of the name gets the limit on its own window (see RateLimit.per_key). */
+  perKey: boolean;
+}
+
+export interface SetRateLimitResponse {
+  /** The limit as stored. */
+  limit: RateLimit | undefined;
+}
+
+export interface ClearRateLimitRequest {
+  name: string;
+}
+
+export interface ClearRateLimitResponse {
+  /** False when the name had no rate limit (nothing changed). */
+  cleared: boolean;
+  /** The limit this call removed; unset when cleared is false. */
+  limit: RateLimit | undefined;
+}
+
+export interface ListRateLimitsRequest {
+}
+
+export interface ListRateLimitsResponse {
+  /** By name. */
+  limits: RateLimit[];
+}
+
 /** The task a schedule submits at each tick: the fields of SubmitTaskRequest a schedule keeps. */
 export interface ScheduleTask {
   name: string;
@@ -632,6 +690,11 @@ export interface TaskResult {
   error: string;
   /** False when the handler declared the failure final (no further attempts). */
   retryable: boolean;
+  /**
+   * Outcome RATE_LIMITED: the handler's upstream asked to slow down; the task waits this long
+   * (clamped to 1-86,400,000) without using a retry, and its name is held back as long.
+   */
+  retryAfterMs: number;
 }
 
 export interface TaskResults {
@@ -3540,6 +3603,479 @@ export const ListConcurrencyLimitsResponse: MessageFns<ListConcurrencyLimitsResp
   },
 };
 
+function createBaseRateLimit(): RateLimit {
+  return { name: "", maxStarts: 0, perMs: 0, updatedAtMs: 0, perKey: false };
+}
+
+export const RateLimit: MessageFns<RateLimit> = {
+  encode(message: RateLimit, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.maxStarts !== 0) {
+      writer.uint32(16).int32(message.maxStarts);
+    }
+    if (message.perMs !== 0) {
+      writer.uint32(24).int64(message.perMs);
+    }
+    if (message.updatedAtMs !== 0) {
+      writer.uint32(32).int64(message.updatedAtMs);
+    }
+    if (message.perKey !== false) {
+      writer.uint32(40).bool(message.perKey);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RateLimit {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRateLimit();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.maxStarts = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.perMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.updatedAtMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.perKey = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<RateLimit>, I>>(base?: I): RateLimit {
+    return RateLimit.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RateLimit>, I>>(object: I): RateLimit {
+    const message = createBaseRateLimit();
+    message.name = object.name ?? "";
+    message.maxStarts = object.maxStarts ?? 0;
+    message.perMs = object.perMs ?? 0;
+    message.updatedAtMs = object.updatedAtMs ?? 0;
+    message.perKey = object.perKey ?? false;
+    return message;
+  },
+};
+
+function createBaseSetRateLimitRequest(): SetRateLimitRequest {
+  return { name: "", maxStarts: 0, perMs: 0, perKey: false };
+}
+
+export const SetRateLimitRequest: MessageFns<SetRateLimitRequest> = {
+  encode(message: SetRateLimitRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.maxStarts !== 0) {
+      writer.uint32(16).int32(message.maxStarts);
+    }
+    if (message.perMs !== 0) {
+      writer.uint32(24).int64(message.perMs);
+    }
+    if (message.perKey !== false) {
+      writer.uint32(32).bool(message.perKey);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetRateLimitRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetRateLimitRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.maxStarts = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.perMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.perKey = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<SetRateLimitRequest>, I>>(base?: I): SetRateLimitRequest {
+    return SetRateLimitRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetRateLimitRequest>, I>>(object: I): SetRateLimitRequest {
+    const message = createBaseSetRateLimitRequest();
+    message.name = object.name ?? "";
+    message.maxStarts = object.maxStarts ?? 0;
+    message.perMs = object.perMs ?? 0;
+    message.perKey = object.perKey ?? false;
+    return message;
+  },
+};
+
+function createBaseSetRateLimitResponse(): SetRateLimitResponse {
+  return { limit: undefined };
+}
+
+export const SetRateLimitResponse: MessageFns<SetRateLimitResponse> = {
+  encode(message: SetRateLimitResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.limit !== undefined) {
+      RateLimit.encode(message.limit, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetRateLimitResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetRateLimitResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.limit = RateLimit.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<SetRateLimitResponse>, I>>(base?: I): SetRateLimitResponse {
+    return SetRateLimitResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetRateLimitResponse>, I>>(object: I): SetRateLimitResponse {
+    const message = createBaseSetRateLimitResponse();
+    message.limit = (object.limit !== undefined && object.limit !== null)
+      ? RateLimit.fromPartial(object.limit)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseClearRateLimitRequest(): ClearRateLimitRequest {
+  return { name: "" };
+}
+
+export const ClearRateLimitRequest: MessageFns<ClearRateLimitRequest> = {
+  encode(message: ClearRateLimitRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ClearRateLimitRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseClearRateLimitRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ClearRateLimitRequest>, I>>(base?: I): ClearRateLimitRequest {
+    return ClearRateLimitRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ClearRateLimitRequest>, I>>(object: I): ClearRateLimitRequest {
+    const message = createBaseClearRateLimitRequest();
+    message.name = object.name ?? "";
+    return message;
+  },
+};
+
+function createBaseClearRateLimitResponse(): ClearRateLimitResponse {
+  return { cleared: false, limit: undefined };
+}
+
+export const ClearRateLimitResponse: MessageFns<ClearRateLimitResponse> = {
+  encode(message: ClearRateLimitResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cleared !== false) {
+      writer.uint32(8).bool(message.cleared);
+    }
+    if (message.limit !== undefined) {
+      RateLimit.encode(message.limit, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ClearRateLimitResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseClearRateLimitResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.cleared = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.limit = RateLimit.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ClearRateLimitResponse>, I>>(base?: I): ClearRateLimitResponse {
+    return ClearRateLimitResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ClearRateLimitResponse>, I>>(object: I): ClearRateLimitResponse {
+    const message = createBaseClearRateLimitResponse();
+    message.cleared = object.cleared ?? false;
+    message.limit = (object.limit !== undefined && object.limit !== null)
+      ? RateLimit.fromPartial(object.limit)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListRateLimitsRequest(): ListRateLimitsRequest {
+  return {};
+}
+
+export const ListRateLimitsRequest: MessageFns<ListRateLimitsRequest> = {
+  encode(_: ListRateLimitsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListRateLimitsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListRateLimitsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ListRateLimitsRequest>, I>>(base?: I): ListRateLimitsRequest {
+    return ListRateLimitsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListRateLimitsRequest>, I>>(_: I): ListRateLimitsRequest {
+    const message = createBaseListRateLimitsRequest();
+    return message;
+  },
+};
+
+function createBaseListRateLimitsResponse(): ListRateLimitsResponse {
+  return { limits: [] };
+}
+
+export const ListRateLimitsResponse: MessageFns<ListRateLimitsResponse> = {
+  encode(message: ListRateLimitsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.limits) {
+      RateLimit.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListRateLimitsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListRateLimitsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.limits.push(RateLimit.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ListRateLimitsResponse>, I>>(base?: I): ListRateLimitsResponse {
+    return ListRateLimitsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListRateLimitsResponse>, I>>(object: I): ListRateLimitsResponse {
+    const message = createBaseListRateLimitsResponse();
+    message.limits = object.limits?.map((e) => RateLimit.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 function createBaseScheduleTask(): ScheduleTask {
   return {
     name: "",
@@ -5450,7 +5986,7 @@ export const TaskProgress: MessageFns<TaskProgress> = {
 };
 
 function createBaseTaskResult(): TaskResult {
-  return { taskId: "", attempt: 0, outcome: 0, result: Buffer.alloc(0), error: "", retryable: false };
+  return { taskId: "", attempt: 0, outcome: 0, result: Buffer.alloc(0), error: "", retryable: false, retryAfterMs: 0 };
 }
 
 export const TaskResult: MessageFns<TaskResult> = {
@@ -5472,6 +6008,9 @@ export const TaskResult: MessageFns<TaskResult> = {
     }
     if (message.retryable !== false) {
       writer.uint32(48).bool(message.retryable);
+    }
+    if (message.retryAfterMs !== 0) {
+      writer.uint32(56).int32(message.retryAfterMs);
     }
     return writer;
   },
@@ -5537,6 +6076,14 @@ export const TaskResult: MessageFns<TaskResult> = {
             message.retryable = reader.bool();
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.retryAfterMs = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5560,6 +6107,7 @@ export const TaskResult: MessageFns<TaskResult> = {
     message.result = object.result ?? Buffer.alloc(0);
     message.error = object.error ?? "";
     message.retryable = object.retryable ?? false;
+    message.retryAfterMs = object.retryAfterMs ?? 0;
     return message;
   },
 };
@@ -6543,6 +7091,46 @@ export const GatewayService = {
       Buffer.from(DeleteScheduleResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DeleteScheduleResponse => DeleteScheduleResponse.decode(value),
   },
+  /**
+   * Sets the name's rate limit (on every Scheduler), replacing any; starts already counted in the
+   * current window still count. Setting the same limit twice ends as setting it once.
+   */
+  setRateLimit: {
+    path: "/orchestrator.v1.Gateway/SetRateLimit" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetRateLimitRequest): Buffer => Buffer.from(SetRateLimitRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetRateLimitRequest => SetRateLimitRequest.decode(value),
+    responseSerialize: (value: SetRateLimitResponse): Buffer =>
+      Buffer.from(SetRateLimitResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetRateLimitResponse => SetRateLimitResponse.decode(value),
+  },
+  /**
+   * Removes the name's rate limit: its waiting tasks start as fast as workers take them. Clearing
+   * a name without one changes nothing.
+   */
+  clearRateLimit: {
+    path: "/orchestrator.v1.Gateway/ClearRateLimit" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ClearRateLimitRequest): Buffer =>
+      Buffer.from(ClearRateLimitRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ClearRateLimitRequest => ClearRateLimitRequest.decode(value),
+    responseSerialize: (value: ClearRateLimitResponse): Buffer =>
+      Buffer.from(ClearRateLimitResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ClearRateLimitResponse => ClearRateLimitResponse.decode(value),
+  },
+  listRateLimits: {
+    path: "/orchestrator.v1.Gateway/ListRateLimits" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListRateLimitsRequest): Buffer =>
+      Buffer.from(ListRateLimitsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListRateLimitsRequest => ListRateLimitsRequest.decode(value),
+    responseSerialize: (value: ListRateLimitsResponse): Buffer =>
+      Buffer.from(ListRateLimitsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListRateLimitsResponse => ListRateLimitsResponse.decode(value),
+  },
 } as const;
 
 export interface GatewayServer extends UntypedServiceImplementation {
@@ -6585,6 +7173,17 @@ export interface GatewayServer extends UntypedServiceImplementation {
   listSchedules: handleUnaryCall<ListSchedulesRequest, ListSchedulesResponse>;
   updateSchedule: handleUnaryCall<UpdateScheduleRequest, UpdateScheduleResponse>;
   deleteSchedule: handleUnaryCall<DeleteScheduleRequest, DeleteScheduleResponse>;
+  /**
+   * Sets the name's rate limit (on every Scheduler), replacing any; starts already counted in the
+   * current window still count. Setting the same limit twice ends as setting it once.
+   */
+  setRateLimit: handleUnaryCall<SetRateLimitRequest, SetRateLimitResponse>;
+  /**
+   * Removes the name's rate limit: its waiting tasks start as fast as workers take them. Clearing
+   * a name without one changes nothing.
+   */
+  clearRateLimit: handleUnaryCall<ClearRateLimitRequest, ClearRateLimitResponse>;
+  listRateLimits: handleUnaryCall<ListRateLimitsRequest, ListRateLimitsResponse>;
 }
 
 export interface GatewayClient extends Client {
@@ -6892,6 +7491,59 @@ export interface GatewayClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DeleteScheduleResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Sets the name's rate limit (on every Scheduler), replacing any; starts already counted in the
+   * current window still count. Setting the same limit twice ends as setting it once.
+   */
+  setRateLimit(
+    request: SetRateLimitRequest,
+    callback: (error: ServiceError | null, response: SetRateLimitResponse) => void,
+  ): ClientUnaryCall;
+  setRateLimit(
+    request: SetRateLimitRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetRateLimitResponse) => void,
+  ): ClientUnaryCall;
+  setRateLimit(
+    request: SetRateLimitRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetRateLimitResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Removes the name's rate limit: its waiting tasks start as fast as workers take them. Clearing
+   * a name without one changes nothing.
+   */
+  clearRateLimit(
+    request: ClearRateLimitRequest,
+    callback: (error: ServiceError | null, response: ClearRateLimitResponse) => void,
+  ): ClientUnaryCall;
+  clearRateLimit(
+    request: ClearRateLimitRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ClearRateLimitResponse) => void,
+  ): ClientUnaryCall;
+  clearRateLimit(
+    request: ClearRateLimitRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ClearRateLimitResponse) => void,
+  ): ClientUnaryCall;
+  listRateLimits(
+    request: ListRateLimitsRequest,
+    callback: (error: ServiceError | null, response: ListRateLimitsResponse) => void,
+  ): ClientUnaryCall;
+  listRateLimits(
+    request: ListRateLimitsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListRateLimitsResponse) => void,
+  ): ClientUnaryCall;
+  listRateLimits(
+    request: ListRateLimitsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListRateLimitsResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const GatewayClient = makeGenericClientConstructor(GatewayService, "orchestrator.v1.Gateway") as unknown as {
@@ -7108,6 +7760,38 @@ export const SchedulerService = {
       Buffer.from(DeleteScheduleResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DeleteScheduleResponse => DeleteScheduleResponse.decode(value),
   },
+  setRateLimit: {
+    path: "/orchestrator.v1.Scheduler/SetRateLimit" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetRateLimitRequest): Buffer => Buffer.from(SetRateLimitRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetRateLimitRequest => SetRateLimitRequest.decode(value),
+    responseSerialize: (value: SetRateLimitResponse): Buffer =>
+      Buffer.from(SetRateLimitResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetRateLimitResponse => SetRateLimitResponse.decode(value),
+  },
+  clearRateLimit: {
+    path: "/orchestrator.v1.Scheduler/ClearRateLimit" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ClearRateLimitRequest): Buffer =>
+      Buffer.from(ClearRateLimitRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ClearRateLimitRequest => ClearRateLimitRequest.decode(value),
+    responseSerialize: (value: ClearRateLimitResponse): Buffer =>
+      Buffer.from(ClearRateLimitResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ClearRateLimitResponse => ClearRateLimitResponse.decode(value),
+  },
+  listRateLimits: {
+    path: "/orchestrator.v1.Scheduler/ListRateLimits" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListRateLimitsRequest): Buffer =>
+      Buffer.from(ListRateLimitsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListRateLimitsRequest => ListRateLimitsRequest.decode(value),
+    responseSerialize: (value: ListRateLimitsResponse): Buffer =>
+      Buffer.from(ListRateLimitsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListRateLimitsResponse => ListRateLimitsResponse.decode(value),
+  },
   /**
    * One stream per worker process: it carries registration, assignments, progress, results and
    * heartbeats, so a worker is alive exactly as long as the stream that carries its work.
@@ -7154,6 +7838,9 @@ export interface SchedulerServer extends UntypedServiceImplementation {
   listSchedules: handleUnaryCall<ListSchedulesRequest, ListSchedulesResponse>;
   updateSchedule: handleUnaryCall<UpdateScheduleRequest, UpdateScheduleResponse>;
   deleteSchedule: handleUnaryCall<DeleteScheduleRequest, DeleteScheduleResponse>;
+  setRateLimit: handleUnaryCall<SetRateLimitRequest, SetRateLimitResponse>;
+  clearRateLimit: handleUnaryCall<ClearRateLimitRequest, ClearRateLimitResponse>;
+  listRateLimits: handleUnaryCall<ListRateLimitsRequest, ListRateLimitsResponse>;
   /**
    * One stream per worker process: it carries registration, assignments, progress, results and
    * heartbeats, so a worker is alive exactly as long as the stream that carries its work.
@@ -7450,6 +8137,51 @@ export interface SchedulerClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DeleteScheduleResponse) => void,
+  ): ClientUnaryCall;
+  setRateLimit(
+    request: SetRateLimitRequest,
+    callback: (error: ServiceError | null, response: SetRateLimitResponse) => void,
+  ): ClientUnaryCall;
+  setRateLimit(
+    request: SetRateLimitRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetRateLimitResponse) => void,
+  ): ClientUnaryCall;
+  setRateLimit(
+    request: SetRateLimitRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetRateLimitResponse) => void,
+  ): ClientUnaryCall;
+  clearRateLimit(
+    request: ClearRateLimitRequest,
+    callback: (error: ServiceError | null, response: ClearRateLimitResponse) => void,
+  ): ClientUnaryCall;
+  clearRateLimit(
+    request: ClearRateLimitRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ClearRateLimitResponse) => void,
+  ): ClientUnaryCall;
+  clearRateLimit(
+    request: ClearRateLimitRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ClearRateLimitResponse) => void,
+  ): ClientUnaryCall;
+  listRateLimits(
+    request: ListRateLimitsRequest,
+    callback: (error: ServiceError | null, response: ListRateLimitsResponse) => void,
+  ): ClientUnaryCall;
+  listRateLimits(
+    request: ListRateLimitsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListRateLimitsResponse) => void,
+  ): ClientUnaryCall;
+  listRateLimits(
+    request: ListRateLimitsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListRateLimitsResponse) => void,
   ): ClientUnaryCall;
   /**
    * One stream per worker process: it carries registration, assignments, progress, results and
