@@ -60,21 +60,21 @@ describe.each(storeBackends)("rate limits (%s store)", (store) => {
     // The README's commands, as written there.
     const set = await runCli(["rate-limit", "set", "send-email", "--max", "100", "--per", "60s", ...gateway]);
     expect(set, set.stderr).toMatchObject({ code: 0, stdout: "rate limit of send-email: at most 100 starts per 1m; tasks over it wait, queued\n" });
-    const json = await runCli(["rate-limit", "set", "cli-other", "--max", "1", "--per", "1500", "--json", ...gateway]);
+    const json = await runCli(["rate-limit", "set", "cli-other", "--max", "1", "--per", "1500", "--per-key", "--json", ...gateway]);
     expect(json.code, json.stderr).toBe(0);
     const view = JSON.parse(json.stdout) as Record<string, unknown>;
-    expect(view).toMatchObject({ name: "cli-other", max_starts: 1, per_ms: 1_500 });
+    expect(view).toMatchObject({ name: "cli-other", max_starts: 1, per_ms: 1_500, per_key: true });
     expect(Date.parse(String(view.updated_at))).toBeGreaterThan(0);
 
     const listed = await runCli(["rate-limit", "list", ...gateway]);
     expect(listed.code, listed.stderr).toBe(0);
     const [header = "", ...rows] = listed.stdout.trimEnd().split("\n");
-    expect(header).toMatch(/^NAME\s+MAX STARTS\s+PER\s+UPDATED AT$/);
-    expect(rows.map((row) => row.split(/\s+/).slice(0, 3))).toEqual([["cli-other", "1", "1500ms"], ["send-email", "100", "1m"]]);
+    expect(header).toMatch(/^NAME\s+MAX STARTS\s+PER\s+WINDOW OF\s+UPDATED AT$/);
+    expect(rows.map((row) => row.split(/\s+/).slice(0, 4))).toEqual([["cli-other", "1", "1500ms", "key"], ["send-email", "100", "1m", "name"]]);
     const listedJson = JSON.parse((await runCli(["rate-limit", "list", "--json", ...gateway])).stdout) as Array<Record<string, unknown>>;
-    expect(listedJson.map(({ name, max_starts, per_ms }) => ({ name, max_starts, per_ms }))).toEqual([
-      { name: "cli-other", max_starts: 1, per_ms: 1_500 },
-      { name: "send-email", max_starts: 100, per_ms: 60_000 },
+    expect(listedJson.map(({ name, max_starts, per_ms, per_key }) => ({ name, max_starts, per_ms, per_key }))).toEqual([
+      { name: "cli-other", max_starts: 1, per_ms: 1_500, per_key: true },
+      { name: "send-email", max_starts: 100, per_ms: 60_000, per_key: false },
     ]);
     expect(listedJson[0]?.updated_at).toBe(view.updated_at);
 
@@ -82,7 +82,7 @@ describe.each(storeBackends)("rate limits (%s store)", (store) => {
     expect(cleared, cleared.stderr).toMatchObject({ code: 0, stdout: "cleared the rate limit of send-email (was at most 100 starts per 1m)\n" });
     const again = await runCli(["rate-limit", "clear", "send-email", ...gateway]);
     expect(again).toMatchObject({ code: 0, stdout: "send-email had no rate limit: nothing to clear\n" });
-    expect(JSON.parse((await runCli(["rate-limit", "clear", "cli-other", "--json", ...gateway])).stdout)).toEqual({ name: "cli-other", cleared: true, max_starts: 1, per_ms: 1_500 });
+    expect(JSON.parse((await runCli(["rate-limit", "clear", "cli-other", "--json", ...gateway])).stdout)).toEqual({ name: "cli-other", cleared: true, max_starts: 1, per_ms: 1_500, per_key: true });
     expect(JSON.parse((await runCli(["rate-limit", "list", "--json", ...gateway])).stdout)).toEqual([]);
 
     const badMax = await runCli(["rate-limit", "set", "cli-limited", "--max", "0", "--per", "1s", ...gateway]);

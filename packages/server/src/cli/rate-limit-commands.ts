@@ -46,7 +46,7 @@ export function rateLimitCommand(): Command {
     .action(async (name: string, options: { json?: boolean }, command: Command) => {
       await withClient(command, async (client) => {
         const { cleared, limit } = await client.clearRateLimit(name);
-        if (options.json) printJson({ name, cleared, ...(limit ? { max_starts: limit.maxStarts, per_ms: limit.perMs } : {}) });
+        if (options.json) printJson({ name, cleared, ...(limit ? { max_starts: limit.maxStarts, per_ms: limit.perMs, per_key: limit.perKey } : {}) });
         else if (limit) process.stdout.write(`cleared the rate limit of ${name} (was ${describeLimit(limit)})\n`);
         else process.stdout.write(`${name} had no rate limit: nothing to clear\n`);
       });
