@@ -46,7 +46,8 @@ async function sustainedLoad(store: StoreBackend, cluster: Cluster): Promise<Win
   const times = await startTimes(client);
   expect(times, `${store}: every task has a start time`).toHaveLength(taskCount);
   const perWindow = new Map<number, number>();
-  for (const at of times) perWindow.set(Math.floor(at / windowMs), (perWindow.get(Math.floor(at / windowMs)) ?? 0) + 1);
+  const windowOf = (at: number): number => Math.floor(at / windowMs);
+  for (const at of times) perWindow.set(windowOf(at), (perWindow.get(windowOf(at)) ?? 0) + 1);
   return { counts: [...perWindow.entries()].sort(([a], [b]) => a - b) };
 }
 

@@ -49,6 +49,18 @@ export function describeRateLimitConformance(context: ConformanceContext): void 
       expect((await task("t7")).state).toBe("running");
     });
 
+    it("never counts in an earlier window than one already counted in: a claim whose clock is behind spends the same window", async () => {
+      const store = context.store();
+      await store.setRateLimit("resize", 3, 10_000, T0);
+      await store.enqueue(ids("t", 8).map((id) => newTask(id)), T0);
+      // A claim at T0 + 10.5 s counts 2 in the window [T0 + 10 s, T0 + 20 s); another Scheduler's
+      // clock, 1 s behind, must not find the window before it empty.
+      expect(await claimIds(2, T0 + 10_500)).toEqual(["t0", "t1"]);
+      expect(await claimIds(5, T0 + 9_500)).toEqual(["t2"]);
+      expect(await claimIds(5, T0 + 12_000)).toEqual([]);
+      expect(await claimIds(5, T0 + 20_500)).toEqual(["t3", "t4", "t5"]);
+    });
+
     it("limits keyed tasks too, and leaves other names alone", async () => {
       const store = context.store();
       await store.setRateLimit("resize", 2, 10_000, T0);

@@ -32,7 +32,13 @@ export function rateBudget(row: RateGateRow | null, now: number): RateBudget {
   if (!row || row.maxStarts === null || row.perMs === null) {
     return { allowed: Infinity, windowStart: 0, used: 0, opensAt: null, counted: false };
   }
-  const windowStart = now - (now % row.perMs);
+  const current = now - (now % row.perMs);
+  // Windows never go back: a window already counted ahead of this claim's clock (another
+  // Scheduler's, or this one's before its skew was measured again) is the one this claim counts in,
+  // else a start a moment "earlier" would open a fresh, empty window and the limit could be spent
+  // twice around an edge. (A window of an earlier per_ms is not aligned to this one: not taken.)
+  const ahead = row.windowStart > current && row.windowStart % row.perMs === 0;
+  const windowStart = ahead ? row.windowStart : current;
   const used = row.windowStart === windowStart ? row.used : 0;
   return { allowed: Math.max(0, row.maxStarts - used), windowStart, used, opensAt: windowStart + row.perMs, counted: true };
 }

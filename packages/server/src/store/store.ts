@@ -59,7 +59,8 @@ export const maxRateLimitedDelayMs = 24 * 3600 * 1000;
 
 /**
  * At most `maxStarts` attempts of the task name start per window of `perMs` (windows aligned to
- * multiples of perMs since the epoch, on the store's clock), counted across every Scheduler. A
+ * multiples of perMs since the epoch, on the Schedulers' clocks; a window already counted in is never
+ * gone back to), counted across every Scheduler. A
  * task over the limit waits, queued, for the next window; it is not failed.
  */
 export interface RateLimit {

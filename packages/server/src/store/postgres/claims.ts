@@ -29,7 +29,7 @@ export async function claimKeyed(
     // The slots spread as evenly as they go, the earlier keys getting the remainder; with a per-key
     // rate limit, no key gets more than its window has left (the rows are locked: no other claim
     // spends it meanwhile).
-    const windows = keys.map((key) => (rate ? keyBudget(rate, Number(key.rate_window_start), Number(key.rate_used), at) : null));
+    const windows = keys.map((key) => (rate ? keyBudget(rate, Number(key.rate_window_start), Number(key.rate_used), now) : null));
     const shares = keys.map((_, index) => {
       const share = Math.floor(asked / keys.length) + (index < asked % keys.length ? 1 : 0);
       const window = windows[index];

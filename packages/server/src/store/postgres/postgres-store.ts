@@ -442,7 +442,8 @@ export class PostgresStore implements TaskStore {
       return;
     }
     const { rows: [gateRow] } = await tx.query(nameGateSql, [name]);
-    const gate = new NameGate(toRateGate(gateRow), at);
+    // Windows are on the Schedulers' clocks, as start times are reported (see rate-gate.ts).
+    const gate = new NameGate(toRateGate(gateRow, tx.skewMs), now);
     const before = claimed.length;
     const keyedCap = gate.keyedCap(left);
     const keyHeldUntil = keyedCap > 0 && gateRow?.has_keys === true ? await claimKeyed(tx, workerId, name, keyedCap, now, terms, claimed, gate.keyRate) : null;
@@ -458,7 +459,7 @@ export class PostgresStore implements TaskStore {
     if (gate.budget.counted && counted > 0) await tx.query(countStartsSql, [name, gate.budget.windowStart, gate.budget.used + counted]);
     // A window, not the queue, ended this claim: look again when it opens.
     const wakeAt = earliest(gate.wakeAt(left, keyed, unkeyed), keyHeldUntil);
-    if (wakeAt !== null) this.laterWork.after(name, wakeAt - at);
+    if (wakeAt !== null) this.laterWork.after(name, wakeAt - now);
   }
 
   complete(ref: AttemptRef, result: Uint8Array, now: number): Promise<TaskEvent | null> {

@@ -75,15 +75,19 @@ export function toRateLimit(row: Row, skewMs: number): RateLimit {
   };
 }
 
-/** A name's gate row (its rate limit and throttle), null when it has none; times on the database's clock. */
-export function toRateGate(row: Row | undefined): RateGateRow | null {
+/**
+ * A name's gate row (its rate limit and throttle), null when it has none. Windows are counted on
+ * the Schedulers' clocks (window_start is stored as such); the throttle, a task time, is stored on
+ * the database's and moved to the caller's.
+ */
+export function toRateGate(row: Row | undefined, skewMs: number): RateGateRow | null {
   // The gate's outer join gives a row of NULLs for a name without one.
   if (!row || row.window_start === null || row.window_start === undefined) return null;
   return {
     maxStarts: row.max_starts === null || row.max_starts === undefined ? null : Number(row.max_starts),
     perMs: row.per_ms === null || row.per_ms === undefined ? null : Number(row.per_ms), perKey: row.per_key === true,
     windowStart: Number(row.window_start ?? 0), used: Number(row.used ?? 0),
-    throttledUntil: row.throttled_until === null || row.throttled_until === undefined ? null : Number(row.throttled_until),
+    throttledUntil: row.throttled_until === null || row.throttled_until === undefined ? null : Number(row.throttled_until) - skewMs,
   };
 }
 
