@@ -168,6 +168,38 @@ export function describeConcurrencyConformance(context: ConformanceContext): voi
       expect(await claimIds(10, T0 + 2)).toEqual(["a1"]);
     });
 
+    it("the end of a keyed attempt (success, failure, lease expiry, cancel, rate-limit deferral) signals work for its name; an unkeyed one's does not", async () => {
+      // The Scheduler's kick for a freed worker slot may claim before the attempt's end commits
+      // and find the key at its bound; this signal is what starts the key's next task then.
+      const store = context.store();
+      const ends = ["complete", "fail", "cancel", "defer", "expire"] as const;
+      await store.enqueue([newTask("plain", { name: "plain" }), ...ends.map((end) => keyed(end, "A", { name: `keyed-${end}` }))], T0);
+      const claimed = await claimIds(10, T0, ["plain", ...ends.map((end) => `keyed-${end}`)]);
+      expect(claimed.sort()).toEqual(["plain", ...ends].sort());
+      const recorder = new SignalRecorder(store);
+      try {
+        const hintsFor = (from: number, name: string): number => recorder.namedWork.slice(from).filter((names) => names.includes(name)).length;
+        const start = recorder.namedWork.length;
+        await store.complete({ taskId: "plain", attempt: 1 }, bytes("ok"), T0 + 1);
+        // Expiry comes last: it ends every attempt still running.
+        const steps: Record<(typeof ends)[number], () => Promise<unknown>> = {
+          complete: () => store.complete({ taskId: "complete", attempt: 1 }, bytes("ok"), T0 + 2),
+          fail: () => store.fail({ taskId: "fail", attempt: 1 }, { error: "no", retryable: false }, T0 + 2, noBackoff),
+          cancel: () => store.cancel("cancel", "not needed", T0 + 2),
+          defer: () => store.deferRateLimited({ taskId: "defer", attempt: 1 }, 1000, "upstream said slow down", T0 + 2),
+          expire: () => store.expireAttempts(T0 + terms.leaseMs + 1, noBackoff),
+        };
+        for (const end of ends) {
+          const before = recorder.namedWork.length;
+          await steps[end]();
+          await recorder.until(() => hintsFor(before, `keyed-${end}`) > 0, `work for keyed-${end} after its attempt's ${end}`);
+        }
+        expect(hintsFor(start, "plain")).toBe(0);
+      } finally {
+        recorder.stop();
+      }
+    });
+
     it("setting or clearing a bound signals work available for the name", async () => {
       const store = context.store();
       const recorder = new SignalRecorder(store);

@@ -297,6 +297,15 @@ export class SqliteStore implements TaskStore {
     return heldUntil;
   }
 
+  /**
+   * An attempt of a keyed task ended: a task of its key that waits for the slot may start now. The
+   * dispatcher's kick for the freed worker slot may have claimed before this commit (and found the
+   * key at its bound), so the commit itself signals work for the name, as an enqueue does.
+   */
+  private freedKeySlot(row: Row): void {
+    if (row.concurrency_key !== null && row.concurrency_key !== undefined) this.writes.log.workAvailable(String(row.name));
+  }
+
   private recordClaimed(workerId: string, rows: Row[], now: number, claimed: ClaimedAttempt[]): void {
     // RETURNING promises no order; hand tasks out in claim order.
     rows.sort((a, b) => Number(b.priority) - Number(a.priority) || Number(a.seq) - Number(b.seq));
@@ -317,6 +326,7 @@ export class SqliteStore implements TaskStore {
     return this.writes.run(() => {
       const row = this.sql(completeSql).get({ ...ref, result, now }) as Row | undefined;
       if (!row) return null;
+      this.freedKeySlot(row);
       return this.recordEvent({
         taskId: ref.taskId, sequence: Number(row.last_sequence), state: "succeeded", attempt: ref.attempt,
         percent: 100, message: "succeeded", timestamp: now, workerId: nullableString(row.worker_id), result,
@@ -331,6 +341,7 @@ export class SqliteStore implements TaskStore {
   private failNow(ref: AttemptRef, failure: AttemptFailure, now: number, backoff: RetryBackoff): TaskEvent | null {
     const current = this.sql(currentAttemptSql).get(ref) as Row | undefined;
     if (!current) return null;
+    this.freedKeySlot(current);
     const attempt = Number(current.attempt);
     // Attempts its upstream deferred (deferRateLimited) do not use up retries.
     const retriesLeft = attempt - Number(current.deferred_attempts ?? 0) <= Number(current.max_retries);
@@ -406,6 +417,7 @@ export class SqliteStore implements TaskStore {
       if (isTerminal(state)) return { state, cancelled: false, event: null, interrupted: null };
       const row = this.sql(cancelSql).get({ taskId, reason, now }) as Row;
       const workerId = nullableString(before.worker_id);
+      if (state === "running") this.freedKeySlot(before);
       const event = this.recordEvent({
         taskId, sequence: Number(row.last_sequence), state: "cancelled", attempt: Number(row.attempt),
         percent: Number(row.percent), message: "cancelled", timestamp: now, workerId, error: reason,
@@ -489,6 +501,7 @@ export class SqliteStore implements TaskStore {
       const row = this.sql(deferAttemptSql).get({ ...ref, nextAttemptAt }) as Row | undefined;
       if (!row) return null;
       this.sql(throttleNameSql).run({ name: String(row.name), until: nextAttemptAt, now });
+      this.freedKeySlot(row);
       return this.recordEvent({
         taskId: ref.taskId, sequence: Number(row.last_sequence), state: "retrying", attempt: ref.attempt, percent: Number(row.percent),
         message, timestamp: now, workerId: nullableString(row.worker_id), nextAttemptAt,

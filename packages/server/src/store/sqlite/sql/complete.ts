@@ -10,4 +10,4 @@ SET state = 'succeeded',
     deadline_at = NULL,
     last_sequence = last_sequence + 1
 WHERE id = :taskId AND attempt = :attempt AND state = 'running'
-RETURNING last_sequence, worker_id`;
+RETURNING last_sequence, worker_id, name, concurrency_key`;

@@ -1,5 +1,5 @@
 export const currentAttemptSql = `
-SELECT attempt, max_retries, retry_backoff_ms, worker_id, percent, deferred_attempts
+SELECT attempt, max_retries, retry_backoff_ms, worker_id, percent, deferred_attempts, name, concurrency_key
 FROM tasks
 WHERE id = :taskId AND attempt = :attempt AND state = 'running'`;
 

@@ -34,4 +34,4 @@ SET state = 'retrying',
     deferred_attempts = deferred_attempts + 1,
     last_sequence = last_sequence + 1
 WHERE id = :taskId AND attempt = :attempt AND state = 'running'
-RETURNING last_sequence, name, worker_id, percent`;
+RETURNING last_sequence, name, worker_id, percent, concurrency_key`;
