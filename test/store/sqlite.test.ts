@@ -78,6 +78,27 @@ describe.each(usableSqliteDrivers())("SqliteStore on a file, %s", (driver) => {
     expect(resumed?.map((attempt) => attempt.taskId)).toEqual(["held"]);
   });
 
+  it("keeps keyed tasks bound, rate limits and throttles in force across close and reopen (the claim's fast path knows them from the file)", async () => {
+    const path = freshPath();
+    const before = await openStore({ path });
+    await before.setConcurrencyLimit("resize", 1, T0);
+    await before.setRateLimit("email", 1, 60_000, T0);
+    await before.enqueue([newTask("a1", { concurrencyKey: "A" }), newTask("a2", { concurrencyKey: "A" }), newTask("e1", { name: "email" }), newTask("e2", { name: "email" }),
+      newTask("s1", { name: "sms" }), newTask("s2", { name: "sms" })], T0);
+    const [first] = await before.claim([{ workerId: "w1", names: ["resize", "email", "sms"], limit: 3 }], T0 + 1, terms);
+    expect(first?.map((attempt) => attempt.taskId).sort()).toEqual(["a1", "e1", "s1"]);
+    await before.deferRateLimited({ taskId: "s1", attempt: 1 }, 10_000, "upstream said slow down", T0 + 2);
+    await before.close();
+
+    const after = await openStore({ path });
+    // a1 still runs (bound 1), email's minute allows no second start, sms is throttled until T0 + 10,002.
+    const [second] = await after.claim([{ workerId: "w2", names: ["resize", "email", "sms"], limit: 10 }], T0 + 3, terms);
+    expect(second).toEqual([]);
+    await after.complete({ taskId: "a1", attempt: 1 }, bytes("ok"), T0 + 4);
+    const [third] = await after.claim([{ workerId: "w2", names: ["resize", "email", "sms"], limit: 10 }], T0 + 5, terms);
+    expect(third?.map((attempt) => attempt.taskId)).toEqual(["a2"]);
+  });
+
   it("keeps queued, running and finished tasks across close and reopen", async () => {
     const path = freshPath();
     const before = await openStore({ path });

@@ -22,7 +22,7 @@ import type { Row } from "./rows.js";
 import { cancelSql } from "./sql/cancel.js";
 import { claimSql } from "./sql/claim.js";
 import { completeSql } from "./sql/complete.js";
-import { claimOfKeySql, clearLimitSql, listLimitsSql, runningOfKeySql, setLimitSql, visitedKeySql, waitingKeysSql } from "./sql/concurrency.js";
+import { claimOfKeySql, clearLimitSql, keyedNamesSql, listLimitsSql, runningOfKeySql, setLimitSql, visitedKeySql, waitingKeysSql } from "./sql/concurrency.js";
 import { countWaitingSql, enqueueSql, findKeySql, forgetKeysSql, storeKeySql } from "./sql/enqueue.js";
 import { insertEventSql, listEventsSql } from "./sql/events.js";
 import { currentAttemptSql, failFinallySql, retryLaterSql } from "./sql/fail.js";
@@ -31,7 +31,7 @@ import { expiredAttemptsSql, extendAllLeasesSql, extendLeasesSql } from "./sql/l
 import { listPausedNamesSql, pausedNameSql, pauseNameSql, resumeNameSql } from "./sql/paused.js";
 import { progressSql } from "./sql/progress.js";
 import {
-  clearRateLimitSql, countStartsSql, deferAttemptSql, listRateLimitsSql, rateGateSql, rateLimitSql, setRateLimitSql, throttleNameSql,
+  clearRateLimitSql, countStartsSql, deferAttemptSql, gatedNamesSql, listRateLimitsSql, rateGateSql, rateLimitSql, setRateLimitSql, throttleNameSql,
 } from "./sql/rate-limits.js";
 import { getTaskSql, listTasksSql } from "./sql/read.js";
 import { deleteIdleKeysSql, deleteTaskEventsSql, deleteTaskKeysSql, deleteTaskSql, finishedTasksSql } from "./sql/retention.js";
@@ -72,6 +72,15 @@ export class SqliteStore implements TaskStore {
   private readonly localSignals = new LocalSignals();
   private readonly laterWork = new LaterWork((name) => this.localSignals.emitWorkAvailable([name]));
   private readonly random: () => number;
+  /**
+   * The names whose claim needs the keyed pass (they have had keyed tasks) or the rate gate (they
+   * have a rate_limits row). The file has one owner, this process, so what it wrote is all there
+   * is: loaded by migrate(), grown as keyed tasks, limits and throttles are written (a write that
+   * rolls back leaves a name in, which only costs that name the longer claim). Any other name is
+   * claimed with one statement, as before keys and limits existed.
+   */
+  private readonly keyedNames = new Set<string>();
+  private readonly gatedNames = new Set<string>();
 
   constructor(options: SqliteStoreOptions) {
     if (options.path !== ":memory:") prepareDatabaseFiles(options.path);
@@ -116,6 +125,8 @@ export class SqliteStore implements TaskStore {
         this.db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)").run(migration.version, migration.name, Date.now());
       })();
     }
+    for (const name of this.db.prepare(keyedNamesSql).pluck().all()) this.keyedNames.add(String(name));
+    for (const name of this.db.prepare(gatedNamesSql).pluck().all()) this.gatedNames.add(String(name));
     return Promise.resolve();
   }
 
@@ -145,6 +156,7 @@ export class SqliteStore implements TaskStore {
         scheduleId: task.scheduleId ?? null, scheduleTickMs: task.scheduleTickMs ?? null,
         concurrencyKey: task.concurrencyKey ?? null, concurrencyLimit: task.concurrencyLimit ?? null,
       });
+      if (task.concurrencyKey) this.keyedNames.add(task.name);
       if (first.state === "queued") this.writes.log.workAvailable(task.name);
       return this.recordEvent(first);
     });
@@ -234,24 +246,30 @@ export class SqliteStore implements TaskStore {
 
   /** Up to `left` tasks of one name, within its rate limit: keyed tasks first, then unkeyed ones (see README "Concurrency keys"). */
   private claimName(workerId: string, name: string, left: number, now: number, terms: LeaseTerms, claimed: ClaimedAttempt[]): void {
+    if (!this.keyedNames.has(name) && !this.gatedNames.has(name)) {
+      this.claimUnkeyed(workerId, name, left, now, terms, claimed);
+      return;
+    }
     const gate = new NameGate(toRateGate(this.sql(rateGateSql).get(name) as Row | undefined), now);
     const before = claimed.length;
     const keyedCap = gate.keyedCap(left);
     const keyHeldUntil = keyedCap > 0 ? this.claimKeyed(workerId, name, keyedCap, now, terms, claimed, gate.keyRate) : null;
     const keyed = claimed.length - before;
     const unkeyedCap = gate.unkeyedCap(left, keyed);
-    if (unkeyedCap > 0) {
-      const rows = this.sql(claimSql).all({
-        workerId, name, limit: unkeyedCap, now, leaseExpiresAt: now + terms.leaseMs, deadlineGraceMs: terms.deadlineGraceMs,
-      }) as Row[];
-      this.recordClaimed(workerId, rows, now, claimed);
-    }
+    if (unkeyedCap > 0) this.claimUnkeyed(workerId, name, unkeyedCap, now, terms, claimed);
     const unkeyed = claimed.length - before - keyed;
     const counted = gate.counted(keyed, unkeyed);
     if (gate.budget.counted && counted > 0) this.sql(countStartsSql).run({ name, windowStart: gate.budget.windowStart, used: gate.budget.used + counted });
     // A window, not the queue, ended this claim: look again when it opens.
     const wakeAt = earliest(gate.wakeAt(left, keyed, unkeyed), keyHeldUntil);
     if (wakeAt !== null) this.laterWork.after(name, wakeAt - now);
+  }
+
+  private claimUnkeyed(workerId: string, name: string, limit: number, now: number, terms: LeaseTerms, claimed: ClaimedAttempt[]): void {
+    const rows = this.sql(claimSql).all({
+      workerId, name, limit, now, leaseExpiresAt: now + terms.leaseMs, deadlineGraceMs: terms.deadlineGraceMs,
+    }) as Row[];
+    this.recordClaimed(workerId, rows, now, claimed);
   }
 
   /**
@@ -475,6 +493,7 @@ export class SqliteStore implements TaskStore {
   setRateLimit(name: string, maxStarts: number, perMs: number, now: number, perKey = false): Promise<RateLimit> {
     return this.writes.run(() => {
       this.sql(setRateLimitSql).run({ name, maxStarts, perMs, now, perKey: perKey ? 1 : 0 });
+      this.gatedNames.add(name);
       // A raised limit may let waiting tasks start: the same signal an enqueue gives.
       this.writes.log.workAvailable(name);
       return { name, maxStarts, perMs, perKey, updatedAt: now };
@@ -501,6 +520,7 @@ export class SqliteStore implements TaskStore {
       const row = this.sql(deferAttemptSql).get({ ...ref, nextAttemptAt }) as Row | undefined;
       if (!row) return null;
       this.sql(throttleNameSql).run({ name: String(row.name), until: nextAttemptAt, now });
+      this.gatedNames.add(String(row.name));
       this.freedKeySlot(row);
       return this.recordEvent({
         taskId: ref.taskId, sequence: Number(row.last_sequence), state: "retrying", attempt: ref.attempt, percent: Number(row.percent),

@@ -15,6 +15,9 @@ WHERE k.name = :name AND k.waiting = 1
 ORDER BY k.turn, k.key
 LIMIT :limit`;
 
+// The names whose claims need the keyed pass (see SqliteStore.keyedNames).
+export const keyedNamesSql = `SELECT DISTINCT name FROM concurrency_keys`;
+
 // Reads at most the bound's worth of index entries.
 export const runningOfKeySql = `
 SELECT count(*) AS running FROM tasks INDEXED BY tasks_key_running
