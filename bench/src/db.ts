@@ -34,12 +34,13 @@ export interface StoreView {
 export class SqliteStoreReader implements StoreView {
   private readonly db: SqliteDatabase;
 
-  constructor(path: string) {
+  /** afterSeq: only tasks after it count (a preloaded history is not the run's). */
+  constructor(path: string, private readonly afterSeq = 0) {
     this.db = openSqlite(path, { readonly: true, fileMustExist: true });
   }
 
   private count(): number {
-    return (this.db.prepare("SELECT count(*) AS n FROM tasks WHERE state = 'succeeded'").get() as { n: number }).n;
+    return (this.db.prepare("SELECT count(*) AS n FROM tasks WHERE seq > ? AND +state = 'succeeded'").get(this.afterSeq) as { n: number }).n;
   }
 
   succeeded(): Promise<number> {
@@ -57,12 +58,12 @@ export class SqliteStoreReader implements StoreView {
   }
 
   startedAt(): Promise<Map<string, number>> {
-    const rows = this.db.prepare("SELECT id, started_at AS startedAt FROM tasks WHERE started_at IS NOT NULL").all() as Array<{ id: string; startedAt: number }>;
+    const rows = this.db.prepare("SELECT id, started_at AS startedAt FROM tasks WHERE seq > ? AND started_at IS NOT NULL").all(this.afterSeq) as Array<{ id: string; startedAt: number }>;
     return Promise.resolve(new Map(rows.map((row) => [row.id, row.startedAt])));
   }
 
   startDelays(): Promise<number[]> {
-    const rows = this.db.prepare("SELECT started_at - run_at AS delay FROM tasks WHERE run_at IS NOT NULL AND started_at IS NOT NULL").all() as Array<{ delay: number }>;
+    const rows = this.db.prepare("SELECT started_at - run_at AS delay FROM tasks WHERE seq > ? AND run_at IS NOT NULL AND started_at IS NOT NULL").all(this.afterSeq) as Array<{ delay: number }>;
     return Promise.resolve(rows.map((row) => row.delay));
   }
 
@@ -74,7 +75,7 @@ export class SqliteStoreReader implements StoreView {
              min(created_at) AS minCreatedAt,
              min(started_at) AS minStartedAt,
              max(finished_at) AS maxFinishedAt
-      FROM tasks`).get() as StoreFacts);
+      FROM tasks WHERE seq > ?`).get(this.afterSeq) as StoreFacts);
   }
 
   close(): Promise<void> {

@@ -1,7 +1,7 @@
 // `npm run bench`: throughput, latency, scale and memory of the deployment, on the embedded SQLite
 // store and on PostgreSQL, side by side in the same run.
 //
-//   npm run bench                        W1, W1-unary, W1-batch, W2, Due, W4, W4-paced on every store (SQLite full and
+//   npm run bench                        W1, W1-unary, W1-batch, W2, Due, W4, W4-paced, W1-history, W2-history on every store (SQLite full and
 //                                        normal, PostgreSQL), W3 (SQLite full), the floor (bare gRPC
 //                                        round trips, fsync), X-dispatch and W1-horizon (PostgreSQL only),
 //                                        3 runs each (W1-horizon once: a 2-minute hold is long enough)
@@ -24,6 +24,9 @@
 // W4: W1 with 100,000 tasks over 10,000 concurrency keys, the name bound to 2 running per key
 // (2,000 over 200 with --quick): drain rate, as a ratio to W1's in the same run (target >= 0.5).
 // W4-paced: W2 with each task on one of those keys: dispatch p99 as a ratio to W2's (target <= 2).
+// W1-history, W2-history: W1 and W2 on a store holding 1,000,000 finished tasks and their events
+// (20,000 with --quick), written before its Scheduler starts: drain rate and dispatch p99 as ratios
+// to W1's and W2's on an empty store in the same run (targets >= 0.9 and <= 1.1).
 // Due: 10,000 delayed tasks (run_at_ms) coming due evenly over 10 s; start delay = the attempt's
 // start minus the due time, p50/p99 (500 over 2 s with --quick).
 // PostgreSQL-only workloads (run when postgres is among the modes, or named in --only):
@@ -66,7 +69,7 @@ interface Plan {
   sizes: Sizes;
 }
 
-const allWorkloads: Workload[] = ["W1", "W1-unary", "W1-batch", "W2", "W3", "Due", "W4", "W4-paced", "Floor", "X-dispatch", "W1-horizon"];
+const allWorkloads: Workload[] = ["W1", "W1-unary", "W1-batch", "W2", "W3", "Due", "W4", "W4-paced", "W1-history", "W2-history", "Floor", "X-dispatch", "W1-horizon"];
 
 function list<T extends string>(value: string | undefined, allowed: readonly T[], fallback: T[], what: string): T[] {
   if (value === undefined) return fallback;
@@ -94,7 +97,7 @@ function parsePlan(argv: string[]): Plan {
     },
   });
   if (values.help) {
-    process.stdout.write(`usage: npm run bench -- [--runs N] [--quick] [--only w1,w1-unary,w1-batch,w2,w3,due,w4,w4-paced,floor,x-dispatch,w1-horizon] [--modes full,normal,postgres] [--w3-modes full] [--horizon-seconds S] [--profile] [--retry-skewed N] [--out dir]\n`);
+    process.stdout.write(`usage: npm run bench -- [--runs N] [--quick] [--only w1,w1-unary,w1-batch,w2,w3,due,w4,w4-paced,w1-history,w2-history,floor,x-dispatch,w1-horizon] [--modes full,normal,postgres] [--w3-modes full] [--horizon-seconds S] [--profile] [--retry-skewed N] [--out dir]\n`);
     process.exit(0);
   }
   const quick = values.quick ?? false;
@@ -127,8 +130,10 @@ function runOnce(workload: Workload, mode: StoreMode, sizes: Sizes): Promise<Met
     case "W2": return runW2(mode, sizes);
     case "W3": return runW3(mode, sizes);
     case "Due": return runDue(mode, sizes);
-    case "W4": return runW1("sdk", mode, sizes, undefined, true);
-    case "W4-paced": return runW2(mode, sizes, true);
+    case "W4": return runW1("sdk", mode, sizes, undefined, { keyed: true });
+    case "W4-paced": return runW2(mode, sizes, { keyed: true });
+    case "W1-history": return runW1("sdk", mode, sizes, undefined, { history: true });
+    case "W2-history": return runW2(mode, sizes, { history: true });
     case "Floor": return runFloor(Math.max(1, sizes.w2Seconds / 2));
     case "X-dispatch": return runCrossDispatch(sizes);
     case "W1-horizon": return runHorizon(sizes);
@@ -138,7 +143,7 @@ function runOnce(workload: Workload, mode: StoreMode, sizes: Sizes): Promise<Met
 function progressLine(workload: Workload, metrics: Metrics): string {
   const pick = (key: string): string => `${key}=${metrics[key]}`;
   const keys = workload === "Floor" ? ["streamRttP50", "streamRttP99", "unaryRttP50", "unaryRttP99", "fsyncP50", "fsyncP99"]
-    : workload === "W2" || workload === "W4-paced" || workload === "X-dispatch" ? ["dispatchP50", "dispatchP99", "completionP99", "achievedRate", "lost", "errors"]
+    : workload === "W2" || workload === "W4-paced" || workload === "W2-history" || workload === "X-dispatch" ? ["dispatchP50", "dispatchP99", "completionP99", "achievedRate", "lost", "errors"]
     : workload === "W1-horizon" ? ["baselineDrainRate", "xidDrainRate", "xidEndRatio", "snapshotDrainRate", "snapshotEndRatio", "lost", "errors"]
     : workload === "Due" ? ["startDelayP50", "startDelayP99", "startDelayMax", "early", "fillLateMs", "lost"]
     : workload === "W3" ? ["fillRate", "drainRate", "turnaroundP99", "claimToStartP99", "connections", "schedulerPeakRssMb", "lost", "duplicates"]

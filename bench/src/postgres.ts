@@ -117,13 +117,14 @@ export class PostgresStoreReader implements StoreView {
   readonly connection: CountedConnection;
   private readonly tasks: string;
 
-  constructor(readonly schema: BenchSchema) {
+  /** afterSeq: only tasks after it count (a preloaded history is not the run's). */
+  constructor(readonly schema: BenchSchema, private readonly afterSeq = 0) {
     this.connection = new CountedConnection(schema.databaseUrl);
     this.tasks = `${quote(schema.name)}.tasks`;
   }
 
   async succeeded(): Promise<number> {
-    const [row] = await this.connection.query<{ n: number }>(`SELECT count(*) AS n FROM ${this.tasks} WHERE state = 'succeeded'`);
+    const [row] = await this.connection.query<{ n: number }>(`SELECT count(*) AS n FROM ${this.tasks} WHERE seq > $1 AND state = 'succeeded'`, [this.afterSeq]);
     return row?.n ?? 0;
   }
 
@@ -139,18 +140,18 @@ export class PostgresStoreReader implements StoreView {
 
   async startedAt(): Promise<Map<string, number>> {
     const rows = await this.connection.query<{ id: string; startedAt: number }>(
-      `SELECT id, started_at AS "startedAt" FROM ${this.tasks} WHERE started_at IS NOT NULL`);
+      `SELECT id, started_at AS "startedAt" FROM ${this.tasks} WHERE seq > $1 AND started_at IS NOT NULL`, [this.afterSeq]);
     return new Map(rows.map((row) => [row.id, Number(row.startedAt)]));
   }
 
   async startDelays(): Promise<number[]> {
     const rows = await this.connection.query<{ delay: string }>(
-      `SELECT started_at - run_at AS delay FROM ${this.tasks} WHERE run_at IS NOT NULL AND started_at IS NOT NULL`);
+      `SELECT started_at - run_at AS delay FROM ${this.tasks} WHERE seq > $1 AND run_at IS NOT NULL AND started_at IS NOT NULL`, [this.afterSeq]);
     return rows.map((row) => Number(row.delay));
   }
 
   facts(): Promise<StoreFacts> {
-    return this.factsAfter(0);
+    return this.factsAfter(this.afterSeq);
   }
 
   /** The highest `seq` (insertion order) so far: tasks submitted later all have a higher one. */

@@ -4,7 +4,7 @@ import type { StoreMode } from "./services.js";
 import type { Machine } from "./util.js";
 import { median, round } from "./util.js";
 
-export type Workload = "W1" | "W1-unary" | "W1-batch" | "W2" | "W3" | "Floor" | "X-dispatch" | "W1-horizon" | "Due" | "W4" | "W4-paced";
+export type Workload = "W1" | "W1-unary" | "W1-batch" | "W2" | "W3" | "Floor" | "X-dispatch" | "W1-horizon" | "Due" | "W4" | "W4-paced" | "W1-history" | "W2-history";
 
 /** Workloads that exist only on PostgreSQL (two Schedulers on one database; VACUUM's horizon). */
 export const postgresOnlyWorkloads: readonly Workload[] = ["X-dispatch", "W1-horizon"];
@@ -87,8 +87,11 @@ function postgresTargets(results: readonly ScenarioResult[], targets: TargetResu
   check(horizon, "snapshotEndRatio", ">=", 0.65, "x baseline (last round)");
 }
 
-/** Concurrency keys (W4, W4-paced) against the same store's W1 and W2 in the same run. */
-function keyedTargets(results: readonly ScenarioResult[], targets: TargetResult[]): void {
+/**
+ * Concurrency keys (W4, W4-paced), and a store holding a million finished tasks (W1-history,
+ * W2-history), against the same store's W1 and W2 in the same run.
+ */
+function variantTargets(results: readonly ScenarioResult[], targets: TargetResult[]): void {
   const ratio = (keyed: Workload, plain: Workload, metric: string, comparison: "<=" | ">=", target: number): void => {
     for (const result of results.filter((candidate) => candidate.workload === keyed && candidate.runs.length > 0)) {
       const base = find(results, plain, result.mode);
@@ -100,6 +103,8 @@ function keyedTargets(results: readonly ScenarioResult[], targets: TargetResult[
   };
   ratio("W4", "W1", "drainRate", ">=", 0.5);
   ratio("W4-paced", "W2", "dispatchP99", "<=", 2);
+  ratio("W1-history", "W1", "drainRate", ">=", 0.9);
+  ratio("W2-history", "W2", "dispatchP99", "<=", 1.1);
 }
 
 export function evaluateTargets(results: readonly ScenarioResult[]): TargetResult[] {
@@ -120,7 +125,7 @@ export function evaluateTargets(results: readonly ScenarioResult[]): TargetResul
     check(w2, "completionP99", "<=", 6, "ms");
   }
   postgresTargets(results, targets, check);
-  keyedTargets(results, targets);
+  variantTargets(results, targets);
   for (const w3 of results.filter((result) => result.workload === "W3" && result.runs.length > 0)) {
     const w2 = find(results, "W2", w3.mode) ?? find(results, "W2", "full");
     if (w2) {
@@ -159,6 +164,8 @@ const informational: Record<Workload, string[]> = {
     "databaseCpuS", "otherCpuPercent"],
   "W4": w1Figures,
   "W4-paced": ["achievedRate", "dispatchP50", "dispatchP95", "dispatchP99", "dispatchMax", "completionP50", "completionP99", "otherCpuPercent"],
+  "W1-history": ["historyTasks", ...w1Figures],
+  "W2-history": ["historyTasks", "achievedRate", "dispatchP50", "dispatchP95", "dispatchP99", "dispatchMax", "completionP50", "completionP99", "otherCpuPercent"],
   "Due": ["startDelayP50", "startDelayP95", "startDelayP99", "startDelayMax", "startDelayCount", "early", "fillSeconds", "fillLateMs", "schedulerPeakRssMb", "otherCpuPercent"],
   "W1-horizon": ["holdSeconds", "xidRatio", "xidEndRatio", "snapshotRatio", "snapshotEndRatio", ...horizonPhases],
 };
@@ -167,7 +174,7 @@ const informational: Record<Workload, string[]> = {
 function figuresOf(result: ScenarioResult): string[] {
   const figures = informational[result.workload];
   if (result.mode !== "postgres" || postgresOnlyWorkloads.includes(result.workload)) return figures;
-  const cost = result.workload.startsWith("W1") || result.workload === "W4" ? ["commitsPerTask", "rowsWrittenPerTask", "databaseCommits"] : [];
+  const cost = (result.workload.startsWith("W1") && result.workload !== "W1-horizon") || result.workload === "W4" ? ["commitsPerTask", "rowsWrittenPerTask", "databaseCommits"] : [];
   return [...figures, ...cost, "databaseCpuS"];
 }
 

@@ -39,6 +39,8 @@ export interface Sizes {
   w4Tasks: number;
   w4Keys: number;
   w4BoundPerKey: number;
+  /** W1-history, W2-history: finished tasks in the store before the run. */
+  historyTasks: number;
 }
 
 export const fullSizes: Sizes = {
@@ -46,7 +48,7 @@ export const fullSizes: Sizes = {
   w3Tasks: 100_000, w3Workers: 100, w3Slots: 10, w3FillConcurrency: 4, idleWaitMs: 2500,
   crossRate: 20, crossSeconds: 10, horizonSeconds: 120, horizonRoundTasks: 5_000,
   dueTasks: 10_000, dueSpanMs: 10_000, dueLeadMs: 5_000,
-  w4Tasks: 100_000, w4Keys: 10_000, w4BoundPerKey: 2,
+  w4Tasks: 100_000, w4Keys: 10_000, w4BoundPerKey: 2, historyTasks: 1_000_000,
 };
 
 export const quickSizes: Sizes = {
@@ -54,7 +56,7 @@ export const quickSizes: Sizes = {
   w3Tasks: 2_000, w3Workers: 10, w3Slots: 10, w3FillConcurrency: 4, idleWaitMs: 2000,
   crossRate: 20, crossSeconds: 5, horizonSeconds: 20, horizonRoundTasks: 2_000,
   dueTasks: 500, dueSpanMs: 2_000, dueLeadMs: 2_000,
-  w4Tasks: 2_000, w4Keys: 200, w4BoundPerKey: 2,
+  w4Tasks: 2_000, w4Keys: 200, w4BoundPerKey: 2, historyTasks: 20_000,
 };
 
 const clientScript = join(benchDist, "client.js");
@@ -127,7 +129,7 @@ export async function withDeployment<T>(deployment: Deployment, body: (reader: S
   let reader: StoreView | undefined;
   try {
     await deployment.start();
-    reader = deployment.schema ? new PostgresStoreReader(deployment.schema) : new SqliteStoreReader(deployment.databasePath);
+    reader = deployment.schema ? new PostgresStoreReader(deployment.schema, deployment.historySeq) : new SqliteStoreReader(deployment.databasePath, deployment.historySeq);
     return await body(reader);
   } finally {
     await reader?.close();
@@ -150,12 +152,19 @@ async function databaseCost(deployment: Deployment, reader: PostgresStoreReader,
   };
 }
 
+/** What a workload adds to W1 or W2: concurrency keys (W4, W4-paced), or a store with history (W1-history, W2-history). */
+export interface Variant {
+  keyed?: boolean;
+  history?: boolean;
+}
+
 /**
  * W1: N tasks, up to `concurrency` requests in flight, one worker process; submit and drain rates.
- * W4 is W1 with sizes.w4Tasks tasks over sizes.w4Keys concurrency keys, each bound to w4BoundPerKey.
+ * W4 is W1 with sizes.w4Tasks tasks over sizes.w4Keys concurrency keys, each bound to w4BoundPerKey;
+ * W1-history is W1 on a store holding sizes.historyTasks finished tasks.
  */
-export function runW1(mode: SubmitMode, store: StoreMode, sizes: Sizes, profileDir?: string, keyed = false): Promise<Metrics> {
-  const deployment = new Deployment({ store, workerSlots: sizes.w1Slots, profileDir });
+export function runW1(mode: SubmitMode, store: StoreMode, sizes: Sizes, profileDir?: string, { keyed = false, history = false }: Variant = {}): Promise<Metrics> {
+  const deployment = new Deployment({ store, workerSlots: sizes.w1Slots, profileDir, ...(history ? { history: sizes.historyTasks } : {}) });
   return withDeployment(deployment, async (reader) => {
     const count = keyed ? sizes.w4Tasks : sizes.w1Tasks;
     const keys: KeyedLoad = keyed ? { keys: sizes.w4Keys, boundPerKey: sizes.w4BoundPerKey } : {};
@@ -181,6 +190,7 @@ export function runW1(mode: SubmitMode, store: StoreMode, sizes: Sizes, profileD
       drainRate: round((facts.succeeded ?? 0) / drainSeconds, 0), drainSeconds: round(drainSeconds), errors: outcome.errors, ...integrity(facts, outcome.acknowledged),
       schedulerPeakRssMb: deployment.scheduler.peakRssMb(), gatewayPeakRssMb: deployment.gateway.peakRssMb(),
       workerPeakRssMb: deployment.worker?.peakRssMb() ?? Number.NaN, clientPeakRssMb: outcome.peakRssMb, ...cpu,
+      ...(history ? { historyTasks: deployment.historySeq } : {}),
     };
     if (postgres && countersBefore) Object.assign(metrics, await databaseCost(deployment, postgres, countersBefore, Math.max(1, facts.succeeded ?? 0)));
     return metrics;
@@ -190,10 +200,11 @@ export function runW1(mode: SubmitMode, store: StoreMode, sizes: Sizes, profileD
 /**
  * Idle RSS after start-up, then W2: a steady paced load on an idle, connected worker; latencies.
  * W4-paced is W2 with each task on one of sizes.w4Keys keys, each bound to w4BoundPerKey: the
- * dispatch latency of a keyed claim.
+ * dispatch latency of a keyed claim. W2-history is W2 on a store holding sizes.historyTasks
+ * finished tasks: the claim's latency with history.
  */
-export function runW2(store: StoreMode, sizes: Sizes, keyed = false): Promise<Metrics> {
-  const deployment = new Deployment({ store, workerSlots: sizes.w1Slots });
+export function runW2(store: StoreMode, sizes: Sizes, { keyed = false, history = false }: Variant = {}): Promise<Metrics> {
+  const deployment = new Deployment({ store, workerSlots: sizes.w1Slots, ...(history ? { history: sizes.historyTasks } : {}) });
   return withDeployment(deployment, async (reader) => {
     await sleep(sizes.idleWaitMs);
     const idle = {
@@ -211,7 +222,7 @@ export function runW2(store: StoreMode, sizes: Sizes, keyed = false): Promise<Me
       ...spread("dispatch", outcome.dispatchMs), ...spread("completion", outcome.completionMs),
       errors: outcome.errors + outcome.notSucceeded, ...integrity(await reader.facts(), outcome.acknowledged),
       schedulerPeakRssMb: deployment.scheduler.peakRssMb(), gatewayPeakRssMb: deployment.gateway.peakRssMb(),
-      workerPeakRssMb: deployment.worker?.peakRssMb() ?? Number.NaN,
+      workerPeakRssMb: deployment.worker?.peakRssMb() ?? Number.NaN, ...(history ? { historyTasks: deployment.historySeq } : {}),
     };
   });
 }

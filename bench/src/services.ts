@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { OrchestratorClient } from "orchestrator-ts-client/internal";
+import { writePostgresHistory, writeSqliteHistory } from "./history.js";
 import { BenchSchema } from "./postgres.js";
 import { procCpuSeconds, procMemoryMb, resultPrefix, sleep } from "./util.js";
 
@@ -147,6 +148,8 @@ export interface DeploymentOptions {
    * Gateway stays on A, so every task crosses from one Scheduler to the other through the database.
    */
   crossScheduler?: boolean;
+  /** Finished tasks (with their events) written into the store before the measured start (see history.ts). */
+  history?: number;
 }
 
 /** Scheduler(s), Gateway and (optionally) one Worker, each its own process, on one fresh store. */
@@ -159,6 +162,8 @@ export class Deployment {
   readonly dataDir = mkdtempSync(join(tmpdir(), "orchestrator-bench-"));
   /** The PostgreSQL schema of a `postgres` deployment, created by start() and dropped by stop(). */
   readonly schema: BenchSchema | undefined;
+  /** The highest seq of the preloaded history (0: none): the run's tasks all come after it. */
+  historySeq = 0;
 
   constructor(readonly options: DeploymentOptions) {
     if (options.crossScheduler && options.store !== "postgres") throw new Error("two Schedulers share a store only on PostgreSQL");
@@ -194,6 +199,7 @@ export class Deployment {
 
   async start(): Promise<this> {
     await this.schema?.create();
+    if (this.options.history) await this.writeHistory(this.options.history);
     this.scheduler = new ServiceProcess("scheduler", await freePort(), this.storeArgs(), this.nodeFlags("scheduler"));
     await this.scheduler.listening();
     if (this.options.crossScheduler) {
@@ -211,6 +217,17 @@ export class Deployment {
       if (!this.options.crossScheduler) await this.waitForWorkers(1);
     }
     return this;
+  }
+
+  /**
+   * A Scheduler started and stopped once migrates the fresh store; the history is written with no
+   * Scheduler running, so none sees it arrive (PostgreSQL's event feed starts after it).
+   */
+  private async writeHistory(count: number): Promise<void> {
+    const migrating = new ServiceProcess("scheduler", await freePort(), this.storeArgs());
+    await migrating.listening();
+    await migrating.stop();
+    this.historySeq = this.schema ? await writePostgresHistory(this.schema, count) : writeSqliteHistory(this.databasePath, count);
   }
 
   /** Waits until the Scheduler lists `count` connected workers (asked through the Gateway). */

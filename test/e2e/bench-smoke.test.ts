@@ -17,7 +17,7 @@ describe("npm run bench -- --quick", () => {
 
   it("runs every workload and reports no lost, duplicated or retried task", async () => {
     const { stdout } = await run(process.execPath, [join(repoRoot, "bench/dist/main.js"), "--quick", "--modes", "full,postgres", "--horizon-seconds", "2", "--out", out.path], { timeout: 200_000, maxBuffer: 16 * 1024 * 1024 });
-    for (const workload of ["W1", "W1-unary", "W1-batch", "W2", "W3", "Due", "W4", "W4-paced", "Floor", "X-dispatch", "W1-horizon"]) expect(stdout).toMatch(new RegExp(`^${workload}\\s`, "m"));
+    for (const workload of ["W1", "W1-unary", "W1-batch", "W2", "W3", "Due", "W4", "W4-paced", "W1-history", "W2-history", "Floor", "X-dispatch", "W1-horizon"]) expect(stdout).toMatch(new RegExp(`^${workload}\\s`, "m"));
     const [file] = readdirSync(out.path).filter((name) => name.endsWith(".json"));
     expect(file).toBeDefined();
     const report = JSON.parse(readFileSync(join(out.path, file ?? ""), "utf8")) as { results: Array<{ workload: string; mode: string; median: Record<string, number> }> };
@@ -38,6 +38,12 @@ describe("npm run bench -- --quick", () => {
     for (const keyed of report.results.filter((r) => r.workload === "W4")) {
       expect(keyed.median).toMatchObject({ acknowledged: 2_000, succeeded: 2_000, lost: 0, notFirstAttempt: 0 });
     }
+    // A store with history: the run's tasks all ran once, and the readers counted them, not the history's.
+    for (const history of report.results.filter((r) => r.workload === "W1-history" || r.workload === "W2-history")) {
+      expect(history.median.historyTasks, `${history.workload} ${history.mode}`).toBe(20_000);
+      expect(history.median, `${history.workload} ${history.mode}`).toMatchObject({ lost: 0, notFirstAttempt: 0, rows: history.median.acknowledged });
+    }
+    expect(report.results.filter((r) => r.workload === "W1-history").map((r) => r.median.acknowledged)).toEqual([500, 500]);
     const floor = report.results.find((r) => r.workload === "Floor");
     for (const figure of ["streamRttP50", "unaryRttP50", "fsyncP50"]) expect(floor?.median[figure]).toBeGreaterThan(0);
   }, 230_000);
