@@ -436,9 +436,10 @@ export class PostgresStore implements TaskStore {
    */
   private async claimName(tx: Transaction, workerId: string, name: string, left: number, now: number, terms: LeaseTerms, claimed: ClaimedAttempt[]): Promise<void> {
     const at = now + tx.skewMs;
-    const { rows: plain } = await tx.query(plainClaimSql, [workerId, name, left, at, at + terms.leaseMs, terms.deadlineGraceMs]);
-    if (plain.length > 0) {
-      recordClaimed(tx, workerId, plain.sort(byClaimOrder), now, claimed);
+    const { rows: answer } = await tx.query(plainClaimSql, [workerId, name, left, at, at + terms.leaseMs, terms.deadlineGraceMs]);
+    const started = answer.filter((row) => row.id !== null);
+    if (started.length > 0 || answer[0]?.gated === false) {
+      recordClaimed(tx, workerId, started.sort(byClaimOrder), now, claimed);
       return;
     }
     const { rows: [gateRow] } = await tx.query(nameGateSql, [name]);

@@ -46,9 +46,16 @@ export const claimSql = unkeyedClaim("");
 
 // The first try of every claim of a name: claimSql for a name with no rate limit row (no limit, no
 // throttle) and no waiting keys, which is most names; two more one-time primary-key or index
-// lookups instead of a round trip for the name's gate. When it claims nothing (an empty queue, or a
-// name that has a limit or keys), the claim reads the gate and goes the full way. A limit set by a
-// transaction that commits while this statement runs applies from the next claim.
-export const plainClaimSql = unkeyedClaim(`
-    AND NOT EXISTS (SELECT 1 FROM rate_limits WHERE name = $2)
-    AND NOT EXISTS (SELECT 1 FROM concurrency_keys WHERE name = $2 AND waiting)`);
+// lookups instead of a round trip for the name's gate. It answers at least one row: the tasks it
+// started, each with `gated` false, or, when it started none, one row with no task and `gated`
+// saying whether the name has a limit or keys. Only then does the claim read the gate and go the
+// full way; an empty queue of a plain name costs this one statement. A limit set by a transaction
+// that commits while this statement runs applies from the next claim.
+export const plainClaimSql = `
+WITH gate AS MATERIALIZED (
+  SELECT EXISTS (SELECT 1 FROM rate_limits WHERE name = $2)
+      OR EXISTS (SELECT 1 FROM concurrency_keys WHERE name = $2 AND waiting) AS gated
+), started AS (${unkeyedClaim(`
+    AND NOT (SELECT gated FROM gate)`)}
+)
+SELECT s.*, g.gated FROM gate g LEFT JOIN started s ON true`;
