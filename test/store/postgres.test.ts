@@ -6,6 +6,7 @@ import { encodeHint, inSequencePerTask } from "../../packages/server/src/store/p
 import { PostgresStore } from "../../packages/server/src/store/postgres/postgres-store.js";
 import type { PostgresStoreOptions } from "../../packages/server/src/store/postgres/postgres-store.js";
 import { claimSql, plainClaimSql } from "../../packages/server/src/store/postgres/sql/claim.js";
+import { feedSql } from "../../packages/server/src/store/postgres/sql/events.js";
 import { claimOfKeysSql, lockWaitingKeysSql, visitedKeysSql } from "../../packages/server/src/store/postgres/sql/concurrency.js";
 import { countWaitingSql } from "../../packages/server/src/store/postgres/sql/enqueue.js";
 import { expiredAttemptsSql, extendAllLeasesSql } from "../../packages/server/src/store/postgres/sql/leases.js";
@@ -390,6 +391,24 @@ describe("PostgresStore: several stores on one database", () => {
     expect(expired.map((attempt) => [attempt.taskId, attempt.reason])).toEqual([["t1", "lease expired"]]);
     // Times come back on each caller's clock.
     expect(Math.abs(((await b.getTask("t1"))?.startedAt ?? 0) - (claimedAt + 5_000))).toBeLessThan(200);
+  });
+
+  it("the event feed reads in (tx, id) order as transaction ids, not as text, straight from its index", async () => {
+    const { url, schema } = schemas.create("feed_order");
+    await openStore(url);
+    const { read, plan } = await withSchemaClient(schema, async (client) => {
+      // Transaction ids on either side of a digit boundary: as text, "100" sorts before "99".
+      await client.query(`INSERT INTO task_events (tx, task_id, sequence, state, attempt, percent, message, timestamp)
+        VALUES ('100'::xid8, 'later', 1, 'queued', 0, 0, '', 1), ('99'::xid8, 'earlier', 1, 'queued', 0, 0, '', 1)`);
+      const firstPage = (await client.query(feedSql, ["0", 0, 1])).rows.map((row) => [String(row.tx), String(row.task_id)]);
+      // With the index in reach, the order must come from it: a sort would read every row after the cursor.
+      await client.query("SET enable_seqscan = off; SET enable_bitmapscan = off; SET enable_sort = off");
+      const explained = (await client.query(`EXPLAIN ${feedSql}`, ["0", 0, 500])).rows.map((row) => String(row["QUERY PLAN"])).join("\n");
+      return { read: firstPage, plan: explained };
+    });
+    expect(read).toEqual([["99", "earlier"]]);
+    expect(plan).toContain("task_events_feed");
+    expect(plan).not.toMatch(/Sort/);
   });
 
   it("claims, sweeps and counts through partial indexes, never scanning 100,000 finished rows", async () => {

@@ -25,12 +25,14 @@ ORDER BY sequence`;
 // The feed: committed rows after ($1 tx, $2 id) in (tx, id) order, $3 rows at most, each with the
 // horizon: the oldest transaction still running. Rows of transactions before the horizon are final
 // (no transaction can still commit there); rows at or beyond it are committed too, but a
-// transaction still running may yet commit rows before them.
+// transaction still running may yet commit rows before them. The ORDER BY names the table's
+// columns: a bare "tx" would be the text the SELECT makes of it, and text puts "100" before "99"
+// (pages would skip rows) and cannot be read from task_events_feed (every read would sort the table).
 export const feedSql = `
 SELECT id, tx::text AS tx, pg_snapshot_xmin(pg_current_snapshot())::text AS horizon, ${eventColumns}
 FROM task_events
 WHERE (tx, id) > ($1::xid8, $2::bigint)
-ORDER BY tx, id
+ORDER BY task_events.tx, task_events.id
 LIMIT $3`;
 
 // Where a feed that starts now begins: every transaction before this one has ended.
