@@ -93,3 +93,13 @@ export class CommitLog {
     this.names = [];
   }
 }
+
+/**
+ * An attempt of a keyed task ended (the row holds the task's name and concurrency_key): a task of
+ * its key that waits for the slot may start now, on any Scheduler. The dispatcher's kick for the
+ * freed worker slot may have claimed before this commit and found the key at its bound, so the
+ * commit itself signals work for the name, as an enqueue does.
+ */
+export function freedKeySlot(log: CommitLog, row: { readonly name?: unknown; readonly concurrency_key?: unknown }): void {
+  if (row.concurrency_key !== null && row.concurrency_key !== undefined) log.workAvailable(String(row.name));
+}

@@ -8,7 +8,7 @@ import type {
 import { firstEvent, isTerminal, promoteBatch, retryDelayMs, sameScheduleSpec, scheduleListLimit } from "../store.js";
 import { scheduleKeyTakenError, scheduleParams, toSchedule } from "../schedule-rows.js";
 import { keyReusedError, requestFingerprint } from "../idempotency.js";
-import { LocalSignals } from "../signals.js";
+import { freedKeySlot, LocalSignals } from "../signals.js";
 import { earliest, LaterWork, NameGate } from "../rate-gate.js";
 import { OrchestratorError } from "orchestrator-ts-client/internal";
 import { systemClock } from "../../util/clock.js";
@@ -104,7 +104,7 @@ const completions: MergeableWrite<Completion, TaskEvent | null> = {
       unique.map((call) => Buffer.from(call.result)), unique.map((call) => call.now + tx.skewMs),
     ]);
     const completed = new Map(rows.map((row) => [`${Number(row.attempt)}:${String(row.id)}`, row]));
-    for (const row of rows) freedKeySlot(tx, row);
+    for (const row of rows) freedKeySlot(tx.log, row);
     return calls.map((call) => {
       const key = `${call.ref.attempt}:${call.ref.taskId}`;
       const row = completed.get(key);
@@ -128,14 +128,6 @@ async function insertTasks(tx: Transaction, tasks: readonly NewTask[], now: read
     tasks.map((t) => t.scheduleId ?? null), tasks.map((t) => t.scheduleTickMs ?? null),
     tasks.map((t) => t.concurrencyKey ?? null), tasks.map((t) => t.concurrencyLimit ?? null),
   ]);
-}
-
-/**
- * An attempt of a keyed task ended: a task of its key that waits for the slot may start now, on
- * any Scheduler, so this commit's hint names the task's name (as an enqueue's does).
- */
-function freedKeySlot(tx: Transaction, row: Row): void {
-  if (row.concurrency_key !== null && row.concurrency_key !== undefined) tx.log.workAvailable(String(row.name));
 }
 
 function recordEnqueued(tx: Transaction, task: NewTask, now: number): TaskEvent {
@@ -437,9 +429,9 @@ export class PostgresStore implements TaskStore {
   private async claimName(tx: Transaction, workerId: string, name: string, left: number, now: number, terms: LeaseTerms, claimed: ClaimedAttempt[]): Promise<void> {
     const at = now + tx.skewMs;
     const { rows: answer } = await tx.query(plainClaimSql, [workerId, name, left, at, at + terms.leaseMs, terms.deadlineGraceMs]);
-    const started = answer.filter((row) => row.id !== null);
-    if (started.length > 0 || answer[0]?.gated === false) {
-      recordClaimed(tx, workerId, started.sort(byClaimOrder), now, claimed);
+    // Every row says whether the name is gated; a gated name started nothing here.
+    if (answer[0]?.gated === false) {
+      recordClaimed(tx, workerId, answer.filter((row) => row.id !== null).sort(byClaimOrder), now, claimed);
       return;
     }
     const { rows: [gateRow] } = await tx.query(nameGateSql, [name]);
@@ -474,7 +466,7 @@ export class PostgresStore implements TaskStore {
   private async failIn(tx: Transaction, ref: AttemptRef, failure: AttemptFailure, now: number, backoff: RetryBackoff): Promise<TaskEvent | null> {
     const { rows: [current] } = await tx.query(currentAttemptSql, [ref.taskId, ref.attempt]);
     if (!current) return null;
-    freedKeySlot(tx, current);
+    freedKeySlot(tx.log, current);
     const attempt = Number(current.attempt);
     // Attempts its upstream deferred (deferRateLimited) do not use up retries.
     const retriesLeft = attempt - Number(current.deferred_attempts ?? 0) <= Number(current.max_retries);
@@ -553,7 +545,7 @@ export class PostgresStore implements TaskStore {
       const { rows: [row] } = await tx.query(cancelSql, [taskId, reason, now + tx.skewMs]);
       if (!row) return null;
       const workerId = nullableString(before.worker_id);
-      if (state === "running") freedKeySlot(tx, before);
+      if (state === "running") freedKeySlot(tx.log, before);
       const event = record(tx, {
         taskId, sequence: Number(row.last_sequence), state: "cancelled", attempt: Number(row.attempt),
         percent: Number(row.percent), message: "cancelled", timestamp: now, workerId, error: reason,
@@ -640,7 +632,7 @@ export class PostgresStore implements TaskStore {
       const { rows: [row] } = await tx.query(deferAttemptSql, [ref.taskId, ref.attempt, nextAttemptAt + tx.skewMs]);
       if (!row) return null;
       await tx.query(throttleNameSql, [String(row.name), nextAttemptAt + tx.skewMs, now + tx.skewMs]);
-      freedKeySlot(tx, row);
+      freedKeySlot(tx.log, row);
       return record(tx, {
         taskId: ref.taskId, sequence: Number(row.last_sequence), state: "retrying", attempt: ref.attempt, percent: Number(row.percent),
         message, timestamp: now, workerId: nullableString(row.worker_id), nextAttemptAt,

@@ -6,7 +6,7 @@ import type {
 } from "../store.js";
 import { firstEvent, isTerminal, promoteBatch, retryDelayMs, sameScheduleSpec, scheduleListLimit } from "../store.js";
 import { scheduleKeyTakenError, scheduleParams, toSchedule } from "../schedule-rows.js";
-import { LocalSignals } from "../signals.js";
+import { freedKeySlot, LocalSignals } from "../signals.js";
 import { earliest, keyBudget, LaterWork, NameGate } from "../rate-gate.js";
 import type { KeyRate } from "../rate-gate.js";
 import { keyReusedError, requestFingerprint } from "../idempotency.js";
@@ -315,15 +315,6 @@ export class SqliteStore implements TaskStore {
     return heldUntil;
   }
 
-  /**
-   * An attempt of a keyed task ended: a task of its key that waits for the slot may start now. The
-   * dispatcher's kick for the freed worker slot may have claimed before this commit (and found the
-   * key at its bound), so the commit itself signals work for the name, as an enqueue does.
-   */
-  private freedKeySlot(row: Row): void {
-    if (row.concurrency_key !== null && row.concurrency_key !== undefined) this.writes.log.workAvailable(String(row.name));
-  }
-
   private recordClaimed(workerId: string, rows: Row[], now: number, claimed: ClaimedAttempt[]): void {
     // RETURNING promises no order; hand tasks out in claim order.
     rows.sort((a, b) => Number(b.priority) - Number(a.priority) || Number(a.seq) - Number(b.seq));
@@ -344,7 +335,7 @@ export class SqliteStore implements TaskStore {
     return this.writes.run(() => {
       const row = this.sql(completeSql).get({ ...ref, result, now }) as Row | undefined;
       if (!row) return null;
-      this.freedKeySlot(row);
+      freedKeySlot(this.writes.log, row);
       return this.recordEvent({
         taskId: ref.taskId, sequence: Number(row.last_sequence), state: "succeeded", attempt: ref.attempt,
         percent: 100, message: "succeeded", timestamp: now, workerId: nullableString(row.worker_id), result,
@@ -359,7 +350,7 @@ export class SqliteStore implements TaskStore {
   private failNow(ref: AttemptRef, failure: AttemptFailure, now: number, backoff: RetryBackoff): TaskEvent | null {
     const current = this.sql(currentAttemptSql).get(ref) as Row | undefined;
     if (!current) return null;
-    this.freedKeySlot(current);
+    freedKeySlot(this.writes.log, current);
     const attempt = Number(current.attempt);
     // Attempts its upstream deferred (deferRateLimited) do not use up retries.
     const retriesLeft = attempt - Number(current.deferred_attempts ?? 0) <= Number(current.max_retries);
@@ -435,7 +426,7 @@ export class SqliteStore implements TaskStore {
       if (isTerminal(state)) return { state, cancelled: false, event: null, interrupted: null };
       const row = this.sql(cancelSql).get({ taskId, reason, now }) as Row;
       const workerId = nullableString(before.worker_id);
-      if (state === "running") this.freedKeySlot(before);
+      if (state === "running") freedKeySlot(this.writes.log, before);
       const event = this.recordEvent({
         taskId, sequence: Number(row.last_sequence), state: "cancelled", attempt: Number(row.attempt),
         percent: Number(row.percent), message: "cancelled", timestamp: now, workerId, error: reason,
@@ -521,7 +512,7 @@ export class SqliteStore implements TaskStore {
       if (!row) return null;
       this.sql(throttleNameSql).run({ name: String(row.name), until: nextAttemptAt, now });
       this.gatedNames.add(String(row.name));
-      this.freedKeySlot(row);
+      freedKeySlot(this.writes.log, row);
       return this.recordEvent({
         taskId: ref.taskId, sequence: Number(row.last_sequence), state: "retrying", attempt: ref.attempt, percent: Number(row.percent),
         message, timestamp: now, workerId: nullableString(row.worker_id), nextAttemptAt,
