@@ -17,7 +17,6 @@ const dayMs = 24 * 3600 * 1000;
 export function writeSqliteHistory(path: string, count: number, now = Date.now()): number {
   const db = openSqlite(path);
   try {
-    db.pragma("journal_mode = WAL");
     db.transaction(() => {
       db.prepare(`
         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :count)

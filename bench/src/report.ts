@@ -174,7 +174,7 @@ const informational: Record<Workload, string[]> = {
 function figuresOf(result: ScenarioResult): string[] {
   const figures = informational[result.workload];
   if (result.mode !== "postgres" || postgresOnlyWorkloads.includes(result.workload)) return figures;
-  const cost = (result.workload.startsWith("W1") && result.workload !== "W1-horizon") || result.workload === "W4" ? ["commitsPerTask", "rowsWrittenPerTask", "databaseCommits"] : [];
+  const cost = result.workload.startsWith("W1") || result.workload === "W4" ? ["commitsPerTask", "rowsWrittenPerTask", "databaseCommits"] : [];
   return [...figures, ...cost, "databaseCpuS"];
 }
 
