@@ -34,6 +34,31 @@ export function describeRateLimitConformance(context: ConformanceContext): void 
       expect((await store.listRateLimits()).map((limit) => limit.name)).toEqual(["email"]);
     });
 
+    it("serves a worker's names in its order when a rate-limited, a keyed and a paused name sit among plain ones", async () => {
+      const store = context.store();
+      await store.setRateLimit("limited", 1, 60_000, T0);
+      await store.setConcurrencyLimit("keyed", 1, T0);
+      await store.pauseName("paused", "", T0);
+      await store.enqueue([
+        ...ids("a", 2).map((id) => newTask(id, { name: "alpha" })),
+        ...ids("l", 3).map((id) => newTask(id, { name: "limited" })),
+        ...ids("b", 2).map((id) => newTask(id, { name: "beta" })),
+        ...ids("k", 2).map((id) => newTask(id, { name: "keyed", concurrencyKey: "K" })),
+        ...ids("p", 2).map((id) => newTask(id, { name: "paused" })),
+        ...ids("c", 5).map((id) => newTask(id, { name: "gamma" })),
+      ], T0);
+      const names = ["alpha", "limited", "beta", "keyed", "paused", "gamma"];
+      // Each name in turn: both of alpha, the minute's one start of limited, both of beta, key K's one
+      // at a time, nothing of the paused name, then gamma for the rest.
+      expect(await claimIds(7, T0 + 1, names)).toEqual(["a0", "a1", "l0", "b0", "b1", "k0", "c0"]);
+      expect(await claimIds(10, T0 + 2, names)).toEqual(["c1", "c2", "c3", "c4"]);
+      // A name that fills the limit leaves the later ones alone.
+      await store.enqueue([newTask("a2", { name: "alpha" }), newTask("b2", { name: "beta" })], T0 + 3);
+      expect(await claimIds(1, T0 + 4, ["alpha", "beta"])).toEqual(["a2"]);
+      expect((await task("b2")).state).toBe("queued");
+      expect((await task("p0")).state).toBe("queued");
+    });
+
     it("starts at most the limit per window, over several claims and workers; the next window starts more", async () => {
       const store = context.store();
       // T0 is a multiple of 10 s, so the window is [T0, T0 + 10 s) (the times keep clear of its edges: a

@@ -424,9 +424,9 @@ describe("PostgresStore: several stores on one database", () => {
     await store.enqueue(Array.from({ length: 50 }, (_, i) => newTask(`q${i}`)), Date.now());
     await store.analyze();
     // Every claim tries plainClaimSql first; claimSql is its unguarded form, after the name's gate.
-    for (const [what, text] of [["plain claim", plainClaimSql], ["claim", claimSql]] as const) {
+    for (const [what, text, names] of [["plain claim", plainClaimSql, ["resize", "other"]], ["claim", claimSql, "resize"]] as const) {
       const plan = await withSchemaClient(schema, async (client) =>
-        (await client.query(`EXPLAIN ${text}`, ["w1", "resize", 10, 0, 0, 0])).rows.map((row) => String(row["QUERY PLAN"])).join("\n"));
+        (await client.query(`EXPLAIN ${text}`, ["w1", names, 10, 0, 0, 0])).rows.map((row) => String(row["QUERY PLAN"])).join("\n"));
       // Read in claim order (name, priority DESC, seq) from the partial index: no sort of the queue.
       expect(plan, what).toContain("tasks_claim");
       // The paused-name test (and the plain claim's rate-limit and key tests) are lookups run once

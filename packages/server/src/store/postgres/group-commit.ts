@@ -119,12 +119,17 @@ export class GroupCommit {
     });
   }
 
-  /** One batch at a time; what arrived meanwhile is the next batch. */
+  /** One batch at a time; what arrived meanwhile, and what its callers ask for at once, is the next batch. */
   private async loop(): Promise<void> {
     while (this.pending.length > 0) {
       const batch = this.pending;
       this.pending = [];
       await this.commit(batch);
+      // Callers of a committed write often write again straight away (the dispatcher claims for the
+      // slots a completion freed, the next round of a full claim), a few promise hops later: the end
+      // of this turn lets those join the next batch instead of forming one of their own (W1 on
+      // PostgreSQL: 0.13 commits per task instead of 0.21, and a faster drain).
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
 

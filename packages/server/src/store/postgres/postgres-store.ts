@@ -411,11 +411,7 @@ export class PostgresStore implements TaskStore {
       const answers: ClaimedAttempt[][] = [];
       for (const request of requests) {
         const claimed: ClaimedAttempt[] = [];
-        for (const name of request.names) {
-          const left = request.limit - claimed.length;
-          if (left <= 0) break;
-          await this.claimName(tx, request.workerId, name, left, now, terms, claimed);
-        }
+        await this.claimNames(tx, request.workerId, request.names, request.limit, now, terms, claimed);
         answers.push(claimed);
       }
       return answers;
@@ -423,17 +419,33 @@ export class PostgresStore implements TaskStore {
   }
 
   /**
-   * Up to `left` tasks of one name, within its rate limit: keyed tasks first, then unkeyed ones
-   * (see README "Concurrency keys"). A name with neither claims in one statement (plainClaimSql).
+   * Up to `limit` tasks of the names, in their order: the plain names up to the first gated one in
+   * one statement (plainClaimSql), then the gated name the full way (claimName), then the names
+   * after it the same way.
+   */
+  private async claimNames(tx: Transaction, workerId: string, names: readonly string[], limit: number, now: number, terms: LeaseTerms, claimed: ClaimedAttempt[]): Promise<void> {
+    const at = now + tx.skewMs;
+    let rest = names;
+    while (rest.length > 0 && claimed.length < limit) {
+      const { rows: answer } = await tx.query(plainClaimSql, [workerId, rest, limit - claimed.length, at, at + terms.leaseMs, terms.deadlineGraceMs]);
+      const position = new Map(rest.map((name, index) => [name, index]));
+      const started = answer.filter((row) => row.id !== null);
+      started.sort((a, b) => (position.get(String(a.name)) ?? 0) - (position.get(String(b.name)) ?? 0) || byClaimOrder(a, b));
+      recordClaimed(tx, workerId, started, now, claimed);
+      const stoppedAt = answer[0]?.stopped_at;
+      if (stoppedAt === null || stoppedAt === undefined) return;
+      const gated = rest[Number(stoppedAt) - 1];
+      if (gated !== undefined && claimed.length < limit) await this.claimName(tx, workerId, gated, limit - claimed.length, now, terms, claimed);
+      rest = rest.slice(Number(stoppedAt));
+    }
+  }
+
+  /**
+   * Up to `left` tasks of one gated name, within its rate limit: keyed tasks first, then unkeyed
+   * ones (see README "Concurrency keys").
    */
   private async claimName(tx: Transaction, workerId: string, name: string, left: number, now: number, terms: LeaseTerms, claimed: ClaimedAttempt[]): Promise<void> {
     const at = now + tx.skewMs;
-    const { rows: answer } = await tx.query(plainClaimSql, [workerId, name, left, at, at + terms.leaseMs, terms.deadlineGraceMs]);
-    // Every row says whether the name is gated; a gated name started nothing here.
-    if (answer[0]?.gated === false) {
-      recordClaimed(tx, workerId, answer.filter((row) => row.id !== null).sort(byClaimOrder), now, claimed);
-      return;
-    }
     const { rows: [gateRow] } = await tx.query(nameGateSql, [name]);
     // Windows are on the Schedulers' clocks, as start times are reported (see rate-gate.ts).
     const gate = new NameGate(toRateGate(gateRow, tx.skewMs), now);

@@ -44,18 +44,41 @@ RETURNING ${startedColumns}`;
 
 export const claimSql = unkeyedClaim("");
 
-// The first try of every claim of a name: claimSql for a name with no rate limit row (no limit, no
-// throttle) and no waiting keys, which is most names; two more one-time primary-key or index
-// lookups instead of a round trip for the name's gate. It answers at least one row: the tasks it
-// started, each with `gated` false, or, when it started none, one row with no task and `gated`
-// saying whether the name has a limit or keys. Only then does the claim read the gate and go the
-// full way; an empty queue of a plain name costs this one statement. A limit set by a transaction
-// that commits while this statement runs applies from the next claim.
+// The first try of every claim: the worker's names in its order, in one statement, up to the first
+// name that is gated (has a rate limit row, a limit or throttle, or waiting keys: two one-time
+// index lookups per name). Each plain name before it gives its most urgent, then oldest, queued
+// tasks until $3 are taken: the names are read in order by a nested loop, so a later name's queue is
+// read only while the earlier ones left room, and no row is locked that is not started. It answers
+// at least one row: the tasks it started, and on every row `stopped_at`, the 1-based position of the
+// first gated name in $2 (null when none is). The caller claims that name the full way and goes on
+// with the names after it; a worker whose names are all plain, which is most, costs one statement
+// per claim, however many names it runs and however few of them have work. A limit set by a
+// transaction that commits while this statement runs applies from the next claim.
+// $1 worker, $2 names, $3 limit, $4 now, $5 lease expiry, $6 deadline grace.
 export const plainClaimSql = `
-WITH gate AS MATERIALIZED (
-  SELECT EXISTS (SELECT 1 FROM rate_limits WHERE name = $2)
-      OR EXISTS (SELECT 1 FROM concurrency_keys WHERE name = $2 AND waiting) AS gated
-), started AS (${unkeyedClaim(`
-    AND NOT (SELECT gated FROM gate)`)}
+WITH names AS MATERIALIZED (
+  SELECT n.name, n.position,
+    EXISTS (SELECT 1 FROM rate_limits WHERE name = n.name)
+      OR EXISTS (SELECT 1 FROM concurrency_keys WHERE name = n.name AND waiting) AS gated
+  FROM unnest($2::text[]) WITH ORDINALITY AS n(name, position)
+), stop AS MATERIALIZED (
+  SELECT min(position) AS stopped_at FROM names WHERE gated
+), started AS (
+UPDATE tasks t${startAttemptSet}
+WHERE t.seq = ANY(ARRAY(
+  SELECT picked.seq
+  FROM names n
+  CROSS JOIN LATERAL (
+    SELECT seq FROM tasks
+    WHERE state = 'queued' AND concurrency_key IS NULL AND name = n.name
+      AND NOT EXISTS (SELECT 1 FROM paused_names WHERE name = n.name)
+    ORDER BY priority DESC, seq
+    LIMIT $3
+    FOR UPDATE SKIP LOCKED
+  ) AS picked
+  WHERE n.position < coalesce((SELECT stopped_at FROM stop), 2147483647)
+  LIMIT $3
+))
+RETURNING ${startedColumns}
 )
-SELECT s.*, g.gated FROM gate g LEFT JOIN started s ON true`;
+SELECT s.*, stop.stopped_at FROM stop LEFT JOIN started s ON true`;
