@@ -161,6 +161,21 @@ export function describeRateLimitConformance(context: ConformanceContext): void 
       expect(failed).toMatchObject({ state: "failed" });
     });
 
+    it("clearing a limit leaves a running throttle in force; a name whose throttle and limit are gone is claimed like any other", async () => {
+      const store = context.store();
+      await store.setRateLimit("resize", 10, 60_000, T0);
+      await store.enqueue(ids("t", 4).map((id) => newTask(id)), T0);
+      expect(await claimIds(1, T0 + 1)).toEqual(["t0"]);
+      await store.deferRateLimited({ taskId: "t0", attempt: 1 }, 5_000, "slow down", T0 + 2);
+      expect(await store.clearRateLimit("resize")).toMatchObject({ name: "resize", maxStarts: 10 });
+      expect(await claimIds(5, T0 + 3)).toEqual([]);
+      expect(await claimIds(1, T0 + 5_100)).toEqual(["t1"]);
+      await store.promoteDue(T0 + 5_200);
+      // Beside a plain name, in one claim: no limit counts starts any more.
+      await store.enqueue([newTask("e0", { name: "email" })], T0 + 5_300);
+      expect(await claimIds(20, T0 + 5_400, ["resize", "email"])).toEqual(["t0", "t2", "t3", "e0"]);
+    });
+
     it("a deferred attempt does not count against retries: a task with one retry still gets it", async () => {
       const store = context.store();
       await store.enqueue([newTask("t1", { maxRetries: 1 })], T0);

@@ -411,6 +411,21 @@ describe("PostgresStore: several stores on one database", () => {
     expect(plan).not.toMatch(/Sort/);
   });
 
+  it("the plain claim stops at a name with a limit or a running throttle, not at the row a passed throttle leaves", async () => {
+    const { url, schema } = schemas.create("gate_rows");
+    await openStore(url);
+    const stops = await withSchemaClient(schema, async (client) => {
+      await client.query(`INSERT INTO rate_limits (name, throttled_until, updated_at) VALUES ('passed', 100, 0), ('running', 10000, 0)`);
+      await client.query(`INSERT INTO rate_limits (name, max_starts, per_ms, updated_at) VALUES ('limited', 5, 1000, 0)`);
+      const stoppedAt = async (names: string[]): Promise<number | null> => {
+        const { rows: [row] } = await client.query(plainClaimSql, ["w1", names, 10, 5_000, 6_000, 0]);
+        return row?.stopped_at === null ? null : Number(row?.stopped_at);
+      };
+      return [await stoppedAt(["passed"]), await stoppedAt(["passed", "running"]), await stoppedAt(["passed", "limited"])];
+    });
+    expect(stops).toEqual([null, 2, 2]);
+  });
+
   it("claims, sweeps and counts through partial indexes, never scanning 100,000 finished rows", async () => {
     const { url, schema } = schemas.create("explain");
     const store = await openStore(url);

@@ -73,14 +73,15 @@ export class SqliteStore implements TaskStore {
   private readonly laterWork = new LaterWork((name) => this.localSignals.emitWorkAvailable([name]));
   private readonly random: () => number;
   /**
-   * The names whose claim needs the keyed pass (they have had keyed tasks) or the rate gate (they
-   * have a rate_limits row). The file has one owner, this process, so what it wrote is all there
-   * is: loaded by migrate(), grown as keyed tasks, limits and throttles are written (a write that
-   * rolls back leaves a name in, which only costs that name the longer claim). Any other name is
+   * The names whose claim needs the keyed pass (they have had keyed tasks) or the rate gate (until
+   * when: forever for a rate limit, to its end for a throttle). The file has one owner, this
+   * process, so what it wrote is all there is: loaded by migrate(), kept up as keyed tasks, limits
+   * and throttles are written (a write that rolls back leaves a name in, which only costs that name
+   * the longer claim). Any other name, and one whose limit was cleared or whose throttle passed, is
    * claimed with one statement, as before keys and limits existed.
    */
   private readonly keyedNames = new Set<string>();
-  private readonly gatedNames = new Set<string>();
+  private readonly gatedUntil = new Map<string, number>();
 
   constructor(options: SqliteStoreOptions) {
     if (options.path !== ":memory:") prepareDatabaseFiles(options.path);
@@ -126,7 +127,9 @@ export class SqliteStore implements TaskStore {
       })();
     }
     for (const name of this.db.prepare(keyedNamesSql).pluck().all()) this.keyedNames.add(String(name));
-    for (const name of this.db.prepare(gatedNamesSql).pluck().all()) this.gatedNames.add(String(name));
+    for (const row of this.db.prepare(gatedNamesSql).all() as Row[]) {
+      this.gatedUntil.set(String(row.name), row.max_starts !== null ? Infinity : Number(row.throttled_until ?? -Infinity));
+    }
     return Promise.resolve();
   }
 
@@ -246,7 +249,7 @@ export class SqliteStore implements TaskStore {
 
   /** Up to `left` tasks of one name, within its rate limit: keyed tasks first, then unkeyed ones (see README "Concurrency keys"). */
   private claimName(workerId: string, name: string, left: number, now: number, terms: LeaseTerms, claimed: ClaimedAttempt[]): void {
-    if (!this.keyedNames.has(name) && !this.gatedNames.has(name)) {
+    if (!this.keyedNames.has(name) && (this.gatedUntil.get(name) ?? -Infinity) <= now) {
       this.claimUnkeyed(workerId, name, left, now, terms, claimed);
       return;
     }
@@ -484,7 +487,7 @@ export class SqliteStore implements TaskStore {
   setRateLimit(name: string, maxStarts: number, perMs: number, now: number, perKey = false): Promise<RateLimit> {
     return this.writes.run(() => {
       this.sql(setRateLimitSql).run({ name, maxStarts, perMs, now, perKey: perKey ? 1 : 0 });
-      this.gatedNames.add(name);
+      this.gatedUntil.set(name, Infinity);
       // A raised limit may let waiting tasks start: the same signal an enqueue gives.
       this.writes.log.workAvailable(name);
       return { name, maxStarts, perMs, perKey, updatedAt: now };
@@ -496,6 +499,9 @@ export class SqliteStore implements TaskStore {
       const row = this.sql(rateLimitSql).get(name) as Row | undefined;
       if (!row) return null;
       this.sql(clearRateLimitSql).run(name);
+      // A throttle still running gates the name until it passes.
+      const gate = this.sql(rateGateSql).get(name) as Row | undefined;
+      this.gatedUntil.set(name, Number(gate?.throttled_until ?? -Infinity));
       this.writes.log.workAvailable(name);
       return toRateLimit(row);
     });
@@ -511,7 +517,8 @@ export class SqliteStore implements TaskStore {
       const row = this.sql(deferAttemptSql).get({ ...ref, nextAttemptAt }) as Row | undefined;
       if (!row) return null;
       this.sql(throttleNameSql).run({ name: String(row.name), until: nextAttemptAt, now });
-      this.gatedNames.add(String(row.name));
+      const name = String(row.name);
+      this.gatedUntil.set(name, Math.max(this.gatedUntil.get(name) ?? -Infinity, nextAttemptAt));
       freedKeySlot(this.writes.log, row);
       return this.recordEvent({
         taskId: ref.taskId, sequence: Number(row.last_sequence), state: "retrying", attempt: ref.attempt, percent: Number(row.percent),

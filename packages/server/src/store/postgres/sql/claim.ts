@@ -45,8 +45,8 @@ RETURNING ${startedColumns}`;
 export const claimSql = unkeyedClaim("");
 
 // The first try of every claim: the worker's names in its order, in one statement, up to the first
-// name that is gated (has a rate limit row, a limit or throttle, or waiting keys: two one-time
-// index lookups per name). Each plain name before it gives its most urgent, then oldest, queued
+// name that is gated (a rate limit, a throttle not yet passed, or waiting keys: two one-time index
+// lookups per name; the row a cleared limit or a passed throttle leaves behind gates nothing). Each plain name before it gives its most urgent, then oldest, queued
 // tasks until $3 are taken: the names are read in order by a nested loop, so a later name's queue is
 // read only while the earlier ones left room, and no row is locked that is not started. It answers
 // at least one row: the tasks it started, and on every row `stopped_at`, the 1-based position of the
@@ -58,7 +58,7 @@ export const claimSql = unkeyedClaim("");
 export const plainClaimSql = `
 WITH names AS MATERIALIZED (
   SELECT n.name, n.position,
-    EXISTS (SELECT 1 FROM rate_limits WHERE name = n.name)
+    EXISTS (SELECT 1 FROM rate_limits WHERE name = n.name AND (max_starts IS NOT NULL OR throttled_until > $4))
       OR EXISTS (SELECT 1 FROM concurrency_keys WHERE name = n.name AND waiting) AS gated
   FROM unnest($2::text[]) WITH ORDINALITY AS n(name, position)
 ), stop AS MATERIALIZED (

@@ -3,8 +3,8 @@
 
 export const rateGateSql = `SELECT max_starts, per_ms, per_key, window_start, used, throttled_until FROM rate_limits WHERE name = ?`;
 
-// The names whose claims read their gate (see SqliteStore.gatedNames).
-export const gatedNamesSql = `SELECT name FROM rate_limits`;
+// The names whose claims read their gate, and until when (see SqliteStore.gatedUntil).
+export const gatedNamesSql = `SELECT name, max_starts, throttled_until FROM rate_limits`;
 
 // The window the claim counted in, and the starts counted in it (the claim's own included).
 export const countStartsSql = `UPDATE rate_limits SET window_start = :windowStart, used = :used WHERE name = :name`;
