@@ -214,6 +214,20 @@ export function describeTaskStoreConformance(backendName: string, open: (options
         expect((await claim("w1", ["resize", "email"], 2, T0)).map((c) => c.taskId)).toEqual(["e1"]);
       });
 
+      it("claims a more urgent task enqueued after earlier claims first, and a promoted retry before younger tasks", async () => {
+        await store.enqueue(["t1", "t2", "t3", "t4"].map((id) => newTask(id, { retryBackoffMs: 10 })), T0);
+        expect((await claim("w1", ["resize"], 1, T0 + 1)).map((c) => c.taskId)).toEqual(["t1"]);
+        expect((await claim("w1", ["resize"], 1, T0 + 2)).map((c) => c.taskId)).toEqual(["t2"]);
+        await store.enqueue([newTask("urgent", { priority: 5 })], T0 + 3);
+        expect((await claim("w1", ["resize"], 1, T0 + 4)).map((c) => c.taskId)).toEqual(["urgent"]);
+        // t1 fails and comes back: older than t3 and t4, it goes first again.
+        await store.fail({ taskId: "t1", attempt: 1 }, { error: "boom", retryable: true }, T0 + 5, noBackoff);
+        await store.promoteDue(T0 + 100);
+        expect((await claim("w1", ["resize"], 2, T0 + 101)).map((c) => c.taskId)).toEqual(["t1", "t3"]);
+        await store.enqueue([newTask("later", { priority: -5 }), newTask("t5")], T0 + 102);
+        expect((await claim("w1", ["resize"], 5, T0 + 103)).map((c) => c.taskId)).toEqual(["t4", "t5", "later"]);
+      });
+
       it("serves several requests in order without handing the same task twice", async () => {
         await store.enqueue(["t1", "t2", "t3"].map((id) => newTask(id)), T0);
         const requests: ClaimRequest[] = [

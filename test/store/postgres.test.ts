@@ -192,6 +192,24 @@ describe("PostgresStore: several stores on one database", () => {
     expect(new Set(claimed.map((attempt) => attempt.taskId)).size).toBe(1_500);
   });
 
+  it("a more urgent task enqueued through one store is the next the other claims, once its hint arrives (the claim cursor is forgotten)", async () => {
+    const [a, b] = await pair({ pollIntervalMs: 600_000 });
+    const recorder = new SignalRecorder(b);
+    try {
+      const now = Date.now();
+      await b.enqueue(["c1", "c2", "c3"].map((id) => newTask(id)), now);
+      const [first = []] = await b.claim([{ workerId: "w", names: ["resize"], limit: 1 }], now, terms);
+      expect(first.map((attempt) => attempt.taskId)).toEqual(["c1"]);
+      const before = recorder.namedWork.length;
+      await a.enqueue([newTask("urgent", { priority: 9 })], now);
+      await recorder.until(() => recorder.namedWork.slice(before).some((names) => names.includes("resize")), "B's work hint for A's task");
+      const [next = []] = await b.claim([{ workerId: "w", names: ["resize"], limit: 2 }], now, terms);
+      expect(next.map((attempt) => attempt.taskId)).toEqual(["urgent", "c2"]);
+    } finally {
+      recorder.stop();
+    }
+  });
+
   it("a name paused through one store is not claimed through the other; its resume wakes the other with a work hint", async () => {
     const [a, b] = await pair({ pollIntervalMs: 600_000 });
     const recorder = new SignalRecorder(b);
@@ -418,7 +436,7 @@ describe("PostgresStore: several stores on one database", () => {
       await client.query(`INSERT INTO rate_limits (name, throttled_until, updated_at) VALUES ('passed', 100, 0), ('running', 10000, 0)`);
       await client.query(`INSERT INTO rate_limits (name, max_starts, per_ms, updated_at) VALUES ('limited', 5, 1000, 0)`);
       const stoppedAt = async (names: string[]): Promise<number | null> => {
-        const { rows: [row] } = await client.query(plainClaimSql, ["w1", names, 10, 5_000, 6_000, 0]);
+        const { rows: [row] } = await client.query(plainClaimSql, ["w1", names, 10, 5_000, 6_000, 0, names.map(() => null), names.map(() => null)]);
         return row?.stopped_at === null ? null : Number(row?.stopped_at);
       };
       return [await stoppedAt(["passed"]), await stoppedAt(["passed", "running"]), await stoppedAt(["passed", "limited"])];
@@ -439,9 +457,14 @@ describe("PostgresStore: several stores on one database", () => {
     await store.enqueue(Array.from({ length: 50 }, (_, i) => newTask(`q${i}`)), Date.now());
     await store.analyze();
     // Every claim tries plainClaimSql first; claimSql is its unguarded form, after the name's gate.
-    for (const [what, text, names] of [["plain claim", plainClaimSql, ["resize", "other"]], ["claim", claimSql, "resize"]] as const) {
+    const claims: Array<[string, string, unknown[]]> = [
+      ["plain claim", plainClaimSql, ["w1", ["resize", "other"], 10, 0, 0, 0, [null, null], [null, null]]],
+      ["plain claim after a cursor", plainClaimSql, ["w1", ["resize", "other"], 10, 0, 0, 0, [0, null], [20, null]]],
+      ["claim", claimSql, ["w1", "resize", 10, 0, 0, 0]],
+    ];
+    for (const [what, text, values] of claims) {
       const plan = await withSchemaClient(schema, async (client) =>
-        (await client.query(`EXPLAIN ${text}`, ["w1", names, 10, 0, 0, 0])).rows.map((row) => String(row["QUERY PLAN"])).join("\n"));
+        (await client.query(`EXPLAIN ${text}`, values)).rows.map((row) => String(row["QUERY PLAN"])).join("\n"));
       // Read in claim order (name, priority DESC, seq) from the partial index: no sort of the queue.
       expect(plan, what).toContain("tasks_claim");
       // The paused-name test (and the plain claim's rate-limit and key tests) are lookups run once

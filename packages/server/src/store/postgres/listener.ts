@@ -155,6 +155,12 @@ export interface EventFeedOptions {
   listen: boolean;
   /** Maps a task_events row to the event callers see (times on their clock). */
   toEvent(row: Record<string, unknown>): TaskEvent;
+  /**
+   * Other writers may have made tasks of these names claimable (null: of any name, after a poll tick
+   * or a reconnect, when hints may have been missed). The store forgets its claim cursors of them
+   * and wakes its Scheduler.
+   */
+  workFromOthers(names: readonly string[] | null): void;
   /** Runs on every (re)connect of the notifier, before the re-read (the store measures the clock skew again). */
   reconnected(): Promise<void>;
   onError(error: unknown): void;
@@ -238,8 +244,8 @@ export class EventFeed {
     const hint = decodeHint(payload);
     if (hint?.from === this.options.instanceId) return;
     void this.reread();
-    if (hint === null) this.options.signals.emitWorkAvailable(null);
-    else if (hint.work !== undefined) this.options.signals.emitWorkAvailable(hint.work);
+    if (hint === null) this.options.workFromOthers(null);
+    else if (hint.work !== undefined) this.options.workFromOthers(hint.work);
   }
 
   private async onConnected(): Promise<void> {
@@ -249,7 +255,7 @@ export class EventFeed {
       this.options.onError(error);
     }
     await this.reread();
-    if (!this.closed) this.options.signals.emitWorkAvailable(null);
+    if (!this.closed) this.options.workFromOthers(null);
   }
 
   private schedulePoll(): void {
@@ -257,7 +263,7 @@ export class EventFeed {
     this.pollTimer = setTimeout(() => {
       void this.reread().then(() => {
         if (this.closed) return;
-        this.options.signals.emitWorkAvailable(null);
+        this.options.workFromOthers(null);
         this.schedulePoll();
       });
     }, this.options.pollIntervalMs);

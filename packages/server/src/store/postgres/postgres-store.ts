@@ -21,6 +21,7 @@ import { encodeHint, EventFeed, PostgresNotifier } from "./listener.js";
 import type { Notifier } from "./listener.js";
 import { runMigrations } from "./migrations/index.js";
 import { byClaimOrder, claimKeyed, recordClaimed } from "./claims.js";
+import { ClaimCursors } from "./claim-cursors.js";
 import { asRecord, nullableString, record, storedFirstEvent, toConcurrencyLimit, toEvent, toPausedName, toRateGate, toRateLimit, toState, toTask } from "./rows.js";
 import type { Row } from "./rows.js";
 import { storeErrorFrom } from "./store-errors.js";
@@ -156,6 +157,7 @@ export class PostgresStore implements TaskStore {
   private readonly clock: Clock;
   private readonly random: () => number;
   private readonly instanceId = randomUUID();
+  private readonly claimCursors = new ClaimCursors();
   private skew: { skewMs: number; uncertaintyMs: number } | null = null;
   private measuring: Promise<number> | null = null;
   private closed = false;
@@ -184,6 +186,10 @@ export class PostgresStore implements TaskStore {
       pollIntervalMs: options.pollIntervalMs ?? 1_000,
       listen: options.listen ?? true,
       toEvent: (row) => toEvent(row, this.skew?.skewMs ?? 0),
+      workFromOthers: (names) => {
+        this.claimCursors.forget(names);
+        this.localSignals.emitWorkAvailable(names);
+      },
       reconnected: () => this.measureSkew().then(() => undefined),
       onError,
     });
@@ -267,6 +273,8 @@ export class PostgresStore implements TaskStore {
   }
 
   enqueue(tasks: readonly NewTask[], now: number, keyRetentionMs = 24 * 3600 * 1000): Promise<TaskEvent[]> {
+    // Before any claim of this batch reads the cursors (a claim may share the enqueue's commit).
+    this.claimCursors.enqueued(tasks);
     return this.writes.runMerged(this.enqueues, { tasks, now, keyRetentionMs });
   }
 
@@ -387,6 +395,7 @@ export class PostgresStore implements TaskStore {
   }
 
   fireSchedule(firing: ScheduleFiring, now: number): Promise<TaskEvent[] | null> {
+    this.claimCursors.enqueued(firing.tasks);
     return this.writes.run(async (tx) => {
       const lastTaskId = firing.tasks.at(-1)?.id ?? null;
       const moved = await tx.query(moveNextFireSql, [firing.scheduleId, firing.expectedNextFireAt, firing.nextFireAt, firing.lastTickMs, lastTaskId, now]);
@@ -427,11 +436,15 @@ export class PostgresStore implements TaskStore {
     const at = now + tx.skewMs;
     let rest = names;
     while (rest.length > 0 && claimed.length < limit) {
-      const { rows: answer } = await tx.query(plainClaimSql, [workerId, rest, limit - claimed.length, at, at + terms.leaseMs, terms.deadlineGraceMs]);
+      const cursors = this.claimCursors.of(rest);
+      const { rows: answer } = await tx.query(plainClaimSql, [
+        workerId, rest, limit - claimed.length, at, at + terms.leaseMs, terms.deadlineGraceMs, cursors.priorities, cursors.seqs,
+      ]);
       const position = new Map(rest.map((name, index) => [name, index]));
       const started = answer.filter((row) => row.id !== null);
       started.sort((a, b) => (position.get(String(a.name)) ?? 0) - (position.get(String(b.name)) ?? 0) || byClaimOrder(a, b));
       recordClaimed(tx, workerId, started, now, claimed);
+      this.claimCursors.claimed(started);
       const stoppedAt = answer[0]?.stopped_at;
       if (stoppedAt === null || stoppedAt === undefined) return;
       const gated = rest[Number(stoppedAt) - 1];
@@ -537,6 +550,8 @@ export class PostgresStore implements TaskStore {
         record(tx, { taskId: String(row.id), sequence: Number(row.last_sequence), state: "queued", attempt: 0, percent: 0, message: "due", timestamp: now });
       }
       const names = rows.map((row) => String(row.name));
+      // Promoted tasks keep their place in the queue, which may be behind a claim cursor.
+      this.claimCursors.forget(names);
       for (const name of names) tx.log.workAvailable(name);
       return names;
     });
@@ -580,6 +595,7 @@ export class PostgresStore implements TaskStore {
       const { rows: [row] } = await tx.query(resumeNameSql, [name]);
       if (!row) return null;
       // Its queued tasks are claimable again: this commit's hint wakes every Scheduler, as an enqueue's does.
+      this.claimCursors.forget([name]);
       tx.log.workAvailable(name);
       return toPausedName(row, tx.skewMs);
     });
