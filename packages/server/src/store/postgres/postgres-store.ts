@@ -416,13 +416,20 @@ export class PostgresStore implements TaskStore {
   }
 
   claim(requests: readonly ClaimRequest[], now: number, terms: LeaseTerms): Promise<ClaimedAttempt[][]> {
+    // The cursors move once the claim has committed: a batch run again (a conflict, a failed write
+    // beside it) claims again from where the cursors were.
+    let started: Row[] = [];
     return this.writes.run(async (tx) => {
+      started = [];
       const answers: ClaimedAttempt[][] = [];
       for (const request of requests) {
         const claimed: ClaimedAttempt[] = [];
-        await this.claimNames(tx, request.workerId, request.names, request.limit, now, terms, claimed);
+        await this.claimNames(tx, request.workerId, request.names, request.limit, now, terms, claimed, started);
         answers.push(claimed);
       }
+      return answers;
+    }).then((answers) => {
+      this.claimCursors.claimed(started);
       return answers;
     });
   }
@@ -432,7 +439,9 @@ export class PostgresStore implements TaskStore {
    * one statement (plainClaimSql), then the gated name the full way (claimName), then the names
    * after it the same way.
    */
-  private async claimNames(tx: Transaction, workerId: string, names: readonly string[], limit: number, now: number, terms: LeaseTerms, claimed: ClaimedAttempt[]): Promise<void> {
+  private async claimNames(
+    tx: Transaction, workerId: string, names: readonly string[], limit: number, now: number, terms: LeaseTerms, claimed: ClaimedAttempt[], startedInOrder: Row[],
+  ): Promise<void> {
     const at = now + tx.skewMs;
     let rest = names;
     while (rest.length > 0 && claimed.length < limit) {
@@ -444,7 +453,7 @@ export class PostgresStore implements TaskStore {
       const started = answer.filter((row) => row.id !== null);
       started.sort((a, b) => (position.get(String(a.name)) ?? 0) - (position.get(String(b.name)) ?? 0) || byClaimOrder(a, b));
       recordClaimed(tx, workerId, started, now, claimed);
-      this.claimCursors.claimed(started);
+      startedInOrder.push(...started);
       const stoppedAt = answer[0]?.stopped_at;
       if (stoppedAt === null || stoppedAt === undefined) return;
       const gated = rest[Number(stoppedAt) - 1];
