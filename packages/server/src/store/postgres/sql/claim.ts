@@ -28,21 +28,17 @@ export const startedColumns = "t.seq, t.priority, t.id, t.attempt, t.name, t.pay
 // A paused name (a row in paused_names) claims nothing: the NOT EXISTS depends on $2 alone, so it
 // is one primary-key lookup run once (a one-time filter), and the queue is still read from tasks_claim.
 // $1 worker, $2 name, $3 limit, $4 now, $5 lease expiry, $6 deadline grace.
-function unkeyedClaim(guard: string): string {
-  return `
+export const claimSql = `
 UPDATE tasks t${startAttemptSet}
 WHERE t.seq = ANY(ARRAY(
   SELECT seq FROM tasks
   WHERE state = 'queued' AND concurrency_key IS NULL AND name = $2
-    AND NOT EXISTS (SELECT 1 FROM paused_names WHERE name = $2)${guard}
+    AND NOT EXISTS (SELECT 1 FROM paused_names WHERE name = $2)
   ORDER BY priority DESC, seq
   LIMIT $3
   FOR UPDATE SKIP LOCKED
 ))
 RETURNING ${startedColumns}`;
-}
-
-export const claimSql = unkeyedClaim("");
 
 // The first try of every claim: the worker's names in its order, in one statement, up to the first
 // name that is gated (a rate limit, a throttle not yet passed, or waiting keys: two one-time index
@@ -51,10 +47,10 @@ export const claimSql = unkeyedClaim("");
 // the names are read in order by a nested loop, so a later name's queue is read only while the
 // earlier ones left room, and no row is locked that is not started.
 //
-// A name's queue is read in two parts (each name's rows of "parts" come out in the names' order,
-// the part after the cursor first: a lateral VALUES per name, no sort): after the name's cursor ($7 priority, $8 seq: where this
+// A name's queue is read in two parts: after the name's cursor ($7 priority, $8 seq: where this
 // process's last claim of it ended) at the cursor's priority, then its lower priorities; a name
-// with no cursor (null) is read whole in the second part. Claimed tasks leave dead entries at the
+// with no cursor (null) is read whole in the second part. The rows of "parts" come out in the
+// names' order, the part after the cursor first (a lateral VALUES per name, no sort). Claimed tasks leave dead entries at the
 // head of tasks_claim that a transaction held open elsewhere keeps from being cleaned, and a read
 // from the head would step over every one of them on every claim; a read from the cursor does not.
 // The store forgets a cursor whenever a task of the name may have become queued before it.
