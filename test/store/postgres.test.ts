@@ -31,6 +31,13 @@ afterAll(async () => {
 // A schema per test: the conformance suite expects an empty store each time.
 describeTaskStoreConformance("postgres", (options) => Promise.resolve(new PostgresStore({ url: schemas.create("conformance").url, ...options })));
 
+interface PlanNode {
+  "Index Name"?: string;
+  "Shared Hit Blocks"?: number;
+  "Shared Read Blocks"?: number;
+  Plans?: PlanNode[];
+}
+
 describe("PostgresStore: several stores on one database", () => {
   const opened: PostgresStore[] = [];
 
@@ -442,6 +449,37 @@ describe("PostgresStore: several stores on one database", () => {
       return [await stoppedAt(["passed"]), await stoppedAt(["passed", "running"]), await stoppedAt(["passed", "limited"])];
     });
     expect(stops).toEqual([null, 2, 2]);
+  });
+
+  it("while another transaction holds the horizon, a claim from its cursor does not read the entries of the tasks claimed before", async () => {
+    const { url, schema } = schemas.create("cursor_horizon");
+    const store = await openStore(url);
+    await store.enqueue(Array.from({ length: 3_000 }, (_, i) => newTask(`h${i}`)), Date.now());
+    await withSchemaClient(schema, async (holder) => {
+      // An analytics transaction that wrote: no entry of a task claimed after this can be marked dead.
+      await holder.query("BEGIN ISOLATION LEVEL REPEATABLE READ");
+      await holder.query("SELECT txid_current()");
+      for (let round = 0; round < 29; round++) await store.claim([{ workerId: "w", names: ["resize"], limit: 100 }], Date.now(), terms);
+      const buffersRead = await withSchemaClient(schema, async (client) => {
+        const { rows: [last] } = await client.query("SELECT max(seq) AS seq FROM tasks WHERE state = 'running'");
+        const read = async (cursor: [number, number] | [null, null]): Promise<number> => {
+          await client.query("BEGIN");
+          const { rows: [row] } = await client.query(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${plainClaimSql}`,
+            ["w", ["resize"], 10, Date.now(), Date.now() + 60_000, 0, [cursor[0]], [cursor[1]]]);
+          await client.query("ROLLBACK");
+          // The buffers of the queue's reads alone (the index scans of tasks_claim and their heap visits).
+          const queueReads = (node: PlanNode): number =>
+            (node["Index Name"] === "tasks_claim" ? (node["Shared Hit Blocks"] ?? 0) + (node["Shared Read Blocks"] ?? 0) : 0) +
+            (node.Plans ?? []).reduce((sum, child) => sum + queueReads(child), 0);
+          return queueReads((row?.["QUERY PLAN"] as Array<{ Plan: PlanNode }>)[0]?.Plan ?? {});
+        };
+        return { fromHead: await read([null, null]), fromCursor: await read([0, Number(last?.seq)]) };
+      });
+      await holder.query("ROLLBACK");
+      // From the head: the index pages and heap pages of the 2,900 claimed tasks' entries; from the cursor: a few pages.
+      expect(buffersRead.fromHead).toBeGreaterThan(50);
+      expect(buffersRead.fromCursor * 10).toBeLessThan(buffersRead.fromHead);
+    });
   });
 
   it("claims, sweeps and counts through partial indexes, never scanning 100,000 finished rows", async () => {
