@@ -43,7 +43,8 @@ describe("Dispatcher on a failing store", () => {
     const registry = new WorkerRegistry();
     const channel = { sendAssignments: () => undefined, sendCancel: () => undefined, close: () => undefined };
     registry.add(new WorkerSession("w1", ["resize"], 1, start, channel));
-    const dispatcher = new Dispatcher(store, registry, clock, { leaseMs: 1000, deadlineGraceMs: 0 }, { assigned: () => undefined, orphaned: () => undefined }, logger, 0);
+    // The worker never speaks here: a lease longer than the test keeps it eligible for work.
+    const dispatcher = new Dispatcher(store, registry, clock, { leaseMs: 60_000, deadlineGraceMs: 0 }, { assigned: () => undefined, orphaned: () => undefined }, logger, 0);
 
     dispatcher.kick();
     await settle();

@@ -416,6 +416,26 @@ export function describeSchedulerSuite(backend: StoreBackend): void {
       ]);
     });
 
+    it("gives no new work to a worker silent for a lease (not yet presumed dead) until it speaks again", async () => {
+      options = { ...options, workerTimeoutMs: 5000 };
+      await openScheduler();
+      const silent = register("silent", ["job"], 2);
+      const id = await submit("job");
+      await until(() => silent.channel.assignments.length === 1, "attempt 1");
+
+      // Its lease runs out and the retry comes due while it is still registered with a free slot.
+      await advance(options.leaseMs + backoffOf(1) + HEARTBEAT_MS);
+      expect(scheduler.listWorkers().map((w) => w.workerId)).toEqual(["silent"]);
+      expect(await task(id)).toMatchObject({ state: "queued", attempt: 1 });
+      expect(silent.channel.assignments).toHaveLength(1);
+
+      // Heard again, it is given the retry at once.
+      heartbeat(silent);
+      await until(() => silent.channel.assignments.length === 2, "attempt 2 once the worker speaks");
+      expect(lastAssignment(silent)).toMatchObject({ taskId: id, attempt: 2 });
+      expect(await task(id)).toMatchObject({ state: "running", attempt: 2, workerId: "silent" });
+    });
+
     it("keeps renewing the lease of a live worker's attempt past leaseMs", async () => {
       const worker = register("w1", ["long"]);
       const id = await submit("long", { timeoutSecs: 60 });

@@ -108,7 +108,7 @@ export class Dispatcher {
 
   /** Returns true when some worker got every task it asked for, so more may be waiting. */
   private async round(): Promise<boolean> {
-    const wanted = this.registry.claimRequests(this.maxClaimPerRound);
+    const wanted = this.registry.claimRequests(this.maxClaimPerRound, this.clock.now() - this.terms.leaseMs);
     if (wanted.length === 0) return false;
     const claimed = await this.store.claim(wanted.map((entry) => entry.request), this.clock.now(), this.terms);
     let more = false;

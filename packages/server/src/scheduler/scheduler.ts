@@ -383,7 +383,11 @@ export class Scheduler {
   }
 
   handleWorkerMessage(session: WorkerSession, message: WorkerMessage): void {
-    session.lastSeen = this.clock.now();
+    const now = this.clock.now();
+    const wasSilent = now - session.lastSeen > this.options.leaseMs;
+    session.lastSeen = now;
+    // Silent for a lease, it got no new work (see claimRequests); heard again, it may.
+    if (wasSilent) this.dispatcher.kick();
     switch (message.kind?.$case) {
       case "heartbeat":
         return;

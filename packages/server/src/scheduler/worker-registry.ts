@@ -72,11 +72,13 @@ export class WorkerRegistry {
 
   /**
    * One claim per worker with free slots, at most `maxTasks` slots in all: the workers served least
-   * recently come first, so a worker left out of one round is first in the next.
+   * recently come first, so a worker left out of one round is first in the next. Workers not heard
+   * from since `heardSince` are left out: their leases are running out, so a task retried off one of
+   * them would otherwise be handed straight back to it (they get work again once they speak).
    */
-  claimRequests(maxTasks = Infinity): Array<{ session: WorkerSession; request: ClaimRequest }> {
+  claimRequests(maxTasks = Infinity, heardSince = -Infinity): Array<{ session: WorkerSession; request: ClaimRequest }> {
     const round = ++this.rounds;
-    const waiting = [...this.sessions.values()].filter((session) => session.freeSlots > 0);
+    const waiting = [...this.sessions.values()].filter((session) => session.freeSlots > 0 && session.lastSeen >= heardSince);
     waiting.sort((a, b) => a.lastServedRound - b.lastServedRound);
     const requests = [];
     let budget = maxTasks;
