@@ -41,13 +41,19 @@ describe.each(storeBackends)("guarantees (%s store)", (store) => {
     const paused = cluster.workers[0];
     const pausedId = workerIdOf(paused);
     expect(pausedId).not.toBe("");
-    const { taskId } = await client.submit({ name: "sleepy", payload: { ms: 1500 }, maxRetries: 3, retryBackoffMs: 10 });
+    // Each attempt holds until the test writes its file: attempt 2 may end at once; attempt 1 may end
+    // only once its worker is paused, so it cannot finish before the pause however late the test sees it run.
+    const releases = tempDir("orchestrator-release-");
+    writeFileSync(join(releases.path, "attempt-2"), "");
+    const { taskId } = await client.submit({ name: "holds-each-attempt", payload: { dir: releases.path }, maxRetries: 3, retryBackoffMs: 10 });
     const follower = new Follower(client, taskId);
     await follower.waitFor((u) => u.state === "running" && u.attempt === 1);
+    await paused?.waitForLog((r) => r.msg === "holding until released" && r.task_id === taskId && r.attempt === 1);
 
     // Its stream stays open, but it says nothing any more.
     paused?.signal("SIGSTOP");
     const pausedAt = Date.now();
+    writeFileSync(join(releases.path, "attempt-1"), "");
     try {
       const other = await cluster.addWorker();
       const otherId = workerIdOf(other);
@@ -87,28 +93,35 @@ describe.each(storeBackends)("guarantees (%s store)", (store) => {
       expect(task.lastSequence).toBe(follower.updates.length);
     } finally {
       paused?.signal("SIGCONT");
+      follower.close();
+      releases.remove();
     }
   });
 
   it("a paused worker's success for attempt 1, arriving while attempt 2 runs on another worker, is refused; attempt 2's result is recorded", async () => {
     const client = cluster.client;
-    const releaseDir = tempDir("orchestrator-release-");
-    const release = join(releaseDir.path, "release");
-    // Attempt 1 sleeps 1 s; attempt 2 runs until the file `release` exists.
-    const { taskId } = await client.submit({ name: "sleeps-then-holds", payload: { ms: 1000, release }, maxRetries: 3, retryBackoffMs: 10 });
+    const releases = tempDir("orchestrator-release-");
+    const release = (attempt: number): void => writeFileSync(join(releases.path, `attempt-${attempt}`), "");
+    // Each attempt holds until the test writes its file.
+    const { taskId } = await client.submit({ name: "holds-each-attempt", payload: { dir: releases.path }, maxRetries: 3, retryBackoffMs: 10 });
     const follower = new Follower(client, taskId);
     const first = await follower.waitFor((u) => u.state === "running" && u.attempt === 1);
     const paused = cluster.workers.find((w) => workerIdOf(w) === first.workerId);
     if (!paused) throw new Error(`no worker process is ${first.workerId}`);
+    await paused.waitForLog((r) => r.msg === "holding until released" && r.task_id === taskId && r.attempt === 1);
     paused.signal("SIGSTOP");
+    // Attempt 1 may end now; its paused worker learns so only when it resumes, and learns it before
+    // anything the Scheduler sends it meanwhile (the file is written first; a cancel comes with the
+    // lease's end), so the attempt ends in success, not cancelled.
+    release(1);
     try {
       await cluster.addWorker();
       const second = await follower.waitFor((u) => u.state === "running" && u.attempt === 2, 10_000);
       const runner = cluster.workers.find((w) => workerIdOf(w) === second.workerId);
       if (!runner || runner === paused) throw new Error(`attempt 2 runs on ${second.workerId}, not on another worker process`);
-      await runner.waitForLog((r) => r.msg === "holding until released" && r.task_id === taskId);
+      await runner.waitForLog((r) => r.msg === "holding until released" && r.task_id === taskId && r.attempt === 2);
 
-      // Resumed, the paused worker finishes attempt 1 at once (its sleep is over) and reports success
+      // Resumed, the paused worker finishes attempt 1 at once (its file is there) and reports success
       // while attempt 2 is running: the task is running, so only the attempt number refuses it.
       paused.signal("SIGCONT");
       const finished = await paused.waitForLog((r) => r.msg === "Task attempt finished" && r.task_id === taskId, 10_000);
@@ -124,7 +137,7 @@ describe.each(storeBackends)("guarantees (%s store)", (store) => {
       });
       expect(await rejected).toMatchObject({ attempt: 1, worker_id: first.workerId });
 
-      writeFileSync(release, "");
+      release(2);
       const terminal = await follower.done;
       expect(terminal).toMatchObject({ state: "succeeded", attempt: 2, workerId: second.workerId });
       expect(resultOf(terminal?.result ?? null)).toEqual({ pid: runner.pid, attempt: 2 });
@@ -136,7 +149,11 @@ describe.each(storeBackends)("guarantees (%s store)", (store) => {
       expect(task.lastSequence).toBe(follower.updates.length);
     } finally {
       paused.signal("SIGCONT");
-      releaseDir.remove();
+      follower.close();
+      // A failed run leaves no attempt holding a worker into the next test.
+      release(1);
+      release(2);
+      releases.remove();
     }
   });
 

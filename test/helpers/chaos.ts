@@ -83,10 +83,11 @@ export class Follower {
   readonly updates: TaskUpdate[] = [];
   readonly done: Promise<TaskUpdate | undefined>;
   private readonly listeners = new Set<() => void>();
+  private readonly stopper = new AbortController();
 
   constructor(client: OrchestratorClient, readonly taskId: string) {
     this.done = (async () => {
-      for await (const update of client.subscribe(taskId)) {
+      for await (const update of client.subscribe(taskId, { signal: this.stopper.signal })) {
         this.updates.push(update);
         for (const listener of this.listeners) listener();
       }
@@ -94,6 +95,14 @@ export class Follower {
     })();
     // The failure, if any, is reported by whoever awaits done; avoid an unhandled rejection meanwhile.
     this.done.catch(() => undefined);
+  }
+
+  /**
+   * Closes the subscription (a no-op once the task has ended), so a test that fails while its task
+   * runs leaves no stream open to count against a later test's limits.
+   */
+  close(): void {
+    this.stopper.abort();
   }
 
   get terminal(): TaskUpdate | undefined {
