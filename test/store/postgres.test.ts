@@ -353,6 +353,64 @@ describe("PostgresStore: several stores on one database", () => {
     }
   });
 
+  it("a transaction that commits after later ones, with an older id, reaches the feed once, when it commits", async () => {
+    const { url, schema } = schemas.create("late_commit");
+    const writer = await openStore(url, { pollIntervalMs: 600_000 });
+    const reader = await openStore(url, { pollIntervalMs: 20 });
+    const recorder = new SignalRecorder(reader);
+    const pollsAfter = async (count: number): Promise<void> => {
+      const polls = recorder.work.filter((names) => names === null).length;
+      await recorder.until(() => recorder.work.filter((names) => names === null).length >= polls + count, `${count} more polls`);
+    };
+    try {
+      await withSchemaClient(schema, async (late) => {
+        // Its id is taken now, before the writer's transactions; it commits after them.
+        await late.query("BEGIN");
+        await late.query(`INSERT INTO task_events (task_id, sequence, state, attempt, percent, message, timestamp) VALUES ('late', 1, 'queued', 0, 0, 'queued', 1)`);
+        await writer.enqueue([newTask("early")], Date.now());
+        await recorder.until(() => recorder.events.some((event) => event.taskId === "early"), "the later transaction's event");
+        await writer.enqueue([newTask("after")], Date.now());
+        await recorder.until(() => recorder.events.some((event) => event.taskId === "after"), "the next transaction's event");
+        await pollsAfter(3);
+        expect(recorder.events.map((event) => event.taskId)).toEqual(["early", "after"]);
+        await late.query("COMMIT");
+      });
+      await recorder.until(() => recorder.events.some((event) => event.taskId === "late"), "the late transaction's event");
+      await pollsAfter(3);
+      expect(recorder.events.map((event) => event.taskId)).toEqual(["early", "after", "late"]);
+      expect(reader.feedStats.rowsRead).toBe(3);
+    } finally {
+      recorder.stop();
+    }
+  });
+
+  it("while a transaction holds the horizon, each read of the feed reads only the rows committed since the last", async () => {
+    const { url, schema } = schemas.create("feed_horizon");
+    const writer = await openStore(url, { pollIntervalMs: 600_000 });
+    const reader = await openStore(url, { pollIntervalMs: 10 });
+    const recorder = new SignalRecorder(reader);
+    try {
+      await withSchemaClient(schema, async (holder) => {
+        // An analytics transaction that wrote: the oldest running transaction for as long as the test runs.
+        await holder.query("BEGIN ISOLATION LEVEL REPEATABLE READ");
+        await holder.query("SELECT txid_current()");
+        for (let batch = 0; batch < 20; batch++) {
+          await writer.enqueue(Array.from({ length: 50 }, (_, i) => newTask(`b${batch}-${i}`)), Date.now());
+          // The reader reads between the batches: before, each read went over every row since the hold began.
+          const polls = recorder.work.filter((names) => names === null).length;
+          await recorder.until(() => recorder.work.filter((names) => names === null).length >= polls + 2, "two polls");
+        }
+        await recorder.until(() => recorder.events.length >= 1_000, "every event");
+        await holder.query("ROLLBACK");
+      });
+      expect(new Set(recorder.events.map((event) => event.taskId)).size).toBe(1_000);
+      expect(recorder.events).toHaveLength(1_000);
+      expect(reader.feedStats.rowsRead).toBe(1_000);
+    } finally {
+      recorder.stop();
+    }
+  });
+
   it("gives the leadership to exactly one of two stores asking at once", async () => {
     const [a, b] = await pair();
     for (let round = 0; round < 10; round += 1) {

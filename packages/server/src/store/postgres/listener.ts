@@ -9,7 +9,7 @@ import type { TaskEvent } from "../store.js";
 import { connectionConfig, quoteIdentifier } from "./driver.js";
 import type { PostgresTarget } from "./driver.js";
 import type { Transaction } from "./group-commit.js";
-import { feedSql, feedStartSql } from "./sql/events.js";
+import { feedPendingSql, feedSql, feedStartSql } from "./sql/events.js";
 
 export interface NotifierHandlers {
   /** A hint another writer sent (after its commit). */
@@ -168,35 +168,44 @@ export interface EventFeedOptions {
 
 const feedPageRows = 1_000;
 
+interface FeedCursor {
+  tx: string;
+  id: number;
+}
+
 /**
- * Other writers' committed events, none skipped: rows are read in (tx, id) order after a position
- * that only moves past transactions older than every one still running (the horizon), so a
- * transaction that commits late, with an older id, is still read. Committed rows beyond the
- * horizon are reported at once too (low latency while some unrelated transaction runs long), and
- * their transactions remembered so the next reads do not report them again. This process's own
- * transactions are skipped (their events were reported right after commit).
+ * Other writers' committed events, none skipped and none read twice. Rows are read in (tx, id)
+ * order after where the last read ended. A transaction id is taken at the first write, not at
+ * commit, so a transaction still running at a read, with an id below where that read ended, may
+ * commit rows behind it later: the ids of such transactions are kept (from each statement's
+ * snapshot) and their rows read by id until they have ended. So a long transaction elsewhere (an
+ * analytics query holding the horizon) costs each read one index probe, not a re-read of every
+ * row since it began. This process's own transactions are skipped (their events were reported
+ * right after commit).
  *
  * Within one report, each task's events are in sequence order: a transaction can hold an older
- * id than the one that wrote the task's previous event (ids are taken at the first write, not
- * at commit), so (tx, id) order alone does not promise it.
+ * id than the one that wrote the task's previous event, so (tx, id) order alone does not promise it.
  */
 export class EventFeed {
-  private position: { tx: string; id: number } | null = null;
+  /** Where the last read ended: every committed row up to it has been read. */
+  private end: FeedCursor | null = null;
+  /** Transactions running at the last read whose ids are below its end: their rows may still come. */
+  private pending = new Set<string>();
   private readonly ownTransactions = new Set<string>();
-  /** Transactions beyond the position whose rows were reported already. */
-  private readonly reportedBeyond = new Set<string>();
   private reading: Promise<void> | null = null;
   private readAgain = false;
   private pollTimer: NodeJS.Timeout | null = null;
   private closed = false;
+  /** Rows read since the start (what the feed costs the database). */
+  readonly stats = { rowsRead: 0 };
 
   constructor(private readonly options: EventFeedOptions) {}
 
   /** Follows what commits from now on: resolves once the starting position is read. */
   async start(): Promise<void> {
-    if (this.position === null) {
+    if (this.end === null) {
       const start = await this.options.pool.query<{ tx: string }>(feedStartSql);
-      this.position ??= { tx: String(start.rows[0]?.tx), id: 0 };
+      this.end ??= { tx: String(start.rows[0]?.tx), id: 0 };
     }
     // Listening before start() resolves: a hint sent after it is not missed.
     if (this.options.listen) {
@@ -271,40 +280,49 @@ export class EventFeed {
   }
 
   private async readOnce(): Promise<void> {
-    if (this.closed || this.position === null) return;
+    if (this.closed || this.end === null) return;
     const events: TaskEvent[] = [];
-    const reportedNow = new Set<string>();
-    let position: { tx: string; id: number } = this.position;
-    let cursor = position;
-    let blocked = false;
-    for (;;) {
-      const result = await this.options.pool.query<Record<string, unknown>>(feedSql, [cursor.tx, cursor.id, feedPageRows]);
-      for (const row of result.rows) {
+    /** Transactions whose rows this read saw (they have ended). */
+    const seen = new Set<string>();
+    /** Transactions running at any snapshot this read took. */
+    const running = new Set<string>();
+    const take = (rows: Array<Record<string, unknown>>): FeedCursor | null => {
+      for (const name of (rows[0]?.running as string[] | undefined) ?? []) running.add(name);
+      let last: FeedCursor | null = null;
+      for (const row of rows) {
+        if (row.id === null || row.id === undefined) continue;
         const tx = String(row.tx);
-        cursor = { tx, id: Number(row.id) };
-        const final = BigInt(tx) < BigInt(String(row.horizon));
-        // The position moves only through the rows before the first unfinal one: a transaction
-        // still running may commit rows between that one and the rows after it.
-        blocked ||= !final;
-        if (!blocked) position = cursor;
-        if (this.ownTransactions.has(tx) || this.reportedBeyond.has(tx)) continue;
-        events.push(this.options.toEvent(row));
-        if (!final) reportedNow.add(tx);
+        last = { tx, id: Number(row.id) };
+        seen.add(tx);
+        this.stats.rowsRead += 1;
+        if (!this.ownTransactions.has(tx)) events.push(this.options.toEvent(row));
       }
+      return last;
+    };
+    // Rows committed since by the transactions that were still running behind the last read's end.
+    if (this.pending.size > 0) {
+      const pending = [...this.pending];
+      let cursor: FeedCursor = { tx: "0", id: 0 };
+      for (;;) {
+        const result = await this.options.pool.query<Record<string, unknown>>(feedPendingSql, [cursor.tx, cursor.id, feedPageRows, pending]);
+        cursor = take(result.rows) ?? cursor;
+        if (result.rows.length < feedPageRows || this.closed) break;
+      }
+    }
+    // Rows after the last read's end.
+    let end = this.end;
+    for (;;) {
+      const result = await this.options.pool.query<Record<string, unknown>>(feedSql, [end.tx, end.id, feedPageRows]);
+      end = take(result.rows) ?? end;
       if (result.rows.length < feedPageRows || this.closed) break;
     }
-    this.position = position;
-    for (const tx of reportedNow) this.reportedBeyond.add(tx);
-    this.forgetPassedTransactions();
+    // Every transaction below the new end either had ended at the snapshot of the page that read
+    // past it (its rows were read, if it committed) or was running at one of this read's snapshots.
+    const below = BigInt(end.tx);
+    this.end = end;
+    this.pending = new Set([...running].filter((tx) => BigInt(tx) < below && !seen.has(tx)));
+    for (const tx of this.ownTransactions) if (BigInt(tx) < below && !this.pending.has(tx)) this.ownTransactions.delete(tx);
     if (!this.closed) this.options.signals.emitEvents(inSequencePerTask(events));
-  }
-
-  /** Transactions before the position can no longer come up. */
-  private forgetPassedTransactions(): void {
-    if (this.position === null) return;
-    const passed = BigInt(this.position.tx);
-    for (const tx of this.ownTransactions) if (BigInt(tx) < passed) this.ownTransactions.delete(tx);
-    for (const tx of this.reportedBeyond) if (BigInt(tx) < passed) this.reportedBeyond.delete(tx);
   }
 }
 

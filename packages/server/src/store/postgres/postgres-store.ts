@@ -208,6 +208,11 @@ export class PostgresStore implements TaskStore {
     return { ...this.writes.stats };
   }
 
+  /** Rows the event feed has read since the start (each row of another writer should be read once). */
+  get feedStats(): { rowsRead: number } {
+    return { ...this.feed.stats };
+  }
+
   /** The listener's server process id, or null while it reconnects (tests cut it with pg_terminate_backend). */
   get listenerProcessId(): number | null {
     return this.notifier instanceof PostgresNotifier ? this.notifier.processId : null;

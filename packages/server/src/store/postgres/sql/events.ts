@@ -22,18 +22,29 @@ FROM task_events
 WHERE task_id = $1 AND sequence > $2
 ORDER BY sequence`;
 
-// The feed: committed rows after ($1 tx, $2 id) in (tx, id) order, $3 rows at most, each with the
-// horizon: the oldest transaction still running. Rows of transactions before the horizon are final
-// (no transaction can still commit there); rows at or beyond it are committed too, but a
-// transaction still running may yet commit rows before them. The ORDER BY names the table's
-// columns: a bare "tx" would be the text the SELECT makes of it, and text puts "100" before "99"
-// (pages would skip rows) and cannot be read from task_events_feed (every read would sort the table).
-export const feedSql = `
-SELECT id, tx::text AS tx, pg_snapshot_xmin(pg_current_snapshot())::text AS horizon, ${eventColumns}
-FROM task_events
-WHERE (tx, id) > ($1::xid8, $2::bigint)
-ORDER BY task_events.tx, task_events.id
-LIMIT $3`;
+// The feed reads committed rows in (tx, id) order after where its last read ended; transactions
+// still running at that read (older than its end) may commit rows behind it later, so their rows
+// are read again by id until they end. Each statement answers one row at least: the transactions
+// running at its snapshot (`running`), with the page's columns null when the page is empty. The
+// ORDER BY names the table's columns: a bare "tx" would be the text the SELECT makes of it, and text
+// puts "100" before "99" (pages would skip rows) and cannot be read from task_events_feed (every
+// read would sort the table).
+const feedPage = (where: string): string => `
+WITH snapshot AS MATERIALIZED (SELECT array(SELECT pg_snapshot_xip(pg_current_snapshot())::text) AS running)
+SELECT snapshot.running, page.*
+FROM snapshot LEFT JOIN LATERAL (
+  SELECT id, tx::text AS tx, ${eventColumns}
+  FROM task_events
+  WHERE ${where}
+  ORDER BY task_events.tx, task_events.id
+  LIMIT $3
+) page ON true`;
+
+// Rows after ($1 tx, $2 id), $3 rows at most.
+export const feedSql = feedPage("(tx, id) > ($1::xid8, $2::bigint)");
+
+// Rows of the transactions $4 (still running at the last read) after ($1 tx, $2 id), $3 rows at most.
+export const feedPendingSql = feedPage("tx = ANY($4::xid8[]) AND (tx, id) > ($1::xid8, $2::bigint)");
 
 // Where a feed that starts now begins: every transaction before this one has ended.
 export const feedStartSql = `SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS tx`;
