@@ -17,7 +17,6 @@ export interface StoreFacts {
 
 /** A read-only view of one deployment's `tasks`, whichever store holds them. */
 export interface StoreView {
-  succeeded(): Promise<number>;
   /**
    * Polls the count of succeeded rows (every `intervalMs`, at least 100 ms apart) until it reaches
    * `expected` or `timeoutMs` passes; returns the last count.
