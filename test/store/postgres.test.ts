@@ -345,8 +345,7 @@ describe("PostgresStore: several stores on one database", () => {
       const reported = recorder.events.length;
       expect(reported).toBe(6);
       // Several polls later (each re-reads the table and then says "any work"), still 6.
-      const polls = recorder.work.filter((names) => names === null).length;
-      await recorder.until(() => recorder.work.filter((names) => names === null).length >= polls + 3, "three more polls");
+      await recorder.untilPolls(3);
       expect(recorder.events.map((event) => `${event.taskId}:${event.sequence}`).sort()).toEqual(["t1:1", "t1:2", "t1:3", "t2:1", "t2:2", "t2:3"]);
     } finally {
       recorder.stop();
@@ -358,10 +357,6 @@ describe("PostgresStore: several stores on one database", () => {
     const writer = await openStore(url, { pollIntervalMs: 600_000 });
     const reader = await openStore(url, { pollIntervalMs: 20 });
     const recorder = new SignalRecorder(reader);
-    const pollsAfter = async (count: number): Promise<void> => {
-      const polls = recorder.work.filter((names) => names === null).length;
-      await recorder.until(() => recorder.work.filter((names) => names === null).length >= polls + count, `${count} more polls`);
-    };
     try {
       await withSchemaClient(schema, async (late) => {
         // Its id is taken now, before the writer's transactions; it commits after them.
@@ -371,12 +366,12 @@ describe("PostgresStore: several stores on one database", () => {
         await recorder.until(() => recorder.events.some((event) => event.taskId === "early"), "the later transaction's event");
         await writer.enqueue([newTask("after")], Date.now());
         await recorder.until(() => recorder.events.some((event) => event.taskId === "after"), "the next transaction's event");
-        await pollsAfter(3);
+        await recorder.untilPolls(3);
         expect(recorder.events.map((event) => event.taskId)).toEqual(["early", "after"]);
         await late.query("COMMIT");
       });
       await recorder.until(() => recorder.events.some((event) => event.taskId === "late"), "the late transaction's event");
-      await pollsAfter(3);
+      await recorder.untilPolls(3);
       expect(recorder.events.map((event) => event.taskId)).toEqual(["early", "after", "late"]);
       expect(reader.feedStats.rowsRead).toBe(3);
     } finally {
@@ -397,8 +392,7 @@ describe("PostgresStore: several stores on one database", () => {
         for (let batch = 0; batch < 20; batch++) {
           await writer.enqueue(Array.from({ length: 50 }, (_, i) => newTask(`b${batch}-${i}`)), Date.now());
           // The reader reads between the batches: before, each read went over every row since the hold began.
-          const polls = recorder.work.filter((names) => names === null).length;
-          await recorder.until(() => recorder.work.filter((names) => names === null).length >= polls + 2, "two polls");
+          await recorder.untilPolls(2);
         }
         await recorder.until(() => recorder.events.length >= 1_000, "every event");
         await holder.query("ROLLBACK");

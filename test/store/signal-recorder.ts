@@ -37,6 +37,13 @@ export class SignalRecorder {
     }
   }
 
+  /** Waits for `count` more polls of the store's feed (each ends with a work hint for any name). */
+  async untilPolls(count: number): Promise<void> {
+    const polls = (): number => this.work.filter((names) => names === null).length;
+    const target = polls() + count;
+    await this.until(() => polls() >= target, `${count} more polls`);
+  }
+
   stop(): void {
     for (const unsubscribe of this.unsubscribes) unsubscribe();
   }
