@@ -287,7 +287,7 @@ export class EventFeed {
     /** Transactions running at any snapshot this read took. */
     const running = new Set<string>();
     const take = (rows: Array<Record<string, unknown>>): FeedCursor | null => {
-      for (const name of (rows[0]?.running as string[] | undefined) ?? []) running.add(name);
+      for (const runningTx of (rows[0]?.running as string[] | undefined) ?? []) running.add(runningTx);
       let last: FeedCursor | null = null;
       for (const row of rows) {
         if (row.id === null || row.id === undefined) continue;
