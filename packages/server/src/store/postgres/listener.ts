@@ -299,23 +299,19 @@ export class EventFeed {
       }
       return last;
     };
-    // Rows committed since by the transactions that were still running behind the last read's end.
-    if (this.pending.size > 0) {
-      const pending = [...this.pending];
-      let cursor: FeedCursor = { tx: "0", id: 0 };
+    /** Reads `sql` page by page from `from` on; answers where the last page ended. */
+    const readPages = async (sql: string, from: FeedCursor, extra: unknown[]): Promise<FeedCursor> => {
+      let cursor = from;
       for (;;) {
-        const result = await this.options.pool.query<Record<string, unknown>>(feedPendingSql, [cursor.tx, cursor.id, feedPageRows, pending]);
+        const result = await this.options.pool.query<Record<string, unknown>>(sql, [cursor.tx, cursor.id, feedPageRows, ...extra]);
         cursor = take(result.rows) ?? cursor;
-        if (result.rows.length < feedPageRows || this.closed) break;
+        if (result.rows.length < feedPageRows || this.closed) return cursor;
       }
-    }
+    };
+    // Rows committed since by the transactions that were still running behind the last read's end.
+    if (this.pending.size > 0) await readPages(feedPendingSql, { tx: "0", id: 0 }, [[...this.pending]]);
     // Rows after the last read's end.
-    let end = this.end;
-    for (;;) {
-      const result = await this.options.pool.query<Record<string, unknown>>(feedSql, [end.tx, end.id, feedPageRows]);
-      end = take(result.rows) ?? end;
-      if (result.rows.length < feedPageRows || this.closed) break;
-    }
+    const end = await readPages(feedSql, this.end, []);
     // Every transaction below the new end either had ended at the snapshot of the page that read
     // past it (its rows were read, if it committed) or was running at one of this read's snapshots.
     const below = BigInt(end.tx);
