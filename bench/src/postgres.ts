@@ -126,6 +126,7 @@ export class PostgresStoreReader implements StoreView {
   async waitForSucceeded(expected: number, timeoutMs: number, intervalMs = 100): Promise<number> {
     return this.waitForSucceededAfter(this.afterSeq, expected, timeoutMs, intervalMs);
   }
+
   async startedAt(): Promise<Map<string, number>> {
     const rows = await this.connection.query<{ id: string; startedAt: number }>(
       `SELECT id, started_at AS "startedAt" FROM ${this.tasks} WHERE seq > $1 AND started_at IS NOT NULL`, [this.afterSeq]);
@@ -166,7 +167,11 @@ export class PostgresStoreReader implements StoreView {
     return succeeded;
   }
 
-  /** Succeeded tasks after `progress.after` when called first: counted, exactly, up to the page after the first unfinished one. */
+  /**
+   * The succeeded tasks after the `after` of the first call: those before the first unfinished task
+   * (kept in `progress`, so the next call starts there) plus those in the page after it. Below the
+   * true count only while tasks beyond that page have finished too; exact once all have.
+   */
   private async succeededSoFar(progress: { after: number; counted: number }): Promise<number> {
     const page = 500;
     for (;;) {

@@ -108,9 +108,10 @@ export class Dispatcher {
 
   /** Returns true when some worker got every task it asked for, so more may be waiting. */
   private async round(): Promise<boolean> {
-    const wanted = this.registry.claimRequests(this.maxClaimPerRound, this.clock.now() - this.terms.leaseMs);
+    const now = this.clock.now();
+    const wanted = this.registry.claimRequests(this.maxClaimPerRound, now - this.terms.leaseMs);
     if (wanted.length === 0) return false;
-    const claimed = await this.store.claim(wanted.map((entry) => entry.request), this.clock.now(), this.terms);
+    const claimed = await this.store.claim(wanted.map((entry) => entry.request), now, this.terms);
     let more = false;
     wanted.forEach(({ session, request }, index) => {
       const attempts = claimed[index] ?? [];
