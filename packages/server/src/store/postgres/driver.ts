@@ -68,7 +68,9 @@ export function connectionConfig(target: PostgresTarget, applicationName: string
 }
 
 export function createPool(target: PostgresTarget, poolSize: number, onIdleError: (error: Error) => void, applicationName = "orchestrator scheduler"): pg.Pool {
-  const pool = new pg.Pool({ ...connectionConfig(target, applicationName), max: poolSize, idleTimeoutMillis: 30_000 });
+  // Pipelined: a statement is sent without waiting for the answer to the one before, so a commit
+  // batch sends BEGIN with its first statement and COMMIT with its last (see GroupCommit).
+  const pool = new pg.Pool({ ...connectionConfig(target, applicationName), pipeline: true, max: poolSize, idleTimeoutMillis: 30_000 });
   // An idle pooled connection that the server closes (restart, pg_terminate_backend) emits 'error'
   // on the pool; without a listener that would end the process. The pool replaces it on next use.
   pool.on("error", onIdleError);

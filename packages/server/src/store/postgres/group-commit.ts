@@ -41,7 +41,8 @@ export interface GroupCommitHooks {
   skew(): Promise<number>;
   /**
    * Runs last in each transaction that is about to commit: stores what the log recorded (events)
-   * and sends the hint.
+   * and sends the hint. It must send every statement before it returns (before its first await):
+   * COMMIT is sent right behind them, without waiting for their answers.
    */
   finish(tx: Transaction): Promise<void>;
   /** After the commit, before any write's promise resolves: what the committed writes recorded. */
@@ -184,7 +185,11 @@ export class GroupCommit {
   private async runOnce(client: pg.PoolClient, batch: PendingWrite[], skewMs: number, savepoints: boolean): Promise<Outcome[]> {
     this.log.clear();
     const tx: Transaction = { query: (text, values) => client.query(prepared(text, values)), skewMs, log: this.log };
-    await client.query("BEGIN");
+    // The connection is pipelined: BEGIN goes out with the first write's statement, one round trip
+    // for both (a W1 commit took five: BEGIN, claim, completion, events, COMMIT). Its failure fails
+    // that statement too, and is seen there.
+    const begin = client.query("BEGIN");
+    begin.catch(() => undefined);
     try {
       const outcomes: Outcome[] = [];
       for (let index = 0; index < batch.length;) {
@@ -213,8 +218,14 @@ export class GroupCommit {
           outcomes.push({ ok: false, value: error });
         }
       }
-      await this.finishBatch(tx);
-      await client.query("COMMIT");
+      await begin;
+      const finished = this.finishBatch(tx);
+      // Sent behind the batch's last statements, not after their answers. If one of them fails,
+      // the transaction is aborted and this COMMIT only ends it (PostgreSQL answers ROLLBACK).
+      const commit = client.query("COMMIT");
+      commit.catch(() => undefined);
+      await finished;
+      if ((await commit).command !== "COMMIT") throw Object.assign(new Error("the commit batch was rolled back"), { batchFailed: true });
       return outcomes;
     } catch (error) {
       await client.query("ROLLBACK").catch(() => undefined);
@@ -222,13 +233,14 @@ export class GroupCommit {
     }
   }
 
-  /** The batch's own statements failing (not a write's) fails the whole batch at once. */
-  private async finishBatch(tx: Transaction): Promise<void> {
-    try {
-      await this.hooks.finish(tx);
-    } catch (error) {
+  /**
+   * The batch's own statements failing (not a write's) fails the whole batch at once. Not async:
+   * the hook's statements are sent before this returns.
+   */
+  private finishBatch(tx: Transaction): Promise<void> {
+    return this.hooks.finish(tx).catch((error: unknown) => {
       if (typeof error === "object" && error !== null && !isRetryableConflict(error)) Object.assign(error, { batchFailed: true });
       throw error;
-    }
+    });
   }
 }

@@ -192,6 +192,8 @@ export class EventFeed {
   /** Transactions running at the last read whose ids are below its end: their rows may still come. */
   private pending = new Set<string>();
   private readonly ownTransactions = new Set<string>();
+  /** Settle once the id of each commit of this process now in flight is in ownTransactions. */
+  private readonly ownIdsComing = new Set<Promise<void>>();
   private reading: Promise<void> | null = null;
   private readAgain = false;
   private pollTimer: NodeJS.Timeout | null = null;
@@ -218,9 +220,17 @@ export class EventFeed {
     this.schedulePoll();
   }
 
-  /** A transaction of this process that wrote events: the feed will not report them again. */
-  ownTransaction(transactionId: string): void {
-    this.ownTransactions.add(transactionId);
+  /**
+   * A transaction of this process that wrote events, whose id is still on its way while its COMMIT
+   * may already be sent (pipelined): the feed will not report its rows again. A read that ends
+   * after this call waits for the id before it tells other rows from this process's own.
+   */
+  ownTransactionStarting(transactionId: Promise<string>): void {
+    const known: Promise<void> = transactionId.then(
+      (id) => void this.ownTransactions.add(id),
+      () => undefined,
+    ).finally(() => this.ownIdsComing.delete(known));
+    this.ownIdsComing.add(known);
   }
 
   /** Reads what other writers committed since the last read; concurrent calls share one read. */
@@ -281,21 +291,21 @@ export class EventFeed {
 
   private async readOnce(): Promise<void> {
     if (this.closed || this.end === null) return;
-    const events: TaskEvent[] = [];
+    const rows: Array<{ tx: string; row: Record<string, unknown> }> = [];
     /** Transactions whose rows this read saw (they have ended). */
     const seen = new Set<string>();
     /** Transactions running at any snapshot this read took. */
     const running = new Set<string>();
-    const take = (rows: Array<Record<string, unknown>>): FeedCursor | null => {
-      for (const runningTx of (rows[0]?.running as string[] | undefined) ?? []) running.add(runningTx);
+    const take = (page: Array<Record<string, unknown>>): FeedCursor | null => {
+      for (const runningTx of (page[0]?.running as string[] | undefined) ?? []) running.add(runningTx);
       let last: FeedCursor | null = null;
-      for (const row of rows) {
+      for (const row of page) {
         if (row.id === null || row.id === undefined) continue;
         const tx = String(row.tx);
         last = { tx, id: Number(row.id) };
         seen.add(tx);
         this.stats.rowsRead += 1;
-        if (!this.ownTransactions.has(tx)) events.push(this.options.toEvent(row));
+        rows.push({ tx, row });
       }
       return last;
     };
@@ -316,6 +326,10 @@ export class EventFeed {
     // past it (its rows were read, if it committed) or was running at one of this read's snapshots.
     const below = BigInt(end.tx);
     this.end = end;
+    // A commit of this process may have become visible to this read before its own answer (its id)
+    // was read off its connection.
+    if (this.ownIdsComing.size > 0) await Promise.all([...this.ownIdsComing]);
+    const events = rows.filter(({ tx }) => !this.ownTransactions.has(tx)).map(({ row }) => this.options.toEvent(row));
     this.pending = new Set([...running].filter((tx) => BigInt(tx) < below && !seen.has(tx)));
     for (const tx of this.ownTransactions) if (BigInt(tx) < below && !this.pending.has(tx)) this.ownTransactions.delete(tx);
     if (!this.closed) this.options.signals.emitEvents(inSequencePerTask(events));

@@ -755,28 +755,32 @@ export class PostgresStore implements TaskStore {
   /**
    * The end of each commit batch: its events in one statement (the feed is told the transaction
    * is this process's, so it does not report them again), and one hint if it recorded events or
-   * made work claimable.
+   * made work claimable. Not async: every statement is sent before this returns, and COMMIT
+   * follows them on the pipelined connection.
    */
-  private async finishBatch(tx: Transaction, notifier: Notifier): Promise<void> {
+  private finishBatch(tx: Transaction, notifier: Notifier): Promise<void> {
     const events = tx.log.recordedEvents;
     const names = tx.log.workNames;
-    if (events.length === 0 && names.length === 0) return;
+    if (events.length === 0 && names.length === 0) return Promise.resolve();
     const hint = encodeHint({ from: this.instanceId, ...(names.length > 0 ? { work: names } : {}) }, notifier.maxPayloadBytes);
     // With LISTEN/NOTIFY the hint rides on the events' statement: one round trip less per commit.
     const notifyInline = events.length > 0 && notifier instanceof PostgresNotifier;
+    const statements: Array<Promise<unknown>> = [];
     if (events.length > 0) {
       const column = <K extends keyof TaskEvent>(key: K): Array<TaskEvent[K]> => events.map((event) => event[key]);
-      const inserted = await tx.query<{ tx: string }>(notifyInline ? insertEventsAndNotifySql : insertEventsSql, [
+      const inserted = tx.query<{ tx: string }>(notifyInline ? insertEventsAndNotifySql : insertEventsSql, [
         column("taskId"), column("sequence"), column("state"), column("attempt"), column("percent"), column("message"),
         events.map((event) => event.timestamp + tx.skewMs), column("workerId"),
         events.map((event) => (event.result ? Buffer.from(event.result) : null)), column("error"),
         events.map((event) => (event.nextAttemptAt === null ? null : event.nextAttemptAt + tx.skewMs)),
         ...(notifyInline ? [notifier.channel, hint] : []),
       ]);
-      // Before COMMIT is sent: the feed must know the transaction is ours before its rows can show.
-      this.feed.ownTransaction(String(inserted.rows[0]?.tx));
+      // Told before COMMIT is sent: a feed read that could see these rows waits for their id.
+      this.feed.ownTransactionStarting(inserted.then((result) => String(result.rows[0]?.tx)));
+      statements.push(inserted);
     }
-    if (!notifyInline) await notifier.send(tx, hint);
+    if (!notifyInline) statements.push(notifier.send(tx, hint));
+    return Promise.all(statements).then(() => undefined);
   }
 }
 

@@ -1,0 +1,131 @@
+// The PostgreSQL store's connections are pipelined: a commit batch sends BEGIN with its first
+// statement and COMMIT right behind its last, without waiting for their answers. These tests hold
+// the batch to what it promised before: writes of one batch commit together or not at all, a
+// failing write fails alone, and the event feed never reports this process's own commit as
+// another writer's, even when that commit becomes visible before its id has been read.
+import type pg from "pg";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { createPool, parsePostgresUrl } from "../../packages/server/src/store/postgres/driver.js";
+import { GroupCommit } from "../../packages/server/src/store/postgres/group-commit.js";
+import type { Transaction } from "../../packages/server/src/store/postgres/group-commit.js";
+import { EventFeed } from "../../packages/server/src/store/postgres/listener.js";
+import type { Notifier } from "../../packages/server/src/store/postgres/listener.js";
+import { PostgresStore } from "../../packages/server/src/store/postgres/postgres-store.js";
+import { LocalSignals } from "../../packages/server/src/store/signals.js";
+import type { TaskEvent } from "../../packages/server/src/store/store.js";
+import { TestSchemas, withSchemaClient } from "./postgres-schema.js";
+
+const schemas = new TestSchemas();
+const pools: pg.Pool[] = [];
+
+afterEach(async () => {
+  for (const pool of pools.splice(0)) await pool.end();
+});
+
+afterAll(async () => {
+  await schemas.dropAll();
+});
+
+async function poolOnTable(): Promise<{ pool: pg.Pool; schema: string }> {
+  const { schema, url } = schemas.create("pipeline");
+  await withSchemaClient("public", (client) => client.query(`CREATE SCHEMA "${schema}"; CREATE TABLE "${schema}".rows (id int PRIMARY KEY)`));
+  const pool = createPool(parsePostgresUrl(url), 2, () => undefined, "orchestrator pipeline test");
+  pools.push(pool);
+  return { pool, schema };
+}
+
+/** A group commit whose finish step runs `finish` (and records nothing else). */
+function groupCommit(pool: pg.Pool, finish: (tx: Transaction) => Promise<void> = () => Promise.resolve()): GroupCommit {
+  return new GroupCommit(pool, { skew: () => Promise.resolve(0), finish, committed: () => undefined, errorFrom: (error) => error });
+}
+
+const insertRow = (id: number) => async (tx: Transaction): Promise<number> => {
+  await tx.query("INSERT INTO rows (id) VALUES ($1)", [id]);
+  return id;
+};
+
+async function storedIds(schema: string): Promise<number[]> {
+  const result = await withSchemaClient(schema, (client) => client.query<{ id: number }>("SELECT id FROM rows ORDER BY id"));
+  return result.rows.map((row) => row.id);
+}
+
+describe("PostgreSQL commit batches on a pipelined connection", () => {
+  it("runs the writes asked for in one turn in one transaction, each statement of it inside", async () => {
+    const { pool, schema } = await poolOnTable();
+    const writes = groupCommit(pool);
+    const transactionOf = async (tx: Transaction): Promise<string> => (await tx.query<{ id: string }>("SELECT pg_current_xact_id()::text AS id")).rows[0]?.id ?? "";
+    const [first, , second] = await Promise.all([writes.run(transactionOf), writes.run(insertRow(1)), writes.run(transactionOf)]);
+    expect(first).toBe(second);
+    expect(writes.stats.commits).toBe(1);
+    expect(await storedIds(schema)).toEqual([1]);
+  });
+
+  it("fails a failing write alone: the others of its batch commit", async () => {
+    const { pool, schema } = await poolOnTable();
+    const writes = groupCommit(pool);
+    await writes.run(insertRow(1));
+    const outcomes = await Promise.allSettled([writes.run(insertRow(2)), writes.run(insertRow(1)), writes.run(insertRow(3))]);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    expect(String((outcomes[1] as PromiseRejectedResult).reason)).toMatch(/duplicate key/);
+    expect(await storedIds(schema)).toEqual([1, 2, 3]);
+  });
+
+  it("commits nothing of a batch whose last statement (sent with COMMIT behind it) fails", async () => {
+    const { pool, schema } = await poolOnTable();
+    // The batch's own last statement fails after the writes succeeded: the COMMIT already on its
+    // way must not commit the writes before it (the first of which went out with BEGIN).
+    const writes = groupCommit(pool, (tx) => tx.query("SELECT 1 / 0").then(() => undefined));
+    const outcomes = await Promise.allSettled([writes.run(insertRow(1)), writes.run(insertRow(2))]);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(["rejected", "rejected"]);
+    expect(String((outcomes[0] as PromiseRejectedResult).reason)).toMatch(/division by zero/);
+    expect(await storedIds(schema)).toEqual([]);
+    // The connection is clean for the next batch.
+    const healthy = groupCommit(pool);
+    await healthy.run(insertRow(4));
+    expect(await storedIds(schema)).toEqual([4]);
+  });
+});
+
+describe("PostgreSQL event feed and this process's own commits", () => {
+  it("waits for the id of an own commit in flight before telling its rows from other writers'", async () => {
+    const { url, schema } = schemas.create("pipelinefeed");
+    const store = new PostgresStore({ url });
+    await store.migrate();
+    await store.close();
+    const pool = createPool(parsePostgresUrl(url), 2, () => undefined, "orchestrator pipeline test");
+    pools.push(pool);
+    const signals = new LocalSignals();
+    const reported: TaskEvent[] = [];
+    signals.onEvents((events) => reported.push(...events));
+    const idle: Notifier = { maxPayloadBytes: 7_900, send: () => Promise.resolve(), start: () => Promise.resolve(), close: () => Promise.resolve() };
+    const feed = new EventFeed({
+      pool, notifier: idle, signals, instanceId: "this-process", pollIntervalMs: 60_000, listen: false,
+      toEvent: (row) => ({ taskId: String(row.task_id), sequence: Number(row.sequence) }) as TaskEvent,
+      workFromOthers: () => undefined, reconnected: () => Promise.resolve(), onError: (error) => { throw error; },
+    });
+    await feed.start();
+    try {
+      const insert = `INSERT INTO task_events (task_id, sequence, state, attempt, percent, message, timestamp) VALUES ($1, 1, 'queued', 0, 0, 'queued', 1)`;
+      // "Ours": committed, but its id not yet read off its connection (COMMIT was pipelined).
+      let giveOwnId: (id: string) => void = () => undefined;
+      feed.ownTransactionStarting(new Promise<string>((resolve) => { giveOwnId = resolve; }));
+      const ownId = await withSchemaClient(schema, async (client) => {
+        await client.query("BEGIN");
+        const id = (await client.query<{ id: string }>(`${insert} RETURNING pg_current_xact_id()::text AS id`, ["ours"])).rows[0]?.id ?? "";
+        await client.query("COMMIT");
+        return id;
+      });
+      await withSchemaClient(schema, (client) => client.query(insert, ["theirs"]));
+      let readDone = false;
+      const read = feed.reread().then(() => { readDone = true; });
+      // The read's pages come back while the own id is still unknown: it must not report yet.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(readDone).toBe(false);
+      giveOwnId(ownId);
+      await read;
+      expect(reported.map((event) => event.taskId)).toEqual(["theirs"]);
+    } finally {
+      await feed.close();
+    }
+  });
+});
