@@ -24,7 +24,10 @@ export interface NotifierHandlers {
 export interface Notifier {
   /** Largest payload `send` may be given, in bytes. */
   readonly maxPayloadBytes: number;
-  /** Sends `payload` to every listener if and when `tx` commits. */
+  /**
+   * Sends `payload` to every listener if and when `tx` commits. Whatever it writes on `tx` it must
+   * send before its first await: the batch's COMMIT follows at once on the pipelined connection.
+   */
   send(tx: Transaction, payload: string): Promise<void>;
   /** Resolves once the first attempt to listen has succeeded or failed (it then retries by itself). */
   start(handlers: NotifierHandlers): Promise<void>;
