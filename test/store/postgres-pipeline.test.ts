@@ -44,6 +44,27 @@ const insertRow = (id: number) => async (tx: Transaction): Promise<number> => {
   return id;
 };
 
+/**
+ * The pool with each statement's sending and answer logged by its first word ("send BEGIN",
+ * "answer BEGIN"), in the order they happen.
+ */
+function loggingPool(pool: pg.Pool, log: string[]): pg.Pool {
+  const connect = async (): Promise<pg.PoolClient> => {
+    const client = await pool.connect();
+    const query = client.query.bind(client) as (config: string | pg.QueryConfig) => Promise<pg.QueryResult>;
+    const logged = (config: string | pg.QueryConfig): Promise<pg.QueryResult> => {
+      const word = (typeof config === "string" ? config : config.text).trim().split(/\s+/)[0] ?? "";
+      log.push(`send ${word}`);
+      return query(config).then((result) => {
+        log.push(`answer ${word}`);
+        return result;
+      });
+    };
+    return Object.assign(client, { query: logged });
+  };
+  return { connect } as unknown as pg.Pool;
+}
+
 async function storedIds(schema: string): Promise<number[]> {
   const result = await withSchemaClient(schema, (client) => client.query<{ id: number }>("SELECT id FROM rows ORDER BY id"));
   return result.rows.map((row) => row.id);
@@ -57,6 +78,17 @@ describe("PostgreSQL commit batches on a pipelined connection", () => {
     const [first, , second] = await Promise.all([writes.run(transactionOf), writes.run(insertRow(1)), writes.run(transactionOf)]);
     expect(first).toBe(second);
     expect(writes.stats.commits).toBe(1);
+    expect(await storedIds(schema)).toEqual([1]);
+  });
+
+  it("sends BEGIN with the first statement and COMMIT behind the last, before their answers", async () => {
+    const { pool, schema } = await poolOnTable();
+    const log: string[] = [];
+    const writes = groupCommit(loggingPool(pool, log), (tx) => tx.query("SELECT 1 AS finished").then(() => undefined));
+    await writes.run(insertRow(1));
+    expect(log.indexOf("send INSERT")).toBeLessThan(log.indexOf("answer BEGIN"));
+    expect(log.indexOf("send COMMIT")).toBeLessThan(log.indexOf("answer SELECT"));
+    expect(log.filter((entry) => entry.startsWith("answer"))).toEqual(["answer BEGIN", "answer INSERT", "answer SELECT", "answer COMMIT"]);
     expect(await storedIds(schema)).toEqual([1]);
   });
 
@@ -119,7 +151,9 @@ describe("PostgreSQL event feed and this process's own commits", () => {
       let readDone = false;
       const read = feed.reread().then(() => { readDone = true; });
       // The read's pages come back while the own id is still unknown: it must not report yet.
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      const deadline = Date.now() + 10_000;
+      while (feed.stats.rowsRead < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(feed.stats.rowsRead).toBe(2);
       expect(readDone).toBe(false);
       giveOwnId(ownId);
       await read;
