@@ -56,12 +56,15 @@ export function connectionConfig(target: PostgresTarget, applicationName: string
   return {
     connectionString: target.connectionString,
     // A quoted identifier keeps the schema's case; only [A-Za-z0-9_] gets here, so nothing to escape.
-    // Every statement is planned for the table as it is now: a queue's tables change size by orders
-    // of magnitude within a minute, and a cached generic plan made while `tasks` was empty (a new
-    // store: the first executions of each prepared statement) scans the whole table on every claim
-    // and completion until the next ANALYZE (W1 drained 600-1,300 tasks/s that way, 2,000-2,400
-    // planned afresh). Planning costs up to about 0.3 ms a statement (the claim's, on an idle VM).
-    options: `-c search_path="${target.schema}" -c plan_cache_mode=force_custom_plan`,
+    // Sequential scans are priced out. A queue's tables change size by orders of magnitude within a
+    // minute, and PostgreSQL caches a generic plan for a prepared statement after its first
+    // executions: on a new store those run while `tasks` is empty, and a plan made then scanned the
+    // whole table on every claim and completion until the next ANALYZE (W1 drained 600-1,300
+    // tasks/s that way). Every hot statement has an index to use, and with sequential scans priced
+    // out the plan made on an empty table is the one made on a full one (the claim's: tasks_claim;
+    // test/store/postgres-plans.test.ts), so the cached generic plans are safe to keep. Planning
+    // each statement afresh instead cost 0.3 ms for the claim on an idle VM, more than running it.
+    options: `-c search_path="${target.schema}" -c enable_seqscan=off`,
     application_name: applicationName,
     types: types as pg.CustomTypesConfig,
   };
