@@ -92,6 +92,67 @@ describe("PostgreSQL commit batches on a pipelined connection", () => {
     expect(await storedIds(schema)).toEqual([1]);
   });
 
+  it("sends the first statements of a batch's writes together, before the first write's answer", async () => {
+    const { pool, schema } = await poolOnTable();
+    const log: string[] = [];
+    const writes = groupCommit(loggingPool(pool, log));
+    await Promise.all([writes.run(insertRow(1)), writes.run(insertRow(2)), writes.run(insertRow(3))]);
+    const secondSent = log.indexOf("send INSERT", log.indexOf("send INSERT") + 1);
+    expect(log.lastIndexOf("send INSERT")).toBeLessThan(log.indexOf("answer INSERT"));
+    expect(secondSent).toBeGreaterThan(0);
+    expect(await storedIds(schema)).toEqual([1, 2, 3]);
+  });
+
+  it("lets every write of a failed batch settle before running it again: nothing of the first run reaches the second", async () => {
+    const { pool, schema } = await poolOnTable();
+    const committed: TaskEvent[][] = [];
+    const writes = new GroupCommit(pool, {
+      skew: () => Promise.resolve(0), finish: () => Promise.resolve(), errorFrom: (error) => error,
+      committed: (recorded) => committed.push(recorded.events),
+    });
+    await writes.run(insertRow(1));
+    // The first write fails on its second statement; the second write is still busy after its
+    // first answer (a slow step), then sends another statement and records an event.
+    const failsLate = async (tx: Transaction): Promise<void> => {
+      await tx.query("INSERT INTO rows (id) VALUES (10)");
+      await tx.query("INSERT INTO rows (id) VALUES (1)");
+    };
+    const slow = async (tx: Transaction): Promise<string> => {
+      await tx.query("INSERT INTO rows (id) VALUES (20)");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await tx.query("INSERT INTO rows (id) VALUES (21)");
+      tx.log.record({ taskId: "slow", sequence: 1 } as TaskEvent);
+      return "slow";
+    };
+    const outcomes = await Promise.allSettled([writes.run(failsLate), writes.run(slow)]);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(["rejected", "fulfilled"]);
+    expect(String((outcomes[0] as PromiseRejectedResult).reason)).toMatch(/duplicate key/);
+    expect(await storedIds(schema)).toEqual([1, 20, 21]);
+    expect(committed.at(-1)?.map((event) => event.taskId)).toEqual(["slow"]);
+  });
+
+  it("reports a task's events of one batch in sequence order, whichever write's answer was handled first", async () => {
+    const { pool } = await poolOnTable();
+    const committed: TaskEvent[][] = [];
+    const writes = new GroupCommit(pool, {
+      skew: () => Promise.resolve(0), finish: () => Promise.resolve(), errorFrom: (error) => error,
+      committed: (recorded) => committed.push(recorded.events),
+    });
+    // The first write (an enqueue) records after a slow step; the second (the claim of its task) at once.
+    const enqueue = async (tx: Transaction): Promise<void> => {
+      await tx.query("INSERT INTO rows (id) VALUES (1)");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      tx.log.record({ taskId: "x", sequence: 1 } as TaskEvent);
+    };
+    const claim = async (tx: Transaction): Promise<void> => {
+      await tx.query("UPDATE rows SET id = 2 WHERE id = 1");
+      tx.log.record({ taskId: "other", sequence: 4 } as TaskEvent);
+      tx.log.record({ taskId: "x", sequence: 2 } as TaskEvent);
+    };
+    await Promise.all([writes.run(enqueue), writes.run(claim)]);
+    expect(committed.at(-1)?.map((event) => `${event.taskId}#${event.sequence}`)).toEqual(["other#4", "x#1", "x#2"]);
+  });
+
   it("fails a failing write alone: the others of its batch commit", async () => {
     const { pool, schema } = await poolOnTable();
     const writes = groupCommit(pool);

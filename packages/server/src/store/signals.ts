@@ -80,6 +80,15 @@ export class CommitLog {
     this.names.length = mark.names;
   }
 
+  /**
+   * Puts each task's recorded events in sequence order among their own places: writes whose
+   * statements were sent together record them as their answers are handled, not always in the
+   * order the statements ran.
+   */
+  orderEachTask(): void {
+    this.events = inSequencePerTask(this.events);
+  }
+
   /** Takes what was recorded (names without repeats) and starts empty. */
   take(): { events: TaskEvent[]; names: string[] } {
     const taken = { events: this.events, names: [...new Set(this.names)] };
@@ -102,4 +111,19 @@ export class CommitLog {
  */
 export function freedKeySlot(log: CommitLog, row: { readonly name?: unknown; readonly concurrency_key?: unknown }): void {
   if (row.concurrency_key !== null && row.concurrency_key !== undefined) log.workAvailable(String(row.name));
+}
+
+/** The events in the order given, except that each task's events are put in sequence order among their own places. */
+export function inSequencePerTask(events: TaskEvent[]): TaskEvent[] {
+  const places = new Map<string, number[]>();
+  events.forEach((event, index) => places.set(event.taskId, [...(places.get(event.taskId) ?? []), index]));
+  const ordered = [...events];
+  for (const indexes of places.values()) {
+    if (indexes.length < 2) continue;
+    const own = indexes.map((index) => events[index] as TaskEvent).sort((a, b) => a.sequence - b.sequence);
+    indexes.forEach((index, rank) => {
+      ordered[index] = own[rank] as TaskEvent;
+    });
+  }
+  return ordered;
 }

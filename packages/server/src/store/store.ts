@@ -498,8 +498,9 @@ export interface Leadership {
  * whose claim by another Scheduler the feed has not reported yet): a subscriber that sees a
  * sequence jump reads the gap with listEvents. A store reports its own process's writes right
  * after they commit, and other writers' writes (PostgreSQL: other Schedulers) after a
- * "LISTEN/NOTIFY" hint, a slow poll or a reconnect. Within one process, writes asked for in one event-loop turn commit together in call
- * order (group commit), so a claim asked for right after an enqueue can see its tasks; the
+ * "LISTEN/NOTIFY" hint, a slow poll or a reconnect. Within one process, writes asked for in one event-loop turn commit together, their
+ * first statements run in call order (group commit; on PostgreSQL a write's further statements
+ * may run after later writes' first ones), so a claim asked for right after an enqueue can see its tasks; the
  * Scheduler uses that only to save a commit: it never depends on it, because the work-available
  * signal follows every commit that made tasks claimable.
  */

@@ -56,7 +56,8 @@ const conflictRetries = 4;
 
 /**
  * Group commit on PostgreSQL: the writes asked for during one turn of the event loop run in one
- * transaction on one pooled connection, in call order, and commit together; writes asked for while
+ * transaction on one pooled connection, their first statements in call order (see runTogether),
+ * and commit together; writes asked for while
  * a batch is in flight form the next batch (so under load a commit carries many writes). No
  * promise resolves before its write has committed.
  *
@@ -191,34 +192,11 @@ export class GroupCommit {
     const begin = client.query("BEGIN");
     begin.catch(() => undefined);
     try {
-      const outcomes: Outcome[] = [];
-      for (let index = 0; index < batch.length;) {
-        const write = batch[index] as PendingWrite;
-        if (!savepoints) {
-          // The run of writes of this one's kind starting here, as one call.
-          let end = index + 1;
-          while (write.kind !== null && end < batch.length && batch[end]?.kind === write.kind) end += 1;
-          const values = await write.runMany(tx, batch.slice(index, end).map((pending) => pending.input));
-          for (const value of values) outcomes.push({ ok: true, value });
-          index = end;
-          continue;
-        }
-        index += 1;
-        const mark = this.log.mark();
-        await client.query("SAVEPOINT write");
-        try {
-          const [value] = await write.runMany(tx, [write.input]);
-          await client.query("RELEASE SAVEPOINT write");
-          outcomes.push({ ok: true, value });
-        } catch (error) {
-          // A conflict aborts the transaction; the whole batch is run again.
-          if (isRetryableConflict(error)) throw error;
-          await client.query("ROLLBACK TO SAVEPOINT write");
-          this.log.rollbackTo(mark);
-          outcomes.push({ ok: false, value: error });
-        }
-      }
+      const outcomes = savepoints ? await this.runEachAlone(client, tx, batch) : await this.runTogether(tx, batch);
       await begin;
+      // Answers of writes sent together are handled as they come, a write's events recorded a few
+      // promise hops after its answer: a task's events may be recorded out of their order.
+      if (!savepoints) this.log.orderEachTask();
       const finished = this.finishBatch(tx);
       // Sent behind the batch's last statements, not after their answers. If one of them fails,
       // the transaction is aborted and this COMMIT only ends it (PostgreSQL answers ROLLBACK).
@@ -231,6 +209,57 @@ export class GroupCommit {
       await client.query("ROLLBACK").catch(() => undefined);
       throw error;
     }
+  }
+
+  /**
+   * Every run of writes of one kind is started before the answers to the runs before it: each
+   * sends its first statement at once, so the batch's statements go out together and run in call
+   * order (an enqueue before the claim after it), one round trip for all of them (a W1 commit's
+   * completions and claim took one each). A write's further statements, sent once its first one
+   * has answered, run after the later writes' first ones: the Scheduler does not depend on their
+   * order (see StoreSignals). A failed write aborts the transaction, so the writes after it fail
+   * too; the first failure in call order is the batch's, and it is run again each write alone.
+   */
+  private async runTogether(tx: Transaction, batch: PendingWrite[]): Promise<Outcome[]> {
+    const runs: Array<Promise<unknown[]>> = [];
+    for (let index = 0; index < batch.length;) {
+      const write = batch[index] as PendingWrite;
+      // The run of writes of this one's kind starting here, as one call.
+      let end = index + 1;
+      while (write.kind !== null && end < batch.length && batch[end]?.kind === write.kind) end += 1;
+      runs.push(write.runMany(tx, batch.slice(index, end).map((pending) => pending.input)));
+      index = end;
+    }
+    // Every write settled before the batch fails: none may still send statements, or record
+    // events, into the transaction that runs the batch again.
+    const settled = await Promise.allSettled(runs);
+    const outcomes: Outcome[] = [];
+    for (const run of settled) {
+      if (run.status === "rejected") throw run.reason;
+      for (const value of run.value) outcomes.push({ ok: true, value });
+    }
+    return outcomes;
+  }
+
+  /** Each write in a savepoint of its own, one after the other: a failing write fails alone. */
+  private async runEachAlone(client: pg.PoolClient, tx: Transaction, batch: PendingWrite[]): Promise<Outcome[]> {
+    const outcomes: Outcome[] = [];
+    for (const write of batch) {
+      const mark = this.log.mark();
+      await client.query("SAVEPOINT write");
+      try {
+        const [value] = await write.runMany(tx, [write.input]);
+        await client.query("RELEASE SAVEPOINT write");
+        outcomes.push({ ok: true, value });
+      } catch (error) {
+        // A conflict aborts the transaction; the whole batch is run again.
+        if (isRetryableConflict(error)) throw error;
+        await client.query("ROLLBACK TO SAVEPOINT write");
+        this.log.rollbackTo(mark);
+        outcomes.push({ ok: false, value: error });
+      }
+    }
+    return outcomes;
   }
 
   /**

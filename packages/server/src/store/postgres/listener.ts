@@ -4,7 +4,7 @@
 // table is the truth, so a hint lost while disconnected costs latency, never an event.
 import { createHash } from "node:crypto";
 import pg from "pg";
-import type { LocalSignals } from "../signals.js";
+import { inSequencePerTask, type LocalSignals } from "../signals.js";
 import type { TaskEvent } from "../store.js";
 import { connectionConfig, quoteIdentifier } from "./driver.js";
 import type { PostgresTarget } from "./driver.js";
@@ -337,19 +337,4 @@ export class EventFeed {
     for (const tx of this.ownTransactions) if (BigInt(tx) < below && !this.pending.has(tx)) this.ownTransactions.delete(tx);
     if (!this.closed) this.options.signals.emitEvents(inSequencePerTask(events));
   }
-}
-
-/** The events in the order given, except that each task's events are put in sequence order among their own places. */
-export function inSequencePerTask(events: TaskEvent[]): TaskEvent[] {
-  const places = new Map<string, number[]>();
-  events.forEach((event, index) => places.set(event.taskId, [...(places.get(event.taskId) ?? []), index]));
-  const ordered = [...events];
-  for (const indexes of places.values()) {
-    if (indexes.length < 2) continue;
-    const own = indexes.map((index) => events[index] as TaskEvent).sort((a, b) => a.sequence - b.sequence);
-    indexes.forEach((index, rank) => {
-      ordered[index] = own[rank] as TaskEvent;
-    });
-  }
-  return ordered;
 }
