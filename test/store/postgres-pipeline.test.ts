@@ -7,7 +7,7 @@ import type pg from "pg";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { createPool, parsePostgresUrl } from "../../packages/server/src/store/postgres/driver.js";
 import { GroupCommit } from "../../packages/server/src/store/postgres/group-commit.js";
-import type { Transaction } from "../../packages/server/src/store/postgres/group-commit.js";
+import type { MergeableWrite, Transaction } from "../../packages/server/src/store/postgres/group-commit.js";
 import { EventFeed } from "../../packages/server/src/store/postgres/listener.js";
 import type { Notifier } from "../../packages/server/src/store/postgres/listener.js";
 import { PostgresStore } from "../../packages/server/src/store/postgres/postgres-store.js";
@@ -42,6 +42,17 @@ function groupCommit(pool: pg.Pool, finish: (tx: Transaction) => Promise<void> =
 const insertRow = (id: number) => async (tx: Transaction): Promise<number> => {
   await tx.query("INSERT INTO rows (id) VALUES ($1)", [id]);
   return id;
+};
+
+/** Inserts of rows, each recording its event before the answer (as a submit does), all in one statement. */
+const upfrontInserts: MergeableWrite<number, number> = {
+  recordsBeforeAnswer: () => true,
+  runMany: async (tx, ids) => {
+    const inserted = tx.query("INSERT INTO rows (id) SELECT unnest($1::int[])", [ids]);
+    for (const id of ids) tx.log.record({ taskId: `row-${id}`, sequence: 1 } as TaskEvent);
+    await inserted;
+    return ids;
+  },
 };
 
 /**
@@ -151,6 +162,38 @@ describe("PostgreSQL commit batches on a pipelined connection", () => {
     };
     await Promise.all([writes.run(enqueue), writes.run(claim)]);
     expect(committed.at(-1)?.map((event) => `${event.taskId}#${event.sequence}`)).toEqual(["other#4", "x#1", "x#2"]);
+  });
+
+  it("sends a batch of writes that record before their answers (submits) with COMMIT behind, in one round trip", async () => {
+    const { pool, schema } = await poolOnTable();
+    const log: string[] = [];
+    const committed: TaskEvent[][] = [];
+    const writes = new GroupCommit(loggingPool(pool, log), {
+      skew: () => Promise.resolve(0), errorFrom: (error) => error,
+      finish: (tx) => tx.query("SELECT $1::int AS events", [tx.log.recordedEvents.length]).then(() => undefined),
+      committed: (recorded) => committed.push(recorded.events),
+    });
+    const outcomes = await Promise.allSettled([writes.runMerged(upfrontInserts, 1), writes.runMerged(upfrontInserts, 2)]);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(["fulfilled", "fulfilled"]);
+    expect(log.indexOf("send COMMIT")).toBeGreaterThan(0);
+    expect(log.indexOf("send COMMIT")).toBeLessThan(log.indexOf("answer INSERT"));
+    expect(committed.at(-1)?.map((event) => event.taskId)).toEqual(["row-1", "row-2"]);
+    expect(await storedIds(schema)).toEqual([1, 2]);
+  });
+
+  it("runs such a batch again, each write alone, when one of its writes fails after COMMIT was sent", async () => {
+    const { pool, schema } = await poolOnTable();
+    const committed: TaskEvent[][] = [];
+    const writes = new GroupCommit(pool, {
+      skew: () => Promise.resolve(0), finish: () => Promise.resolve(), errorFrom: (error) => error,
+      committed: (recorded) => committed.push(recorded.events),
+    });
+    await writes.run(insertRow(1));
+    const outcomes = await Promise.allSettled([2, 1, 3].map((id) => writes.runMerged(upfrontInserts, id)));
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    expect(String((outcomes[1] as PromiseRejectedResult).reason)).toMatch(/duplicate key/);
+    expect(await storedIds(schema)).toEqual([1, 2, 3]);
+    expect(committed.at(-1)?.map((event) => event.taskId)).toEqual(["row-2", "row-3"]);
   });
 
   it("fails a failing write alone: the others of its batch commit", async () => {

@@ -20,11 +20,19 @@ export type Write<T> = (tx: Transaction) => Promise<T>;
  */
 export interface MergeableWrite<I, T> {
   runMany(tx: Transaction, inputs: I[]): Promise<T[]>;
+  /**
+   * True when the write of this input sends one statement and records all it records before that
+   * statement's answer (which can then only confirm it or fail the batch). A batch of such writes
+   * alone sends its last statements and COMMIT without waiting for the writes' answers.
+   */
+  recordsBeforeAnswer?(input: I): boolean;
 }
 
 interface PendingWrite {
   /** Writes of the same non-null kind next to each other run together. */
   kind: MergeableWrite<unknown, unknown> | null;
+  /** See MergeableWrite.recordsBeforeAnswer. */
+  recordsBeforeAnswer: boolean;
   input: unknown;
   runMany(tx: Transaction, inputs: unknown[]): Promise<unknown[]>;
   resolve: (value: unknown) => void;
@@ -86,12 +94,12 @@ export class GroupCommit {
   /** A write of a mergeable kind: see MergeableWrite. */
   runMerged<I, T>(kind: MergeableWrite<I, T>, input: I): Promise<T> {
     const runMany = (tx: Transaction, inputs: unknown[]): Promise<unknown[]> => kind.runMany(tx, inputs as I[]);
-    return this.enqueueWrite(kind as MergeableWrite<unknown, unknown>, input, runMany);
+    return this.enqueueWrite(kind as MergeableWrite<unknown, unknown>, input, runMany, kind.recordsBeforeAnswer?.(input) ?? false);
   }
 
-  private enqueueWrite<T>(kind: PendingWrite["kind"], input: unknown, runMany: PendingWrite["runMany"]): Promise<T> {
+  private enqueueWrite<T>(kind: PendingWrite["kind"], input: unknown, runMany: PendingWrite["runMany"], recordsBeforeAnswer = false): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.pending.push({ kind, input, runMany, resolve: resolve as (value: unknown) => void, reject });
+      this.pending.push({ kind, input, recordsBeforeAnswer, runMany, resolve: resolve as (value: unknown) => void, reject });
       if (this.running === null) this.schedule();
     });
   }
@@ -192,6 +200,7 @@ export class GroupCommit {
     const begin = client.query("BEGIN");
     begin.catch(() => undefined);
     try {
+      if (!savepoints && batch.every((write) => write.recordsBeforeAnswer)) return await this.runWithoutWaiting(client, tx, begin, batch);
       const outcomes = savepoints ? await this.runEachAlone(client, tx, batch) : await this.runTogether(tx, batch);
       await begin;
       // Answers of writes sent together are handled as they come, a write's events recorded a few
@@ -220,16 +229,24 @@ export class GroupCommit {
    * order (see StoreSignals). A failed write aborts the transaction, so the writes after it fail
    * too; the first failure in call order is the batch's, and it is run again each write alone.
    */
-  private async runTogether(tx: Transaction, batch: PendingWrite[]): Promise<Outcome[]> {
+  private runTogether(tx: Transaction, batch: PendingWrite[]): Promise<Outcome[]> {
+    return this.settleRuns(this.startRuns(tx, batch));
+  }
+
+  /** Starts each run of writes of one kind, as one call, without waiting for any answer. */
+  private startRuns(tx: Transaction, batch: PendingWrite[]): Array<Promise<unknown[]>> {
     const runs: Array<Promise<unknown[]>> = [];
     for (let index = 0; index < batch.length;) {
       const write = batch[index] as PendingWrite;
-      // The run of writes of this one's kind starting here, as one call.
       let end = index + 1;
       while (write.kind !== null && end < batch.length && batch[end]?.kind === write.kind) end += 1;
       runs.push(write.runMany(tx, batch.slice(index, end).map((pending) => pending.input)));
       index = end;
     }
+    return runs;
+  }
+
+  private async settleRuns(runs: Array<Promise<unknown[]>>): Promise<Outcome[]> {
     // Every write settled before the batch fails: none may still send statements, or record
     // events, into the transaction that runs the batch again.
     const settled = await Promise.allSettled(runs);
@@ -238,6 +255,26 @@ export class GroupCommit {
       if (run.status === "rejected") throw run.reason;
       for (const value of run.value) outcomes.push({ ok: true, value });
     }
+    return outcomes;
+  }
+
+  /**
+   * A batch whose writes record before their answers (submits): BEGIN, the writes, the batch's own
+   * last statements and COMMIT all go out at once, one round trip for the commit (two before). A
+   * failed write aborts the transaction, so the COMMIT only ends it, and the write's failure is
+   * thrown: the batch is run again each write alone.
+   */
+  private async runWithoutWaiting(client: pg.PoolClient, tx: Transaction, begin: Promise<unknown>, batch: PendingWrite[]): Promise<Outcome[]> {
+    const runs = this.startRuns(tx, batch);
+    this.log.orderEachTask();
+    const finished = this.finishBatch(tx);
+    const commit = client.query("COMMIT");
+    finished.catch(() => undefined);
+    commit.catch(() => undefined);
+    const outcomes = await this.settleRuns(runs);
+    await begin;
+    await finished;
+    if ((await commit).command !== "COMMIT") throw Object.assign(new Error("the commit batch was rolled back"), { batchFailed: true });
     return outcomes;
   }
 

@@ -285,15 +285,19 @@ export class PostgresStore implements TaskStore {
 
   /** Enqueue calls of one batch: those without keys (the common case) share one INSERT. */
   private readonly enqueues: MergeableWrite<EnqueueCall, TaskEvent[]> = {
+    recordsBeforeAnswer: (call) => !call.tasks.some((task) => task.idempotencyKey),
     runMany: async (tx, calls) => {
       const answers: TaskEvent[][] = [];
       let plain: EnqueueCall[] = [];
       const flush = async (): Promise<void> => {
         if (plain.length === 0) return;
         const tasks = plain.flatMap((call) => call.tasks);
-        await insertTasks(tx, tasks, plain.flatMap((call) => call.tasks.map(() => call.now)));
+        const inserted = insertTasks(tx, tasks, plain.flatMap((call) => call.tasks.map(() => call.now)));
+        // Recorded before the answer (see recordsBeforeAnswer): the events do not depend on it, and
+        // an insert that fails fails the batch, whose log starts again empty.
         for (const call of plain) answers.push(call.tasks.map((task) => recordEnqueued(tx, task, call.now)));
         plain = [];
+        await inserted;
       };
       for (const call of calls) {
         if (call.tasks.some((task) => task.idempotencyKey)) {
