@@ -34,9 +34,9 @@ async function poolOnTable(): Promise<{ pool: pg.Pool; schema: string }> {
   return { pool, schema };
 }
 
-/** A group commit whose finish step runs `finish` (and records nothing else). */
-function groupCommit(pool: pg.Pool, finish: (tx: Transaction) => Promise<void> = () => Promise.resolve()): GroupCommit {
-  return new GroupCommit(pool, { skew: () => Promise.resolve(0), finish, committed: () => undefined, errorFrom: (error) => error });
+/** A group commit whose finish step runs `finish`; each commit's recorded events go to `committed`. */
+function groupCommit(pool: pg.Pool, finish: (tx: Transaction) => Promise<void> = () => Promise.resolve(), committed: TaskEvent[][] = []): GroupCommit {
+  return new GroupCommit(pool, { skew: () => Promise.resolve(0), finish, committed: (recorded) => committed.push(recorded.events), errorFrom: (error) => error });
 }
 
 const insertRow = (id: number) => async (tx: Transaction): Promise<number> => {
@@ -117,10 +117,7 @@ describe("PostgreSQL commit batches on a pipelined connection", () => {
   it("lets every write of a failed batch settle before running it again: nothing of the first run reaches the second", async () => {
     const { pool, schema } = await poolOnTable();
     const committed: TaskEvent[][] = [];
-    const writes = new GroupCommit(pool, {
-      skew: () => Promise.resolve(0), finish: () => Promise.resolve(), errorFrom: (error) => error,
-      committed: (recorded) => committed.push(recorded.events),
-    });
+    const writes = groupCommit(pool, undefined, committed);
     await writes.run(insertRow(1));
     // The first write fails on its second statement; the second write is still busy after its
     // first answer (a slow step), then sends another statement and records an event.
@@ -145,10 +142,7 @@ describe("PostgreSQL commit batches on a pipelined connection", () => {
   it("reports a task's events of one batch in sequence order, whichever write's answer was handled first", async () => {
     const { pool } = await poolOnTable();
     const committed: TaskEvent[][] = [];
-    const writes = new GroupCommit(pool, {
-      skew: () => Promise.resolve(0), finish: () => Promise.resolve(), errorFrom: (error) => error,
-      committed: (recorded) => committed.push(recorded.events),
-    });
+    const writes = groupCommit(pool, undefined, committed);
     // The first write (an enqueue) records after a slow step; the second (the claim of its task) at once.
     const enqueue = async (tx: Transaction): Promise<void> => {
       await tx.query("INSERT INTO rows (id) VALUES (1)");
@@ -168,11 +162,8 @@ describe("PostgreSQL commit batches on a pipelined connection", () => {
     const { pool, schema } = await poolOnTable();
     const log: string[] = [];
     const committed: TaskEvent[][] = [];
-    const writes = new GroupCommit(loggingPool(pool, log), {
-      skew: () => Promise.resolve(0), errorFrom: (error) => error,
-      finish: (tx) => tx.query("SELECT $1::int AS events", [tx.log.recordedEvents.length]).then(() => undefined),
-      committed: (recorded) => committed.push(recorded.events),
-    });
+    const countEvents = (tx: Transaction): Promise<void> => tx.query("SELECT $1::int AS events", [tx.log.recordedEvents.length]).then(() => undefined);
+    const writes = groupCommit(loggingPool(pool, log), countEvents, committed);
     const outcomes = await Promise.allSettled([writes.runMerged(upfrontInserts, 1), writes.runMerged(upfrontInserts, 2)]);
     expect(outcomes.map((outcome) => outcome.status)).toEqual(["fulfilled", "fulfilled"]);
     expect(log.indexOf("send COMMIT")).toBeGreaterThan(0);
@@ -184,10 +175,7 @@ describe("PostgreSQL commit batches on a pipelined connection", () => {
   it("runs such a batch again, each write alone, when one of its writes fails after COMMIT was sent", async () => {
     const { pool, schema } = await poolOnTable();
     const committed: TaskEvent[][] = [];
-    const writes = new GroupCommit(pool, {
-      skew: () => Promise.resolve(0), finish: () => Promise.resolve(), errorFrom: (error) => error,
-      committed: (recorded) => committed.push(recorded.events),
-    });
+    const writes = groupCommit(pool, undefined, committed);
     await writes.run(insertRow(1));
     const outcomes = await Promise.allSettled([2, 1, 3].map((id) => writes.runMerged(upfrontInserts, id)));
     expect(outcomes.map((outcome) => outcome.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
