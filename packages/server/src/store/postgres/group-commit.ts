@@ -209,10 +209,9 @@ export class GroupCommit {
       const finished = this.finishBatch(tx);
       // Sent behind the batch's last statements, not after their answers. If one of them fails,
       // the transaction is aborted and this COMMIT only ends it (PostgreSQL answers ROLLBACK).
-      const commit = client.query("COMMIT");
-      commit.catch(() => undefined);
+      const committed = sendCommit(client);
       await finished;
-      if ((await commit).command !== "COMMIT") throw Object.assign(new Error("the commit batch was rolled back"), { batchFailed: true });
+      await committed;
       return outcomes;
     } catch (error) {
       await client.query("ROLLBACK").catch(() => undefined);
@@ -268,13 +267,12 @@ export class GroupCommit {
     const runs = this.startRuns(tx, batch);
     this.log.orderEachTask();
     const finished = this.finishBatch(tx);
-    const commit = client.query("COMMIT");
+    const committed = sendCommit(client);
     finished.catch(() => undefined);
-    commit.catch(() => undefined);
     const outcomes = await this.settleRuns(runs);
     await begin;
     await finished;
-    if ((await commit).command !== "COMMIT") throw Object.assign(new Error("the commit batch was rolled back"), { batchFailed: true });
+    await committed;
     return outcomes;
   }
 
@@ -309,4 +307,16 @@ export class GroupCommit {
       throw error;
     });
   }
+}
+
+/**
+ * Sends COMMIT; rejects (batchFailed) unless PostgreSQL answers COMMIT. Behind an aborted
+ * transaction it only ends it, and PostgreSQL answers ROLLBACK.
+ */
+function sendCommit(client: pg.PoolClient): Promise<void> {
+  const committed = client.query("COMMIT").then((answer) => {
+    if (answer.command !== "COMMIT") throw Object.assign(new Error("the commit batch was rolled back"), { batchFailed: true });
+  });
+  committed.catch(() => undefined);
+  return committed;
 }
