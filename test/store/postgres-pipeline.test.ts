@@ -13,6 +13,7 @@ import type { Notifier } from "../../packages/server/src/store/postgres/listener
 import { PostgresStore } from "../../packages/server/src/store/postgres/postgres-store.js";
 import { LocalSignals } from "../../packages/server/src/store/signals.js";
 import type { TaskEvent } from "../../packages/server/src/store/store.js";
+import { newTask } from "./conformance.js";
 import { TestSchemas, withSchemaClient } from "./postgres-schema.js";
 
 const schemas = new TestSchemas();
@@ -44,9 +45,9 @@ const insertRow = (id: number) => async (tx: Transaction): Promise<number> => {
   return id;
 };
 
-/** Inserts of rows, each recording its event before the answer (as a submit does), all in one statement. */
+/** Inserts of rows, each recording its event before the answer (as a submit does), all in one statement: one-trip writes. */
 const upfrontInserts: MergeableWrite<number, number> = {
-  recordsBeforeAnswer: () => true,
+  oneTrip: () => true,
   runMany: async (tx, ids) => {
     const inserted = tx.query("INSERT INTO rows (id) SELECT unnest($1::int[])", [ids]);
     for (const id of ids) tx.log.record({ taskId: `row-${id}`, sequence: 1 } as TaskEvent);
@@ -62,8 +63,10 @@ const upfrontInserts: MergeableWrite<number, number> = {
 function loggingPool(pool: pg.Pool, log: string[]): pg.Pool {
   const connect = async (): Promise<pg.PoolClient> => {
     const client = await pool.connect();
-    const query = client.query.bind(client) as (config: string | pg.QueryConfig) => Promise<pg.QueryResult>;
-    const logged = (config: string | pg.QueryConfig): Promise<pg.QueryResult> => {
+    const query = client.query.bind(client) as (config: string | pg.QueryConfig, ...rest: unknown[]) => Promise<pg.QueryResult>;
+    const logged = (config: string | pg.QueryConfig, ...rest: unknown[]): Promise<pg.QueryResult> => {
+      // The client goes back to the pool with this query: the pool's own calls (values, callback) pass unlogged.
+      if (rest.length > 0) return query(config, ...rest);
       const word = (typeof config === "string" ? config : config.text).trim().split(/\s+/)[0] ?? "";
       log.push(`send ${word}`);
       return query(config).then((result) => {
@@ -184,6 +187,27 @@ describe("PostgreSQL commit batches on a pipelined connection", () => {
     expect(committed.at(-1)?.map((event) => event.taskId)).toEqual(["row-2", "row-3"]);
   });
 
+  it("refuses a one-trip write's statement sent after its batch's COMMIT: it never runs outside the batch", async () => {
+    const { pool, schema } = await poolOnTable();
+    // Declared one-trip, but it waits for its first answer and sends another statement: in one trip
+    // that statement would run after COMMIT, in a transaction of its own.
+    const twoStatements: MergeableWrite<number, number> = {
+      oneTrip: () => true,
+      runMany: async (tx, ids) => {
+        const id = ids[0] ?? 0;
+        await tx.query("INSERT INTO rows (id) VALUES ($1)", [id]);
+        await tx.query("INSERT INTO rows (id) VALUES ($1)", [id + 1]);
+        return [id];
+      },
+    };
+    const writes = groupCommit(pool);
+    const outcomes = await Promise.allSettled([writes.runMerged(twoStatements, 10), writes.runMerged(upfrontInserts, 20)]);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(["rejected", "fulfilled"]);
+    expect(String((outcomes[0] as PromiseRejectedResult).reason)).toMatch(/after its batch's COMMIT/);
+    // The batch committed (its statements all succeeded) and stands; the late statement never ran.
+    expect(await storedIds(schema)).toEqual([10, 20]);
+  });
+
   it("fails a failing write alone: the others of its batch commit", async () => {
     const { pool, schema } = await poolOnTable();
     const writes = groupCommit(pool);
@@ -207,6 +231,41 @@ describe("PostgreSQL commit batches on a pipelined connection", () => {
     const healthy = groupCommit(pool);
     await healthy.run(insertRow(4));
     expect(await storedIds(schema)).toEqual([4]);
+  });
+});
+
+describe("PostgreSQL store batches in one round trip", () => {
+  it("sends a batch of a completion, a claim and a submit with its end and COMMIT before the first answer, each event stored once, in order", async () => {
+    const { url } = schemas.create("onetrip");
+    const store = new PostgresStore({ url });
+    const log: string[] = [];
+    try {
+      await store.migrate();
+      const terms = { leaseMs: 30_000, deadlineGraceMs: 5_000 };
+      await store.enqueue([newTask("a"), newTask("b")], 1_000);
+      const [[first] = []] = await store.claim([{ workerId: "w", names: ["resize"], limit: 1 }], 1_001, terms);
+      expect(first?.taskId).toBe("a");
+      // From here on every statement of the store's batches is logged (the pool the group commit takes its connection from).
+      const writes = (store as unknown as { writes: { pool: pg.Pool } }).writes;
+      writes.pool = loggingPool(writes.pool, log);
+      const [completed, claimed, submitted] = await Promise.all([
+        store.complete({ taskId: "a", attempt: 1 }, new Uint8Array([1]), 1_002),
+        store.claim([{ workerId: "w", names: ["resize"], limit: 2 }], 1_002, terms),
+        store.enqueue([newTask("c")], 1_002),
+      ]);
+      expect(completed?.state).toBe("succeeded");
+      expect(claimed[0]?.map((attempt) => attempt.taskId)).toEqual(["b"]);
+      expect(submitted.map((event) => event.state)).toEqual(["queued"]);
+      expect(log.indexOf("send COMMIT")).toBeGreaterThan(0);
+      expect(log.indexOf("send COMMIT")).toBeLessThan(log.findIndex((entry) => entry.startsWith("answer")));
+      expect(log.filter((entry) => entry.startsWith("send"))).toEqual(["send BEGIN", "send WITH", "send WITH", "send WITH", "send SELECT", "send COMMIT"]);
+      const states = async (id: string): Promise<string[]> => (await store.listEvents(id, 0)).map((event) => `${event.sequence}:${event.state}`);
+      expect(await states("a")).toEqual(["1:queued", "2:running", "3:succeeded"]);
+      expect(await states("b")).toEqual(["1:queued", "2:running"]);
+      expect(await states("c")).toEqual(["1:queued"]);
+    } finally {
+      await store.close();
+    }
   });
 });
 

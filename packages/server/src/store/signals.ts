@@ -53,9 +53,13 @@ function callSafely(call: () => void): void {
 export class CommitLog {
   private events: TaskEvent[] = [];
   private names: string[] = [];
+  /** Events a write's own statement stored (PostgreSQL one-trip writes): reported, not stored again. */
+  private stored = new Set<TaskEvent>();
 
-  record(event: TaskEvent): void {
+  /** `stored`: the write's statement has stored the event already; the batch only reports it. */
+  record(event: TaskEvent, stored = false): void {
     this.events.push(event);
+    if (stored) this.stored.add(event);
   }
 
   workAvailable(name: string): void {
@@ -64,6 +68,11 @@ export class CommitLog {
 
   get recordedEvents(): readonly TaskEvent[] {
     return this.events;
+  }
+
+  /** The recorded events no write has stored: what the batch stores at its end. */
+  get eventsToStore(): readonly TaskEvent[] {
+    return this.stored.size === 0 ? this.events : this.events.filter((event) => !this.stored.has(event));
   }
 
   /** The task names made claimable so far, without repeats. */
@@ -92,14 +101,14 @@ export class CommitLog {
   /** Takes what was recorded (names without repeats) and starts empty. */
   take(): { events: TaskEvent[]; names: string[] } {
     const taken = { events: this.events, names: [...new Set(this.names)] };
-    this.events = [];
-    this.names = [];
+    this.clear();
     return taken;
   }
 
   clear(): void {
     this.events = [];
     this.names = [];
+    this.stored = new Set();
   }
 }
 

@@ -9,6 +9,11 @@ export interface Transaction {
   /** Database time minus the caller's clock for this batch (see PostgresStore). */
   readonly skewMs: number;
   readonly log: CommitLog;
+  /**
+   * The batch goes out in one round trip (every write in it is a one-trip write, see
+   * MergeableWrite.oneTrip): each write sends its one statement, which stores what it records.
+   */
+  readonly oneTrip: boolean;
 }
 
 export type Write<T> = (tx: Transaction) => Promise<T>;
@@ -21,22 +26,35 @@ export type Write<T> = (tx: Transaction) => Promise<T>;
 export interface MergeableWrite<I, T> {
   runMany(tx: Transaction, inputs: I[]): Promise<T[]>;
   /**
-   * True when the write of this input sends one statement and records all it records before that
-   * statement's answer (which can then only confirm it or fail the batch). A batch of such writes
-   * alone sends its last statements and COMMIT without waiting for the writes' answers.
+   * True when the write of this input can go out in one round trip: in a batch with `tx.oneTrip`
+   * it sends one statement before its first await, that statement stores the events the write
+   * records (and sends the hint of any work it frees), and the work it makes available by itself
+   * is recorded before that first await. A batch of such writes alone sends BEGIN, the writes, the
+   * batch's own last statement and COMMIT at once, without waiting for any answer.
    */
-  recordsBeforeAnswer?(input: I): boolean;
+  oneTrip?(input: I): boolean;
+}
+
+export interface WriteOptions {
+  /** See MergeableWrite.oneTrip. */
+  oneTrip?: boolean;
 }
 
 interface PendingWrite {
   /** Writes of the same non-null kind next to each other run together. */
   kind: MergeableWrite<unknown, unknown> | null;
-  /** See MergeableWrite.recordsBeforeAnswer. */
-  recordsBeforeAnswer: boolean;
+  /** See MergeableWrite.oneTrip. */
+  oneTrip: boolean;
   input: unknown;
   runMany(tx: Transaction, inputs: unknown[]): Promise<unknown[]>;
   resolve: (value: unknown) => void;
   reject: (reason: unknown) => void;
+}
+
+/** Consecutive writes of one kind, run as one call: their answers, in order. */
+interface Run {
+  answers: Promise<unknown[]>;
+  writes: number;
 }
 
 interface Outcome {
@@ -50,7 +68,8 @@ export interface GroupCommitHooks {
   /**
    * Runs last in each transaction that is about to commit: stores what the log recorded (events)
    * and sends the hint. It must send every statement before it returns (before its first await):
-   * COMMIT is sent right behind them, without waiting for their answers.
+   * COMMIT is sent right behind them, without waiting for their answers. In a one-trip batch
+   * (tx.oneTrip) it runs before any write's answer, right after the writes' statements were sent.
    */
   finish(tx: Transaction): Promise<void>;
   /** After the commit, before any write's promise resolves: what the committed writes recorded. */
@@ -87,19 +106,19 @@ export class GroupCommit {
     private readonly hooks: GroupCommitHooks,
   ) {}
 
-  run<T>(write: Write<T>): Promise<T> {
-    return this.enqueueWrite(null, write, async (tx) => [await write(tx)]);
+  run<T>(write: Write<T>, options: WriteOptions = {}): Promise<T> {
+    return this.enqueueWrite(null, write, async (tx) => [await write(tx)], options.oneTrip ?? false);
   }
 
   /** A write of a mergeable kind: see MergeableWrite. */
   runMerged<I, T>(kind: MergeableWrite<I, T>, input: I): Promise<T> {
     const runMany = (tx: Transaction, inputs: unknown[]): Promise<unknown[]> => kind.runMany(tx, inputs as I[]);
-    return this.enqueueWrite(kind as MergeableWrite<unknown, unknown>, input, runMany, kind.recordsBeforeAnswer?.(input) ?? false);
+    return this.enqueueWrite(kind as MergeableWrite<unknown, unknown>, input, runMany, kind.oneTrip?.(input) ?? false);
   }
 
-  private enqueueWrite<T>(kind: PendingWrite["kind"], input: unknown, runMany: PendingWrite["runMany"], recordsBeforeAnswer = false): Promise<T> {
+  private enqueueWrite<T>(kind: PendingWrite["kind"], input: unknown, runMany: PendingWrite["runMany"], oneTrip = false): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.pending.push({ kind, input, recordsBeforeAnswer, runMany, resolve: resolve as (value: unknown) => void, reject });
+      this.pending.push({ kind, input, oneTrip, runMany, resolve: resolve as (value: unknown) => void, reject });
       if (this.running === null) this.schedule();
     });
   }
@@ -193,14 +212,27 @@ export class GroupCommit {
 
   private async runOnce(client: pg.PoolClient, batch: PendingWrite[], skewMs: number, savepoints: boolean): Promise<Outcome[]> {
     this.log.clear();
-    const tx: Transaction = { query: (text, values) => client.query(prepared(text, values)), skewMs, log: this.log };
+    const oneTrip = !savepoints && batch.every((write) => write.oneTrip);
+    let commitSent = false;
+    const tx: Transaction = {
+      query: (text, values) => {
+        // A one-trip write that sent a second statement would run it after COMMIT, outside the batch.
+        if (commitSent) return Promise.reject(new Error("a one-trip write sent a statement after its batch's COMMIT"));
+        return client.query(prepared(text, values));
+      },
+      skewMs, log: this.log, oneTrip,
+    };
     // The connection is pipelined: BEGIN goes out with the first write's statement, one round trip
     // for both (a W1 commit took five: BEGIN, claim, completion, events, COMMIT). Its failure fails
     // that statement too, and is seen there.
     const begin = client.query("BEGIN");
     begin.catch(() => undefined);
     try {
-      if (!savepoints && batch.every((write) => write.recordsBeforeAnswer)) return await this.runWithoutWaiting(client, tx, begin, batch);
+      if (oneTrip) {
+        return await this.runInOneTrip(client, tx, begin, batch, () => {
+          commitSent = true;
+        });
+      }
       const outcomes = savepoints ? await this.runEachAlone(client, tx, batch) : await this.runTogether(tx, batch);
       await begin;
       // Answers of writes sent together are handled as they come, a write's events recorded a few
@@ -233,22 +265,22 @@ export class GroupCommit {
   }
 
   /** Starts each run of writes of one kind, as one call, without waiting for any answer. */
-  private startRuns(tx: Transaction, batch: PendingWrite[]): Array<Promise<unknown[]>> {
-    const runs: Array<Promise<unknown[]>> = [];
+  private startRuns(tx: Transaction, batch: PendingWrite[]): Run[] {
+    const runs: Run[] = [];
     for (let index = 0; index < batch.length;) {
       const write = batch[index] as PendingWrite;
       let end = index + 1;
       while (write.kind !== null && end < batch.length && batch[end]?.kind === write.kind) end += 1;
-      runs.push(write.runMany(tx, batch.slice(index, end).map((pending) => pending.input)));
+      runs.push({ answers: write.runMany(tx, batch.slice(index, end).map((pending) => pending.input)), writes: end - index });
       index = end;
     }
     return runs;
   }
 
-  private async settleRuns(runs: Array<Promise<unknown[]>>): Promise<Outcome[]> {
+  private async settleRuns(runs: Run[]): Promise<Outcome[]> {
     // Every write settled before the batch fails: none may still send statements, or record
     // events, into the transaction that runs the batch again.
-    const settled = await Promise.allSettled(runs);
+    const settled = await Promise.allSettled(runs.map((run) => run.answers));
     const outcomes: Outcome[] = [];
     for (const run of settled) {
       if (run.status === "rejected") throw run.reason;
@@ -258,21 +290,34 @@ export class GroupCommit {
   }
 
   /**
-   * A batch whose writes record before their answers (submits): BEGIN, the writes, the batch's own
-   * last statements and COMMIT all go out at once, one round trip for the commit (two before). A
-   * failed write aborts the transaction, so the COMMIT only ends it, and the write's failure is
-   * thrown: the batch is run again each write alone.
+   * A batch of one-trip writes (submits, completions, claims; see MergeableWrite.oneTrip): BEGIN,
+   * the writes, the batch's own last statement and COMMIT all go out at once, one round trip for
+   * the commit (two before). If a statement fails, the transaction is aborted and the COMMIT only
+   * ends it: the batch is run again each write alone. If the COMMIT commits, the batch stands:
+   * a write that threw after its statement succeeded (a bug) fails alone, its statement committed.
    */
-  private async runWithoutWaiting(client: pg.PoolClient, tx: Transaction, begin: Promise<unknown>, batch: PendingWrite[]): Promise<Outcome[]> {
+  private async runInOneTrip(client: pg.PoolClient, tx: Transaction, begin: Promise<unknown>, batch: PendingWrite[], sealed: () => void): Promise<Outcome[]> {
     const runs = this.startRuns(tx, batch);
-    this.log.orderEachTask();
     const finished = this.finishBatch(tx);
     const committed = sendCommit(client);
+    sealed();
     finished.catch(() => undefined);
-    const outcomes = await this.settleRuns(runs);
-    await begin;
-    await finished;
-    await committed;
+    const settled = await Promise.allSettled(runs.map((run) => run.answers));
+    const commitFailure = await committed.then(() => null, (error: unknown) => error);
+    if (commitFailure !== null) {
+      // Rolled back: the first failure in call order is the batch's (a failing write is run again alone).
+      for (const run of settled) if (run.status === "rejected") throw run.reason;
+      await begin;
+      await finished;
+      throw commitFailure;
+    }
+    // Recorded as the answers were handled (the statements stored them in call order).
+    this.log.orderEachTask();
+    const outcomes: Outcome[] = [];
+    settled.forEach((run, index) => {
+      if (run.status === "fulfilled") for (const value of run.value) outcomes.push({ ok: true, value });
+      else for (let count = runs[index]?.writes ?? 0; count > 0; count--) outcomes.push({ ok: false, value: run.reason });
+    });
     return outcomes;
   }
 

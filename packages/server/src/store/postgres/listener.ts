@@ -228,9 +228,10 @@ export class EventFeed {
    * may already be sent (pipelined): the feed will not report its rows again. A read that ends
    * after this call waits for the id before it tells other rows from this process's own.
    */
-  ownTransactionStarting(transactionId: Promise<string>): void {
+  ownTransactionStarting(transactionId: Promise<string | null>): void {
     const known: Promise<void> = transactionId.then(
-      (id) => void this.ownTransactions.add(id),
+      // Null: the transaction wrote nothing, so no row of the feed is its.
+      (id) => void (id === null ? undefined : this.ownTransactions.add(id)),
       () => undefined,
     ).finally(() => this.ownIdsComing.delete(known));
     this.ownIdsComing.add(known);

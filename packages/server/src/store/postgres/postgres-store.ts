@@ -17,20 +17,22 @@ import { createPool, measureClockSkew, parsePostgresUrl, prepared } from "./driv
 import type { PostgresTarget } from "./driver.js";
 import { GroupCommit } from "./group-commit.js";
 import type { MergeableWrite, Transaction } from "./group-commit.js";
-import { encodeHint, EventFeed, PostgresNotifier } from "./listener.js";
+import { EventFeed, PostgresNotifier } from "./listener.js";
 import type { Notifier } from "./listener.js";
 import { runMigrations } from "./migrations/index.js";
 import { byClaimOrder, claimKeyed, recordClaimed } from "./claims.js";
 import { ClaimCursors } from "./claim-cursors.js";
+import { finishBatch } from "./batch-end.js";
+import { completions, insertTasks, recordEnqueued } from "./hot-writes.js";
+import type { Completion, HintTarget } from "./hot-writes.js";
 import { asRecord, nullableString, record, storedFirstEvent, toConcurrencyLimit, toEvent, toPausedName, toRateGate, toRateLimit, toState, toTask } from "./rows.js";
 import type { Row } from "./rows.js";
 import { storeErrorFrom } from "./store-errors.js";
 import { cancelSql, lockTaskSql } from "./sql/cancel.js";
-import { claimSql, plainClaimSql } from "./sql/claim.js";
+import { claimSql, plainClaimInOneTripSql, plainClaimSql } from "./sql/claim.js";
 import { clearLimitSql, listLimitsSql, setLimitSql } from "./sql/concurrency.js";
-import { completeSql } from "./sql/complete.js";
-import { claimKeysSql, countWaitingSql, enqueueSql, forgetKeysSql, keyHoldersSql, takeOverKeySql } from "./sql/enqueue.js";
-import { insertEventsAndNotifySql, insertEventsSql, listEventsSql } from "./sql/events.js";
+import { claimKeysSql, countWaitingSql, forgetKeysSql, keyHoldersSql, takeOverKeySql } from "./sql/enqueue.js";
+import { listEventsSql } from "./sql/events.js";
 import { currentAttemptSql, failFinallySql, retryLaterSql } from "./sql/fail.js";
 import { acquireLeadershipSql, readLeadershipSql, releaseLeadershipSql } from "./sql/leadership.js";
 import { expiredAttemptsSql, extendAllLeasesSql, extendLeasesSql } from "./sql/leases.js";
@@ -82,62 +84,6 @@ interface EnqueueCall {
   keyRetentionMs: number;
 }
 
-interface Completion {
-  ref: AttemptRef;
-  result: Uint8Array;
-  now: number;
-}
-
-/**
- * The completions of one batch in one statement. An attempt named twice is completed by the first
- * call only (as two calls in a row would do: the second finds it no longer running).
- */
-const completions: MergeableWrite<Completion, TaskEvent | null> = {
-  runMany: async (tx, calls) => {
-    const firstCall = new Map<string, Completion>();
-    for (const call of calls) {
-      const key = `${call.ref.attempt}:${call.ref.taskId}`;
-      if (!firstCall.has(key)) firstCall.set(key, call);
-    }
-    const unique = [...firstCall.values()];
-    const { rows } = await tx.query(completeSql, [
-      unique.map((call) => call.ref.taskId), unique.map((call) => call.ref.attempt),
-      unique.map((call) => Buffer.from(call.result)), unique.map((call) => call.now + tx.skewMs),
-    ]);
-    const completed = new Map(rows.map((row) => [`${Number(row.attempt)}:${String(row.id)}`, row]));
-    for (const row of rows) freedKeySlot(tx.log, row);
-    return calls.map((call) => {
-      const key = `${call.ref.attempt}:${call.ref.taskId}`;
-      const row = completed.get(key);
-      if (!row || firstCall.get(key) !== call) return null;
-      return record(tx, {
-        taskId: call.ref.taskId, sequence: Number(row.last_sequence), state: "succeeded", attempt: call.ref.attempt,
-        percent: 100, message: "succeeded", timestamp: call.now, workerId: nullableString(row.worker_id), result: call.result,
-      });
-    });
-  },
-};
-
-/** New tasks (of one or several calls) in one statement, in order; `now` is each task's call's (caller's clock). */
-async function insertTasks(tx: Transaction, tasks: readonly NewTask[], now: readonly number[]): Promise<void> {
-  if (tasks.length === 0) return;
-  await tx.query(enqueueSql, [
-    tasks.map((t) => t.id), tasks.map((t) => t.name), tasks.map((t) => t.description), tasks.map((t) => Buffer.from(t.payload)),
-    tasks.map((t) => t.maxRetries), tasks.map((t) => t.timeoutMs), tasks.map((t) => t.retryBackoffMs), now.map((at) => at + tx.skewMs),
-    tasks.map((t) => t.priority), tasks.map((t) => (t.runAt === null ? null : t.runAt + tx.skewMs)),
-    tasks.map((t, index) => firstEvent(t, now[index] ?? 0).state),
-    tasks.map((t) => t.scheduleId ?? null), tasks.map((t) => t.scheduleTickMs ?? null),
-    tasks.map((t) => t.concurrencyKey ?? null), tasks.map((t) => t.concurrencyLimit ?? null),
-  ]);
-}
-
-function recordEnqueued(tx: Transaction, task: NewTask, now: number): TaskEvent {
-  const event = firstEvent(task, now);
-  tx.log.record(event);
-  if (event.state === "queued") tx.log.workAvailable(task.name);
-  return event;
-}
-
 /**
  * The shared store: several Schedulers on one PostgreSQL database (or one schema of it). Claims
  * lock with SKIP LOCKED, every write is fenced by the attempt number, idempotency keys are taken
@@ -158,6 +104,15 @@ export class PostgresStore implements TaskStore {
   private readonly random: () => number;
   private readonly instanceId = randomUUID();
   private readonly claimCursors = new ClaimCursors();
+  /** Where one-trip writes send their hints; null (no one-trip batches) when hints do not travel by LISTEN/NOTIFY. */
+  private readonly oneTripHint: HintTarget | null;
+  private readonly completions: MergeableWrite<Completion, TaskEvent | null>;
+  /**
+   * Names a claim found gated (a rate limit, waiting keys): claims of them take the full way, more
+   * than one statement, so they do not go out in one trip. A full claim that finds one no longer
+   * gated forgets it.
+   */
+  private readonly gatedNames = new Set<string>();
   private skew: { skewMs: number; uncertaintyMs: number } | null = null;
   private measuring: Promise<number> | null = null;
   private closed = false;
@@ -172,9 +127,13 @@ export class PostgresStore implements TaskStore {
     const applicationName = options.applicationName ?? "orchestrator scheduler";
     this.pool = createPool(this.target, options.poolSize ?? 4, onError, applicationName);
     this.notifier = options.notifier ?? new PostgresNotifier(this.target, `${applicationName} listener`);
+    this.oneTripHint = this.notifier instanceof PostgresNotifier
+      ? { channel: this.notifier.channel, from: this.instanceId, maxPayloadBytes: this.notifier.maxPayloadBytes }
+      : null;
+    this.completions = completions(this.oneTripHint);
     this.writes = new GroupCommit(this.pool, {
       skew: () => this.skewMs(),
-      finish: (tx) => this.finishBatch(tx, this.notifier),
+      finish: (tx) => finishBatch(tx, { notifier: this.notifier, oneTripHint: this.oneTripHint, feed: this.feed, instanceId: this.instanceId }),
       committed: ({ events, names }) => {
         this.localSignals.emitEvents(events);
         this.localSignals.emitWorkAvailable(names);
@@ -285,7 +244,7 @@ export class PostgresStore implements TaskStore {
 
   /** Enqueue calls of one batch: those without keys (the common case) share one INSERT. */
   private readonly enqueues: MergeableWrite<EnqueueCall, TaskEvent[]> = {
-    recordsBeforeAnswer: (call) => !call.tasks.some((task) => task.idempotencyKey),
+    oneTrip: (call) => this.oneTripHint !== null && !call.tasks.some((task) => task.idempotencyKey),
     runMany: async (tx, calls) => {
       const answers: TaskEvent[][] = [];
       let plain: EnqueueCall[] = [];
@@ -293,7 +252,7 @@ export class PostgresStore implements TaskStore {
         if (plain.length === 0) return;
         const tasks = plain.flatMap((call) => call.tasks);
         const inserted = insertTasks(tx, tasks, plain.flatMap((call) => call.tasks.map(() => call.now)));
-        // Recorded before the answer (see recordsBeforeAnswer): the events do not depend on it, and
+        // Recorded before the answer (see MergeableWrite.oneTrip): the events do not depend on it, and
         // an insert that fails fails the batch, whose log starts again empty.
         for (const call of plain) answers.push(call.tasks.map((task) => recordEnqueued(tx, task, call.now)));
         plain = [];
@@ -428,8 +387,12 @@ export class PostgresStore implements TaskStore {
     // The cursors move once the claim has committed: a batch run again (a conflict, a failed write
     // beside it) claims again from where the cursors were.
     let started: Row[] = [];
+    let unserved: Array<ClaimRequest | null> = [];
+    const oneTrip = this.oneTripHint !== null && requests.every((request) => request.names.every((name) => !this.gatedNames.has(name)));
     return this.writes.run(async (tx) => {
       started = [];
+      unserved = [];
+      if (tx.oneTrip) return this.claimInOneTrip(tx, requests, now, terms, started, unserved);
       const answers: ClaimedAttempt[][] = [];
       for (const request of requests) {
         const claimed: ClaimedAttempt[] = [];
@@ -437,10 +400,59 @@ export class PostgresStore implements TaskStore {
         answers.push(claimed);
       }
       return answers;
-    }).then((answers) => {
+    }, { oneTrip }).then(async (answers) => {
       this.claimCursors.claimed(started);
-      return answers;
+      if (unserved.every((rest) => rest === null)) return answers;
+      // The names from a gated one on, now known as gated: the full way, in a commit of its own.
+      const asked = unserved.filter((rest): rest is ClaimRequest => rest !== null);
+      const more = await this.claim(asked, now, terms);
+      let next = 0;
+      return answers.map((claimed, index) => (unserved[index] ? [...claimed, ...(more[next++] ?? [])] : claimed));
     });
+  }
+
+  /**
+   * Each request's plain names in one statement, all sent before the first answer. A request that
+   * meets a gated name stops there: the name is remembered as gated, and what the request still
+   * asks of it and the names after it is left in `unserved` (null for a request served).
+   */
+  private async claimInOneTrip(
+    tx: Transaction, requests: readonly ClaimRequest[], now: number, terms: LeaseTerms, startedInOrder: Row[], unserved: Array<ClaimRequest | null>,
+  ): Promise<ClaimedAttempt[][]> {
+    const at = now + tx.skewMs;
+    const sent = requests.map((request) => {
+      const cursors = this.claimCursors.of(request.names);
+      return tx.query(plainClaimInOneTripSql, [
+        request.workerId, request.names, request.limit, at, at + terms.leaseMs, terms.deadlineGraceMs, cursors.priorities, cursors.seqs,
+      ]);
+    });
+    const answers: ClaimedAttempt[][] = [];
+    for (const [index, request] of requests.entries()) {
+      const { rows: answer } = await (sent[index] as (typeof sent)[number]);
+      const claimed: ClaimedAttempt[] = [];
+      const stoppedAt = this.takePlainClaim(tx, request.workerId, request.names, answer, now, claimed, startedInOrder);
+      const left = request.limit - claimed.length;
+      if (stoppedAt !== null) this.gatedNames.add(request.names[stoppedAt - 1] ?? "");
+      unserved.push(stoppedAt !== null && left > 0 ? { ...request, names: request.names.slice(stoppedAt - 1), limit: left } : null);
+      answers.push(claimed);
+    }
+    return answers;
+  }
+
+  /**
+   * A plain claim's answer: its started tasks recorded in the names' order, the names before the
+   * first gated one known as not gated. Returns that name's 1-based position, null when none is.
+   */
+  private takePlainClaim(tx: Transaction, workerId: string, names: readonly string[], answer: Row[], now: number, claimed: ClaimedAttempt[], startedInOrder: Row[]): number | null {
+    const position = new Map(names.map((name, index) => [name, index]));
+    const started = answer.filter((row) => row.id !== null);
+    started.sort((a, b) => (position.get(String(a.name)) ?? 0) - (position.get(String(b.name)) ?? 0) || byClaimOrder(a, b));
+    recordClaimed(tx, workerId, started, now, claimed);
+    startedInOrder.push(...started);
+    const stoppedAt = answer[0]?.stopped_at;
+    const stop = stoppedAt === null || stoppedAt === undefined ? null : Number(stoppedAt);
+    if (this.gatedNames.size > 0) for (const name of names.slice(0, stop === null ? names.length : stop - 1)) this.gatedNames.delete(name);
+    return stop;
   }
 
   /**
@@ -458,16 +470,11 @@ export class PostgresStore implements TaskStore {
       const { rows: answer } = await tx.query(plainClaimSql, [
         workerId, rest, limit - claimed.length, at, at + terms.leaseMs, terms.deadlineGraceMs, cursors.priorities, cursors.seqs,
       ]);
-      const position = new Map(rest.map((name, index) => [name, index]));
-      const started = answer.filter((row) => row.id !== null);
-      started.sort((a, b) => (position.get(String(a.name)) ?? 0) - (position.get(String(b.name)) ?? 0) || byClaimOrder(a, b));
-      recordClaimed(tx, workerId, started, now, claimed);
-      startedInOrder.push(...started);
-      const stoppedAt = answer[0]?.stopped_at;
-      if (stoppedAt === null || stoppedAt === undefined) return;
-      const gated = rest[Number(stoppedAt) - 1];
+      const stoppedAt = this.takePlainClaim(tx, workerId, rest, answer, now, claimed, startedInOrder);
+      if (stoppedAt === null) return;
+      const gated = rest[stoppedAt - 1];
       if (gated !== undefined && claimed.length < limit) await this.claimName(tx, workerId, gated, limit - claimed.length, now, terms, claimed);
-      rest = rest.slice(Number(stoppedAt));
+      rest = rest.slice(stoppedAt);
     }
   }
 
@@ -499,7 +506,7 @@ export class PostgresStore implements TaskStore {
   }
 
   complete(ref: AttemptRef, result: Uint8Array, now: number): Promise<TaskEvent | null> {
-    return this.writes.runMerged(completions, { ref, result, now });
+    return this.writes.runMerged(this.completions, { ref, result, now });
   }
 
   fail(ref: AttemptRef, failure: AttemptFailure, now: number, backoff: RetryBackoff): Promise<TaskEvent | null> {
@@ -755,36 +762,4 @@ export class PostgresStore implements TaskStore {
     await this.feed.close();
     await this.pool.end();
   }
-
-  /**
-   * The end of each commit batch: its events in one statement (the feed is told the transaction
-   * is this process's, so it does not report them again), and one hint if it recorded events or
-   * made work claimable. Not async: every statement is sent before this returns, and COMMIT
-   * follows them on the pipelined connection.
-   */
-  private finishBatch(tx: Transaction, notifier: Notifier): Promise<void> {
-    const events = tx.log.recordedEvents;
-    const names = tx.log.workNames;
-    if (events.length === 0 && names.length === 0) return Promise.resolve();
-    const hint = encodeHint({ from: this.instanceId, ...(names.length > 0 ? { work: names } : {}) }, notifier.maxPayloadBytes);
-    // With LISTEN/NOTIFY the hint rides on the events' statement: one round trip less per commit.
-    const notifyInline = events.length > 0 && notifier instanceof PostgresNotifier;
-    const statements: Array<Promise<unknown>> = [];
-    if (events.length > 0) {
-      const column = <K extends keyof TaskEvent>(key: K): Array<TaskEvent[K]> => events.map((event) => event[key]);
-      const inserted = tx.query<{ tx: string }>(notifyInline ? insertEventsAndNotifySql : insertEventsSql, [
-        column("taskId"), column("sequence"), column("state"), column("attempt"), column("percent"), column("message"),
-        events.map((event) => event.timestamp + tx.skewMs), column("workerId"),
-        events.map((event) => (event.result ? Buffer.from(event.result) : null)), column("error"),
-        events.map((event) => (event.nextAttemptAt === null ? null : event.nextAttemptAt + tx.skewMs)),
-        ...(notifyInline ? [notifier.channel, hint] : []),
-      ]);
-      // Told before COMMIT is sent: a feed read that could see these rows waits for their id.
-      this.feed.ownTransactionStarting(inserted.then((result) => String(result.rows[0]?.tx)));
-      statements.push(inserted);
-    }
-    if (!notifyInline) statements.push(notifier.send(tx, hint));
-    return Promise.all(statements).then(() => undefined);
-  }
 }
-

@@ -94,6 +94,6 @@ export function toRateGate(row: Row | undefined, skewMs: number): RateGateRow | 
 /** Records an event in the transaction's commit log (published once it commits). */
 export function record(tx: Transaction, event: Omit<TaskEvent, "workerId" | "result" | "error" | "nextAttemptAt"> & Partial<TaskEvent>): TaskEvent {
   const full: TaskEvent = { workerId: null, result: null, error: null, nextAttemptAt: null, ...event };
-  tx.log.record(full);
+  tx.log.record(full, tx.oneTrip);
   return full;
 }

@@ -1,3 +1,5 @@
+import { storeEventsFrom } from "./events.js";
+
 /**
  * What a claim writes to each task it starts: the next attempt, its worker, lease and deadline.
  * $1 worker, $4 now, $5 lease expiry, $6 deadline grace (in every claim statement).
@@ -60,7 +62,7 @@ RETURNING ${startedColumns}`;
 // way and goes on with the names after it. A limit set by a transaction that commits while this
 // statement runs applies from the next claim.
 // $1 worker, $2 names, $3 limit, $4 now, $5 lease expiry, $6 deadline grace, $7 and $8 the cursors.
-export const plainClaimSql = `
+const plainClaim = (storeEvents: boolean): string => `
 WITH names AS MATERIALIZED (
   SELECT n.name, n.position, n.after_priority, n.after_seq,
     EXISTS (SELECT 1 FROM rate_limits WHERE name = n.name AND (max_starts IS NOT NULL OR throttled_until > $4))
@@ -101,5 +103,11 @@ WHERE t.seq = ANY(ARRAY(
   LIMIT $3
 ))
 RETURNING ${startedColumns}
-)
+)${storeEvents ? `, ${storeEventsFrom("SELECT id, last_sequence, 'running', attempt, 0, 'attempt ' || attempt || ' started', $4, $1, NULL, NULL, NULL FROM started")}` : ""}
 SELECT s.*, stop.stopped_at FROM stop LEFT JOIN started s ON true`;
+
+export const plainClaimSql = plainClaim(false);
+
+// The same in one trip (see GroupCommit): the statement also stores each started attempt's event
+// (recordClaimed's), and the caller does not claim past a gated name (stopped_at) in this batch.
+export const plainClaimInOneTripSql = plainClaim(true);

@@ -1,17 +1,32 @@
-// $1..$11: arrays in input order (id, name, description, payload, max_retries, timeout_ms,
-// retry_backoff_ms, created_at, priority, run_at, state, schedule_id, schedule_tick_ms, concurrency_key, concurrency_limit). One statement for many tasks (of one or
-// several enqueue calls); identity values follow the ordinality, so seq keeps the input order. A
-// scheduled task waits for its run_at in next_attempt_at.
-export const enqueueSql = `
+import { storeEventsFrom } from "./events.js";
+
+const enqueueInput = `
+unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::int[], $6::bigint[], $7::bigint[], $8::bigint[], $9::int[], $10::bigint[], $11::text[],
+    $12::text[], $13::bigint[], $14::text[], $15::int[])
+  WITH ORDINALITY AS u(id, name, description, payload, max_retries, timeout_ms, retry_backoff_ms, created_at, priority, run_at, state,
+    schedule_id, schedule_tick_ms, concurrency_key, concurrency_limit, position)`;
+
+const insertTasksFrom = (source: string): string => `
 INSERT INTO tasks (id, name, description, payload, state, max_retries, timeout_ms, retry_backoff_ms, created_at, last_sequence,
   priority, run_at, next_attempt_at, schedule_id, schedule_tick_ms, concurrency_key, concurrency_limit)
 SELECT id, name, description, payload, state, max_retries, timeout_ms, retry_backoff_ms, created_at, 1,
   priority, run_at, CASE WHEN state = 'scheduled' THEN run_at END, schedule_id, schedule_tick_ms, concurrency_key, concurrency_limit
-FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::int[], $6::bigint[], $7::bigint[], $8::bigint[], $9::int[], $10::bigint[], $11::text[],
-    $12::text[], $13::bigint[], $14::text[], $15::int[])
-  WITH ORDINALITY AS u(id, name, description, payload, max_retries, timeout_ms, retry_backoff_ms, created_at, priority, run_at, state,
-    schedule_id, schedule_tick_ms, concurrency_key, concurrency_limit, position)
+FROM ${source}
 ORDER BY position`;
+
+// $1..$15: arrays in input order (id, name, description, payload, max_retries, timeout_ms,
+// retry_backoff_ms, created_at, priority, run_at, state, schedule_id, schedule_tick_ms, concurrency_key, concurrency_limit). One statement for many tasks (of one or
+// several enqueue calls); identity values follow the ordinality, so seq keeps the input order. A
+// scheduled task waits for its run_at in next_attempt_at.
+export const enqueueSql = insertTasksFrom(enqueueInput);
+
+// The same in one trip (see GroupCommit): the statement also stores each task's first event
+// (firstEvent: the state is its message, the creation its time).
+export const enqueueInOneTripSql = `
+WITH u AS MATERIALIZED (SELECT * FROM ${enqueueInput}),
+inserted AS (${insertTasksFrom("u")}),
+${storeEventsFrom("SELECT id, 1, state, 0, 0, state, created_at, NULL, NULL, NULL, CASE WHEN state = 'scheduled' THEN run_at END FROM u ORDER BY position")}
+SELECT count(*) AS tasks FROM u`;
 
 // $1 keys, $2 task ids, $3 fingerprints, $4 now, $5 oldest live creation time. A key is taken when
 // it is new or its holder's retention ran out; a live key is left alone and not returned. Two

@@ -15,6 +15,23 @@ SELECT pg_current_xact_id()::text AS tx`;
 // The same, with the commit's LISTEN/NOTIFY hint in the same round trip: $12 channel, $13 payload.
 export const insertEventsAndNotifySql = `${insertEventsSql}, pg_notify($12, $13)`;
 
+// The last statement of a one-trip batch, whose writes stored their own events (see
+// GroupCommit): the transaction's id, null when the batch wrote nothing, and then no hint either.
+// $1 channel, $2 payload.
+export const oneTripEndSql = `
+SELECT pg_current_xact_id_if_assigned()::text AS tx,
+  (SELECT count(*) FROM (SELECT pg_notify($1, $2) WHERE pg_current_xact_id_if_assigned() IS NOT NULL) hint) AS hinted`;
+
+/**
+ * What a one-trip write's statement adds to store the events of the rows it wrote: a
+ * data-modifying CTE named "stored", the event columns in task_events' order from `select`.
+ */
+export const storeEventsFrom = (select: string): string => `
+stored AS (
+  INSERT INTO task_events (${eventColumns})
+  ${select}
+)`;
+
 // $1 task, $2 after sequence.
 export const listEventsSql = `
 SELECT ${eventColumns}
