@@ -108,7 +108,7 @@ export class CommitLog {
   clear(): void {
     this.events = [];
     this.names = [];
-    this.stored = new Set();
+    if (this.stored.size > 0) this.stored = new Set();
   }
 }
 

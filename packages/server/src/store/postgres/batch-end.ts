@@ -30,7 +30,7 @@ export function finishBatch(tx: Transaction, context: BatchEndContext): Promise<
   const events = tx.log.eventsToStore;
   const names = tx.log.workNames;
   if (events.length === 0 && names.length === 0) return Promise.resolve();
-  const hint = encodeHint({ from: context.instanceId, ...(names.length > 0 ? { work: names } : {}) }, notifier.maxPayloadBytes);
+  const hint = batchHint(context.instanceId, names, notifier.maxPayloadBytes);
   // With LISTEN/NOTIFY the hint rides on the events' statement: one round trip less per commit.
   const notifyInline = events.length > 0 && notifier instanceof PostgresNotifier;
   const statements: Array<Promise<unknown>> = [];
@@ -57,9 +57,12 @@ export function finishBatch(tx: Transaction, context: BatchEndContext): Promise<
  * known before the answers (submitted names; a completion that frees keys hints from its statement).
  */
 function finishOneTrip(tx: Transaction, target: HintTarget, context: BatchEndContext): Promise<void> {
-  const names = tx.log.workNames;
-  const hint = encodeHint({ from: context.instanceId, ...(names.length > 0 ? { work: names } : {}) }, target.maxPayloadBytes);
-  const ended = tx.query<{ tx: string | null }>(oneTripEndSql, [target.channel, hint]);
+  const ended = tx.query<{ tx: string | null }>(oneTripEndSql, [target.channel, batchHint(context.instanceId, tx.log.workNames, target.maxPayloadBytes)]);
   context.feed.ownTransactionStarting(ended.then((result) => result.rows[0]?.tx ?? null));
   return ended.then(() => undefined);
+}
+
+/** The batch's one hint: from this store, with the names its writes made claimable (if any). */
+function batchHint(instanceId: string, names: string[], maxPayloadBytes: number): string {
+  return encodeHint({ from: instanceId, ...(names.length > 0 ? { work: names } : {}) }, maxPayloadBytes);
 }

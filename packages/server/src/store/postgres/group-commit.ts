@@ -101,10 +101,16 @@ export class GroupCommit {
   /** Transactions committed and writes they carried, since the start (what a write costs the database). */
   readonly stats = { commits: 0, writes: 0 };
 
+  /** False: no batch goes out in one trip (the finish hook cannot end one: its hints do not travel by NOTIFY). */
+  private readonly oneTripAllowed: boolean;
+
   constructor(
     private readonly pool: pg.Pool,
     private readonly hooks: GroupCommitHooks,
-  ) {}
+    options: { oneTrip?: boolean } = {},
+  ) {
+    this.oneTripAllowed = options.oneTrip ?? true;
+  }
 
   run<T>(write: Write<T>, options: WriteOptions = {}): Promise<T> {
     return this.enqueueWrite(null, write, async (tx) => [await write(tx)], options.oneTrip ?? false);
@@ -212,7 +218,7 @@ export class GroupCommit {
 
   private async runOnce(client: pg.PoolClient, batch: PendingWrite[], skewMs: number, savepoints: boolean): Promise<Outcome[]> {
     this.log.clear();
-    const oneTrip = !savepoints && batch.every((write) => write.oneTrip);
+    const oneTrip = this.oneTripAllowed && !savepoints && batch.every((write) => write.oneTrip);
     let commitSent = false;
     const tx: Transaction = {
       query: (text, values) => {

@@ -23,12 +23,12 @@ export interface Completion {
 
 /**
  * The completions of one batch in one statement. An attempt named twice is completed by the first
- * call only (as two calls in a row would do: the second finds it no longer running). Without a
- * hint target (hints not on LISTEN/NOTIFY) they never go out in one trip.
+ * call only (as two calls in a row would do: the second finds it no longer running). One-trip
+ * batches exist only with a hint target (hints on LISTEN/NOTIFY).
  */
 export function completions(hint: HintTarget | null): MergeableWrite<Completion, TaskEvent | null> {
   return {
-    oneTrip: () => hint !== null,
+    oneTrip: () => true,
     runMany: async (tx, calls) => {
       const firstCall = new Map<string, Completion>();
       for (const call of calls) {

@@ -139,7 +139,7 @@ export class PostgresStore implements TaskStore {
         this.localSignals.emitWorkAvailable(names);
       },
       errorFrom: (error) => storeErrorFrom(error, this.database),
-    });
+    }, { oneTrip: this.oneTripHint !== null });
     this.feed = new EventFeed({
       pool: this.pool, notifier: this.notifier, signals: this.localSignals, instanceId: this.instanceId,
       pollIntervalMs: options.pollIntervalMs ?? 1_000,
@@ -244,7 +244,7 @@ export class PostgresStore implements TaskStore {
 
   /** Enqueue calls of one batch: those without keys (the common case) share one INSERT. */
   private readonly enqueues: MergeableWrite<EnqueueCall, TaskEvent[]> = {
-    oneTrip: (call) => this.oneTripHint !== null && !call.tasks.some((task) => task.idempotencyKey),
+    oneTrip: (call) => !call.tasks.some((task) => task.idempotencyKey),
     runMany: async (tx, calls) => {
       const answers: TaskEvent[][] = [];
       let plain: EnqueueCall[] = [];
@@ -388,7 +388,7 @@ export class PostgresStore implements TaskStore {
     // beside it) claims again from where the cursors were.
     let started: Row[] = [];
     let unserved: Array<ClaimRequest | null> = [];
-    const oneTrip = this.oneTripHint !== null && requests.every((request) => request.names.every((name) => !this.gatedNames.has(name)));
+    const oneTrip = requests.every((request) => request.names.every((name) => !this.gatedNames.has(name)));
     return this.writes.run(async (tx) => {
       started = [];
       unserved = [];
