@@ -85,3 +85,83 @@ describe("Dispatcher on a failing store", () => {
     dispatcher.stop();
   });
 });
+
+describe("Dispatcher on a store that commits batches at once", () => {
+  /** A store committing two batches at once whose claims answer when the test says, each claiming `limit` tasks. */
+  function heldClaims(): { store: TaskStore; limits: number[]; answer: (found?: number) => void } {
+    const limits: number[] = [];
+    const held: Array<(found: number) => void> = [];
+    let next = 0;
+    const store = {
+      commitsAtOnce: 2,
+      claim(requests: readonly ClaimRequest[]): Promise<ClaimedAttempt[][]> {
+        limits.push(...requests.map((request) => request.limit));
+        return new Promise((resolve) => held.push((found) => resolve(requests.map((request) => Array.from({ length: Math.min(found, request.limit) }, () => {
+          next += 1;
+          return { taskId: `t${next}`, attempt: 1, name: "resize", payload: new Uint8Array(), timeoutMs: 0, maxRetries: 0 } as unknown as ClaimedAttempt;
+        })))));
+      },
+    } as unknown as TaskStore;
+    return { store, limits, answer: (found = Infinity) => held.shift()?.(found) };
+  }
+
+  it("runs a second round while a claim is in flight, for the slots freed since and no slot the first claims for", async () => {
+    const clock = new ManualClock();
+    const { store, limits, answer } = heldClaims();
+    const registry = new WorkerRegistry();
+    const assigned: number[] = [];
+    const channel = { sendAssignments: (assign: { tasks: unknown[] }) => void assigned.push(assign.tasks.length), sendCancel: () => undefined, close: () => undefined };
+    const session = registry.add(new WorkerSession("w1", ["resize"], 4, clock.now(), channel)) ?? registry.get("w1");
+    if (!session) throw new Error("no session");
+    session.inFlight.set("a#1", { taskId: "a", attempt: 1 });
+    session.inFlight.set("b#1", { taskId: "b", attempt: 1 });
+    const dispatcher = new Dispatcher(store, registry, clock, { leaseMs: 60_000, deadlineGraceMs: 0 }, { assigned: () => undefined, orphaned: () => undefined }, pino({ level: "silent" }), 0);
+
+    dispatcher.kick();
+    await settle();
+    expect(limits).toEqual([2]);
+    // A result frees a slot while the first claim is in flight: the second round claims that one only.
+    session.inFlight.delete("a#1");
+    dispatcher.kick();
+    await settle();
+    expect(limits).toEqual([2, 1]);
+    // Both rounds run: a third kick waits for one of them.
+    session.inFlight.delete("b#1");
+    dispatcher.kick();
+    await settle();
+    expect(limits).toEqual([2, 1]);
+    answer();
+    await settle();
+    expect(assigned).toEqual([2]);
+    expect(limits).toEqual([2, 1, 1]);
+    answer();
+    answer();
+    await settle();
+    expect(assigned).toEqual([2, 1, 1]);
+    expect(session.inFlight.size).toBe(4);
+    dispatcher.stop();
+  });
+
+  it("has a running round look again when a kick finds every free slot being claimed for by it", async () => {
+    const clock = new ManualClock();
+    const { store, limits, answer } = heldClaims();
+    const registry = new WorkerRegistry();
+    const channel = { sendAssignments: () => undefined, sendCancel: () => undefined, close: () => undefined };
+    registry.add(new WorkerSession("w1", ["resize"], 1, clock.now(), channel));
+    const dispatcher = new Dispatcher(store, registry, clock, { leaseMs: 60_000, deadlineGraceMs: 0 }, { assigned: () => undefined, orphaned: () => undefined }, pino({ level: "silent" }), 0);
+    dispatcher.kick();
+    await settle();
+    expect(limits).toEqual([1]);
+    // A task submitted while that claim is in flight, which it may have missed: the kick's round has no slot to ask for.
+    dispatcher.kick();
+    await settle();
+    expect(limits).toEqual([1]);
+    // The claim found nothing: its round claims again, for the task the kick was for.
+    answer(0);
+    await settle();
+    expect(limits).toEqual([1, 1]);
+    answer(1);
+    await settle();
+    dispatcher.stop();
+  });
+});
