@@ -159,31 +159,38 @@ async function runBenchmark(plan: Plan): Promise<ScenarioResult[]> {
       : postgresOnlyWorkloads.includes(workload) ? ["postgres" as const] : plan.modes;
     // A horizon run holds its transaction for minutes: one is enough unless asked for more.
     const runs = workload === "W1-horizon" && plan.runsGiven === undefined ? 1 : plan.runs;
-    for (const mode of modes) {
-      const result: ScenarioResult = { workload, mode, runs: [], median: {}, failures: [], skewedRuns: [] };
-      results.push(result);
-      for (let run = 1, retries = 0; run <= runs; run++) {
-        const started = Date.now();
-        try {
-          const metrics = await runOnce(workload, mode, plan.sizes);
-          process.stderr.write(`${workload} ${mode} run ${run}/${runs} (${((Date.now() - started) / 1000).toFixed(1)} s): ${progressLine(workload, metrics)}\n`);
-          if ((metrics.otherCpuPercent ?? 0) > skewedAbovePercent && retries < plan.retrySkewed) {
-            // Someone else's work shared the CPUs: keep the run on record, but measure it again.
-            retries++;
-            result.skewedRuns.push(metrics);
-            run--;
-            await sleep(5000);
-            continue;
+    const byMode = modes.map((mode): ScenarioResult => ({ workload, mode, runs: [], median: {}, failures: [], skewedRuns: [] }));
+    results.push(...byMode);
+    // The modes' runs alternate (full, postgres, full, postgres, ...), so a ratio between two stores
+    // is measured over the same stretch of the machine's drift (a VM's speed wanders by tens of
+    // percent within minutes), not one store's runs before the other's.
+    const retries = new Map<ScenarioResult, number>();
+    for (let run = 1; run <= runs; run++) {
+      for (const result of byMode) {
+        for (;;) {
+          const started = Date.now();
+          try {
+            const metrics = await runOnce(workload, result.mode, plan.sizes);
+            process.stderr.write(`${workload} ${result.mode} run ${run}/${runs} (${((Date.now() - started) / 1000).toFixed(1)} s): ${progressLine(workload, metrics)}\n`);
+            const retried = retries.get(result) ?? 0;
+            if ((metrics.otherCpuPercent ?? 0) > skewedAbovePercent && retried < plan.retrySkewed) {
+              // Someone else's work shared the CPUs: keep the run on record, but measure it again.
+              retries.set(result, retried + 1);
+              result.skewedRuns.push(metrics);
+              await sleep(5000);
+              continue;
+            }
+            result.runs.push(metrics);
+          } catch (error) {
+            const message = error instanceof Error ? error.message : String(error);
+            result.failures.push(message);
+            process.stderr.write(`${workload} ${result.mode} run ${run}/${runs} FAILED: ${message}\n`);
           }
-          result.runs.push(metrics);
-        } catch (error) {
-          const message = error instanceof Error ? error.message : String(error);
-          result.failures.push(message);
-          process.stderr.write(`${workload} ${mode} run ${run}/${runs} FAILED: ${message}\n`);
+          break;
         }
       }
-      result.median = medianOf(result.runs);
     }
+    for (const result of byMode) result.median = medianOf(result.runs);
   }
   return results;
 }
