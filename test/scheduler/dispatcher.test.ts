@@ -105,15 +105,21 @@ describe("Dispatcher on a store that commits batches at once", () => {
     return { store, limits, answer: (found = Infinity) => held.shift()?.(found) };
   }
 
-  it("while work is waiting, runs a second round beside a claim in flight, for the slots freed since and no slot the first claims for", async () => {
+  /** A dispatcher on heldClaims() with one worker of `slots` slots; `assigned` counts each assignment's tasks. */
+  function dispatching(slots: number): ReturnType<typeof heldClaims> & { dispatcher: Dispatcher; session: WorkerSession; assigned: number[] } {
     const clock = new ManualClock();
-    const { store, limits, answer } = heldClaims();
+    const held = heldClaims();
     const registry = new WorkerRegistry();
     const assigned: number[] = [];
     const channel = { sendAssignments: (assign: { tasks: unknown[] }) => void assigned.push(assign.tasks.length), sendCancel: () => undefined, close: () => undefined };
-    const session = registry.add(new WorkerSession("w1", ["resize"], 4, clock.now(), channel)) ?? registry.get("w1");
-    if (!session) throw new Error("no session");
-    const dispatcher = new Dispatcher(store, registry, clock, { leaseMs: 60_000, deadlineGraceMs: 0 }, { assigned: () => undefined, orphaned: () => undefined }, pino({ level: "silent" }), 0);
+    const session = new WorkerSession("w1", ["resize"], slots, clock.now(), channel);
+    registry.add(session);
+    const dispatcher = new Dispatcher(held.store, registry, clock, { leaseMs: 60_000, deadlineGraceMs: 0 }, { assigned: () => undefined, orphaned: () => undefined }, pino({ level: "silent" }), 0);
+    return { ...held, dispatcher, session, assigned };
+  }
+
+  it("while work is waiting, runs a second round beside a claim in flight, for the slots freed since and no slot the first claims for", async () => {
+    const { limits, answer, dispatcher, session, assigned } = dispatching(4);
 
     // Work waiting: the first claim gets every task it asks for.
     dispatcher.kick();
@@ -149,13 +155,7 @@ describe("Dispatcher on a store that commits batches at once", () => {
   });
 
   it("runs no round beside a claim in flight while no work is waiting: the kick runs one more round after it", async () => {
-    const clock = new ManualClock();
-    const { store, limits, answer } = heldClaims();
-    const registry = new WorkerRegistry();
-    const channel = { sendAssignments: () => undefined, sendCancel: () => undefined, close: () => undefined };
-    const session = registry.add(new WorkerSession("w1", ["resize"], 4, clock.now(), channel)) ?? registry.get("w1");
-    if (!session) throw new Error("no session");
-    const dispatcher = new Dispatcher(store, registry, clock, { leaseMs: 60_000, deadlineGraceMs: 0 }, { assigned: () => undefined, orphaned: () => undefined }, pino({ level: "silent" }), 0);
+    const { limits, answer, dispatcher, session } = dispatching(4);
     dispatcher.kick();
     await settle();
     answer(1);
@@ -179,13 +179,7 @@ describe("Dispatcher on a store that commits batches at once", () => {
   });
 
   it("has a running round look again when a kick finds every free slot being claimed for by it", async () => {
-    const clock = new ManualClock();
-    const { store, limits, answer } = heldClaims();
-    const registry = new WorkerRegistry();
-    const channel = { sendAssignments: () => undefined, sendCancel: () => undefined, close: () => undefined };
-    const session = registry.add(new WorkerSession("w1", ["resize"], 1, clock.now(), channel)) ?? registry.get("w1");
-    if (!session) throw new Error("no session");
-    const dispatcher = new Dispatcher(store, registry, clock, { leaseMs: 60_000, deadlineGraceMs: 0 }, { assigned: () => undefined, orphaned: () => undefined }, pino({ level: "silent" }), 0);
+    const { limits, answer, dispatcher, session } = dispatching(1);
     // Work waiting: the first claim gets its task.
     dispatcher.kick();
     await settle();
