@@ -105,21 +105,15 @@ describe("Dispatcher on a store that commits batches at once", () => {
     return { store, limits, answer: (found = Infinity) => held.shift()?.(found) };
   }
 
-  /** A dispatcher on heldClaims() with one worker of `slots` slots; `assigned` counts each assignment's tasks. */
-  function dispatching(slots: number): ReturnType<typeof heldClaims> & { dispatcher: Dispatcher; session: WorkerSession; assigned: number[] } {
+  it("while work is waiting, runs a second round beside a claim in flight, for the slots freed since and no slot the first claims for", async () => {
     const clock = new ManualClock();
-    const held = heldClaims();
+    const { store, limits, answer } = heldClaims();
     const registry = new WorkerRegistry();
     const assigned: number[] = [];
     const channel = { sendAssignments: (assign: { tasks: unknown[] }) => void assigned.push(assign.tasks.length), sendCancel: () => undefined, close: () => undefined };
-    const session = new WorkerSession("w1", ["resize"], slots, clock.now(), channel);
-    registry.add(session);
-    const dispatcher = new Dispatcher(held.store, registry, clock, { leaseMs: 60_000, deadlineGraceMs: 0 }, { assigned: () => undefined, orphaned: () => undefined }, pino({ level: "silent" }), 0);
-    return { ...held, dispatcher, session, assigned };
-  }
-
-  it("while work is waiting, runs a second round beside a claim in flight, for the slots freed since and no slot the first claims for", async () => {
-    const { limits, answer, dispatcher, session, assigned } = dispatching(4);
+    const session = registry.add(new WorkerSession("w1", ["resize"], 4, clock.now(), channel)) ?? registry.get("w1");
+    if (!session) throw new Error("no session");
+    const dispatcher = new Dispatcher(store, registry, clock, { leaseMs: 60_000, deadlineGraceMs: 0 }, { assigned: () => undefined, orphaned: () => undefined }, pino({ level: "silent" }), 0);
 
     // Work waiting: the first claim gets every task it asks for.
     dispatcher.kick();
@@ -155,7 +149,13 @@ describe("Dispatcher on a store that commits batches at once", () => {
   });
 
   it("runs no round beside a claim in flight while no work is waiting: the kick runs one more round after it", async () => {
-    const { limits, answer, dispatcher, session } = dispatching(4);
+    const clock = new ManualClock();
+    const { store, limits, answer } = heldClaims();
+    const registry = new WorkerRegistry();
+    const channel = { sendAssignments: () => undefined, sendCancel: () => undefined, close: () => undefined };
+    const session = registry.add(new WorkerSession("w1", ["resize"], 4, clock.now(), channel)) ?? registry.get("w1");
+    if (!session) throw new Error("no session");
+    const dispatcher = new Dispatcher(store, registry, clock, { leaseMs: 60_000, deadlineGraceMs: 0 }, { assigned: () => undefined, orphaned: () => undefined }, pino({ level: "silent" }), 0);
     dispatcher.kick();
     await settle();
     answer(1);
@@ -179,7 +179,13 @@ describe("Dispatcher on a store that commits batches at once", () => {
   });
 
   it("has a running round look again when a kick finds every free slot being claimed for by it", async () => {
-    const { limits, answer, dispatcher, session } = dispatching(1);
+    const clock = new ManualClock();
+    const { store, limits, answer } = heldClaims();
+    const registry = new WorkerRegistry();
+    const channel = { sendAssignments: () => undefined, sendCancel: () => undefined, close: () => undefined };
+    const session = registry.add(new WorkerSession("w1", ["resize"], 1, clock.now(), channel)) ?? registry.get("w1");
+    if (!session) throw new Error("no session");
+    const dispatcher = new Dispatcher(store, registry, clock, { leaseMs: 60_000, deadlineGraceMs: 0 }, { assigned: () => undefined, orphaned: () => undefined }, pino({ level: "silent" }), 0);
     // Work waiting: the first claim gets its task.
     dispatcher.kick();
     await settle();
