@@ -105,7 +105,7 @@ describe("Dispatcher on a store that commits batches at once", () => {
     return { store, limits, answer: (found = Infinity) => held.shift()?.(found) };
   }
 
-  it("while work is waiting, runs a second round beside a claim in flight, for the slots freed since and no slot the first claims for", async () => {
+  it("runs a second round while a claim is in flight, for the slots freed since and no slot the first claims for", async () => {
     const clock = new ManualClock();
     const { store, limits, answer } = heldClaims();
     const registry = new WorkerRegistry();
@@ -113,68 +113,32 @@ describe("Dispatcher on a store that commits batches at once", () => {
     const channel = { sendAssignments: (assign: { tasks: unknown[] }) => void assigned.push(assign.tasks.length), sendCancel: () => undefined, close: () => undefined };
     const session = registry.add(new WorkerSession("w1", ["resize"], 4, clock.now(), channel)) ?? registry.get("w1");
     if (!session) throw new Error("no session");
+    session.inFlight.set("a#1", { taskId: "a", attempt: 1 });
+    session.inFlight.set("b#1", { taskId: "b", attempt: 1 });
     const dispatcher = new Dispatcher(store, registry, clock, { leaseMs: 60_000, deadlineGraceMs: 0 }, { assigned: () => undefined, orphaned: () => undefined }, pino({ level: "silent" }), 0);
 
-    // Work waiting: the first claim gets every task it asks for.
     dispatcher.kick();
     await settle();
+    expect(limits).toEqual([2]);
+    // A result frees a slot while the first claim is in flight: the second round claims that one only.
+    session.inFlight.delete("a#1");
+    dispatcher.kick();
+    await settle();
+    expect(limits).toEqual([2, 1]);
+    // Both rounds run: a third kick waits for one of them.
+    session.inFlight.delete("b#1");
+    dispatcher.kick();
+    await settle();
+    expect(limits).toEqual([2, 1]);
     answer();
     await settle();
-    expect(limits).toEqual([4]);
-    const [first, second, third] = [...session.inFlight.keys()];
-    session.inFlight.delete(first ?? "");
-    session.inFlight.delete(second ?? "");
-    dispatcher.kick();
-    await settle();
-    expect(limits).toEqual([4, 2]);
-    // A result frees a slot while that claim is in flight: a second round claims that one only.
-    session.inFlight.delete(third ?? "");
-    dispatcher.kick();
-    await settle();
-    expect(limits).toEqual([4, 2, 1]);
-    // Both rounds run: a further kick waits for one of them.
-    session.inFlight.delete([...session.inFlight.keys()][0] ?? "");
-    dispatcher.kick();
-    await settle();
-    expect(limits).toEqual([4, 2, 1]);
-    answer();
-    await settle();
-    expect(limits).toEqual([4, 2, 1, 1]);
+    expect(assigned).toEqual([2]);
+    expect(limits).toEqual([2, 1, 1]);
     answer();
     answer();
     await settle();
-    expect(assigned).toEqual([4, 2, 1, 1]);
+    expect(assigned).toEqual([2, 1, 1]);
     expect(session.inFlight.size).toBe(4);
-    dispatcher.stop();
-  });
-
-  it("runs no round beside a claim in flight while no work is waiting: the kick runs one more round after it", async () => {
-    const clock = new ManualClock();
-    const { store, limits, answer } = heldClaims();
-    const registry = new WorkerRegistry();
-    const channel = { sendAssignments: () => undefined, sendCancel: () => undefined, close: () => undefined };
-    const session = registry.add(new WorkerSession("w1", ["resize"], 4, clock.now(), channel)) ?? registry.get("w1");
-    if (!session) throw new Error("no session");
-    const dispatcher = new Dispatcher(store, registry, clock, { leaseMs: 60_000, deadlineGraceMs: 0 }, { assigned: () => undefined, orphaned: () => undefined }, pino({ level: "silent" }), 0);
-    dispatcher.kick();
-    await settle();
-    answer(1);
-    await settle();
-    expect(limits).toEqual([4]);
-    // The first claim found one task of the four it asked for: no work is waiting.
-    dispatcher.kick();
-    await settle();
-    expect(limits).toEqual([4, 3]);
-    // Its result frees a slot while the second claim is in flight.
-    session.inFlight.clear();
-    dispatcher.kick();
-    await settle();
-    expect(limits).toEqual([4, 3]);
-    answer(0);
-    await settle();
-    expect(limits).toEqual([4, 3, 4]);
-    answer(0);
-    await settle();
     dispatcher.stop();
   });
 
@@ -183,26 +147,19 @@ describe("Dispatcher on a store that commits batches at once", () => {
     const { store, limits, answer } = heldClaims();
     const registry = new WorkerRegistry();
     const channel = { sendAssignments: () => undefined, sendCancel: () => undefined, close: () => undefined };
-    const session = registry.add(new WorkerSession("w1", ["resize"], 1, clock.now(), channel)) ?? registry.get("w1");
-    if (!session) throw new Error("no session");
+    registry.add(new WorkerSession("w1", ["resize"], 1, clock.now(), channel));
     const dispatcher = new Dispatcher(store, registry, clock, { leaseMs: 60_000, deadlineGraceMs: 0 }, { assigned: () => undefined, orphaned: () => undefined }, pino({ level: "silent" }), 0);
-    // Work waiting: the first claim gets its task.
     dispatcher.kick();
     await settle();
-    answer();
-    await settle();
-    session.inFlight.clear();
-    dispatcher.kick();
-    await settle();
-    expect(limits).toEqual([1, 1]);
+    expect(limits).toEqual([1]);
     // A task submitted while that claim is in flight, which it may have missed: the kick's round has no slot to ask for.
     dispatcher.kick();
     await settle();
-    expect(limits).toEqual([1, 1]);
+    expect(limits).toEqual([1]);
     // The claim found nothing: its round claims again, for the task the kick was for.
     answer(0);
     await settle();
-    expect(limits).toEqual([1, 1, 1]);
+    expect(limits).toEqual([1, 1]);
     answer(1);
     await settle();
     dispatcher.stop();

@@ -21,11 +21,10 @@ export interface DispatcherHooks {
  * retry) calls kick(). A round claims, in one store commit, as many tasks as each connected worker
  * has free slots, and pushes them down the workers' streams. Nothing polls.
  *
- * While work is waiting (the last round filled a request), as many rounds run at once as the store
- * commits batches at once (one on SQLite, three on PostgreSQL): a kick while fewer run starts one
- * more, which claims only the slots no running round is claiming for (WorkerSession.claiming), so a
- * slot freed while a claim is in flight is not left waiting for that claim's commit. Otherwise, and
- * while all of them run, kicks coalesce into one more round after the running one.
+ * As many rounds run at once as the store commits batches at once (one on SQLite, three on
+ * PostgreSQL): a kick while fewer run starts one more, which claims only the slots no running round
+ * is claiming for (WorkerSession.claiming), so a slot freed while a claim is in flight is not left
+ * waiting for that claim's commit. Kicks while all of them run coalesce into one more round.
  *
  * A round that fails (the store refuses writes: a full disk) is retried after a backoff that grows
  * to a second, whether or not anything kicks, and kicks meanwhile wait for that retry; the failure
@@ -39,8 +38,6 @@ export class Dispatcher {
   private scheduled = false;
   private lastRoundEnd = -Infinity;
   private again = false;
-  /** The last round that asked for slots got every task it asked for some worker: work is waiting. */
-  private workWaiting = false;
   private stopped = false;
   private failuresInARow = 0;
   private retryTimer: TimerHandle | null = null;
@@ -66,8 +63,7 @@ export class Dispatcher {
     if (this.stopped) return;
     // Backing off after a failed round: the retry runs a round anyway.
     if (this.retryTimer) return;
-    // Without work waiting, a round beside the running ones would most likely claim nothing.
-    if (this.roundsRunning >= this.roundsAtOnce || (this.roundsRunning > 0 && !this.workWaiting)) {
+    if (this.roundsRunning >= this.roundsAtOnce) {
       this.again = true;
       return;
     }
@@ -114,7 +110,6 @@ export class Dispatcher {
         const claimed = await this.round();
         this.failuresInARow = 0;
         this.failures.succeeded("Dispatch rounds succeed again");
-        if (claimed !== "none") this.workWaiting = claimed === "all";
         if (claimed === "all") this.again = true;
         if (claimed === "none" && this.roundsRunning > 1) {
           // Every free slot is being claimed for by another round, whose claim may have missed what

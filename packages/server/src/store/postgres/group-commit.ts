@@ -38,11 +38,6 @@ export interface MergeableWrite<I, T> {
 export interface WriteOptions {
   /** See MergeableWrite.oneTrip. */
   oneTrip?: boolean;
-  /**
-   * A one-trip write worth a commit of its own beside the batches in flight (a claim while work is
-   * waiting): its batch starts at once instead of after them (see oneTripBatchesAtOnce).
-   */
-  beside?: boolean;
 }
 
 interface PendingWrite {
@@ -50,8 +45,6 @@ interface PendingWrite {
   kind: MergeableWrite<unknown, unknown> | null;
   /** See MergeableWrite.oneTrip. */
   oneTrip: boolean;
-  /** See WriteOptions.beside. */
-  beside: boolean;
   input: unknown;
   runMany(tx: Transaction, inputs: unknown[]): Promise<unknown[]>;
   resolve: (value: unknown) => void;
@@ -94,9 +87,8 @@ const conflictRetries = 4;
  * and commit together; writes asked for while a batch is in flight form the next batch (so under
  * load a commit carries many writes). No promise resolves before its write has committed.
  *
- * A batch of one-trip writes (submits, completions, plain claims) that carries a write asked to go
- * `beside` (a claim while work is waiting) may start while other one-trip batches are in flight, up
- * to `oneTripBatchesAtOnce`, each on its own connection: the Scheduler
+ * A batch of one-trip writes (submits, completions, plain claims) may start while other one-trip
+ * batches are in flight, up to `oneTripBatchesAtOnce`, each on its own connection: the Scheduler
  * never sends two writes of one task before the first has answered, and these writes lock no row
  * another of them waits for (claims skip locked rows), so they commit independently, as two
  * Schedulers' batches do. Any other batch waits until none is in flight. Batches report (the
@@ -133,7 +125,7 @@ export class GroupCommit {
   }
 
   run<T>(write: Write<T>, options: WriteOptions = {}): Promise<T> {
-    return this.enqueueWrite(null, write, async (tx) => [await write(tx)], options.oneTrip ?? false, options.beside ?? false);
+    return this.enqueueWrite(null, write, async (tx) => [await write(tx)], options.oneTrip ?? false);
   }
 
   /** A write of a mergeable kind: see MergeableWrite. */
@@ -142,9 +134,9 @@ export class GroupCommit {
     return this.enqueueWrite(kind as MergeableWrite<unknown, unknown>, input, runMany, kind.oneTrip?.(input) ?? false);
   }
 
-  private enqueueWrite<T>(kind: PendingWrite["kind"], input: unknown, runMany: PendingWrite["runMany"], oneTrip = false, beside = false): Promise<T> {
+  private enqueueWrite<T>(kind: PendingWrite["kind"], input: unknown, runMany: PendingWrite["runMany"], oneTrip = false): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.pending.push({ kind, input, oneTrip, beside, runMany, resolve: resolve as (value: unknown) => void, reject });
+      this.pending.push({ kind, input, oneTrip, runMany, resolve: resolve as (value: unknown) => void, reject });
       this.schedule();
     });
   }
@@ -171,10 +163,6 @@ export class GroupCommit {
     if (this.inFlight.size > 0) {
       const allOneTrip = [...this.inFlight.values()].every(Boolean);
       if (!oneTrip || !allOneTrip || this.inFlight.size >= this.oneTripBatchesAtOnce) return;
-      // Writes that can wait join the next batch after those in flight: a commit of their own beside
-      // them costs the database more than the wait saves (W2 on PostgreSQL: dispatch p50 and p99 up
-      // by about a third when every batch started at once).
-      if (!this.pending.some((write) => write.beside)) return;
     }
     const batch = this.pending;
     this.pending = [];

@@ -117,11 +117,6 @@ export class PostgresStore implements TaskStore {
    * gated forgets it.
    */
   private readonly gatedNames = new Set<string>();
-  /**
-   * The last claim filled a request: work is waiting, so the next claim may commit beside the
-   * batches in flight (WriteOptions.beside) rather than after them.
-   */
-  private workWaiting = false;
   private skew: { skewMs: number; uncertaintyMs: number } | null = null;
   private measuring: Promise<number> | null = null;
   private closed = false;
@@ -413,8 +408,7 @@ export class PostgresStore implements TaskStore {
         answers.push(claimed);
       }
       return answers;
-    }, { oneTrip, beside: oneTrip && this.workWaiting }).then(async (answers) => {
-      this.workWaiting = requests.some((request, index) => request.limit > 0 && (answers[index]?.length ?? 0) >= request.limit);
+    }, { oneTrip }).then(async (answers) => {
       this.claimCursors.claimed(started);
       if (unserved.every((rest) => rest === null)) return answers;
       // The names from a gated one on, now known as gated: the full way, in a commit of its own.
