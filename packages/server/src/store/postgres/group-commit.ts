@@ -84,16 +84,9 @@ const conflictRetries = 4;
 /**
  * Group commit on PostgreSQL: the writes asked for during one turn of the event loop run in one
  * transaction on one pooled connection, their first statements in call order (see runTogether),
- * and commit together; writes asked for while a batch is in flight form the next batch (so under
- * load a commit carries many writes). No promise resolves before its write has committed.
- *
- * A batch of one-trip writes (submits, completions, plain claims) may start while other one-trip
- * batches are in flight, up to `oneTripBatchesAtOnce`, each on its own connection: the Scheduler
- * never sends two writes of one task before the first has answered, and these writes lock no row
- * another of them waits for (claims skip locked rows), so they commit independently, as two
- * Schedulers' batches do. Any other batch waits until none is in flight. Batches report (the
- * committed hook, then their writes' promises) in the order they started, whatever order they
- * commit in.
+ * and commit together; writes asked for while
+ * a batch is in flight form the next batch (so under load a commit carries many writes). No
+ * promise resolves before its write has committed.
  *
  * A failing write fails alone: the batch runs first without savepoints; if a write throws, the
  * transaction is rolled back and the batch run again with a savepoint around each write (writes
@@ -103,25 +96,20 @@ const conflictRetries = 4;
 export class GroupCommit {
   private pending: PendingWrite[] = [];
   private scheduled = false;
-  /** Batches committing now (each on its own connection), and whether each goes out in one trip. */
-  private readonly inFlight = new Map<Promise<void>, boolean>();
-  /** Settles once the last batch started has reported its outcome: the next one reports after it. */
-  private lastReport: Promise<void> = Promise.resolve();
+  private running: Promise<void> | null = null;
+  private readonly log = new CommitLog();
   /** Transactions committed and writes they carried, since the start (what a write costs the database). */
   readonly stats = { commits: 0, writes: 0 };
 
   /** False: no batch goes out in one trip (the finish hook cannot end one: its hints do not travel by NOTIFY). */
   private readonly oneTripAllowed: boolean;
-  /** One-trip batches that may commit at once, each on its own connection. */
-  private readonly oneTripBatchesAtOnce: number;
 
   constructor(
     private readonly pool: pg.Pool,
     private readonly hooks: GroupCommitHooks,
-    options: { oneTrip?: boolean; oneTripBatchesAtOnce?: number } = {},
+    options: { oneTrip?: boolean } = {},
   ) {
     this.oneTripAllowed = options.oneTrip ?? true;
-    this.oneTripBatchesAtOnce = options.oneTripBatchesAtOnce ?? 1;
   }
 
   run<T>(write: Write<T>, options: WriteOptions = {}): Promise<T> {
@@ -137,7 +125,7 @@ export class GroupCommit {
   private enqueueWrite<T>(kind: PendingWrite["kind"], input: unknown, runMany: PendingWrite["runMany"], oneTrip = false): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.pending.push({ kind, input, oneTrip, runMany, resolve: resolve as (value: unknown) => void, reject });
-      this.schedule();
+      if (this.running === null) this.schedule();
     });
   }
 
@@ -150,80 +138,75 @@ export class GroupCommit {
 
   /** Resolves once every write asked for so far has committed or failed. */
   async drain(): Promise<void> {
-    while (this.inFlight.size > 0 || this.pending.length > 0) {
-      if (this.inFlight.size === 0) this.start();
-      await Promise.all(this.inFlight.keys());
+    while (this.running !== null || this.pending.length > 0) {
+      if (this.running === null) this.start();
+      await this.running;
     }
   }
 
   private start(): void {
     this.scheduled = false;
-    if (this.pending.length === 0) return;
-    const oneTrip = this.oneTripAllowed && this.pending.every((write) => write.oneTrip);
-    if (this.inFlight.size > 0) {
-      const allOneTrip = [...this.inFlight.values()].every(Boolean);
-      if (!oneTrip || !allOneTrip || this.inFlight.size >= this.oneTripBatchesAtOnce) return;
-    }
-    const batch = this.pending;
-    this.pending = [];
-    const reportAfter = this.lastReport;
-    let reported!: () => void;
-    this.lastReport = new Promise<void>((resolve) => { reported = resolve; });
-    const committing: Promise<void> = this.commit(batch, reportAfter).finally(() => {
-      reported();
-      this.inFlight.delete(committing);
+    if (this.running !== null || this.pending.length === 0) return;
+    this.running = this.loop().finally(() => {
+      this.running = null;
+      // Writes asked for after the loop's last look at `pending`, while it was still finishing.
+      if (this.pending.length > 0) this.schedule();
+    });
+  }
+
+  /** One batch at a time; what arrived meanwhile, and what its callers ask for at once, is the next batch. */
+  private async loop(): Promise<void> {
+    while (this.pending.length > 0) {
+      const batch = this.pending;
+      this.pending = [];
+      await this.commit(batch);
       // Callers of a committed write often write again straight away (the dispatcher claims for the
       // slots a completion freed, the next round of a full claim), a few promise hops later: the end
       // of this turn lets those join the next batch instead of forming one of their own (W1 on
       // PostgreSQL: 0.13 commits per task instead of 0.21, and a faster drain).
-      if (this.pending.length > 0) this.schedule();
-    });
-    this.inFlight.set(committing, oneTrip);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
   }
 
-  /** Runs the batch, then reports its outcome once every batch started before it has reported. */
-  private async commit(batch: PendingWrite[], reportAfter: Promise<void>): Promise<void> {
-    const log = new CommitLog();
-    let outcomes: Outcome[] | null = null;
-    let failure: unknown = null;
+  private async commit(batch: PendingWrite[]): Promise<void> {
+    let client: pg.PoolClient;
+    let skewMs: number;
     try {
-      const skewMs = await this.hooks.skew();
-      const client = await this.pool.connect();
-      let broken: Error | undefined;
-      try {
-        outcomes = await this.runWithRetries(client, log, batch, skewMs);
-      } catch (error) {
-        // A connection that failed mid-transaction is not given back to the pool for reuse.
-        broken = error instanceof Error ? error : new Error(String(error));
-        throw error;
-      } finally {
-        client.release(broken);
-      }
+      skewMs = await this.hooks.skew();
+      client = await this.pool.connect();
     } catch (error) {
-      failure = error;
-    }
-    await reportAfter;
-    if (outcomes === null) {
-      const reason = this.hooks.errorFrom(failure);
+      const reason = this.hooks.errorFrom(error);
       for (const write of batch) write.reject(reason);
       return;
     }
-    this.stats.commits += 1;
-    this.stats.writes += batch.length;
-    this.hooks.committed(log.take());
-    outcomes.forEach((outcome, index) => {
-      const write = batch[index];
-      if (!write) return;
-      if (outcome.ok) write.resolve(outcome.value);
-      else write.reject(this.hooks.errorFrom(outcome.value));
-    });
+    let broken: Error | undefined;
+    try {
+      const outcomes = await this.runWithRetries(client, batch, skewMs);
+      this.stats.commits += 1;
+      this.stats.writes += batch.length;
+      this.hooks.committed(this.log.take());
+      outcomes.forEach((outcome, index) => {
+        const write = batch[index];
+        if (!write) return;
+        if (outcome.ok) write.resolve(outcome.value);
+        else write.reject(this.hooks.errorFrom(outcome.value));
+      });
+    } catch (error) {
+      this.log.clear();
+      // A connection that failed mid-transaction is not given back to the pool for reuse.
+      broken = error instanceof Error ? error : new Error(String(error));
+      const reason = this.hooks.errorFrom(error);
+      for (const write of batch) write.reject(reason);
+    } finally {
+      client.release(broken);
+    }
   }
 
-  private async runWithRetries(client: pg.PoolClient, log: CommitLog, batch: PendingWrite[], skewMs: number): Promise<Outcome[]> {
+  private async runWithRetries(client: pg.PoolClient, batch: PendingWrite[], skewMs: number): Promise<Outcome[]> {
     let savepoints = false;
     for (let attempt = 0; ; attempt += 1) {
       try {
-        return await this.runOnce(client, log, batch, skewMs, savepoints);
+        return await this.runOnce(client, batch, skewMs, savepoints);
       } catch (error) {
         if (isRetryableConflict(error) && attempt < conflictRetries) continue;
         if (savepoints || isConnectionError(error) || (error as { batchFailed?: boolean }).batchFailed) throw error;
@@ -233,8 +216,8 @@ export class GroupCommit {
     }
   }
 
-  private async runOnce(client: pg.PoolClient, log: CommitLog, batch: PendingWrite[], skewMs: number, savepoints: boolean): Promise<Outcome[]> {
-    log.clear();
+  private async runOnce(client: pg.PoolClient, batch: PendingWrite[], skewMs: number, savepoints: boolean): Promise<Outcome[]> {
+    this.log.clear();
     const oneTrip = this.oneTripAllowed && !savepoints && batch.every((write) => write.oneTrip);
     let commitSent = false;
     const tx: Transaction = {
@@ -243,7 +226,7 @@ export class GroupCommit {
         if (commitSent) return Promise.reject(new Error("a one-trip write sent a statement after its batch's COMMIT"));
         return client.query(prepared(text, values));
       },
-      skewMs, log, oneTrip,
+      skewMs, log: this.log, oneTrip,
     };
     // The connection is pipelined: BEGIN goes out with the first write's statement, one round trip
     // for both (a W1 commit took five: BEGIN, claim, completion, events, COMMIT). Its failure fails
@@ -260,7 +243,7 @@ export class GroupCommit {
       await begin;
       // Answers of writes sent together are handled as they come, a write's events recorded a few
       // promise hops after its answer: a task's events may be recorded out of their order.
-      if (!savepoints) log.orderEachTask();
+      if (!savepoints) this.log.orderEachTask();
       const finished = this.finishBatch(tx);
       // Sent behind the batch's last statements, not after their answers. If one of them fails,
       // the transaction is aborted and this COMMIT only ends it (PostgreSQL answers ROLLBACK).
@@ -335,7 +318,7 @@ export class GroupCommit {
       throw commitFailure;
     }
     // Recorded as the answers were handled (the statements stored them in call order).
-    tx.log.orderEachTask();
+    this.log.orderEachTask();
     const outcomes: Outcome[] = [];
     settled.forEach((run, index) => {
       if (run.status === "fulfilled") for (const value of run.value) outcomes.push({ ok: true, value });
@@ -348,7 +331,7 @@ export class GroupCommit {
   private async runEachAlone(client: pg.PoolClient, tx: Transaction, batch: PendingWrite[]): Promise<Outcome[]> {
     const outcomes: Outcome[] = [];
     for (const write of batch) {
-      const mark = tx.log.mark();
+      const mark = this.log.mark();
       await client.query("SAVEPOINT write");
       try {
         const [value] = await write.runMany(tx, [write.input]);
@@ -358,7 +341,7 @@ export class GroupCommit {
         // A conflict aborts the transaction; the whole batch is run again.
         if (isRetryableConflict(error)) throw error;
         await client.query("ROLLBACK TO SAVEPOINT write");
-        tx.log.rollbackTo(mark);
+        this.log.rollbackTo(mark);
         outcomes.push({ ok: false, value: error });
       }
     }
