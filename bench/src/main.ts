@@ -164,35 +164,39 @@ async function runBenchmark(plan: Plan): Promise<ScenarioResult[]> {
     // The modes' runs alternate (full, postgres, full, postgres, ...), so a ratio between two stores
     // is measured over the same stretch of the machine's drift (a VM's speed wanders by tens of
     // percent within minutes), not one store's runs before the other's.
-    const retries = new Map<ScenarioResult, number>();
     for (let run = 1; run <= runs; run++) {
-      for (const result of byMode) {
-        for (;;) {
-          const started = Date.now();
-          try {
-            const metrics = await runOnce(workload, result.mode, plan.sizes);
-            process.stderr.write(`${workload} ${result.mode} run ${run}/${runs} (${((Date.now() - started) / 1000).toFixed(1)} s): ${progressLine(workload, metrics)}\n`);
-            const retried = retries.get(result) ?? 0;
-            if ((metrics.otherCpuPercent ?? 0) > skewedAbovePercent && retried < plan.retrySkewed) {
-              // Someone else's work shared the CPUs: keep the run on record, but measure it again.
-              retries.set(result, retried + 1);
-              result.skewedRuns.push(metrics);
-              await sleep(5000);
-              continue;
-            }
-            result.runs.push(metrics);
-          } catch (error) {
-            const message = error instanceof Error ? error.message : String(error);
-            result.failures.push(message);
-            process.stderr.write(`${workload} ${result.mode} run ${run}/${runs} FAILED: ${message}\n`);
-          }
-          break;
-        }
-      }
+      for (const result of byMode) await measureRun(result, `${run}/${runs}`, plan);
     }
     for (const result of byMode) result.median = medianOf(result.runs);
   }
   return results;
+}
+
+/**
+ * One run of the result's workload and mode, into its runs (or failures). A run during which other
+ * processes used the CPUs is kept in skewedRuns and measured again, up to plan.retrySkewed times
+ * in all for the result.
+ */
+async function measureRun(result: ScenarioResult, label: string, plan: Plan): Promise<void> {
+  const { workload, mode } = result;
+  for (;;) {
+    const started = Date.now();
+    try {
+      const metrics = await runOnce(workload, mode, plan.sizes);
+      process.stderr.write(`${workload} ${mode} run ${label} (${((Date.now() - started) / 1000).toFixed(1)} s): ${progressLine(workload, metrics)}\n`);
+      if ((metrics.otherCpuPercent ?? 0) > skewedAbovePercent && result.skewedRuns.length < plan.retrySkewed) {
+        result.skewedRuns.push(metrics);
+        await sleep(5000);
+        continue;
+      }
+      result.runs.push(metrics);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      result.failures.push(message);
+      process.stderr.write(`${workload} ${mode} run ${label} FAILED: ${message}\n`);
+    }
+    return;
+  }
 }
 
 /** W1 once per selected variant with every service under --cpu-prof; prints where the CPU went. */
