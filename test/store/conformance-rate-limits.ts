@@ -86,6 +86,28 @@ export function describeRateLimitConformance(context: ConformanceContext): void 
       expect(await claimIds(5, T0 + 20_500)).toEqual(["t3", "t4", "t5"]);
     });
 
+    it("claims asked for at once spend one window between them (a commit batch may carry several)", async () => {
+      const store = context.store();
+      await store.setRateLimit("resize", 5, 60_000, T0);
+      await store.enqueue(ids("t", 20).map((id) => newTask(id)), T0);
+      expect(await claimIds(1, T0 + 1)).toEqual(["t0"]);
+      // Asked for in one turn of the event loop: the store may run both in one transaction, where
+      // each reads and writes back the window's count.
+      const both = await Promise.all([claimIds(10, T0 + 2, ["resize"], "w1"), claimIds(10, T0 + 2, ["resize"], "w2")]);
+      expect(both.flat().sort()).toEqual(["t1", "t2", "t3", "t4"]);
+      expect(await claimIds(10, T0 + 3)).toEqual([]);
+    });
+
+    it("claims asked for at once spend one key's window between them", async () => {
+      const store = context.store();
+      await store.setRateLimit("resize", 3, 60_000, T0, true);
+      await store.enqueue(ids("k", 12).map((id) => newTask(id, { concurrencyKey: "K" })), T0);
+      expect(await claimIds(1, T0 + 1)).toEqual(["k0"]);
+      const both = await Promise.all([claimIds(10, T0 + 2, ["resize"], "w1"), claimIds(10, T0 + 2, ["resize"], "w2")]);
+      expect(both.flat().sort()).toEqual(["k1", "k2"]);
+      expect(await claimIds(10, T0 + 3)).toEqual([]);
+    });
+
     it("limits keyed tasks too, and leaves other names alone", async () => {
       const store = context.store();
       await store.setRateLimit("resize", 2, 10_000, T0);

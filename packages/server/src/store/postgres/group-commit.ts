@@ -14,6 +14,13 @@ export interface Transaction {
    * MergeableWrite.oneTrip): each write sends its one statement, which stores what it records.
    */
   readonly oneTrip: boolean;
+  /**
+   * Runs `section` once the sections of this transaction started before it have ended. The writes
+   * of a batch interleave their later statements (see GroupCommit.runTogether): a write that reads
+   * rows and writes back what it computed from them (a rate limit's count) does so in a section,
+   * or two such writes in one batch both read the count before either writes it.
+   */
+  serially<T>(section: () => Promise<T>): Promise<T>;
 }
 
 export type Write<T> = (tx: Transaction) => Promise<T>;
@@ -220,6 +227,7 @@ export class GroupCommit {
     this.log.clear();
     const oneTrip = this.oneTripAllowed && !savepoints && batch.every((write) => write.oneTrip);
     let commitSent = false;
+    let sections: Promise<unknown> = Promise.resolve();
     const tx: Transaction = {
       query: (text, values) => {
         // A one-trip write that sent a second statement would run it after COMMIT, outside the batch.
@@ -227,6 +235,11 @@ export class GroupCommit {
         return client.query(prepared(text, values));
       },
       skewMs, log: this.log, oneTrip,
+      serially: (section) => {
+        const ended = sections.then(section);
+        sections = ended.catch(() => undefined);
+        return ended;
+      },
     };
     // The connection is pipelined: BEGIN goes out with the first write's statement, one round trip
     // for both (a W1 commit took five: BEGIN, claim, completion, events, COMMIT). Its failure fails

@@ -482,7 +482,12 @@ export class PostgresStore implements TaskStore {
    * Up to `left` tasks of one gated name, within its rate limit: keyed tasks first, then unkeyed
    * ones (see README "Concurrency keys").
    */
-  private async claimName(tx: Transaction, workerId: string, name: string, left: number, now: number, terms: LeaseTerms, claimed: ClaimedAttempt[]): Promise<void> {
+  private claimName(tx: Transaction, workerId: string, name: string, left: number, now: number, terms: LeaseTerms, claimed: ClaimedAttempt[]): Promise<void> {
+    // Reads the windows' counts and writes them back: alone among the batch's claims.
+    return tx.serially(() => this.claimNameAlone(tx, workerId, name, left, now, terms, claimed));
+  }
+
+  private async claimNameAlone(tx: Transaction, workerId: string, name: string, left: number, now: number, terms: LeaseTerms, claimed: ClaimedAttempt[]): Promise<void> {
     const at = now + tx.skewMs;
     const { rows: [gateRow] } = await tx.query(nameGateSql, [name]);
     // Windows are on the Schedulers' clocks, as start times are reported (see rate-gate.ts).
