@@ -85,3 +85,120 @@ describe("Dispatcher on a failing store", () => {
     dispatcher.stop();
   });
 });
+
+describe("Dispatcher on a store that commits batches at once", () => {
+  /** A store committing two batches at once whose claims answer when the test says, each claiming `limit` tasks. */
+  function heldClaims(): { store: TaskStore; limits: number[]; answer: (found?: number) => void } {
+    const limits: number[] = [];
+    const held: Array<(found: number) => void> = [];
+    let next = 0;
+    const store = {
+      commitsAtOnce: 2,
+      claim(requests: readonly ClaimRequest[]): Promise<ClaimedAttempt[][]> {
+        limits.push(...requests.map((request) => request.limit));
+        return new Promise((resolve) => held.push((found) => resolve(requests.map((request) => Array.from({ length: Math.min(found, request.limit) }, () => {
+          next += 1;
+          return { taskId: `t${next}`, attempt: 1, name: "resize", payload: new Uint8Array(), timeoutMs: 0, maxRetries: 0 } as unknown as ClaimedAttempt;
+        })))));
+      },
+    } as unknown as TaskStore;
+    return { store, limits, answer: (found = Infinity) => held.shift()?.(found) };
+  }
+
+  /** A dispatcher on heldClaims() with one worker of `slots` slots; `assigned` counts each assignment's tasks. */
+  function dispatching(slots: number): ReturnType<typeof heldClaims> & { dispatcher: Dispatcher; session: WorkerSession; assigned: number[] } {
+    const clock = new ManualClock();
+    const held = heldClaims();
+    const registry = new WorkerRegistry();
+    const assigned: number[] = [];
+    const channel = { sendAssignments: (assign: { tasks: unknown[] }) => void assigned.push(assign.tasks.length), sendCancel: () => undefined, close: () => undefined };
+    const session = new WorkerSession("w1", ["resize"], slots, clock.now(), channel);
+    registry.add(session);
+    const dispatcher = new Dispatcher(held.store, registry, clock, { leaseMs: 60_000, deadlineGraceMs: 0 }, { assigned: () => undefined, orphaned: () => undefined }, pino({ level: "silent" }), 0);
+    return { ...held, dispatcher, session, assigned };
+  }
+
+  it("while work is waiting, runs a second round beside a claim in flight, for the slots freed since and no slot the first claims for", async () => {
+    const { limits, answer, dispatcher, session, assigned } = dispatching(4);
+
+    // Work waiting: the first claim gets every task it asks for.
+    dispatcher.kick();
+    await settle();
+    answer();
+    await settle();
+    expect(limits).toEqual([4]);
+    const [first, second, third] = [...session.inFlight.keys()];
+    session.inFlight.delete(first ?? "");
+    session.inFlight.delete(second ?? "");
+    dispatcher.kick();
+    await settle();
+    expect(limits).toEqual([4, 2]);
+    // A result frees a slot while that claim is in flight: a second round claims that one only.
+    session.inFlight.delete(third ?? "");
+    dispatcher.kick();
+    await settle();
+    expect(limits).toEqual([4, 2, 1]);
+    // Both rounds run: a further kick waits for one of them.
+    session.inFlight.delete([...session.inFlight.keys()][0] ?? "");
+    dispatcher.kick();
+    await settle();
+    expect(limits).toEqual([4, 2, 1]);
+    answer();
+    await settle();
+    expect(limits).toEqual([4, 2, 1, 1]);
+    answer();
+    answer();
+    await settle();
+    expect(assigned).toEqual([4, 2, 1, 1]);
+    expect(session.inFlight.size).toBe(4);
+    dispatcher.stop();
+  });
+
+  it("runs no round beside a claim in flight while no work is waiting: the kick runs one more round after it", async () => {
+    const { limits, answer, dispatcher, session } = dispatching(4);
+    dispatcher.kick();
+    await settle();
+    answer(1);
+    await settle();
+    expect(limits).toEqual([4]);
+    // The first claim found one task of the four it asked for: no work is waiting.
+    dispatcher.kick();
+    await settle();
+    expect(limits).toEqual([4, 3]);
+    // Its result frees a slot while the second claim is in flight.
+    session.inFlight.clear();
+    dispatcher.kick();
+    await settle();
+    expect(limits).toEqual([4, 3]);
+    answer(0);
+    await settle();
+    expect(limits).toEqual([4, 3, 4]);
+    answer(0);
+    await settle();
+    dispatcher.stop();
+  });
+
+  it("has a running round look again when a kick finds every free slot being claimed for by it", async () => {
+    const { limits, answer, dispatcher, session } = dispatching(1);
+    // Work waiting: the first claim gets its task.
+    dispatcher.kick();
+    await settle();
+    answer();
+    await settle();
+    session.inFlight.clear();
+    dispatcher.kick();
+    await settle();
+    expect(limits).toEqual([1, 1]);
+    // A task submitted while that claim is in flight, which it may have missed: the kick's round has no slot to ask for.
+    dispatcher.kick();
+    await settle();
+    expect(limits).toEqual([1, 1]);
+    // The claim found nothing: its round claims again, for the task the kick was for.
+    answer(0);
+    await settle();
+    expect(limits).toEqual([1, 1, 1]);
+    answer(1);
+    await settle();
+    dispatcher.stop();
+  });
+});

@@ -36,8 +36,11 @@ async function poolOnTable(): Promise<{ pool: pg.Pool; schema: string }> {
 }
 
 /** A group commit whose finish step runs `finish`; each commit's recorded events go to `committed`. */
-function groupCommit(pool: pg.Pool, finish: (tx: Transaction) => Promise<void> = () => Promise.resolve(), committed: TaskEvent[][] = []): GroupCommit {
-  return new GroupCommit(pool, { skew: () => Promise.resolve(0), finish, committed: (recorded) => committed.push(recorded.events), errorFrom: (error) => error });
+function groupCommit(
+  pool: pg.Pool, finish: (tx: Transaction) => Promise<void> = () => Promise.resolve(), committed: TaskEvent[][] = [],
+  options: ConstructorParameters<typeof GroupCommit>[2] = {},
+): GroupCommit {
+  return new GroupCommit(pool, { skew: () => Promise.resolve(0), finish, committed: (recorded) => committed.push(recorded.events), errorFrom: (error) => error }, options);
 }
 
 const insertRow = (id: number) => async (tx: Transaction): Promise<number> => {
@@ -234,7 +237,98 @@ describe("PostgreSQL commit batches on a pipelined connection", () => {
   });
 });
 
+/** A one-trip insert whose one statement takes `seconds` (pg_sleep) before it inserts. */
+function slowInserts(seconds: number): MergeableWrite<number, number> {
+  return {
+    oneTrip: () => true,
+    runMany: async (tx, ids) => {
+      const inserted = tx.query("INSERT INTO rows (id) SELECT id FROM unnest($1::int[]) AS id, pg_sleep($2)", [ids, seconds]);
+      for (const id of ids) tx.log.record({ taskId: `row-${id}`, sequence: 1 } as TaskEvent);
+      await inserted;
+      return ids;
+    },
+  };
+}
+
+/** A one-trip insert of one row that records its event before the answer (as a claim does): run it with `beside` to start its batch at once. */
+const besideInsert = (id: number) => (tx: Transaction): Promise<number> => {
+  const inserted = tx.query("INSERT INTO rows (id) VALUES ($1)", [id]);
+  tx.log.record({ taskId: `row-${id}`, sequence: 1 } as TaskEvent);
+  return inserted.then(() => id);
+};
+const beside = { oneTrip: true, beside: true };
+
+/** Polls (every 5 ms, up to 5 s) until `id` is stored; answers the ids stored then. */
+async function untilStored(schema: string, id: number): Promise<number[]> {
+  for (let tries = 0; tries < 1_000; tries++) {
+    const ids = await storedIds(schema);
+    if (ids.includes(id)) return ids;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  throw new Error(`row ${id} was never stored`);
+}
+
+describe("PostgreSQL one-trip batches at once", () => {
+  it("commits a batch with a write asked to go beside while another is in flight, on its own connection, and reports both in the order they started", async () => {
+    const { pool, schema } = await poolOnTable();
+    const committed: TaskEvent[][] = [];
+    const writes = groupCommit(pool, undefined, committed, { oneTripBatchesAtOnce: 2 });
+    const resolved: number[] = [];
+    const slow = writes.runMerged(slowInserts(0.5), 1).then((id) => resolved.push(id));
+    // The next turn: the slow batch is in flight.
+    await new Promise((resolve) => setImmediate(resolve));
+    const fast = writes.run(besideInsert(2), beside).then((id) => resolved.push(id));
+    // The second batch commits while the first still sleeps.
+    expect(await untilStored(schema, 2)).toEqual([2]);
+    await Promise.all([slow, fast]);
+    expect(resolved).toEqual([1, 2]);
+    expect(committed.map((events) => events.map((event) => event.taskId))).toEqual([["row-1"], ["row-2"]]);
+  });
+
+  it("holds a one-trip batch with no write asked to go beside, and any other batch, until the batch in flight has committed", async () => {
+    const { pool, schema } = await poolOnTable();
+    const writes = groupCommit(pool, undefined, [], { oneTripBatchesAtOnce: 2 });
+    const slow = writes.runMerged(slowInserts(0.3), 1);
+    await new Promise((resolve) => setImmediate(resolve));
+    const oneTrip = writes.runMerged(upfrontInserts, 2);
+    expect(await untilStored(schema, 2)).toEqual([1, 2]);
+    await Promise.all([slow, oneTrip]);
+    const slowAgain = writes.runMerged(slowInserts(0.3), 4);
+    await new Promise((resolve) => setImmediate(resolve));
+    const other = writes.run(insertRow(3));
+    expect(await untilStored(schema, 3)).toEqual([1, 2, 3, 4]);
+    await Promise.all([slowAgain, other]);
+  });
+
+  it("reports a batch that fails and runs again before the one that started after it and committed first", async () => {
+    const { pool, schema } = await poolOnTable();
+    const committed: TaskEvent[][] = [];
+    const writes = groupCommit(pool, undefined, committed, { oneTripBatchesAtOnce: 2 });
+    await writes.run(insertRow(5));
+    const settled: string[] = [];
+    // The first batch's second write fails (row 5 exists) after a sleep; it runs again, each write alone.
+    const first = Promise.allSettled([writes.runMerged(slowInserts(0.3), 1), writes.runMerged(slowInserts(0.3), 5)])
+      .then((outcomes) => settled.push(`first: ${outcomes.map((outcome) => outcome.status).join(", ")}`));
+    await new Promise((resolve) => setImmediate(resolve));
+    const second = writes.run(besideInsert(2), beside).then(() => settled.push("second"));
+    expect(await untilStored(schema, 2)).not.toContain(1);
+    expect(settled).toEqual([]);
+    await Promise.all([first, second]);
+    expect(settled).toEqual(["first: fulfilled, rejected", "second"]);
+    expect(committed.slice(-2).map((events) => events.map((event) => event.taskId))).toEqual([["row-1"], ["row-2"]]);
+    expect(await storedIds(schema)).toEqual([1, 2, 5]);
+  });
+});
+
 describe("PostgreSQL store batches in one round trip", () => {
+  it("commits up to 3 batches at once, keeping one pooled connection for reads, and one at a time when hints do not travel by NOTIFY", async () => {
+    const { url } = schemas.create("atonce");
+    const idle: Notifier = { maxPayloadBytes: 7_900, send: () => Promise.resolve(), start: () => Promise.resolve(), close: () => Promise.resolve() };
+    const stores = [new PostgresStore({ url }), new PostgresStore({ url, poolSize: 3 }), new PostgresStore({ url, poolSize: 1 }), new PostgresStore({ url, notifier: idle })];
+    expect(stores.map((store) => store.commitsAtOnce)).toEqual([3, 2, 1, 1]);
+    for (const store of stores) await store.close();
+  });
+
   it("sends a batch of a completion, a claim and a submit with its end and COMMIT before the first answer, each event stored once, in order", async () => {
     const { url } = schemas.create("onetrip");
     const store = new PostgresStore({ url });

@@ -16,6 +16,8 @@ export function attemptKey(ref: AttemptRef): string {
 /** One connected worker as the Scheduler sees it. */
 export class WorkerSession {
   readonly inFlight = new Map<string, AttemptRef>();
+  /** Slots a dispatch round is claiming for now (its claim has not answered yet). */
+  claiming = 0;
   draining = false;
   lastSeen: number;
   /** The dispatch round that last claimed for this worker (0: none yet). */
@@ -33,7 +35,7 @@ export class WorkerSession {
   }
 
   get freeSlots(): number {
-    return this.draining ? 0 : Math.max(0, this.slots - this.inFlight.size);
+    return this.draining ? 0 : Math.max(0, this.slots - this.inFlight.size - this.claiming);
   }
 
   /** The worker's names, starting one further each call, so no name starves the others. */

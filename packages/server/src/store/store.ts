@@ -237,6 +237,12 @@ export interface TaskPage {
 }
 
 export interface TaskStore extends ScheduleStore {
+  /**
+   * How many commit batches of claims, submits and completions the store runs at once (each on its
+   * own connection); the dispatcher runs as many rounds at once. Absent: one.
+   */
+  readonly commitsAtOnce?: number;
+
   /** Creates or upgrades the schema; safe to call on every start. */
   migrate(): Promise<void>;
 

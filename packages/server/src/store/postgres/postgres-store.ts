@@ -52,7 +52,10 @@ import {
 export interface PostgresStoreOptions {
   /** `postgres://user[:password]@host[:port]/database[?schema=name]`; the schema (default public) is created if missing. */
   url: string;
-  /** Pooled connections for writes (one batch at a time) and reads; the listener has its own. Default 4. */
+  /**
+   * Pooled connections for writes and reads; the listener has its own. Default 4: up to 3 commit
+   * batches at once (see commitsAtOnce), one connection left for reads.
+   */
   poolSize?: number;
   /** How often other writers' events and work are looked for without a hint. Default 1000 ms. */
   pollIntervalMs?: number;
@@ -93,6 +96,7 @@ interface EnqueueCall {
 export class PostgresStore implements TaskStore {
   /** The database as messages name it (no password). */
   readonly database: string;
+  readonly commitsAtOnce: number;
   private readonly target: PostgresTarget;
   private readonly pool: pg.Pool;
   private readonly writes: GroupCommit;
@@ -113,6 +117,11 @@ export class PostgresStore implements TaskStore {
    * gated forgets it.
    */
   private readonly gatedNames = new Set<string>();
+  /**
+   * The last claim filled a request: work is waiting, so the next claim may commit beside the
+   * batches in flight (WriteOptions.beside) rather than after them.
+   */
+  private workWaiting = false;
   private skew: { skewMs: number; uncertaintyMs: number } | null = null;
   private measuring: Promise<number> | null = null;
   private closed = false;
@@ -125,11 +134,15 @@ export class PostgresStore implements TaskStore {
     this.random = options.random ?? Math.random;
     const onError = options.onBackgroundError ?? (() => undefined);
     const applicationName = options.applicationName ?? "orchestrator scheduler";
-    this.pool = createPool(this.target, options.poolSize ?? 4, onError, applicationName);
+    const poolSize = options.poolSize ?? 4;
+    this.pool = createPool(this.target, poolSize, onError, applicationName);
     this.notifier = options.notifier ?? new PostgresNotifier(this.target, `${applicationName} listener`);
     this.oneTripHint = this.notifier instanceof PostgresNotifier
       ? { channel: this.notifier.channel, from: this.instanceId, maxPayloadBytes: this.notifier.maxPayloadBytes }
       : null;
+    // Only one-trip batches commit at once (see GroupCommit); more than 3 drained W1 no faster, and
+    // one connection stays free for reads (the feed).
+    this.commitsAtOnce = this.oneTripHint === null ? 1 : Math.max(1, Math.min(3, poolSize - 1));
     this.completions = completions(this.oneTripHint);
     this.writes = new GroupCommit(this.pool, {
       skew: () => this.skewMs(),
@@ -139,7 +152,7 @@ export class PostgresStore implements TaskStore {
         this.localSignals.emitWorkAvailable(names);
       },
       errorFrom: (error) => storeErrorFrom(error, this.database),
-    }, { oneTrip: this.oneTripHint !== null });
+    }, { oneTrip: this.oneTripHint !== null, oneTripBatchesAtOnce: this.commitsAtOnce });
     this.feed = new EventFeed({
       pool: this.pool, notifier: this.notifier, signals: this.localSignals, instanceId: this.instanceId,
       pollIntervalMs: options.pollIntervalMs ?? 1_000,
@@ -400,7 +413,8 @@ export class PostgresStore implements TaskStore {
         answers.push(claimed);
       }
       return answers;
-    }, { oneTrip }).then(async (answers) => {
+    }, { oneTrip, beside: oneTrip && this.workWaiting }).then(async (answers) => {
+      this.workWaiting = requests.some((request, index) => request.limit > 0 && (answers[index]?.length ?? 0) >= request.limit);
       this.claimCursors.claimed(started);
       if (unserved.every((rest) => rest === null)) return answers;
       // The names from a gated one on, now known as gated: the full way, in a commit of its own.
