@@ -61,7 +61,7 @@ describe("PostgreSQL store: cached generic plans", () => {
         ["expired attempts", expiredAttemptsSql, [now]],
         ["get task", getTaskSql, ["t1"]],
         ["list events", listEventsSql, ["t1", 0]],
-        ["feed", feedSql, ["0", 0, 500]],
+        ["feed", feedSql, ["0", 0, 500, ["7"]]],
       ];
       const execute = (index: number, values: unknown[]): string => `EXECUTE hot_${index}(${values.map((value) => literal(client, value)).join(", ")})`;
       for (const [index, [, text, values]] of statements.entries()) {

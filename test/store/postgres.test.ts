@@ -380,6 +380,28 @@ describe("PostgresStore: several stores on one database", () => {
     }
   });
 
+  it("the feed moves past its own store's rows without reading them, over pages of them, and reads the other's", async () => {
+    const { url } = schemas.create("feed_own");
+    // No polls: the only read is the one the other store's hint starts, once every own id is known.
+    const own = await openStore(url, { pollIntervalMs: 600_000 });
+    const other = await openStore(url, { pollIntervalMs: 600_000 });
+    const recorder = new SignalRecorder(own);
+    try {
+      // 2,500 rows of its own: more than two pages of the feed.
+      for (let batch = 0; batch < 5; batch++) await own.enqueue(Array.from({ length: 500 }, (_, i) => newTask(`own${batch}-${i}`)), Date.now());
+      await other.enqueue([newTask("theirs")], Date.now());
+      await recorder.until(() => recorder.events.some((event) => event.taskId === "theirs"), "the other store's event");
+      expect(recorder.events.filter((event) => event.taskId === "theirs")).toHaveLength(1);
+      expect(own.feedStats.rowsRead).toBe(1);
+      // The next read starts after them all.
+      await other.enqueue([newTask("theirs-2")], Date.now());
+      await recorder.until(() => recorder.events.some((event) => event.taskId === "theirs-2"), "the other store's next event");
+      expect(own.feedStats.rowsRead).toBe(2);
+    } finally {
+      recorder.stop();
+    }
+  });
+
   it("while a transaction holds the horizon, each read of the feed reads only the rows committed since the last", async () => {
     const { url, schema } = schemas.create("feed_horizon");
     const writer = await openStore(url, { pollIntervalMs: 600_000 });
@@ -478,10 +500,10 @@ describe("PostgresStore: several stores on one database", () => {
       // Transaction ids on either side of a digit boundary: as text, "100" sorts before "99".
       await client.query(`INSERT INTO task_events (tx, task_id, sequence, state, attempt, percent, message, timestamp)
         VALUES ('100'::xid8, 'later', 1, 'queued', 0, 0, '', 1), ('99'::xid8, 'earlier', 1, 'queued', 0, 0, '', 1)`);
-      const firstPage = (await client.query(feedSql, ["0", 0, 1])).rows.map((row) => [String(row.tx), String(row.task_id)]);
+      const firstPage = (await client.query(feedSql, ["0", 0, 1, []])).rows.map((row) => [String(row.tx), String(row.task_id)]);
       // With the index in reach, the order must come from it: a sort would read every row after the cursor.
       await client.query("SET enable_seqscan = off; SET enable_bitmapscan = off; SET enable_sort = off");
-      const explained = (await client.query(`EXPLAIN ${feedSql}`, ["0", 0, 500])).rows.map((row) => String(row["QUERY PLAN"])).join("\n");
+      const explained = (await client.query(`EXPLAIN ${feedSql}`, ["0", 0, 500, ["7"]])).rows.map((row) => String(row["QUERY PLAN"])).join("\n");
       return { read: firstPage, plan: explained };
     });
     expect(read).toEqual([["99", "earlier"]]);

@@ -300,26 +300,30 @@ export class EventFeed {
     const seen = new Set<string>();
     /** Transactions running at any snapshot this read took. */
     const running = new Set<string>();
-    const take = (page: Array<Record<string, unknown>>): FeedCursor | null => {
-      for (const runningTx of (page[0]?.running as string[] | undefined) ?? []) running.add(runningTx);
-      let last: FeedCursor | null = null;
-      for (const row of page) {
-        if (row.id === null || row.id === undefined) continue;
-        const tx = String(row.tx);
-        last = { tx, id: Number(row.id) };
-        seen.add(tx);
+    /** Takes one page's rows (other writers'); answers where the page ended and whether it was full. */
+    const take = (page: Array<Record<string, unknown>>): { last: FeedCursor | null; full: boolean } => {
+      const first = page[0];
+      for (const runningTx of (first?.running as string[] | undefined) ?? []) running.add(runningTx);
+      const others = page.filter((row) => row.id !== null && row.id !== undefined).map((row) => ({ tx: String(row.tx), row }));
+      others.sort((a, b) => compareXid(a.tx, b.tx) || Number(a.row.id) - Number(b.row.id));
+      for (const other of others) {
+        seen.add(other.tx);
         this.stats.rowsRead += 1;
-        rows.push({ tx, row });
+        rows.push(other);
       }
-      return last;
+      const last = first?.last_tx === null || first?.last_tx === undefined ? null : { tx: String(first.last_tx), id: Number(first.last_id) };
+      return { last, full: Number(first?.scanned ?? 0) >= feedPageRows };
     };
     /** Reads `sql` page by page from `from` on; answers where the last page ended. */
     const readPages = async (sql: string, from: FeedCursor, extra: unknown[]): Promise<FeedCursor> => {
       let cursor = from;
+      // Known now: rows of this process's commits whose ids are still coming are read, and dropped below.
+      const own = [...this.ownTransactions];
       for (;;) {
-        const result = await this.options.pool.query<Record<string, unknown>>(sql, [cursor.tx, cursor.id, feedPageRows, ...extra]);
-        cursor = take(result.rows) ?? cursor;
-        if (result.rows.length < feedPageRows || this.closed) return cursor;
+        const result = await this.options.pool.query<Record<string, unknown>>(sql, [cursor.tx, cursor.id, feedPageRows, ...extra, own]);
+        const page = take(result.rows);
+        cursor = page.last ?? cursor;
+        if (!page.full || this.closed) return cursor;
       }
     };
     // Rows committed since by the transactions that were still running behind the last read's end.
@@ -338,4 +342,9 @@ export class EventFeed {
     for (const tx of this.ownTransactions) if (BigInt(tx) < below && !this.pending.has(tx)) this.ownTransactions.delete(tx);
     if (!this.closed) this.options.signals.emitEvents(inSequencePerTask(events));
   }
+}
+
+/** Orders transaction ids (decimal text of 64-bit numbers) as numbers. */
+function compareXid(a: string, b: string): number {
+  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
 }
