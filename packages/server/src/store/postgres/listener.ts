@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import pg from "pg";
 import { inSequencePerTask, type LocalSignals } from "../signals.js";
 import type { TaskEvent } from "../store.js";
-import { connectionConfig, quoteIdentifier } from "./driver.js";
+import { connectionConfig, prepared, quoteIdentifier } from "./driver.js";
 import type { PostgresTarget } from "./driver.js";
 import type { Transaction } from "./group-commit.js";
 import { feedPendingSql, feedSql, feedStartSql } from "./sql/events.js";
@@ -320,7 +320,7 @@ export class EventFeed {
       // Known now: rows of this process's commits whose ids are still coming are read, and dropped below.
       const own = [...this.ownTransactions];
       for (;;) {
-        const result = await this.options.pool.query<Record<string, unknown>>(sql, [cursor.tx, cursor.id, feedPageRows, ...extra, own]);
+        const result = await this.options.pool.query<Record<string, unknown>>(prepared(sql, [cursor.tx, cursor.id, feedPageRows, ...extra, own]));
         const page = take(result.rows);
         cursor = page.last ?? cursor;
         if (!page.full || this.closed) return cursor;
