@@ -344,7 +344,8 @@ export class EventFeed {
   }
 }
 
-/** Orders transaction ids (decimal text of 64-bit numbers) as numbers. */
+/** Orders transaction ids (the text of xid8 values) as numbers, as the rest of the feed reads them. */
 function compareXid(a: string, b: string): number {
-  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+  const [x, y] = [BigInt(a), BigInt(b)];
+  return x < y ? -1 : x > y ? 1 : 0;
 }
