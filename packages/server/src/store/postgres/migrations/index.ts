@@ -10,6 +10,7 @@ import { pausedNames } from "./003_paused_names.js";
 import { schedules } from "./004_schedules.js";
 import { concurrencyKeys } from "./005_concurrency_keys.js";
 import { rateLimits } from "./006_rate_limits.js";
+import { keyUpsertWhenChanged } from "./007_key_upsert_when_changed.js";
 
 export interface Migration {
   version: number;
@@ -17,7 +18,7 @@ export interface Migration {
   sql: string;
 }
 
-export const migrations: readonly Migration[] = [initialSchema, delaysAndPriorities, pausedNames, schedules, concurrencyKeys, rateLimits];
+export const migrations: readonly Migration[] = [initialSchema, delaysAndPriorities, pausedNames, schedules, concurrencyKeys, rateLimits, keyUpsertWhenChanged];
 
 /** The first key of the advisory lock the migrations of every schema take (the second is the schema's hash). */
 const migrationLockClass = 0x6f726368; // "orch"
