@@ -272,7 +272,7 @@ describe("PostgreSQL one-trip batches at once", () => {
   it("commits a batch with a write asked to go beside while another is in flight, on its own connection, and reports both in the order they started", async () => {
     const { pool, schema } = await poolOnTable();
     const committed: TaskEvent[][] = [];
-    const writes = groupCommit(pool, undefined, committed, { oneTripBatchesAtOnce: 2 });
+    const writes = groupCommit(pool, undefined, committed, { batchesAtOnce: 2 });
     const resolved: number[] = [];
     const slow = writes.runMerged(slowInserts(0.5), 1).then((id) => resolved.push(id));
     // The next turn: the slow batch is in flight.
@@ -285,9 +285,25 @@ describe("PostgreSQL one-trip batches at once", () => {
     expect(committed.map((events) => events.map((event) => event.taskId))).toEqual([["row-1"], ["row-2"]]);
   });
 
+  it("commits a batch of several trips (a claim of a gated name) asked to go beside while another is in flight", async () => {
+    const { pool, schema } = await poolOnTable();
+    const committed: TaskEvent[][] = [];
+    const writes = groupCommit(pool, undefined, committed, { batchesAtOnce: 2 });
+    const slow = writes.runMerged(slowInserts(0.5), 1);
+    await new Promise((resolve) => setImmediate(resolve));
+    const twoTrips = writes.run(async (tx) => {
+      await tx.query("SELECT 1");
+      tx.log.record({ taskId: "row-2", sequence: 1 } as TaskEvent);
+      return insertRow(2)(tx);
+    }, { beside: true });
+    expect(await untilStored(schema, 2)).toEqual([2]);
+    await Promise.all([slow, twoTrips]);
+    expect(committed.map((events) => events.map((event) => event.taskId))).toEqual([["row-1"], ["row-2"]]);
+  });
+
   it("holds a one-trip batch with no write asked to go beside, and any other batch, until the batch in flight has committed", async () => {
     const { pool, schema } = await poolOnTable();
-    const writes = groupCommit(pool, undefined, [], { oneTripBatchesAtOnce: 2 });
+    const writes = groupCommit(pool, undefined, [], { batchesAtOnce: 2 });
     const slow = writes.runMerged(slowInserts(0.3), 1);
     await new Promise((resolve) => setImmediate(resolve));
     const oneTrip = writes.runMerged(upfrontInserts, 2);
@@ -303,7 +319,7 @@ describe("PostgreSQL one-trip batches at once", () => {
   it("reports a batch that fails and runs again before the one that started after it and committed first", async () => {
     const { pool, schema } = await poolOnTable();
     const committed: TaskEvent[][] = [];
-    const writes = groupCommit(pool, undefined, committed, { oneTripBatchesAtOnce: 2 });
+    const writes = groupCommit(pool, undefined, committed, { batchesAtOnce: 2 });
     await writes.run(insertRow(5));
     const settled: string[] = [];
     // The first batch's second write fails (row 5 exists) after a sleep; it runs again, each write alone.

@@ -1,5 +1,6 @@
 // How a claim of one name takes its keyed tasks (the SQLite store's claimKeyed, in three statements
 // per pass), and how claimed rows become attempts and events.
+import type pg from "pg";
 import type { ClaimedAttempt, LeaseTerms } from "../store.js";
 import { earliest, keyBudget } from "../rate-gate.js";
 import type { KeyRate } from "../rate-gate.js";
@@ -18,13 +19,16 @@ const maxKeyPasses = 4;
  */
 export async function claimKeyed(
   tx: Transaction, workerId: string, name: string, limit: number, now: number, terms: LeaseTerms, claimed: ClaimedAttempt[], rate: KeyRate | null,
+  sent: Array<Promise<unknown>>, firstKeys: Promise<pg.QueryResult> | null = null,
 ): Promise<number | null> {
   const at = now + tx.skewMs;
   let left = limit;
   let heldUntil: number | null = null;
   for (let pass = 0; pass < maxKeyPasses && left > 0; pass++) {
     const asked = left;
-    const { rows: keys } = await tx.query(lockWaitingKeysSql, [name, asked]);
+    // The first pass's keys may have been asked for with the gate, for at least as many slots.
+    const locked = pass === 0 && firstKeys ? await firstKeys : await tx.query(lockWaitingKeysSql, [name, asked]);
+    const keys = locked.rows.slice(0, asked);
     if (keys.length === 0) break;
     // The slots spread as evenly as they go, the earlier keys getting the remainder; with a per-key
     // rate limit, no key gets more than its window has left (the rows are locked: no other claim
@@ -47,14 +51,26 @@ export async function claimKeyed(
     left -= rows.length;
     recordClaimed(tx, workerId, rows, now, claimed);
     const took = names.map((key) => rows.filter((row) => row.concurrency_key === key).length);
-    await tx.query(visitedKeysSql, [
+    // Not awaited here: statements run in the order they are sent on the batch's connection, so
+    // whatever this transaction sends next (the next pass, the next claim's section) sees it; the
+    // claim awaits it once its section has ended (see `sent`).
+    sendAhead(sent, tx.query(visitedKeysSql, [
       name, names, at,
       keys.map((key, index) => windows[index]?.windowStart ?? Number(key.rate_window_start)),
       keys.map((key, index) => { const window = windows[index]; return window ? window.used + (took[index] ?? 0) : Number(key.rate_used); }),
-    ]);
+    ]));
     if (keys.length < asked) break;
   }
   return heldUntil;
+}
+
+/**
+ * Keeps a statement whose answer nobody reads for the caller to await later. Its failure aborts
+ * the transaction (so the statements after it fail too) and is seen when the caller awaits it.
+ */
+export function sendAhead(sent: Array<Promise<unknown>>, statement: Promise<unknown>): void {
+  statement.catch(() => undefined);
+  sent.push(statement);
 }
 
 export function byClaimOrder(a: Row, b: Row): number {

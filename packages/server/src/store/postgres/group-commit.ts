@@ -46,8 +46,8 @@ export interface WriteOptions {
   /** See MergeableWrite.oneTrip. */
   oneTrip?: boolean;
   /**
-   * A one-trip write worth a commit of its own beside the batches in flight (a claim while work is
-   * waiting): its batch starts at once instead of after them (see oneTripBatchesAtOnce).
+   * A write worth a commit of its own beside the batches in flight (a claim while work is
+   * waiting): its batch starts at once instead of after them (see batchesAtOnce).
    */
   beside?: boolean;
 }
@@ -101,14 +101,15 @@ const conflictRetries = 4;
  * and commit together; writes asked for while a batch is in flight form the next batch (so under
  * load a commit carries many writes). No promise resolves before its write has committed.
  *
- * A batch of one-trip writes (submits, completions, plain claims) that carries a write asked to go
- * `beside` (a claim while work is waiting) may start while other one-trip batches are in flight, up
- * to `oneTripBatchesAtOnce`, each on its own connection: the Scheduler
- * never sends two writes of one task before the first has answered, and these writes lock no row
- * another of them waits for (claims skip locked rows), so they commit independently, as two
- * Schedulers' batches do. Any other batch waits until none is in flight. Batches report (the
- * committed hook, then their writes' promises) in the order they started, whatever order they
- * commit in.
+ * A batch that carries a write asked to go `beside` (a claim while work is waiting) may start while
+ * other batches are in flight, up to `batchesAtOnce`, each on its own connection: the Scheduler
+ * never sends two writes of one task before the first has answered, and claims skip the task and
+ * key rows another transaction has locked, so the batches commit independently, as two
+ * Schedulers' batches do. A claim of a rate-limited name waits for the name's row another batch
+ * holds, as it would behind another Scheduler's; a deadlock between them (an enqueue's key row
+ * against a claim's) is run again whole, as between Schedulers. A batch without such a write waits
+ * until none is in flight. Batches report (the committed hook, then their writes' promises) in the
+ * order they started, whatever order they commit in.
  *
  * A failing write fails alone: the batch runs first without savepoints; if a write throws, the
  * transaction is rolled back and the batch run again with a savepoint around each write (writes
@@ -118,8 +119,8 @@ const conflictRetries = 4;
 export class GroupCommit {
   private pending: PendingWrite[] = [];
   private scheduled = false;
-  /** Batches committing now (each on its own connection), and whether each goes out in one trip. */
-  private readonly inFlight = new Map<Promise<void>, boolean>();
+  /** Batches committing now, each on its own connection. */
+  private readonly inFlight = new Set<Promise<void>>();
   /** Settles once the last batch started has reported its outcome: the next one reports after it. */
   private lastReport: Promise<void> = Promise.resolve();
   /** Transactions committed and writes they carried, since the start (what a write costs the database). */
@@ -127,16 +128,16 @@ export class GroupCommit {
 
   /** False: no batch goes out in one trip (the finish hook cannot end one: its hints do not travel by NOTIFY). */
   private readonly oneTripAllowed: boolean;
-  /** One-trip batches that may commit at once, each on its own connection. */
-  private readonly oneTripBatchesAtOnce: number;
+  /** Batches that may commit at once, each on its own connection. */
+  private readonly batchesAtOnce: number;
 
   constructor(
     private readonly pool: pg.Pool,
     private readonly hooks: GroupCommitHooks,
-    options: { oneTrip?: boolean; oneTripBatchesAtOnce?: number } = {},
+    options: { oneTrip?: boolean; batchesAtOnce?: number } = {},
   ) {
     this.oneTripAllowed = options.oneTrip ?? true;
-    this.oneTripBatchesAtOnce = options.oneTripBatchesAtOnce ?? 1;
+    this.batchesAtOnce = options.batchesAtOnce ?? 1;
   }
 
   run<T>(write: Write<T>, options: WriteOptions = {}): Promise<T> {
@@ -167,17 +168,15 @@ export class GroupCommit {
   async drain(): Promise<void> {
     while (this.inFlight.size > 0 || this.pending.length > 0) {
       if (this.inFlight.size === 0) this.start();
-      await Promise.all(this.inFlight.keys());
+      await Promise.all(this.inFlight);
     }
   }
 
   private start(): void {
     this.scheduled = false;
     if (this.pending.length === 0) return;
-    const oneTrip = this.oneTripAllowed && this.pending.every((write) => write.oneTrip);
     if (this.inFlight.size > 0) {
-      const allOneTrip = [...this.inFlight.values()].every(Boolean);
-      if (!oneTrip || !allOneTrip || this.inFlight.size >= this.oneTripBatchesAtOnce) return;
+      if (this.inFlight.size >= this.batchesAtOnce) return;
       // Writes that can wait join the next batch after those in flight: a commit of their own beside
       // them costs the database more than the wait saves (W2 on PostgreSQL: dispatch p50 and p99 up
       // by about a third when every batch started at once).
@@ -197,7 +196,7 @@ export class GroupCommit {
       // PostgreSQL: 0.13 commits per task instead of 0.21, and a faster drain).
       if (this.pending.length > 0) this.schedule();
     });
-    this.inFlight.set(committing, oneTrip);
+    this.inFlight.add(committing);
   }
 
   /** Runs the batch, then reports its outcome once every batch started before it has reported. */

@@ -20,7 +20,7 @@ import type { MergeableWrite, Transaction } from "./group-commit.js";
 import { EventFeed, PostgresNotifier } from "./listener.js";
 import type { Notifier } from "./listener.js";
 import { runMigrations } from "./migrations/index.js";
-import { byClaimOrder, claimKeyed, recordClaimed } from "./claims.js";
+import { byClaimOrder, claimKeyed, recordClaimed, sendAhead } from "./claims.js";
 import { ClaimCursors } from "./claim-cursors.js";
 import { finishBatch } from "./batch-end.js";
 import { completions, insertTasks, recordEnqueued } from "./hot-writes.js";
@@ -30,7 +30,7 @@ import type { Row } from "./rows.js";
 import { storeErrorFrom } from "./store-errors.js";
 import { cancelSql, lockTaskSql } from "./sql/cancel.js";
 import { claimSql, plainClaimInOneTripSql, plainClaimSql } from "./sql/claim.js";
-import { clearLimitSql, listLimitsSql, setLimitSql } from "./sql/concurrency.js";
+import { clearLimitSql, listLimitsSql, lockWaitingKeysSql, setLimitSql } from "./sql/concurrency.js";
 import { claimKeysSql, countWaitingSql, forgetKeysSql, keyHoldersSql, takeOverKeySql } from "./sql/enqueue.js";
 import { listEventsSql } from "./sql/events.js";
 import { currentAttemptSql, failFinallySql, retryLaterSql } from "./sql/fail.js";
@@ -152,7 +152,7 @@ export class PostgresStore implements TaskStore {
         this.localSignals.emitWorkAvailable(names);
       },
       errorFrom: (error) => storeErrorFrom(error, this.database),
-    }, { oneTrip: this.oneTripHint !== null, oneTripBatchesAtOnce: this.commitsAtOnce });
+    }, { oneTrip: this.oneTripHint !== null, batchesAtOnce: this.commitsAtOnce });
     this.feed = new EventFeed({
       pool: this.pool, notifier: this.notifier, signals: this.localSignals, instanceId: this.instanceId,
       pollIntervalMs: options.pollIntervalMs ?? 1_000,
@@ -413,7 +413,7 @@ export class PostgresStore implements TaskStore {
         answers.push(claimed);
       }
       return answers;
-    }, { oneTrip, beside: oneTrip && this.workWaiting }).then(async (answers) => {
+    }, { oneTrip, beside: this.workWaiting }).then(async (answers) => {
       this.workWaiting = requests.some((request, index) => request.limit > 0 && (answers[index]?.length ?? 0) >= request.limit);
       this.claimCursors.claimed(started);
       if (unserved.every((rest) => rest === null)) return answers;
@@ -480,6 +480,13 @@ export class PostgresStore implements TaskStore {
     const at = now + tx.skewMs;
     let rest = names;
     while (rest.length > 0 && claimed.length < limit) {
+      const first = rest[0] as string;
+      if (this.gatedNames.has(first)) {
+        // Known as gated: the plain statement would stop at it and claim nothing.
+        await this.claimName(tx, workerId, first, limit - claimed.length, now, terms, claimed);
+        rest = rest.slice(1);
+        continue;
+      }
       const cursors = this.claimCursors.of(rest);
       const { rows: answer } = await tx.query(plainClaimSql, [
         workerId, rest, limit - claimed.length, at, at + terms.leaseMs, terms.deadlineGraceMs, cursors.priorities, cursors.seqs,
@@ -496,19 +503,35 @@ export class PostgresStore implements TaskStore {
    * Up to `left` tasks of one gated name, within its rate limit: keyed tasks first, then unkeyed
    * ones (see README "Concurrency keys").
    */
-  private claimName(tx: Transaction, workerId: string, name: string, left: number, now: number, terms: LeaseTerms, claimed: ClaimedAttempt[]): Promise<void> {
-    // Reads the windows' counts and writes them back: alone among the batch's claims.
-    return tx.serially(() => this.claimNameAlone(tx, workerId, name, left, now, terms, claimed));
+  private async claimName(tx: Transaction, workerId: string, name: string, left: number, now: number, terms: LeaseTerms, claimed: ClaimedAttempt[]): Promise<void> {
+    // Reads the windows' counts and writes them back: alone among the batch's claims. Its last
+    // writes are sent, not awaited, inside the section: the next section's statements run after
+    // them on the same connection, a round trip sooner.
+    const sent: Array<Promise<unknown>> = [];
+    await tx.serially(() => this.claimNameAlone(tx, workerId, name, left, now, terms, claimed, sent));
+    await Promise.all(sent);
   }
 
-  private async claimNameAlone(tx: Transaction, workerId: string, name: string, left: number, now: number, terms: LeaseTerms, claimed: ClaimedAttempt[]): Promise<void> {
+  private async claimNameAlone(
+    tx: Transaction, workerId: string, name: string, left: number, now: number, terms: LeaseTerms, claimed: ClaimedAttempt[], sent: Array<Promise<unknown>>,
+  ): Promise<void> {
     const at = now + tx.skewMs;
-    const { rows: [gateRow] } = await tx.query(nameGateSql, [name]);
+    const gateAnswer = tx.query(nameGateSql, [name]);
+    // Sent with the gate, not after its answer (one round trip for both): the keys for every slot
+    // left, of which the first pass takes as many as the gate allows. Keys locked and not taken
+    // stay at the front of the turn order; another Scheduler skips them until this commit.
+    const firstKeys = tx.query(lockWaitingKeysSql, [name, left]);
+    sendAhead(sent, firstKeys);
+    const { rows: [gateRow] } = await gateAnswer;
     // Windows are on the Schedulers' clocks, as start times are reported (see rate-gate.ts).
-    const gate = new NameGate(toRateGate(gateRow, tx.skewMs), now);
+    const rateGate = toRateGate(gateRow, tx.skewMs);
+    // As plainClaimSql tells a gated name: the next claim of a name no longer gated is plain again.
+    const gated = gateRow?.has_keys === true || (rateGate !== null && (rateGate.maxStarts !== null || (rateGate.throttledUntil ?? -Infinity) > now));
+    if (!gated) this.gatedNames.delete(name);
+    const gate = new NameGate(rateGate, now);
     const before = claimed.length;
     const keyedCap = gate.keyedCap(left);
-    const keyHeldUntil = keyedCap > 0 && gateRow?.has_keys === true ? await claimKeyed(tx, workerId, name, keyedCap, now, terms, claimed, gate.keyRate) : null;
+    const keyHeldUntil = keyedCap > 0 && gateRow?.has_keys === true ? await claimKeyed(tx, workerId, name, keyedCap, now, terms, claimed, gate.keyRate, sent, firstKeys) : null;
     const keyed = claimed.length - before;
     const unkeyedCap = gate.unkeyedCap(left, keyed);
     if (unkeyedCap > 0) {
@@ -518,7 +541,7 @@ export class PostgresStore implements TaskStore {
     }
     const unkeyed = claimed.length - before - keyed;
     const counted = gate.counted(keyed, unkeyed);
-    if (gate.budget.counted && counted > 0) await tx.query(countStartsSql, [name, gate.budget.windowStart, gate.budget.used + counted]);
+    if (gate.budget.counted && counted > 0) sendAhead(sent, tx.query(countStartsSql, [name, gate.budget.windowStart, gate.budget.used + counted]));
     // A window, not the queue, ended this claim: look again when it opens.
     const wakeAt = earliest(gate.wakeAt(left, keyed, unkeyed), keyHeldUntil);
     if (wakeAt !== null) this.laterWork.after(name, wakeAt - now);
