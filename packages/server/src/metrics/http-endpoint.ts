@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Registry } from "prom-client";
 import { Code, OrchestratorError, type Logger } from "orchestrator-ts-client/internal";
-import type { KeyRing, Role } from "../util/auth.js";
+import { isLoopbackHost, type KeyRing, type Role } from "../util/auth.js";
 
 /**
  * The role whose keys may read /metrics. A role of its own, which no gRPC method accepts: a scrape
@@ -73,6 +73,9 @@ export async function startHttpEndpoint(options: HttpEndpointOptions): Promise<H
     });
   });
   const address = `${host}:${port}`;
+  if (keys.enabled && !isLoopbackHost(host)) {
+    logger.warn({ http_address: address }, "Metrics keys travel in plaintext: the HTTP listener has no TLS; keep it on a network only the scrapers reach");
+  }
   logger.info({ http_address: address, metrics_auth: keys.enabled ? "on" : "off" }, `${service} metrics and health on http://${address}`);
   return {
     address,
