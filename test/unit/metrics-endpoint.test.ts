@@ -7,6 +7,8 @@ import { startHttpEndpoint, type HttpEndpoint } from "../../packages/server/src/
 import { ByName, createRegistry, NameLabels, otherNamesLabel } from "../../packages/server/src/metrics/registry.js";
 import { PrometheusSchedulerMetrics } from "../../packages/server/src/metrics/scheduler-metrics.js";
 import type { WaitingCount } from "../../packages/server/src/store/store.js";
+import { compileSchedulerOptions } from "../../packages/server/src/scheduler/options.js";
+import { compileGatewayOptions } from "../../packages/server/src/gateway/options.js";
 import { KeyRing } from "../../packages/server/src/util/auth.js";
 import { httpGet, parseExposition, Scrape } from "../helpers/metrics.js";
 
@@ -107,5 +109,18 @@ describe("the Scheduler's waiting-task gauge", () => {
     now = 1000;
     await registry.metrics();
     expect(counts).toBe(2);
+  });
+});
+
+describe("the httpPort option", () => {
+  it("is off (null) by default, takes a port (0: the system picks one), and refuses anything else when the options are compiled", () => {
+    expect(compileSchedulerOptions({}).httpPort).toBeNull();
+    expect(compileGatewayOptions({}).httpPort).toBeNull();
+    expect(compileSchedulerOptions({ httpPort: 0 }).httpPort).toBe(0);
+    expect(compileGatewayOptions({ httpPort: 9464 }).httpPort).toBe(9464);
+    for (const bad of [-1, 65536, 1.5, Number.NaN]) {
+      expect(() => compileSchedulerOptions({ httpPort: bad })).toThrow(/httpPort must be a port \(0-65535\), or null/);
+      expect(() => compileGatewayOptions({ httpPort: bad })).toThrow(/httpPort must be a port/);
+    }
   });
 });
