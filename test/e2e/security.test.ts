@@ -609,7 +609,7 @@ describe("safe defaults", () => {
     writeFileSync(file, `admin ${keys.client}\n`);
     const role = new ServiceProcess("gateway", ["--port", String(await freePort()), "--keys-file", file]);
     expect((await role.exited).code).toBe(1);
-    expect(role.output.join("\n")).toMatch(/line 1 of .*bad-keys\.txt has the unknown role "admin"; the roles are client, gateway, worker/);
+    expect(role.output.join("\n")).toMatch(/line 1 of .*bad-keys\.txt has the unknown role "admin"; the roles are client, gateway, worker, metrics/);
     expect(role.output.join("\n")).not.toContain(keys.client);
   });
 });

@@ -182,9 +182,35 @@ export function describeTaskStoreConformance(backendName: string, open: (options
         await store.fail({ taskId: "r1", attempt: 1 }, { error: "boom", retryable: true }, T0 + 1, exactBackoff);
         expect(await store.countWaiting()).toBe(3);
       });
+
+      it("counts waiting tasks by name and state (keyed and unkeyed queued tasks together), leaving out names with none", async () => {
+        const byNameAndState = async (): Promise<string[]> =>
+          (await store.countWaitingByName()).map(({ name, state, count }) => `${name} ${state} ${count}`).sort();
+        expect(await store.countWaitingByName()).toEqual([]);
+        await store.enqueue([
+          newTask("q1"), newTask("q2", { concurrencyKey: "k" }), newTask("s1", { runAt: T0 + 60_000 }),
+          newTask("r1", { name: "other" }), newTask("o2", { name: "other" }), newTask("done", { name: "gone" }),
+        ], T0);
+        expect(await byNameAndState()).toEqual(["gone queued 1", "other queued 2", "resize queued 2", "resize scheduled 1"]);
+        await claim("w1", ["other"], 1, T0);
+        await claim("w1", ["gone"], 1, T0);
+        await store.complete({ taskId: "done", attempt: 1 }, bytes("ok"), T0 + 1);
+        await store.fail({ taskId: "r1", attempt: 1 }, { error: "boom", retryable: true }, T0 + 1, exactBackoff);
+        expect(await byNameAndState()).toEqual(["other queued 1", "other retrying 1", "resize queued 2", "resize scheduled 1"]);
+        // Summed over names and states, it is countWaiting.
+        const total = (await store.countWaitingByName()).reduce((sum, { count }) => sum + count, 0);
+        expect(total).toBe(await store.countWaiting());
+      });
     });
 
     describe("claim", () => {
+      it("tells when each claimed task became runnable: its submit, or its run_at when that is later", async () => {
+        await store.enqueue([newTask("now"), newTask("later", { runAt: T0 + 1_000 })], T0);
+        await store.promoteDue(T0 + 1_000);
+        const claimed = await claim("w1", ["resize"], 2, T0 + 1_500);
+        expect(claimed.map((attempt) => [attempt.taskId, attempt.runnableSince])).toEqual([["now", T0], ["later", T0 + 1_000]]);
+      });
+
       it("hands out queued tasks of a name oldest first, up to the limit", async () => {
         await store.enqueue([newTask("t1"), newTask("t2")], T0);
         await store.enqueue([newTask("t3")], T0 + 1);
@@ -482,7 +508,7 @@ export function describeTaskStoreConformance(backendName: string, open: (options
         const deadline = T0 + 100 + 20_000 + terms.deadlineGraceMs;
         expect(await store.expireAttempts(deadline - 1, noBackoff)).toEqual([]);
         const expired = await store.expireAttempts(deadline, noBackoff);
-        expect(expired.map((e) => [e.taskId, e.attempt, e.workerId, e.reason])).toEqual([["t1", 1, "w1", "deadline passed"]]);
+        expect(expired.map((e) => [e.taskId, e.name, e.attempt, e.workerId, e.reason])).toEqual([["t1", "resize", 1, "w1", "deadline passed"]]);
         expect(expired[0]?.event.state).toBe("retrying");
       });
 
@@ -528,8 +554,8 @@ export function describeTaskStoreConformance(backendName: string, open: (options
         await claimOnly("w1", T0);
         await store.complete({ taskId: "done", attempt: 1 }, bytes("ok"), T0);
         await store.cancel("gone", "first", T0);
-        expect(await store.cancel("done", "too late", T0 + 1)).toEqual({ state: "succeeded", cancelled: false, event: null, interrupted: null });
-        expect(await store.cancel("gone", "again", T0 + 1)).toEqual({ state: "cancelled", cancelled: false, event: null, interrupted: null });
+        expect(await store.cancel("done", "too late", T0 + 1)).toEqual({ state: "succeeded", name: "resize", cancelled: false, event: null, interrupted: null });
+        expect(await store.cancel("gone", "again", T0 + 1)).toEqual({ state: "cancelled", name: "resize", cancelled: false, event: null, interrupted: null });
         expect(await sequences("done")).toEqual([1, 2, 3]);
         expect(await sequences("gone")).toEqual([1, 2]);
       });

@@ -9,7 +9,7 @@ import type { PostgresStoreOptions } from "../../packages/server/src/store/postg
 import { claimSql, plainClaimSql } from "../../packages/server/src/store/postgres/sql/claim.js";
 import { feedSql } from "../../packages/server/src/store/postgres/sql/events.js";
 import { claimOfKeysSql, lockWaitingKeysSql, visitedKeysSql } from "../../packages/server/src/store/postgres/sql/concurrency.js";
-import { countWaitingSql } from "../../packages/server/src/store/postgres/sql/enqueue.js";
+import { countWaitingByNameSql, countWaitingSql } from "../../packages/server/src/store/postgres/sql/enqueue.js";
 import { expiredAttemptsSql, extendAllLeasesSql } from "../../packages/server/src/store/postgres/sql/leases.js";
 import { deleteFinishedSql } from "../../packages/server/src/store/postgres/sql/retention.js";
 import { nextDueAtSql, promoteDueSql } from "../../packages/server/src/store/postgres/sql/retries.js";
@@ -591,7 +591,7 @@ describe("PostgresStore: several stores on one database", () => {
     // Nor do the sweeps, counts and retention read the finished rows.
     const maintenance: Array<[string, string, unknown[]]> = [
       ["expire", expiredAttemptsSql, [0]], ["promote", promoteDueSql, [0, 1000]], ["next due", nextDueAtSql, []],
-      ["count waiting", countWaitingSql, []], ["extend all", extendAllLeasesSql, [0]], ["retention", deleteFinishedSql, [0, 100]],
+      ["count waiting", countWaitingSql, []], ["count waiting by name", countWaitingByNameSql, []], ["extend all", extendAllLeasesSql, [0]], ["retention", deleteFinishedSql, [0, 100]],
       // A keyed claim's three statements read the keys' indexes, not the finished rows.
       ["lock keys", lockWaitingKeysSql, ["resize", 10]], ["claim of keys", claimOfKeysSql, ["w1", "resize", ["k1", "k2"], 0, 0, 0, [2, null], [5, 5]]],
       ["visited keys", visitedKeysSql, ["resize", ["k1"], 0, [0], [0]]],

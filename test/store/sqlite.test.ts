@@ -11,6 +11,7 @@ import { migrations } from "../../packages/server/src/store/sqlite/migrations/in
 import { storeErrorFrom } from "../../packages/server/src/store/sqlite/store-errors.js";
 import { SqliteStore } from "../../packages/server/src/store/sqlite/sqlite-store.js";
 import { claimSql } from "../../packages/server/src/store/sqlite/sql/claim.js";
+import { countWaitingByNameSql } from "../../packages/server/src/store/sqlite/sql/enqueue.js";
 import { nextDueAtSql, promoteDueScheduledSql } from "../../packages/server/src/store/sqlite/sql/retries.js";
 import type { SqliteStoreOptions } from "../../packages/server/src/store/sqlite/sqlite-store.js";
 import { byteList, bytes, describeTaskStoreConformance, newTask, noBackoff, T0, terms } from "./conformance.js";
@@ -147,6 +148,17 @@ describe.each(usableSqliteDrivers())("SqliteStore on a file, %s", (driver) => {
       expect(plan).not.toMatch(/TEMP B-TREE/);
       expect(plan).not.toMatch(/SCAN tasks(?! USING)/);
     }
+  });
+
+  it("counts waiting tasks by name and state through the (state, name) index: no scan of the finished rows, no sort", async () => {
+    const path = freshPath();
+    const store = await openStore({ path });
+    await store.enqueue(Array.from({ length: 200 }, (_, i) => newTask(`t${i}`, { name: `n${i % 5}` })), T0);
+    await store.analyze();
+    const [plan] = inspect(path, (db) => [(db.prepare(`EXPLAIN QUERY PLAN ${countWaitingByNameSql}`).all() as Array<{ detail: string }>).map((row) => row.detail).join("\n")]);
+    expect(plan?.match(/SEARCH tasks USING COVERING INDEX tasks_by_state_name \(state=\?\)/g), plan).toHaveLength(3);
+    expect(plan).not.toMatch(/TEMP B-TREE/);
+    expect(plan).not.toMatch(/SCAN tasks/);
   });
 
   it("commits writes still pending when the store is closed", async () => {

@@ -16,6 +16,13 @@ import { compileWorkerOptions, type CompiledWorkerOptions, type WorkerOptions } 
 
 export type WorkerState = "idle" | "connecting" | "connected" | "draining" | "stopped";
 
+/** What the "attempt-finished" event tells, after the task id: the attempt's task name, outcome and run time. */
+export interface FinishedAttempt {
+  name: string;
+  outcome: AttemptOutcome;
+  durationMs: number;
+}
+
 interface Attempt {
   readonly assignment: TaskAssignment;
   readonly key: string;
@@ -233,7 +240,8 @@ export class Worker extends EventEmitter {
     this.running.delete(attempt.key);
     this.queueResult({ taskId: attempt.assignment.taskId, attempt: attempt.assignment.attempt, result: Buffer.alloc(0), error: "", retryable: false, retryAfterMs: 0, ...result });
     this.logger.debug({ task_id: attempt.assignment.taskId, worker_id: this.workerId, outcome: AttemptOutcome[result.outcome] }, "Task attempt finished");
-    this.emit("attempt-finished", attempt.assignment.taskId);
+    const finished: FinishedAttempt = { name: attempt.assignment.name, outcome: result.outcome, durationMs: Date.now() - attempt.startedAt };
+    this.emit("attempt-finished", attempt.assignment.taskId, finished);
   }
 
   /** Results leave in one message per event-loop turn. */

@@ -63,6 +63,9 @@ export const schedulerAddressOption = (): Option =>
   ).env("ORCHESTRATOR_SCHEDULER_ADDRESS").default(workerDefaults.schedulerAddress).argParser(schedulerAddresses);
 export const portOption = (service: "gateway" | "scheduler" | "worker", fallback: number): Option =>
   new Option("--port <port>", `port of the ${service}`).env(`ORCHESTRATOR_${service.toUpperCase()}_PORT`).default(fallback).argParser(port);
+/** No default here: left out, the service's options keep theirs (httpPort null: no HTTP listener). */
+export const httpPortOption = (what = "port of the HTTP listener on --host serving /metrics (Prometheus), /healthz and /readyz (default: none)"): Option =>
+  new Option("--http-port <port>", what).env("ORCHESTRATOR_HTTP_PORT").argParser(port);
 export const syncOption = (): Option =>
   new Option("--sqlite-synchronous <mode>", "full: a power loss keeps every acknowledged task; normal: faster, a power loss may lose the last commits")
     .choices(["full", "normal"]).env("ORCHESTRATOR_SQLITE_SYNCHRONOUS").default(schedulerDefaults.sqliteSynchronous);
@@ -91,7 +94,7 @@ export interface ListenerFlags {
 
 export function listenerSecurityOptions(command: Command): Command {
   return command
-    .addOption(new Option("--keys-file <path>", 'accepted API keys, one "role key" per line (roles: client, gateway, worker); also ORCHESTRATOR_KEYS="role:key,..."').env("ORCHESTRATOR_KEYS_FILE"))
+    .addOption(new Option("--keys-file <path>", 'accepted API keys, one "role key" per line (roles: client, gateway, worker, metrics); also ORCHESTRATOR_KEYS="role:key,..."').env("ORCHESTRATOR_KEYS_FILE"))
     .addOption(new Option("--tls-cert <path>", "certificate chain (PEM) of the listener: turns TLS on").env("ORCHESTRATOR_TLS_CERT"))
     .addOption(new Option("--tls-key <path>", "private key (PEM) of --tls-cert").env("ORCHESTRATOR_TLS_KEY"))
     .addOption(new Option("--tls-client-ca <path>", "CA (PEM) that client certificates must chain to: requires one from every client (mutual TLS)").env("ORCHESTRATOR_TLS_CLIENT_CA"))

@@ -13,20 +13,20 @@ import { schedulerDefaults } from "../scheduler/options.js";
 import { gatewayDefaults } from "../gateway/options.js";
 import { workerServiceDefaults } from "../worker/options.js";
 import {
-  dataDirOption, duration, envFlag, handlersOption, hostOption, integer, listenerSecurity, listenerSecurityOptions, logLevelOption, port, portOption,
+  dataDirOption, duration, envFlag, handlersOption, hostOption, httpPortOption, integer, listenerSecurity, listenerSecurityOptions, logLevelOption, port, portOption,
   schedulerAddressOption, schedulerTls, schedulerTlsOptions, slotsOption, syncOption, type ListenerFlags, type SchedulerTlsFlags,
 } from "./options.js";
 
 interface SchedulerFlags extends ListenerFlags {
-  host: string; port: number; dataDir: string; logLevel: LogLevel; sqliteSynchronous: SqliteSynchronous; workerTimeoutMs: number;
+  host: string; port: number; httpPort?: number; dataDir: string; logLevel: LogLevel; sqliteSynchronous: SqliteSynchronous; workerTimeoutMs: number;
   heartbeatMs: number; leaseMs: number; retryBackoffMs: number; maxWaitingTasks: number; idempotencyRetentionMs: number;
   store?: string; storePasswordFile?: string; retention: number; schedulerId?: string; pollMs: number; pollOnly?: boolean;
 }
 interface WorkerFlags extends ListenerFlags, SchedulerTlsFlags {
-  host: string; port: number; scheduler: string; slots: number; handlers?: string; workerId?: string; examples: boolean; shutdownGraceMs: number; logLevel: LogLevel;
+  host: string; port: number; httpPort?: number; scheduler: string; slots: number; handlers?: string; workerId?: string; examples: boolean; shutdownGraceMs: number; logLevel: LogLevel;
   workerKeyFile?: string;
 }
-interface GatewayFlags extends ListenerFlags, SchedulerTlsFlags { host: string; port: number; scheduler: string; logLevel: LogLevel; gatewayKeyFile?: string; maxSubscribers?: number }
+interface GatewayFlags extends ListenerFlags, SchedulerTlsFlags { host: string; port: number; httpPort?: number; scheduler: string; logLevel: LogLevel; gatewayKeyFile?: string; maxSubscribers?: number }
 
 // Each command loads only what it runs (dynamic imports): a Worker or Gateway process never loads
 // the Scheduler, the store or better-sqlite3, and --help loads none of them. This keeps the idle
@@ -95,7 +95,7 @@ function withPasswordFile(store: string, file: string | undefined): string {
 
 function schedulerOptions(flags: SchedulerFlags) {
   return {
-    host: flags.host, port: flags.port, dataDir: flags.dataDir, logLevel: flags.logLevel, sqliteSynchronous: flags.sqliteSynchronous,
+    host: flags.host, port: flags.port, httpPort: flags.httpPort, dataDir: flags.dataDir, logLevel: flags.logLevel, sqliteSynchronous: flags.sqliteSynchronous,
     heartbeatIntervalMs: flags.heartbeatMs, workerTimeoutMs: flags.workerTimeoutMs, leaseMs: flags.leaseMs, defaultRetryBackoffMs: flags.retryBackoffMs,
     maxWaitingTasks: flags.maxWaitingTasks, idempotencyRetentionMs: flags.idempotencyRetentionMs, security: listenerSecurity(flags),
     store: withPasswordFile(flags.store ?? "", flags.storePasswordFile), retentionMs: flags.retention, schedulerId: flags.schedulerId ?? "", pollIntervalMs: flags.pollMs, pollOnly: flags.pollOnly === true,
@@ -104,7 +104,7 @@ function schedulerOptions(flags: SchedulerFlags) {
 
 function workerOptions(flags: WorkerFlags) {
   return {
-    host: flags.host, port: flags.port, schedulerAddress: flags.scheduler, slots: flags.slots, handlersModule: flags.handlers,
+    host: flags.host, port: flags.port, httpPort: flags.httpPort, schedulerAddress: flags.scheduler, slots: flags.slots, handlersModule: flags.handlers,
     workerId: flags.workerId, examples: flags.examples && !envFlag(process.env.ORCHESTRATOR_NO_EXAMPLES), shutdownGraceMs: flags.shutdownGraceMs, logLevel: flags.logLevel,
     security: listenerSecurity(flags), schedulerTls: schedulerTls(flags),
   };
@@ -112,7 +112,7 @@ function workerOptions(flags: WorkerFlags) {
 
 function gatewayOptions(flags: GatewayFlags) {
   return {
-    host: flags.host, port: flags.port, schedulerAddress: flags.scheduler, logLevel: flags.logLevel, maxSubscribers: flags.maxSubscribers,
+    host: flags.host, port: flags.port, httpPort: flags.httpPort, schedulerAddress: flags.scheduler, logLevel: flags.logLevel, maxSubscribers: flags.maxSubscribers,
     security: listenerSecurity(flags), schedulerTls: schedulerTls(flags),
   };
 }
@@ -126,11 +126,15 @@ function workerFlags(command: Command): Command {
     .addOption(new Option("--shutdown-grace-ms <ms>", "on stop, how long running tasks may finish before they are handed back").env("ORCHESTRATOR_SHUTDOWN_GRACE_MS").default(workerDefaults.shutdownGraceMs).argParser(integer));
 }
 
+interface DevPorts {
+  gatewayPort: number; schedulerPort: number; workerPort: number; gatewayHttpPort?: number; schedulerHttpPort?: number; workerHttpPort?: number;
+}
+
 export function serviceCommands(): Command[] {
   const scheduler = schedulerTuning(
     new Command("scheduler")
       .description("run the Scheduler: keeps task state in the store (embedded SQLite, or a PostgreSQL shared by several Schedulers), hands tasks to workers")
-      .addOption(hostOption()).addOption(portOption("scheduler", schedulerDefaults.port)).addOption(dataDirOption()).addOption(syncOption()).addOption(logLevelOption()),
+      .addOption(hostOption()).addOption(portOption("scheduler", schedulerDefaults.port)).addOption(httpPortOption()).addOption(dataDirOption()).addOption(syncOption()).addOption(logLevelOption()),
   );
   listenerSecurityOptions(scheduler).action(async (flags: SchedulerFlags) => {
     const logger = serviceLogger(flags.logLevel, "scheduler");
@@ -140,7 +144,7 @@ export function serviceCommands(): Command[] {
   const worker = listenerSecurityOptions(workerFlags(
     new Command("worker")
       .description("run a Worker: connects to the Scheduler and runs task handlers")
-      .addOption(hostOption()).addOption(portOption("worker", workerServiceDefaults.port)).addOption(logLevelOption()),
+      .addOption(hostOption()).addOption(portOption("worker", workerServiceDefaults.port)).addOption(httpPortOption()).addOption(logLevelOption()),
   ))
     .addOption(new Option("--worker-key-file <path>", "file holding this worker's key (role worker) for the Scheduler; also ORCHESTRATOR_WORKER_KEY").env("ORCHESTRATOR_WORKER_KEY_FILE"))
     .action(async (flags: WorkerFlags) => {
@@ -153,7 +157,7 @@ export function serviceCommands(): Command[] {
 
   const gateway = schedulerTlsOptions(listenerSecurityOptions(new Command("gateway")
     .description("run the Gateway: the public gRPC front door for clients")
-    .addOption(hostOption()).addOption(portOption("gateway", gatewayDefaults.port)).addOption(schedulerAddressOption()).addOption(logLevelOption())))
+    .addOption(hostOption()).addOption(portOption("gateway", gatewayDefaults.port)).addOption(httpPortOption()).addOption(schedulerAddressOption()).addOption(logLevelOption())))
     .addOption(new Option("--gateway-key-file <path>", "file holding the Gateway's key (role gateway) for the Scheduler; also ORCHESTRATOR_GATEWAY_KEY").env("ORCHESTRATOR_GATEWAY_KEY_FILE"))
     .addOption(new Option("--max-subscribers <n>", "SubscribeProgress streams of all clients together beyond which new ones get RESOURCE_EXHAUSTED").env("ORCHESTRATOR_MAX_SUBSCRIBERS").default(limits.subscribersPerGateway).argParser(integer))
     .action(async (flags: GatewayFlags) => {
@@ -170,9 +174,13 @@ export function serviceCommands(): Command[] {
       .addOption(hostOption()).addOption(dataDirOption()).addOption(syncOption()).addOption(logLevelOption())
       .addOption(new Option("--gateway-port <port>", "port of the gateway").env("ORCHESTRATOR_GATEWAY_PORT").default(gatewayDefaults.port).argParser(port))
       .addOption(new Option("--scheduler-port <port>", "port of the scheduler").env("ORCHESTRATOR_SCHEDULER_PORT").default(schedulerDefaults.port).argParser(port))
-      .addOption(new Option("--worker-port <port>", "port of the worker").env("ORCHESTRATOR_WORKER_PORT").default(workerServiceDefaults.port).argParser(port)),
+      .addOption(new Option("--worker-port <port>", "port of the worker").env("ORCHESTRATOR_WORKER_PORT").default(workerServiceDefaults.port).argParser(port))
+      // One HTTP listener per service, as when they run apart; each off unless asked for.
+      .addOption(new Option("--scheduler-http-port <port>", "port of the Scheduler's HTTP listener (/metrics, /healthz, /readyz); default: none").argParser(port))
+      .addOption(new Option("--gateway-http-port <port>", "port of the Gateway's HTTP listener (/metrics, /healthz, /readyz); default: none").argParser(port))
+      .addOption(new Option("--worker-http-port <port>", "port of the Worker's HTTP listener (/metrics, /healthz, /readyz); default: none").argParser(port)),
   )));
-  dev.action(async (flags: SchedulerFlags & WorkerFlags & { gatewayPort: number; schedulerPort: number; workerPort: number }) => {
+  dev.action(async (flags: SchedulerFlags & WorkerFlags & DevPorts) => {
     const logger = createLogger({ level: flags.logLevel });
     routeGrpcJsLogs(logger);
     const started: RunningService[] = [];
@@ -182,17 +190,17 @@ export function serviceCommands(): Command[] {
     const schedulerSecurity = internal ? { ...security, keys: [security.keys, `worker:${internal.worker}`, `gateway:${internal.gateway}`].filter(Boolean).join(",") } : security;
     try {
       const scheduler = await listening(
-        startScheduler({ ...schedulerOptions(flags), port: flags.schedulerPort, security: schedulerSecurity }, { logger: logger.child({ service: "scheduler" }) }),
+        startScheduler({ ...schedulerOptions(flags), port: flags.schedulerPort, httpPort: flags.schedulerHttpPort, security: schedulerSecurity }, { logger: logger.child({ service: "scheduler" }) }),
         "--scheduler-port or ORCHESTRATOR_SCHEDULER_PORT",
       );
       started.push(scheduler);
       const schedulerAddress = `${flags.host}:${scheduler.address.split(":").at(-1)}`;
       started.push(await listening(
-        startWorker({ ...workerOptions(flags), port: flags.workerPort, schedulerAddress, apiKey: internal?.worker }, { logger: logger.child({ service: "worker" }) }),
+        startWorker({ ...workerOptions(flags), port: flags.workerPort, httpPort: flags.workerHttpPort, schedulerAddress, apiKey: internal?.worker }, { logger: logger.child({ service: "worker" }) }),
         "--worker-port or ORCHESTRATOR_WORKER_PORT",
       ));
       started.push(await listening(
-        startGateway({ ...gatewayOptions({ ...flags, port: flags.gatewayPort, scheduler: schedulerAddress }), schedulerApiKey: internal?.gateway }, { logger: logger.child({ service: "gateway" }) }),
+        startGateway({ ...gatewayOptions({ ...flags, port: flags.gatewayPort, httpPort: flags.gatewayHttpPort, scheduler: schedulerAddress }), schedulerApiKey: internal?.gateway }, { logger: logger.child({ service: "gateway" }) }),
         "--gateway-port or ORCHESTRATOR_GATEWAY_PORT",
       ));
     } catch (error) {

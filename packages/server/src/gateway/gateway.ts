@@ -52,6 +52,11 @@ export class Gateway {
     this.watch = new SchedulerWatch(() => this.schedulers.openStream("watch", (client) => client.watch(new Metadata())), (error) => this.fromScheduler(error), logger);
   }
 
+  /** Null when some Scheduler is connected (the Gateway can serve calls); otherwise why not. */
+  notReady(): string | null {
+    return this.schedulers.connectedCount() > 0 ? null : `not connected to ${this.schedulerNames}`;
+  }
+
   close(): void {
     this.submits.close();
     this.watch.close();

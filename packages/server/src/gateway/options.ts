@@ -1,6 +1,6 @@
 import { OrchestratorError } from "orchestrator-ts-client/internal";
 import { limits } from "../scheduler/limits.js";
-import { withDefaults } from "../util/options.js";
+import { checkHttpPort, withDefaults } from "../util/options.js";
 import type { LogLevel } from "orchestrator-ts-client/internal";
 import type { ListenerSecurityOptions } from "../util/grpc-server.js";
 import { parseSchedulerAddresses, type ClientTlsOptions, type SchedulerAddressList } from "orchestrator-ts-client/internal";
@@ -8,6 +8,8 @@ import { parseSchedulerAddresses, type ClientTlsOptions, type SchedulerAddressLi
 export interface GatewayOptions {
   host?: string;
   port?: number;
+  /** Port of the HTTP listener (/metrics, /healthz, /readyz) on `host`; null: none. */
+  httpPort?: number | null;
   /**
    * host:port of the Scheduler, or of several (on one shared store) as a comma-separated list or an
    * array: calls and streams go to the connected ones, starting at a random one.
@@ -35,6 +37,7 @@ export type CompiledGatewayOptions = Required<Omit<GatewayOptions, SecurityField
 export const gatewayDefaults = {
   host: "127.0.0.1",
   port: 50051,
+  httpPort: null,
   schedulerAddress: "127.0.0.1:50052",
   logLevel: "info",
   forwardTimeoutMs: 30_000,
@@ -45,6 +48,7 @@ export function compileGatewayOptions(options: GatewayOptions): CompiledGatewayO
   const { schedulerApiKey, schedulerTls, security, ...rest } = options;
   const { schedulerAddress, ...given } = withDefaults<Omit<GatewayOptions, SecurityFields>>(gatewayDefaults, rest);
   const compiled: CompiledGatewayOptions = { ...given, schedulerAddresses: parseSchedulerAddresses(schedulerAddress), schedulerApiKey, schedulerTls, security };
+  checkHttpPort(compiled.httpPort);
   if (!Number.isInteger(compiled.forwardTimeoutMs) || compiled.forwardTimeoutMs < 1) {
     throw OrchestratorError.invalidArgument(`forwardTimeoutMs must be a positive integer, got ${compiled.forwardTimeoutMs}`);
   }

@@ -36,6 +36,11 @@ export class SchedulerPool {
     return this.members.map((member) => member.address);
   }
 
+  /** Schedulers whose channel is connected now (asking wakes an idle channel, as pick() does). */
+  connectedCount(): number {
+    return this.members.filter((member) => member.client.getChannel().getConnectivityState(true) === connectivityState.READY).length;
+  }
+
   /**
    * The next Scheduler in turn whose channel is connected; failing that, the next one still
    * connecting (its calls wait for it); failing that, the next one (its calls fail at once with

@@ -13,7 +13,8 @@ const maxRetryDelayMs = 1000;
 export interface DispatcherHooks {
   /** A claimed attempt whose worker left while the claim was in flight. */
   orphaned(attempt: ClaimedAttempt): void;
-  assigned(attempt: ClaimedAttempt): void;
+  /** `now`: when it was handed to its worker (the clock's ms). */
+  assigned(attempt: ClaimedAttempt, now: number): void;
 }
 
 /**
@@ -170,9 +171,10 @@ export class Dispatcher {
       for (const attempt of attempts) this.hooks.orphaned(attempt);
       return;
     }
+    const now = this.clock.now();
     for (const attempt of attempts) {
-      session.inFlight.set(attemptKey(attempt), { taskId: attempt.taskId, attempt: attempt.attempt });
-      this.hooks.assigned(attempt);
+      session.inFlight.set(attemptKey(attempt), { taskId: attempt.taskId, attempt: attempt.attempt, name: attempt.name, assignedAt: now });
+      this.hooks.assigned(attempt, now);
     }
     session.channel.sendAssignments({
       tasks: attempts.map((attempt) => ({

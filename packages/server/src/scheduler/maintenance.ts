@@ -1,7 +1,7 @@
 import type { Logger } from "orchestrator-ts-client/internal";
 import type { Clock } from "../util/clock.js";
 import { EarliestTimer } from "../util/earliest-timer.js";
-import type { RetryBackoff, TaskEvent, TaskStore } from "../store/store.js";
+import type { ExpiredAttempt, RetryBackoff, TaskStore } from "../store/store.js";
 import type { CompiledSchedulerOptions } from "./options.js";
 
 /** Finished tasks deleted per statement, so retention never holds locks for long. */
@@ -53,7 +53,7 @@ export class Maintenance {
     /** Tasks became claimable here (retries or scheduled tasks promoted). */
     private readonly workAvailable: () => void,
     /** An attempt this leader ended (its lease or deadline passed), for the log. */
-    private readonly expired: (event: TaskEvent) => void,
+    private readonly expired: (attempt: ExpiredAttempt) => void,
   ) {
     this.dueTimer = new EarliestTimer(clock, () => this.track(this.promoteDue()));
   }
@@ -79,7 +79,7 @@ export class Maintenance {
       );
     }
     // Expired attempts reach their workers' Schedulers through the event feed (retrying or failed).
-    for (const attempt of await this.store.expireAttempts(now, this.backoff)) this.expired(attempt.event);
+    for (const attempt of await this.store.expireAttempts(now, this.backoff)) this.expired(attempt);
     await this.promoteDue();
     if (this.passes % 60 === 0) {
       await this.store.forgetIdempotencyKeys(now - this.options.idempotencyRetentionMs);

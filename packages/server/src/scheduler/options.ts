@@ -2,13 +2,15 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { OrchestratorError } from "orchestrator-ts-client/internal";
-import { withDefaults } from "../util/options.js";
+import { checkHttpPort, withDefaults } from "../util/options.js";
 import type { SqliteSynchronous } from "../store/sqlite/sqlite-store.js";
 import type { LogLevel } from "orchestrator-ts-client/internal";
 
 export interface SchedulerOptions {
   host?: string;
   port?: number;
+  /** Port of the HTTP listener (/metrics, /healthz, /readyz) on `host`; null: none. */
+  httpPort?: number | null;
   /** Folder of the embedded store's file (orchestrator.db). */
   dataDir?: string;
   sqliteSynchronous?: SqliteSynchronous;
@@ -62,6 +64,7 @@ export type CompiledSchedulerOptions = Required<SchedulerOptions>;
 export const schedulerDefaults = {
   host: "127.0.0.1",
   port: 50052,
+  httpPort: null,
   dataDir: "./data",
   sqliteSynchronous: "full",
   logLevel: "info",
@@ -92,6 +95,7 @@ function positive(name: string, value: number, min = 1): number {
 export function compileSchedulerOptions(options: SchedulerOptions): CompiledSchedulerOptions {
   const compiled: CompiledSchedulerOptions = withDefaults<SchedulerOptions>(schedulerDefaults, options);
   positive("port", compiled.port, 0);
+  checkHttpPort(compiled.httpPort);
   positive("heartbeatIntervalMs", compiled.heartbeatIntervalMs, 10);
   positive("workerTimeoutMs", compiled.workerTimeoutMs, compiled.heartbeatIntervalMs * 2);
   positive("leaseMs", compiled.leaseMs, compiled.heartbeatIntervalMs * 2);

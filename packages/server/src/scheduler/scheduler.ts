@@ -16,13 +16,14 @@ import { EventHub } from "./event-hub.js";
 import { FailureLog } from "./failure-log.js";
 import { limits } from "./limits.js";
 import type { CompiledSchedulerOptions } from "./options.js";
+import { noSchedulerMetrics, type SchedulerMetrics } from "./metrics.js";
 import { Maintenance } from "./maintenance.js";
 import { Schedules } from "./schedules.js";
 import {
   validateBatch, validateListFilter, validateMaxRunning, validatePauseReason, validateRateLimit, validateReason, validateSubmit, validateTaskId,
   validateTaskName,
 } from "./validation.js";
-import { attemptKey, WorkerRegistry, WorkerSession, type WorkerChannel } from "./worker-registry.js";
+import { attemptKey, WorkerRegistry, WorkerSession, type HeldAttempt, type WorkerChannel } from "./worker-registry.js";
 
 export type SchedulerState = "created" | "running" | "stopping" | "stopped";
 
@@ -67,17 +68,19 @@ export class Scheduler {
     private readonly options: CompiledSchedulerOptions,
     private readonly clock: Clock,
     private readonly logger: Logger,
+    private readonly metrics: SchedulerMetrics = noSchedulerMetrics,
   ) {
     this.backgroundFailures = new FailureLog(logger, "Background scheduler write failed", () => clock.now());
     this.backoff = { maxDelayMs: options.maxRetryBackoffMs, jitter: 0.5 };
     const terms = { leaseMs: options.leaseMs, deadlineGraceMs: options.deadlineGraceMs };
     this.dispatcher = new Dispatcher(store, this.registry, clock, terms, {
-      assigned: (attempt) => {
+      assigned: (attempt, now) => {
+        metrics.attemptStarted(attempt, now);
         logger.debug({ task_id: attempt.taskId, worker_id: attempt.workerId, attempt: attempt.attempt }, "Task assigned");
       },
-      orphaned: (attempt) => this.track(this.failAttempt(attempt, { error: "the worker left before the assignment reached it", retryable: true })),
+      orphaned: (attempt) => this.track(this.failAttempt(attempt, { error: "the worker left before the assignment reached it", retryable: true }, attempt)),
     }, logger, options.dispatchIdleMs, options.maxClaimPerRound);
-    this.maintenance = new Maintenance(store, options, clock, logger, this.backoff, (work) => this.track(work), () => this.dispatcher.kick(), (event) => this.recorded(event));
+    this.maintenance = new Maintenance(store, options, clock, logger, this.backoff, (work) => this.track(work), () => this.dispatcher.kick(), (expired) => this.recorded(expired.event, expired));
     this.schedules = new Schedules(store, clock, logger, options.defaultRetryBackoffMs, {
       track: (work) => this.track(work),
       workAvailable: () => this.dispatcher.kick(),
@@ -177,6 +180,7 @@ export class Scheduler {
         return { taskId: event.taskId, acceptedAt: event.timestamp };
       }
       this.waitingEstimate++;
+      this.metrics.taskSubmitted(task.name);
       this.logger.info({ task_id: task.id, name: task.name }, "Task submitted");
       return { taskId: task.id, acceptedAt: now };
     });
@@ -199,7 +203,10 @@ export class Scheduler {
     const outcome = await this.store.cancel(id, validateReason(reason), this.clock.now());
     if (!outcome) throw OrchestratorError.notFound(`task ${id} does not exist`);
     // The running attempt's worker, attached here or to another Scheduler, is told through the event feed.
-    if (outcome.cancelled) this.logger.info({ task_id: id }, "Task cancelled");
+    if (outcome.cancelled) {
+      this.metrics.taskCancelled(outcome.name);
+      this.logger.info({ task_id: id }, "Task cancelled");
+    }
     return outcome;
   }
 
@@ -372,13 +379,22 @@ export class Scheduler {
    */
   private async adopt(session: WorkerSession, reported: readonly AttemptRef[]): Promise<void> {
     const current: AttemptRef[] = [];
+    const names = new Map<string, string>();
     for (const attempt of reported) {
       const task = await this.store.getTask(attempt.taskId);
-      if (task?.state === "running" && task.attempt === attempt.attempt) current.push(attempt);
-      else session.channel.sendCancel({ taskId: attempt.taskId, attempt: attempt.attempt, reason: "the attempt is no longer current" });
+      if (task?.state === "running" && task.attempt === attempt.attempt) {
+        current.push(attempt);
+        names.set(attemptKey(attempt), task.name);
+      } else {
+        session.channel.sendCancel({ taskId: attempt.taskId, attempt: attempt.attempt, reason: "the attempt is no longer current" });
+      }
     }
     const until = this.clock.now() + this.options.leaseMs;
     await this.store.extendLeases(current.map((attempt) => ({ ...attempt, until })));
+    for (const attempt of current) {
+      const held = session.inFlight.get(attemptKey(attempt));
+      if (held) held.name = names.get(attemptKey(attempt));
+    }
     for (const attempt of current) this.logger.info({ task_id: attempt.taskId, attempt: attempt.attempt, worker_id: session.workerId }, "Adopted a running attempt after reconnect");
   }
 
@@ -425,17 +441,20 @@ export class Scheduler {
 
   private async recordResult(session: WorkerSession, result: TaskResult): Promise<void> {
     const ref = { taskId: result.taskId, attempt: result.attempt };
-    const held = session.inFlight.delete(attemptKey(ref));
-    if (held) this.dispatcher.kick();
+    const held = session.inFlight.get(attemptKey(ref));
+    if (held) {
+      session.inFlight.delete(attemptKey(ref));
+      this.dispatcher.kick();
+    }
     let event: TaskEvent | null;
     if (result.outcome === AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED) {
       event = result.result.byteLength > limits.resultMaxBytes
-        ? await this.failAttempt(ref, { error: `the result is ${result.result.byteLength} bytes; the limit is ${limits.resultMaxBytes}`, retryable: false })
-        : this.recorded(await this.store.complete(ref, result.result, this.clock.now()));
+        ? await this.failAttempt(ref, { error: `the result is ${result.result.byteLength} bytes; the limit is ${limits.resultMaxBytes}`, retryable: false }, held)
+        : this.recorded(await this.store.complete(ref, result.result, this.clock.now()), held);
     } else if (result.outcome === AttemptOutcome.ATTEMPT_OUTCOME_RATE_LIMITED) {
       event = await this.deferRateLimited(session, ref, result);
     } else {
-      event = await this.failAttempt(ref, describeFailure(result));
+      event = await this.failAttempt(ref, describeFailure(result), held);
     }
     if (!event) this.logger.warn({ task_id: ref.taskId, attempt: ref.attempt, worker_id: session.workerId }, "Rejected the result of an attempt that is no longer current");
   }
@@ -459,13 +478,20 @@ export class Scheduler {
     return event;
   }
 
-  private async failAttempt(ref: AttemptRef, failure: AttemptFailure): Promise<TaskEvent | null> {
-    return this.recorded(await this.store.fail(ref, failure, this.clock.now(), this.backoff));
+  private async failAttempt(ref: AttemptRef, failure: AttemptFailure, held: Partial<HeldAttempt> | undefined): Promise<TaskEvent | null> {
+    return this.recorded(await this.store.fail(ref, failure, this.clock.now(), this.backoff), held);
   }
 
-  /** What follows an outcome this Scheduler recorded; subscribers hear of it through the event feed. */
-  private recorded(event: TaskEvent | null): TaskEvent | null {
-    if (event) this.logOutcome(event);
+  /**
+   * What follows an outcome this Scheduler recorded; subscribers hear of it through the event feed.
+   * `held`: what this Scheduler knows of the attempt (its name; when it assigned it), for the metrics.
+   */
+  private recorded(event: TaskEvent | null, held: Partial<HeldAttempt> | undefined): TaskEvent | null {
+    if (event) {
+      const durationMs = held?.assignedAt === undefined ? null : event.timestamp - held.assignedAt;
+      this.metrics.attemptEnded(held?.name ?? unknownName, event.state, durationMs);
+      this.logOutcome(event);
+    }
     return event;
   }
 
@@ -531,7 +557,7 @@ export class Scheduler {
       } else {
         // Counted from the worker's last message, so a silent worker's leases run out on time.
         const until = session.lastSeen + this.options.leaseMs;
-        for (const attempt of session.inFlight.values()) renewals.push({ ...attempt, until });
+        for (const attempt of session.inFlight.values()) renewals.push({ taskId: attempt.taskId, attempt: attempt.attempt, until });
       }
     }
     // One statement for every attempt this Scheduler's workers hold.
@@ -559,6 +585,9 @@ export class Scheduler {
       .finally(() => this.pendingWrites.delete(promise));
   }
 }
+
+/** The name label of an attempt whose name this Scheduler did not learn (a result it never assigned). */
+const unknownName = "(unknown)";
 
 function describeFailure(result: TaskResult): AttemptFailure {
   switch (result.outcome) {

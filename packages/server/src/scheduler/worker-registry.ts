@@ -9,13 +9,22 @@ export interface WorkerChannel {
   close(reason: string): void;
 }
 
+/**
+ * An attempt a worker holds, as this Scheduler knows it: its name and when this Scheduler assigned
+ * it (unknown for an attempt a reconnecting worker reported, until the store has been read).
+ */
+export interface HeldAttempt extends AttemptRef {
+  name?: string | undefined;
+  assignedAt?: number | undefined;
+}
+
 export function attemptKey(ref: AttemptRef): string {
   return `${ref.taskId}#${ref.attempt}`;
 }
 
 /** One connected worker as the Scheduler sees it. */
 export class WorkerSession {
-  readonly inFlight = new Map<string, AttemptRef>();
+  readonly inFlight = new Map<string, HeldAttempt>();
   /** Slots a dispatch round is claiming for now (its claim has not answered yet). */
   claiming = 0;
   draining = false;

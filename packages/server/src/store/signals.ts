@@ -136,3 +136,18 @@ export function inSequencePerTask(events: TaskEvent[]): TaskEvent[] {
   }
   return ordered;
 }
+
+/** Listeners of how long each committed batch took (TaskStore.onCommit). */
+export class CommitTimes {
+  private readonly listeners = new Set<(durationMs: number) => void>();
+
+  on(listener: (durationMs: number) => void): () => void {
+    const entry = (durationMs: number): void => listener(durationMs);
+    this.listeners.add(entry);
+    return () => this.listeners.delete(entry);
+  }
+
+  emit(durationMs: number): void {
+    for (const listener of this.listeners) callSafely(() => listener(durationMs));
+  }
+}

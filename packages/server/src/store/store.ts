@@ -156,6 +156,23 @@ export interface ClaimedAttempt extends AttemptRef {
   timeoutMs: number;
   maxRetries: number;
   event: TaskEvent;
+  /**
+   * When the task was submitted, or its run_at when that is later (the caller's clock, ms): the
+   * start of its first wait for a worker. A retry's wait is not measured from it.
+   */
+  runnableSince: number;
+}
+
+/** Waiting tasks of one name in one waiting state (countWaitingByName). */
+export interface WaitingCount {
+  name: string;
+  state: "scheduled" | "queued" | "retrying";
+  count: number;
+}
+
+/** A countWaitingByName row ({ name, state, tasks }) of either backend. */
+export function toWaitingCount(row: Record<string, unknown>): WaitingCount {
+  return { name: String(row.name), state: String(row.state) as WaitingCount["state"], count: Number(row.tasks) };
 }
 
 export interface AttemptFailure {
@@ -193,6 +210,8 @@ export interface LeaseTerms {
 export interface CancelOutcome {
   /** State after the call. */
   state: TaskState;
+  /** The task's name. */
+  name: string;
   cancelled: boolean;
   event: TaskEvent | null;
   /** The attempt that was running when the task was cancelled, so its worker can be told. */
@@ -200,6 +219,8 @@ export interface CancelOutcome {
 }
 
 export interface ExpiredAttempt extends AttemptRef {
+  /** The task's name. */
+  name: string;
   workerId: string | null;
   reason: "lease expired" | "deadline passed";
   event: TaskEvent;
@@ -260,6 +281,12 @@ export interface TaskStore extends ScheduleStore {
 
   /** Tasks waiting to run (scheduled, queued or retrying). */
   countWaiting(): Promise<number>;
+
+  /**
+   * Waiting tasks by name and state (names with none are left out), for the metrics scrape: one
+   * grouped count per waiting state, each read through the state's index.
+   */
+  countWaitingByName(): Promise<WaitingCount[]>;
 
   /**
    * Moves up to `limit` queued tasks per request to running, highest priority first, then oldest, each with a fresh
@@ -351,6 +378,12 @@ export interface TaskStore extends ScheduleStore {
 
   /** Committed events and "work available" hints, from every writer of the store (see StoreSignals). */
   readonly signals: StoreSignals;
+
+  /**
+   * Tells `listener` how long each batch this process committed took (ms, from its first statement
+   * to its COMMIT), for the metrics. Returns the unsubscribe function.
+   */
+  onCommit(listener: (durationMs: number) => void): () => void;
 
   /**
    * Takes or renews the maintenance leadership for `holder` for `ttlMs` (measured on the store's

@@ -11,11 +11,12 @@ import { readSettingFile } from "orchestrator-ts-client/internal";
 
 /**
  * Who may call what. A key has a role: `client` keys call the Gateway, the Gateway's `gateway` key
- * calls the Scheduler's task methods, `worker` keys open the Scheduler's worker stream. Health
+ * calls the Scheduler's task methods, `worker` keys open the Scheduler's worker stream, `metrics`
+ * keys read a service's /metrics over HTTP and call nothing (metrics/http-endpoint.ts). Health
  * checks and server reflection stay open to anyone (their metadata is bounded all the same).
  * Every method each service registers must be listed here, or the service does not start.
  */
-export const roles = ["client", "gateway", "worker"] as const;
+export const roles = ["client", "gateway", "worker", "metrics"] as const;
 export type Role = (typeof roles)[number];
 
 /** "open": anyone; otherwise the roles whose keys may call the method. */
@@ -47,7 +48,7 @@ export const accessPolicy: Readonly<Record<string, Readonly<Record<string, Acces
   },
   "orchestrator.v1.Worker": {
     HealthCheck: "open",
-    GetStatus: roles,
+    GetStatus: ["client", "gateway", "worker"],
   },
   "grpc.health.v1.Health": { Check: "open", Watch: "open", List: "open" },
   "grpc.reflection.v1.ServerReflection": { ServerReflectionInfo: "open" },
@@ -250,8 +251,10 @@ export function callGuard(keys: KeyRing, onRefused: (refusal: Refusal) => void =
 export class GuardedServer extends Server {
   private readonly names: string[] = [];
 
-  constructor(options: ServerOptions, keys: KeyRing, onRefused?: (refusal: Refusal) => void) {
-    super({ ...options, interceptors: [callGuard(keys, onRefused)] });
+  /** `inner`: interceptors that see every call after the guard (a refusal included), such as the metrics'. */
+  constructor(options: ServerOptions, keys: KeyRing, onRefused?: (refusal: Refusal) => void, inner: readonly ServerInterceptor[] = []) {
+    // grpc-js wraps the call with each interceptor in turn: the last one listed sees the call first.
+    super({ ...options, interceptors: [...inner, callGuard(keys, onRefused)] });
   }
 
   override addService(service: ServiceDefinition, implementation: UntypedServiceImplementation): void {

@@ -1,5 +1,5 @@
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
-import { setLogger, type ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from "@grpc/grpc-js";
+import { setLogger, type ServerCredentials, type ServerInterceptor, type ServiceDefinition, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import { OrchestratorError } from "orchestrator-ts-client/internal";
 import { Code } from "orchestrator-ts-client/internal";
 import { limits } from "../scheduler/limits.js";
@@ -113,7 +113,7 @@ export async function startGrpcServer(
   implementation: UntypedServiceImplementation,
   host: string,
   port: number,
-  extras: { security?: ListenerSecurity; logger?: Logger } = {},
+  extras: { security?: ListenerSecurity; logger?: Logger; interceptors?: readonly ServerInterceptor[] } = {},
 ): Promise<ServiceServer> {
   const security = extras.security ?? listenerSecurity(serviceName, host);
   const logger = extras.logger;
@@ -130,7 +130,7 @@ export async function startGrpcServer(
     "grpc.max_metadata_size": limits.metadataMaxBytes,
   }, security.keys, (refusal) => {
     logger?.warn({ method: refusal.method, peer: refusal.peer, code: refusal.code, reason: refusal.message }, "Refused a call");
-  });
+  }, extras.interceptors);
   server.addService(definition, implementation);
   if (security.keys.enabled && security.tls === "off" && !isLoopbackHost(host)) {
     logger?.warn({ host }, "API keys travel in plaintext on a non-loopback address: configure TLS (--tls-cert, --tls-key)");

@@ -2,4 +2,6 @@
 export const workerServiceDefaults = {
   host: "127.0.0.1",
   port: 50053,
+  /** Port of the HTTP listener (/metrics, /healthz, /readyz); null: none. */
+  httpPort: null,
 } as const;

@@ -9,10 +9,16 @@ import { exampleHandlers } from "./examples.js";
 import { loadHandlerModule } from "./handler-module.js";
 import { workerServiceDefaults } from "./options.js";
 import { Worker, type SchedulerAddressList } from "orchestrator-ts-client/internal";
+import { startHttpEndpoint, type HttpEndpoint } from "../metrics/http-endpoint.js";
+import { createRegistry } from "../metrics/registry.js";
+import { observeWorkerAttempts } from "../metrics/worker-metrics.js";
+import { checkHttpPort } from "../util/options.js";
 
 export interface WorkerServiceOptions {
   host?: string;
   port?: number;
+  /** Port of the HTTP listener (/metrics, /healthz, /readyz) on `host`; null: none. */
+  httpPort?: number | null;
   /** host:port of the Scheduler, or several as a comma-separated list or an array (see WorkerOptions). */
   schedulerAddress?: SchedulerAddressList;
   slots?: number;
@@ -32,9 +38,10 @@ export interface WorkerServiceOptions {
 }
 
 /** The bundled worker process: the runtime plus its own Worker service (health and status). */
-export async function startWorkerService(options: WorkerServiceOptions, deps: { logger?: Logger } = {}): Promise<RunningService & { runtime: Worker }> {
+export async function startWorkerService(options: WorkerServiceOptions, deps: { logger?: Logger } = {}): Promise<RunningService & { runtime: Worker; httpAddress: string | null }> {
   const logger = deps.logger ?? createLogger({ level: options.logLevel ?? "info", service: "worker" });
   const host = options.host ?? workerServiceDefaults.host;
+  const httpPort = checkHttpPort(options.httpPort ?? workerServiceDefaults.httpPort);
   const security = listenerSecurity("orchestrator.v1.Worker", host, options.security);
   const extra = options.handlersModule ? await loadHandlerModule(options.handlersModule) : {};
   const examples = options.examples === false ? {} : exampleHandlers;
@@ -56,6 +63,21 @@ export async function startWorkerService(options: WorkerServiceOptions, deps: { 
       running: runtime.runningAttempts().map((a) => ({ taskId: a.taskId, attempt: a.attempt, name: a.name, startedAtMs: a.startedAt })),
     })),
   }, host, options.port ?? workerServiceDefaults.port, { security, logger });
+  let http: HttpEndpoint | null = null;
+  let unobserve = (): void => undefined;
+  if (httpPort !== null) {
+    const registry = createRegistry();
+    unobserve = observeWorkerAttempts(registry, runtime);
+    try {
+      http = await startHttpEndpoint({
+        service: "Worker", host, port: httpPort, registry, keys: security.keys, logger,
+        notReady: () => (runtime.state === "connected" ? null : `the worker is ${runtime.state}, not connected to a scheduler`),
+      });
+    } catch (error) {
+      await server.shutdown(0);
+      throw error;
+    }
+  }
   runtime.start();
   logger.info({ address: server.address, worker_id: runtime.workerId, task_names: Object.keys(handlers), slots: runtime.options.slots, ...server.security }, `Worker service listening on ${server.address}`);
   return {
@@ -63,9 +85,12 @@ export async function startWorkerService(options: WorkerServiceOptions, deps: { 
     address: server.address,
     logger,
     runtime,
+    httpAddress: http?.address ?? null,
     stop: async () => {
       await runtime.stop();
       await server.shutdown(2000);
+      await http?.close();
+      unobserve();
       logger.info("Worker service stopped");
     },
   };

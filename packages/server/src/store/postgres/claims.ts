@@ -87,6 +87,7 @@ export function recordClaimed(tx: Transaction, workerId: string, rows: readonly 
     claimed.push({
       taskId: String(row.id), attempt, workerId, name: String(row.name),
       payload: row.payload as Uint8Array, timeoutMs: Number(row.timeout_ms), maxRetries: Number(row.max_retries), event,
+      runnableSince: Math.max(Number(row.created_at), Number(row.run_at ?? 0)) - tx.skewMs,
     });
   }
 }

@@ -86,8 +86,11 @@ export interface GroupCommitHooks {
    * (tx.oneTrip) it runs before any write's answer, right after the writes' statements were sent.
    */
   finish(tx: Transaction): Promise<void>;
-  /** After the commit, before any write's promise resolves: what the committed writes recorded. */
-  committed(recorded: ReturnType<CommitLog["take"]>): void;
+  /**
+   * After the commit, before any write's promise resolves: what the committed writes recorded, and
+   * how long the batch took from taking its connection to its COMMIT (ms, for the metrics).
+   */
+  committed(recorded: ReturnType<CommitLog["take"]>, durationMs: number): void;
   /** Turns a failed write's error into what its caller gets. */
   errorFrom(error: unknown): unknown;
 }
@@ -204,12 +207,15 @@ export class GroupCommit {
     const log = new CommitLog();
     let outcomes: Outcome[] | null = null;
     let failure: unknown = null;
+    let durationMs = 0;
     try {
       const skewMs = await this.hooks.skew();
       const client = await this.pool.connect();
+      const startedAt = performance.now();
       let broken: Error | undefined;
       try {
         outcomes = await this.runWithRetries(client, log, batch, skewMs);
+        durationMs = performance.now() - startedAt;
       } catch (error) {
         // A connection that failed mid-transaction is not given back to the pool for reuse.
         broken = error instanceof Error ? error : new Error(String(error));
@@ -228,7 +234,7 @@ export class GroupCommit {
     }
     this.stats.commits += 1;
     this.stats.writes += batch.length;
-    this.hooks.committed(log.take());
+    this.hooks.committed(log.take(), durationMs);
     outcomes.forEach((outcome, index) => {
       const write = batch[index];
       if (!write) return;

@@ -5,10 +5,10 @@ import type {
   LeaseRenewal, LeaseTerms, NewTask, PausedName, PauseOutcome, RetryBackoff, ScheduleFiring, ScheduleRecord, StoreSignals, TaskEvent, TaskFilter,
   TaskPage, TaskRecord, TaskStore,
 } from "../store.js";
-import { firstEvent, isTerminal, promoteBatch, retryDelayMs, sameScheduleSpec, scheduleListLimit } from "../store.js";
+import { firstEvent, isTerminal, promoteBatch, retryDelayMs, sameScheduleSpec, scheduleListLimit, toWaitingCount, type WaitingCount } from "../store.js";
 import { scheduleKeyTakenError, scheduleParams, toSchedule } from "../schedule-rows.js";
 import { keyReusedError, requestFingerprint } from "../idempotency.js";
-import { freedKeySlot, LocalSignals } from "../signals.js";
+import { CommitTimes, freedKeySlot, LocalSignals } from "../signals.js";
 import { earliest, LaterWork, NameGate } from "../rate-gate.js";
 import { OrchestratorError } from "orchestrator-ts-client/internal";
 import { systemClock } from "../../util/clock.js";
@@ -31,7 +31,7 @@ import { storeErrorFrom } from "./store-errors.js";
 import { cancelSql, lockTaskSql } from "./sql/cancel.js";
 import { claimSql, plainClaimInOneTripSql, plainClaimSql } from "./sql/claim.js";
 import { clearLimitSql, listLimitsSql, lockWaitingKeysSql, setLimitSql } from "./sql/concurrency.js";
-import { claimKeysSql, countWaitingSql, forgetKeysSql, keyHoldersSql, takeOverKeySql } from "./sql/enqueue.js";
+import { claimKeysSql, countWaitingByNameSql, countWaitingSql, forgetKeysSql, keyHoldersSql, takeOverKeySql } from "./sql/enqueue.js";
 import { listEventsSql } from "./sql/events.js";
 import { currentAttemptSql, failFinallySql, retryLaterSql } from "./sql/fail.js";
 import { acquireLeadershipSql, readLeadershipSql, releaseLeadershipSql } from "./sql/leadership.js";
@@ -101,6 +101,7 @@ export class PostgresStore implements TaskStore {
   private readonly pool: pg.Pool;
   private readonly writes: GroupCommit;
   private readonly localSignals = new LocalSignals();
+  private readonly commitTimes = new CommitTimes();
   private readonly laterWork = new LaterWork((name) => this.localSignals.emitWorkAvailable([name]));
   private readonly notifier: Notifier;
   private readonly feed: EventFeed;
@@ -147,9 +148,10 @@ export class PostgresStore implements TaskStore {
     this.writes = new GroupCommit(this.pool, {
       skew: () => this.skewMs(),
       finish: (tx) => finishBatch(tx, { notifier: this.notifier, oneTripHint: this.oneTripHint, feed: this.feed, instanceId: this.instanceId }),
-      committed: ({ events, names }) => {
+      committed: ({ events, names }, durationMs) => {
         this.localSignals.emitEvents(events);
         this.localSignals.emitWorkAvailable(names);
+        this.commitTimes.emit(durationMs);
       },
       errorFrom: (error) => storeErrorFrom(error, this.database),
     }, { oneTrip: this.oneTripHint !== null, batchesAtOnce: this.commitsAtOnce });
@@ -173,6 +175,10 @@ export class PostgresStore implements TaskStore {
    */
   get signals(): StoreSignals {
     return this.localSignals;
+  }
+
+  onCommit(listener: (durationMs: number) => void): () => void {
+    return this.commitTimes.on(listener);
   }
 
   /** Transactions this store committed and the writes they carried (commits per write is the group commit's gain). */
@@ -396,6 +402,10 @@ export class PostgresStore implements TaskStore {
     return Number(row?.waiting ?? 0);
   }
 
+  async countWaitingByName(): Promise<WaitingCount[]> {
+    return (await this.read(countWaitingByNameSql)).map(toWaitingCount);
+  }
+
   claim(requests: readonly ClaimRequest[], now: number, terms: LeaseTerms): Promise<ClaimedAttempt[][]> {
     // The cursors move once the claim has committed: a batch run again (a conflict, a failed write
     // beside it) claims again from where the cursors were.
@@ -603,7 +613,7 @@ export class PostgresStore implements TaskStore {
         const ref = { taskId: String(row.id), attempt: Number(row.attempt) };
         const error = reason === "lease expired" ? "the worker stopped renewing its lease" : "the attempt outlived its timeout";
         const event = await this.failIn(tx, ref, { error, retryable: true }, now, backoff);
-        if (event) expired.push({ ...ref, workerId: nullableString(row.worker_id), reason, event });
+        if (event) expired.push({ ...ref, name: String(row.name), workerId: nullableString(row.worker_id), reason, event });
       }
       return expired;
     });
@@ -635,7 +645,7 @@ export class PostgresStore implements TaskStore {
       const { rows: [before] } = await tx.query(lockTaskSql, [taskId]);
       if (!before) return null;
       const state = toState(before.state);
-      if (isTerminal(state)) return { state, cancelled: false, event: null, interrupted: null };
+      if (isTerminal(state)) return { state, name: String(before.name), cancelled: false, event: null, interrupted: null };
       const { rows: [row] } = await tx.query(cancelSql, [taskId, reason, now + tx.skewMs]);
       if (!row) return null;
       const workerId = nullableString(before.worker_id);
@@ -645,7 +655,7 @@ export class PostgresStore implements TaskStore {
         percent: Number(row.percent), message: "cancelled", timestamp: now, workerId, error: reason,
       });
       const interrupted = state === "running" && workerId ? { taskId, attempt: Number(row.attempt), workerId } : null;
-      return { state: "cancelled" as const, cancelled: true, event, interrupted };
+      return { state: "cancelled" as const, name: String(before.name), cancelled: true, event, interrupted };
     });
   }
 

@@ -29,7 +29,8 @@ export class GroupCommit {
     /** Turns what a failed write threw into what its caller gets (e.g. a full disk into RESOURCE_EXHAUSTED). */
     private readonly errorFrom: (error: unknown) => unknown = (error) => error,
     readonly log: CommitLog = new CommitLog(),
-    private readonly committed: (recorded: ReturnType<CommitLog["take"]>) => void = () => {},
+    /** `durationMs`: from the batch's first statement to its COMMIT (for the metrics). */
+    private readonly committed: (recorded: ReturnType<CommitLog["take"]>, durationMs: number) => void = () => {},
   ) {
     const inSavepoint = db.transaction((operation: () => unknown) => operation());
     this.runBatch = db.transaction((batch: PendingWrite[]) =>
@@ -68,6 +69,7 @@ export class GroupCommit {
     if (batch.length === 0) return;
     let outcomes: Array<{ ok: boolean; value: unknown }>;
     this.log.clear();
+    const startedAt = performance.now();
     try {
       outcomes = this.runFast(batch);
     } catch {
@@ -84,7 +86,7 @@ export class GroupCommit {
         return;
       }
     }
-    this.committed(this.log.take());
+    this.committed(this.log.take(), performance.now() - startedAt);
     outcomes.forEach((outcome, index) => {
       const write = batch[index];
       if (!write) return;

@@ -4,9 +4,9 @@ import type {
   LeaseTerms, NewTask, PausedName, PauseOutcome, RetryBackoff, ScheduleFiring, ScheduleRecord, StoreSignals, TaskEvent, TaskFilter, TaskPage,
   TaskRecord, TaskStore,
 } from "../store.js";
-import { firstEvent, isTerminal, promoteBatch, retryDelayMs, sameScheduleSpec, scheduleListLimit } from "../store.js";
+import { firstEvent, isTerminal, promoteBatch, retryDelayMs, sameScheduleSpec, scheduleListLimit, toWaitingCount, type WaitingCount } from "../store.js";
 import { scheduleKeyTakenError, scheduleParams, toSchedule } from "../schedule-rows.js";
-import { freedKeySlot, LocalSignals } from "../signals.js";
+import { CommitTimes, freedKeySlot, LocalSignals } from "../signals.js";
 import { earliest, keyBudget, LaterWork, NameGate } from "../rate-gate.js";
 import type { KeyRate } from "../rate-gate.js";
 import { keyReusedError, requestFingerprint } from "../idempotency.js";
@@ -23,7 +23,7 @@ import { cancelSql } from "./sql/cancel.js";
 import { claimSql } from "./sql/claim.js";
 import { completeSql } from "./sql/complete.js";
 import { claimOfKeySql, clearLimitSql, keyedNamesSql, listLimitsSql, runningOfKeySql, setLimitSql, visitedKeySql, waitingKeysSql } from "./sql/concurrency.js";
-import { countWaitingSql, enqueueSql, findKeySql, forgetKeysSql, storeKeySql } from "./sql/enqueue.js";
+import { countWaitingByNameSql, countWaitingSql, enqueueSql, findKeySql, forgetKeysSql, storeKeySql } from "./sql/enqueue.js";
 import { insertEventSql, listEventsSql } from "./sql/events.js";
 import { currentAttemptSql, failFinallySql, retryLaterSql } from "./sql/fail.js";
 import { readLeadershipSql, releaseLeadershipSql, writeLeadershipSql } from "./sql/leadership.js";
@@ -70,6 +70,7 @@ export class SqliteStore implements TaskStore {
   private readonly writes: GroupCommit;
   private readonly statements = new Map<string, SqliteStatement>();
   private readonly localSignals = new LocalSignals();
+  private readonly commitTimes = new CommitTimes();
   private readonly laterWork = new LaterWork((name) => this.localSignals.emitWorkAvailable([name]));
   private readonly random: () => number;
   /**
@@ -92,14 +93,19 @@ export class SqliteStore implements TaskStore {
     this.db.pragma("foreign_keys = ON");
     const dataDirectory = options.path === ":memory:" ? "(in memory)" : dirname(options.path);
     this.random = options.random ?? Math.random;
-    this.writes = new GroupCommit(this.db, (error) => storeErrorFrom(error, dataDirectory), undefined, ({ events, names }) => {
+    this.writes = new GroupCommit(this.db, (error) => storeErrorFrom(error, dataDirectory), undefined, ({ events, names }, durationMs) => {
       this.localSignals.emitEvents(events);
       this.localSignals.emitWorkAvailable(names);
+      this.commitTimes.emit(durationMs);
     });
   }
 
   get signals(): StoreSignals {
     return this.localSignals;
+  }
+
+  onCommit(listener: (durationMs: number) => void): () => void {
+    return this.commitTimes.on(listener);
   }
 
   /** The SQLite driver this store runs on. */
@@ -233,6 +239,10 @@ export class SqliteStore implements TaskStore {
     return Promise.resolve(Number((this.sql(countWaitingSql).get() as Row).waiting));
   }
 
+  countWaitingByName(): Promise<WaitingCount[]> {
+    return Promise.resolve((this.sql(countWaitingByNameSql).all() as Row[]).map(toWaitingCount));
+  }
+
   claim(requests: readonly ClaimRequest[], now: number, terms: LeaseTerms): Promise<ClaimedAttempt[][]> {
     return this.writes.run(() =>
       requests.map((request) => {
@@ -330,6 +340,7 @@ export class SqliteStore implements TaskStore {
       claimed.push({
         taskId: String(row.id), attempt, workerId, name: String(row.name),
         payload: row.payload as Uint8Array, timeoutMs: Number(row.timeout_ms), maxRetries: Number(row.max_retries), event,
+        runnableSince: Math.max(Number(row.created_at), Number(row.run_at ?? 0)),
       });
     }
   }
@@ -396,7 +407,7 @@ export class SqliteStore implements TaskStore {
         const ref = { taskId: String(row.id), attempt: Number(row.attempt) };
         const error = reason === "lease expired" ? "the worker stopped renewing its lease" : "the attempt outlived its timeout";
         const event = this.failNow(ref, { error, retryable: true }, now, backoff);
-        if (event) expired.push({ ...ref, workerId: nullableString(row.worker_id), reason, event });
+        if (event) expired.push({ ...ref, name: String(row.name), workerId: nullableString(row.worker_id), reason, event });
       }
       return expired;
     });
@@ -426,7 +437,7 @@ export class SqliteStore implements TaskStore {
       const before = this.sql(getTaskSql).get(taskId) as Row | undefined;
       if (!before) return null;
       const state = toState(before.state);
-      if (isTerminal(state)) return { state, cancelled: false, event: null, interrupted: null };
+      if (isTerminal(state)) return { state, name: String(before.name), cancelled: false, event: null, interrupted: null };
       const row = this.sql(cancelSql).get({ taskId, reason, now }) as Row;
       const workerId = nullableString(before.worker_id);
       if (state === "running") freedKeySlot(this.writes.log, before);
@@ -435,7 +446,7 @@ export class SqliteStore implements TaskStore {
         percent: Number(row.percent), message: "cancelled", timestamp: now, workerId, error: reason,
       });
       const interrupted = state === "running" && workerId ? { taskId, attempt: Number(row.attempt), workerId } : null;
-      return { state: "cancelled", cancelled: true, event, interrupted };
+      return { state: "cancelled", name: String(before.name), cancelled: true, event, interrupted };
     });
   }
 

@@ -57,3 +57,13 @@ export const countWaitingSql = `
 SELECT (SELECT count(*) FROM tasks WHERE state = 'queued' AND concurrency_key IS NULL)
   + (SELECT count(*) FROM tasks WHERE state = 'queued' AND concurrency_key IS NOT NULL) + (SELECT count(*) FROM tasks WHERE state = 'retrying')
   + (SELECT count(*) FROM tasks WHERE state = 'scheduled') AS waiting`;
+
+// Waiting tasks by name and state for the metrics scrape: one grouped count per partial index
+// (queued unkeyed and keyed, retrying, scheduled), added up by name and state.
+export const countWaitingByNameSql = `
+SELECT name, state, sum(tasks)::bigint AS tasks FROM (
+  SELECT name, state, count(*) AS tasks FROM tasks WHERE state = 'queued' AND concurrency_key IS NULL GROUP BY name, state
+  UNION ALL SELECT name, state, count(*) FROM tasks WHERE state = 'queued' AND concurrency_key IS NOT NULL GROUP BY name, state
+  UNION ALL SELECT name, state, count(*) FROM tasks WHERE state = 'retrying' GROUP BY name, state
+  UNION ALL SELECT name, state, count(*) FROM tasks WHERE state = 'scheduled' GROUP BY name, state
+) waiting GROUP BY name, state`;

@@ -9,7 +9,7 @@ WHERE t.id = ANY($1::text[]) AND t.id = u.id AND t.attempt = u.attempt AND t.sta
 // is set exactly while running). Rows another
 // Scheduler is writing are skipped: they are changing anyway, and the next sweep sees them. $1 now.
 export const expiredAttemptsSql = `
-SELECT id, attempt, worker_id, (lease_expires_at <= $1) AS lease_expired
+SELECT id, name, attempt, worker_id, (lease_expires_at <= $1) AS lease_expired
 FROM tasks
 WHERE deadline_at IS NOT NULL AND state = 'running' AND (lease_expires_at <= $1 OR deadline_at <= $1)
 ORDER BY seq

@@ -17,3 +17,12 @@ export const countWaitingSql = `
 SELECT (SELECT count(*) FROM tasks WHERE state = 'queued' AND concurrency_key IS NULL)
   + (SELECT count(*) FROM tasks WHERE state = 'queued' AND concurrency_key IS NOT NULL) + (SELECT count(*) FROM tasks WHERE state = 'retrying')
   + (SELECT count(*) FROM tasks WHERE state = 'scheduled') AS waiting`;
+
+/**
+ * Waiting tasks by name and state for the metrics scrape: a grouped count per state, each read
+ * through an index that starts with the state (tasks_by_state_name), never the whole table.
+ */
+export const countWaitingByNameSql = `
+SELECT name, state, count(*) AS tasks FROM tasks WHERE state = 'queued' GROUP BY state, name
+UNION ALL SELECT name, state, count(*) FROM tasks WHERE state = 'retrying' GROUP BY state, name
+UNION ALL SELECT name, state, count(*) FROM tasks WHERE state = 'scheduled' GROUP BY state, name`;

@@ -3,7 +3,7 @@ UPDATE tasks SET lease_expires_at = :until
 WHERE id = :taskId AND attempt = :attempt AND state = 'running'`;
 
 export const expiredAttemptsSql = `
-SELECT id, attempt, worker_id, (lease_expires_at <= :now) AS lease_expired
+SELECT id, name, attempt, worker_id, (lease_expires_at <= :now) AS lease_expired
 FROM tasks
 WHERE state = 'running' AND (lease_expires_at <= :now OR deadline_at <= :now)`;
 
