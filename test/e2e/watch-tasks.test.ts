@@ -9,6 +9,7 @@ import { cliPath } from "../helpers/processes.js";
 import type { OrchestratorClient } from "../../packages/client/src/client.js";
 import type { TaskEvent, TaskEventStream } from "../../packages/client/src/task-events.js";
 import { isTerminal } from "../../packages/client/src/protocol/states.js";
+import { Code } from "../../packages/client/src/errors/code.js";
 import { readAllTasks, storeBackends } from "../helpers/stores.js";
 import { createTestStore } from "../helpers/stores.js";
 import { ScaleOutRig, until } from "../helpers/scale-out.js";
@@ -185,5 +186,19 @@ describe.each(storeBackends)("WatchTasks (%s store)", (backend) => {
     expect(ids.size).toBe(0);
     expect(ended.every((event) => event.state === "succeeded")).toBe(true);
     expect(ended).toHaveLength(25);
+  }, 60_000);
+
+  it("refuses a malformed cursor, or one of the other kind of store, with INVALID_ARGUMENT naming after", async () => {
+    rig = new ScaleOutRig(await createTestStore(backend));
+    const a = await rig.scheduler();
+    const { client } = await rig.gateway([a.address]);
+    const other = backend === "sqlite" ? "p:1:1" : "s:1";
+    for (const after of ["garbage", other]) {
+      const stream = client.events({ after });
+      await expect(stream.ready, after).rejects.toMatchObject({ code: Code.InvalidArgument, message: expect.stringMatching(/\bafter\b/) as unknown });
+      await expect((async () => {
+        for await (const event of stream) throw new Error(`unexpected event ${event.cursor}`);
+      })(), after).rejects.toMatchObject({ code: Code.InvalidArgument });
+    }
   }, 60_000);
 });
