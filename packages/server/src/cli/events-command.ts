@@ -1,9 +1,15 @@
-import { Command, Option } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { taskStates, type TaskEvent, type TaskState } from "orchestrator-ts-client";
 import { gatewayOption, withClient } from "./client-commands.js";
 import { clientSecurityOptions } from "./options.js";
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+/** Collects repeated --state values; a parser of its own replaces the one .choices() installs, so it checks them too. */
+function collectState(value: string, previous: TaskState[] = []): TaskState[] {
+  if (!(taskStates as readonly string[]).includes(value)) throw new InvalidArgumentError(`Allowed choices are ${taskStates.join(", ")}.`);
+  return [...previous, value as TaskState];
+}
 
 export function eventView(event: TaskEvent): Record<string, unknown> {
   return {
@@ -36,7 +42,7 @@ export function eventsCommand(): Command {
   const command = new Command("events")
     .description("stream every task's events (or those the filters keep) as they are recorded, until interrupted; JSON lines when not on a terminal")
     .option("--name <name>", "only tasks with this name (repeat for several)", collect)
-    .addOption(new Option("--state <state>", "only events that recorded this state (repeat for several)").choices([...taskStates]).argParser(collect))
+    .addOption(new Option("--state <state>", "only events that recorded this state (repeat for several)").choices([...taskStates]).argParser(collectState))
     .option("--key <key>", "only tasks with this concurrency key")
     .option("--schedule <id>", "only tasks fired by this schedule")
     .option("--after <cursor>", "resume right after the event with this cursor (each JSON line carries one)")
