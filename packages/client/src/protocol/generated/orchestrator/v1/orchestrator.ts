@@ -349,7 +349,8 @@ export interface WatchTasksRequest {
 
 /**
  * One event of any task, as WatchTasks streams them: in the store's commit order, the same on
- * every Scheduler of the store.
+ * every Scheduler of the store. Two events of one task committed in one transaction (a progress
+ * report and the result arriving together) may come in either order on PostgreSQL: `sequence` tells.
  */
 export interface TaskEventUpdate {
   taskId: string;
