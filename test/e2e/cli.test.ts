@@ -370,6 +370,7 @@ describe("--help", () => {
     { command: "list", shows: "--page-token <token>" },
     { command: "cancel", shows: "--reason <text>" },
     { command: "workers", shows: "--json" },
+    { command: "events", shows: "--after <cursor>" },
     { command: "pause", shows: "--reason <text>" },
     { command: "resume", shows: "--json" },
     { command: "paused", shows: "--json" },

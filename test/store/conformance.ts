@@ -12,6 +12,7 @@ import type {
 import { describeDelayAndPriorityConformance } from "./conformance-delays.js";
 import { describeScheduleConformance } from "./conformance-schedules.js";
 import { describeScaleOutConformance } from "./conformance-scale-out.js";
+import { describeQueueEventsConformance } from "./conformance-queue-events.js";
 import { describePausedNameConformance } from "./conformance-paused.js";
 import { describeConcurrencyConformance } from "./conformance-concurrency.js";
 import { describeRateLimitConformance } from "./conformance-rate-limits.js";
@@ -694,6 +695,7 @@ export function describeTaskStoreConformance(backendName: string, open: (options
     });
 
     describeScaleOutConformance({ store: () => store, task, claimOnly, sequences });
+    describeQueueEventsConformance({ store: () => store, task, claimOnly, sequences });
     describeDelayAndPriorityConformance({ store: () => store, task, claimOnly, sequences });
     describePausedNameConformance({ store: () => store, task, claimOnly, sequences });
     describeConcurrencyConformance({ store: () => store, task, claimOnly, sequences });

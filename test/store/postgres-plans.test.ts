@@ -14,6 +14,7 @@ import { feedSql, listEventsSql } from "../../packages/server/src/store/postgres
 import { expiredAttemptsSql, extendLeasesSql } from "../../packages/server/src/store/postgres/sql/leases.js";
 import { progressSql } from "../../packages/server/src/store/postgres/sql/progress.js";
 import { getTaskSql } from "../../packages/server/src/store/postgres/sql/read.js";
+import { readEventsAfterSql } from "../../packages/server/src/store/postgres/sql/watch.js";
 import { newTask, terms } from "./conformance.js";
 import { TestSchemas } from "./postgres-schema.js";
 
@@ -62,6 +63,7 @@ describe("PostgreSQL store: cached generic plans", () => {
         ["get task", getTaskSql, ["t1"]],
         ["list events", listEventsSql, ["t1", 0]],
         ["feed", feedSql, ["0", 0, 500, ["7"]]],
+        ["watch tasks", readEventsAfterSql, ["0", "0", 500, ["resize"], null, null, null]],
       ];
       const execute = (index: number, values: unknown[]): string => `EXECUTE hot_${index}(${values.map((value) => literal(client, value)).join(", ")})`;
       for (const [index, [, text, values]] of statements.entries()) {

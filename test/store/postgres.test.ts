@@ -8,6 +8,7 @@ import { PostgresStore } from "../../packages/server/src/store/postgres/postgres
 import type { PostgresStoreOptions } from "../../packages/server/src/store/postgres/postgres-store.js";
 import { claimSql, plainClaimSql } from "../../packages/server/src/store/postgres/sql/claim.js";
 import { feedSql } from "../../packages/server/src/store/postgres/sql/events.js";
+import { readEventsAfterSql } from "../../packages/server/src/store/postgres/sql/watch.js";
 import { claimOfKeysSql, lockWaitingKeysSql, visitedKeysSql } from "../../packages/server/src/store/postgres/sql/concurrency.js";
 import { countWaitingByNameSql, countWaitingSql } from "../../packages/server/src/store/postgres/sql/enqueue.js";
 import { expiredAttemptsSql, extendAllLeasesSql } from "../../packages/server/src/store/postgres/sql/leases.js";
@@ -15,7 +16,7 @@ import { deleteFinishedSql } from "../../packages/server/src/store/postgres/sql/
 import { nextDueAtSql, promoteDueSql } from "../../packages/server/src/store/postgres/sql/retries.js";
 import { storeErrorFrom } from "../../packages/server/src/store/postgres/store-errors.js";
 import { migrations } from "../../packages/server/src/store/postgres/migrations/index.js";
-import type { ClaimedAttempt, TaskEvent } from "../../packages/server/src/store/store.js";
+import type { ClaimedAttempt, EventFilter, TaskEvent } from "../../packages/server/src/store/store.js";
 import { scheduleTickKey } from "../../packages/server/src/store/store.js";
 import { systemClock } from "../../packages/server/src/util/clock.js";
 import { bytes, describeTaskStoreConformance, newTask, noBackoff, terms } from "./conformance.js";
@@ -491,6 +492,56 @@ describe("PostgresStore: several stores on one database", () => {
     expect(expired.map((attempt) => [attempt.taskId, attempt.reason])).toEqual([["t1", "lease expired"]]);
     // Times come back on each caller's clock.
     expect(Math.abs(((await b.getTask("t1"))?.startedAt ?? 0) - (claimedAt + 5_000))).toBeLessThan(200);
+  });
+
+  it("WatchTasks reads a transaction's events only once it has ended, and before the later commits it began before", async () => {
+    const { url, schema } = schemas.create("watch_horizon");
+    const store = await openStore(url);
+    const any: EventFilter = { names: [], states: [], concurrencyKey: null, scheduleId: null };
+    const head = await store.eventsHead();
+    const during = await withSchemaClient(schema, async (client) => {
+      await client.query("BEGIN");
+      // Its transaction id is taken here, before the enqueue below takes its own.
+      await client.query(`INSERT INTO tasks (id, name, description, payload, state, max_retries, timeout_ms, retry_backoff_ms, created_at, last_sequence)
+        VALUES ('early', 'resize', '', '\\x', 'queued', 0, 1000, 1000, 0, 1)`);
+      await client.query(`INSERT INTO task_events (task_id, sequence, state, attempt, percent, message, timestamp) VALUES ('early', 1, 'queued', 0, 0, '', 0)`);
+      await store.enqueue([newTask("late")], Date.now());
+      const page = await store.readEventsAfter(head, any, 500);
+      await client.query("COMMIT");
+      return page;
+    });
+    // "late" has committed, but "early" could still commit behind it: neither is read yet.
+    expect(during.events).toEqual([]);
+    let read: string[] = [];
+    const deadline = Date.now() + 10_000;
+    while (read.length < 2 && Date.now() < deadline) {
+      read = (await store.readEventsAfter(during.cursor, any, 500)).events.map((event) => event.taskId);
+    }
+    expect(read).toEqual(["early", "late"]);
+  });
+
+  it("WatchTasks reads its page from task_events_feed, with no sort and no scan of 100,000 events", async () => {
+    const { url, schema } = schemas.create("watch_plan");
+    await openStore(url);
+    const plans = await withSchemaClient(schema, async (client) => {
+      await client.query(`INSERT INTO tasks (id, name, description, payload, state, max_retries, timeout_ms, retry_backoff_ms, created_at, last_sequence)
+        SELECT 'done-' || i, 'resize', '', '\\x', 'succeeded', 0, 1000, 1000, i, 1 FROM generate_series(1, 100000) AS i`);
+      await client.query(`INSERT INTO task_events (task_id, sequence, state, attempt, percent, message, timestamp)
+        SELECT 'done-' || i, 1, 'succeeded', 1, 100, '', i FROM generate_series(1, 100000) AS i`);
+      await client.query("ANALYZE tasks, task_events");
+      const { rows: [middle] } = await client.query("SELECT tx::text AS tx, id FROM task_events ORDER BY tx, id OFFSET 50000 LIMIT 1");
+      const explain = async (values: unknown[]): Promise<string> =>
+        (await client.query(`EXPLAIN ${readEventsAfterSql}`, values)).rows.map((row) => String(row["QUERY PLAN"])).join("\n");
+      return [
+        await explain(["0", "0", 500, null, null, null, null]),
+        await explain([middle?.tx, middle?.id, 500, ["resize", "email"], ["failed"], "customer-1", null]),
+      ];
+    });
+    for (const plan of plans) {
+      expect(plan).toContain("task_events_feed");
+      expect(plan).not.toMatch(/Sort/);
+      expect(plan).not.toMatch(/Seq Scan on (tasks|task_events)\b/);
+    }
   });
 
   it("the event feed reads in (tx, id) order as transaction ids, not as text, straight from its index", async () => {

@@ -13,6 +13,7 @@ import { keyInterceptors } from "./transport/credentials.js";
 import { channelCredentials, type ClientTlsOptions } from "./transport/tls.js";
 import { callUnary, type UnaryMethod } from "./transport/grpc-call.js";
 import { ScheduleClient } from "./schedules.js";
+import { TaskEventStream, type EventsFilter } from "./task-events.js";
 import { toRateLimitInfo, type ClearRateLimitResult, type RateLimitInfo, type RateLimitSpec } from "./rate-limits.js";
 
 export interface ClientOptions {
@@ -255,6 +256,17 @@ export class OrchestratorClient {
         stream.cancel();
       }
     }
+  }
+
+  /**
+   * Every task's events (or those the filter keeps), in the store's commit order, from now, from
+   * the oldest retained (`fromStart`) or right after a cursor (`after`), until closed or aborted.
+   * A lost stream is resumed after the last cursor seen, so nothing still retained is missed or
+   * repeated. The call is made at once: `await stream.ready` before submitting what it is to report.
+   * One stream serves many tasks: to wait for a batch, watch their name and count terminal states.
+   */
+  events(filter: EventsFilter = {}): TaskEventStream {
+    return new TaskEventStream(this.gateway, filter);
   }
 
   /** Follows the task to its end and returns the terminal update. */

@@ -18,6 +18,7 @@ export * from "./transport/scheduler-addresses.js";
 export * from "./logger.js";
 export * from "./submit-pipeline.js";
 export * from "./client.js";
+export { startCursorHeader } from "./task-events.js";
 export * from "./worker/worker.js";
 export * from "./worker/options.js";
 export * from "./worker/handler.js";

@@ -1,6 +1,7 @@
 import { Metadata, type ServerWritableStream } from "@grpc/grpc-js";
 import {
-  type GatewayServer, type ProgressUpdate, type SubmitTaskRequest, type SubmitTaskResponse, type SubscribeProgressRequest,
+  type GatewayServer, type ProgressUpdate, type SubmitTaskRequest, type SubmitTaskResponse, type SubscribeProgressRequest, type TaskEventUpdate,
+  type WatchTasksRequest,
 } from "orchestrator-ts-client/internal";
 import { limits } from "../scheduler/limits.js";
 import { SubmitPipeline } from "orchestrator-ts-client/internal";
@@ -15,6 +16,7 @@ import { keyInterceptors } from "orchestrator-ts-client/internal";
 import { channelCredentials } from "orchestrator-ts-client/internal";
 import { describeSchedulers, type SchedulerClient, type UnaryMethod } from "orchestrator-ts-client/internal";
 import { SchedulerPool } from "./scheduler-pool.js";
+import { relayTaskEvents } from "./task-events-relay.js";
 import type { CompiledGatewayOptions } from "./options.js";
 
 /**
@@ -34,6 +36,8 @@ export class Gateway {
   /** Client connections with SubscribeProgress streams open: how many, and the group that stands for the connection upstream. */
   private readonly subscribers = new Map<string, { open: number; group: number }>();
   private nextGroup = 1;
+  /** WatchTasks streams open per client connection. */
+  private readonly taskWatchers = new Map<string, number>();
 
   constructor(private readonly options: CompiledGatewayOptions, private readonly logger: Logger) {
     this.schedulers = new SchedulerPool(options.schedulerAddresses, channelCredentials(options.schedulerTls), {
@@ -133,6 +137,22 @@ export class Gateway {
     });
   }
 
+  /** Relays a client's WatchTasks from the next Scheduler in turn (any serves any cursor of the store). */
+  private relayTaskEvents(request: WatchTasksRequest, call: ServerWritableStream<WatchTasksRequest, TaskEventUpdate>, signal: AbortSignal): Promise<void> {
+    const peer = call.getPeer();
+    const open = this.taskWatchers.get(peer) ?? 0;
+    if (open >= limits.taskWatchersPerConnection) {
+      return Promise.reject(new OrchestratorError(Code.ResourceExhausted, `this connection already has ${open} WatchTasks streams open; the limit is ${limits.taskWatchersPerConnection}: one stream with a filter of several names serves many`));
+    }
+    this.taskWatchers.set(peer, open + 1);
+    const upstream = this.schedulers.pick().client.watchTasks(request, new Metadata());
+    return relayTaskEvents(upstream, call, signal, (error) => this.fromScheduler(error)).finally(() => {
+      const left = (this.taskWatchers.get(peer) ?? 1) - 1;
+      if (left === 0) this.taskWatchers.delete(peer);
+      else this.taskWatchers.set(peer, left);
+    });
+  }
+
   service(): GatewayServer {
     return {
       healthCheck: unary(() => ({ healthy: true, version })),
@@ -170,6 +190,7 @@ export class Gateway {
       clearRateLimit: unary((request) => this.forward((s) => s.clearRateLimit, request, true)),
       listRateLimits: unary((request) => this.forward((s) => s.listRateLimits, request, true)),
       subscribeProgress: serverStream((request, call, signal) => this.relayProgress(request, call, signal)),
+      watchTasks: serverStream((request, call, signal) => this.relayTaskEvents(request, call, signal)),
     };
   }
 }

@@ -1,8 +1,8 @@
 import {
   CatchUpPolicy, OverlapPolicy, stateToProto, type ConcurrencyLimit as ConcurrencyLimitProto, type PausedQueue, type ProgressUpdate,
-  type RateLimit as RateLimitMessage, type Schedule, type Task,
+  type RateLimit as RateLimitMessage, type Schedule, type Task, type TaskEventUpdate,
 } from "orchestrator-ts-client/internal";
-import type { ConcurrencyLimit, PausedName, RateLimit, ScheduleRecord, TaskEvent, TaskRecord } from "../store/store.js";
+import type { ConcurrencyLimit, PausedName, QueueEvent, RateLimit, ScheduleRecord, TaskEvent, TaskRecord } from "../store/store.js";
 
 function bytes(value: Uint8Array | null): Buffer {
   if (!value) return Buffer.alloc(0);
@@ -44,6 +44,14 @@ export function eventToProto(event: TaskEvent): ProgressUpdate {
     taskId: event.taskId, sequence: event.sequence, state: stateToProto(event.state), attempt: event.attempt,
     percent: event.percent, message: event.message, timestampMs: event.timestamp, workerId: event.workerId ?? "",
     result: bytes(event.result), error: event.error ?? "", nextAttemptAtMs: event.nextAttemptAt ?? 0,
+  };
+}
+
+export function queueEventToProto(event: QueueEvent): TaskEventUpdate {
+  return {
+    taskId: event.taskId, name: event.name, state: stateToProto(event.state), attempt: event.attempt, sequence: event.sequence,
+    percent: event.percent, message: event.message, timestampMs: event.timestamp, workerId: event.workerId ?? "", error: event.error ?? "",
+    nextAttemptAtMs: event.nextAttemptAt ?? 0, cursor: event.cursor,
   };
 }
 

@@ -1,14 +1,15 @@
-import type { ServerDuplexStream } from "@grpc/grpc-js";
+import { Metadata, type ServerDuplexStream } from "@grpc/grpc-js";
 import { status } from "@grpc/grpc-js";
 import type {
   SchedulerMessage, SchedulerServer, SubmitTaskRequest, SubmitTaskResponse, WorkerMessage,
 } from "orchestrator-ts-client/internal";
-import { concurrencyLimitToProto, pausedToProto, rateLimitToProto, scheduleToProto, taskToProto } from "../protocol/convert.js";
+import { concurrencyLimitToProto, pausedToProto, queueEventToProto, rateLimitToProto, scheduleToProto, taskToProto } from "../protocol/convert.js";
 import { stateToProto } from "orchestrator-ts-client/internal";
 import { version } from "orchestrator-ts-client/internal";
-import { toServiceError } from "orchestrator-ts-client/internal";
+import { startCursorHeader, toServiceError } from "orchestrator-ts-client/internal";
 import { OrchestratorError } from "orchestrator-ts-client/internal";
-import { unary } from "../util/grpc-handlers.js";
+import { drained, serverStream, unary } from "../util/grpc-handlers.js";
+import { validateWatchTasks } from "./task-events.js";
 import type { Logger } from "orchestrator-ts-client/internal";
 import type { Scheduler } from "./scheduler.js";
 import type { WorkerSession } from "./worker-registry.js";
@@ -86,6 +87,16 @@ export function schedulerGrpcService(scheduler: Scheduler, logger: Logger): Sche
     }),
     listRateLimits: unary(async () => ({ limits: (await scheduler.listRateLimits()).map(rateLimitToProto) })),
     watch: (call) => serveWatchStream(call, scheduler, logger),
+    // Headers go out once the starting place is fixed: a client that waits for them misses nothing it does next.
+    watchTasks: serverStream((request, call, signal) => scheduler.watchTasks(validateWatchTasks(request), {
+      started: (cursor) => {
+        const headers = new Metadata();
+        if (cursor !== null) headers.set(startCursorHeader, cursor);
+        call.sendMetadata(headers);
+      },
+      write: (event) => call.write(queueEventToProto(event)),
+      drained: (abort) => drained(call, abort),
+    }, signal)),
     connect: (call) => handleWorkerStream(scheduler, call, logger),
   };
 }

@@ -28,6 +28,8 @@ export const limits = {
    * more (as the client's stream drains): what a slow reader can make the Gateway hold for it.
    */
   watchWindow: 16,
+  /** WatchTasks streams one client connection may hold open at the Gateway (each is a call to a Scheduler). */
+  taskWatchersPerConnection: 100,
   /** Unanswered submits one client's SubmitStream may have in flight at the Gateway. */
   submitsInFlightPerStream: 10_000,
   /** Unanswered submits the Gateway's SubmitStream (all its clients together) may have in flight at the Scheduler. */

@@ -19,6 +19,7 @@ import type { CompiledSchedulerOptions } from "./options.js";
 import { noSchedulerMetrics, type SchedulerMetrics } from "./metrics.js";
 import { Maintenance } from "./maintenance.js";
 import { Schedules } from "./schedules.js";
+import { watchTasks, type QueueEventSink, type TaskEventsQuery } from "./task-events.js";
 import {
   validateBatch, validateListFilter, validateMaxRunning, validatePauseReason, validateRateLimit, validateReason, validateSubmit, validateTaskId,
   validateTaskName,
@@ -339,6 +340,12 @@ export class Scheduler {
       unsubscribe();
       signal.removeEventListener("abort", onAbort);
     }
+  }
+
+  /** Streams every task's events that the query keeps, in the store's order, until `signal` aborts (see watchTasks). */
+  watchTasks(query: TaskEventsQuery, sink: QueueEventSink, signal: AbortSignal): Promise<void> {
+    this.assertRunning();
+    return watchTasks(this.store, this.clock, query, sink, signal);
   }
 
   listWorkers(): WorkerInfo[] {

@@ -131,6 +131,36 @@ export interface TaskEvent {
   nextAttemptAt: number | null;
 }
 
+/**
+ * Which events a queue-wide watch (readEventsAfter) delivers: every condition given must hold; an
+ * empty list or a null means any. `states` is the state the event recorded, not the task's current one.
+ */
+export interface EventFilter {
+  names: readonly string[];
+  states: readonly TaskState[];
+  concurrencyKey: string | null;
+  scheduleId: string | null;
+}
+
+/** One event of the store's queue-wide order, with its task's name and the position after it. */
+export interface QueueEvent extends TaskEvent {
+  name: string;
+  /** Opaque: readEventsAfter(cursor) continues right after this event. */
+  cursor: string;
+}
+
+export interface EventsPage {
+  /** In the store's order (commit order), those of the places read that the filter keeps. */
+  events: QueueEvent[];
+  /** After the last place read (whether the filter kept it or not): where the next read starts. */
+  cursor: string;
+  /** False when the read stopped at its limit: more settled events may follow at once. */
+  caughtUp: boolean;
+}
+
+/** Places (events, kept by the filter or not) one readEventsAfter call reads at most. */
+export const maxEventsPage = 500;
+
 /** Identifies one attempt of one task; a write naming an attempt that is no longer current is refused. */
 export interface AttemptRef {
   taskId: string;
@@ -373,6 +403,22 @@ export interface TaskStore extends ScheduleStore {
   listTasks(filter: TaskFilter): Promise<TaskPage>;
   /** Events with a sequence above `afterSequence`, in order. */
   listEvents(taskId: string, afterSequence: number): Promise<TaskEvent[]>;
+
+  /**
+   * Settled events after `cursor` (null: from the oldest retained), in one order that every
+   * Scheduler on the store reads alike, so a cursor from one Scheduler resumes on another. An event
+   * becomes readable only once no event can commit before it in that order any more; from then on
+   * it stays at its place (until retention deletes its task). Reads at most `limit` places
+   * (maxEventsPage at most). A cursor this store did not issue fails with INVALID_ARGUMENT naming `after`.
+   */
+  readEventsAfter(cursor: string | null, filter: EventFilter, limit: number): Promise<EventsPage>;
+
+  /**
+   * The cursor of "now": every event settled at this call is behind it. Events committed from now
+   * on come after it (on a shared store also those of transactions still running at this call,
+   * some of which may have committed just before).
+   */
+  eventsHead(): Promise<string>;
 
   // ---- what several Schedulers on one store need ------------------------------------------
 

@@ -28,7 +28,7 @@ const schedulerTasks = ["gateway"] as const;
 export const accessPolicy: Readonly<Record<string, Readonly<Record<string, Access>>>> = {
   "orchestrator.v1.Gateway": {
     HealthCheck: "open",
-    SubmitTask: gatewayTasks, SubmitTasks: gatewayTasks, SubmitStream: gatewayTasks, SubscribeProgress: gatewayTasks,
+    SubmitTask: gatewayTasks, SubmitTasks: gatewayTasks, SubmitStream: gatewayTasks, SubscribeProgress: gatewayTasks, WatchTasks: gatewayTasks,
     GetTask: gatewayTasks, ListTasks: gatewayTasks, CancelTask: gatewayTasks, ListWorkers: gatewayTasks,
     PauseQueue: gatewayTasks, ResumeQueue: gatewayTasks, ListPausedQueues: gatewayTasks,
     SetConcurrencyLimit: gatewayTasks, ClearConcurrencyLimit: gatewayTasks, ListConcurrencyLimits: gatewayTasks,
@@ -37,7 +37,7 @@ export const accessPolicy: Readonly<Record<string, Readonly<Record<string, Acces
   },
   "orchestrator.v1.Scheduler": {
     HealthCheck: "open",
-    SubmitTask: schedulerTasks, SubmitTasks: schedulerTasks, SubmitStream: schedulerTasks, Watch: schedulerTasks,
+    SubmitTask: schedulerTasks, SubmitTasks: schedulerTasks, SubmitStream: schedulerTasks, Watch: schedulerTasks, WatchTasks: schedulerTasks,
     GetTask: schedulerTasks, ListTasks: schedulerTasks, CancelTask: schedulerTasks, ListWorkers: schedulerTasks,
     PauseQueue: schedulerTasks, ResumeQueue: schedulerTasks, ListPausedQueues: schedulerTasks,
     SetConcurrencyLimit: schedulerTasks, ClearConcurrencyLimit: schedulerTasks, ListConcurrencyLimits: schedulerTasks,

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
 import type {
-  AttemptFailure, AttemptRef, CancelOutcome, ClaimedAttempt, ClaimRequest, ConcurrencyLimit, RateLimit, ExpiredAttempt, Leadership,
+  AttemptFailure, AttemptRef, CancelOutcome, ClaimedAttempt, ClaimRequest, ConcurrencyLimit, EventFilter, EventsPage, RateLimit, ExpiredAttempt, Leadership,
   LeaseRenewal, LeaseTerms, NewTask, PausedName, PauseOutcome, RetryBackoff, ScheduleFiring, ScheduleRecord, StoreSignals, TaskEvent, TaskFilter,
   TaskPage, TaskRecord, TaskStore,
 } from "../store.js";
@@ -33,6 +33,7 @@ import { claimSql, plainClaimInOneTripSql, plainClaimSql } from "./sql/claim.js"
 import { clearLimitSql, listLimitsSql, lockWaitingKeysSql, setLimitSql } from "./sql/concurrency.js";
 import { claimKeysSql, countWaitingByNameSql, countWaitingSql, forgetKeysSql, keyHoldersSql, takeOverKeySql } from "./sql/enqueue.js";
 import { listEventsSql } from "./sql/events.js";
+import { eventsHead, readEventsAfter } from "./queue-events.js";
 import { currentAttemptSql, failFinallySql, retryLaterSql } from "./sql/fail.js";
 import { acquireLeadershipSql, readLeadershipSql, releaseLeadershipSql } from "./sql/leadership.js";
 import { expiredAttemptsSql, extendAllLeasesSql, extendLeasesSql } from "./sql/leases.js";
@@ -770,6 +771,14 @@ export class PostgresStore implements TaskStore {
   async listEvents(taskId: string, afterSequence: number): Promise<TaskEvent[]> {
     const skewMs = await this.skewMs();
     return (await this.read(listEventsSql, [taskId, afterSequence])).map((row) => toEvent(row, skewMs));
+  }
+
+  async readEventsAfter(cursor: string | null, filter: EventFilter, limit: number): Promise<EventsPage> {
+    return readEventsAfter((text, values) => this.read(text, values), await this.skewMs(), cursor, filter, limit);
+  }
+
+  eventsHead(): Promise<string> {
+    return eventsHead((text) => this.read(text));
   }
 
   acquireLeadership(holder: string, ttlMs: number, now: number): Promise<Leadership> {

@@ -1,6 +1,6 @@
 import { dirname } from "node:path";
 import type {
-  AttemptFailure, AttemptRef, CancelOutcome, ClaimedAttempt, ClaimRequest, ConcurrencyLimit, RateLimit, ExpiredAttempt, Leadership, LeaseRenewal,
+  AttemptFailure, AttemptRef, CancelOutcome, ClaimedAttempt, ClaimRequest, ConcurrencyLimit, EventFilter, EventsPage, RateLimit, ExpiredAttempt, Leadership, LeaseRenewal,
   LeaseTerms, NewTask, PausedName, PauseOutcome, RetryBackoff, ScheduleFiring, ScheduleRecord, StoreSignals, TaskEvent, TaskFilter, TaskPage,
   TaskRecord, TaskStore,
 } from "../store.js";
@@ -25,6 +25,7 @@ import { completeSql } from "./sql/complete.js";
 import { claimOfKeySql, clearLimitSql, keyedNamesSql, listLimitsSql, runningOfKeySql, setLimitSql, visitedKeySql, waitingKeysSql } from "./sql/concurrency.js";
 import { countWaitingByNameSql, countWaitingSql, enqueueSql, findKeySql, forgetKeysSql, storeKeySql } from "./sql/enqueue.js";
 import { insertEventSql, listEventsSql } from "./sql/events.js";
+import { eventsHead, readEventsAfter } from "./queue-events.js";
 import { currentAttemptSql, failFinallySql, retryLaterSql } from "./sql/fail.js";
 import { readLeadershipSql, releaseLeadershipSql, writeLeadershipSql } from "./sql/leadership.js";
 import { expiredAttemptsSql, extendAllLeasesSql, extendLeasesSql } from "./sql/leases.js";
@@ -565,6 +566,15 @@ export class SqliteStore implements TaskStore {
 
   listEvents(taskId: string, afterSequence: number): Promise<TaskEvent[]> {
     return Promise.resolve((this.sql(listEventsSql).all(taskId, afterSequence) as Row[]).map(toEvent));
+  }
+
+  /** Async so that a bad cursor rejects the returned promise instead of throwing at the call. */
+  async readEventsAfter(cursor: string | null, filter: EventFilter, limit: number): Promise<EventsPage> {
+    return readEventsAfter((text) => this.sql(text), cursor, filter, limit);
+  }
+
+  eventsHead(): Promise<string> {
+    return Promise.resolve(eventsHead((text) => this.sql(text)));
   }
 
   acquireLeadership(holder: string, ttlMs: number, now: number): Promise<Leadership> {

@@ -18,7 +18,8 @@ import { pausedNames } from "./007_paused_names.js";
 import { schedules } from "./008_schedules.js";
 import { concurrencyKeys } from "./009_concurrency_keys.js";
 import { rateLimits } from "./010_rate_limits.js";
+import { eventOrder } from "./011_event_order.js";
 
 export const migrations: readonly Migration[] = [
-  initialSchema, fewerRunningIndexes, idempotencyKeys, idempotencyFingerprints, leadershipAndRetention, delaysAndPriorities, pausedNames, schedules, concurrencyKeys, rateLimits,
+  initialSchema, fewerRunningIndexes, idempotencyKeys, idempotencyFingerprints, leadershipAndRetention, delaysAndPriorities, pausedNames, schedules, concurrencyKeys, rateLimits, eventOrder,
 ];

@@ -325,6 +325,54 @@ export interface ProgressUpdate {
   nextAttemptAtMs: number;
 }
 
+export interface WatchTasksRequest {
+  /** Only events of tasks with one of these names; empty means any name. */
+  names: string[];
+  /** Only events that recorded one of these states; empty means any state. */
+  states: TaskState[];
+  /** Only events of tasks with this concurrency key; unset means any (or none). */
+  concurrencyKey?:
+    | string
+    | undefined;
+  /** Only events of tasks fired by this schedule (its id); unset means any (or none). */
+  scheduleId?:
+    | string
+    | undefined;
+  /**
+   * Resume right after the event whose `cursor` this is (from any Gateway or Scheduler on the same
+   * store): nothing still retained is missed or sent twice. Empty: start from now.
+   */
+  after: string;
+  /** With after empty: start from the oldest event still retained instead of now. */
+  fromStart: boolean;
+}
+
+/**
+ * One event of any task, as WatchTasks streams them: in the store's commit order, the same on
+ * every Scheduler of the store. Two events of one task committed in one transaction (a progress
+ * report and the result arriving together) may come in either order on PostgreSQL: `sequence` tells.
+ */
+export interface TaskEventUpdate {
+  taskId: string;
+  name: string;
+  state: TaskState;
+  attempt: number;
+  /** The task's own 1, 2, 3, ... (as ProgressUpdate.sequence). */
+  sequence: number;
+  /** 0-100. */
+  percent: number;
+  message: string;
+  /** Unix milliseconds at which the Scheduler recorded the event. */
+  timestampMs: number;
+  workerId: string;
+  /** Set on FAILED, CANCELLED and RETRYING events. (A result is not sent here: GetTask has it.) */
+  error: string;
+  /** RETRYING: when the next attempt may start; SCHEDULED: when the task comes due. */
+  nextAttemptAtMs: number;
+  /** The position right after this event: pass it as WatchTasksRequest.after to resume. Opaque. */
+  cursor: string;
+}
+
 export interface ListWorkersRequest {
 }
 
@@ -2508,6 +2556,335 @@ export const ProgressUpdate: MessageFns<ProgressUpdate> = {
     message.result = object.result ?? Buffer.alloc(0);
     message.error = object.error ?? "";
     message.nextAttemptAtMs = object.nextAttemptAtMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseWatchTasksRequest(): WatchTasksRequest {
+  return { names: [], states: [], concurrencyKey: undefined, scheduleId: undefined, after: "", fromStart: false };
+}
+
+export const WatchTasksRequest: MessageFns<WatchTasksRequest> = {
+  encode(message: WatchTasksRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.names) {
+      writer.uint32(10).string(v!);
+    }
+    if (message.states.length !== 0) {
+      writer.uint32(18).fork();
+      for (const v of message.states) {
+        writer.int32(v);
+      }
+      writer.join();
+    }
+    if (message.concurrencyKey !== undefined) {
+      writer.uint32(26).string(message.concurrencyKey);
+    }
+    if (message.scheduleId !== undefined) {
+      writer.uint32(34).string(message.scheduleId);
+    }
+    if (message.after !== "") {
+      writer.uint32(42).string(message.after);
+    }
+    if (message.fromStart !== false) {
+      writer.uint32(48).bool(message.fromStart);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchTasksRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchTasksRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.names.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag === 16) {
+              message.states.push(reader.int32() as any);
+
+              continue;
+            }
+
+            if (tag === 18) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.states.push(reader.int32() as any);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.concurrencyKey = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.scheduleId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.after = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.fromStart = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<WatchTasksRequest>, I>>(base?: I): WatchTasksRequest {
+    return WatchTasksRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WatchTasksRequest>, I>>(object: I): WatchTasksRequest {
+    const message = createBaseWatchTasksRequest();
+    message.names = object.names?.map((e) => e) || [];
+    message.states = object.states?.map((e) => e) || [];
+    message.concurrencyKey = object.concurrencyKey ?? undefined;
+    message.scheduleId = object.scheduleId ?? undefined;
+    message.after = object.after ?? "";
+    message.fromStart = object.fromStart ?? false;
+    return message;
+  },
+};
+
+function createBaseTaskEventUpdate(): TaskEventUpdate {
+  return {
+    taskId: "",
+    name: "",
+    state: 0,
+    attempt: 0,
+    sequence: 0,
+    percent: 0,
+    message: "",
+    timestampMs: 0,
+    workerId: "",
+    error: "",
+    nextAttemptAtMs: 0,
+    cursor: "",
+  };
+}
+
+export const TaskEventUpdate: MessageFns<TaskEventUpdate> = {
+  encode(message: TaskEventUpdate, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.taskId !== "") {
+      writer.uint32(10).string(message.taskId);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.state !== 0) {
+      writer.uint32(24).int32(message.state);
+    }
+    if (message.attempt !== 0) {
+      writer.uint32(32).int32(message.attempt);
+    }
+    if (message.sequence !== 0) {
+      writer.uint32(40).uint64(message.sequence);
+    }
+    if (message.percent !== 0) {
+      writer.uint32(53).float(message.percent);
+    }
+    if (message.message !== "") {
+      writer.uint32(58).string(message.message);
+    }
+    if (message.timestampMs !== 0) {
+      writer.uint32(64).int64(message.timestampMs);
+    }
+    if (message.workerId !== "") {
+      writer.uint32(74).string(message.workerId);
+    }
+    if (message.error !== "") {
+      writer.uint32(82).string(message.error);
+    }
+    if (message.nextAttemptAtMs !== 0) {
+      writer.uint32(88).int64(message.nextAttemptAtMs);
+    }
+    if (message.cursor !== "") {
+      writer.uint32(98).string(message.cursor);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TaskEventUpdate {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTaskEventUpdate();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.taskId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.attempt = reader.int32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.sequence = longToNumber(reader.uint64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 53) {
+              break;
+            }
+
+            message.percent = reader.float();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.timestampMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.workerId = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.nextAttemptAtMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.cursor = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<TaskEventUpdate>, I>>(base?: I): TaskEventUpdate {
+    return TaskEventUpdate.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TaskEventUpdate>, I>>(object: I): TaskEventUpdate {
+    const message = createBaseTaskEventUpdate();
+    message.taskId = object.taskId ?? "";
+    message.name = object.name ?? "";
+    message.state = object.state ?? 0;
+    message.attempt = object.attempt ?? 0;
+    message.sequence = object.sequence ?? 0;
+    message.percent = object.percent ?? 0;
+    message.message = object.message ?? "";
+    message.timestampMs = object.timestampMs ?? 0;
+    message.workerId = object.workerId ?? "";
+    message.error = object.error ?? "";
+    message.nextAttemptAtMs = object.nextAttemptAtMs ?? 0;
+    message.cursor = object.cursor ?? "";
     return message;
   },
 };
@@ -6927,6 +7304,21 @@ export const GatewayService = {
     responseSerialize: (value: ProgressUpdate): Buffer => Buffer.from(ProgressUpdate.encode(value).finish()),
     responseDeserialize: (value: Buffer): ProgressUpdate => ProgressUpdate.decode(value),
   },
+  /**
+   * Every task's events (or those the request's filter keeps), in the store's commit order, from
+   * now, from the oldest retained, or resuming after a cursor; runs until the client cancels it.
+   * A reader slower than the events is waited for (nothing piles up for it). Ends with UNAVAILABLE
+   * when the Gateway loses its Scheduler: call again with the last cursor.
+   */
+  watchTasks: {
+    path: "/orchestrator.v1.Gateway/WatchTasks" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: WatchTasksRequest): Buffer => Buffer.from(WatchTasksRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WatchTasksRequest => WatchTasksRequest.decode(value),
+    responseSerialize: (value: TaskEventUpdate): Buffer => Buffer.from(TaskEventUpdate.encode(value).finish()),
+    responseDeserialize: (value: Buffer): TaskEventUpdate => TaskEventUpdate.decode(value),
+  },
   getTask: {
     path: "/orchestrator.v1.Gateway/GetTask" as const,
     requestStream: false as const,
@@ -7144,6 +7536,13 @@ export interface GatewayServer extends UntypedServiceImplementation {
   submitStream: handleBidiStreamingCall<SubmitStreamRequest, SubmitStreamResponse>;
   /** Streams what was already recorded for the task, then live updates; ends after the terminal one. */
   subscribeProgress: handleServerStreamingCall<SubscribeProgressRequest, ProgressUpdate>;
+  /**
+   * Every task's events (or those the request's filter keeps), in the store's commit order, from
+   * now, from the oldest retained, or resuming after a cursor; runs until the client cancels it.
+   * A reader slower than the events is waited for (nothing piles up for it). Ends with UNAVAILABLE
+   * when the Gateway loses its Scheduler: call again with the last cursor.
+   */
+  watchTasks: handleServerStreamingCall<WatchTasksRequest, TaskEventUpdate>;
   getTask: handleUnaryCall<GetTaskRequest, GetTaskResponse>;
   listTasks: handleUnaryCall<ListTasksRequest, ListTasksResponse>;
   cancelTask: handleUnaryCall<CancelTaskRequest, CancelTaskResponse>;
@@ -7252,6 +7651,18 @@ export interface GatewayClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<ProgressUpdate>;
+  /**
+   * Every task's events (or those the request's filter keeps), in the store's commit order, from
+   * now, from the oldest retained, or resuming after a cursor; runs until the client cancels it.
+   * A reader slower than the events is waited for (nothing piles up for it). Ends with UNAVAILABLE
+   * when the Gateway loses its Scheduler: call again with the last cursor.
+   */
+  watchTasks(request: WatchTasksRequest, options?: Partial<CallOptions>): ClientReadableStream<TaskEventUpdate>;
+  watchTasks(
+    request: WatchTasksRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<TaskEventUpdate>;
   getTask(
     request: GetTaskRequest,
     callback: (error: ServiceError | null, response: GetTaskResponse) => void,
@@ -7610,6 +8021,19 @@ export const SchedulerService = {
     responseSerialize: (value: WatchResponse): Buffer => Buffer.from(WatchResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): WatchResponse => WatchResponse.decode(value),
   },
+  /**
+   * The Gateway's WatchTasks, one call per client stream (queue-wide watchers are few), answered
+   * as the Gateway's clients are; HTTP/2 flow control carries a slow client's back-pressure here.
+   */
+  watchTasks: {
+    path: "/orchestrator.v1.Scheduler/WatchTasks" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: WatchTasksRequest): Buffer => Buffer.from(WatchTasksRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WatchTasksRequest => WatchTasksRequest.decode(value),
+    responseSerialize: (value: TaskEventUpdate): Buffer => Buffer.from(TaskEventUpdate.encode(value).finish()),
+    responseDeserialize: (value: Buffer): TaskEventUpdate => TaskEventUpdate.decode(value),
+  },
   getTask: {
     path: "/orchestrator.v1.Scheduler/GetTask" as const,
     requestStream: false as const,
@@ -7823,6 +8247,11 @@ export interface SchedulerServer extends UntypedServiceImplementation {
    * its own credit (WatchSubscribe.window, WatchCredit), so a slow one never stalls the others.
    */
   watch: handleBidiStreamingCall<WatchRequest, WatchResponse>;
+  /**
+   * The Gateway's WatchTasks, one call per client stream (queue-wide watchers are few), answered
+   * as the Gateway's clients are; HTTP/2 flow control carries a slow client's back-pressure here.
+   */
+  watchTasks: handleServerStreamingCall<WatchTasksRequest, TaskEventUpdate>;
   getTask: handleUnaryCall<GetTaskRequest, GetTaskResponse>;
   listTasks: handleUnaryCall<ListTasksRequest, ListTasksResponse>;
   cancelTask: handleUnaryCall<CancelTaskRequest, CancelTaskResponse>;
@@ -7913,6 +8342,16 @@ export interface SchedulerClient extends Client {
   watch(): ClientDuplexStream<WatchRequest, WatchResponse>;
   watch(options: Partial<CallOptions>): ClientDuplexStream<WatchRequest, WatchResponse>;
   watch(metadata: Metadata, options?: Partial<CallOptions>): ClientDuplexStream<WatchRequest, WatchResponse>;
+  /**
+   * The Gateway's WatchTasks, one call per client stream (queue-wide watchers are few), answered
+   * as the Gateway's clients are; HTTP/2 flow control carries a slow client's back-pressure here.
+   */
+  watchTasks(request: WatchTasksRequest, options?: Partial<CallOptions>): ClientReadableStream<TaskEventUpdate>;
+  watchTasks(
+    request: WatchTasksRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<TaskEventUpdate>;
   getTask(
     request: GetTaskRequest,
     callback: (error: ServiceError | null, response: GetTaskResponse) => void,
