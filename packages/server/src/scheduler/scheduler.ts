@@ -386,22 +386,19 @@ export class Scheduler {
    */
   private async adopt(session: WorkerSession, reported: readonly AttemptRef[]): Promise<void> {
     const current: AttemptRef[] = [];
-    const names = new Map<string, string>();
     for (const attempt of reported) {
       const task = await this.store.getTask(attempt.taskId);
       if (task?.state === "running" && task.attempt === attempt.attempt) {
         current.push(attempt);
-        names.set(attemptKey(attempt), task.name);
+        // Its name, for the metrics of its outcome.
+        const held = session.inFlight.get(attemptKey(attempt));
+        if (held) held.name = task.name;
       } else {
         session.channel.sendCancel({ taskId: attempt.taskId, attempt: attempt.attempt, reason: "the attempt is no longer current" });
       }
     }
     const until = this.clock.now() + this.options.leaseMs;
     await this.store.extendLeases(current.map((attempt) => ({ ...attempt, until })));
-    for (const attempt of current) {
-      const held = session.inFlight.get(attemptKey(attempt));
-      if (held) held.name = names.get(attemptKey(attempt));
-    }
     for (const attempt of current) this.logger.info({ task_id: attempt.taskId, attempt: attempt.attempt, worker_id: session.workerId }, "Adopted a running attempt after reconnect");
   }
 
