@@ -113,4 +113,18 @@ describe("PostgreSQL store: the claim of a keyed name", () => {
     const next = (await store.claim([{ workerId: "w1", names: ["resize"], limit: 5 }], now + 61_000, terms))[0] ?? [];
     expect(next.map((attempt) => attempt.taskId).sort()).toEqual(["t2", "t3"]);
   });
+
+  it("takes the plain statement again once a name it knew as gated has no waiting keys left", async () => {
+    const store = await keyedStore(1, 1);
+    // Learns that the name is gated, and takes its one keyed task: no key is waiting any more.
+    expect((await store.claim([{ workerId: "w1", names: ["resize"], limit: 1 }], Date.now(), terms))[0]).toHaveLength(1);
+    await store.enqueue([newTask("plain-1"), newTask("plain-2")], Date.now());
+    // The full way, which finds the name no longer gated...
+    const { trace: full } = await traced(() => store.claim([{ workerId: "w1", names: ["resize"], limit: 1 }], Date.now(), terms));
+    expect(full).toContain("sent gate 1");
+    // ...so the next claim is a plain one.
+    const { result, trace: plain } = await traced(() => store.claim([{ workerId: "w1", names: ["resize"], limit: 1 }], Date.now(), terms));
+    expect(plain.filter((entry) => entry.startsWith("sent gate"))).toEqual([]);
+    expect(result[0]?.map((attempt) => attempt.taskId)).toEqual(["plain-2"]);
+  });
 });
