@@ -51,14 +51,14 @@ const noLimits = async (): Promise<void> => {
   expect((await callUnary(gateway, gateway.listConcurrencyLimits, {})).limits).toEqual([]);
 };
 const listTasks = (overrides: { state?: number; name?: string; pageSize?: number; pageToken?: string }): Promise<CallStatus> =>
-  statusOf(callUnary(gateway, gateway.listTasks, { state: TaskState.TASK_STATE_UNSPECIFIED, name: "", pageSize: 0, pageToken: "", ...overrides }));
+  statusOf(callUnary(gateway, gateway.listTasks, { state: TaskState.TASK_STATE_UNSPECIFIED, name: "", pageSize: 0, pageToken: "", filter: undefined, ...overrides }));
 
 /** Every task the Scheduler holds, counted page by page. */
 async function countTasks(): Promise<number> {
   let count = 0;
   let pageToken = "";
   for (let page = 0; page < 100; page++) {
-    const response = await callUnary(gateway, gateway.listTasks, { state: TaskState.TASK_STATE_UNSPECIFIED, name: "", pageSize: 200, pageToken });
+    const response = await callUnary(gateway, gateway.listTasks, { state: TaskState.TASK_STATE_UNSPECIFIED, name: "", pageSize: 200, pageToken, filter: undefined });
     count += response.tasks.length;
     if (!response.nextPageToken) return count;
     pageToken = response.nextPageToken;
@@ -317,7 +317,7 @@ describe("the Gateway accepts the limits themselves", () => {
     expect(saved?.runAtMs).toBeGreaterThanOrEqual(before + yearMs);
     expect(saved?.nextAttemptAtMs).toBe(saved?.runAtMs);
     expect((await callUnary(gateway, gateway.getTask, { taskId: at })).task).toMatchObject({ state: TaskState.TASK_STATE_SCHEDULED, runAtMs: before + yearMs - 60_000 });
-    const page = await callUnary(gateway, gateway.listTasks, { state: TaskState.TASK_STATE_SCHEDULED, name: "", pageSize: 10, pageToken: "" });
+    const page = await callUnary(gateway, gateway.listTasks, { state: TaskState.TASK_STATE_SCHEDULED, name: "", pageSize: 10, pageToken: "", filter: undefined });
     expect(page.tasks.map((listed) => listed.taskId)).toEqual([at, delayed]);
     expect(await callUnary(gateway, gateway.cancelTask, { taskId: at, reason: "" })).toEqual({ state: TaskState.TASK_STATE_CANCELLED, cancelled: true });
   });
@@ -327,7 +327,7 @@ describe("the Gateway accepts the limits themselves", () => {
     const { tasks } = await callUnary(gateway, gateway.submitTasks, { tasks: Array.from({ length: 1000 }, () => task({ name })) });
     expect(tasks).toHaveLength(1000);
     expect(new Set(tasks.map((accepted) => accepted.taskId)).size).toBe(1000);
-    const page = await callUnary(gateway, gateway.listTasks, { state: TaskState.TASK_STATE_QUEUED, name, pageSize: 1000, pageToken: "" });
+    const page = await callUnary(gateway, gateway.listTasks, { state: TaskState.TASK_STATE_QUEUED, name, pageSize: 1000, pageToken: "", filter: undefined });
     expect(page.tasks).toHaveLength(1000);
   });
 
@@ -412,7 +412,7 @@ describe("a Gateway whose Scheduler is not there", () => {
   it.each([
     { method: "SubmitTask", run: () => statusOf(callUnary(client, client.submitTask, task())) },
     { method: "GetTask", run: () => statusOf(callUnary(client, client.getTask, { taskId: randomUUID() })) },
-    { method: "ListTasks", run: () => statusOf(callUnary(client, client.listTasks, { state: 0, name: "", pageSize: 0, pageToken: "" })) },
+    { method: "ListTasks", run: () => statusOf(callUnary(client, client.listTasks, { state: 0, name: "", pageSize: 0, pageToken: "", filter: undefined })) },
     { method: "SubscribeProgress", run: () => streamOutcome(client.subscribeProgress({ taskId: randomUUID(), afterSequence: 0 })) },
   ])("answers $method promptly with UNAVAILABLE naming the scheduler address", async ({ run }) => {
     const started = Date.now();

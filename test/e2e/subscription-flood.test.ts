@@ -68,7 +68,7 @@ class Bystander {
     const c = this.client;
     const calls: Array<[string, (i: number) => Promise<unknown>]> = [
       ["GetTask", (i) => callUnary(c, c.getTask, { taskId: this.taskIds[i % this.taskIds.length] ?? "" }, 5000)],
-      ["ListTasks", () => callUnary(c, c.listTasks, { state: 0, name: "bystander-unserved", pageSize: 20, pageToken: "" }, 5000)],
+      ["ListTasks", () => callUnary(c, c.listTasks, { state: 0, name: "bystander-unserved", pageSize: 20, pageToken: "", filter: undefined }, 5000)],
       ["CancelTask", (i) => callUnary(c, c.cancelTask, { taskId: this.taskIds[i % this.taskIds.length] ?? "", reason: "bystander" }, 5000)],
       ["ListWorkers", () => callUnary(c, c.listWorkers, {}, 5000)],
       ["SubscribeProgress", (i) => firstUpdate(c, this.taskIds[i % this.taskIds.length] ?? "")],

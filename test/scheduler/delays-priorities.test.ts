@@ -51,7 +51,7 @@ for (const backend of storeBackends) {
       await settle();
       const id = await submit("later", { delayMs: 5_000 });
       expect(await scheduler.getTask(id)).toMatchObject({ state: "scheduled", runAt: T0 + 5_000, nextAttemptAt: T0 + 5_000 });
-      const listed = await scheduler.listTasks({ state: TaskState.TASK_STATE_SCHEDULED, name: "", pageSize: 0, pageToken: "" });
+      const listed = await scheduler.listTasks({ state: TaskState.TASK_STATE_SCHEDULED, name: "", pageSize: 0, pageToken: "", filter: undefined });
       expect(listed.tasks.map((task) => task.id)).toEqual([id]);
       clock.advance(4_999);
       await settle();

@@ -250,7 +250,7 @@ export function describeSchedulerSuite(backend: StoreBackend): void {
       const first = await task(ids[0] ?? "");
       expect(first.state).toBe("succeeded");
       expect(Buffer.from(first.result ?? new Uint8Array()).toString()).toBe("done");
-      expect((await scheduler.listTasks({ state: TaskState.TASK_STATE_QUEUED, name: "batch", pageSize: 0, pageToken: "" })).tasks).toHaveLength(2);
+      expect((await scheduler.listTasks({ state: TaskState.TASK_STATE_QUEUED, name: "batch", pageSize: 0, pageToken: "", filter: undefined })).tasks).toHaveLength(2);
       expect(clock.now()).toBe(T0);
     });
 

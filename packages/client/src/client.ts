@@ -137,7 +137,7 @@ export class OrchestratorClient {
   async list(options: ListOptions = {}): Promise<TaskPage> {
     const page = await this.call(this.gateway.listTasks, {
       state: options.state ? stateToProto(options.state) : ProtoTaskState.TASK_STATE_UNSPECIFIED,
-      name: options.name ?? "", pageSize: options.pageSize ?? 0, pageToken: options.pageToken ?? "",
+      name: options.name ?? "", pageSize: options.pageSize ?? 0, pageToken: options.pageToken ?? "", filter: undefined,
     });
     return { tasks: page.tasks.map(toTaskInfo), nextPageToken: page.nextPageToken || undefined };
   }

@@ -169,6 +169,13 @@ export class Gateway {
       // Cancelling twice ends as cancelling once.
       cancelTask: unary((request) => this.forward((s) => s.cancelTask, request, true)),
       listWorkers: unary((request) => this.forward((s) => s.listWorkers, request, true)),
+      countTasks: unary((request) => this.forward((s) => s.countTasks, request, true)),
+      getTaskStats: unary((request) => this.forward((s) => s.getTaskStats, request, true)),
+      // A repeated retry would be refused (the task is queued by then); a repeated bulk action would answer another count.
+      retryTask: unary((request) => this.forward((s) => s.retryTask, request, false)),
+      retryTasks: unary((request) => this.forward((s) => s.retryTasks, request, false)),
+      cancelTasks: unary((request) => this.forward((s) => s.cancelTasks, request, false)),
+      deleteTasks: unary((request) => this.forward((s) => s.deleteTasks, request, false)),
       // Pausing or resuming twice ends as doing it once (the answer's was_paused may then differ).
       pauseQueue: unary((request) => this.forward((s) => s.pauseQueue, request, true)),
       resumeQueue: unary((request) => this.forward((s) => s.resumeQueue, request, true)),

@@ -52,6 +52,12 @@ export function schedulerGrpcService(scheduler: Scheduler, logger: Logger): Sche
       return { state: stateToProto(outcome.state), cancelled: outcome.cancelled };
     }),
     listWorkers: unary(() => ({ workers: scheduler.listWorkers() })),
+    countTasks: unary(() => notYet("CountTasks")),
+    getTaskStats: unary(() => notYet("GetTaskStats")),
+    retryTask: unary(() => notYet("RetryTask")),
+    retryTasks: unary(() => notYet("RetryTasks")),
+    cancelTasks: unary(() => notYet("CancelTasks")),
+    deleteTasks: unary(() => notYet("DeleteTasks")),
     pauseQueue: unary(async (request) => {
       const outcome = await scheduler.pauseQueue(request.name, request.reason);
       return { queue: pausedToProto(outcome.paused), wasPaused: outcome.wasPaused };
@@ -99,6 +105,10 @@ export function schedulerGrpcService(scheduler: Scheduler, logger: Logger): Sche
     }, signal)),
     connect: (call) => handleWorkerStream(scheduler, call, logger),
   };
+}
+
+function notYet(method: string): never {
+  throw new OrchestratorError(status.UNIMPLEMENTED, `${method} is not built yet`);
 }
 
 function handleWorkerStream(scheduler: Scheduler, call: ServerDuplexStream<WorkerMessage, SchedulerMessage>, logger: Logger): void {

@@ -272,6 +272,120 @@ export interface ListTasksRequest {
   pageSize: number;
   /** next_page_token of the previous page; empty for the first page. */
   pageToken: string;
+  /** Narrows the listing further (together with state and name above). */
+  filter: TaskFilter | undefined;
+}
+
+/** Which tasks a listing, a count or an operator action covers. Every field that is set narrows it. */
+export interface TaskFilter {
+  /** One of these names; empty means any name. */
+  names: string[];
+  /** In one of these states; empty means any state. */
+  states: TaskState[];
+  /** With exactly this concurrency key. */
+  concurrencyKey?:
+    | string
+    | undefined;
+  /** Fired by this schedule (its id). */
+  scheduleId?:
+    | string
+    | undefined;
+  /** Created at or after this time, in Unix milliseconds. */
+  createdAfterMs?:
+    | number
+    | undefined;
+  /** Created before this time, in Unix milliseconds. */
+  createdBeforeMs?: number | undefined;
+}
+
+export interface CountTasksRequest {
+  filter: TaskFilter | undefined;
+}
+
+export interface CountTasksResponse {
+  count: number;
+}
+
+/** Operator actions. Each is logged by the Scheduler with the id of the key that asked (never the key). */
+export interface RetryTaskRequest {
+  taskId: string;
+  /** Free text for people, at most 1,024 characters; logged and recorded on the task's events. */
+  reason: string;
+}
+
+export interface RetryTaskResponse {
+  /**
+   * The task after the call. A retried task starts a new attempt series: it is QUEUED again with
+   * its whole retry budget (max_retries), its attempt numbers go on counting, and its earlier
+   * events stay. A task that is not FAILED or CANCELLED is refused with FAILED_PRECONDITION.
+   */
+  task: Task | undefined;
+}
+
+/**
+ * Bulk actions work through the tasks that match the filter when the call starts, in bounded
+ * batches (one short transaction each), and answer how many tasks they changed. A filter with no
+ * field set is refused: name at least one.
+ */
+export interface RetryTasksRequest {
+  /** Only FAILED and CANCELLED tasks among those matched are retried. */
+  filter: TaskFilter | undefined;
+  reason: string;
+}
+
+export interface RetryTasksResponse {
+  count: number;
+}
+
+export interface CancelTasksRequest {
+  /** Only tasks not yet finished (SCHEDULED, QUEUED, RUNNING, RETRYING) among those matched are cancelled. */
+  filter: TaskFilter | undefined;
+  reason: string;
+}
+
+export interface CancelTasksResponse {
+  count: number;
+}
+
+export interface DeleteTasksRequest {
+  /**
+   * Only finished tasks (SUCCEEDED, FAILED, CANCELLED) among those matched are deleted, with their
+   * events and progress.
+   */
+  filter: TaskFilter | undefined;
+}
+
+export interface DeleteTasksResponse {
+  count: number;
+}
+
+export interface GetTaskStatsRequest {
+  /** Throughput buckets: this many whole minutes back, 1-60; unset means 15. */
+  minutes?: number | undefined;
+}
+
+/** One task name's tasks, by state, and how many finished in each of the last minutes. */
+export interface TaskNameStats {
+  name: string;
+  scheduled: number;
+  queued: number;
+  running: number;
+  retrying: number;
+  succeeded: number;
+  failed: number;
+  cancelled: number;
+  /** Oldest minute first; the last entry is the current (unfinished) minute. */
+  succeededPerMinute: number[];
+  failedPerMinute: number[];
+  /** True when the name is paused (PauseQueue). */
+  paused: boolean;
+}
+
+export interface GetTaskStatsResponse {
+  /** Every name with at least one task or a pause, sorted by name. */
+  names: TaskNameStats[];
+  /** Unix milliseconds at which the first per-minute bucket starts. */
+  firstMinuteMs: number;
 }
 
 export interface ListTasksResponse {
@@ -2015,7 +2129,7 @@ export const GetTaskResponse: MessageFns<GetTaskResponse> = {
 };
 
 function createBaseListTasksRequest(): ListTasksRequest {
-  return { state: 0, name: "", pageSize: 0, pageToken: "" };
+  return { state: 0, name: "", pageSize: 0, pageToken: "", filter: undefined };
 }
 
 export const ListTasksRequest: MessageFns<ListTasksRequest> = {
@@ -2031,6 +2145,9 @@ export const ListTasksRequest: MessageFns<ListTasksRequest> = {
     }
     if (message.pageToken !== "") {
       writer.uint32(34).string(message.pageToken);
+    }
+    if (message.filter !== undefined) {
+      TaskFilter.encode(message.filter, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -2080,6 +2197,14 @@ export const ListTasksRequest: MessageFns<ListTasksRequest> = {
             message.pageToken = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.filter = TaskFilter.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2101,6 +2226,1076 @@ export const ListTasksRequest: MessageFns<ListTasksRequest> = {
     message.name = object.name ?? "";
     message.pageSize = object.pageSize ?? 0;
     message.pageToken = object.pageToken ?? "";
+    message.filter = (object.filter !== undefined && object.filter !== null)
+      ? TaskFilter.fromPartial(object.filter)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseTaskFilter(): TaskFilter {
+  return {
+    names: [],
+    states: [],
+    concurrencyKey: undefined,
+    scheduleId: undefined,
+    createdAfterMs: undefined,
+    createdBeforeMs: undefined,
+  };
+}
+
+export const TaskFilter: MessageFns<TaskFilter> = {
+  encode(message: TaskFilter, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.names) {
+      writer.uint32(10).string(v!);
+    }
+    if (message.states.length !== 0) {
+      writer.uint32(18).fork();
+      for (const v of message.states) {
+        writer.int32(v);
+      }
+      writer.join();
+    }
+    if (message.concurrencyKey !== undefined) {
+      writer.uint32(26).string(message.concurrencyKey);
+    }
+    if (message.scheduleId !== undefined) {
+      writer.uint32(34).string(message.scheduleId);
+    }
+    if (message.createdAfterMs !== undefined) {
+      writer.uint32(40).int64(message.createdAfterMs);
+    }
+    if (message.createdBeforeMs !== undefined) {
+      writer.uint32(48).int64(message.createdBeforeMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TaskFilter {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTaskFilter();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.names.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag === 16) {
+              message.states.push(reader.int32() as any);
+
+              continue;
+            }
+
+            if (tag === 18) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.states.push(reader.int32() as any);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.concurrencyKey = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.scheduleId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.createdAfterMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.createdBeforeMs = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<TaskFilter>, I>>(base?: I): TaskFilter {
+    return TaskFilter.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TaskFilter>, I>>(object: I): TaskFilter {
+    const message = createBaseTaskFilter();
+    message.names = object.names?.map((e) => e) || [];
+    message.states = object.states?.map((e) => e) || [];
+    message.concurrencyKey = object.concurrencyKey ?? undefined;
+    message.scheduleId = object.scheduleId ?? undefined;
+    message.createdAfterMs = object.createdAfterMs ?? undefined;
+    message.createdBeforeMs = object.createdBeforeMs ?? undefined;
+    return message;
+  },
+};
+
+function createBaseCountTasksRequest(): CountTasksRequest {
+  return { filter: undefined };
+}
+
+export const CountTasksRequest: MessageFns<CountTasksRequest> = {
+  encode(message: CountTasksRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.filter !== undefined) {
+      TaskFilter.encode(message.filter, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CountTasksRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCountTasksRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.filter = TaskFilter.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<CountTasksRequest>, I>>(base?: I): CountTasksRequest {
+    return CountTasksRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CountTasksRequest>, I>>(object: I): CountTasksRequest {
+    const message = createBaseCountTasksRequest();
+    message.filter = (object.filter !== undefined && object.filter !== null)
+      ? TaskFilter.fromPartial(object.filter)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCountTasksResponse(): CountTasksResponse {
+  return { count: 0 };
+}
+
+export const CountTasksResponse: MessageFns<CountTasksResponse> = {
+  encode(message: CountTasksResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.count !== 0) {
+      writer.uint32(8).int64(message.count);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CountTasksResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCountTasksResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.count = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<CountTasksResponse>, I>>(base?: I): CountTasksResponse {
+    return CountTasksResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CountTasksResponse>, I>>(object: I): CountTasksResponse {
+    const message = createBaseCountTasksResponse();
+    message.count = object.count ?? 0;
+    return message;
+  },
+};
+
+function createBaseRetryTaskRequest(): RetryTaskRequest {
+  return { taskId: "", reason: "" };
+}
+
+export const RetryTaskRequest: MessageFns<RetryTaskRequest> = {
+  encode(message: RetryTaskRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.taskId !== "") {
+      writer.uint32(10).string(message.taskId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RetryTaskRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRetryTaskRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.taskId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<RetryTaskRequest>, I>>(base?: I): RetryTaskRequest {
+    return RetryTaskRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RetryTaskRequest>, I>>(object: I): RetryTaskRequest {
+    const message = createBaseRetryTaskRequest();
+    message.taskId = object.taskId ?? "";
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseRetryTaskResponse(): RetryTaskResponse {
+  return { task: undefined };
+}
+
+export const RetryTaskResponse: MessageFns<RetryTaskResponse> = {
+  encode(message: RetryTaskResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.task !== undefined) {
+      Task.encode(message.task, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RetryTaskResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRetryTaskResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.task = Task.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<RetryTaskResponse>, I>>(base?: I): RetryTaskResponse {
+    return RetryTaskResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RetryTaskResponse>, I>>(object: I): RetryTaskResponse {
+    const message = createBaseRetryTaskResponse();
+    message.task = (object.task !== undefined && object.task !== null) ? Task.fromPartial(object.task) : undefined;
+    return message;
+  },
+};
+
+function createBaseRetryTasksRequest(): RetryTasksRequest {
+  return { filter: undefined, reason: "" };
+}
+
+export const RetryTasksRequest: MessageFns<RetryTasksRequest> = {
+  encode(message: RetryTasksRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.filter !== undefined) {
+      TaskFilter.encode(message.filter, writer.uint32(10).fork()).join();
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RetryTasksRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRetryTasksRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.filter = TaskFilter.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<RetryTasksRequest>, I>>(base?: I): RetryTasksRequest {
+    return RetryTasksRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RetryTasksRequest>, I>>(object: I): RetryTasksRequest {
+    const message = createBaseRetryTasksRequest();
+    message.filter = (object.filter !== undefined && object.filter !== null)
+      ? TaskFilter.fromPartial(object.filter)
+      : undefined;
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseRetryTasksResponse(): RetryTasksResponse {
+  return { count: 0 };
+}
+
+export const RetryTasksResponse: MessageFns<RetryTasksResponse> = {
+  encode(message: RetryTasksResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.count !== 0) {
+      writer.uint32(8).int64(message.count);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RetryTasksResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRetryTasksResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.count = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<RetryTasksResponse>, I>>(base?: I): RetryTasksResponse {
+    return RetryTasksResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RetryTasksResponse>, I>>(object: I): RetryTasksResponse {
+    const message = createBaseRetryTasksResponse();
+    message.count = object.count ?? 0;
+    return message;
+  },
+};
+
+function createBaseCancelTasksRequest(): CancelTasksRequest {
+  return { filter: undefined, reason: "" };
+}
+
+export const CancelTasksRequest: MessageFns<CancelTasksRequest> = {
+  encode(message: CancelTasksRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.filter !== undefined) {
+      TaskFilter.encode(message.filter, writer.uint32(10).fork()).join();
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CancelTasksRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCancelTasksRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.filter = TaskFilter.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<CancelTasksRequest>, I>>(base?: I): CancelTasksRequest {
+    return CancelTasksRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CancelTasksRequest>, I>>(object: I): CancelTasksRequest {
+    const message = createBaseCancelTasksRequest();
+    message.filter = (object.filter !== undefined && object.filter !== null)
+      ? TaskFilter.fromPartial(object.filter)
+      : undefined;
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseCancelTasksResponse(): CancelTasksResponse {
+  return { count: 0 };
+}
+
+export const CancelTasksResponse: MessageFns<CancelTasksResponse> = {
+  encode(message: CancelTasksResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.count !== 0) {
+      writer.uint32(8).int64(message.count);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CancelTasksResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCancelTasksResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.count = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<CancelTasksResponse>, I>>(base?: I): CancelTasksResponse {
+    return CancelTasksResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CancelTasksResponse>, I>>(object: I): CancelTasksResponse {
+    const message = createBaseCancelTasksResponse();
+    message.count = object.count ?? 0;
+    return message;
+  },
+};
+
+function createBaseDeleteTasksRequest(): DeleteTasksRequest {
+  return { filter: undefined };
+}
+
+export const DeleteTasksRequest: MessageFns<DeleteTasksRequest> = {
+  encode(message: DeleteTasksRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.filter !== undefined) {
+      TaskFilter.encode(message.filter, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteTasksRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteTasksRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.filter = TaskFilter.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<DeleteTasksRequest>, I>>(base?: I): DeleteTasksRequest {
+    return DeleteTasksRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteTasksRequest>, I>>(object: I): DeleteTasksRequest {
+    const message = createBaseDeleteTasksRequest();
+    message.filter = (object.filter !== undefined && object.filter !== null)
+      ? TaskFilter.fromPartial(object.filter)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseDeleteTasksResponse(): DeleteTasksResponse {
+  return { count: 0 };
+}
+
+export const DeleteTasksResponse: MessageFns<DeleteTasksResponse> = {
+  encode(message: DeleteTasksResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.count !== 0) {
+      writer.uint32(8).int64(message.count);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteTasksResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteTasksResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.count = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<DeleteTasksResponse>, I>>(base?: I): DeleteTasksResponse {
+    return DeleteTasksResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteTasksResponse>, I>>(object: I): DeleteTasksResponse {
+    const message = createBaseDeleteTasksResponse();
+    message.count = object.count ?? 0;
+    return message;
+  },
+};
+
+function createBaseGetTaskStatsRequest(): GetTaskStatsRequest {
+  return { minutes: undefined };
+}
+
+export const GetTaskStatsRequest: MessageFns<GetTaskStatsRequest> = {
+  encode(message: GetTaskStatsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.minutes !== undefined) {
+      writer.uint32(8).int32(message.minutes);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetTaskStatsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetTaskStatsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.minutes = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<GetTaskStatsRequest>, I>>(base?: I): GetTaskStatsRequest {
+    return GetTaskStatsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetTaskStatsRequest>, I>>(object: I): GetTaskStatsRequest {
+    const message = createBaseGetTaskStatsRequest();
+    message.minutes = object.minutes ?? undefined;
+    return message;
+  },
+};
+
+function createBaseTaskNameStats(): TaskNameStats {
+  return {
+    name: "",
+    scheduled: 0,
+    queued: 0,
+    running: 0,
+    retrying: 0,
+    succeeded: 0,
+    failed: 0,
+    cancelled: 0,
+    succeededPerMinute: [],
+    failedPerMinute: [],
+    paused: false,
+  };
+}
+
+export const TaskNameStats: MessageFns<TaskNameStats> = {
+  encode(message: TaskNameStats, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.scheduled !== 0) {
+      writer.uint32(16).int64(message.scheduled);
+    }
+    if (message.queued !== 0) {
+      writer.uint32(24).int64(message.queued);
+    }
+    if (message.running !== 0) {
+      writer.uint32(32).int64(message.running);
+    }
+    if (message.retrying !== 0) {
+      writer.uint32(40).int64(message.retrying);
+    }
+    if (message.succeeded !== 0) {
+      writer.uint32(48).int64(message.succeeded);
+    }
+    if (message.failed !== 0) {
+      writer.uint32(56).int64(message.failed);
+    }
+    if (message.cancelled !== 0) {
+      writer.uint32(64).int64(message.cancelled);
+    }
+    if (message.succeededPerMinute.length !== 0) {
+      writer.uint32(74).fork();
+      for (const v of message.succeededPerMinute) {
+        writer.int64(v);
+      }
+      writer.join();
+    }
+    if (message.failedPerMinute.length !== 0) {
+      writer.uint32(82).fork();
+      for (const v of message.failedPerMinute) {
+        writer.int64(v);
+      }
+      writer.join();
+    }
+    if (message.paused !== false) {
+      writer.uint32(88).bool(message.paused);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TaskNameStats {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTaskNameStats();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.scheduled = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.queued = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.running = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.retrying = longToNumber(reader.int64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.succeeded = longToNumber(reader.int64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.failed = longToNumber(reader.int64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.cancelled = longToNumber(reader.int64());
+            continue;
+          }
+          case 9: {
+            if (tag === 72) {
+              message.succeededPerMinute.push(longToNumber(reader.int64()));
+
+              continue;
+            }
+
+            if (tag === 74) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.succeededPerMinute.push(longToNumber(reader.int64()));
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 10: {
+            if (tag === 80) {
+              message.failedPerMinute.push(longToNumber(reader.int64()));
+
+              continue;
+            }
+
+            if (tag === 82) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.failedPerMinute.push(longToNumber(reader.int64()));
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.paused = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<TaskNameStats>, I>>(base?: I): TaskNameStats {
+    return TaskNameStats.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TaskNameStats>, I>>(object: I): TaskNameStats {
+    const message = createBaseTaskNameStats();
+    message.name = object.name ?? "";
+    message.scheduled = object.scheduled ?? 0;
+    message.queued = object.queued ?? 0;
+    message.running = object.running ?? 0;
+    message.retrying = object.retrying ?? 0;
+    message.succeeded = object.succeeded ?? 0;
+    message.failed = object.failed ?? 0;
+    message.cancelled = object.cancelled ?? 0;
+    message.succeededPerMinute = object.succeededPerMinute?.map((e) => e) || [];
+    message.failedPerMinute = object.failedPerMinute?.map((e) => e) || [];
+    message.paused = object.paused ?? false;
+    return message;
+  },
+};
+
+function createBaseGetTaskStatsResponse(): GetTaskStatsResponse {
+  return { names: [], firstMinuteMs: 0 };
+}
+
+export const GetTaskStatsResponse: MessageFns<GetTaskStatsResponse> = {
+  encode(message: GetTaskStatsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.names) {
+      TaskNameStats.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.firstMinuteMs !== 0) {
+      writer.uint32(16).int64(message.firstMinuteMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetTaskStatsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetTaskStatsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.names.push(TaskNameStats.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.firstMinuteMs = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<GetTaskStatsResponse>, I>>(base?: I): GetTaskStatsResponse {
+    return GetTaskStatsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetTaskStatsResponse>, I>>(object: I): GetTaskStatsResponse {
+    const message = createBaseGetTaskStatsResponse();
+    message.names = object.names?.map((e) => TaskNameStats.fromPartial(e)) || [];
+    message.firstMinuteMs = object.firstMinuteMs ?? 0;
     return message;
   },
 };
@@ -7346,6 +8541,61 @@ export const GatewayService = {
     responseSerialize: (value: CancelTaskResponse): Buffer => Buffer.from(CancelTaskResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CancelTaskResponse => CancelTaskResponse.decode(value),
   },
+  countTasks: {
+    path: "/orchestrator.v1.Gateway/CountTasks" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CountTasksRequest): Buffer => Buffer.from(CountTasksRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CountTasksRequest => CountTasksRequest.decode(value),
+    responseSerialize: (value: CountTasksResponse): Buffer => Buffer.from(CountTasksResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CountTasksResponse => CountTasksResponse.decode(value),
+  },
+  getTaskStats: {
+    path: "/orchestrator.v1.Gateway/GetTaskStats" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetTaskStatsRequest): Buffer => Buffer.from(GetTaskStatsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetTaskStatsRequest => GetTaskStatsRequest.decode(value),
+    responseSerialize: (value: GetTaskStatsResponse): Buffer =>
+      Buffer.from(GetTaskStatsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetTaskStatsResponse => GetTaskStatsResponse.decode(value),
+  },
+  retryTask: {
+    path: "/orchestrator.v1.Gateway/RetryTask" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RetryTaskRequest): Buffer => Buffer.from(RetryTaskRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RetryTaskRequest => RetryTaskRequest.decode(value),
+    responseSerialize: (value: RetryTaskResponse): Buffer => Buffer.from(RetryTaskResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RetryTaskResponse => RetryTaskResponse.decode(value),
+  },
+  retryTasks: {
+    path: "/orchestrator.v1.Gateway/RetryTasks" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RetryTasksRequest): Buffer => Buffer.from(RetryTasksRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RetryTasksRequest => RetryTasksRequest.decode(value),
+    responseSerialize: (value: RetryTasksResponse): Buffer => Buffer.from(RetryTasksResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RetryTasksResponse => RetryTasksResponse.decode(value),
+  },
+  cancelTasks: {
+    path: "/orchestrator.v1.Gateway/CancelTasks" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CancelTasksRequest): Buffer => Buffer.from(CancelTasksRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CancelTasksRequest => CancelTasksRequest.decode(value),
+    responseSerialize: (value: CancelTasksResponse): Buffer => Buffer.from(CancelTasksResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CancelTasksResponse => CancelTasksResponse.decode(value),
+  },
+  deleteTasks: {
+    path: "/orchestrator.v1.Gateway/DeleteTasks" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeleteTasksRequest): Buffer => Buffer.from(DeleteTasksRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeleteTasksRequest => DeleteTasksRequest.decode(value),
+    responseSerialize: (value: DeleteTasksResponse): Buffer => Buffer.from(DeleteTasksResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeleteTasksResponse => DeleteTasksResponse.decode(value),
+  },
   listWorkers: {
     path: "/orchestrator.v1.Gateway/ListWorkers" as const,
     requestStream: false as const,
@@ -7546,6 +8796,12 @@ export interface GatewayServer extends UntypedServiceImplementation {
   getTask: handleUnaryCall<GetTaskRequest, GetTaskResponse>;
   listTasks: handleUnaryCall<ListTasksRequest, ListTasksResponse>;
   cancelTask: handleUnaryCall<CancelTaskRequest, CancelTaskResponse>;
+  countTasks: handleUnaryCall<CountTasksRequest, CountTasksResponse>;
+  getTaskStats: handleUnaryCall<GetTaskStatsRequest, GetTaskStatsResponse>;
+  retryTask: handleUnaryCall<RetryTaskRequest, RetryTaskResponse>;
+  retryTasks: handleUnaryCall<RetryTasksRequest, RetryTasksResponse>;
+  cancelTasks: handleUnaryCall<CancelTasksRequest, CancelTasksResponse>;
+  deleteTasks: handleUnaryCall<DeleteTasksRequest, DeleteTasksResponse>;
   listWorkers: handleUnaryCall<ListWorkersRequest, ListWorkersResponse>;
   /**
    * Stops starting tasks of a name (on every Scheduler): submits are still accepted and stored,
@@ -7707,6 +8963,96 @@ export interface GatewayClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CancelTaskResponse) => void,
+  ): ClientUnaryCall;
+  countTasks(
+    request: CountTasksRequest,
+    callback: (error: ServiceError | null, response: CountTasksResponse) => void,
+  ): ClientUnaryCall;
+  countTasks(
+    request: CountTasksRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CountTasksResponse) => void,
+  ): ClientUnaryCall;
+  countTasks(
+    request: CountTasksRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CountTasksResponse) => void,
+  ): ClientUnaryCall;
+  getTaskStats(
+    request: GetTaskStatsRequest,
+    callback: (error: ServiceError | null, response: GetTaskStatsResponse) => void,
+  ): ClientUnaryCall;
+  getTaskStats(
+    request: GetTaskStatsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetTaskStatsResponse) => void,
+  ): ClientUnaryCall;
+  getTaskStats(
+    request: GetTaskStatsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetTaskStatsResponse) => void,
+  ): ClientUnaryCall;
+  retryTask(
+    request: RetryTaskRequest,
+    callback: (error: ServiceError | null, response: RetryTaskResponse) => void,
+  ): ClientUnaryCall;
+  retryTask(
+    request: RetryTaskRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RetryTaskResponse) => void,
+  ): ClientUnaryCall;
+  retryTask(
+    request: RetryTaskRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RetryTaskResponse) => void,
+  ): ClientUnaryCall;
+  retryTasks(
+    request: RetryTasksRequest,
+    callback: (error: ServiceError | null, response: RetryTasksResponse) => void,
+  ): ClientUnaryCall;
+  retryTasks(
+    request: RetryTasksRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RetryTasksResponse) => void,
+  ): ClientUnaryCall;
+  retryTasks(
+    request: RetryTasksRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RetryTasksResponse) => void,
+  ): ClientUnaryCall;
+  cancelTasks(
+    request: CancelTasksRequest,
+    callback: (error: ServiceError | null, response: CancelTasksResponse) => void,
+  ): ClientUnaryCall;
+  cancelTasks(
+    request: CancelTasksRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CancelTasksResponse) => void,
+  ): ClientUnaryCall;
+  cancelTasks(
+    request: CancelTasksRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CancelTasksResponse) => void,
+  ): ClientUnaryCall;
+  deleteTasks(
+    request: DeleteTasksRequest,
+    callback: (error: ServiceError | null, response: DeleteTasksResponse) => void,
+  ): ClientUnaryCall;
+  deleteTasks(
+    request: DeleteTasksRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeleteTasksResponse) => void,
+  ): ClientUnaryCall;
+  deleteTasks(
+    request: DeleteTasksRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeleteTasksResponse) => void,
   ): ClientUnaryCall;
   listWorkers(
     request: ListWorkersRequest,
@@ -8061,6 +9407,61 @@ export const SchedulerService = {
     responseSerialize: (value: CancelTaskResponse): Buffer => Buffer.from(CancelTaskResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CancelTaskResponse => CancelTaskResponse.decode(value),
   },
+  countTasks: {
+    path: "/orchestrator.v1.Scheduler/CountTasks" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CountTasksRequest): Buffer => Buffer.from(CountTasksRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CountTasksRequest => CountTasksRequest.decode(value),
+    responseSerialize: (value: CountTasksResponse): Buffer => Buffer.from(CountTasksResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CountTasksResponse => CountTasksResponse.decode(value),
+  },
+  getTaskStats: {
+    path: "/orchestrator.v1.Scheduler/GetTaskStats" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetTaskStatsRequest): Buffer => Buffer.from(GetTaskStatsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetTaskStatsRequest => GetTaskStatsRequest.decode(value),
+    responseSerialize: (value: GetTaskStatsResponse): Buffer =>
+      Buffer.from(GetTaskStatsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetTaskStatsResponse => GetTaskStatsResponse.decode(value),
+  },
+  retryTask: {
+    path: "/orchestrator.v1.Scheduler/RetryTask" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RetryTaskRequest): Buffer => Buffer.from(RetryTaskRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RetryTaskRequest => RetryTaskRequest.decode(value),
+    responseSerialize: (value: RetryTaskResponse): Buffer => Buffer.from(RetryTaskResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RetryTaskResponse => RetryTaskResponse.decode(value),
+  },
+  retryTasks: {
+    path: "/orchestrator.v1.Scheduler/RetryTasks" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RetryTasksRequest): Buffer => Buffer.from(RetryTasksRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RetryTasksRequest => RetryTasksRequest.decode(value),
+    responseSerialize: (value: RetryTasksResponse): Buffer => Buffer.from(RetryTasksResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RetryTasksResponse => RetryTasksResponse.decode(value),
+  },
+  cancelTasks: {
+    path: "/orchestrator.v1.Scheduler/CancelTasks" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CancelTasksRequest): Buffer => Buffer.from(CancelTasksRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CancelTasksRequest => CancelTasksRequest.decode(value),
+    responseSerialize: (value: CancelTasksResponse): Buffer => Buffer.from(CancelTasksResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CancelTasksResponse => CancelTasksResponse.decode(value),
+  },
+  deleteTasks: {
+    path: "/orchestrator.v1.Scheduler/DeleteTasks" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeleteTasksRequest): Buffer => Buffer.from(DeleteTasksRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeleteTasksRequest => DeleteTasksRequest.decode(value),
+    responseSerialize: (value: DeleteTasksResponse): Buffer => Buffer.from(DeleteTasksResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeleteTasksResponse => DeleteTasksResponse.decode(value),
+  },
   listWorkers: {
     path: "/orchestrator.v1.Scheduler/ListWorkers" as const,
     requestStream: false as const,
@@ -8255,6 +9656,12 @@ export interface SchedulerServer extends UntypedServiceImplementation {
   getTask: handleUnaryCall<GetTaskRequest, GetTaskResponse>;
   listTasks: handleUnaryCall<ListTasksRequest, ListTasksResponse>;
   cancelTask: handleUnaryCall<CancelTaskRequest, CancelTaskResponse>;
+  countTasks: handleUnaryCall<CountTasksRequest, CountTasksResponse>;
+  getTaskStats: handleUnaryCall<GetTaskStatsRequest, GetTaskStatsResponse>;
+  retryTask: handleUnaryCall<RetryTaskRequest, RetryTaskResponse>;
+  retryTasks: handleUnaryCall<RetryTasksRequest, RetryTasksResponse>;
+  cancelTasks: handleUnaryCall<CancelTasksRequest, CancelTasksResponse>;
+  deleteTasks: handleUnaryCall<DeleteTasksRequest, DeleteTasksResponse>;
   listWorkers: handleUnaryCall<ListWorkersRequest, ListWorkersResponse>;
   pauseQueue: handleUnaryCall<PauseQueueRequest, PauseQueueResponse>;
   resumeQueue: handleUnaryCall<ResumeQueueRequest, ResumeQueueResponse>;
@@ -8396,6 +9803,96 @@ export interface SchedulerClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CancelTaskResponse) => void,
+  ): ClientUnaryCall;
+  countTasks(
+    request: CountTasksRequest,
+    callback: (error: ServiceError | null, response: CountTasksResponse) => void,
+  ): ClientUnaryCall;
+  countTasks(
+    request: CountTasksRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CountTasksResponse) => void,
+  ): ClientUnaryCall;
+  countTasks(
+    request: CountTasksRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CountTasksResponse) => void,
+  ): ClientUnaryCall;
+  getTaskStats(
+    request: GetTaskStatsRequest,
+    callback: (error: ServiceError | null, response: GetTaskStatsResponse) => void,
+  ): ClientUnaryCall;
+  getTaskStats(
+    request: GetTaskStatsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetTaskStatsResponse) => void,
+  ): ClientUnaryCall;
+  getTaskStats(
+    request: GetTaskStatsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetTaskStatsResponse) => void,
+  ): ClientUnaryCall;
+  retryTask(
+    request: RetryTaskRequest,
+    callback: (error: ServiceError | null, response: RetryTaskResponse) => void,
+  ): ClientUnaryCall;
+  retryTask(
+    request: RetryTaskRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RetryTaskResponse) => void,
+  ): ClientUnaryCall;
+  retryTask(
+    request: RetryTaskRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RetryTaskResponse) => void,
+  ): ClientUnaryCall;
+  retryTasks(
+    request: RetryTasksRequest,
+    callback: (error: ServiceError | null, response: RetryTasksResponse) => void,
+  ): ClientUnaryCall;
+  retryTasks(
+    request: RetryTasksRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RetryTasksResponse) => void,
+  ): ClientUnaryCall;
+  retryTasks(
+    request: RetryTasksRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RetryTasksResponse) => void,
+  ): ClientUnaryCall;
+  cancelTasks(
+    request: CancelTasksRequest,
+    callback: (error: ServiceError | null, response: CancelTasksResponse) => void,
+  ): ClientUnaryCall;
+  cancelTasks(
+    request: CancelTasksRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CancelTasksResponse) => void,
+  ): ClientUnaryCall;
+  cancelTasks(
+    request: CancelTasksRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CancelTasksResponse) => void,
+  ): ClientUnaryCall;
+  deleteTasks(
+    request: DeleteTasksRequest,
+    callback: (error: ServiceError | null, response: DeleteTasksResponse) => void,
+  ): ClientUnaryCall;
+  deleteTasks(
+    request: DeleteTasksRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeleteTasksResponse) => void,
+  ): ClientUnaryCall;
+  deleteTasks(
+    request: DeleteTasksRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeleteTasksResponse) => void,
   ): ClientUnaryCall;
   listWorkers(
     request: ListWorkersRequest,
