@@ -1,4 +1,4 @@
-import { Metadata, type ServerWritableStream } from "@grpc/grpc-js";
+import { Metadata, type ClientReadableStream, type ServerWritableStream } from "@grpc/grpc-js";
 import {
   type GatewayServer, type ProgressUpdate, type SubmitTaskRequest, type SubmitTaskResponse, type SubscribeProgressRequest, type TaskEventUpdate,
   type WatchTasksRequest,
@@ -6,7 +6,7 @@ import {
 import { limits } from "../scheduler/limits.js";
 import { SubmitPipeline } from "orchestrator-ts-client/internal";
 import { serveSubmitStream, type SubmitOutcome } from "../util/submit-stream-server.js";
-import { SchedulerWatch } from "./scheduler-watch.js";
+import { SchedulerWatch, type ProgressSink } from "./scheduler-watch.js";
 import { version } from "orchestrator-ts-client/internal";
 import { Code } from "orchestrator-ts-client/internal";
 import { OrchestratorError } from "orchestrator-ts-client/internal";
@@ -109,6 +109,33 @@ export class Gateway {
       return new OrchestratorError(Code.Internal, "the gateway could not complete the call because of an error on its side; its operator finds the cause in the gateway's log", { cause: error });
     }
     return error;
+  }
+
+  /**
+   * The dashboard's way to the Schedulers (its HTTP API, dashboard/): one unary call forwarded as a
+   * gRPC client's would be, with the Scheduler's failures explained the same way.
+   */
+  call<Req, Res>(method: (scheduler: SchedulerClient) => UnaryMethod<Req, Res>, request: Req, idempotent: boolean): Promise<Res> {
+    return this.forward(method, request, idempotent);
+  }
+
+  /**
+   * For the dashboard: a WatchTasks stream from the next Scheduler in turn, and how to explain its
+   * failure. The caller relays it and cancels it when its reader goes away.
+   */
+  openTaskEvents(request: WatchTasksRequest): { upstream: ClientReadableStream<TaskEventUpdate>; explain: (error: unknown) => OrchestratorError } {
+    return { upstream: this.schedulers.pick().client.watchTasks(request, new Metadata()), explain: (error) => this.fromScheduler(error) };
+  }
+
+  /**
+   * For the dashboard: one task's progress to `sink`, as a subscription on the Gateway's one Watch
+   * stream, counted against --max-subscribers like a gRPC client's. Settles as relayProgress does.
+   */
+  followProgress(taskId: string, afterSequence: number, sink: ProgressSink, signal: AbortSignal): Promise<void> {
+    if (this.watch.size >= this.options.maxSubscribers) {
+      return Promise.reject(new OrchestratorError(Code.ResourceExhausted, `the gateway already serves ${this.watch.size} progress subscriptions; the limit is ${this.options.maxSubscribers}: retry later, or raise --max-subscribers`));
+    }
+    return this.watch.subscribe({ taskId, afterSequence, group: this.nextGroup++ }, sink, signal);
   }
 
   /**
