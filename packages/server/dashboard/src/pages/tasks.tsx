@@ -1,0 +1,232 @@
+// The tasks that match a filter (kept in the URL), a page at a time from the server (page tokens:
+// nothing loads more than one page, however many tasks the store holds), updated live, with
+// cancel and retry per task and for all that match.
+import { useEffect, useState } from "preact/hooks";
+import {
+  ApiError, filterQuery, getJson, postJson, taskStates, terminalStates, type Filter, type Task, type TaskEvent, type TaskState,
+} from "../api";
+import { ConfirmDialog, ErrorNote, formatTime, LiveIndicator, StateBadge, useLive } from "../ui";
+
+const pageSize = 50;
+
+function filterOf(params: URLSearchParams): Filter {
+  return { name: params.get("name") ?? "", state: params.get("state") ?? "", key: params.get("key") ?? "", after: params.get("after") ?? "", before: params.get("before") ?? "" };
+}
+
+/** A datetime-local value to an ISO time (the API reads both); "" stays "". */
+function isoOf(local: string): string {
+  return local === "" ? "" : new Date(local).toISOString();
+}
+
+function FilterForm({ filter }: { filter: Filter }) {
+  const [draft, setDraft] = useState(filter);
+  useEffect(() => setDraft(filter), [filter.name, filter.state, filter.key, filter.after, filter.before]);
+  const field = (name: keyof Filter) => ({ value: draft[name], onInput: (event: Event) => setDraft({ ...draft, [name]: (event.currentTarget as HTMLInputElement).value }) });
+  const apply = (event: Event): void => {
+    event.preventDefault();
+    window.location.hash = `#/tasks${filterQuery(draft)}`;
+  };
+  return (
+    <form class="filter" onSubmit={apply} aria-label="Filter tasks">
+      <label>Name <input name="name" placeholder="any (a,b for several)" {...field("name")} /></label>
+      <label>
+        State
+        <select name="state" {...field("state")}>
+          <option value="">any</option>
+          {taskStates.map((state) => <option value={state}>{state}</option>)}
+        </select>
+      </label>
+      <label>Key <input name="key" placeholder="concurrency key" {...field("key")} /></label>
+      <label>Created after <input name="after" type="datetime-local" value={toLocal(draft.after)} onInput={(event) => setDraft({ ...draft, after: isoOf(event.currentTarget.value) })} /></label>
+      <label>Created before <input name="before" type="datetime-local" value={toLocal(draft.before)} onInput={(event) => setDraft({ ...draft, before: isoOf(event.currentTarget.value) })} /></label>
+      <div class="buttons">
+        <button type="submit">Apply filter</button>
+        <button type="button" onClick={() => { window.location.hash = "#/tasks"; }}>Clear</button>
+      </div>
+    </form>
+  );
+}
+
+/** An ISO time (or Unix ms) to the datetime-local input's format, in local time. */
+function toLocal(value: string): string {
+  if (value === "") return "";
+  const date = new Date(/^\d+$/.test(value) ? Number(value) : value);
+  if (Number.isNaN(date.getTime())) return "";
+  return new Date(date.getTime() - date.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+}
+
+/** The bulk action's filter: only the states it can act on, so the count shown is what it will change. */
+function bulkFilter(filter: Filter, action: "retry" | "cancel"): Filter {
+  const actionable: readonly TaskState[] = action === "retry" ? ["failed", "cancelled"] : ["scheduled", "queued", "running", "retrying"];
+  const chosen = filter.state === "" ? [] : filter.state.split(",");
+  const states = chosen.length === 0 ? actionable : actionable.filter((state) => chosen.includes(state));
+  return { ...filter, state: states.join(",") };
+}
+
+interface BulkDialog {
+  action: "retry" | "cancel";
+  count: number;
+}
+
+export function TasksPage({ params }: { params: URLSearchParams }) {
+  const filter = filterOf(params);
+  const query = filterQuery(filter);
+  const [tasks, setTasks] = useState<Task[]>([]);
+  // Tokens of the pages before this one (to go back), and of the next.
+  const [tokens, setTokens] = useState<string[]>([]);
+  const [pageToken, setPageToken] = useState("");
+  const [nextToken, setNextToken] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [loading, setLoading] = useState(true);
+  const [changedElsewhere, setChangedElsewhere] = useState(0);
+  const [dialog, setDialog] = useState<BulkDialog | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const [reloads, setReloads] = useState(0);
+
+  useEffect(() => {
+    setTokens([]);
+    setPageToken("");
+  }, [query]);
+
+  useEffect(() => {
+    const abort = new AbortController();
+    setLoading(true);
+    getJson<{ tasks: Task[]; nextPageToken: string | null }>(`/api/tasks${filterQuery(filter, { pageSize: String(pageSize), pageToken })}`, { signal: abort.signal }).then(
+      (page) => {
+        setTasks(page.tasks);
+        setNextToken(page.nextPageToken);
+        setError(null);
+        setChangedElsewhere(0);
+        setLoading(false);
+      },
+      (failure: unknown) => {
+        if (abort.signal.aborted) return;
+        setError(failure instanceof Error ? failure.message : String(failure));
+        setLoading(false);
+      },
+    );
+    return () => abort.abort();
+  }, [query, pageToken, reloads]);
+
+  const firstPage = pageToken === "";
+  // The event stream takes the name, state and key of the filter; the creation times it cannot.
+  const live = useLive(`/api/events${filterQuery({ ...filter, after: "", before: "" })}`, (event, data) => {
+    if (event !== "task") return;
+    const update = data as TaskEvent;
+    setTasks((current) => {
+      const index = current.findIndex((task) => task.taskId === update.taskId);
+      if (index >= 0) {
+        const next = [...current];
+        next[index] = { ...(current[index] as Task), state: update.state, attempt: update.attempt, percent: update.percent, message: update.message, error: update.error ?? current[index]?.error ?? null };
+        return next;
+      }
+      // A new task (its first event) belongs at the top of the first page, if no "created before" bound excludes it.
+      if (update.sequence === 1 && firstPage && filter.before === "") {
+        const created: Task = {
+          taskId: update.taskId, name: update.name, description: "", state: update.state, attempt: update.attempt, maxRetries: 0, timeoutSecs: 0,
+          error: update.error, percent: update.percent, message: update.message, workerId: update.workerId, createdAtMs: update.timestampMs,
+          startedAtMs: null, finishedAtMs: null, nextAttemptAtMs: null, priority: 0, scheduleId: null, concurrencyKey: filter.key || null,
+        };
+        return [created, ...current].slice(0, pageSize * 2);
+      }
+      setChangedElsewhere((count) => count + 1);
+      return current;
+    });
+  });
+
+  const act = async (task: Task, action: "cancel" | "retry"): Promise<void> => {
+    try {
+      await postJson(`/api/tasks/${encodeURIComponent(task.taskId)}/${action}`);
+      setNotice(`${action === "cancel" ? "Cancelled" : "Retried"} task ${task.taskId}.`);
+    } catch (failure) {
+      setNotice(failure instanceof ApiError ? `Could not ${action} task ${task.taskId}: ${failure.message}` : String(failure));
+    }
+  };
+
+  const openBulk = async (action: "retry" | "cancel"): Promise<void> => {
+    try {
+      const { count } = await getJson<{ count: number }>(`/api/tasks/count${filterQuery(bulkFilter(filter, action))}`);
+      setDialog({ action, count });
+    } catch (failure) {
+      setNotice(failure instanceof Error ? failure.message : String(failure));
+    }
+  };
+
+  const runBulk = async (action: "retry" | "cancel"): Promise<void> => {
+    try {
+      const { count } = await postJson<{ count: number }>(`/api/tasks/${action}${filterQuery(bulkFilter(filter, action))}`);
+      setNotice(`${action === "retry" ? "Retried" : "Cancelled"} ${count} task${count === 1 ? "" : "s"}.`);
+    } catch (failure) {
+      setNotice(failure instanceof Error ? `The bulk ${action} failed: ${failure.message}` : String(failure));
+    }
+    setDialog(null);
+    setReloads((count) => count + 1);
+  };
+
+  const hasFilter = query !== "";
+  return (
+    <section aria-labelledby="tasks-title">
+      <div class="title-row">
+        <h1 id="tasks-title">Tasks</h1>
+        <LiveIndicator {...live} />
+      </div>
+      <FilterForm filter={filter} />
+      <div class="actions-row">
+        <button type="button" disabled={!hasFilter} title={hasFilter ? undefined : "Set a filter first"} onClick={() => void openBulk("retry")}>Retry all matching…</button>
+        <button type="button" disabled={!hasFilter} title={hasFilter ? undefined : "Set a filter first"} onClick={() => void openBulk("cancel")}>Cancel all matching…</button>
+        {changedElsewhere > 0 ? <button type="button" onClick={() => setReloads((count) => count + 1)}>{changedElsewhere} more changes — reload</button> : null}
+      </div>
+      <p role="status" class="notice">{notice ?? ""}</p>
+      <ErrorNote error={error} />
+      <div class="table-wrap">
+        <table aria-label="Tasks" aria-busy={loading}>
+          <thead>
+            <tr>
+              <th scope="col">Task</th>
+              <th scope="col">Name</th>
+              <th scope="col">State</th>
+              <th scope="col" class="num">Attempt</th>
+              <th scope="col">Created</th>
+              <th scope="col">Progress</th>
+              <th scope="col">Actions</th>
+            </tr>
+          </thead>
+          <tbody>
+            {tasks.map((task) => (
+              <tr key={task.taskId} data-task-id={task.taskId}>
+                <td><a class="mono" href={`#/tasks/${encodeURIComponent(task.taskId)}`}>{task.taskId}</a></td>
+                <td>{task.name}</td>
+                <td><StateBadge state={task.state} /></td>
+                <td class="num">{task.attempt}</td>
+                <td>{formatTime(task.createdAtMs)}</td>
+                <td class="progress-cell">{task.state === "running" ? `${Math.round(task.percent)}% ${task.message}` : task.error ?? ""}</td>
+                <td class="row-actions">
+                  {!terminalStates.has(task.state) ? <button type="button" aria-label={`Cancel task ${task.taskId}`} onClick={() => void act(task, "cancel")}>Cancel</button> : null}
+                  {task.state === "failed" || task.state === "cancelled" ? <button type="button" aria-label={`Retry task ${task.taskId}`} onClick={() => void act(task, "retry")}>Retry</button> : null}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      {!loading && tasks.length === 0 ? <p>No task matches.</p> : null}
+      <nav class="pager" aria-label="Pages of tasks">
+        <button type="button" disabled={tokens.length === 0} onClick={() => { setPageToken(tokens.at(-1) ?? ""); setTokens(tokens.slice(0, -1)); }}>Previous page</button>
+        <button type="button" disabled={nextToken === null} onClick={() => { setTokens([...tokens, pageToken]); setPageToken(nextToken ?? ""); }}>Next page</button>
+      </nav>
+      {dialog !== null ? (
+        <ConfirmDialog
+          title={dialog.action === "retry" ? "Retry all matching tasks?" : "Cancel all matching tasks?"}
+          confirmLabel={dialog.action === "retry" ? `Retry ${dialog.count} tasks` : `Cancel ${dialog.count} tasks`}
+          onConfirm={() => runBulk(dialog.action)}
+          onClose={() => setDialog(null)}
+        >
+          <p>
+            {dialog.count} task{dialog.count === 1 ? "" : "s"} match the filter {dialog.action === "retry" ? "and can be retried (failed or cancelled)" : "and can be cancelled (not finished yet)"}:
+            <code> {filterQuery(bulkFilter(filter, dialog.action)).slice(1) || "every task"}</code>
+          </p>
+        </ConfirmDialog>
+      ) : null}
+    </section>
+  );
+}
