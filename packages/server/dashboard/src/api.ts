@@ -181,7 +181,7 @@ export function filterQuery(filter: Filter, extra: Record<string, string> = {}):
 
 export interface LiveHandlers {
   onMessage(event: string, data: unknown): void;
-  /** The stream is open (or open again), or lost (with why); the page shows it. */
+  /** The stream is live (open, or open again, and its start fixed), or lost (with why); the page shows it. */
   onStatus?(status: "live" | "reconnecting", reason?: string): void;
 }
 
@@ -197,7 +197,6 @@ export async function followLive(path: string, handlers: LiveHandlers, signal: A
     try {
       const response = await fetch(path, { headers: headers(lastId === undefined ? {} : { "last-event-id": lastId }), signal });
       if (!response.ok || response.body === null) throw await failure(response);
-      handlers.onStatus?.("live");
       delayMs = 500;
       const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
       let buffer = "";
@@ -212,6 +211,8 @@ export async function followLive(path: string, handlers: LiveHandlers, signal: A
           boundary = buffer.indexOf("\n\n");
           if (message === null) continue;
           if (message.id !== undefined) lastId = message.id;
+          // "ready": the server's upstream has fixed where it starts, so what happens from now on will come.
+          if (message.event === "ready") handlers.onStatus?.("live");
           if (message.event === "end") done = true;
           else if (message.event === "error") throw new ApiError(0, "STREAM", (message.data as { message?: string }).message ?? "the stream failed");
           else handlers.onMessage(message.event, message.data);
