@@ -86,6 +86,7 @@ export function TasksPage({ params }: { params: URLSearchParams }) {
   useEffect(() => {
     setTokens([]);
     setPageToken("");
+    setNotice(null);
   }, [query]);
 
   useEffect(() => {
