@@ -1,8 +1,10 @@
 // The dashboard's HTTP side without a browser, on a Gateway with keys: the built page and its
 // caching, the API's key check (none, unknown, wrong role, client), errors as JSON with their
-// status, the action guard, downloads, and the live stream resumed by Last-Event-ID.
+// status, the action guard, downloads, and the live stream resumed by Last-Event-ID. And the
+// README's way to open it: `orchestrator dev --gateway-http-port`, without keys.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDashboardRig, type DashboardRig } from "../helpers/dashboard.js";
+import { freePort, ServiceProcess, tempDir } from "../helpers/processes.js";
 import { SseReader, type SseMessage } from "../helpers/sse.js";
 
 interface EventData {
@@ -140,5 +142,28 @@ describe("the dashboard's HTTP API on a Gateway with keys", () => {
     const history = await progress.readUntil((message) => message.event === "end");
     progress.close();
     expect(history.filter((message) => message.event === "progress").map((message) => (message.data as { state: string }).state)).toEqual(["queued", "running", "succeeded"]);
+  });
+});
+
+describe("the README's `orchestrator dev --gateway-http-port`", () => {
+  const data = tempDir();
+  let dev: ServiceProcess | undefined;
+
+  afterAll(async () => {
+    await dev?.stop("SIGKILL");
+    data.remove();
+  });
+
+  it("serves the dashboard on the Gateway's HTTP port, open without keys on loopback", async () => {
+    const ports = { gateway: await freePort(), scheduler: await freePort(), worker: await freePort(), http: await freePort() };
+    dev = new ServiceProcess("dev", [
+      "--gateway-port", String(ports.gateway), "--scheduler-port", String(ports.scheduler), "--worker-port", String(ports.worker),
+      "--gateway-http-port", String(ports.http), "--data-dir", data.path,
+    ]);
+    await dev.waitForMessage(`Gateway service listening on 127.0.0.1:${ports.gateway}`);
+    const base = `http://127.0.0.1:${ports.http}`;
+    expect(await (await fetch(`${base}/`)).text()).toContain("<title>Orchestrator dashboard</title>");
+    expect(await (await fetch(`${base}/api/config`)).json()).toMatchObject({ authRequired: false });
+    expect((await fetch(`${base}/api/workers`)).status).toBe(200);
   });
 });
