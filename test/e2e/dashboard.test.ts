@@ -8,21 +8,22 @@ import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { artifactsDir, launchChromium, type TestBrowser } from "../helpers/browser.js";
 import { startDashboardRig, type DashboardRig } from "../helpers/dashboard.js";
+import { storeBackends } from "../helpers/stores.js";
 
 const waitMs = 15_000;
 
-describe("the dashboard in chromium (sqlite store)", () => {
+describe.each(storeBackends)("the dashboard in chromium (%s store)", (store) => {
   let rig: DashboardRig;
   let chromium: TestBrowser;
   let context: BrowserContext;
   let page: Page;
 
-  const screenshot = (name: string): Promise<Buffer> => page.screenshot({ path: join(artifactsDir, `${name}.png`) });
+  const screenshot = (name: string): Promise<Buffer> => page.screenshot({ path: join(artifactsDir, `${store}-${name}.png`) });
   const row = (taskId: string) => page.locator(`tr[data-task-id="${taskId}"]`);
   const stateOf = (taskId: string, state: string) => row(taskId).locator(".state", { hasText: new RegExp(`^${state}$`) });
 
   beforeAll(async () => {
-    [rig, chromium] = await Promise.all([startDashboardRig("sqlite"), launchChromium()]);
+    [rig, chromium] = await Promise.all([startDashboardRig(store), launchChromium()]);
     context = await chromium.browser.newContext({ viewport: { width: 1280, height: 800 } });
     context.setDefaultTimeout(waitMs);
     page = await context.newPage();
@@ -82,6 +83,18 @@ describe("the dashboard in chromium (sqlite store)", () => {
     await stateOf(taskId, "cancelled").waitFor();
     await page.getByRole("status").filter({ hasText: `Cancelled task ${taskId}.` }).waitFor();
     expect((await rig.cluster.client.get(taskId)).state).toBe("cancelled");
+
+    // The bulk dialog by keyboard: nothing left to cancel, so its action is off; Escape closes it
+    // and focus goes back to the button that opened it.
+    const opener = page.getByRole("button", { name: "Cancel all matching…" });
+    await opener.focus();
+    await page.keyboard.press("Enter");
+    const dialog = page.getByRole("dialog", { name: "Cancel all matching tasks?" });
+    await dialog.getByText("0 tasks match the filter").waitFor();
+    expect(await dialog.getByRole("button", { name: "Cancel 0 tasks" }).isDisabled()).toBe(true);
+    await page.keyboard.press("Escape");
+    await dialog.waitFor({ state: "detached" });
+    expect(await page.evaluate("document.activeElement?.textContent")).toBe("Cancel all matching…");
   });
 
   it("retries the failed tasks of a filter in bulk, after a confirmation that shows their count", async () => {

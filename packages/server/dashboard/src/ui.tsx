@@ -46,7 +46,7 @@ export function Sparkline({ label, values, kind }: { label: string; values: numb
  * A modal dialog (the native <dialog>: focus moves into it, Escape closes it, focus returns to
  * what opened it). `onConfirm` runs on the confirm button; the dialog stays open while it runs.
  */
-export function ConfirmDialog(props: { title: string; children: ComponentChildren; confirmLabel: string; onConfirm: () => Promise<void> | void; onClose: () => void }) {
+export function ConfirmDialog(props: { title: string; children: ComponentChildren; confirmLabel: string; confirmDisabled?: boolean; onConfirm: () => Promise<void> | void; onClose: () => void }) {
   const ref = useRef<HTMLDialogElement>(null);
   const [busy, setBusy] = useState(false);
   useEffect(() => {
@@ -67,7 +67,7 @@ export function ConfirmDialog(props: { title: string; children: ComponentChildre
       <div class="dialog-body">{props.children}</div>
       <div class="buttons">
         <button type="button" onClick={() => ref.current?.close()}>Keep them</button>
-        <button type="button" class="danger" disabled={busy} onClick={confirm}>{props.confirmLabel}</button>
+        <button type="button" class="danger" disabled={busy || props.confirmDisabled === true} onClick={confirm}>{props.confirmLabel}</button>
       </div>
     </dialog>
   );

@@ -219,6 +219,7 @@ export function TasksPage({ params }: { params: URLSearchParams }) {
         <ConfirmDialog
           title={dialog.action === "retry" ? "Retry all matching tasks?" : "Cancel all matching tasks?"}
           confirmLabel={dialog.action === "retry" ? `Retry ${dialog.count} tasks` : `Cancel ${dialog.count} tasks`}
+          confirmDisabled={dialog.count === 0}
           onConfirm={() => runBulk(dialog.action)}
           onClose={() => setDialog(null)}
         >
