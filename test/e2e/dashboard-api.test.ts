@@ -94,6 +94,16 @@ describe("the dashboard's HTTP API on a Gateway with keys", () => {
     expect(bulkWithoutFilter.status).toBe(400);
   });
 
+  it("pauses and resumes a name holding \"/\" and \":\" (encoded by the page as one path segment)", async () => {
+    const name = "reports/daily:v2";
+    const post = (action: string): Promise<Response> =>
+      fetch(`${rig.baseUrl}/api/names/${encodeURIComponent(name)}/${action}`, { method: "POST", headers: { ...rig.clientAuth, "content-type": "application/json" }, body: "{}" });
+    expect(await (await post("pause")).json()).toEqual({ wasPaused: false });
+    expect(await (await fetch(`${rig.baseUrl}/api/paused`, { headers: rig.clientAuth })).json()).toMatchObject({ paused: [{ name, reason: "paused from the dashboard" }] });
+    expect(await (await post("resume")).json()).toEqual({ wasPaused: true });
+    expect(await rig.cluster.client.listPausedQueues()).toEqual([]);
+  });
+
   it("shows a task's payload and result up to the preview size and downloads all of their bytes", async () => {
     const payload = { text: "é".repeat(40_000) };
     const { taskId } = await rig.cluster.client.submit({ name: "echo", payload });

@@ -73,13 +73,22 @@ export function ConfirmDialog(props: { title: string; children: ComponentChildre
   );
 }
 
-/** Calls `load` now and every `intervalMs`, and again whenever `deps` change; keeps the last value and error. */
+/** Calls `load` now and every `intervalMs` while the tab is shown, and again whenever `deps` change; keeps the last value and error. */
 export function usePolled<T>(load: (signal: AbortSignal) => Promise<T>, intervalMs: number, deps: unknown[]): { value: T | null; error: string | null; reload: () => void } {
   const [value, setValue] = useState<T | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [tick, setTick] = useState(0);
+  // A hidden tab asks nothing (its polls would load the Scheduler for no one); it catches up when shown.
+  useEffect(() => {
+    const onVisible = (): void => {
+      if (document.visibilityState === "visible") setTick((count) => count + 1);
+    };
+    document.addEventListener("visibilitychange", onVisible);
+    return () => document.removeEventListener("visibilitychange", onVisible);
+  }, []);
   useEffect(() => {
     const abort = new AbortController();
+    if (document.visibilityState === "hidden" && tick > 0) return undefined;
     load(abort.signal).then(
       (loaded) => {
         setValue(loaded);

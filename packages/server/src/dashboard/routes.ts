@@ -28,7 +28,6 @@ interface Route {
 }
 
 const taskId = "([0-9A-Za-z_.:-]{1,128})";
-const taskName = "([A-Za-z0-9._:/-]{1,128})";
 
 /** The route hook of the Gateway's HTTP listener that serves the dashboard. */
 export function dashboardRoutes(options: DashboardOptions): HttpRoutes {
@@ -63,11 +62,12 @@ export function dashboardRoutes(options: DashboardOptions): HttpRoutes {
     { method: "GET", pattern: /^\/api\/workers$/, handler: async (_q, response) => sendJson(response, 200, { workers: await calls.workers() }) },
     { method: "GET", pattern: /^\/api\/schedules$/, handler: async (_q, response) => sendJson(response, 200, { schedules: await calls.schedules() }) },
     { method: "POST", pattern: /^\/api\/schedules\/([^/]{1,256})\/(pause|resume)$/, handler: async (_q, response, _p, match) => {
-      sendJson(response, 200, await calls.setSchedulePaused(decodeURIComponent(match[1] as string), match[2] === "pause"));
+      sendJson(response, 200, await calls.setSchedulePaused(decoded(match[1] as string), match[2] === "pause"));
     } },
     { method: "GET", pattern: /^\/api\/paused$/, handler: async (_q, response) => sendJson(response, 200, { paused: await calls.pausedNames() }) },
-    { method: "POST", pattern: new RegExp(`^/api/names/${taskName}/(pause|resume)$`), handler: async (_q, response, _p, match) => {
-      const name = decodeURIComponent(match[1] as string);
+    // The page encodes the name (it may hold "/" and ":"); the Scheduler checks it.
+    { method: "POST", pattern: /^\/api\/names\/(.{1,512})\/(pause|resume)$/, handler: async (_q, response, _p, match) => {
+      const name = decoded(match[1] as string);
       sendJson(response, 200, match[2] === "pause" ? await calls.pauseName(name) : await calls.resumeName(name));
     } },
   ];
@@ -112,6 +112,15 @@ export function dashboardRoutes(options: DashboardOptions): HttpRoutes {
     if ((request.method === "GET" || request.method === "HEAD") && files !== null) return sendStaticFile(files, path, response);
     return false;
   };
+}
+
+/** A path segment as the page encoded it; a malformed escape is the caller's error, not ours. */
+function decoded(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw OrchestratorError.invalidArgument(`the path segment "${segment}" is not valid percent-encoding`);
+  }
 }
 
 /** A bulk action's filter: it must narrow (an empty one would act on every task). */

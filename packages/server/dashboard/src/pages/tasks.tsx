@@ -1,7 +1,7 @@
 // The tasks that match a filter (kept in the URL), a page at a time from the server (page tokens:
 // nothing loads more than one page, however many tasks the store holds), updated live, with
 // cancel and retry per task and for all that match.
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useReducer, useState } from "preact/hooks";
 import {
   ApiError, filterQuery, getJson, postJson, taskStates, terminalStates, type Filter, type Task, type TaskEvent, type TaskState,
 } from "../api";
@@ -63,25 +63,139 @@ function bulkFilter(filter: Filter, action: "retry" | "cancel"): Filter {
   return { ...filter, state: states.join(",") };
 }
 
-interface BulkDialog {
-  action: "retry" | "cancel";
-  count: number;
+interface ListState {
+  tasks: Task[];
+  /** Events of matching tasks not on this page (another page, or not new): the list is behind by that many. */
+  changedElsewhere: number;
+}
+
+type ListAction = { type: "loaded"; tasks: Task[] } | { type: "event"; update: TaskEvent; firstPage: boolean; filter: Filter };
+
+function matchesStates(filter: Filter, state: TaskState): boolean {
+  return filter.state === "" || filter.state.split(",").includes(state);
+}
+
+/** The page's rows after a load, or after a live event: a row on the page is updated, a new task goes on top. */
+function listReducer(state: ListState, action: ListAction): ListState {
+  if (action.type === "loaded") return { tasks: action.tasks, changedElsewhere: 0 };
+  const { update, firstPage, filter } = action;
+  const index = state.tasks.findIndex((task) => task.taskId === update.taskId);
+  if (index >= 0) {
+    const tasks = [...state.tasks];
+    const current = state.tasks[index] as Task;
+    tasks[index] = { ...current, state: update.state, attempt: update.attempt, percent: update.percent, message: update.message, error: update.error ?? current.error };
+    return { ...state, tasks };
+  }
+  if (!matchesStates(filter, update.state)) return state;
+  // A new task (its first event) belongs at the top of the first page, unless a "created before" bound excludes it.
+  if (update.sequence === 1 && firstPage && filter.before === "") {
+    const created: Task = {
+      taskId: update.taskId, name: update.name, description: "", state: update.state, attempt: update.attempt, maxRetries: 0, timeoutSecs: 0,
+      error: update.error, percent: update.percent, message: update.message, workerId: update.workerId, createdAtMs: update.timestampMs,
+      startedAtMs: null, finishedAtMs: null, nextAttemptAtMs: null, priority: 0, scheduleId: null, concurrencyKey: filter.key || null,
+    };
+    return { ...state, tasks: [created, ...state.tasks].slice(0, pageSize * 2) };
+  }
+  return { ...state, changedElsewhere: state.changedElsewhere + 1 };
+}
+
+function TaskTable({ tasks, loading, onAction }: { tasks: Task[]; loading: boolean; onAction: (task: Task, action: "cancel" | "retry") => void }) {
+  return (
+    <div class="table-wrap">
+      <table aria-label="Tasks" aria-busy={loading}>
+        <thead>
+          <tr>
+            <th scope="col">Task</th>
+            <th scope="col">Name</th>
+            <th scope="col">State</th>
+            <th scope="col" class="num">Attempt</th>
+            <th scope="col">Created</th>
+            <th scope="col">Progress</th>
+            <th scope="col">Actions</th>
+          </tr>
+        </thead>
+        <tbody>
+          {tasks.map((task) => (
+            <tr key={task.taskId} data-task-id={task.taskId}>
+              <td><a class="mono" href={`#/tasks/${encodeURIComponent(task.taskId)}`}>{task.taskId}</a></td>
+              <td>{task.name}</td>
+              <td><StateBadge state={task.state} /></td>
+              <td class="num">{task.attempt}</td>
+              <td>{formatTime(task.createdAtMs)}</td>
+              <td class="progress-cell">{task.state === "running" ? `${Math.round(task.percent)}% ${task.message}` : task.error ?? ""}</td>
+              <td class="row-actions">
+                {!terminalStates.has(task.state) ? <button type="button" aria-label={`Cancel task ${task.taskId}`} onClick={() => onAction(task, "cancel")}>Cancel</button> : null}
+                {task.state === "failed" || task.state === "cancelled" ? <button type="button" aria-label={`Retry task ${task.taskId}`} onClick={() => onAction(task, "retry")}>Retry</button> : null}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+/**
+ * "Retry all matching…" and "Cancel all matching…": each asks for the count of tasks it would
+ * change (CountTasks with the same filter), confirms it in a dialog, then acts and says how many it changed.
+ */
+function BulkActions({ filter, onNotice, onDone }: { filter: Filter; onNotice: (notice: string) => void; onDone: () => void }) {
+  const [dialog, setDialog] = useState<{ action: "retry" | "cancel"; count: number } | null>(null);
+  const hasFilter = filterQuery(filter) !== "";
+  const open = async (action: "retry" | "cancel"): Promise<void> => {
+    try {
+      const { count } = await getJson<{ count: number }>(`/api/tasks/count${filterQuery(bulkFilter(filter, action))}`);
+      setDialog({ action, count });
+    } catch (failure) {
+      onNotice(failure instanceof Error ? failure.message : String(failure));
+    }
+  };
+  const run = async (action: "retry" | "cancel"): Promise<void> => {
+    try {
+      const { count } = await postJson<{ count: number }>(`/api/tasks/${action}${filterQuery(bulkFilter(filter, action))}`);
+      onNotice(`${action === "retry" ? "Retried" : "Cancelled"} ${count} task${count === 1 ? "" : "s"}.`);
+    } catch (failure) {
+      onNotice(failure instanceof Error ? `The bulk ${action} failed: ${failure.message}` : String(failure));
+    }
+    setDialog(null);
+    onDone();
+  };
+  const hint = hasFilter ? undefined : "Set a filter first";
+  return (
+    <>
+      <button type="button" disabled={!hasFilter} title={hint} onClick={() => void open("retry")}>Retry all matching…</button>
+      <button type="button" disabled={!hasFilter} title={hint} onClick={() => void open("cancel")}>Cancel all matching…</button>
+      {dialog !== null ? (
+        <ConfirmDialog
+          title={dialog.action === "retry" ? "Retry all matching tasks?" : "Cancel all matching tasks?"}
+          confirmLabel={dialog.action === "retry" ? `Retry ${dialog.count} tasks` : `Cancel ${dialog.count} tasks`}
+          confirmDisabled={dialog.count === 0}
+          onConfirm={() => run(dialog.action)}
+          onClose={() => setDialog(null)}
+        >
+          <p>
+            {dialog.count} task{dialog.count === 1 ? "" : "s"} match the filter {dialog.action === "retry" ? "and can be retried (failed or cancelled)" : "and can be cancelled (not finished yet)"}:
+            <code> {filterQuery(bulkFilter(filter, dialog.action)).slice(1)}</code>
+          </p>
+        </ConfirmDialog>
+      ) : null}
+    </>
+  );
 }
 
 export function TasksPage({ params }: { params: URLSearchParams }) {
   const filter = filterOf(params);
   const query = filterQuery(filter);
-  const [tasks, setTasks] = useState<Task[]>([]);
+  const [list, dispatch] = useReducer(listReducer, { tasks: [], changedElsewhere: 0 });
   // Tokens of the pages before this one (to go back), and of the next.
   const [tokens, setTokens] = useState<string[]>([]);
   const [pageToken, setPageToken] = useState("");
   const [nextToken, setNextToken] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [loading, setLoading] = useState(true);
-  const [changedElsewhere, setChangedElsewhere] = useState(0);
-  const [dialog, setDialog] = useState<BulkDialog | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const [reloads, setReloads] = useState(0);
+  const reload = (): void => setReloads((count) => count + 1);
 
   useEffect(() => {
     setTokens([]);
@@ -94,10 +208,9 @@ export function TasksPage({ params }: { params: URLSearchParams }) {
     setLoading(true);
     getJson<{ tasks: Task[]; nextPageToken: string | null }>(`/api/tasks${filterQuery(filter, { pageSize: String(pageSize), pageToken })}`, { signal: abort.signal }).then(
       (page) => {
-        setTasks(page.tasks);
+        dispatch({ type: "loaded", tasks: page.tasks });
         setNextToken(page.nextPageToken);
         setError(null);
-        setChangedElsewhere(0);
         setLoading(false);
       },
       (failure: unknown) => {
@@ -109,30 +222,10 @@ export function TasksPage({ params }: { params: URLSearchParams }) {
     return () => abort.abort();
   }, [query, pageToken, reloads]);
 
-  const firstPage = pageToken === "";
-  // The event stream takes the name, state and key of the filter; the creation times it cannot.
-  const live = useLive(`/api/events${filterQuery({ ...filter, after: "", before: "" })}`, (event, data) => {
-    if (event !== "task") return;
-    const update = data as TaskEvent;
-    setTasks((current) => {
-      const index = current.findIndex((task) => task.taskId === update.taskId);
-      if (index >= 0) {
-        const next = [...current];
-        next[index] = { ...(current[index] as Task), state: update.state, attempt: update.attempt, percent: update.percent, message: update.message, error: update.error ?? current[index]?.error ?? null };
-        return next;
-      }
-      // A new task (its first event) belongs at the top of the first page, if no "created before" bound excludes it.
-      if (update.sequence === 1 && firstPage && filter.before === "") {
-        const created: Task = {
-          taskId: update.taskId, name: update.name, description: "", state: update.state, attempt: update.attempt, maxRetries: 0, timeoutSecs: 0,
-          error: update.error, percent: update.percent, message: update.message, workerId: update.workerId, createdAtMs: update.timestampMs,
-          startedAtMs: null, finishedAtMs: null, nextAttemptAtMs: null, priority: 0, scheduleId: null, concurrencyKey: filter.key || null,
-        };
-        return [created, ...current].slice(0, pageSize * 2);
-      }
-      setChangedElsewhere((count) => count + 1);
-      return current;
-    });
+  // The stream takes the filter's names and key, not its states (a row leaving the filter's state
+  // is still updated) nor its times (which it cannot); listReducer applies the rest.
+  const live = useLive(`/api/events${filterQuery({ ...filter, state: "", after: "", before: "" })}`, (event, data) => {
+    if (event === "task") dispatch({ type: "event", update: data as TaskEvent, firstPage: pageToken === "", filter });
   });
 
   const act = async (task: Task, action: "cancel" | "retry"): Promise<void> => {
@@ -144,27 +237,6 @@ export function TasksPage({ params }: { params: URLSearchParams }) {
     }
   };
 
-  const openBulk = async (action: "retry" | "cancel"): Promise<void> => {
-    try {
-      const { count } = await getJson<{ count: number }>(`/api/tasks/count${filterQuery(bulkFilter(filter, action))}`);
-      setDialog({ action, count });
-    } catch (failure) {
-      setNotice(failure instanceof Error ? failure.message : String(failure));
-    }
-  };
-
-  const runBulk = async (action: "retry" | "cancel"): Promise<void> => {
-    try {
-      const { count } = await postJson<{ count: number }>(`/api/tasks/${action}${filterQuery(bulkFilter(filter, action))}`);
-      setNotice(`${action === "retry" ? "Retried" : "Cancelled"} ${count} task${count === 1 ? "" : "s"}.`);
-    } catch (failure) {
-      setNotice(failure instanceof Error ? `The bulk ${action} failed: ${failure.message}` : String(failure));
-    }
-    setDialog(null);
-    setReloads((count) => count + 1);
-  };
-
-  const hasFilter = query !== "";
   return (
     <section aria-labelledby="tasks-title">
       <div class="title-row">
@@ -173,62 +245,17 @@ export function TasksPage({ params }: { params: URLSearchParams }) {
       </div>
       <FilterForm filter={filter} />
       <div class="actions-row">
-        <button type="button" disabled={!hasFilter} title={hasFilter ? undefined : "Set a filter first"} onClick={() => void openBulk("retry")}>Retry all matching…</button>
-        <button type="button" disabled={!hasFilter} title={hasFilter ? undefined : "Set a filter first"} onClick={() => void openBulk("cancel")}>Cancel all matching…</button>
-        {changedElsewhere > 0 ? <button type="button" onClick={() => setReloads((count) => count + 1)}>{changedElsewhere} more changes — reload</button> : null}
+        <BulkActions filter={filter} onNotice={setNotice} onDone={reload} />
+        {list.changedElsewhere > 0 ? <button type="button" onClick={reload}>{list.changedElsewhere} more changes — reload</button> : null}
       </div>
       <p role="status" class="notice">{notice ?? ""}</p>
       <ErrorNote error={error} />
-      <div class="table-wrap">
-        <table aria-label="Tasks" aria-busy={loading}>
-          <thead>
-            <tr>
-              <th scope="col">Task</th>
-              <th scope="col">Name</th>
-              <th scope="col">State</th>
-              <th scope="col" class="num">Attempt</th>
-              <th scope="col">Created</th>
-              <th scope="col">Progress</th>
-              <th scope="col">Actions</th>
-            </tr>
-          </thead>
-          <tbody>
-            {tasks.map((task) => (
-              <tr key={task.taskId} data-task-id={task.taskId}>
-                <td><a class="mono" href={`#/tasks/${encodeURIComponent(task.taskId)}`}>{task.taskId}</a></td>
-                <td>{task.name}</td>
-                <td><StateBadge state={task.state} /></td>
-                <td class="num">{task.attempt}</td>
-                <td>{formatTime(task.createdAtMs)}</td>
-                <td class="progress-cell">{task.state === "running" ? `${Math.round(task.percent)}% ${task.message}` : task.error ?? ""}</td>
-                <td class="row-actions">
-                  {!terminalStates.has(task.state) ? <button type="button" aria-label={`Cancel task ${task.taskId}`} onClick={() => void act(task, "cancel")}>Cancel</button> : null}
-                  {task.state === "failed" || task.state === "cancelled" ? <button type="button" aria-label={`Retry task ${task.taskId}`} onClick={() => void act(task, "retry")}>Retry</button> : null}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
-      {!loading && tasks.length === 0 ? <p>No task matches.</p> : null}
+      <TaskTable tasks={list.tasks} loading={loading} onAction={(task, action) => void act(task, action)} />
+      {!loading && list.tasks.length === 0 ? <p>No task matches.</p> : null}
       <nav class="pager" aria-label="Pages of tasks">
         <button type="button" disabled={tokens.length === 0} onClick={() => { setPageToken(tokens.at(-1) ?? ""); setTokens(tokens.slice(0, -1)); }}>Previous page</button>
         <button type="button" disabled={nextToken === null} onClick={() => { setTokens([...tokens, pageToken]); setPageToken(nextToken ?? ""); }}>Next page</button>
       </nav>
-      {dialog !== null ? (
-        <ConfirmDialog
-          title={dialog.action === "retry" ? "Retry all matching tasks?" : "Cancel all matching tasks?"}
-          confirmLabel={dialog.action === "retry" ? `Retry ${dialog.count} tasks` : `Cancel ${dialog.count} tasks`}
-          confirmDisabled={dialog.count === 0}
-          onConfirm={() => runBulk(dialog.action)}
-          onClose={() => setDialog(null)}
-        >
-          <p>
-            {dialog.count} task{dialog.count === 1 ? "" : "s"} match the filter {dialog.action === "retry" ? "and can be retried (failed or cancelled)" : "and can be cancelled (not finished yet)"}:
-            <code> {filterQuery(bulkFilter(filter, dialog.action)).slice(1) || "every task"}</code>
-          </p>
-        </ConfirmDialog>
-      ) : null}
     </section>
   );
 }
