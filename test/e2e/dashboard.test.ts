@@ -17,6 +17,8 @@ describe.each(storeBackends)("the dashboard in chromium (%s store)", (store) => 
   let chromium: TestBrowser;
   let context: BrowserContext;
   let page: Page;
+  /** Uncaught errors of the page and anything its Content-Security-Policy blocked: none, at the end. */
+  const pageProblems: string[] = [];
 
   const screenshot = (name: string): Promise<Buffer> => page.screenshot({ path: join(artifactsDir, `${store}-${name}.png`) });
   const row = (taskId: string) => page.locator(`tr[data-task-id="${taskId}"]`);
@@ -27,6 +29,10 @@ describe.each(storeBackends)("the dashboard in chromium (%s store)", (store) => 
     context = await chromium.browser.newContext({ viewport: { width: 1280, height: 800 } });
     context.setDefaultTimeout(waitMs);
     page = await context.newPage();
+    page.on("pageerror", (error) => pageProblems.push(`uncaught: ${error.message}`));
+    page.on("console", (message) => {
+      if (message.text().includes("Content Security Policy")) pageProblems.push(`CSP: ${message.text()}`);
+    });
   }, 60_000);
 
   afterAll(async () => {
@@ -151,5 +157,6 @@ describe.each(storeBackends)("the dashboard in chromium (%s store)", (store) => 
     expect(await page.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(390);
     await screenshot("tasks-phone");
     await page.setViewportSize({ width: 1280, height: 800 });
+    expect(pageProblems).toEqual([]);
   });
 });
