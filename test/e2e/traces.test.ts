@@ -151,6 +151,29 @@ describe.each(storeBackends)("OpenTelemetry traces across processes (%s store)",
   });
 });
 
+describe("OpenTelemetry traces at a service's stop", () => {
+  let cluster: Cluster | undefined;
+  let receiver: OtlpReceiver | undefined;
+
+  afterEach(async () => {
+    await cluster?.stop();
+    await receiver?.close();
+  });
+
+  it("exports the spans a service still holds when it is stopped, before it exits", async () => {
+    receiver = await OtlpReceiver.start();
+    // A batch delay far beyond the test: only the flush on stop can export the worker's span.
+    const env = { ...tracingEnv(receiver), OTEL_BSP_SCHEDULE_DELAY: "600000" };
+    cluster = await new Cluster({ env, workerArgs: ["--handlers", tracedHandlers] }).start();
+    const { taskId } = await cluster.client.submit({ name: "traced" });
+    expect((await cluster.client.waitForResult(taskId)).state).toBe("succeeded");
+    expect(receiver.spans.filter((s) => s.name === "run traced")).toEqual([]);
+    const [worker] = cluster.workers;
+    expect((await worker?.stop("SIGTERM"))?.code).toBe(0);
+    expect(receiver.spans.filter((s) => s.name === "run traced" && s.attributes["orchestrator.task.id"] === taskId)).toHaveLength(1);
+  });
+});
+
 describe("OpenTelemetry traces switched off", () => {
   let cluster: Cluster | undefined;
   let receiver: OtlpReceiver | undefined;
