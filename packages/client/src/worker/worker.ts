@@ -1,5 +1,6 @@
 import { EventEmitter } from "node:events";
 import type { ClientDuplexStream, ServiceError } from "@grpc/grpc-js";
+import type { Span } from "@opentelemetry/api";
 import {
   AttemptOutcome, SchedulerClient, type SchedulerMessage, type TaskAssignment, type TaskResult, type WorkerMessage,
 } from "../protocol/generated/orchestrator/v1/orchestrator.js";
@@ -12,7 +13,6 @@ import { channelCredentials } from "../transport/tls.js";
 import { randomStart } from "../transport/scheduler-addresses.js";
 import { createLogger, type Logger } from "../logger.js";
 import { encodeResult, type TaskContext } from "./handler.js";
-import type { Span } from "@opentelemetry/api";
 import { endRunSpan, runInContext, startRunSpan } from "../tracing.js";
 import { compileWorkerOptions, type CompiledWorkerOptions, type WorkerOptions } from "./options.js";
 

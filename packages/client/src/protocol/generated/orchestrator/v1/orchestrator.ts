@@ -161,8 +161,9 @@ export interface SubmitTaskRequest {
    * (required when the map is not empty: 00-<32 hex trace id>-<16 hex parent span id>-<2 hex flags>)
    * and "tracestate" (optional, at most 512 characters), as OpenTelemetry's W3C propagator injects
    * them; no other keys. Stored with the task and handed to the worker, whose handler runs inside a
-   * span that is a child of this one. Empty: the task is not traced. The Gateway fills it from a
-   * `traceparent` (and `tracestate`) request header of a unary SubmitTask that leaves it empty.
+   * span that is a child of this one. Empty: the task is not traced. The Gateway fills it from the
+   * `traceparent` (and `tracestate`) request headers of a unary SubmitTask or SubmitTasks call, for
+   * each task that leaves it empty (a malformed traceparent header is ignored).
    */
   traceContext: { [key: string]: string };
 }
