@@ -151,13 +151,30 @@ describe.each(storeBackends)("OpenTelemetry traces across processes (%s store)",
   });
 });
 
-describe("OpenTelemetry traces at a service's stop", () => {
+describe("OpenTelemetry export from the services", () => {
   let cluster: Cluster | undefined;
   let receiver: OtlpReceiver | undefined;
 
   afterEach(async () => {
     await cluster?.stop();
     await receiver?.close();
+  });
+
+  it("exports OTLP protobuf by default (no protocol set): the worker's run span of the submit's trace", async () => {
+    receiver = await OtlpReceiver.start();
+    cluster = await new Cluster({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY: "20" }, workerArgs: ["--handlers", tracedHandlers] }).start();
+    const { taskId, traceId } = await trace.getTracer("traces-test").startActiveSpan("user request", async (span) => {
+      try {
+        return { ...(await cluster?.client.submit({ name: "traced" })), traceId: span.spanContext().traceId };
+      } finally {
+        span.end();
+      }
+    });
+    expect((await cluster.client.waitForResult(taskId ?? "")).state).toBe("succeeded");
+    // The span's name, its task id attribute and its trace id (16 raw bytes), as protobuf stores them.
+    const body = await receiver.waitForProtobuf((b) => b.includes("run traced") && b.includes(taskId ?? "-"));
+    expect(body.includes(Buffer.from(traceId, "hex"))).toBe(true);
+    expect(body.includes("orchestrator-worker")).toBe(true);
   });
 
   it("exports the spans a service still holds when it is stopped, before it exits", async () => {

@@ -45,6 +45,8 @@ export class OtlpReceiver extends EventEmitter {
   readonly spans: ReceivedSpan[] = [];
   /** Export requests received, whatever they held. */
   requests = 0;
+  /** The bodies of protobuf export requests (OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf, the default). */
+  readonly protobufBodies: Buffer[] = [];
   private constructor(private readonly server: Server, readonly endpoint: string) {
     super();
   }
@@ -58,7 +60,15 @@ export class OtlpReceiver extends EventEmitter {
       request.on("data", (chunk: Buffer) => chunks.push(chunk));
       request.on("end", () => {
         receiver.requests++;
-        if (request.url !== "/v1/traces" || !String(request.headers["content-type"]).startsWith("application/json")) {
+        const type = String(request.headers["content-type"]);
+        if (request.url === "/v1/traces" && type.startsWith("application/x-protobuf")) {
+          // Not decoded: a test looks for the bytes it expects (strings and ids are stored as they are).
+          receiver.protobufBodies.push(Buffer.concat(chunks));
+          receiver.emit("spans");
+          response.writeHead(200, { "content-type": "application/x-protobuf" }).end();
+          return;
+        }
+        if (request.url !== "/v1/traces" || !type.startsWith("application/json")) {
           response.writeHead(415).end();
           return;
         }
@@ -82,6 +92,25 @@ export class OtlpReceiver extends EventEmitter {
       }
     }
     this.emit("spans");
+  }
+
+  /** Resolves once a protobuf export request's body satisfies `done`. */
+  waitForProtobuf(done: (body: Buffer) => boolean, timeoutMs = 15_000): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      const check = (): boolean => {
+        const body = this.protobufBodies.find(done);
+        if (!body) return false;
+        clearTimeout(timer);
+        this.off("spans", check);
+        resolve(body);
+        return true;
+      };
+      const timer = setTimeout(() => {
+        this.off("spans", check);
+        reject(new Error(`the receiver got no matching protobuf export within ${timeoutMs} ms (${this.protobufBodies.length} received)`));
+      }, timeoutMs);
+      if (!check()) this.on("spans", check);
+    });
   }
 
   /** Resolves once the spans received satisfy `done`, or rejects after `timeoutMs` naming those received. */
