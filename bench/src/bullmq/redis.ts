@@ -97,17 +97,26 @@ export interface DurabilityRecord {
 
 export let lastDurability: DurabilityRecord | undefined;
 
+/** What a run gives withRunDurability's body: Redis's pid (when local), and a way to be cleaned up on a signal. */
+export interface DurableRun {
+  redisPid: number | undefined;
+  /** `cleanup` runs (before the settings are restored) if SIGINT/SIGTERM ends the bench during the run. */
+  onSignal(cleanup: () => Promise<void>): void;
+}
+
 /**
  * Runs `body` with AOF on and appendfsync everysec, then restores what was there, whatever
- * happens: on a throw, and on SIGINT/SIGTERM (the signal is raised again once restored).
+ * happens: on a throw, and on SIGINT/SIGTERM (after the body's cleanup; the signal is raised again
+ * once restored).
  */
-export async function withRunDurability<T>(body: (redis: Redis, pid: number | undefined) => Promise<T>): Promise<T> {
+export async function withRunDurability<T>(body: (run: DurableRun) => Promise<T>): Promise<T> {
   const redis = adminConnection();
   await redis.connect().catch((error: unknown) => {
     throw new Error(`the BullMQ baseline needs Redis at ${redisLabel()} (ORCHESTRATOR_BENCH_REDIS_URL; --no-baseline skips it): ${error instanceof Error ? error.message : String(error)}`);
   });
   let found: AofSettings | undefined;
   let restoring: Promise<void> | undefined;
+  let cleanup: (() => Promise<void>) | undefined;
   const restore = (): Promise<void> => {
     restoring ??= (async () => {
       if (!found) return;
@@ -121,8 +130,8 @@ export async function withRunDurability<T>(body: (redis: Redis, pid: number | un
     return restoring;
   };
   const onSignal = (signal: NodeJS.Signals): void => {
-    process.stderr.write(`${signal}: restoring Redis's appendonly/appendfsync before exiting\n`);
-    void restore().catch((error: unknown) => process.stderr.write(`could not restore Redis's settings: ${String(error)}\n`)).finally(() => {
+    process.stderr.write(`${signal}: removing the BullMQ run's queue and restoring Redis's appendonly/appendfsync before exiting\n`);
+    void (cleanup ? cleanup() : Promise.resolve()).catch(() => undefined).then(restore).catch((error: unknown) => process.stderr.write(`could not restore Redis's settings: ${String(error)}\n`)).finally(() => {
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);
       process.kill(process.pid, signal);
@@ -133,7 +142,8 @@ export async function withRunDurability<T>(body: (redis: Redis, pid: number | un
   try {
     found = await readAof(redis);
     await applyAof(redis, runAof);
-    return await body(redis, await redisServerPid(redis));
+    const redisPid = await redisServerPid(redis);
+    return await body({ redisPid, onSignal: (fn) => { cleanup = fn; } });
   } finally {
     try {
       await restore();

@@ -56,10 +56,12 @@ interface BullRun {
  * durability; the queue is obliterated, the worker stopped and Redis's settings restored after.
  */
 async function withBullRun<T>(concurrency: number, body: (run: BullRun) => Promise<T>): Promise<T> {
-  return withRunDurability(async (_admin, redisPid) => {
+  return withRunDurability(async ({ redisPid, onSignal }) => {
     const connection = redisOptions();
     const queueName = `orchestrator-bench-${randomUUID()}`;
     const queue = new Queue(queueName, { connection, defaultJobOptions: bullJobOptions });
+    // Ended by a signal: the worker and producer get it too (one process group); the queue is removed.
+    onSignal(() => queue.obliterate({ force: true }));
     const job: BullWorkerJob = { connection, queue: queueName, concurrency };
     const worker = new NodeProcess("bullmq worker", workerScript, [JSON.stringify(job)]);
     try {
