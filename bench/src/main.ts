@@ -28,7 +28,9 @@
 // p99 (ours through WatchTasks, BullMQ's through QueueEvents) as ratios of ours to BullMQ's, per
 // store, and W2-hog: W2 with a busy-loop process pinned to core 0 (taskset) during the paced
 // window, each system's dispatch p99 growth over its own W2 (ours must grow no more than BullMQ's).
-// `--only w2-hog --no-baseline` runs our side alone.
+// W2-hog's growth is over W2 of the same run, so select both: the comparison alone is
+//   npm run bench -- --only w1,w1-batch,w2,w2-hog --modes full,postgres
+// and `--no-baseline` (or `--baseline none`) runs our side alone.
 //
 // Stores (--modes): full, normal = the embedded SQLite file with --sqlite-synchronous full / normal;
 // postgres = `--store postgres://...?schema=<fresh schema>` in the database named by
