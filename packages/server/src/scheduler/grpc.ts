@@ -16,13 +16,17 @@ import type { WorkerSession } from "./worker-registry.js";
 import { serveSubmitStream, type SubmitOutcome } from "../util/submit-stream-server.js";
 import { limits } from "./limits.js";
 import { serveWatchStream } from "./watch-stream.js";
+import { KeyRing, schedulerCaller } from "../util/auth.js";
 
 function toResponse(accepted: { taskId: string; acceptedAt: number }): SubmitTaskResponse {
   return { taskId: accepted.taskId, timestamp: Math.floor(accepted.acceptedAt / 1000) };
 }
 
-/** The Scheduler's gRPC face: decoding and encoding only; the decisions live in Scheduler. */
-export function schedulerGrpcService(scheduler: Scheduler, logger: Logger): SchedulerServer {
+/**
+ * The Scheduler's gRPC face: decoding and encoding only; the decisions live in Scheduler. `keys`
+ * tells whose key id an operator action is logged with (schedulerCaller).
+ */
+export function schedulerGrpcService(scheduler: Scheduler, logger: Logger, keys: KeyRing = KeyRing.empty): SchedulerServer {
   return {
     healthCheck: unary(() => ({ healthy: scheduler.state === "running", version })),
     submitTask: unary(async (request: SubmitTaskRequest) => {
@@ -54,7 +58,9 @@ export function schedulerGrpcService(scheduler: Scheduler, logger: Logger): Sche
     listWorkers: unary(() => ({ workers: scheduler.listWorkers() })),
     countTasks: unary(() => notYet("CountTasks")),
     getTaskStats: unary(() => notYet("GetTaskStats")),
-    retryTask: unary(() => notYet("RetryTask")),
+    retryTask: unary(async (request, call) => ({
+      task: taskToProto(await scheduler.actions.retry(request.taskId, request.reason, schedulerCaller(call.metadata, keys))),
+    })),
     retryTasks: unary(() => notYet("RetryTasks")),
     cancelTasks: unary(() => notYet("CancelTasks")),
     deleteTasks: unary(() => notYet("DeleteTasks")),

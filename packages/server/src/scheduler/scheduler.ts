@@ -19,6 +19,7 @@ import type { CompiledSchedulerOptions } from "./options.js";
 import { noSchedulerMetrics, type SchedulerMetrics } from "./metrics.js";
 import { Maintenance } from "./maintenance.js";
 import { Schedules } from "./schedules.js";
+import { OperatorActions } from "./operator-actions.js";
 import { watchTasks, type QueueEventSink, type TaskEventsQuery } from "./task-events.js";
 import {
   validateBatch, validateListFilter, validateMaxRunning, validatePauseReason, validateRateLimit, validateReason, validateSubmit, validateTaskId,
@@ -56,6 +57,8 @@ export class Scheduler {
   private readonly maintenance: Maintenance;
   /** Cron schedules: their requests, and the timer that fires them (on every Scheduler). */
   readonly schedules: Schedules;
+  /** Retry, and retry, cancel or delete by filter, each logged with the key id that asked. */
+  readonly actions: OperatorActions;
   private readonly unsubscribe: Array<() => void> = [];
   private sweepTimer: TimerHandle | null = null;
   private readonly pendingWrites = new Set<Promise<unknown>>();
@@ -84,6 +87,10 @@ export class Scheduler {
     this.maintenance = new Maintenance(store, options, clock, logger, this.backoff, (work) => this.track(work), () => this.dispatcher.kick(), (expired) => this.recorded(expired.event, expired));
     this.schedules = new Schedules(store, clock, logger, options.defaultRetryBackoffMs, {
       track: (work) => this.track(work),
+      workAvailable: () => this.dispatcher.kick(),
+    });
+    this.actions = new OperatorActions(store, clock, logger, {
+      assertRunning: () => this.assertRunning(),
       workAvailable: () => this.dispatcher.kick(),
     });
   }

@@ -248,6 +248,26 @@ export interface CancelOutcome {
   interrupted: (AttemptRef & { workerId: string }) | null;
 }
 
+/** What retry() did: a task in the `retryable` states goes back to queued; any other is left as it is. */
+export interface RetryOutcome {
+  /** True when the task was retried (queued again). */
+  retried: boolean;
+  /** The state the task was in before the call. */
+  previousState: TaskState;
+  name: string;
+  /** The `queued` event of the new attempt series; null when the task was not retried. */
+  event: TaskEvent | null;
+}
+
+/** The states retry() (and a bulk retry) takes a task out of. */
+export const retryableStates: readonly TaskState[] = ["failed", "cancelled"];
+
+/** The message of the `queued` event a retry records: the new series, and the operator's reason. */
+export function retryMessage(afterAttempt: number, reason: string): string {
+  const series = `retried: a new attempt series after attempt ${afterAttempt}`;
+  return reason === "" ? series : `${series} (${reason})`;
+}
+
 export interface ExpiredAttempt extends AttemptRef {
   /** The task's name. */
   name: string;
@@ -354,6 +374,15 @@ export interface TaskStore extends ScheduleStore {
   nextDueAt(): Promise<number | null>;
 
   cancel(taskId: string, reason: string, now: number): Promise<CancelOutcome | null>;
+
+  /**
+   * Starts a new attempt series of a failed or cancelled task: it is queued again (claimable as any
+   * queued task, under its name's pause, keys and limits) with its whole max_retries budget; its
+   * attempt numbers go on counting from the last one (so a fencing token is never reused) and its
+   * events stay, with a `queued` event (retryMessage) added. Signals work available for its name.
+   * A task in another state is left as it is (`retried` false); null when there is no such task.
+   */
+  retry(taskId: string, reason: string, now: number): Promise<RetryOutcome | null>;
 
   /**
    * Pauses a task name: from the commit on, no claim (by any Scheduler on this store) takes its

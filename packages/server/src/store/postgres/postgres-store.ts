@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type pg from "pg";
 import type {
   AttemptFailure, AttemptRef, CancelOutcome, ClaimedAttempt, ClaimRequest, ConcurrencyLimit, EventFilter, EventsPage, RateLimit, ExpiredAttempt, Leadership,
-  LeaseRenewal, LeaseTerms, NewTask, PausedName, PauseOutcome, RetryBackoff, ScheduleFiring, ScheduleRecord, StoreSignals, TaskEvent, TaskFilter,
+  LeaseRenewal, LeaseTerms, NewTask, PausedName, PauseOutcome, RetryBackoff, RetryOutcome, ScheduleFiring, ScheduleRecord, StoreSignals, TaskEvent, TaskFilter,
   TaskPage, TaskRecord, TaskStore,
 } from "../store.js";
 import { firstEvent, isTerminal, promoteBatch, retryDelayMs, sameScheduleSpec, scheduleListLimit, toWaitingCount, type WaitingCount } from "../store.js";
@@ -23,6 +23,7 @@ import { runMigrations } from "./migrations/index.js";
 import { byClaimOrder, claimKeyed, recordClaimed, sendAhead } from "./claims.js";
 import { ClaimCursors } from "./claim-cursors.js";
 import { finishBatch } from "./batch-end.js";
+import { retryTask, type PostgresActionContext } from "./task-actions.js";
 import { completions, insertTasks, recordEnqueued } from "./hot-writes.js";
 import type { Completion, HintTarget } from "./hot-writes.js";
 import { asRecord, nullableString, record, storedFirstEvent, toConcurrencyLimit, toEvent, toPausedName, toRateGate, toRateLimit, toState, toTask } from "./rows.js";
@@ -571,7 +572,7 @@ export class PostgresStore implements TaskStore {
     if (!current) return null;
     freedKeySlot(tx.log, current);
     const attempt = Number(current.attempt);
-    // Attempts its upstream deferred (deferRateLimited) do not use up retries.
+    // Attempts its upstream deferred (deferRateLimited), and those before a retry (task-actions.ts), do not use up retries.
     const retriesLeft = attempt - Number(current.deferred_attempts ?? 0) <= Number(current.max_retries);
     const base = { taskId: ref.taskId, attempt, percent: Number(current.percent), timestamp: now, workerId: nullableString(current.worker_id), error: failure.error };
     if (failure.retryable && retriesLeft) {
@@ -659,6 +660,12 @@ export class PostgresStore implements TaskStore {
       return { state: "cancelled" as const, name: String(before.name), cancelled: true, event, interrupted };
     });
   }
+
+  retry(taskId: string, reason: string, now: number): Promise<RetryOutcome | null> {
+    return this.writes.run((tx) => retryTask(tx, this.actionContext, taskId, reason, now));
+  }
+
+  private readonly actionContext: PostgresActionContext = { queuedAgain: (names) => this.claimCursors.forget(names) };
 
   pauseName(name: string, reason: string, now: number): Promise<PauseOutcome> {
     return this.writes.run(async (tx) => {

@@ -1,7 +1,7 @@
 import { dirname } from "node:path";
 import type {
   AttemptFailure, AttemptRef, CancelOutcome, ClaimedAttempt, ClaimRequest, ConcurrencyLimit, EventFilter, EventsPage, RateLimit, ExpiredAttempt, Leadership, LeaseRenewal,
-  LeaseTerms, NewTask, PausedName, PauseOutcome, RetryBackoff, ScheduleFiring, ScheduleRecord, StoreSignals, TaskEvent, TaskFilter, TaskPage,
+  LeaseTerms, NewTask, PausedName, PauseOutcome, RetryBackoff, RetryOutcome, ScheduleFiring, ScheduleRecord, StoreSignals, TaskEvent, TaskFilter, TaskPage,
   TaskRecord, TaskStore,
 } from "../store.js";
 import { firstEvent, isTerminal, promoteBatch, retryDelayMs, sameScheduleSpec, scheduleListLimit, toWaitingCount, type WaitingCount } from "../store.js";
@@ -16,6 +16,7 @@ import { storeErrorFrom } from "./store-errors.js";
 import { openSqlite } from "./driver.js";
 import type { SqliteDatabase, SqliteDriverName, SqliteStatement } from "./driver.js";
 import { GroupCommit } from "./group-commit.js";
+import { retryTask, type SqliteActionContext } from "./task-actions.js";
 import { migrations } from "./migrations/index.js";
 import { nullableNumber, nullableString, toConcurrencyLimit, toEvent, toPausedName, toRateGate, toRateLimit, toState, toTask } from "./rows.js";
 import type { Row } from "./rows.js";
@@ -367,7 +368,7 @@ export class SqliteStore implements TaskStore {
     if (!current) return null;
     freedKeySlot(this.writes.log, current);
     const attempt = Number(current.attempt);
-    // Attempts its upstream deferred (deferRateLimited) do not use up retries.
+    // Attempts its upstream deferred (deferRateLimited), and those before a retry (task-actions.ts), do not use up retries.
     const retriesLeft = attempt - Number(current.deferred_attempts ?? 0) <= Number(current.max_retries);
     const base = { taskId: ref.taskId, attempt, percent: Number(current.percent), timestamp: now, workerId: nullableString(current.worker_id), error: failure.error };
     if (failure.retryable && retriesLeft) {
@@ -449,6 +450,14 @@ export class SqliteStore implements TaskStore {
       const interrupted = state === "running" && workerId ? { taskId, attempt: Number(row.attempt), workerId } : null;
       return { state: "cancelled", name: String(before.name), cancelled: true, event, interrupted };
     });
+  }
+
+  retry(taskId: string, reason: string, now: number): Promise<RetryOutcome | null> {
+    return this.writes.run(() => retryTask(this.actionContext, taskId, reason, now));
+  }
+
+  private get actionContext(): SqliteActionContext {
+    return { sql: (text) => this.sql(text), log: this.writes.log, recordEvent: (event) => this.recordEvent(event) };
   }
 
   pauseName(name: string, reason: string, now: number): Promise<PauseOutcome> {
