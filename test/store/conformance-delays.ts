@@ -23,7 +23,7 @@ export function describeDelayAndPriorityConformance(context: ConformanceContext)
       const [event] = await store.enqueue([newTask("later", { runAt: T0 + 5_000 })], T0);
       expect(event).toMatchObject({ taskId: "later", sequence: 1, state: "scheduled", nextAttemptAt: T0 + 5_000, timestamp: T0 });
       expect(await task("later")).toMatchObject({ state: "scheduled", runAt: T0 + 5_000, nextAttemptAt: T0 + 5_000 });
-      expect((await store.listTasks({ state: "scheduled", limit: 10 })).tasks.map((t) => t.id)).toEqual(["later"]);
+      expect((await store.listTasks({ states: ["scheduled"], limit: 10 })).tasks.map((t) => t.id)).toEqual(["later"]);
       expect(await store.countWaiting()).toBe(1);
     });
 

@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Code } from "../../packages/client/src/errors/code.js";
 import { OrchestratorError } from "../../packages/client/src/errors/orchestrator-error.js";
 import type {
-  ClaimedAttempt, ClaimRequest, LeaseTerms, NewTask, RetryBackoff, TaskEvent, TaskRecord, TaskStore,
+  ClaimedAttempt, ClaimRequest, LeaseTerms, NewTask, RetryBackoff, TaskEvent, TaskRecord, TaskSelection, TaskStore,
 } from "../../packages/server/src/store/store.js";
 import { describeDelayAndPriorityConformance } from "./conformance-delays.js";
 import { describeScheduleConformance } from "./conformance-schedules.js";
@@ -616,14 +616,57 @@ export function describeTaskStoreConformance(backendName: string, open: (options
       it("listTasks filters by state and by name", async () => {
         await store.enqueue([newTask("r1"), newTask("e1", { name: "email" }), newTask("r2"), newTask("e2", { name: "email" })], T0);
         await claim("w1", ["resize"], 1, T0);
-        const ids = async (filter: { state?: TaskRecord["state"]; name?: string }) =>
-          (await store.listTasks({ ...filter, limit: 10 })).tasks.map((t) => t.id);
+        const ids = async (selection: TaskSelection) => (await store.listTasks({ ...selection, limit: 10 })).tasks.map((t) => t.id);
         expect(await ids({})).toEqual(["e2", "r2", "e1", "r1"]);
-        expect(await ids({ state: "running" })).toEqual(["r1"]);
-        expect(await ids({ state: "queued" })).toEqual(["e2", "r2", "e1"]);
-        expect(await ids({ name: "email" })).toEqual(["e2", "e1"]);
-        expect(await ids({ name: "resize", state: "queued" })).toEqual(["r2"]);
-        expect(await ids({ state: "failed" })).toEqual([]);
+        expect(await ids({ states: ["running"] })).toEqual(["r1"]);
+        expect(await ids({ states: ["queued"] })).toEqual(["e2", "r2", "e1"]);
+        expect(await ids({ names: ["email"] })).toEqual(["e2", "e1"]);
+        expect(await ids({ names: ["resize"], states: ["queued"] })).toEqual(["r2"]);
+        expect(await ids({ states: ["failed"] })).toEqual([]);
+        expect(await ids({ names: ["email", "resize"], states: ["running", "queued"] })).toEqual(["e2", "r2", "e1", "r1"]);
+        expect(await store.countTasks({ states: ["queued"] })).toBe(3);
+        expect(await store.countTasks({})).toBe(4);
+        expect(await store.countTasks({ names: ["missing"] })).toBe(0);
+      });
+
+      it("listTasks and countTasks select by key, schedule and creation time", async () => {
+        await store.enqueue([newTask("early", { concurrencyKey: "tenant-a" })], T0);
+        await store.enqueue([newTask("middle", { concurrencyKey: "tenant-b" })], T0 + 1_000);
+        await store.enqueue([newTask("late", { concurrencyKey: "tenant-a" })], T0 + 2_000);
+        const ids = async (selection: TaskSelection) => (await store.listTasks({ ...selection, limit: 10 })).tasks.map((t) => t.id);
+        expect(await ids({ concurrencyKey: "tenant-a" })).toEqual(["late", "early"]);
+        expect(await ids({ createdAfter: T0 + 1_000 })).toEqual(["late", "middle"]);
+        expect(await ids({ createdBefore: T0 + 1_000 })).toEqual(["early"]);
+        expect(await ids({ createdAfter: T0 + 500, createdBefore: T0 + 1_500 })).toEqual(["middle"]);
+        expect(await ids({ scheduleId: "no-such-schedule" })).toEqual([]);
+        expect(await store.countTasks({ concurrencyKey: "tenant-a", createdAfter: T0 + 1 })).toBe(1);
+        const first = await store.listTasks({ concurrencyKey: "tenant-a", limit: 1 });
+        expect(first.tasks.map((t) => t.id)).toEqual(["late"]);
+        const second = await store.listTasks({ concurrencyKey: "tenant-a", limit: 1, cursor: first.nextCursor ?? "missing" });
+        expect(second.tasks.map((t) => t.id)).toEqual(["early"]);
+      });
+
+      it("taskStats counts every name's tasks by state and its finished tasks per minute", async () => {
+        const minute = 60_000;
+        const start = Math.floor(T0 / minute) * minute;
+        await store.enqueue([newTask("a1"), newTask("a2"), newTask("a3"), newTask("e1", { name: "email" })], start);
+        await claimOnly("w1", start);
+        await store.complete({ taskId: "a1", attempt: 1 }, new Uint8Array(), start + 10);
+        await claimOnly("w1", start + minute);
+        await store.complete({ taskId: "a2", attempt: 1 }, new Uint8Array(), start + minute + 10);
+        await store.pauseName("idle", "maintenance", start);
+        const stats = await store.taskStats(start + 2 * minute + 5, 3);
+        expect(stats.firstMinute).toBe(start);
+        expect(stats.names.map((entry) => entry.name)).toEqual(["email", "idle", "resize"]);
+        const [email, idle, resize] = stats.names;
+        expect(resize?.counts).toMatchObject({ succeeded: 2, queued: 1, running: 0, failed: 0 });
+        expect(resize?.succeededPerMinute).toEqual([1, 1, 0]);
+        expect(resize?.failedPerMinute).toEqual([0, 0, 0]);
+        expect(email?.counts.queued).toBe(1);
+        expect(idle).toMatchObject({ paused: true, succeededPerMinute: [0, 0, 0] });
+        expect(resize?.paused).toBe(false);
+        // A window that starts after both finished counts neither.
+        expect((await store.taskStats(start + 10 * minute, 3)).names.find((entry) => entry.name === "resize")?.succeededPerMinute).toEqual([0, 0, 0]);
       });
 
       it("listTasks pages newest first and ends with a null cursor", async () => {
@@ -645,9 +688,9 @@ export function describeTaskStoreConformance(backendName: string, open: (options
 
       it("listTasks keeps its filter across pages", async () => {
         await store.enqueue([newTask("r1"), newTask("e1", { name: "email" }), newTask("r2"), newTask("e2", { name: "email" }), newTask("r3")], T0);
-        const first = await store.listTasks({ name: "resize", limit: 2 });
+        const first = await store.listTasks({ names: ["resize"], limit: 2 });
         expect(first.tasks.map((t) => t.id)).toEqual(["r3", "r2"]);
-        const second = await store.listTasks({ name: "resize", limit: 2, cursor: first.nextCursor ?? "missing" });
+        const second = await store.listTasks({ names: ["resize"], limit: 2, cursor: first.nextCursor ?? "missing" });
         expect(second.tasks.map((t) => t.id)).toEqual(["r1"]);
         expect(second.nextCursor).toBeNull();
       });
@@ -709,7 +752,7 @@ export function describeTaskStoreConformance(backendName: string, open: (options
         const ids = Array.from({ length: 500 }, (_, i) => `t${String(i).padStart(3, "0")}`);
         const events = await Promise.all(ids.map((id, i) => store.enqueue([newTask(id)], T0 + i)));
         expect(events.map((batch) => batch.map((e) => [e.taskId, e.sequence]))).toEqual(ids.map((id) => [[id, 1]]));
-        expect((await store.listTasks({ state: "queued", limit: 1_000 })).tasks).toHaveLength(500);
+        expect((await store.listTasks({ states: ["queued"], limit: 1_000 })).tasks).toHaveLength(500);
 
         const workers = ["w1", "w2", "w3", "w4", "w5"];
         const claimCalls = workers.flatMap((workerId) => Array.from({ length: 12 }, () => claim(workerId, ["resize"], 10, T0 + 1_000)));
@@ -723,7 +766,7 @@ export function describeTaskStoreConformance(backendName: string, open: (options
         expect(completions.every((event) => event?.state === "succeeded")).toBe(true);
         const again = await Promise.all(claimed.map((c) => store.complete(c, bytes("again"), T0 + 3_000)));
         expect(again.every((event) => event === null)).toBe(true);
-        expect((await store.listTasks({ state: "succeeded", limit: 1_000 })).tasks).toHaveLength(500);
+        expect((await store.listTasks({ states: ["succeeded"], limit: 1_000 })).tasks).toHaveLength(500);
         expect(byteList((await task("t123")).result)).toEqual(byteList(bytes("t123")));
       });
 

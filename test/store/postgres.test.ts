@@ -96,7 +96,7 @@ describe("PostgresStore: several stores on one database", () => {
     expect(all).toHaveLength(3_000);
     expect(new Set(all.map((attempt) => attempt.taskId)).size).toBe(3_000);
     expect(all.every((attempt) => attempt.attempt === 1)).toBe(true);
-    expect((await a.listTasks({ state: "succeeded", limit: 5_000 })).tasks).toHaveLength(3_000);
+    expect((await a.listTasks({ states: ["succeeded"], limit: 5_000 })).tasks).toHaveLength(3_000);
   });
 
   it("four stores claiming keyed tasks concurrently never run more of a key than its bound (600 tasks, 20 keys, bound 2)", async () => {
@@ -110,7 +110,7 @@ describe("PostgresStore: several stores on one database", () => {
     /** Every running attempt as one snapshot of the database sees them, by key. */
     const checkBound = async (store: PostgresStore): Promise<void> => {
       const perKey = new Map<string, number>();
-      for (const task of (await store.listTasks({ state: "running", limit: 1_000 })).tasks) {
+      for (const task of (await store.listTasks({ states: ["running"], limit: 1_000 })).tasks) {
         perKey.set(String(task.concurrencyKey), (perKey.get(String(task.concurrencyKey)) ?? 0) + 1);
       }
       mostOfOneKey = Math.max(mostOfOneKey, ...perKey.values());
@@ -196,7 +196,7 @@ describe("PostgresStore: several stores on one database", () => {
     const queued = await withSchemaClient(schema, async (client) =>
       (await client.query("SELECT task_id, count(*)::int AS n FROM task_events WHERE state = 'queued' GROUP BY task_id HAVING count(*) <> 1")).rows);
     expect(queued).toEqual([]);
-    expect((await a.listTasks({ state: "queued", limit: 2_000 })).tasks).toHaveLength(1_500);
+    expect((await a.listTasks({ states: ["queued"], limit: 2_000 })).tasks).toHaveLength(1_500);
     const [claimed = []] = await b.claim([{ workerId: "w", names: ["resize"], limit: 2_000 }], due, terms);
     expect(new Set(claimed.map((attempt) => attempt.taskId)).size).toBe(1_500);
   });

@@ -1,8 +1,8 @@
 import {
   CatchUpPolicy, OverlapPolicy, stateToProto, type ConcurrencyLimit as ConcurrencyLimitProto, type PausedQueue, type ProgressUpdate,
-  type RateLimit as RateLimitMessage, type Schedule, type Task, type TaskEventUpdate,
+  type GetTaskStatsResponse, type RateLimit as RateLimitMessage, type Schedule, type Task, type TaskEventUpdate,
 } from "orchestrator-ts-client/internal";
-import type { ConcurrencyLimit, PausedName, QueueEvent, RateLimit, ScheduleRecord, TaskEvent, TaskRecord } from "../store/store.js";
+import type { ConcurrencyLimit, PausedName, QueueEvent, RateLimit, ScheduleRecord, TaskEvent, TaskRecord, TaskStats } from "../store/store.js";
 
 function bytes(value: Uint8Array | null): Buffer {
   if (!value) return Buffer.alloc(0);
@@ -69,4 +69,13 @@ export function rateLimitToProto(limit: RateLimit): RateLimitMessage {
 
 export function toBuffer(value: Uint8Array): Buffer {
   return bytes(value);
+}
+
+export function taskStatsToProto(stats: TaskStats): GetTaskStatsResponse {
+  return {
+    names: stats.names.map(({ name, counts, succeededPerMinute, failedPerMinute, paused }) => ({
+      name, ...counts, succeededPerMinute, failedPerMinute, paused,
+    })),
+    firstMinuteMs: stats.firstMinute,
+  };
 }

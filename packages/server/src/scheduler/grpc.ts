@@ -3,7 +3,7 @@ import { status } from "@grpc/grpc-js";
 import type {
   SchedulerMessage, SchedulerServer, SubmitTaskRequest, SubmitTaskResponse, WorkerMessage,
 } from "orchestrator-ts-client/internal";
-import { concurrencyLimitToProto, pausedToProto, queueEventToProto, rateLimitToProto, scheduleToProto, taskToProto } from "../protocol/convert.js";
+import { concurrencyLimitToProto, pausedToProto, queueEventToProto, rateLimitToProto, scheduleToProto, taskStatsToProto, taskToProto } from "../protocol/convert.js";
 import { stateToProto } from "orchestrator-ts-client/internal";
 import { version } from "orchestrator-ts-client/internal";
 import { startCursorHeader, toServiceError } from "orchestrator-ts-client/internal";
@@ -56,8 +56,8 @@ export function schedulerGrpcService(scheduler: Scheduler, logger: Logger, keys:
       return { state: stateToProto(outcome.state), cancelled: outcome.cancelled };
     }),
     listWorkers: unary(() => ({ workers: scheduler.listWorkers() })),
-    countTasks: unary(() => notYet("CountTasks")),
-    getTaskStats: unary(() => notYet("GetTaskStats")),
+    countTasks: unary(async (request) => ({ count: await scheduler.countTasks(request.filter) })),
+    getTaskStats: unary(async (request) => taskStatsToProto(await scheduler.taskStats(request.minutes))),
     retryTask: unary(async (request, call) => ({
       task: taskToProto(await scheduler.actions.retry(request.taskId, request.reason, schedulerCaller(call.metadata, keys))),
     })),

@@ -4,11 +4,11 @@ import { OrchestratorError } from "orchestrator-ts-client/internal";
 import { Code } from "orchestrator-ts-client/internal";
 import { AttemptOutcome } from "orchestrator-ts-client/internal";
 import type {
-  ListTasksRequest, SubmitTaskRequest, TaskProgress, TaskResult, WorkerInfo, WorkerMessage,
+  ListTasksRequest, SubmitTaskRequest, TaskFilter as ProtoTaskFilter, TaskProgress, TaskResult, WorkerInfo, WorkerMessage,
 } from "orchestrator-ts-client/internal";
 import type {
   AttemptFailure, AttemptRef, CancelOutcome, ConcurrencyLimit, LeaseRenewal, PausedName, PauseOutcome, RateLimit, RetryBackoff, NewTask, TaskEvent,
-  TaskPage, TaskRecord, TaskStore,
+  TaskPage, TaskRecord, TaskStats, TaskStore,
 } from "../store/store.js";
 import { isTerminal, maxRateLimitedDelayMs } from "../store/store.js";
 import { Dispatcher } from "./dispatcher.js";
@@ -22,7 +22,7 @@ import { Schedules } from "./schedules.js";
 import { OperatorActions } from "./operator-actions.js";
 import { watchTasks, type QueueEventSink, type TaskEventsQuery } from "./task-events.js";
 import {
-  validateBatch, validateListFilter, validateMaxRunning, validatePauseReason, validateRateLimit, validateReason, validateSubmit, validateTaskId,
+  validateBatch, validateListFilter, validateMaxRunning, validatePauseReason, validateRateLimit, validateReason, validateStatsMinutes, validateSubmit, validateTaskId, validateTaskSelection,
   validateTaskName,
 } from "./validation.js";
 import { attemptKey, WorkerRegistry, WorkerSession, type HeldAttempt, type WorkerChannel } from "./worker-registry.js";
@@ -201,8 +201,17 @@ export class Scheduler {
     return task;
   }
 
-  listTasks(request: ListTasksRequest): Promise<TaskPage> {
+  // Async, so that a refused request rejects the returned promise instead of throwing at the call.
+  async listTasks(request: ListTasksRequest): Promise<TaskPage> {
     return this.store.listTasks(validateListFilter(request));
+  }
+
+  async countTasks(filter: ProtoTaskFilter | undefined): Promise<number> {
+    return this.store.countTasks(validateTaskSelection(filter));
+  }
+
+  async taskStats(minutes: number | undefined): Promise<TaskStats> {
+    return this.store.taskStats(this.clock.now(), validateStatsMinutes(minutes));
   }
 
   async cancel(taskId: string, reason: string): Promise<CancelOutcome> {

@@ -1,8 +1,7 @@
-import { OrchestratorError, stateFromProto, type WatchTasksRequest } from "orchestrator-ts-client/internal";
-import { maxConcurrencyKeyBytes, maxEventsPage, type EventFilter, type QueueEvent, type TaskState, type TaskStore } from "../store/store.js";
+import { OrchestratorError, type WatchTasksRequest } from "orchestrator-ts-client/internal";
+import { maxEventsPage, type EventFilter, type QueueEvent, type TaskStore } from "../store/store.js";
 import type { Clock } from "../util/clock.js";
-import { limits } from "./limits.js";
-import { validateTaskName } from "./validation.js";
+import { validateFilterFields } from "./validation.js";
 
 /** Where a queue-wide watch starts: after a cursor, at the oldest retained event, or now. */
 export type WatchStart = { after: string } | { fromStart: true } | { now: true };
@@ -28,31 +27,14 @@ export interface QueueEventSink {
  */
 export const watchPollMs = 1000;
 
-/** Most names one WatchTasks filter may list. */
-const maxFilterNames = 100;
-
 /** The WatchTasks request as the Scheduler's query; INVALID_ARGUMENT naming the field for anything wrong. */
 export function validateWatchTasks(request: WatchTasksRequest): TaskEventsQuery {
-  if (request.names.length > maxFilterNames) throw OrchestratorError.invalidArgument(`names lists ${request.names.length} names; the limit is ${maxFilterNames}`);
-  const names = [...new Set(request.names.map((name, index) => validateTaskName(name, `names[${index}]`)))];
-  const states = [...new Set(request.states.map((state, index): TaskState => {
-    const domain = stateFromProto(state);
-    if (!domain) throw OrchestratorError.invalidArgument(`states[${index}] is ${state}, not a task state; give e.g. TASK_STATE_SUCCEEDED`);
-    return domain;
-  }))];
-  const key = request.concurrencyKey;
-  if (key !== undefined && (key.length === 0 || Buffer.byteLength(key, "utf8") > maxConcurrencyKeyBytes)) {
-    throw OrchestratorError.invalidArgument(`concurrency_key must be 1-${maxConcurrencyKeyBytes} bytes (UTF-8), or unset for any`);
-  }
-  const scheduleId = request.scheduleId;
-  if (scheduleId !== undefined && (scheduleId.length === 0 || scheduleId.length > limits.idempotencyKeyMaxLength)) {
-    throw OrchestratorError.invalidArgument(`schedule_id must be a schedule's id (as CreateSchedule answered it), or unset for any`);
-  }
+  const { names, states, concurrencyKey, scheduleId } = validateFilterFields(request);
   if (request.after !== "" && request.fromStart) {
     throw OrchestratorError.invalidArgument("after and from_start are both set; give a cursor to resume after it, or from_start to begin at the oldest retained event");
   }
   const start: WatchStart = request.after !== "" ? { after: request.after } : request.fromStart ? { fromStart: true } : { now: true };
-  return { filter: { names, states, concurrencyKey: key ?? null, scheduleId: scheduleId ?? null }, start };
+  return { filter: { names, states, concurrencyKey: concurrencyKey ?? null, scheduleId: scheduleId ?? null }, start };
 }
 
 /**

@@ -1,11 +1,12 @@
 import { v7 as uuidv7 } from "uuid";
-import type { ListTasksRequest, SubmitTaskRequest } from "orchestrator-ts-client/internal";
+import type { ListTasksRequest, SubmitTaskRequest, TaskFilter as ProtoTaskFilter } from "orchestrator-ts-client/internal";
 import { TaskState as ProtoTaskState } from "orchestrator-ts-client/internal";
 import { toBuffer } from "../protocol/convert.js";
 import { stateFromProto } from "orchestrator-ts-client/internal";
 import { OrchestratorError } from "orchestrator-ts-client/internal";
 import {
   maxConcurrencyKeyBytes, maxConcurrencyLimit, maxRateLimitStarts, maxRateLimitWindowMs, minRateLimitWindowMs, type NewTask, type TaskFilter,
+  type TaskSelection, type TaskState,
 } from "../store/store.js";
 import { limits } from "./limits.js";
 
@@ -117,15 +118,82 @@ export function validateTaskId(taskId: string): string {
   return taskId.toLowerCase();
 }
 
-export function validateListFilter(request: ListTasksRequest): TaskFilter {
-  let state;
-  if (request.state !== ProtoTaskState.TASK_STATE_UNSPECIFIED) {
-    state = stateFromProto(request.state);
-    if (state === undefined) throw OrchestratorError.invalidArgument(`state ${request.state} is not a TaskState`);
+/** Most names one filter (TaskFilter, WatchTasks) may list. */
+export const maxFilterNames = 100;
+
+/** The parts of a TaskFilter and a WatchTasksRequest that mean the same, checked alike; `prefix` names the field in messages. */
+export function validateFilterFields(fields: { names: string[]; states: ProtoTaskState[]; concurrencyKey?: string | undefined; scheduleId?: string | undefined }, prefix = ""): {
+  names: string[]; states: TaskState[]; concurrencyKey: string | undefined; scheduleId: string | undefined;
+} {
+  if (fields.names.length > maxFilterNames) throw OrchestratorError.invalidArgument(`${prefix}names lists ${fields.names.length} names; the limit is ${maxFilterNames}`);
+  const names = [...new Set(fields.names.map((name, index) => validateTaskName(name, `${prefix}names[${index}]`)))];
+  const states = [...new Set(fields.states.map((state, index): TaskState => {
+    const domain = stateFromProto(state);
+    if (!domain) throw OrchestratorError.invalidArgument(`${prefix}states[${index}] is ${state}, not a task state; give e.g. TASK_STATE_SUCCEEDED`);
+    return domain;
+  }))];
+  const key = fields.concurrencyKey;
+  if (key !== undefined && (key.length === 0 || Buffer.byteLength(key, "utf8") > maxConcurrencyKeyBytes)) {
+    throw OrchestratorError.invalidArgument(`${prefix}concurrency_key must be 1-${maxConcurrencyKeyBytes} bytes (UTF-8), or unset for any`);
   }
-  if (request.name !== "") validateTaskName(request.name);
+  const scheduleId = fields.scheduleId;
+  if (scheduleId !== undefined && (scheduleId.length === 0 || scheduleId.length > limits.idempotencyKeyMaxLength)) {
+    throw OrchestratorError.invalidArgument(`${prefix}schedule_id must be a schedule's id (as CreateSchedule answered it), or unset for any`);
+  }
+  return { names, states, concurrencyKey: key, scheduleId };
+}
+
+/** A TaskFilter as the store's selection (unset: every task); INVALID_ARGUMENT naming the field for anything wrong. */
+export function validateTaskSelection(filter: ProtoTaskFilter | undefined, prefix = "filter."): TaskSelection {
+  if (!filter) return {};
+  const selection: TaskSelection = validateFilterFields(filter, prefix);
+  const after = filter.createdAfterMs;
+  const before = filter.createdBeforeMs;
+  for (const [field, value] of [["created_after_ms", after], ["created_before_ms", before]] as const) {
+    if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) {
+      throw OrchestratorError.invalidArgument(`${prefix}${field} must be a time in Unix milliseconds, got ${value}`);
+    }
+  }
+  if (after !== undefined && before !== undefined && after >= before) {
+    throw OrchestratorError.invalidArgument(`${prefix}created_after_ms (${after}) must be before ${prefix}created_before_ms (${before})`);
+  }
+  return { ...selection, createdAfter: after, createdBefore: before };
+}
+
+/** True when the selection names nothing: every task. */
+export function selectsEverything(selection: TaskSelection): boolean {
+  return (selection.names?.length ?? 0) === 0 && (selection.states?.length ?? 0) === 0 && selection.concurrencyKey === undefined
+    && selection.scheduleId === undefined && selection.createdAfter === undefined && selection.createdBefore === undefined;
+}
+
+/**
+ * ListTasks: its own state and name, and the filter, narrow together. A state or name that the
+ * filter's lists leave out would select nothing; that is refused as a contradiction.
+ */
+export function validateListFilter(request: ListTasksRequest): TaskFilter {
+  const selection = validateTaskSelection(request.filter);
+  if (request.state !== ProtoTaskState.TASK_STATE_UNSPECIFIED) {
+    const state = stateFromProto(request.state);
+    if (state === undefined) throw OrchestratorError.invalidArgument(`state ${request.state} is not a TaskState`);
+    if ((selection.states?.length ?? 0) > 0 && !selection.states?.includes(state)) {
+      throw OrchestratorError.invalidArgument(`state ${state} is not among filter.states; give the state in one place`);
+    }
+    selection.states = [state];
+  }
+  if (request.name !== "") {
+    validateTaskName(request.name);
+    if ((selection.names?.length ?? 0) > 0 && !selection.names?.includes(request.name)) {
+      throw OrchestratorError.invalidArgument(`name "${request.name}" is not among filter.names; give the name in one place`);
+    }
+    selection.names = [request.name];
+  }
   const limit = request.pageSize === 0 ? limits.pageSize.default : inRange("page_size", request.pageSize, limits.pageSize, limits.pageSize.default);
-  return { state, name: request.name || undefined, limit, cursor: request.pageToken || undefined };
+  return { ...selection, limit, cursor: request.pageToken || undefined };
+}
+
+/** GetTaskStats: how many one-minute buckets, 1-60 (default 15). */
+export function validateStatsMinutes(minutes: number | undefined): number {
+  return inRange("minutes", minutes, { min: 1, max: 60 }, 15);
 }
 
 export function validateReason(reason: string): string {

@@ -294,12 +294,39 @@ export interface PauseOutcome {
   wasPaused: boolean;
 }
 
-export interface TaskFilter {
-  state?: TaskState | undefined;
-  name?: string | undefined;
+/** Which tasks a listing, a count or an operator action covers: every field given narrows it. */
+export interface TaskSelection {
+  names?: readonly string[] | undefined;
+  states?: readonly TaskState[] | undefined;
+  concurrencyKey?: string | undefined;
+  scheduleId?: string | undefined;
+  /** created_at at or after this time (ms, the caller's clock). */
+  createdAfter?: number | undefined;
+  /** created_at before this time (ms, the caller's clock). */
+  createdBefore?: number | undefined;
+}
+
+export interface TaskFilter extends TaskSelection {
   limit: number;
   /** Opaque cursor from a previous page. */
   cursor?: string | undefined;
+}
+
+/** One task name's tasks by state, and how many finished in each of the last minutes. */
+export interface NameStats {
+  name: string;
+  counts: Record<TaskState, number>;
+  /** Oldest minute first; the last entry is the minute `now` falls in. */
+  succeededPerMinute: number[];
+  failedPerMinute: number[];
+  paused: boolean;
+}
+
+export interface TaskStats {
+  /** Every name with a task or a pause, sorted by name. */
+  names: NameStats[];
+  /** Where the first per-minute bucket starts (ms, the caller's clock). */
+  firstMinute: number;
 }
 
 export interface TaskPage {
@@ -430,6 +457,10 @@ export interface TaskStore extends ScheduleStore {
   getTask(taskId: string): Promise<TaskRecord | null>;
   /** Newest first; listed tasks carry an empty payload and no result (getTask has them). */
   listTasks(filter: TaskFilter): Promise<TaskPage>;
+  /** How many tasks the selection covers. */
+  countTasks(selection: TaskSelection): Promise<number>;
+  /** Per name: tasks by state, and the tasks that succeeded or failed in each of the `minutes` minutes up to `now`. */
+  taskStats(now: number, minutes: number): Promise<TaskStats>;
   /** Events with a sequence above `afterSequence`, in order. */
   listEvents(taskId: string, afterSequence: number): Promise<TaskEvent[]>;
 

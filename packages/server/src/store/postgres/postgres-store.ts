@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type pg from "pg";
 import type {
   AttemptFailure, AttemptRef, CancelOutcome, ClaimedAttempt, ClaimRequest, ConcurrencyLimit, EventFilter, EventsPage, RateLimit, ExpiredAttempt, Leadership,
-  LeaseRenewal, LeaseTerms, NewTask, PausedName, PauseOutcome, RetryBackoff, RetryOutcome, ScheduleFiring, ScheduleRecord, StoreSignals, TaskEvent, TaskFilter,
+  LeaseRenewal, LeaseTerms, NewTask, PausedName, PauseOutcome, RetryBackoff, RetryOutcome, ScheduleFiring, ScheduleRecord, StoreSignals, TaskEvent, TaskFilter, TaskSelection, TaskStats,
   TaskPage, TaskRecord, TaskStore,
 } from "../store.js";
 import { firstEvent, isTerminal, promoteBatch, retryDelayMs, sameScheduleSpec, scheduleListLimit, toWaitingCount, type WaitingCount } from "../store.js";
@@ -10,7 +10,6 @@ import { scheduleKeyTakenError, scheduleParams, toSchedule } from "../schedule-r
 import { keyReusedError, requestFingerprint } from "../idempotency.js";
 import { CommitTimes, freedKeySlot, LocalSignals } from "../signals.js";
 import { earliest, LaterWork, NameGate } from "../rate-gate.js";
-import { OrchestratorError } from "orchestrator-ts-client/internal";
 import { systemClock } from "../../util/clock.js";
 import type { Clock } from "../../util/clock.js";
 import { createPool, measureClockSkew, parsePostgresUrl, prepared } from "./driver.js";
@@ -43,7 +42,8 @@ import { progressSql } from "./sql/progress.js";
 import {
   clearRateLimitSql, countStartsSql, deferAttemptSql, listRateLimitsSql, nameGateSql, setRateLimitSql, throttleNameSql,
 } from "./sql/rate-limits.js";
-import { getTaskSql, listTasksSql } from "./sql/read.js";
+import { getTaskSql } from "./sql/read.js";
+import { countTasks, listTasks, taskStats } from "./task-reads.js";
 import { analyzeSql, deleteFinishedSql, deleteIdleKeysSql } from "./sql/retention.js";
 import { nextDueAtSql, promoteDueSql } from "./sql/retries.js";
 import {
@@ -760,19 +760,15 @@ export class PostgresStore implements TaskStore {
   }
 
   async listTasks(filter: TaskFilter): Promise<TaskPage> {
-    let cursor: number | undefined;
-    if (filter.cursor) {
-      cursor = Number(Buffer.from(filter.cursor, "base64url").toString("utf8"));
-      if (!Number.isSafeInteger(cursor) || cursor <= 0) throw OrchestratorError.invalidArgument("page_token is not a token this server issued");
-    }
-    const skewMs = await this.skewMs();
-    const { text, parameters } = listTasksSql({ state: filter.state !== undefined, name: Boolean(filter.name), cursor: cursor !== undefined });
-    const values = { state: filter.state, name: filter.name, cursor, limit: filter.limit + 1 };
-    const rows = await this.read(text, parameters.map((parameter) => values[parameter]));
-    const page = rows.slice(0, filter.limit);
-    const last = page.at(-1);
-    const nextCursor = rows.length > filter.limit && last ? Buffer.from(String(last.seq)).toString("base64url") : null;
-    return { tasks: page.map((row) => toTask(row, skewMs)), nextCursor };
+    return listTasks((text, values) => this.read(text, values), await this.skewMs(), filter);
+  }
+
+  async countTasks(selection: TaskSelection): Promise<number> {
+    return countTasks((text, values) => this.read(text, values), await this.skewMs(), selection);
+  }
+
+  async taskStats(now: number, minutes: number): Promise<TaskStats> {
+    return taskStats((text, values) => this.read(text, values), await this.skewMs(), now, minutes);
   }
 
   async listEvents(taskId: string, afterSequence: number): Promise<TaskEvent[]> {

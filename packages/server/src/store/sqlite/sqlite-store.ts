@@ -1,7 +1,7 @@
 import { dirname } from "node:path";
 import type {
   AttemptFailure, AttemptRef, CancelOutcome, ClaimedAttempt, ClaimRequest, ConcurrencyLimit, EventFilter, EventsPage, RateLimit, ExpiredAttempt, Leadership, LeaseRenewal,
-  LeaseTerms, NewTask, PausedName, PauseOutcome, RetryBackoff, RetryOutcome, ScheduleFiring, ScheduleRecord, StoreSignals, TaskEvent, TaskFilter, TaskPage,
+  LeaseTerms, NewTask, PausedName, PauseOutcome, RetryBackoff, RetryOutcome, ScheduleFiring, ScheduleRecord, StoreSignals, TaskEvent, TaskFilter, TaskPage, TaskSelection, TaskStats,
   TaskRecord, TaskStore,
 } from "../store.js";
 import { firstEvent, isTerminal, promoteBatch, retryDelayMs, sameScheduleSpec, scheduleListLimit, toWaitingCount, type WaitingCount } from "../store.js";
@@ -10,7 +10,6 @@ import { CommitTimes, freedKeySlot, LocalSignals } from "../signals.js";
 import { earliest, keyBudget, LaterWork, NameGate } from "../rate-gate.js";
 import type { KeyRate } from "../rate-gate.js";
 import { keyReusedError, requestFingerprint } from "../idempotency.js";
-import { OrchestratorError } from "orchestrator-ts-client/internal";
 import { prepareDatabaseFiles } from "./data-files.js";
 import { storeErrorFrom } from "./store-errors.js";
 import { openSqlite } from "./driver.js";
@@ -35,7 +34,8 @@ import { progressSql } from "./sql/progress.js";
 import {
   clearRateLimitSql, countStartsSql, deferAttemptSql, gatedNamesSql, listRateLimitsSql, rateGateSql, rateLimitSql, setRateLimitSql, throttleNameSql,
 } from "./sql/rate-limits.js";
-import { getTaskSql, listTasksSql } from "./sql/read.js";
+import { getTaskSql } from "./sql/read.js";
+import { countTasks, listTasks, taskStats } from "./task-reads.js";
 import { deleteIdleKeysSql, deleteTaskEventsSql, deleteTaskKeysSql, deleteTaskSql, finishedTasksSql } from "./sql/retention.js";
 import { nextDueAtSql, promoteDueRetriesSql, promoteDueScheduledSql } from "./sql/retries.js";
 import {
@@ -555,22 +555,15 @@ export class SqliteStore implements TaskStore {
 
   /** Async so that a bad cursor rejects the returned promise instead of throwing at the call. */
   async listTasks(filter: TaskFilter): Promise<TaskPage> {
-    let cursor: number | undefined;
-    if (filter.cursor) {
-      cursor = Number(Buffer.from(filter.cursor, "base64url").toString("utf8"));
-      if (!Number.isSafeInteger(cursor) || cursor <= 0) throw OrchestratorError.invalidArgument("page_token is not a token this server issued");
-    }
-    const text = listTasksSql({ state: filter.state !== undefined, name: Boolean(filter.name), cursor: cursor !== undefined });
-    const rows = this.sql(text).all({
-      ...(filter.state !== undefined ? { state: filter.state } : {}),
-      ...(filter.name ? { name: filter.name } : {}),
-      ...(cursor !== undefined ? { cursor } : {}),
-      limit: filter.limit + 1,
-    }) as Row[];
-    const page = rows.slice(0, filter.limit);
-    const last = page.at(-1);
-    const nextCursor = rows.length > filter.limit && last ? Buffer.from(String(last.seq)).toString("base64url") : null;
-    return { tasks: page.map(toTask), nextCursor };
+    return listTasks((text) => this.sql(text), filter);
+  }
+
+  async countTasks(selection: TaskSelection): Promise<number> {
+    return countTasks((text) => this.sql(text), selection);
+  }
+
+  async taskStats(now: number, minutes: number): Promise<TaskStats> {
+    return taskStats((text) => this.sql(text), now, minutes);
   }
 
   listEvents(taskId: string, afterSequence: number): Promise<TaskEvent[]> {

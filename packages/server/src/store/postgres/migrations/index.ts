@@ -11,6 +11,7 @@ import { schedules } from "./004_schedules.js";
 import { concurrencyKeys } from "./005_concurrency_keys.js";
 import { rateLimits } from "./006_rate_limits.js";
 import { keyUpsertWhenChanged } from "./007_key_upsert_when_changed.js";
+import { finishedByName } from "./008_finished_by_name.js";
 
 export interface Migration {
   version: number;
@@ -18,7 +19,7 @@ export interface Migration {
   sql: string;
 }
 
-export const migrations: readonly Migration[] = [initialSchema, delaysAndPriorities, pausedNames, schedules, concurrencyKeys, rateLimits, keyUpsertWhenChanged];
+export const migrations: readonly Migration[] = [initialSchema, delaysAndPriorities, pausedNames, schedules, concurrencyKeys, rateLimits, keyUpsertWhenChanged, finishedByName];
 
 /** The first key of the advisory lock the migrations of every schema take (the second is the schema's hash). */
 const migrationLockClass = 0x6f726368; // "orch"

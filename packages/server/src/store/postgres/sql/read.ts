@@ -1,3 +1,5 @@
+import { selectionConditions } from "./selection.js";
+
 const taskColumns = `id, name, description, payload, state, attempt, max_retries, timeout_ms, retry_backoff_ms,
   result, error, percent, message, worker_id, created_at, started_at, finished_at, next_attempt_at, last_sequence, seq, priority, run_at, schedule_id, schedule_tick_ms,
   concurrency_key, concurrency_limit`;
@@ -8,18 +10,13 @@ const listedColumns = taskColumns.replace("payload,", "''::bytea AS payload,").r
 
 export const getTaskSql = `SELECT ${taskColumns} FROM tasks WHERE id = $1`;
 
-/** The listing statement for this filter, and the order of its parameters (limit always last). */
-export function listTasksSql(filter: { state: boolean; name: boolean; cursor: boolean }): { text: string; parameters: Array<"state" | "name" | "cursor" | "limit"> } {
-  const parameters: Array<"state" | "name" | "cursor" | "limit"> = [];
-  const where: string[] = [];
-  const add = (parameter: "state" | "name" | "cursor", clause: (placeholder: string) => string): void => {
-    parameters.push(parameter);
-    where.push(clause(`$${parameters.length}`));
-  };
-  if (filter.state) add("state", (p) => `state = ${p}`);
-  if (filter.name) add("name", (p) => `name = ${p}`);
-  if (filter.cursor) add("cursor", (p) => `seq < ${p}`);
-  parameters.push("limit");
-  const text = `SELECT ${listedColumns} FROM tasks ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT $${parameters.length}`;
-  return { text, parameters };
-}
+// $1-$6 the selection, $7 the cursor (a seq; null for the first page), $8 the limit. Newest first.
+export const listTasksSql = `
+SELECT ${listedColumns} FROM tasks
+WHERE ${selectionConditions(1)}
+  AND ($7::bigint IS NULL OR seq < $7::bigint)
+ORDER BY seq DESC
+LIMIT $8`;
+
+// $1-$6 the selection.
+export const countTasksSql = `SELECT count(*) AS tasks FROM tasks WHERE ${selectionConditions(1)}`;

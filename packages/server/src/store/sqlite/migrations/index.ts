@@ -19,7 +19,8 @@ import { schedules } from "./008_schedules.js";
 import { concurrencyKeys } from "./009_concurrency_keys.js";
 import { rateLimits } from "./010_rate_limits.js";
 import { eventOrder } from "./011_event_order.js";
+import { finishedByName } from "./012_finished_by_name.js";
 
 export const migrations: readonly Migration[] = [
-  initialSchema, fewerRunningIndexes, idempotencyKeys, idempotencyFingerprints, leadershipAndRetention, delaysAndPriorities, pausedNames, schedules, concurrencyKeys, rateLimits, eventOrder,
+  initialSchema, fewerRunningIndexes, idempotencyKeys, idempotencyFingerprints, leadershipAndRetention, delaysAndPriorities, pausedNames, schedules, concurrencyKeys, rateLimits, eventOrder, finishedByName,
 ];

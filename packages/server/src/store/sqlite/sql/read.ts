@@ -1,3 +1,5 @@
+import { selectionConditions, type SelectionShape } from "./selection.js";
+
 const taskColumns = `id, name, description, payload, state, attempt, max_retries, timeout_ms, retry_backoff_ms,
   result, error, percent, message, worker_id, created_at, started_at, finished_at, next_attempt_at, last_sequence, seq, priority, run_at, schedule_id, schedule_tick_ms,
   concurrency_key, concurrency_limit`;
@@ -8,11 +10,16 @@ const listedColumns = taskColumns.replace("payload,", "X'' AS payload,").replace
 
 export const getTaskSql = `SELECT ${taskColumns} FROM tasks WHERE id = ?`;
 
-export function listTasksSql(filter: { state: boolean; name: boolean; cursor: boolean }): string {
-  const where = [
-    filter.state ? "state = :state" : null,
-    filter.name ? "name = :name" : null,
-    filter.cursor ? "seq < :cursor" : null,
-  ].filter((clause) => clause !== null);
-  return `SELECT ${listedColumns} FROM tasks ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT :limit`;
+function whereClause(conditions: string[]): string {
+  return conditions.length > 0 ? `WHERE ${conditions.join(" AND ")}` : "";
+}
+
+/** Newest first from :cursor (a seq) down; :limit rows. */
+export function listTasksSql(shape: SelectionShape & { cursor: boolean }): string {
+  const conditions = [...selectionConditions(shape), ...(shape.cursor ? ["seq < :cursor"] : [])];
+  return `SELECT ${listedColumns} FROM tasks ${whereClause(conditions)} ORDER BY seq DESC LIMIT :limit`;
+}
+
+export function countTasksSql(shape: SelectionShape): string {
+  return `SELECT count(*) AS tasks FROM tasks ${whereClause(selectionConditions(shape))}`;
 }
