@@ -4,6 +4,7 @@
  * each backend's suite, with its fresh store per test.
  */
 import { describe, expect, it } from "vitest";
+import type { ActionBatch, ActionBatchOutcome, TaskSelection } from "../../packages/server/src/store/store.js";
 import { bytes, exactBackoff, newTask, T0, terms } from "./conformance.js";
 import type { ConformanceContext } from "./conformance-scale-out.js";
 import { SignalRecorder } from "./signal-recorder.js";
@@ -104,6 +105,115 @@ export function describeActionsConformance(context: ConformanceContext): void {
       await store.fail(claimed, { error: "boom", retryable: true }, T0 + 2, exactBackoff);
       await store.retry("a", "", T0 + 3);
       expect(await claimOnly("w1", T0 + 4)).toMatchObject({ taskId: "a", attempt: 2 });
+    });
+  });
+
+  /** Runs an action's batches to the end, as the Scheduler does; the total changed and the batches run. */
+  async function allBatches(run: (batch: ActionBatch) => Promise<ActionBatchOutcome>, selection: TaskSelection, limit: number): Promise<{ changed: number; batches: number }> {
+    let after = 0;
+    let changed = 0;
+    let batches = 0;
+    for (;;) {
+      const outcome = await run({ selection, after, limit });
+      changed += outcome.changed;
+      batches++;
+      if (outcome.next === null) return { changed, batches };
+      expect(outcome.next).toBeGreaterThan(after);
+      after = outcome.next;
+    }
+  }
+
+  /** Tasks in every state: s (scheduled), q (queued), r (running, worker w1), y (retrying), ok (succeeded), f (failed), c (cancelled). */
+  async function everyState(prefix = "", name = "resize"): Promise<void> {
+    const store = context.store();
+    const id = (short: string): string => `${prefix}${short}`;
+    await store.enqueue([newTask(id("r"), { name }), newTask(id("y"), { name }), newTask(id("ok"), { name }), newTask(id("f"), { name, maxRetries: 0 })], T0);
+    const [claimed] = await store.claim([{ workerId: "w1", names: [name], limit: 4 }], T0 + 1, terms);
+    expect(claimed?.map((attempt) => attempt.taskId)).toEqual([id("r"), id("y"), id("ok"), id("f")]);
+    await store.fail({ taskId: id("y"), attempt: 1 }, { error: "boom", retryable: true }, T0 + 2, exactBackoff);
+    await store.complete({ taskId: id("ok"), attempt: 1 }, bytes("ok"), T0 + 2);
+    await store.fail({ taskId: id("f"), attempt: 1 }, { error: "boom", retryable: true }, T0 + 2, exactBackoff);
+    await store.enqueue([newTask(id("c"), { name }), newTask(id("q"), { name }), newTask(id("s"), { name, runAt: T0 + 3_600_000 })], T0 + 3);
+    await store.cancel(id("c"), "stop", T0 + 4);
+  }
+
+  async function states(ids: readonly string[]): Promise<Record<string, string>> {
+    return Object.fromEntries(await Promise.all(ids.map(async (id) => [id, (await context.store().getTask(id))?.state ?? "deleted"])));
+  }
+
+  const all = ["s", "q", "r", "y", "ok", "f", "c"];
+
+  describe("operator actions: bulk batches", () => {
+    it("retryBatch retries the failed and cancelled tasks of the selection only, batch by batch", async () => {
+      const store = context.store();
+      await everyState();
+      await everyState("e-", "email");
+      for (let i = 0; i < 5; i++) {
+        await store.enqueue([newTask(`more${i}`, { name: "resize-more", maxRetries: 0 })], T0 + 10 + i);
+        const claimed = await claimOnly("w2", T0 + 10 + i, ["resize-more"]);
+        expect(claimed.taskId).toBe(`more${i}`);
+        await store.fail(claimed, { error: "boom", retryable: false }, T0 + 10 + i, exactBackoff);
+      }
+      const outcome = await allBatches((batch) => store.retryBatch(batch, "fixed", T0 + 100), { names: ["resize", "resize-more"] }, 2);
+      expect(outcome).toEqual({ changed: 7, batches: 4 });
+      expect(await states(all)).toEqual({ s: "scheduled", q: "queued", r: "running", y: "retrying", ok: "succeeded", f: "queued", c: "queued" });
+      expect(await states(all.map((id) => `e-${id}`))).toMatchObject({ "e-f": "failed", "e-c": "cancelled" });
+      expect((await store.listEvents("f", 0)).at(-1)).toMatchObject({ state: "queued", message: "retried: a new attempt series after attempt 1 (fixed)" });
+      expect((await store.listEvents("c", 0)).at(-1)).toMatchObject({ state: "queued", attempt: 0 });
+    });
+
+    it("a batch's states are those the selection names among the action's, and created times bound it", async () => {
+      const store = context.store();
+      await everyState();
+      // Only cancelled ones; running is not retryable and is left out.
+      expect(await allBatches((batch) => store.retryBatch(batch, "", T0 + 100), { states: ["cancelled", "running"] }, 10)).toEqual({ changed: 1, batches: 1 });
+      expect(await states(["f", "c", "r"])).toEqual({ f: "failed", c: "queued", r: "running" });
+      // Created before T0 + 3: r, y, ok and f, of which r (running) and y (retrying) are unfinished.
+      expect(await allBatches((batch) => store.cancelBatch(batch, "", T0 + 101), { createdBefore: T0 + 3 }, 10)).toMatchObject({ changed: 2 });
+      expect(await states(all)).toEqual({ s: "scheduled", q: "queued", r: "cancelled", y: "cancelled", ok: "succeeded", f: "failed", c: "queued" });
+    });
+
+    it("cancelBatch cancels every unfinished task of the selection; a running attempt's event names its worker", async () => {
+      const store = context.store();
+      await everyState();
+      const recorder = new SignalRecorder(store);
+      let outcome;
+      try {
+        outcome = await store.cancelBatch({ selection: { names: ["resize"] }, after: 0, limit: 100 }, "maintenance", T0 + 100);
+        await recorder.until(() => recorder.events.filter((event) => event.state === "cancelled").length >= 4, "4 cancelled events");
+      } finally {
+        recorder.stop();
+      }
+      expect(outcome).toMatchObject({ changed: 4, next: null });
+      expect(outcome.names).toEqual(["resize", "resize", "resize", "resize"]);
+      expect(await states(all)).toEqual({ s: "cancelled", q: "cancelled", r: "cancelled", y: "cancelled", ok: "succeeded", f: "failed", c: "cancelled" });
+      const running = recorder.events.find((event) => event.taskId === "r" && event.state === "cancelled");
+      expect(running).toMatchObject({ workerId: "w1", attempt: 1, error: "maintenance" });
+      expect(await store.complete({ taskId: "r", attempt: 1 }, bytes("late"), T0 + 101)).toBeNull();
+      expect(await store.getTask("c")).toMatchObject({ error: "stop" });
+    });
+
+    it("deleteBatch deletes the finished tasks of the selection with their events and keys, and leaves the rest", async () => {
+      const store = context.store();
+      await everyState();
+      await store.enqueue([newTask("keyed", { name: "other", idempotencyKey: "order-1", maxRetries: 0 })], T0 + 5);
+      const claimed = await claimOnly("w2", T0 + 6, ["other"]);
+      expect(claimed.taskId).toBe("keyed");
+      await store.complete(claimed, bytes("ok"), T0 + 7);
+      expect(await allBatches((batch) => store.deleteBatch(batch), { states: ["succeeded", "failed", "cancelled"] }, 2)).toEqual({ changed: 4, batches: 3 });
+      expect(await states(all)).toEqual({ s: "scheduled", q: "queued", r: "running", y: "retrying", ok: "deleted", f: "deleted", c: "deleted" });
+      expect(await store.listEvents("ok", 0)).toEqual([]);
+      expect(await store.listEvents("q", 0)).toHaveLength(1);
+      // The key went with its task: the same key makes a new task.
+      const [again] = await store.enqueue([newTask("keyed-2", { name: "other", idempotencyKey: "order-1", maxRetries: 0 })], T0 + 8);
+      expect(again?.taskId).toBe("keyed-2");
+    });
+
+    it("deleteBatch never deletes an unfinished task, whatever states the selection names", async () => {
+      const store = context.store();
+      await everyState();
+      expect(await allBatches((batch) => store.deleteBatch(batch), { states: ["running", "queued", "failed"] }, 10)).toEqual({ changed: 1, batches: 1 });
+      expect(await states(all)).toEqual({ s: "scheduled", q: "queued", r: "running", y: "retrying", ok: "succeeded", f: "deleted", c: "cancelled" });
     });
   });
 }

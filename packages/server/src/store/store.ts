@@ -261,6 +261,43 @@ export interface RetryOutcome {
 
 /** The states retry() (and a bulk retry) takes a task out of. */
 export const retryableStates: readonly TaskState[] = ["failed", "cancelled"];
+/** The states a bulk cancel takes a task out of: every unfinished one. */
+export const cancellableStates: readonly TaskState[] = ["scheduled", "queued", "running", "retrying"];
+/** The states a bulk delete removes a task in: every finished one. */
+export const deletableStates: readonly TaskState[] = ["succeeded", "failed", "cancelled"];
+
+/**
+ * One batch of a bulk operator action (retryBatch, cancelBatch, deleteBatch): the tasks of
+ * `selection` in one of the action's states, in store order after `after`, at most `limit`.
+ */
+export interface ActionBatch {
+  selection: TaskSelection;
+  /** Where the previous batch ended (its `next`); 0 for the first. */
+  after: number;
+  limit: number;
+}
+
+export interface ActionBatchOutcome {
+  /** The tasks the batch changed (retried, cancelled or deleted). */
+  changed: number;
+  /**
+   * Where the next batch starts; null when this one reached the end of the selection. A bulk
+   * action goes forward only, so a task it changed is not met again (a retried task that fails
+   * again at once is not retried twice by one call).
+   */
+  next: number | null;
+}
+
+/** A bulk cancel's batch: also the names of the tasks cancelled (for the metrics). */
+export interface CancelBatchOutcome extends ActionBatchOutcome {
+  names: string[];
+}
+
+/** The selection narrowed to the states an action applies to (all of them when it names none). */
+export function narrowStates(selection: TaskSelection, applicable: readonly TaskState[]): TaskSelection {
+  const asked = selection.states ?? [];
+  return { ...selection, states: asked.length === 0 ? applicable : asked.filter((state) => applicable.includes(state)) };
+}
 
 /** The message of the `queued` event a retry records: the new series, and the operator's reason. */
 export function retryMessage(afterAttempt: number, reason: string): string {
@@ -410,6 +447,21 @@ export interface TaskStore extends ScheduleStore {
    * A task in another state is left as it is (`retried` false); null when there is no such task.
    */
   retry(taskId: string, reason: string, now: number): Promise<RetryOutcome | null>;
+
+  /**
+   * One batch of a bulk retry: each failed or cancelled task of the batch (see ActionBatch) as
+   * retry() does it, in one transaction.
+   */
+  retryBatch(batch: ActionBatch, reason: string, now: number): Promise<ActionBatchOutcome>;
+
+  /**
+   * One batch of a bulk cancel: each unfinished task of the batch as cancel() does it, in one
+   * transaction; a running attempt's `cancelled` event names its worker, as cancel()'s does.
+   */
+  cancelBatch(batch: ActionBatch, reason: string, now: number): Promise<CancelBatchOutcome>;
+
+  /** One batch of a bulk delete: each finished task of the batch with its events and idempotency key, as retention deletes them. */
+  deleteBatch(batch: ActionBatch): Promise<ActionBatchOutcome>;
 
   /**
    * Pauses a task name: from the commit on, no claim (by any Scheduler on this store) takes its

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
 import type {
-  AttemptFailure, AttemptRef, CancelOutcome, ClaimedAttempt, ClaimRequest, ConcurrencyLimit, EventFilter, EventsPage, RateLimit, ExpiredAttempt, Leadership,
+  ActionBatch, ActionBatchOutcome, CancelBatchOutcome, AttemptFailure, AttemptRef, CancelOutcome, ClaimedAttempt, ClaimRequest, ConcurrencyLimit, EventFilter, EventsPage, RateLimit, ExpiredAttempt, Leadership,
   LeaseRenewal, LeaseTerms, NewTask, PausedName, PauseOutcome, RetryBackoff, RetryOutcome, ScheduleFiring, ScheduleRecord, StoreSignals, TaskEvent, TaskFilter, TaskSelection, TaskStats,
   TaskPage, TaskRecord, TaskStore,
 } from "../store.js";
@@ -22,7 +22,7 @@ import { runMigrations } from "./migrations/index.js";
 import { byClaimOrder, claimKeyed, recordClaimed, sendAhead } from "./claims.js";
 import { ClaimCursors } from "./claim-cursors.js";
 import { finishBatch } from "./batch-end.js";
-import { retryTask, type PostgresActionContext } from "./task-actions.js";
+import { cancelBatch, deleteBatch, recordCancelled, retryBatch, retryTask, type PostgresActionContext } from "./task-actions.js";
 import { completions, insertTasks, recordEnqueued } from "./hot-writes.js";
 import type { Completion, HintTarget } from "./hot-writes.js";
 import { asRecord, nullableString, record, storedFirstEvent, toConcurrencyLimit, toEvent, toPausedName, toRateGate, toRateLimit, toState, toTask } from "./rows.js";
@@ -649,20 +649,24 @@ export class PostgresStore implements TaskStore {
       const state = toState(before.state);
       if (isTerminal(state)) return { state, name: String(before.name), cancelled: false, event: null, interrupted: null };
       const { rows: [row] } = await tx.query(cancelSql, [taskId, reason, now + tx.skewMs]);
-      if (!row) return null;
-      const workerId = nullableString(before.worker_id);
-      if (state === "running") freedKeySlot(tx.log, before);
-      const event = record(tx, {
-        taskId, sequence: Number(row.last_sequence), state: "cancelled", attempt: Number(row.attempt),
-        percent: Number(row.percent), message: "cancelled", timestamp: now, workerId, error: reason,
-      });
-      const interrupted = state === "running" && workerId ? { taskId, attempt: Number(row.attempt), workerId } : null;
-      return { state: "cancelled" as const, name: String(before.name), cancelled: true, event, interrupted };
+      return row ? recordCancelled(tx, taskId, before, row, reason, now) : null;
     });
   }
 
   retry(taskId: string, reason: string, now: number): Promise<RetryOutcome | null> {
     return this.writes.run((tx) => retryTask(tx, this.actionContext, taskId, reason, now));
+  }
+
+  retryBatch(batch: ActionBatch, reason: string, now: number): Promise<ActionBatchOutcome> {
+    return this.writes.run((tx) => retryBatch(tx, this.actionContext, batch, reason, now));
+  }
+
+  cancelBatch(batch: ActionBatch, reason: string, now: number): Promise<CancelBatchOutcome> {
+    return this.writes.run((tx) => cancelBatch(tx, batch, reason, now));
+  }
+
+  deleteBatch(batch: ActionBatch): Promise<ActionBatchOutcome> {
+    return this.writes.run((tx) => deleteBatch(tx, batch));
   }
 
   private readonly actionContext: PostgresActionContext = { queuedAgain: (names) => this.claimCursors.forget(names) };

@@ -19,3 +19,21 @@ SET state = 'queued',
     last_sequence = last_sequence + 1
 WHERE id = $1 AND state IN ('failed', 'cancelled')
 RETURNING last_sequence, attempt, name`;
+
+// $1 seqs (locked by actionBatchSql). retrySql for each of a bulk retry's batch.
+export const retryManySql = `
+UPDATE tasks
+SET state = 'queued',
+    error = NULL,
+    result = NULL,
+    worker_id = NULL,
+    percent = 0,
+    message = '',
+    finished_at = NULL,
+    next_attempt_at = NULL,
+    lease_expires_at = NULL,
+    deadline_at = NULL,
+    deferred_attempts = attempt,
+    last_sequence = last_sequence + 1
+WHERE seq = ANY($1::bigint[]) AND state IN ('failed', 'cancelled')
+RETURNING id, last_sequence, attempt, name`;
