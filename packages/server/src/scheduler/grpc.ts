@@ -1,4 +1,4 @@
-import { Metadata, type ServerDuplexStream } from "@grpc/grpc-js";
+import { Metadata, type ServerDuplexStream, type ServerUnaryCall } from "@grpc/grpc-js";
 import { status } from "@grpc/grpc-js";
 import type {
   SchedulerMessage, SchedulerServer, SubmitTaskRequest, SubmitTaskResponse, WorkerMessage,
@@ -61,9 +61,15 @@ export function schedulerGrpcService(scheduler: Scheduler, logger: Logger, keys:
     retryTask: unary(async (request, call) => ({
       task: taskToProto(await scheduler.actions.retry(request.taskId, request.reason, schedulerCaller(call.metadata, keys))),
     })),
-    retryTasks: unary(() => notYet("RetryTasks")),
-    cancelTasks: unary(() => notYet("CancelTasks")),
-    deleteTasks: unary(() => notYet("DeleteTasks")),
+    retryTasks: unary(async (request, call) => ({
+      count: await scheduler.actions.retryTasks(request.filter, request.reason, schedulerCaller(call.metadata, keys), callEnded(call)),
+    })),
+    cancelTasks: unary(async (request, call) => ({
+      count: await scheduler.actions.cancelTasks(request.filter, request.reason, schedulerCaller(call.metadata, keys), callEnded(call)),
+    })),
+    deleteTasks: unary(async (request, call) => ({
+      count: await scheduler.actions.deleteTasks(request.filter, schedulerCaller(call.metadata, keys), callEnded(call)),
+    })),
     pauseQueue: unary(async (request) => {
       const outcome = await scheduler.pauseQueue(request.name, request.reason);
       return { queue: pausedToProto(outcome.paused), wasPaused: outcome.wasPaused };
@@ -113,8 +119,11 @@ export function schedulerGrpcService(scheduler: Scheduler, logger: Logger, keys:
   };
 }
 
-function notYet(method: string): never {
-  throw new OrchestratorError(status.UNIMPLEMENTED, `${method} is not built yet`);
+/** Aborts when the unary call is cancelled (its caller went away or its deadline passed), so a long action can stop. */
+function callEnded(call: ServerUnaryCall<unknown, unknown>): AbortSignal {
+  const ended = new AbortController();
+  call.on("cancelled", () => ended.abort());
+  return ended.signal;
 }
 
 function handleWorkerStream(scheduler: Scheduler, call: ServerDuplexStream<WorkerMessage, SchedulerMessage>, logger: Logger): void {

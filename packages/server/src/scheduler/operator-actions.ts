@@ -1,9 +1,41 @@
 import { Code, OrchestratorError } from "orchestrator-ts-client/internal";
-import type { Logger } from "orchestrator-ts-client/internal";
-import type { TaskRecord, TaskStore } from "../store/store.js";
+import type { Logger, TaskFilter as ProtoTaskFilter } from "orchestrator-ts-client/internal";
+import type { ActionBatch, ActionBatchOutcome, TaskRecord, TaskSelection, TaskState, TaskStore } from "../store/store.js";
+import { cancellableStates, deletableStates, retryableStates } from "../store/store.js";
 import type { Clock } from "../util/clock.js";
 import type { ActionCaller } from "../util/auth.js";
-import { validatePauseReason, validateTaskId } from "./validation.js";
+import { limits } from "./limits.js";
+import { selectsEverything, validatePauseReason, validateReason, validateTaskId, validateTaskSelection } from "./validation.js";
+
+type BulkAction = "RetryTasks" | "CancelTasks" | "DeleteTasks";
+
+/** What each bulk action applies to, in words for its refusals. */
+const bulkActions: Record<BulkAction, { states: readonly TaskState[]; which: string; verb: string }> = {
+  RetryTasks: { states: retryableStates, which: "failed and cancelled tasks", verb: "retried" },
+  CancelTasks: { states: cancellableStates, which: "unfinished tasks (scheduled, queued, running, retrying)", verb: "cancelled" },
+  DeleteTasks: { states: deletableStates, which: "finished tasks (succeeded, failed, cancelled)", verb: "deleted" },
+};
+
+/**
+ * A bulk action's filter as the store's selection, bounded to the tasks created before `startedAt`
+ * (a flood of new tasks cannot keep the action going). A filter with no field set is refused, as
+ * are states the action cannot apply to: the caller asked for something it will not do.
+ */
+export function validateBulkSelection(action: BulkAction, filter: ProtoTaskFilter | undefined, startedAt: number): TaskSelection {
+  const selection = validateTaskSelection(filter);
+  if (selectsEverything(selection)) {
+    throw OrchestratorError.invalidArgument(
+      `${action} needs a filter: name at least one of names, states, concurrency_key, schedule_id, created_after_ms, created_before_ms (an action on every task is never taken by default)`,
+    );
+  }
+  const { states, which } = bulkActions[action];
+  const refused = (selection.states ?? []).filter((state) => !states.includes(state));
+  if (refused.length > 0) {
+    throw OrchestratorError.invalidArgument(`${action} applies to ${which} only; filter.states also names ${refused.join(", ")}: leave ${refused.length === 1 ? "it" : "them"} out`);
+  }
+  const createdBefore = Math.min(selection.createdBefore ?? startedAt, startedAt);
+  return { ...selection, createdBefore };
+}
 
 /** What the operator actions need of their Scheduler. */
 export interface ActionHooks {
@@ -11,6 +43,8 @@ export interface ActionHooks {
   assertRunning(): void;
   /** Starts a dispatch round: tasks were queued again. */
   workAvailable(): void;
+  /** A task of this name was cancelled (for the metrics). */
+  cancelled(name: string): void;
 }
 
 /** The fields every action's log line carries: who asked (a key id, never the key). */
@@ -47,6 +81,76 @@ export class OperatorActions {
     if (!task) throw OrchestratorError.notFound(`task ${id} was deleted right after its retry`);
     return task;
   }
+
+  /** RetryTasks: every failed or cancelled task of the filter created before the call; answers how many. */
+  retryTasks(filter: ProtoTaskFilter | undefined, reason: string, caller: ActionCaller, signal?: AbortSignal): Promise<number> {
+    const why = validatePauseReason(reason);
+    return this.bulk("RetryTasks", filter, why, caller, signal, async (batch) => {
+      const outcome = await this.store.retryBatch(batch, why, this.clock.now());
+      if (outcome.changed > 0) this.hooks.workAvailable();
+      return outcome;
+    });
+  }
+
+  /**
+   * CancelTasks: every unfinished task of the filter created before the call; answers how many. A
+   * running attempt is stopped on its worker through the event feed, as a single cancel's is.
+   */
+  cancelTasks(filter: ProtoTaskFilter | undefined, reason: string, caller: ActionCaller, signal?: AbortSignal): Promise<number> {
+    const why = validateReason(reason);
+    return this.bulk("CancelTasks", filter, why, caller, signal, async (batch) => {
+      const outcome = await this.store.cancelBatch(batch, why, this.clock.now());
+      for (const name of outcome.names) this.hooks.cancelled(name);
+      return outcome;
+    });
+  }
+
+  /** DeleteTasks: every finished task of the filter created before the call, with its events; answers how many. */
+  deleteTasks(filter: ProtoTaskFilter | undefined, caller: ActionCaller, signal?: AbortSignal): Promise<number> {
+    return this.bulk("DeleteTasks", filter, "", caller, signal, (batch) => this.store.deleteBatch(batch));
+  }
+
+  /**
+   * Runs a bulk action batch by batch (limits.actionBatchTasks tasks, one short transaction each,
+   * so other writes go between them) until a batch reaches the end of the selection. A caller that
+   * goes away stops it between batches; what was done stays done, and the log line says how much.
+   */
+  private async bulk(
+    action: BulkAction, filter: ProtoTaskFilter | undefined, reason: string, caller: ActionCaller, signal: AbortSignal | undefined,
+    run: (batch: ActionBatch) => Promise<ActionBatchOutcome>,
+  ): Promise<number> {
+    this.hooks.assertRunning();
+    const startedAt = this.clock.now();
+    const selection = validateBulkSelection(action, filter, startedAt);
+    const fields = { action, ...filterFields(selection), ...(reason === "" ? {} : { reason }), ...callerFields(caller) };
+    let count = 0;
+    let batches = 0;
+    let after = 0;
+    for (;;) {
+      if (signal?.aborted) {
+        this.logger.warn({ ...fields, count, batches, duration_ms: this.clock.now() - startedAt }, `Bulk action stopped: its caller went away after ${count} tasks were ${bulkActions[action].verb}`);
+        throw new OrchestratorError(Code.Cancelled, `${action} stopped after ${count} tasks: the call was cancelled`);
+      }
+      this.hooks.assertRunning();
+      const outcome = await run({ selection, after, limit: limits.actionBatchTasks });
+      count += outcome.changed;
+      batches++;
+      if (outcome.next === null) break;
+      after = outcome.next;
+    }
+    this.logger.info({ ...fields, count, batches, duration_ms: this.clock.now() - startedAt }, `Bulk action: ${count} tasks ${bulkActions[action].verb}`);
+    return count;
+  }
+}
+
+/** The fields of a bulk action's log line that describe its filter. */
+function filterFields(selection: TaskSelection): Record<string, unknown> {
+  return {
+    filter: {
+      names: selection.names, states: selection.states, concurrency_key: selection.concurrencyKey, schedule_id: selection.scheduleId,
+      created_after_ms: selection.createdAfter, created_before_ms: selection.createdBefore,
+    },
+  };
 }
 
 function notRetryable(id: string, state: string): string {

@@ -92,6 +92,7 @@ export class Scheduler {
     this.actions = new OperatorActions(store, clock, logger, {
       assertRunning: () => this.assertRunning(),
       workAvailable: () => this.dispatcher.kick(),
+      cancelled: (name) => metrics.taskCancelled(name),
     });
   }
 
