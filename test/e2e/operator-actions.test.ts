@@ -80,6 +80,9 @@ describe.each(storeBackends)("operator actions through the Gateway with keys (%s
     // The first test's task succeeded: only this test's six were failed.
     expect(count).toBe(6);
     for (const id of ids) expect(await client.waitForResult(id, { afterSequence: 3 })).toMatchObject({ state: "succeeded", attempt: 2 });
+    const listed = await client.list({ filter: { names: [name], states: ["succeeded"], createdAfter: Date.now() - 3_600_000 } });
+    for (const task of listed.tasks) expect(task).toMatchObject({ name, state: "succeeded" });
+    expect(listed.tasks.filter((task) => ids.includes(task.taskId))).toHaveLength(6);
     expect(await actionLog((record) => record.action === "RetryTasks")).toMatchObject({ count: 6, key_id: clientKeyId, reason: "bulk", filter: { names: [name] } });
   });
 
