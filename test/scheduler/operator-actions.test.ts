@@ -3,6 +3,9 @@
 // reaches the worker running a matched task; bulk actions refuse an empty filter and states they
 // cannot apply to; a bulk action leaves tasks created from its start on alone; each action writes
 // one log line with the key id that asked.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { pino } from "pino";
 import { AttemptOutcome, TaskState, type CancelAttempt, type TaskAssignment } from "../../packages/client/src/protocol/generated/orchestrator/v1/orchestrator.js";
@@ -10,9 +13,10 @@ import { Code } from "../../packages/client/src/errors/code.js";
 import { OrchestratorError } from "../../packages/client/src/errors/orchestrator-error.js";
 import { Scheduler } from "../../packages/server/src/scheduler/scheduler.js";
 import type { WorkerSession } from "../../packages/server/src/scheduler/worker-registry.js";
+import { PostgresStore } from "../../packages/server/src/store/postgres/postgres-store.js";
 import { ManualClock } from "../../packages/server/src/util/clock.js";
-import { FakeChannel, manualOptions, ManualStore, reportSuccess, submitOne as submit, untilOf } from "../helpers/manual-scheduler.js";
-import { storeBackends } from "../helpers/stores.js";
+import { FakeChannel, manualOptions, ManualStore, reportSuccess, silentLogger, submitOne as submit, untilOf } from "../helpers/manual-scheduler.js";
+import { createTestStore, storeBackends, type TestStore } from "../helpers/stores.js";
 
 const T0 = Date.UTC(2026, 0, 1);
 const SWEEP_MS = 600_000;
@@ -24,6 +28,12 @@ class CancelKeepingChannel extends FakeChannel {
   override sendCancel(cancel: CancelAttempt): void {
     this.cancels.push(cancel);
   }
+}
+
+function registerOn(scheduler: Scheduler, id: string, taskNames: string[], slots: number): { channel: CancelKeepingChannel; session: WorkerSession } {
+  const channel = new CancelKeepingChannel();
+  const session = scheduler.registerWorker({ kind: { $case: "register", register: { workerId: id, taskNames, slots, version: "test", running: [] } } }, channel);
+  return { channel, session };
 }
 
 function reportFailure(scheduler: Scheduler, session: WorkerSession, attempt: TaskAssignment): void {
@@ -46,11 +56,7 @@ for (const backend of storeBackends) {
     let logLines: Array<Record<string, unknown>>;
     const until = untilOf(backend);
 
-    function register(id: string, taskNames: string[], slots: number): { channel: CancelKeepingChannel; session: WorkerSession } {
-      const channel = new CancelKeepingChannel();
-      const session = scheduler.registerWorker({ kind: { $case: "register", register: { workerId: id, taskNames, slots, version: "test", running: [] } } }, channel);
-      return { channel, session };
-    }
+    const register = (id: string, taskNames: string[], slots: number): { channel: CancelKeepingChannel; session: WorkerSession } => registerOn(scheduler, id, taskNames, slots);
 
     beforeEach(async () => {
       clock = new ManualClock(T0);
@@ -154,5 +160,63 @@ for (const backend of storeBackends) {
       expect(worker.channel.assignments.slice(3).map((assignment) => assignment.attempt)).toEqual([2, 2]);
       expect(logLines.filter((entry) => entry.action === "DeleteTasks" || entry.action === "RetryTasks").map((entry) => [entry.action, entry.count])).toEqual([["DeleteTasks", 1], ["RetryTasks", 2]]);
     });
+  });
+}
+
+describe("Scheduler operator actions, two Schedulers on one PostgreSQL store", () => {
+  let directory = "";
+  let testStore: TestStore;
+  const stores: PostgresStore[] = [];
+  const schedulers: Scheduler[] = [];
+
+  afterEach(async () => {
+    for (const scheduler of schedulers.splice(0)) await scheduler.stop();
+    for (const store of stores.splice(0)) await store.close();
+    await testStore.remove();
+    rmSync(directory, { recursive: true, force: true });
+  });
+
+  async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await condition())) {
+      if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+  }
+
+  it("a bulk cancel through A stops the attempt B's worker runs; a bulk retry through A is dispatched by B (the store's hint; no poll within the test)", async () => {
+    directory = mkdtempSync(join(tmpdir(), "orchestrator-actions-pair-"));
+    testStore = await createTestStore("postgres");
+    const clock = new ManualClock(T0);
+    for (let index = 0; index < 2; index++) {
+      const store = new PostgresStore({ url: testStore.url, clock, pollIntervalMs: 600_000 });
+      await store.migrate();
+      stores.push(store);
+      const scheduler = new Scheduler(store, manualOptions(directory, SWEEP_MS), clock, silentLogger);
+      await scheduler.start();
+      schedulers.push(scheduler);
+    }
+    const [a, b] = schedulers as [Scheduler, Scheduler];
+    const worker = registerOn(b, "w-b", ["job"], 1);
+    const running = await submit(a, "job", { maxRetries: 0 });
+    await until(() => worker.channel.assignments.length === 1, "B's assignment");
+    clock.advance(10);
+
+    expect(await a.actions.cancelTasks({ names: ["job"], states: [] }, "maintenance", caller)).toBe(1);
+    await until(() => worker.channel.cancels.length === 1, "the cancel at B's worker");
+    expect(worker.channel.cancels[0]).toMatchObject({ taskId: running, attempt: 1 });
+    // The worker reports the attempt stopped; its slot frees.
+    reportStopped(b, worker.session, worker.channel.assignments[0] as TaskAssignment);
+
+    expect(await a.actions.retryTasks({ names: ["job"], states: [TaskState.TASK_STATE_CANCELLED] }, "", caller)).toBe(1);
+    await until(() => worker.channel.assignments.length === 2, "B's assignment of the retried task");
+    expect(worker.channel.assignments[1]).toMatchObject({ taskId: running, attempt: 2 });
+  });
+});
+
+/** The worker's report that it stopped an attempt it was told to cancel. */
+function reportStopped(scheduler: Scheduler, session: WorkerSession, attempt: TaskAssignment): void {
+  scheduler.handleWorkerMessage(session, {
+    kind: { $case: "results", results: { results: [{ taskId: attempt.taskId, attempt: attempt.attempt, outcome: AttemptOutcome.ATTEMPT_OUTCOME_CANCELLED, result: Buffer.from(""), error: "cancelled", retryable: true, retryAfterMs: 0 }] } },
   });
 }
