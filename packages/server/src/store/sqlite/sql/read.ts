@@ -15,8 +15,8 @@ function whereClause(conditions: string[]): string {
 }
 
 /** Newest first from :cursor (a seq) down; :limit rows. */
-export function listTasksSql(shape: SelectionShape & { cursor: boolean }): string {
-  const conditions = [...selectionConditions(shape), ...(shape.cursor ? ["seq < :cursor"] : [])];
+export function listTasksSql(shape: SelectionShape & { oneNameOneState: boolean; cursor: boolean }): string {
+  const conditions = [...selectionConditions({ ...shape, ordered: true }), ...(shape.cursor ? ["seq < :cursor"] : [])];
   return `SELECT ${listedColumns} FROM tasks ${whereClause(conditions)} ORDER BY seq DESC LIMIT :limit`;
 }
 
