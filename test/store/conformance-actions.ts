@@ -109,12 +109,14 @@ export function describeActionsConformance(context: ConformanceContext): void {
   });
 
   /** Runs an action's batches to the end, as the Scheduler does; the total changed and the batches run. */
-  async function allBatches(run: (batch: ActionBatch) => Promise<ActionBatchOutcome>, selection: TaskSelection, limit: number): Promise<{ changed: number; batches: number }> {
+  async function allBatches(
+    run: (batch: ActionBatch) => Promise<ActionBatchOutcome>, selection: TaskSelection, limit: number, span = 1_000_000,
+  ): Promise<{ changed: number; batches: number }> {
     let after = 0;
     let changed = 0;
     let batches = 0;
     for (;;) {
-      const outcome = await run({ selection, after, limit });
+      const outcome = await run({ selection, after, limit, span });
       changed += outcome.changed;
       batches++;
       if (outcome.next === null) return { changed, batches };
@@ -179,7 +181,7 @@ export function describeActionsConformance(context: ConformanceContext): void {
       const recorder = new SignalRecorder(store);
       let outcome;
       try {
-        outcome = await store.cancelBatch({ selection: { names: ["resize"] }, after: 0, limit: 100 }, "maintenance", T0 + 100);
+        outcome = await store.cancelBatch({ selection: { names: ["resize"] }, after: 0, limit: 100, span: 1_000 }, "maintenance", T0 + 100);
         await recorder.until(() => recorder.events.filter((event) => event.state === "cancelled").length >= 4, "4 cancelled events");
       } finally {
         recorder.stop();
@@ -207,6 +209,26 @@ export function describeActionsConformance(context: ConformanceContext): void {
       // The key went with its task: the same key makes a new task.
       const [again] = await store.enqueue([newTask("keyed-2", { name: "other", idempotencyKey: "order-1", maxRetries: 0 })], T0 + 8);
       expect(again?.taskId).toBe("keyed-2");
+    });
+
+    it("a batch reads at most its span of the store order: few matches among many tasks take short batches, none missed", async () => {
+      const store = context.store();
+      // Twelve tasks (seq 1-12); the 3rd and the 11th fail, the others stay queued.
+      await store.enqueue(Array.from({ length: 12 }, (_, i) => newTask(`t${String(i + 1).padStart(2, "0")}`, { name: i === 2 || i === 10 ? "flaky" : "steady", maxRetries: 0 })), T0);
+      const [claimed] = await store.claim([{ workerId: "w1", names: ["flaky"], limit: 2 }], T0 + 1, terms);
+      for (const attempt of claimed ?? []) await store.fail(attempt, { error: "boom", retryable: false }, T0 + 2, exactBackoff);
+      const spans: Array<number | null> = [];
+      const outcome = await allBatches(async (batch) => {
+        const answer = await store.retryBatch(batch, "", T0 + 3);
+        spans.push(answer.next);
+        return answer;
+      }, { states: ["failed"] }, 500, 4);
+      expect(outcome).toEqual({ changed: 2, batches: 3 });
+      expect(spans).toEqual([4, 8, null]);
+      expect(await states(["t03", "t11"])).toEqual({ t03: "queued", t11: "queued" });
+      // The span ends a batch at the end of the store: a span past it is the last batch.
+      expect(await store.deleteBatch({ selection: { states: ["succeeded"] }, after: 0, limit: 500, span: 100 })).toEqual({ changed: 0, next: null });
+      expect(await store.deleteBatch({ selection: { states: ["succeeded"] }, after: 0, limit: 500, span: 5 })).toEqual({ changed: 0, next: 5 });
     });
 
     it("deleteBatch never deletes an unfinished task, whatever states the selection names", async () => {

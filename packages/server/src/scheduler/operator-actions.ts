@@ -111,8 +111,9 @@ export class OperatorActions {
   }
 
   /**
-   * Runs a bulk action batch by batch (limits.actionBatchTasks tasks, one short transaction each,
-   * so other writes go between them) until a batch reaches the end of the selection. A caller that
+   * Runs a bulk action batch by batch (limits.actionBatchTasks tasks among limits.actionBatchSpan
+   * places of the store order, one short transaction each, so other writes go between them) until a
+   * batch reaches the end of the store. A caller that
    * goes away stops it between batches; what was done stays done, and the log line says how much.
    */
   private async bulk(
@@ -132,7 +133,7 @@ export class OperatorActions {
         throw new OrchestratorError(Code.Cancelled, `${action} stopped after ${count} tasks: the call was cancelled`);
       }
       this.hooks.assertRunning();
-      const outcome = await run({ selection, after, limit: limits.actionBatchTasks });
+      const outcome = await run({ selection, after, limit: limits.actionBatchTasks, span: limits.actionBatchSpan });
       count += outcome.changed;
       batches++;
       if (outcome.next === null) break;

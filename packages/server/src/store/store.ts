@@ -268,13 +268,16 @@ export const deletableStates: readonly TaskState[] = ["succeeded", "failed", "ca
 
 /**
  * One batch of a bulk operator action (retryBatch, cancelBatch, deleteBatch): the tasks of
- * `selection` in one of the action's states, in store order after `after`, at most `limit`.
+ * `selection` in one of the action's states, in store order after `after`, at most `limit`, among
+ * the next `span` places of that order. The span bounds what one batch reads (and, on SQLite,
+ * how long it holds the writer) when the selection's tasks are few among many others.
  */
 export interface ActionBatch {
   selection: TaskSelection;
   /** Where the previous batch ended (its `next`); 0 for the first. */
   after: number;
   limit: number;
+  span: number;
 }
 
 export interface ActionBatchOutcome {

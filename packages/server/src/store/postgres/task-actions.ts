@@ -6,7 +6,7 @@ import { cancellableStates, deletableStates, narrowStates, retryableStates, retr
 import { freedKeySlot } from "../signals.js";
 import type { Transaction } from "./group-commit.js";
 import { nullableString, record, toState, type Row } from "./rows.js";
-import { actionBatchSql, deleteBatchSql } from "./sql/actions.js";
+import { actionBatchSql, deleteBatchSql, lastSeqSql } from "./sql/actions.js";
 import { cancelManySql, lockTaskSql } from "./sql/cancel.js";
 import { retryManySql, retrySql } from "./sql/retry.js";
 import { selectionValues } from "./sql/selection.js";
@@ -56,9 +56,17 @@ export function recordCancelled(tx: Transaction, taskId: string, before: Row, ro
 /** The batch's tasks (locked), narrowed to the action's states, and where the next batch starts. */
 async function readBatch(tx: Transaction, batch: ActionBatch, applicable: readonly TaskState[]): Promise<{ rows: Row[]; next: number | null }> {
   const selection = narrowStates(batch.selection, applicable);
-  const { rows } = await tx.query(actionBatchSql, [...selectionValues(selection, tx.skewMs), batch.after, batch.limit]);
-  const last = rows.at(-1);
-  return { rows, next: rows.length < batch.limit || !last ? null : Number(last.seq) };
+  const { rows } = await tx.query(actionBatchSql, [...selectionValues(selection, tx.skewMs), batch.after, batch.limit, batch.after + batch.span]);
+  const found = rows.at(-1);
+  if (rows.length >= batch.limit && found) return { rows, next: Number(found.seq) };
+  const { rows: [end] } = await tx.query(lastSeqSql);
+  return { rows, next: nextAfterSpan(batch, end?.last) };
+}
+
+/** Where a batch that found fewer than its limit leaves off: the end of its span while tasks lie beyond it, else nowhere. */
+function nextAfterSpan(batch: ActionBatch, last: unknown): number | null {
+  const upTo = batch.after + batch.span;
+  return last !== null && last !== undefined && Number(last) > upTo ? upTo : null;
 }
 
 export async function retryBatch(tx: Transaction, context: PostgresActionContext, batch: ActionBatch, reason: string, now: number): Promise<ActionBatchOutcome> {
@@ -89,7 +97,8 @@ export async function cancelBatch(tx: Transaction, batch: ActionBatch, reason: s
 
 export async function deleteBatch(tx: Transaction, batch: ActionBatch): Promise<ActionBatchOutcome> {
   const selection = narrowStates(batch.selection, deletableStates);
-  const { rows: [row] } = await tx.query(deleteBatchSql, [...selectionValues(selection, tx.skewMs), batch.after, batch.limit]);
-  const matched = Number(row?.matched ?? 0);
-  return { changed: Number(row?.deleted ?? 0), next: matched < batch.limit || row?.last === null || row?.last === undefined ? null : Number(row.last) };
+  const { rows: [row] } = await tx.query(deleteBatchSql, [...selectionValues(selection, tx.skewMs), batch.after, batch.limit, batch.after + batch.span]);
+  const changed = Number(row?.deleted ?? 0);
+  if (Number(row?.matched ?? 0) >= batch.limit && row?.found !== null && row?.found !== undefined) return { changed, next: Number(row.found) };
+  return { changed, next: nextAfterSpan(batch, row?.last) };
 }

@@ -6,7 +6,7 @@ import { cancellableStates, deletableStates, isTerminal, narrowStates, retryable
 import { freedKeySlot, type CommitLog } from "../signals.js";
 import type { SqliteStatement } from "./driver.js";
 import { nullableString, toState, type Row } from "./rows.js";
-import { actionBatchSql } from "./sql/actions.js";
+import { actionBatchSql, lastSeqSql } from "./sql/actions.js";
 import { cancelSql } from "./sql/cancel.js";
 import { deleteTaskEventsSql, deleteTaskKeysSql, deleteTaskSql } from "./sql/retention.js";
 import { retrySql, taskStateSql } from "./sql/retry.js";
@@ -59,9 +59,12 @@ export function cancelRead(context: SqliteActionContext, taskId: string, before:
 /** The batch's tasks, narrowed to the action's states, and where the next batch starts. */
 function readBatch(context: SqliteActionContext, batch: ActionBatch, applicable: Parameters<typeof narrowStates>[1]): { rows: Row[]; next: number | null } {
   const selection = narrowStates(batch.selection, applicable);
-  const rows = context.sql(actionBatchSql(selectionShape(selection))).all({ ...selectionParameters(selection), after: batch.after, limit: batch.limit }) as Row[];
-  const last = rows.at(-1);
-  return { rows, next: rows.length < batch.limit || !last ? null : Number(last.seq) };
+  const upTo = batch.after + batch.span;
+  const rows = context.sql(actionBatchSql(selectionShape(selection))).all({ ...selectionParameters(selection), after: batch.after, upTo, limit: batch.limit }) as Row[];
+  const found = rows.at(-1);
+  if (rows.length >= batch.limit && found) return { rows, next: Number(found.seq) };
+  const last = (context.sql(lastSeqSql).get() as Row | undefined)?.last;
+  return { rows, next: last !== null && last !== undefined && Number(last) > upTo ? upTo : null };
 }
 
 export function retryBatch(context: SqliteActionContext, batch: ActionBatch, reason: string, now: number): ActionBatchOutcome {
