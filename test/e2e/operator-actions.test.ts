@@ -67,7 +67,7 @@ describe.each(storeBackends)("operator actions through the Gateway with keys (%s
     const again = await refusal(client.retry(taskId));
     expect(again.code).toBe(Code.FailedPrecondition);
     expect(again.rawMessage).toContain("only a failed or cancelled task can be retried");
-    expect(await actionLog((record) => record.task_id === taskId)).toMatchObject({ action: "retry", key_id: clientKeyId, reason: "the upstream is fixed", count: 1 });
+    expect(await actionLog((record) => record.task_id === taskId)).toMatchObject({ action: "RetryTask", key_id: clientKeyId, reason: "the upstream is fixed", count: 1 });
   });
 
   it("a bulk retry of failed tasks answers their count, and they run to success", async () => {

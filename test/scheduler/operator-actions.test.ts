@@ -92,7 +92,7 @@ for (const backend of storeBackends) {
       expect(again.rawMessage).toContain("succeeded; only a failed or cancelled task can be retried");
       expect((await refusal(scheduler.actions.retry("0190d6d2-6c4f-7d1a-9c1e-000000000000", "", caller))).code).toBe(Code.NotFound);
 
-      const line = logLines.find((entry) => entry.action === "retry");
+      const line = logLines.find((entry) => entry.action === "RetryTask");
       expect(line).toMatchObject({ task_id: id, key_id: caller.keyId, reason: "upstream fixed", count: 1, previous_state: "failed" });
     });
 

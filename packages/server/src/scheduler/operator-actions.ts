@@ -76,7 +76,7 @@ export class OperatorActions {
     if (!outcome) throw OrchestratorError.notFound(`task ${id} does not exist`);
     if (!outcome.retried) throw new OrchestratorError(Code.FailedPrecondition, notRetryable(id, outcome.previousState));
     this.hooks.workAvailable();
-    this.logger.info({ action: "retry", task_id: id, name: outcome.name, previous_state: outcome.previousState, count: 1, reason: why, ...callerFields(caller) }, "Task retried");
+    this.logger.info({ action: "RetryTask", task_id: id, name: outcome.name, previous_state: outcome.previousState, count: 1, reason: why, ...callerFields(caller) }, "Task retried");
     const task = await this.store.getTask(id);
     if (!task) throw OrchestratorError.notFound(`task ${id} was deleted right after its retry`);
     return task;
