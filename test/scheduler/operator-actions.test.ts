@@ -131,6 +131,24 @@ for (const backend of storeBackends) {
       expect(cancelDone.rawMessage).toContain("filter.states also names succeeded, failed: leave them out");
     });
 
+    it("a retry counts against --max-waiting-tasks as a submit does: past it, RESOURCE_EXHAUSTED and nothing retried", async () => {
+      await scheduler.stop();
+      scheduler = new Scheduler(rig.store, { ...manualOptions(rig.directory, SWEEP_MS), maxWaitingTasks: 3 }, clock, silentLogger);
+      await scheduler.start();
+      const worker = register("w1", ["job"], 10);
+      const ids = [await submit(scheduler, "job", { maxRetries: 0 }), await submit(scheduler, "job", { maxRetries: 0 }), await submit(scheduler, "job", { maxRetries: 0 })];
+      await until(() => worker.channel.assignments.length === 3, "three assignments");
+      for (const attempt of worker.channel.assignments) reportFailure(scheduler, worker.session, attempt);
+      await until(async () => (await Promise.all(ids.map((id) => scheduler.getTask(id)))).every((task) => task.state === "failed"), "three failures");
+      // No sweep has counted the queue since: the estimate still holds the three submits.
+      const one = await refusal(scheduler.actions.retry(ids[0] as string, "", caller));
+      expect(one.code).toBe(Code.ResourceExhausted);
+      expect(one.rawMessage).toBe("the queue holds about 3 waiting tasks; the limit is 3: retry later");
+      const bulk = await refusal(scheduler.actions.retryTasks({ names: ["job"], states: [] }, "", caller));
+      expect(bulk.code).toBe(Code.ResourceExhausted);
+      for (const id of ids) expect((await scheduler.getTask(id)).state).toBe("failed");
+    });
+
     it("a bulk action leaves alone the tasks created from its start on", async () => {
       const before = [await submit(scheduler, "job"), await submit(scheduler, "job")];
       clock.advance(10);

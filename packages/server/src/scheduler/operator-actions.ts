@@ -45,6 +45,10 @@ export interface ActionHooks {
   workAvailable(): void;
   /** A task of this name was cancelled (for the metrics). */
   cancelled(name: string): void;
+  /** RESOURCE_EXHAUSTED when `count` more waiting tasks would pass the Scheduler's bound, as for submits. */
+  assertRoomFor(count: number): void;
+  /** `count` tasks were queued again (they count as waiting). */
+  queued(count: number): void;
 }
 
 /** The fields every action's log line carries: who asked (a key id, never the key). */
@@ -72,9 +76,11 @@ export class OperatorActions {
     this.hooks.assertRunning();
     const id = validateTaskId(taskId);
     const why = validatePauseReason(reason);
+    this.hooks.assertRoomFor(1);
     const outcome = await this.store.retry(id, why, this.clock.now());
     if (!outcome) throw OrchestratorError.notFound(`task ${id} does not exist`);
     if (!outcome.retried) throw new OrchestratorError(Code.FailedPrecondition, notRetryable(id, outcome.previousState));
+    this.hooks.queued(1);
     this.hooks.workAvailable();
     this.logger.info({ action: "RetryTask", task_id: id, name: outcome.name, previous_state: outcome.previousState, count: 1, reason: why, ...callerFields(caller) }, "Task retried");
     const task = await this.store.getTask(id);
@@ -86,8 +92,13 @@ export class OperatorActions {
   retryTasks(filter: ProtoTaskFilter | undefined, reason: string, caller: ActionCaller, signal?: AbortSignal): Promise<number> {
     const why = validatePauseReason(reason);
     return this.bulk("RetryTasks", filter, why, caller, signal, async (batch) => {
+      // Checked per batch: a batch may go past the bound by its size at most, as the estimate may.
+      this.hooks.assertRoomFor(1);
       const outcome = await this.store.retryBatch(batch, why, this.clock.now());
-      if (outcome.changed > 0) this.hooks.workAvailable();
+      if (outcome.changed > 0) {
+        this.hooks.queued(outcome.changed);
+        this.hooks.workAvailable();
+      }
       return outcome;
     });
   }
@@ -132,8 +143,17 @@ export class OperatorActions {
         this.logger.warn({ ...fields, count, batches, duration_ms: this.clock.now() - startedAt }, `Bulk action stopped: its caller went away after ${count} tasks were ${bulkActions[action].verb}`);
         throw new OrchestratorError(Code.Cancelled, `${action} stopped after ${count} tasks: the call was cancelled`);
       }
-      this.hooks.assertRunning();
-      const outcome = await run({ selection, after, limit: limits.actionBatchTasks, span: limits.actionBatchSpan });
+      let outcome: ActionBatchOutcome;
+      try {
+        this.hooks.assertRunning();
+        outcome = await run({ selection, after, limit: limits.actionBatchTasks, span: limits.actionBatchSpan });
+      } catch (error) {
+        // What the batches before did stays done: the log and the answer say how much.
+        const failure = OrchestratorError.from(error);
+        this.logger.warn({ ...fields, count, batches, err: error }, `Bulk action stopped after ${count} tasks were ${bulkActions[action].verb}`);
+        if (count === 0) throw failure;
+        throw new OrchestratorError(failure.code, `${failure.rawMessage} (${action} stopped after ${count} tasks were ${bulkActions[action].verb})`, { cause: failure });
+      }
       count += outcome.changed;
       batches++;
       if (outcome.next === null) break;

@@ -93,6 +93,10 @@ export class Scheduler {
       assertRunning: () => this.assertRunning(),
       workAvailable: () => this.dispatcher.kick(),
       cancelled: (name) => metrics.taskCancelled(name),
+      assertRoomFor: (count) => this.assertRoomFor(count),
+      queued: (count) => {
+        this.waitingEstimate += count;
+      },
     });
   }
 
@@ -172,9 +176,7 @@ export class Scheduler {
 
   private async accept(tasks: readonly NewTask[]): Promise<Accepted[]> {
     if (tasks.length === 0) return [];
-    if (this.waitingEstimate + tasks.length > this.options.maxWaitingTasks) {
-      throw new OrchestratorError(Code.ResourceExhausted, `the queue holds about ${this.waitingEstimate} waiting tasks; the limit is ${this.options.maxWaitingTasks}: retry later`);
-    }
+    this.assertRoomFor(tasks.length);
     const now = this.clock.now();
     const enqueued = this.store.enqueue(tasks, now, this.options.idempotencyRetentionMs);
     // Kicked before the enqueue commits, so the claim of these tasks shares its commit.
@@ -586,6 +588,13 @@ export class Scheduler {
     // The earliest tick, as any Scheduler last set it (changes made through others reach us here).
     await this.schedules.refresh();
     await this.maintenance.pass();
+  }
+
+  /** RESOURCE_EXHAUSTED when `count` more waiting tasks would pass --max-waiting-tasks (as far as the estimate knows). */
+  private assertRoomFor(count: number): void {
+    if (this.waitingEstimate + count > this.options.maxWaitingTasks) {
+      throw new OrchestratorError(Code.ResourceExhausted, `the queue holds about ${this.waitingEstimate} waiting tasks; the limit is ${this.options.maxWaitingTasks}: retry later`);
+    }
   }
 
   private assertRunning(): void {
