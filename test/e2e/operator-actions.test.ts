@@ -56,13 +56,18 @@ describe.each(storeBackends)("operator actions through the Gateway with keys (%s
 
     const retried = await client.retry(taskId, { reason: "the upstream is fixed" });
     expect(retried).toMatchObject({ taskId, state: "queued", attempt: 1, maxRetries: 0 });
-    // A subscription ends at a terminal update: the new series is followed from after the failure.
+    // A subscription that saw the failure ended there: the new series is followed from after it.
     const updates: string[] = [];
     const succeeded = await client.waitForResult(taskId, { afterSequence: failed.sequence, onUpdate: (update) => updates.push(`${update.state}:${update.attempt}:${update.message}`) });
     expect(succeeded).toMatchObject({ state: "succeeded", attempt: 2 });
     expect(updates).toEqual([
       "queued:1:retried: a new attempt series after attempt 1 (the upstream is fixed)", "running:2:attempt 2 started", "succeeded:2:succeeded",
     ]);
+    // Subscribed from the start after the retry, the stream goes past the first series' end to the second's.
+    const states: string[] = [];
+    for await (const update of client.subscribe(taskId)) states.push(`${update.state}:${update.attempt}`);
+    expect(states).toEqual(["queued:0", "running:1", "failed:1", "queued:1", "running:2", "succeeded:2"]);
+    expect(await client.waitForResult(taskId)).toMatchObject({ state: "succeeded", attempt: 2 });
 
     const again = await refusal(client.retry(taskId));
     expect(again.code).toBe(Code.FailedPrecondition);

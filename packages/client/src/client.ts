@@ -279,7 +279,8 @@ export class OrchestratorClient {
   }
 
   /**
-   * The task's updates: those recorded so far, then live ones, ending after the terminal one.
+   * The task's updates: those recorded so far, then live ones, ending after the terminal one (of a
+   * retried task, the last one recorded when the subscription starts, or the next one live).
    * A broken stream is reopened after the last sequence seen, so no update is lost or repeated.
    */
   async *subscribe(taskId: string, options: SubscribeOptions = {}): AsyncGenerator<TaskUpdate> {
@@ -293,14 +294,15 @@ export class OrchestratorClient {
       try {
         for await (const update of stream as AsyncIterable<ProgressUpdate>) {
           failures = 0;
-          if (ended || update.sequence <= last) continue;
+          if (update.sequence <= last) continue;
           last = update.sequence;
           const typed = toTaskUpdate(update);
           yield typed;
           // The server ends the stream right after the terminal update: read on to that end rather
           // than cancel, since every cancelled stream is an RST_STREAM the server counts (Node's
           // HTTP/2 rapid-reset guard closes a connection that resets about 1000 streams quickly).
-          if (isTerminal(typed.state)) ended = true;
+          // A retried task's earlier terminal update is followed by its new series.
+          ended = isTerminal(typed.state);
         }
         return;
       } catch (error) {

@@ -329,12 +329,14 @@ export class Scheduler {
       if (!task) throw OrchestratorError.notFound(`task ${id} does not exist`);
       let last = afterSequence;
       let finished = isTerminal(task.state) && last >= task.lastSequence;
+      // A retried task has a terminal event before its last one: the stream goes on past it.
+      const recordedUpTo = task.lastSequence;
       const deliver = async (events: readonly TaskEvent[]): Promise<void> => {
         for (const event of events) {
           if (finished || signal.aborted || event.sequence <= last) continue;
           const more = sink.write(event);
           last = event.sequence;
-          finished = isTerminal(event.state);
+          finished = isTerminal(event.state) && event.sequence >= recordedUpTo;
           if (!more && !finished) await sink.drained(signal);
         }
       };
