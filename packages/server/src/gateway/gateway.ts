@@ -20,6 +20,7 @@ import { relayTaskEvents } from "./task-events-relay.js";
 import type { CompiledGatewayOptions } from "./options.js";
 import { traceForward } from "../tracing/spans.js";
 import { traceHeaders, withTraceHeaders } from "./trace-headers.js";
+import { gatewayClientKeyId, KeyRing, keyIdHeader } from "../util/auth.js";
 
 /**
  * The public front door. It holds no task state: every call goes to a Scheduler over one
@@ -41,7 +42,8 @@ export class Gateway {
   /** WatchTasks streams open per client connection. */
   private readonly taskWatchers = new Map<string, number>();
 
-  constructor(private readonly options: CompiledGatewayOptions, private readonly logger: Logger) {
+  /** `keys`: the Gateway's own, to tell the id of the key a client called with (operator actions). */
+  constructor(private readonly options: CompiledGatewayOptions, private readonly logger: Logger, private readonly keys: KeyRing = KeyRing.empty) {
     this.schedulers = new SchedulerPool(options.schedulerAddresses, channelCredentials(options.schedulerTls), {
       ...keyInterceptors(options.schedulerApiKey),
       "grpc.keepalive_time_ms": 10_000,
@@ -69,13 +71,32 @@ export class Gateway {
     this.schedulers.close();
   }
 
-  /** `idempotent`: the call may be made again on another Scheduler when the first died under it. */
-  private async forward<Req, Res>(method: (scheduler: SchedulerClient) => UnaryMethod<Req, Res>, request: Req, idempotent: boolean): Promise<Res> {
+  /**
+   * `idempotent`: the call may be made again on another Scheduler when the first died under it.
+   * `timeoutMs` replaces the forward timeout (a bulk action); `metadata` goes up with the call.
+   */
+  private async forward<Req, Res>(
+    method: (scheduler: SchedulerClient) => UnaryMethod<Req, Res>, request: Req, idempotent: boolean, options: { timeoutMs?: number; metadata?: Metadata } = {},
+  ): Promise<Res> {
+    const timeoutMs = options.timeoutMs ?? this.options.forwardTimeoutMs;
     try {
-      return await this.schedulers.unary(method, request, this.options.forwardTimeoutMs, idempotent);
+      return await this.schedulers.unary(method, request, timeoutMs, idempotent, options.metadata);
     } catch (error) {
-      throw this.fromScheduler(error);
+      throw this.fromScheduler(error, timeoutMs);
     }
+  }
+
+  /**
+   * An operator action, forwarded with the id of the client's key (never the key) for the
+   * Scheduler's log. A bulk one gets the bulk deadline: it works through its tasks in batches,
+   * which over many tasks takes longer than the forward timeout allows.
+   */
+  private forwardAction<Req, Res>(method: (scheduler: SchedulerClient) => UnaryMethod<Req, Res>, request: Req, call: { metadata: Metadata }, bulk: boolean): Promise<Res> {
+    const metadata = new Metadata();
+    const keyId = gatewayClientKeyId(call.metadata, this.keys);
+    if (keyId !== undefined) metadata.set(keyIdHeader, keyId);
+    const timeoutMs = bulk ? Math.max(this.options.forwardTimeoutMs, limits.bulkActionTimeoutMs) : undefined;
+    return this.forward(method, request, false, { metadata, ...(timeoutMs === undefined ? {} : { timeoutMs }) });
   }
 
   /** One submit through the upstream pipeline, with the Scheduler's failures explained as for forwarded calls. */
@@ -93,7 +114,7 @@ export class Gateway {
    * What a failed call to the Scheduler tells the client: connection trouble and the Gateway's own
    * refused credential are explained; anything else (a refusal of the request) passes through.
    */
-  private fromScheduler(reason: unknown): OrchestratorError {
+  private fromScheduler(reason: unknown, timeoutMs = this.options.forwardTimeoutMs): OrchestratorError {
     const error = OrchestratorError.from(reason);
     const details = error.rawMessage;
     if (error.code === Code.Unavailable) {
@@ -101,7 +122,7 @@ export class Gateway {
       return new OrchestratorError(Code.Unavailable, `${this.schedulerNames} ${unreachable} (${details}); start it with "orchestrator scheduler" or check --scheduler`, { cause: error });
     }
     if (error.code === Code.DeadlineExceeded) {
-      return new OrchestratorError(Code.Unavailable, `${this.schedulerNames} did not answer within ${this.options.forwardTimeoutMs} ms`, { cause: error });
+      return new OrchestratorError(Code.Unavailable, `${this.schedulerNames} did not answer within ${timeoutMs} ms`, { cause: error });
     }
     if (error.code === Code.Unauthenticated || error.code === Code.PermissionDenied) {
       // The Gateway's own credential was refused: the client can do nothing about it, and must learn
@@ -177,10 +198,10 @@ export class Gateway {
       countTasks: unary((request) => this.forward((s) => s.countTasks, request, true)),
       getTaskStats: unary((request) => this.forward((s) => s.getTaskStats, request, true)),
       // A repeated retry would be refused (the task is queued by then); a repeated bulk action would answer another count.
-      retryTask: unary((request) => this.forward((s) => s.retryTask, request, false)),
-      retryTasks: unary((request) => this.forward((s) => s.retryTasks, request, false)),
-      cancelTasks: unary((request) => this.forward((s) => s.cancelTasks, request, false)),
-      deleteTasks: unary((request) => this.forward((s) => s.deleteTasks, request, false)),
+      retryTask: unary((request, call) => this.forwardAction((s) => s.retryTask, request, call, false)),
+      retryTasks: unary((request, call) => this.forwardAction((s) => s.retryTasks, request, call, true)),
+      cancelTasks: unary((request, call) => this.forwardAction((s) => s.cancelTasks, request, call, true)),
+      deleteTasks: unary((request, call) => this.forwardAction((s) => s.deleteTasks, request, call, true)),
       // Pausing or resuming twice ends as doing it once (the answer's was_paused may then differ).
       pauseQueue: unary((request) => this.forward((s) => s.pauseQueue, request, true)),
       resumeQueue: unary((request) => this.forward((s) => s.resumeQueue, request, true)),
