@@ -340,12 +340,14 @@ export interface RetryTaskResponse {
 }
 
 /**
- * Bulk actions work through the tasks that match the filter when the call starts, in bounded
- * batches (one short transaction each), and answer how many tasks they changed. A filter with no
- * field set is refused: name at least one.
+ * Bulk actions work through the tasks that match the filter and were created before the call
+ * started, in bounded batches (one short transaction each), and answer how many tasks they changed.
+ * A filter with no field set is refused: name at least one. filter.states may name only states the
+ * action applies to (others are refused with INVALID_ARGUMENT); without states, the action takes
+ * all of those.
  */
 export interface RetryTasksRequest {
-  /** Only FAILED and CANCELLED tasks among those matched are retried. */
+  /** FAILED and CANCELLED tasks among those matched are retried. */
   filter: TaskFilter | undefined;
   reason: string;
 }
@@ -355,7 +357,7 @@ export interface RetryTasksResponse {
 }
 
 export interface CancelTasksRequest {
-  /** Only tasks not yet finished (SCHEDULED, QUEUED, RUNNING, RETRYING) among those matched are cancelled. */
+  /** Tasks not yet finished (SCHEDULED, QUEUED, RUNNING, RETRYING) among those matched are cancelled. */
   filter: TaskFilter | undefined;
   reason: string;
 }
@@ -366,7 +368,7 @@ export interface CancelTasksResponse {
 
 export interface DeleteTasksRequest {
   /**
-   * Only finished tasks (SUCCEEDED, FAILED, CANCELLED) among those matched are deleted, with their
+   * Finished tasks (SUCCEEDED, FAILED, CANCELLED) among those matched are deleted, with their
    * events and progress.
    */
   filter: TaskFilter | undefined;
