@@ -9,12 +9,25 @@ import { Code } from "./errors/code.js";
 import { OrchestratorError } from "./errors/orchestrator-error.js";
 import { encodeResult } from "./worker/handler.js";
 import { SubmitPipeline } from "./submit-pipeline.js";
+import { endSubmitSpan, startSubmitSpan } from "./tracing.js";
 import { keyInterceptors } from "./transport/credentials.js";
 import { channelCredentials, type ClientTlsOptions } from "./transport/tls.js";
 import { callUnary, type UnaryMethod } from "./transport/grpc-call.js";
 import { ScheduleClient } from "./schedules.js";
 import { TaskEventStream, type EventsFilter } from "./task-events.js";
 import { toRateLimitInfo, type ClearRateLimitResult, type RateLimitInfo, type RateLimitSpec } from "./rate-limits.js";
+import { toWireFilter, type TaskFilter } from "./task-filter.js";
+
+/** Deadline of a bulk operator action by default: it works through its tasks in batches, which over many tasks takes a while. */
+const bulkActionTimeoutMs = 10 * 60_000;
+
+/** Options of a bulk operator action (retryTasks, cancelTasks). */
+export interface BulkActionOptions {
+  /** Why, for the Scheduler's log and the tasks' events (at most 1,024 characters). */
+  reason?: string;
+  /** Deadline of the call; default ten minutes (the Gateway allows a bulk action as long). */
+  timeoutMs?: number;
+}
 
 export interface ClientOptions {
   /** host:port of the Gateway. */
@@ -75,17 +88,21 @@ export interface SubscribeOptions {
 export interface ListOptions {
   state?: TaskState;
   name?: string;
+  /** Narrows the listing further (names, states, key, schedule, creation time). */
+  filter?: TaskFilter;
   pageSize?: number;
   pageToken?: string;
 }
 
-export function toTaskRequest(spec: TaskSpec): SubmitTaskRequest {
+/** `traceContext`: the W3C headers of the submit's span (see tracing.ts); empty when not traced. */
+export function toTaskRequest(spec: TaskSpec, traceContext: Record<string, string> = {}): SubmitTaskRequest {
   return {
     name: spec.name, description: spec.description ?? "", payload: encodeResult(spec.payload),
     timeoutSecs: spec.timeoutSecs, maxRetries: spec.maxRetries, retryBackoffMs: spec.retryBackoffMs,
     idempotencyKey: spec.idempotencyKey ?? "",
     runAtMs: spec.runAt === undefined ? undefined : spec.runAt instanceof Date ? spec.runAt.getTime() : spec.runAt,
     delayMs: spec.delayMs, priority: spec.priority, concurrencyKey: spec.concurrencyKey, concurrencyLimit: spec.concurrencyLimit,
+    traceContext,
   };
 }
 
@@ -110,22 +127,34 @@ export class OrchestratorClient {
     this.schedules = new ScheduleClient(this.gateway, (method, request) => this.call(method, request));
   }
 
-  private async call<Req, Res>(method: UnaryMethod<Req, Res>, request: Req): Promise<Res> {
+  private async call<Req, Res>(method: UnaryMethod<Req, Res>, request: Req, timeoutMs = this.timeoutMs): Promise<Res> {
     try {
-      return await callUnary(this.gateway, method, request, this.timeoutMs);
+      return await callUnary(this.gateway, method, request, timeoutMs);
     } catch (error) {
       throw OrchestratorError.from(error);
     }
   }
 
-  /** Resolves once the task is durable; concurrent calls share one stream. */
+  /**
+   * Resolves once the task is durable; concurrent calls share one stream. With an OpenTelemetry SDK
+   * registered, the submit is a `submit <name>` span under the active one, and the task's handler
+   * runs in a span that is its child.
+   */
   submit(spec: TaskSpec): Promise<Submitted> {
-    const request = toTaskRequest(spec);
-    return this.pipeline ? this.pipeline.submit(request) : this.call(this.gateway.submitTask, request);
+    const { span, traceContext } = startSubmitSpan(spec.name);
+    const request = toTaskRequest(spec, traceContext);
+    return endSubmitSpan(span, this.pipeline ? this.pipeline.submit(request) : this.call(this.gateway.submitTask, request));
   }
 
+  /** Submits all the tasks or none, in one call; each is traced as submit() traces one. */
   async submitMany(specs: readonly TaskSpec[]): Promise<Submitted[]> {
-    return (await this.call(this.gateway.submitTasks, { tasks: specs.map(toTaskRequest) })).tasks;
+    const spans = specs.map((spec) => startSubmitSpan(spec.name));
+    const answer = this.call(this.gateway.submitTasks, { tasks: specs.map((spec, index) => toTaskRequest(spec, spans[index]?.traceContext)) });
+    return Promise.all(spans.map(({ span }, index) => endSubmitSpan(span, answer.then(({ tasks }) => {
+      const submitted = tasks[index];
+      if (!submitted) throw new OrchestratorError(Code.Internal, `the gateway answered ${tasks.length} of ${specs.length} tasks`);
+      return submitted;
+    }))));
   }
 
   async get(taskId: string): Promise<TaskInfo> {
@@ -137,9 +166,55 @@ export class OrchestratorClient {
   async list(options: ListOptions = {}): Promise<TaskPage> {
     const page = await this.call(this.gateway.listTasks, {
       state: options.state ? stateToProto(options.state) : ProtoTaskState.TASK_STATE_UNSPECIFIED,
-      name: options.name ?? "", pageSize: options.pageSize ?? 0, pageToken: options.pageToken ?? "", filter: undefined,
+      name: options.name ?? "", pageSize: options.pageSize ?? 0, pageToken: options.pageToken ?? "",
+      filter: options.filter ? toWireFilter(options.filter) : undefined,
     });
     return { tasks: page.tasks.map(toTaskInfo), nextPageToken: page.nextPageToken || undefined };
+  }
+
+  /** How many tasks the filter covers (every task without one). */
+  async countTasks(filter: TaskFilter = {}): Promise<number> {
+    return (await this.call(this.gateway.countTasks, { filter: toWireFilter(filter) })).count;
+  }
+
+  /**
+   * Starts a new attempt series of a failed or cancelled task: it is queued again with its whole
+   * retry budget, its attempt numbers go on and its earlier updates stay. Any other state is refused
+   * (FAILED_PRECONDITION). Returns the task as it is then.
+   */
+  async retry(taskId: string, options: { reason?: string } = {}): Promise<TaskInfo> {
+    const { task } = await this.call(this.gateway.retryTask, { taskId, reason: options.reason ?? "" });
+    if (!task) throw new OrchestratorError(Code.Internal, "the gateway answered RetryTask without the task");
+    return toTaskInfo(task);
+  }
+
+  /**
+   * Retries every failed or cancelled task the filter covers that was created before the call,
+   * in batches; returns how many. A filter with no field set, or states other than failed and
+   * cancelled, is refused (INVALID_ARGUMENT).
+   */
+  async retryTasks(filter: TaskFilter, options: BulkActionOptions = {}): Promise<number> {
+    const request = { filter: toWireFilter(filter), reason: options.reason ?? "" };
+    return (await this.call(this.gateway.retryTasks, request, options.timeoutMs ?? bulkActionTimeoutMs)).count;
+  }
+
+  /**
+   * Cancels every unfinished task the filter covers that was created before the call, in batches
+   * (a running one's handler is told, as by cancel); returns how many. A filter with no field set,
+   * or finished states, is refused (INVALID_ARGUMENT).
+   */
+  async cancelTasks(filter: TaskFilter, options: BulkActionOptions = {}): Promise<number> {
+    const request = { filter: toWireFilter(filter), reason: options.reason ?? "" };
+    return (await this.call(this.gateway.cancelTasks, request, options.timeoutMs ?? bulkActionTimeoutMs)).count;
+  }
+
+  /**
+   * Deletes every finished task the filter covers that was created before the call, with its
+   * updates, in batches; returns how many. A filter with no field set, or unfinished states, is
+   * refused (INVALID_ARGUMENT).
+   */
+  async deleteTasks(filter: TaskFilter, options: { timeoutMs?: number } = {}): Promise<number> {
+    return (await this.call(this.gateway.deleteTasks, { filter: toWireFilter(filter) }, options.timeoutMs ?? bulkActionTimeoutMs)).count;
   }
 
   /** Cancels the task; `cancelled` is false when it had already ended (`state` says how). */
@@ -219,7 +294,8 @@ export class OrchestratorClient {
   }
 
   /**
-   * The task's updates: those recorded so far, then live ones, ending after the terminal one.
+   * The task's updates: those recorded so far, then live ones, ending after the terminal one (of a
+   * retried task, the last one recorded when the subscription starts, or the next one live).
    * A broken stream is reopened after the last sequence seen, so no update is lost or repeated.
    */
   async *subscribe(taskId: string, options: SubscribeOptions = {}): AsyncGenerator<TaskUpdate> {
@@ -233,14 +309,15 @@ export class OrchestratorClient {
       try {
         for await (const update of stream as AsyncIterable<ProgressUpdate>) {
           failures = 0;
-          if (ended || update.sequence <= last) continue;
+          if (update.sequence <= last) continue;
           last = update.sequence;
           const typed = toTaskUpdate(update);
           yield typed;
           // The server ends the stream right after the terminal update: read on to that end rather
           // than cancel, since every cancelled stream is an RST_STREAM the server counts (Node's
           // HTTP/2 rapid-reset guard closes a connection that resets about 1000 streams quickly).
-          if (isTerminal(typed.state)) ended = true;
+          // A retried task's earlier terminal update is followed by its new series.
+          ended = isTerminal(typed.state);
         }
         return;
       } catch (error) {

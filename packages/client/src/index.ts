@@ -1,5 +1,8 @@
 // The public TypeScript API: a client for the Gateway and a worker that runs handlers.
-export { OrchestratorClient, type ClientOptions, type TaskSpec, type Submitted, type SubscribeOptions, type ListOptions } from "./client.js";
+export {
+  OrchestratorClient, type ClientOptions, type TaskSpec, type Submitted, type SubscribeOptions, type ListOptions, type BulkActionOptions,
+} from "./client.js";
+export type { TaskFilter } from "./task-filter.js";
 export { TaskEventStream, type TaskEvent, type EventsFilter } from "./task-events.js";
 export { Worker, type WorkerState } from "./worker/worker.js";
 export type { WorkerOptions } from "./worker/options.js";

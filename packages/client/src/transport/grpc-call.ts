@@ -8,10 +8,10 @@ export type UnaryMethod<Req, Res> = (
   callback: (error: ServiceError | null, response: Res) => void,
 ) => ClientUnaryCall;
 
-/** Calls a generated unary method with a deadline; rejects with the raw grpc-js ServiceError. */
-export function callUnary<Req, Res>(client: Client, method: UnaryMethod<Req, Res>, request: Req, timeoutMs: number): Promise<Res> {
+/** Calls a generated unary method with a deadline (and `metadata`); rejects with the raw grpc-js ServiceError. */
+export function callUnary<Req, Res>(client: Client, method: UnaryMethod<Req, Res>, request: Req, timeoutMs: number, metadata = new Metadata()): Promise<Res> {
   return new Promise((resolve, reject) => {
-    method.call(client, request, new Metadata(), { deadline: Date.now() + timeoutMs }, (error, response) => {
+    method.call(client, request, metadata, { deadline: Date.now() + timeoutMs }, (error, response) => {
       if (error) reject(error);
       else resolve(response);
     });

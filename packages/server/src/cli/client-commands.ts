@@ -181,21 +181,6 @@ export function clientCommands(): Command[] {
       });
     });
 
-  const cancel = new Command("cancel")
-    .description("cancel a task; a running handler is told through its AbortSignal")
-    .argument("<task-id>")
-    .option("--reason <text>", "why, recorded with the task", "")
-    .option("--json", "print JSON")
-    .addOption(gatewayOption())
-    .action(async (taskId: string, options: { reason: string; json?: boolean }, command: Command) => {
-      await withClient(command, async (client) => {
-        const outcome = await client.cancel(taskId, options.reason);
-        if (options.json) printJson({ task_id: taskId, state: outcome.state, cancelled: outcome.cancelled });
-        else if (outcome.cancelled) process.stdout.write(`cancelled task ${taskId}\n`);
-        else process.stdout.write(`task ${taskId} had already ended (${outcome.state}): nothing to cancel\n`);
-      });
-    });
-
   const workers = new Command("workers")
     .description("list connected workers: id, running/slots, state, task names")
     .option("--json", "print JSON")
@@ -209,7 +194,7 @@ export function clientCommands(): Command[] {
       });
     });
 
-  const commands = [submit, watch, get, list, cancel, workers];
+  const commands = [submit, watch, get, list, workers];
   for (const command of commands) for (const option of clientSecurityOptions()) command.addOption(option);
   return commands;
 }

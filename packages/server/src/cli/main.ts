@@ -4,6 +4,7 @@ import { OrchestratorError } from "orchestrator-ts-client/internal";
 import { codeName } from "orchestrator-ts-client/internal";
 import { version } from "orchestrator-ts-client/internal";
 import { clientCommands } from "./client-commands.js";
+import { actionCommands } from "./action-commands.js";
 import { eventsCommand } from "./events-command.js";
 import { healthCommand } from "./health-command.js";
 import { concurrencyCommand } from "./concurrency-commands.js";
@@ -17,7 +18,7 @@ const program = new Command("orchestrator")
   .version(version)
   .showHelpAfterError();
 
-for (const command of [...serviceCommands(), ...clientCommands(), eventsCommand(), ...queueCommands(), concurrencyCommand(), scheduleCommand(), rateLimitCommand(), healthCommand()]) {
+for (const command of [...serviceCommands(), ...clientCommands(), ...actionCommands(), eventsCommand(), ...queueCommands(), concurrencyCommand(), scheduleCommand(), rateLimitCommand(), healthCommand()]) {
   program.addCommand(command);
 }
 

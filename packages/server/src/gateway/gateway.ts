@@ -18,6 +18,9 @@ import { describeSchedulers, type SchedulerClient, type UnaryMethod } from "orch
 import { SchedulerPool } from "./scheduler-pool.js";
 import { relayTaskEvents } from "./task-events-relay.js";
 import type { CompiledGatewayOptions } from "./options.js";
+import { traceForward } from "../tracing/spans.js";
+import { traceHeaders, withTraceHeaders } from "./trace-headers.js";
+import { clientKeyId, gatewayClientKeyId, KeyRing, keyIdHeader } from "../util/auth.js";
 
 /**
  * The public front door. It holds no task state: every call goes to a Scheduler over one
@@ -39,7 +42,8 @@ export class Gateway {
   /** WatchTasks streams open per client connection. */
   private readonly taskWatchers = new Map<string, number>();
 
-  constructor(private readonly options: CompiledGatewayOptions, private readonly logger: Logger) {
+  /** `keys`: the Gateway's own, to tell the id of the key a client called with (operator actions). */
+  constructor(private readonly options: CompiledGatewayOptions, private readonly logger: Logger, private readonly keys: KeyRing = KeyRing.empty) {
     this.schedulers = new SchedulerPool(options.schedulerAddresses, channelCredentials(options.schedulerTls), {
       ...keyInterceptors(options.schedulerApiKey),
       "grpc.keepalive_time_ms": 10_000,
@@ -67,20 +71,38 @@ export class Gateway {
     this.schedulers.close();
   }
 
-  /** `idempotent`: the call may be made again on another Scheduler when the first died under it. */
-  private async forward<Req, Res>(method: (scheduler: SchedulerClient) => UnaryMethod<Req, Res>, request: Req, idempotent: boolean): Promise<Res> {
+  /**
+   * `idempotent`: the call may be made again on another Scheduler when the first died under it.
+   * `timeoutMs` replaces the forward timeout (a bulk action); `metadata` goes up with the call.
+   */
+  private async forward<Req, Res>(
+    method: (scheduler: SchedulerClient) => UnaryMethod<Req, Res>, request: Req, idempotent: boolean, options: { timeoutMs?: number; metadata?: Metadata } = {},
+  ): Promise<Res> {
+    const timeoutMs = options.timeoutMs ?? this.options.forwardTimeoutMs;
     try {
-      return await this.schedulers.unary(method, request, this.options.forwardTimeoutMs, idempotent);
+      return await this.schedulers.unary(method, request, timeoutMs, idempotent, options.metadata);
     } catch (error) {
-      throw this.fromScheduler(error);
+      throw this.fromScheduler(error, timeoutMs);
     }
+  }
+
+  /**
+   * An operator action, forwarded with the id of the client's key (never the key) for the
+   * Scheduler's log. A bulk one gets the bulk deadline: it works through its tasks in batches,
+   * which over many tasks takes longer than the forward timeout allows.
+   */
+  private forwardAction<Req, Res>(method: (scheduler: SchedulerClient) => UnaryMethod<Req, Res>, request: Req, keyId: string | undefined, bulk: boolean): Promise<Res> {
+    const metadata = new Metadata();
+    if (keyId !== undefined) metadata.set(keyIdHeader, keyId);
+    const timeoutMs = bulk ? Math.max(this.options.forwardTimeoutMs, limits.bulkActionTimeoutMs) : undefined;
+    return this.forward(method, request, false, { metadata, ...(timeoutMs === undefined ? {} : { timeoutMs }) });
   }
 
   /** One submit through the upstream pipeline, with the Scheduler's failures explained as for forwarded calls. */
   private submit(task: SubmitTaskRequest): Promise<SubmitTaskResponse> {
-    return this.submits.submit(task).catch((error: unknown) => {
+    return traceForward(task, () => this.submits.submit(task).catch((error: unknown) => {
       throw this.fromScheduler(error);
-    });
+    }));
   }
 
   private submitBatch(tasks: SubmitTaskRequest[]): Promise<SubmitOutcome[]> {
@@ -91,7 +113,7 @@ export class Gateway {
    * What a failed call to the Scheduler tells the client: connection trouble and the Gateway's own
    * refused credential are explained; anything else (a refusal of the request) passes through.
    */
-  private fromScheduler(reason: unknown): OrchestratorError {
+  private fromScheduler(reason: unknown, timeoutMs = this.options.forwardTimeoutMs): OrchestratorError {
     const error = OrchestratorError.from(reason);
     const details = error.rawMessage;
     if (error.code === Code.Unavailable) {
@@ -99,7 +121,7 @@ export class Gateway {
       return new OrchestratorError(Code.Unavailable, `${this.schedulerNames} ${unreachable} (${details}); start it with "orchestrator scheduler" or check --scheduler`, { cause: error });
     }
     if (error.code === Code.DeadlineExceeded) {
-      return new OrchestratorError(Code.Unavailable, `${this.schedulerNames} did not answer within ${this.options.forwardTimeoutMs} ms`, { cause: error });
+      return new OrchestratorError(Code.Unavailable, `${this.schedulerNames} did not answer within ${timeoutMs} ms`, { cause: error });
     }
     if (error.code === Code.Unauthenticated || error.code === Code.PermissionDenied) {
       // The Gateway's own credential was refused: the client can do nothing about it, and must learn
@@ -117,6 +139,14 @@ export class Gateway {
    */
   call<Req, Res>(method: (scheduler: SchedulerClient) => UnaryMethod<Req, Res>, request: Req, idempotent: boolean): Promise<Res> {
     return this.forward(method, request, idempotent);
+  }
+
+  /**
+   * For the dashboard: an operator action, forwarded as a gRPC client's is (the bulk deadline for a
+   * bulk one), with the id of the client key the browser presented for the Scheduler's log.
+   */
+  callAction<Req, Res>(method: (scheduler: SchedulerClient) => UnaryMethod<Req, Res>, request: Req, clientKey: string | undefined, bulk: boolean): Promise<Res> {
+    return this.forwardAction(method, request, clientKeyId(clientKey, this.keys), bulk);
   }
 
   /**
@@ -183,14 +213,17 @@ export class Gateway {
   service(): GatewayServer {
     return {
       healthCheck: unary(() => ({ healthy: true, version })),
-      submitTask: unary(async (request) => {
-        const response = await this.submit(request);
+      submitTask: unary(async (request, call) => {
+        const response = await this.submit(withTraceHeaders(request, traceHeaders(call.metadata)));
         this.logger.debug({ task_id: response.taskId, name: request.name }, "Task submitted");
         return response;
       }),
       submitStream: (call) => serveSubmitStream(call, { maxInFlight: limits.submitsInFlightPerStream, submit: (tasks) => this.submitBatch(tasks) }),
       // A batch is not made again on another Scheduler: it may have been stored by the first.
-      submitTasks: unary((request) => this.forward((s) => s.submitTasks, request, false)),
+      submitTasks: unary((request, call) => {
+        const headers = traceHeaders(call.metadata);
+        return this.forward((s) => s.submitTasks, headers ? { tasks: request.tasks.map((task) => withTraceHeaders(task, headers)) } : request, false);
+      }),
       getTask: unary((request) => this.forward((s) => s.getTask, request, true)),
       listTasks: unary((request) => this.forward((s) => s.listTasks, request, true)),
       // Cancelling twice ends as cancelling once.
@@ -199,10 +232,10 @@ export class Gateway {
       countTasks: unary((request) => this.forward((s) => s.countTasks, request, true)),
       getTaskStats: unary((request) => this.forward((s) => s.getTaskStats, request, true)),
       // A repeated retry would be refused (the task is queued by then); a repeated bulk action would answer another count.
-      retryTask: unary((request) => this.forward((s) => s.retryTask, request, false)),
-      retryTasks: unary((request) => this.forward((s) => s.retryTasks, request, false)),
-      cancelTasks: unary((request) => this.forward((s) => s.cancelTasks, request, false)),
-      deleteTasks: unary((request) => this.forward((s) => s.deleteTasks, request, false)),
+      retryTask: unary((request, call) => this.forwardAction((s) => s.retryTask, request, gatewayClientKeyId(call.metadata, this.keys), false)),
+      retryTasks: unary((request, call) => this.forwardAction((s) => s.retryTasks, request, gatewayClientKeyId(call.metadata, this.keys), true)),
+      cancelTasks: unary((request, call) => this.forwardAction((s) => s.cancelTasks, request, gatewayClientKeyId(call.metadata, this.keys), true)),
+      deleteTasks: unary((request, call) => this.forwardAction((s) => s.deleteTasks, request, gatewayClientKeyId(call.metadata, this.keys), true)),
       // Pausing or resuming twice ends as doing it once (the answer's was_paused may then differ).
       pauseQueue: unary((request) => this.forward((s) => s.pauseQueue, request, true)),
       resumeQueue: unary((request) => this.forward((s) => s.resumeQueue, request, true)),

@@ -1,4 +1,4 @@
-import { connectivityState, type ChannelCredentials, type ChannelOptions } from "@grpc/grpc-js";
+import { connectivityState, type ChannelCredentials, type ChannelOptions, type Metadata } from "@grpc/grpc-js";
 import { Code, OrchestratorError, SchedulerClient, callUnary, randomStart, type Logger, type UnaryMethod } from "orchestrator-ts-client/internal";
 
 interface Member {
@@ -67,16 +67,16 @@ export class SchedulerPool {
    * under it) is tried once more on another when `idempotent`: a read, or a call that does the
    * same when made twice. Others fail, since the Scheduler may have done them; the client decides.
    */
-  async unary<Req, Res>(method: (client: SchedulerClient) => UnaryMethod<Req, Res>, request: Req, timeoutMs: number, idempotent: boolean): Promise<Res> {
+  async unary<Req, Res>(method: (client: SchedulerClient) => UnaryMethod<Req, Res>, request: Req, timeoutMs: number, idempotent: boolean, metadata?: Metadata): Promise<Res> {
     const first = this.pick();
     try {
-      return await callUnary(first.client, method(first.client), request, timeoutMs);
+      return await callUnary(first.client, method(first.client), request, timeoutMs, metadata);
     } catch (error) {
       if (!idempotent || OrchestratorError.from(error).code !== Code.Unavailable) throw error;
       const second = this.pick();
       if (second === first) throw error;
       this.logger.warn({ scheduler: first.address, next_scheduler: second.address, reason: OrchestratorError.from(error).rawMessage }, "A call to the scheduler failed; trying the next scheduler");
-      return await callUnary(second.client, method(second.client), request, timeoutMs);
+      return await callUnary(second.client, method(second.client), request, timeoutMs, metadata);
     }
   }
 

@@ -13,7 +13,7 @@ export async function startGatewayService(options: GatewayOptions, deps: { logge
   const compiled = compileGatewayOptions(options);
   const logger = deps.logger ?? createLogger({ level: compiled.logLevel, service: "gateway" });
   const security = listenerSecurity("orchestrator.v1.Gateway", compiled.host, compiled.security);
-  const gateway = new Gateway(compiled, logger);
+  const gateway = new Gateway(compiled, logger, security.keys);
   const registry = compiled.httpPort === null ? null : createRegistry();
   let server: ServiceServer | undefined;
   let http: HttpEndpoint | null = null;

@@ -1,4 +1,4 @@
-import { Metadata, type ServerDuplexStream } from "@grpc/grpc-js";
+import { Metadata, type ServerDuplexStream, type ServerUnaryCall } from "@grpc/grpc-js";
 import { status } from "@grpc/grpc-js";
 import type {
   SchedulerMessage, SchedulerServer, SubmitTaskRequest, SubmitTaskResponse, WorkerMessage,
@@ -16,13 +16,17 @@ import type { WorkerSession } from "./worker-registry.js";
 import { serveSubmitStream, type SubmitOutcome } from "../util/submit-stream-server.js";
 import { limits } from "./limits.js";
 import { serveWatchStream } from "./watch-stream.js";
+import { KeyRing, schedulerCaller } from "../util/auth.js";
 
 function toResponse(accepted: { taskId: string; acceptedAt: number }): SubmitTaskResponse {
   return { taskId: accepted.taskId, timestamp: Math.floor(accepted.acceptedAt / 1000) };
 }
 
-/** The Scheduler's gRPC face: decoding and encoding only; the decisions live in Scheduler. */
-export function schedulerGrpcService(scheduler: Scheduler, logger: Logger): SchedulerServer {
+/**
+ * The Scheduler's gRPC face: decoding and encoding only; the decisions live in Scheduler. `keys`
+ * tells whose key id an operator action is logged with (schedulerCaller).
+ */
+export function schedulerGrpcService(scheduler: Scheduler, logger: Logger, keys: KeyRing = KeyRing.empty): SchedulerServer {
   return {
     healthCheck: unary(() => ({ healthy: scheduler.state === "running", version })),
     submitTask: unary(async (request: SubmitTaskRequest) => {
@@ -54,10 +58,18 @@ export function schedulerGrpcService(scheduler: Scheduler, logger: Logger): Sche
     listWorkers: unary(() => ({ workers: scheduler.listWorkers() })),
     countTasks: unary(async (request) => ({ count: await scheduler.countTasks(request.filter) })),
     getTaskStats: unary(async (request) => taskStatsToProto(await scheduler.taskStats(request.minutes))),
-    retryTask: unary(() => notYet("RetryTask")),
-    retryTasks: unary(() => notYet("RetryTasks")),
-    cancelTasks: unary(() => notYet("CancelTasks")),
-    deleteTasks: unary(() => notYet("DeleteTasks")),
+    retryTask: unary(async (request, call) => ({
+      task: taskToProto(await scheduler.actions.retry(request.taskId, request.reason, schedulerCaller(call.metadata, keys))),
+    })),
+    retryTasks: unary(async (request, call) => ({
+      count: await scheduler.actions.retryTasks(request.filter, request.reason, schedulerCaller(call.metadata, keys), callEnded(call)),
+    })),
+    cancelTasks: unary(async (request, call) => ({
+      count: await scheduler.actions.cancelTasks(request.filter, request.reason, schedulerCaller(call.metadata, keys), callEnded(call)),
+    })),
+    deleteTasks: unary(async (request, call) => ({
+      count: await scheduler.actions.deleteTasks(request.filter, schedulerCaller(call.metadata, keys), callEnded(call)),
+    })),
     pauseQueue: unary(async (request) => {
       const outcome = await scheduler.pauseQueue(request.name, request.reason);
       return { queue: pausedToProto(outcome.paused), wasPaused: outcome.wasPaused };
@@ -107,8 +119,11 @@ export function schedulerGrpcService(scheduler: Scheduler, logger: Logger): Sche
   };
 }
 
-function notYet(method: string): never {
-  throw new OrchestratorError(status.UNIMPLEMENTED, `${method} is not built yet`);
+/** Aborts when the unary call is cancelled (its caller went away or its deadline passed), so a long action can stop. */
+function callEnded(call: ServerUnaryCall<unknown, unknown>): AbortSignal {
+  const ended = new AbortController();
+  call.on("cancelled", () => ended.abort());
+  return ended.signal;
 }
 
 function handleWorkerStream(scheduler: Scheduler, call: ServerDuplexStream<WorkerMessage, SchedulerMessage>, logger: Logger): void {

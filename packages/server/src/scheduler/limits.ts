@@ -3,6 +3,12 @@ export const limits = {
   nameMaxLength: 128,
   namePattern: /^[A-Za-z0-9._:/-]+$/,
   descriptionMaxLength: 1024,
+  /**
+   * A traceparent: version 00 is 55 characters; later versions may append fields, so a little room.
+   * A tracestate: W3C lets a vendor cut one longer than 512 characters, and OpenTelemetry does.
+   */
+  traceparentMaxLength: 256,
+  tracestateMaxLength: 512,
   idempotencyKeyMaxLength: 256,
   payloadMaxBytes: 1024 * 1024,
   resultMaxBytes: 1024 * 1024,
@@ -16,6 +22,15 @@ export const limits = {
   batchMaxTasks: 1000,
   pageSize: { min: 1, max: 1000, default: 50 },
   reasonMaxLength: 1024,
+  /** Tasks one batch of a bulk operator action (RetryTasks, CancelTasks, DeleteTasks) changes, in one short transaction. */
+  actionBatchTasks: 500,
+  /** Places of the store's order (tasks, matched or not) one such batch reads at most: few matches among many tasks still make short batches. */
+  actionBatchSpan: 20_000,
+  /**
+   * Deadline the Gateway gives a bulk operator action it forwards (its ordinary forward timeout is
+   * for calls that touch one task), and the SDK's default for one: ten minutes.
+   */
+  bulkActionTimeoutMs: 10 * 60_000,
   progressMessageMaxLength: 1024,
   workerSlots: { min: 1, max: 10_000 },
   workerTaskNames: 1000,

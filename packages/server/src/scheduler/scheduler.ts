@@ -12,6 +12,7 @@ import type {
 } from "../store/store.js";
 import { isTerminal, maxRateLimitedDelayMs } from "../store/store.js";
 import { Dispatcher } from "./dispatcher.js";
+import { traceEnqueue } from "../tracing/spans.js";
 import { EventHub } from "./event-hub.js";
 import { FailureLog } from "./failure-log.js";
 import { limits } from "./limits.js";
@@ -19,6 +20,7 @@ import type { CompiledSchedulerOptions } from "./options.js";
 import { noSchedulerMetrics, type SchedulerMetrics } from "./metrics.js";
 import { Maintenance } from "./maintenance.js";
 import { Schedules } from "./schedules.js";
+import { OperatorActions } from "./operator-actions.js";
 import { watchTasks, type QueueEventSink, type TaskEventsQuery } from "./task-events.js";
 import {
   validateBatch, validateListFilter, validateMaxRunning, validatePauseReason, validateRateLimit, validateReason, validateStatsMinutes, validateSubmit, validateTaskId, validateTaskSelection,
@@ -56,6 +58,8 @@ export class Scheduler {
   private readonly maintenance: Maintenance;
   /** Cron schedules: their requests, and the timer that fires them (on every Scheduler). */
   readonly schedules: Schedules;
+  /** Retry, and retry, cancel or delete by filter, each logged with the key id that asked. */
+  readonly actions: OperatorActions;
   private readonly unsubscribe: Array<() => void> = [];
   private sweepTimer: TimerHandle | null = null;
   private readonly pendingWrites = new Set<Promise<unknown>>();
@@ -85,6 +89,15 @@ export class Scheduler {
     this.schedules = new Schedules(store, clock, logger, options.defaultRetryBackoffMs, {
       track: (work) => this.track(work),
       workAvailable: () => this.dispatcher.kick(),
+    });
+    this.actions = new OperatorActions(store, clock, logger, {
+      assertRunning: () => this.assertRunning(),
+      workAvailable: () => this.dispatcher.kick(),
+      cancelled: (name) => metrics.taskCancelled(name),
+      assertRoomFor: (count) => this.assertRoomFor(count),
+      queued: (count) => {
+        this.waitingEstimate += count;
+      },
     });
   }
 
@@ -164,11 +177,9 @@ export class Scheduler {
 
   private async accept(tasks: readonly NewTask[]): Promise<Accepted[]> {
     if (tasks.length === 0) return [];
-    if (this.waitingEstimate + tasks.length > this.options.maxWaitingTasks) {
-      throw new OrchestratorError(Code.ResourceExhausted, `the queue holds about ${this.waitingEstimate} waiting tasks; the limit is ${this.options.maxWaitingTasks}: retry later`);
-    }
+    this.assertRoomFor(tasks.length);
     const now = this.clock.now();
-    const enqueued = this.store.enqueue(tasks, now, this.options.idempotencyRetentionMs);
+    const enqueued = traceEnqueue(tasks, this.store.enqueue(tasks, now, this.options.idempotencyRetentionMs));
     // Kicked before the enqueue commits, so the claim of these tasks shares its commit.
     this.dispatcher.kick();
     const events = await enqueued;
@@ -319,12 +330,14 @@ export class Scheduler {
       if (!task) throw OrchestratorError.notFound(`task ${id} does not exist`);
       let last = afterSequence;
       let finished = isTerminal(task.state) && last >= task.lastSequence;
+      // A retried task has a terminal event before its last one: the stream goes on past it.
+      const recordedUpTo = task.lastSequence;
       const deliver = async (events: readonly TaskEvent[]): Promise<void> => {
         for (const event of events) {
           if (finished || signal.aborted || event.sequence <= last) continue;
           const more = sink.write(event);
           last = event.sequence;
-          finished = isTerminal(event.state);
+          finished = isTerminal(event.state) && event.sequence >= recordedUpTo;
           if (!more && !finished) await sink.drained(signal);
         }
       };
@@ -578,6 +591,13 @@ export class Scheduler {
     // The earliest tick, as any Scheduler last set it (changes made through others reach us here).
     await this.schedules.refresh();
     await this.maintenance.pass();
+  }
+
+  /** RESOURCE_EXHAUSTED when `count` more waiting tasks would pass --max-waiting-tasks (as far as the estimate knows). */
+  private assertRoomFor(count: number): void {
+    if (this.waitingEstimate + count > this.options.maxWaitingTasks) {
+      throw new OrchestratorError(Code.ResourceExhausted, `the queue holds about ${this.waitingEstimate} waiting tasks; the limit is ${this.options.maxWaitingTasks}: retry later`);
+    }
   }
 
   private assertRunning(): void {

@@ -54,7 +54,7 @@ export async function startSchedulerService(
   let server: ServiceServer | undefined;
   let http: HttpEndpoint | null = null;
   try {
-    server = await startGrpcServer("orchestrator.v1.Scheduler", SchedulerService, schedulerGrpcService(running, logger), compiled.host, compiled.port, { security, logger });
+    server = await startGrpcServer("orchestrator.v1.Scheduler", SchedulerService, schedulerGrpcService(running, logger, security.keys), compiled.host, compiled.port, { security, logger });
     if (registry !== null && compiled.httpPort !== null) {
       http = await startHttpEndpoint({
         service: "Scheduler", host: compiled.host, port: compiled.httpPort, registry, keys: security.keys, logger,

@@ -42,6 +42,36 @@ export interface NewTask {
   concurrencyKey?: string | null | undefined;
   /** The bound for this task's key (from when it is queued), overriding the name's; null for the name's. Needs a key. */
   concurrencyLimit?: number | null | undefined;
+  /**
+   * The submit's W3C Trace Context, handed to the worker with each attempt so that the handler's
+   * span is a child of the submit's; null or absent when the submit was not traced. Not part of
+   * the request an idempotency key stands for: a repeat from another span is the same request.
+   */
+  traceContext?: TraceContext | null | undefined;
+}
+
+/** A W3C Trace Context (https://www.w3.org/TR/trace-context/), as the headers of that name carry it. */
+export interface TraceContext {
+  traceparent: string;
+  tracestate?: string | undefined;
+}
+
+/** A trace context as the stores keep it (one nullable text column, JSON), or null. */
+export function encodeTraceContext(context: TraceContext | null | undefined): string | null {
+  if (!context) return null;
+  return JSON.stringify(context.tracestate ? { traceparent: context.traceparent, tracestate: context.tracestate } : { traceparent: context.traceparent });
+}
+
+/** The stored column back; a value that is not one (edited by hand) is no trace context rather than a failed claim. */
+export function decodeTraceContext(stored: unknown): TraceContext | null {
+  if (typeof stored !== "string") return null;
+  try {
+    const value = JSON.parse(stored) as Partial<Record<keyof TraceContext, unknown>>;
+    if (typeof value.traceparent !== "string") return null;
+    return typeof value.tracestate === "string" ? { traceparent: value.traceparent, tracestate: value.tracestate } : { traceparent: value.traceparent };
+  } catch {
+    return null;
+  }
 }
 
 /** Longest concurrency key accepted, in UTF-8 bytes. */
@@ -100,7 +130,7 @@ export function firstEvent(task: Pick<NewTask, "id" | "runAt">, now: number): Ta
 /** Scheduled tasks one promoteDue call moves at most, so one transaction stays small. */
 export const promoteBatch = 1000;
 
-export interface TaskRecord extends Omit<NewTask, "requestedStart"> {
+export interface TaskRecord extends Omit<NewTask, "requestedStart" | "traceContext"> {
   state: TaskState;
   /** Attempts started so far; also the fencing token of the current attempt. */
   attempt: number;
@@ -186,6 +216,8 @@ export interface ClaimedAttempt extends AttemptRef {
   timeoutMs: number;
   maxRetries: number;
   event: TaskEvent;
+  /** The submit's trace context (NewTask.traceContext), or null. */
+  traceContext: TraceContext | null;
   /**
    * When the task was submitted, or its run_at when that is later (the caller's clock, ms): the
    * start of its first wait for a worker. A retry's wait is not measured from it.
@@ -246,6 +278,66 @@ export interface CancelOutcome {
   event: TaskEvent | null;
   /** The attempt that was running when the task was cancelled, so its worker can be told. */
   interrupted: (AttemptRef & { workerId: string }) | null;
+}
+
+/** What retry() did: a task in the `retryable` states goes back to queued; any other is left as it is. */
+export interface RetryOutcome {
+  /** True when the task was retried (queued again). */
+  retried: boolean;
+  /** The state the task was in before the call. */
+  previousState: TaskState;
+  name: string;
+  /** The `queued` event of the new attempt series; null when the task was not retried. */
+  event: TaskEvent | null;
+}
+
+/** The states retry() (and a bulk retry) takes a task out of. */
+export const retryableStates: readonly TaskState[] = ["failed", "cancelled"];
+/** The states a bulk cancel takes a task out of: every unfinished one. */
+export const cancellableStates: readonly TaskState[] = ["scheduled", "queued", "running", "retrying"];
+/** The states a bulk delete removes a task in: every finished one. */
+export const deletableStates: readonly TaskState[] = ["succeeded", "failed", "cancelled"];
+
+/**
+ * One batch of a bulk operator action (retryBatch, cancelBatch, deleteBatch): the tasks of
+ * `selection` in one of the action's states, in store order after `after`, at most `limit`, among
+ * the next `span` places of that order. The span bounds what one batch reads (and, on SQLite,
+ * how long it holds the writer) when the selection's tasks are few among many others.
+ */
+export interface ActionBatch {
+  selection: TaskSelection;
+  /** Where the previous batch ended (its `next`); 0 for the first. */
+  after: number;
+  limit: number;
+  span: number;
+}
+
+export interface ActionBatchOutcome {
+  /** The tasks the batch changed (retried, cancelled or deleted). */
+  changed: number;
+  /**
+   * Where the next batch starts; null when this one reached the end of the selection. A bulk
+   * action goes forward only, so a task it changed is not met again (a retried task that fails
+   * again at once is not retried twice by one call).
+   */
+  next: number | null;
+}
+
+/** A bulk cancel's batch: also the names of the tasks cancelled (for the metrics). */
+export interface CancelBatchOutcome extends ActionBatchOutcome {
+  names: string[];
+}
+
+/** The selection narrowed to the states an action applies to (all of them when it names none). */
+export function narrowStates(selection: TaskSelection, applicable: readonly TaskState[]): TaskSelection {
+  const asked = selection.states ?? [];
+  return { ...selection, states: asked.length === 0 ? applicable : asked.filter((state) => applicable.includes(state)) };
+}
+
+/** The message of the `queued` event a retry records: the new series, and the operator's reason. */
+export function retryMessage(afterAttempt: number, reason: string): string {
+  const series = `retried: a new attempt series after attempt ${afterAttempt}`;
+  return reason === "" ? series : `${series} (${reason})`;
 }
 
 export interface ExpiredAttempt extends AttemptRef {
@@ -381,6 +473,30 @@ export interface TaskStore extends ScheduleStore {
   nextDueAt(): Promise<number | null>;
 
   cancel(taskId: string, reason: string, now: number): Promise<CancelOutcome | null>;
+
+  /**
+   * Starts a new attempt series of a failed or cancelled task: it is queued again (claimable as any
+   * queued task, under its name's pause, keys and limits) with its whole max_retries budget; its
+   * attempt numbers go on counting from the last one (so a fencing token is never reused) and its
+   * events stay, with a `queued` event (retryMessage) added. Signals work available for its name.
+   * A task in another state is left as it is (`retried` false); null when there is no such task.
+   */
+  retry(taskId: string, reason: string, now: number): Promise<RetryOutcome | null>;
+
+  /**
+   * One batch of a bulk retry: each failed or cancelled task of the batch (see ActionBatch) as
+   * retry() does it, in one transaction.
+   */
+  retryBatch(batch: ActionBatch, reason: string, now: number): Promise<ActionBatchOutcome>;
+
+  /**
+   * One batch of a bulk cancel: each unfinished task of the batch as cancel() does it, in one
+   * transaction; a running attempt's `cancelled` event names its worker, as cancel()'s does.
+   */
+  cancelBatch(batch: ActionBatch, reason: string, now: number): Promise<CancelBatchOutcome>;
+
+  /** One batch of a bulk delete: each finished task of the batch with its events and idempotency key, as retention deletes them. */
+  deleteBatch(batch: ActionBatch): Promise<ActionBatchOutcome>;
 
   /**
    * Pauses a task name: from the commit on, no claim (by any Scheduler on this store) takes its

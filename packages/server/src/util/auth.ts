@@ -64,6 +64,24 @@ function sha256(text: string): Buffer {
   return createHash("sha256").update(text, "utf8").digest();
 }
 
+/**
+ * A key's id, safe to log: the first 12 hex digits of its SHA-256 (a fingerprint, as SSH shows one).
+ * It names the key in the operator actions' log lines without revealing it; the operator finds a
+ * key's id with `printf %s "$KEY" | sha256sum | cut -c1-12`.
+ */
+export function keyIdOf(key: string): string {
+  return sha256(key).toString("hex").slice(0, 12);
+}
+
+/** What key ids look like: a header that claims anything else is ignored (it is written to logs). */
+export const keyIdPattern = /^[0-9a-f]{12}$/;
+
+/**
+ * The metadata by which the Gateway tells the Scheduler the id of the client key that asked for a
+ * call. The Scheduler believes it only from a caller holding a `gateway` key.
+ */
+export const keyIdHeader = "x-orchestrator-key-id";
+
 interface KeyEntry {
   readonly role: Role;
   readonly digest: Buffer;
@@ -202,6 +220,41 @@ export function keyRefusal(keys: KeyRing, accepted: readonly Role[], what: strin
   if (held.size === 0) return new OrchestratorError(Code.Unauthenticated, "the API key is not valid here");
   if (accepted.some((role) => held.has(role))) return undefined;
   return new OrchestratorError(Code.PermissionDenied, `a ${[...held].join("/")} key may not call ${what}; it needs a ${accepted.join(" or ")} key`);
+}
+
+/** Who asked for an operator action, as its log line names them: a key id, never a key. */
+export interface ActionCaller {
+  /** The id (keyIdOf) of the client key that asked, or "none" when no key can be told. */
+  keyId: string;
+  /** The id the Gateway claimed when the Scheduler has no keys to believe it by (unverified). */
+  claimedKeyId?: string;
+}
+
+/**
+ * The caller of an operator action on the Scheduler: the client key id the Gateway forwarded
+ * (keyIdHeader), believed only when the call's own key holds the gateway role. Without keys on the
+ * Scheduler anyone may call it and claim any id, so a claimed id is kept apart as unverified.
+ */
+export function schedulerCaller(metadata: Metadata, keys: KeyRing): ActionCaller {
+  const [header] = metadata.get(keyIdHeader);
+  const claimed = typeof header === "string" && keyIdPattern.test(header) ? header : undefined;
+  if (!keys.enabled) return claimed === undefined ? { keyId: "none" } : { keyId: "none", claimedKeyId: claimed };
+  const bearer = bearerOf(metadata);
+  if (bearer === undefined || !keys.rolesOf(bearer).has("gateway")) return { keyId: "none" };
+  return { keyId: claimed ?? "none" };
+}
+
+/**
+ * The id of the key a client presented to the Gateway, to forward as keyIdHeader; undefined when
+ * the Gateway has no keys (a key it cannot check names no one).
+ */
+export function gatewayClientKeyId(metadata: Metadata, keys: KeyRing): string | undefined {
+  return clientKeyId(bearerOf(metadata), keys);
+}
+
+/** The id of a presented client key (a gRPC call's, or the dashboard's bearer), as gatewayClientKeyId tells it. */
+export function clientKeyId(key: string | undefined, keys: KeyRing): string | undefined {
+  return !keys.enabled || key === undefined ? undefined : keyIdOf(key);
 }
 
 /** Why a call may not go on, or undefined when it may. */

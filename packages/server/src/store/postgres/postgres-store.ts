@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
 import type {
-  AttemptFailure, AttemptRef, CancelOutcome, ClaimedAttempt, ClaimRequest, ConcurrencyLimit, EventFilter, EventsPage, RateLimit, ExpiredAttempt, Leadership,
-  LeaseRenewal, LeaseTerms, NewTask, PausedName, PauseOutcome, RetryBackoff, ScheduleFiring, ScheduleRecord, StoreSignals, TaskEvent, TaskFilter, TaskSelection, TaskStats,
+  ActionBatch, ActionBatchOutcome, CancelBatchOutcome, AttemptFailure, AttemptRef, CancelOutcome, ClaimedAttempt, ClaimRequest, ConcurrencyLimit, EventFilter, EventsPage, RateLimit, ExpiredAttempt, Leadership,
+  LeaseRenewal, LeaseTerms, NewTask, PausedName, PauseOutcome, RetryBackoff, RetryOutcome, ScheduleFiring, ScheduleRecord, StoreSignals, TaskEvent, TaskFilter, TaskSelection, TaskStats,
   TaskPage, TaskRecord, TaskStore,
 } from "../store.js";
 import { firstEvent, isTerminal, promoteBatch, retryDelayMs, sameScheduleSpec, scheduleListLimit, toWaitingCount, type WaitingCount } from "../store.js";
@@ -22,6 +22,7 @@ import { runMigrations } from "./migrations/index.js";
 import { byClaimOrder, claimKeyed, recordClaimed, sendAhead } from "./claims.js";
 import { ClaimCursors } from "./claim-cursors.js";
 import { finishBatch } from "./batch-end.js";
+import { cancelBatch, deleteBatch, recordCancelled, retryBatch, retryTask, type PostgresActionContext } from "./task-actions.js";
 import { completions, insertTasks, recordEnqueued } from "./hot-writes.js";
 import type { Completion, HintTarget } from "./hot-writes.js";
 import { asRecord, nullableString, record, storedFirstEvent, toConcurrencyLimit, toEvent, toPausedName, toRateGate, toRateLimit, toState, toTask } from "./rows.js";
@@ -571,7 +572,7 @@ export class PostgresStore implements TaskStore {
     if (!current) return null;
     freedKeySlot(tx.log, current);
     const attempt = Number(current.attempt);
-    // Attempts its upstream deferred (deferRateLimited) do not use up retries.
+    // Attempts its upstream deferred (deferRateLimited), and those before a retry (task-actions.ts), do not use up retries.
     const retriesLeft = attempt - Number(current.deferred_attempts ?? 0) <= Number(current.max_retries);
     const base = { taskId: ref.taskId, attempt, percent: Number(current.percent), timestamp: now, workerId: nullableString(current.worker_id), error: failure.error };
     if (failure.retryable && retriesLeft) {
@@ -648,17 +649,27 @@ export class PostgresStore implements TaskStore {
       const state = toState(before.state);
       if (isTerminal(state)) return { state, name: String(before.name), cancelled: false, event: null, interrupted: null };
       const { rows: [row] } = await tx.query(cancelSql, [taskId, reason, now + tx.skewMs]);
-      if (!row) return null;
-      const workerId = nullableString(before.worker_id);
-      if (state === "running") freedKeySlot(tx.log, before);
-      const event = record(tx, {
-        taskId, sequence: Number(row.last_sequence), state: "cancelled", attempt: Number(row.attempt),
-        percent: Number(row.percent), message: "cancelled", timestamp: now, workerId, error: reason,
-      });
-      const interrupted = state === "running" && workerId ? { taskId, attempt: Number(row.attempt), workerId } : null;
-      return { state: "cancelled" as const, name: String(before.name), cancelled: true, event, interrupted };
+      return row ? recordCancelled(tx, taskId, before, row, reason, now) : null;
     });
   }
+
+  retry(taskId: string, reason: string, now: number): Promise<RetryOutcome | null> {
+    return this.writes.run((tx) => retryTask(tx, this.actionContext, taskId, reason, now));
+  }
+
+  retryBatch(batch: ActionBatch, reason: string, now: number): Promise<ActionBatchOutcome> {
+    return this.writes.run((tx) => retryBatch(tx, this.actionContext, batch, reason, now));
+  }
+
+  cancelBatch(batch: ActionBatch, reason: string, now: number): Promise<CancelBatchOutcome> {
+    return this.writes.run((tx) => cancelBatch(tx, batch, reason, now));
+  }
+
+  deleteBatch(batch: ActionBatch): Promise<ActionBatchOutcome> {
+    return this.writes.run((tx) => deleteBatch(tx, batch));
+  }
+
+  private readonly actionContext: PostgresActionContext = { queuedAgain: (names) => this.claimCursors.forget(names) };
 
   pauseName(name: string, reason: string, now: number): Promise<PauseOutcome> {
     return this.writes.run(async (tx) => {

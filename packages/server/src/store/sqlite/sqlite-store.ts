@@ -1,10 +1,10 @@
 import { dirname } from "node:path";
 import type {
-  AttemptFailure, AttemptRef, CancelOutcome, ClaimedAttempt, ClaimRequest, ConcurrencyLimit, EventFilter, EventsPage, RateLimit, ExpiredAttempt, Leadership, LeaseRenewal,
-  LeaseTerms, NewTask, PausedName, PauseOutcome, RetryBackoff, ScheduleFiring, ScheduleRecord, StoreSignals, TaskEvent, TaskFilter, TaskPage, TaskSelection, TaskStats,
+  ActionBatch, ActionBatchOutcome, CancelBatchOutcome, AttemptFailure, AttemptRef, CancelOutcome, ClaimedAttempt, ClaimRequest, ConcurrencyLimit, EventFilter, EventsPage, RateLimit, ExpiredAttempt, Leadership, LeaseRenewal,
+  LeaseTerms, NewTask, PausedName, PauseOutcome, RetryBackoff, RetryOutcome, ScheduleFiring, ScheduleRecord, StoreSignals, TaskEvent, TaskFilter, TaskPage, TaskSelection, TaskStats,
   TaskRecord, TaskStore,
 } from "../store.js";
-import { firstEvent, isTerminal, promoteBatch, retryDelayMs, sameScheduleSpec, scheduleListLimit, toWaitingCount, type WaitingCount } from "../store.js";
+import { decodeTraceContext, encodeTraceContext, firstEvent, promoteBatch, retryDelayMs, sameScheduleSpec, scheduleListLimit, toWaitingCount, type WaitingCount } from "../store.js";
 import { scheduleKeyTakenError, scheduleParams, toSchedule } from "../schedule-rows.js";
 import { CommitTimes, freedKeySlot, LocalSignals } from "../signals.js";
 import { earliest, keyBudget, LaterWork, NameGate } from "../rate-gate.js";
@@ -15,10 +15,10 @@ import { storeErrorFrom } from "./store-errors.js";
 import { openSqlite } from "./driver.js";
 import type { SqliteDatabase, SqliteDriverName, SqliteStatement } from "./driver.js";
 import { GroupCommit } from "./group-commit.js";
+import { cancelBatch, cancelRead, deleteBatch, retryBatch, retryTask, type SqliteActionContext } from "./task-actions.js";
 import { migrations } from "./migrations/index.js";
-import { nullableNumber, nullableString, toConcurrencyLimit, toEvent, toPausedName, toRateGate, toRateLimit, toState, toTask } from "./rows.js";
+import { nullableNumber, nullableString, toConcurrencyLimit, toEvent, toPausedName, toRateGate, toRateLimit, toTask } from "./rows.js";
 import type { Row } from "./rows.js";
-import { cancelSql } from "./sql/cancel.js";
 import { claimSql } from "./sql/claim.js";
 import { completeSql } from "./sql/complete.js";
 import { claimOfKeySql, clearLimitSql, keyedNamesSql, listLimitsSql, runningOfKeySql, setLimitSql, visitedKeySql, waitingKeysSql } from "./sql/concurrency.js";
@@ -165,6 +165,7 @@ export class SqliteStore implements TaskStore {
         state: first.state, runAt: task.runAt, nextAttemptAt: first.nextAttemptAt,
         scheduleId: task.scheduleId ?? null, scheduleTickMs: task.scheduleTickMs ?? null,
         concurrencyKey: task.concurrencyKey ?? null, concurrencyLimit: task.concurrencyLimit ?? null,
+        traceContext: encodeTraceContext(task.traceContext),
       });
       if (task.concurrencyKey) this.keyedNames.add(task.name);
       if (first.state === "queued") this.writes.log.workAvailable(task.name);
@@ -341,6 +342,7 @@ export class SqliteStore implements TaskStore {
       claimed.push({
         taskId: String(row.id), attempt, workerId, name: String(row.name),
         payload: row.payload as Uint8Array, timeoutMs: Number(row.timeout_ms), maxRetries: Number(row.max_retries), event,
+        traceContext: decodeTraceContext(row.trace_context),
         runnableSince: Math.max(Number(row.created_at), Number(row.run_at ?? 0)),
       });
     }
@@ -367,7 +369,7 @@ export class SqliteStore implements TaskStore {
     if (!current) return null;
     freedKeySlot(this.writes.log, current);
     const attempt = Number(current.attempt);
-    // Attempts its upstream deferred (deferRateLimited) do not use up retries.
+    // Attempts its upstream deferred (deferRateLimited), and those before a retry (task-actions.ts), do not use up retries.
     const retriesLeft = attempt - Number(current.deferred_attempts ?? 0) <= Number(current.max_retries);
     const base = { taskId: ref.taskId, attempt, percent: Number(current.percent), timestamp: now, workerId: nullableString(current.worker_id), error: failure.error };
     if (failure.retryable && retriesLeft) {
@@ -436,19 +438,28 @@ export class SqliteStore implements TaskStore {
   cancel(taskId: string, reason: string, now: number): Promise<CancelOutcome | null> {
     return this.writes.run(() => {
       const before = this.sql(getTaskSql).get(taskId) as Row | undefined;
-      if (!before) return null;
-      const state = toState(before.state);
-      if (isTerminal(state)) return { state, name: String(before.name), cancelled: false, event: null, interrupted: null };
-      const row = this.sql(cancelSql).get({ taskId, reason, now }) as Row;
-      const workerId = nullableString(before.worker_id);
-      if (state === "running") freedKeySlot(this.writes.log, before);
-      const event = this.recordEvent({
-        taskId, sequence: Number(row.last_sequence), state: "cancelled", attempt: Number(row.attempt),
-        percent: Number(row.percent), message: "cancelled", timestamp: now, workerId, error: reason,
-      });
-      const interrupted = state === "running" && workerId ? { taskId, attempt: Number(row.attempt), workerId } : null;
-      return { state: "cancelled", name: String(before.name), cancelled: true, event, interrupted };
+      return before ? cancelRead(this.actionContext, taskId, before, reason, now) : null;
     });
+  }
+
+  retry(taskId: string, reason: string, now: number): Promise<RetryOutcome | null> {
+    return this.writes.run(() => retryTask(this.actionContext, taskId, reason, now));
+  }
+
+  retryBatch(batch: ActionBatch, reason: string, now: number): Promise<ActionBatchOutcome> {
+    return this.writes.run(() => retryBatch(this.actionContext, batch, reason, now));
+  }
+
+  cancelBatch(batch: ActionBatch, reason: string, now: number): Promise<CancelBatchOutcome> {
+    return this.writes.run(() => cancelBatch(this.actionContext, batch, reason, now));
+  }
+
+  deleteBatch(batch: ActionBatch): Promise<ActionBatchOutcome> {
+    return this.writes.run(() => deleteBatch(this.actionContext, batch));
+  }
+
+  private get actionContext(): SqliteActionContext {
+    return { sql: (text) => this.sql(text), log: this.writes.log, recordEvent: (event) => this.recordEvent(event) };
   }
 
   pauseName(name: string, reason: string, now: number): Promise<PauseOutcome> {

@@ -13,3 +13,16 @@ SET state = 'cancelled',
     last_sequence = last_sequence + 1
 WHERE id = $1 AND state IN ('scheduled', 'queued', 'running', 'retrying')
 RETURNING last_sequence, attempt, percent`;
+
+// $1 seqs (locked by actionBatchSql), $2 reason, $3 now. cancelSql for each of a bulk cancel's batch.
+export const cancelManySql = `
+UPDATE tasks
+SET state = 'cancelled',
+    error = $2,
+    finished_at = $3,
+    next_attempt_at = NULL,
+    lease_expires_at = NULL,
+    deadline_at = NULL,
+    last_sequence = last_sequence + 1
+WHERE seq = ANY($1::bigint[]) AND state IN ('scheduled', 'queued', 'running', 'retrying')
+RETURNING id, last_sequence, attempt, percent`;
