@@ -262,18 +262,19 @@ export class DashboardCalls {
     return { state: stateName(answer.state), cancelled: answer.cancelled };
   }
 
-  async retryTask(taskId: string): Promise<TaskJson> {
-    const { task } = await this.gateway.call((s) => s.retryTask, { taskId, reason: "retried from the dashboard" }, false);
+  /** `clientKey`: the key the browser signed in with; the Scheduler logs its id with the action. */
+  async retryTask(taskId: string, clientKey: string | undefined): Promise<TaskJson> {
+    const { task } = await this.gateway.callAction((s) => s.retryTask, { taskId, reason: "retried from the dashboard" }, clientKey, false);
     if (!task) throw new OrchestratorError(Code.Internal, "the scheduler answered RetryTask without the task");
     return toTaskJson(task, false);
   }
 
-  async retryTasks(filter: TaskFilter): Promise<number> {
-    return (await this.gateway.call((s) => s.retryTasks, { filter: toWireFilter(filter), reason: "retried from the dashboard (bulk)" }, false)).count;
+  async retryTasks(filter: TaskFilter, clientKey: string | undefined): Promise<number> {
+    return (await this.gateway.callAction((s) => s.retryTasks, { filter: toWireFilter(filter), reason: "retried from the dashboard (bulk)" }, clientKey, true)).count;
   }
 
-  async cancelTasks(filter: TaskFilter): Promise<number> {
-    return (await this.gateway.call((s) => s.cancelTasks, { filter: toWireFilter(filter), reason: "cancelled from the dashboard (bulk)" }, false)).count;
+  async cancelTasks(filter: TaskFilter, clientKey: string | undefined): Promise<number> {
+    return (await this.gateway.callAction((s) => s.cancelTasks, { filter: toWireFilter(filter), reason: "cancelled from the dashboard (bulk)" }, clientKey, true)).count;
   }
 
   async workers(): Promise<WorkerJson[]> {

@@ -43,15 +43,15 @@ export function dashboardRoutes(options: DashboardOptions): HttpRoutes {
       sendJson(response, 200, await calls.listTasks(filterFromQuery(params), intParameter(params, "pageSize", 50, 1, 1000), params.get("pageToken") ?? ""));
     } },
     { method: "GET", pattern: /^\/api\/tasks\/count$/, handler: async (_q, response, params) => sendJson(response, 200, { count: await calls.countTasks(filterFromQuery(params)) }) },
-    { method: "POST", pattern: /^\/api\/tasks\/retry$/, handler: async (_q, response, params) => sendJson(response, 200, { count: await calls.retryTasks(bulkFilter(params)) }) },
-    { method: "POST", pattern: /^\/api\/tasks\/cancel$/, handler: async (_q, response, params) => sendJson(response, 200, { count: await calls.cancelTasks(bulkFilter(params)) }) },
+    { method: "POST", pattern: /^\/api\/tasks\/retry$/, handler: async (request, response, params) => sendJson(response, 200, { count: await calls.retryTasks(bulkFilter(params), clientKey(request)) }) },
+    { method: "POST", pattern: /^\/api\/tasks\/cancel$/, handler: async (request, response, params) => sendJson(response, 200, { count: await calls.cancelTasks(bulkFilter(params), clientKey(request)) }) },
     { method: "GET", pattern: new RegExp(`^/api/tasks/${taskId}$`), handler: async (_q, response, _p, match) => sendJson(response, 200, toTaskJson(await calls.getTask(match[1] as string), true)) },
     { method: "GET", pattern: new RegExp(`^/api/tasks/${taskId}/(payload|result)$`), handler: async (_q, response, _p, match) => {
       const [, id, which] = match as unknown as [string, string, "payload" | "result"];
       sendDownload(response, (await calls.getTask(id))[which], `${id}-${which}.bin`);
     } },
     { method: "POST", pattern: new RegExp(`^/api/tasks/${taskId}/cancel$`), handler: async (_q, response, _p, match) => sendJson(response, 200, await calls.cancelTask(match[1] as string)) },
-    { method: "POST", pattern: new RegExp(`^/api/tasks/${taskId}/retry$`), handler: async (_q, response, _p, match) => sendJson(response, 200, await calls.retryTask(match[1] as string)) },
+    { method: "POST", pattern: new RegExp(`^/api/tasks/${taskId}/retry$`), handler: async (request, response, _p, match) => sendJson(response, 200, await calls.retryTask(match[1] as string, clientKey(request))) },
     { method: "GET", pattern: new RegExp(`^/api/tasks/${taskId}/events$`), handler: (request, response, params, match) => {
       const after = resumePoint(request, params);
       const sequence = after === undefined ? 0 : Number(after);
@@ -79,7 +79,7 @@ export function dashboardRoutes(options: DashboardOptions): HttpRoutes {
       sendJson(response, 200, { authRequired: keys.enabled, previewBytes });
       return;
     }
-    const refused = keyRefusal(keys, ["client"], "the dashboard's API", bearerKey(request.headers.authorization), 'sign in with a client key (the page sends it as "Authorization: Bearer <key>")');
+    const refused = keyRefusal(keys, ["client"], "the dashboard's API", clientKey(request), 'sign in with a client key (the page sends it as "Authorization: Bearer <key>")');
     if (refused) {
       logger.warn({ peer: request.socket.remoteAddress, path, reason: refused.rawMessage }, "Refused a dashboard API request");
       throw refused;
@@ -112,6 +112,11 @@ export function dashboardRoutes(options: DashboardOptions): HttpRoutes {
     if ((request.method === "GET" || request.method === "HEAD") && files !== null) return sendStaticFile(files, path, response);
     return false;
   };
+}
+
+/** The key the browser signed in with (checked by keyRefusal before any route runs). */
+function clientKey(request: IncomingMessage): string | undefined {
+  return bearerKey(request.headers.authorization);
 }
 
 /** A path segment as the page encoded it; a malformed escape is the caller's error, not ours. */

@@ -55,12 +55,15 @@ function toLocal(value: string): string {
   return new Date(date.getTime() - date.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
 }
 
-/** The bulk action's filter: only the states it can act on, so the count shown is what it will change. */
-function bulkFilter(filter: Filter, action: "retry" | "cancel"): Filter {
+/**
+ * The bulk action's filter: only the states it can act on (the Scheduler refuses others), so the
+ * count shown is what it will change. Null when the filter's states leave none (nothing to do).
+ */
+function bulkFilter(filter: Filter, action: "retry" | "cancel"): Filter | null {
   const actionable: readonly TaskState[] = action === "retry" ? ["failed", "cancelled"] : ["scheduled", "queued", "running", "retrying"];
   const chosen = filter.state === "" ? [] : filter.state.split(",");
   const states = chosen.length === 0 ? actionable : actionable.filter((state) => chosen.includes(state));
-  return { ...filter, state: states.join(",") };
+  return states.length === 0 ? null : { ...filter, state: states.join(",") };
 }
 
 interface ListState {
@@ -144,15 +147,18 @@ function BulkActions({ filter, onNotice, onDone }: { filter: Filter; onNotice: (
   const hasFilter = filterQuery(filter) !== "";
   const open = async (action: "retry" | "cancel"): Promise<void> => {
     try {
-      const { count } = await getJson<{ count: number }>(`/api/tasks/count${filterQuery(bulkFilter(filter, action))}`);
+      const scope = bulkFilter(filter, action);
+      const { count } = scope === null ? { count: 0 } : await getJson<{ count: number }>(`/api/tasks/count${filterQuery(scope)}`);
       setDialog({ action, count });
     } catch (failure) {
       onNotice(failure instanceof Error ? failure.message : String(failure));
     }
   };
   const run = async (action: "retry" | "cancel"): Promise<void> => {
+    const scope = bulkFilter(filter, action);
+    if (scope === null) return;
     try {
-      const { count } = await postJson<{ count: number }>(`/api/tasks/${action}${filterQuery(bulkFilter(filter, action))}`);
+      const { count } = await postJson<{ count: number }>(`/api/tasks/${action}${filterQuery(scope)}`);
       onNotice(`${action === "retry" ? "Retried" : "Cancelled"} ${count} task${count === 1 ? "" : "s"}.`);
     } catch (failure) {
       onNotice(failure instanceof Error ? `The bulk ${action} failed: ${failure.message}` : String(failure));
@@ -175,7 +181,7 @@ function BulkActions({ filter, onNotice, onDone }: { filter: Filter; onNotice: (
         >
           <p>
             {dialog.count} task{dialog.count === 1 ? "" : "s"} match the filter {dialog.action === "retry" ? "and can be retried (failed or cancelled)" : "and can be cancelled (not finished yet)"}:
-            <code> {filterQuery(bulkFilter(filter, dialog.action)).slice(1)}</code>
+            <code> {filterQuery(bulkFilter(filter, dialog.action) ?? filter).slice(1)}</code>
           </p>
         </ConfirmDialog>
       ) : null}
