@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { artifactsDir, launchChromium, type TestBrowser } from "../helpers/browser.js";
 import { startDashboardRig, type DashboardRig } from "../helpers/dashboard.js";
 import { storeBackends } from "../helpers/stores.js";
+import { keyIdOf } from "../../packages/server/src/util/auth.js";
 
 const waitMs = 15_000;
 
@@ -115,6 +116,9 @@ describe.each(storeBackends)("the dashboard in chromium (%s store)", (store) => 
     await screenshot("bulk-retry-confirmation");
     await dialog.getByRole("button", { name: "Retry 3 tasks" }).click();
     await page.getByRole("status").filter({ hasText: "Retried 3 tasks." }).waitFor();
+    // The Scheduler logs the action with the id of the key the page signed in with (never the key).
+    const logged = await rig.cluster.scheduler.waitForLog((record) => record.action === "RetryTasks");
+    expect(logged).toMatchObject({ count: 3, key_id: keyIdOf(rig.keys.client), reason: "retried from the dashboard (bulk)" });
     // Each ran a second attempt (and failed again: the handler always does).
     for (const { taskId } of failed) {
       await expect.poll(async () => (await rig.cluster.client.get(taskId)).attempt, { timeout: waitMs }).toBe(2);
