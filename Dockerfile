@@ -7,10 +7,13 @@ ARG BASE=node:22-bookworm-slim
 FROM ${BASE} AS build
 WORKDIR /src
 COPY . .
-# better-sqlite3 is an optional dependency of the server, not needed to compile the TypeScript:
-# it is installed once, below, into the runtime tree. `npm ci` builds every package (prepare).
+# better-sqlite3 is not needed to compile the TypeScript: install scripts are skipped, so it is not
+# built here; it is installed once, below, into the runtime tree. Optional dependencies stay: the
+# dashboard's bundler (vite, rolldown) needs its platform's native binding, an optional package.
+# The build that `npm ci` would run (prepare) is run by name, since scripts are skipped.
 RUN mkdir -p /tmp/packs \
- && npm ci --omit=optional --no-audit --no-fund \
+ && npm ci --ignore-scripts --no-audit --no-fund \
+ && npm run build \
  && npm pack --workspace packages/client --workspace packages/server --pack-destination /tmp/packs
 # The runtime tree is what `npm install orchestrator-ts` gives a user: the server package, the
 # client it needs, and their production dependencies.

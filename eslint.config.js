@@ -20,6 +20,18 @@ export default tseslint.config(
     },
   },
   {
+    // The dashboard page: browser code with its own tsconfig (DOM, JSX for Preact).
+    files: ["packages/server/dashboard/**/*.ts", "packages/server/dashboard/**/*.tsx"],
+    languageOptions: {
+      parserOptions: { project: "./packages/server/dashboard/tsconfig.json", tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      "@typescript-eslint/no-floating-promises": "error",
+      "@typescript-eslint/no-misused-promises": ["error", { checksVoidReturn: false }],
+      "@typescript-eslint/consistent-type-imports": "error",
+    },
+  },
+  {
     // CommonJS handler modules (test fixtures): the worker loads both module systems.
     files: ["**/*.cjs"],
     languageOptions: { sourceType: "commonjs", globals: { module: "writable", exports: "writable" } },

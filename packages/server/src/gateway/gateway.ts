@@ -1,4 +1,4 @@
-import { Metadata, type ServerWritableStream } from "@grpc/grpc-js";
+import { Metadata, type ClientReadableStream, type ServerWritableStream } from "@grpc/grpc-js";
 import {
   type GatewayServer, type ProgressUpdate, type SubmitTaskRequest, type SubmitTaskResponse, type SubscribeProgressRequest, type TaskEventUpdate,
   type WatchTasksRequest,
@@ -6,7 +6,7 @@ import {
 import { limits } from "../scheduler/limits.js";
 import { SubmitPipeline } from "orchestrator-ts-client/internal";
 import { serveSubmitStream, type SubmitOutcome } from "../util/submit-stream-server.js";
-import { SchedulerWatch } from "./scheduler-watch.js";
+import { SchedulerWatch, type ProgressSink } from "./scheduler-watch.js";
 import { version } from "orchestrator-ts-client/internal";
 import { Code } from "orchestrator-ts-client/internal";
 import { OrchestratorError } from "orchestrator-ts-client/internal";
@@ -20,7 +20,7 @@ import { relayTaskEvents } from "./task-events-relay.js";
 import type { CompiledGatewayOptions } from "./options.js";
 import { traceForward } from "../tracing/spans.js";
 import { traceHeaders, withTraceHeaders } from "./trace-headers.js";
-import { gatewayClientKeyId, KeyRing, keyIdHeader } from "../util/auth.js";
+import { clientKeyId, gatewayClientKeyId, KeyRing, keyIdHeader } from "../util/auth.js";
 
 /**
  * The public front door. It holds no task state: every call goes to a Scheduler over one
@@ -91,9 +91,8 @@ export class Gateway {
    * Scheduler's log. A bulk one gets the bulk deadline: it works through its tasks in batches,
    * which over many tasks takes longer than the forward timeout allows.
    */
-  private forwardAction<Req, Res>(method: (scheduler: SchedulerClient) => UnaryMethod<Req, Res>, request: Req, call: { metadata: Metadata }, bulk: boolean): Promise<Res> {
+  private forwardAction<Req, Res>(method: (scheduler: SchedulerClient) => UnaryMethod<Req, Res>, request: Req, keyId: string | undefined, bulk: boolean): Promise<Res> {
     const metadata = new Metadata();
-    const keyId = gatewayClientKeyId(call.metadata, this.keys);
     if (keyId !== undefined) metadata.set(keyIdHeader, keyId);
     const timeoutMs = bulk ? Math.max(this.options.forwardTimeoutMs, limits.bulkActionTimeoutMs) : undefined;
     return this.forward(method, request, false, { metadata, ...(timeoutMs === undefined ? {} : { timeoutMs }) });
@@ -132,6 +131,41 @@ export class Gateway {
       return new OrchestratorError(Code.Internal, "the gateway could not complete the call because of an error on its side; its operator finds the cause in the gateway's log", { cause: error });
     }
     return error;
+  }
+
+  /**
+   * The dashboard's way to the Schedulers (its HTTP API, dashboard/): one unary call forwarded as a
+   * gRPC client's would be, with the Scheduler's failures explained the same way.
+   */
+  call<Req, Res>(method: (scheduler: SchedulerClient) => UnaryMethod<Req, Res>, request: Req, idempotent: boolean): Promise<Res> {
+    return this.forward(method, request, idempotent);
+  }
+
+  /**
+   * For the dashboard: an operator action, forwarded as a gRPC client's is (the bulk deadline for a
+   * bulk one), with the id of the client key the browser presented for the Scheduler's log.
+   */
+  callAction<Req, Res>(method: (scheduler: SchedulerClient) => UnaryMethod<Req, Res>, request: Req, clientKey: string | undefined, bulk: boolean): Promise<Res> {
+    return this.forwardAction(method, request, clientKeyId(clientKey, this.keys), bulk);
+  }
+
+  /**
+   * For the dashboard: a WatchTasks stream from the next Scheduler in turn, and how to explain its
+   * failure. The caller relays it and cancels it when its reader goes away.
+   */
+  openTaskEvents(request: WatchTasksRequest): { upstream: ClientReadableStream<TaskEventUpdate>; explain: (error: unknown) => OrchestratorError } {
+    return { upstream: this.schedulers.pick().client.watchTasks(request, new Metadata()), explain: (error) => this.fromScheduler(error) };
+  }
+
+  /**
+   * For the dashboard: one task's progress to `sink`, as a subscription on the Gateway's one Watch
+   * stream, counted against --max-subscribers like a gRPC client's. Settles as relayProgress does.
+   */
+  followProgress(taskId: string, afterSequence: number, sink: ProgressSink, signal: AbortSignal): Promise<void> {
+    if (this.watch.size >= this.options.maxSubscribers) {
+      return Promise.reject(new OrchestratorError(Code.ResourceExhausted, `the gateway already serves ${this.watch.size} progress subscriptions; the limit is ${this.options.maxSubscribers}: retry later, or raise --max-subscribers`));
+    }
+    return this.watch.subscribe({ taskId, afterSequence, group: this.nextGroup++ }, sink, signal);
   }
 
   /**
@@ -198,10 +232,10 @@ export class Gateway {
       countTasks: unary((request) => this.forward((s) => s.countTasks, request, true)),
       getTaskStats: unary((request) => this.forward((s) => s.getTaskStats, request, true)),
       // A repeated retry would be refused (the task is queued by then); a repeated bulk action would answer another count.
-      retryTask: unary((request, call) => this.forwardAction((s) => s.retryTask, request, call, false)),
-      retryTasks: unary((request, call) => this.forwardAction((s) => s.retryTasks, request, call, true)),
-      cancelTasks: unary((request, call) => this.forwardAction((s) => s.cancelTasks, request, call, true)),
-      deleteTasks: unary((request, call) => this.forwardAction((s) => s.deleteTasks, request, call, true)),
+      retryTask: unary((request, call) => this.forwardAction((s) => s.retryTask, request, gatewayClientKeyId(call.metadata, this.keys), false)),
+      retryTasks: unary((request, call) => this.forwardAction((s) => s.retryTasks, request, gatewayClientKeyId(call.metadata, this.keys), true)),
+      cancelTasks: unary((request, call) => this.forwardAction((s) => s.cancelTasks, request, gatewayClientKeyId(call.metadata, this.keys), true)),
+      deleteTasks: unary((request, call) => this.forwardAction((s) => s.deleteTasks, request, gatewayClientKeyId(call.metadata, this.keys), true)),
       // Pausing or resuming twice ends as doing it once (the answer's was_paused may then differ).
       pauseQueue: unary((request) => this.forward((s) => s.pauseQueue, request, true)),
       resumeQueue: unary((request) => this.forward((s) => s.resumeQueue, request, true)),

@@ -7,6 +7,7 @@ import { compileGatewayOptions, type GatewayOptions } from "./options.js";
 import { gatewayRequestCounter } from "../metrics/gateway-metrics.js";
 import { startHttpEndpoint, type HttpEndpoint } from "../metrics/http-endpoint.js";
 import { createRegistry } from "../metrics/registry.js";
+import { dashboardRoutes } from "../dashboard/routes.js";
 
 export async function startGatewayService(options: GatewayOptions, deps: { logger?: Logger } = {}): Promise<RunningService & { httpAddress: string | null }> {
   const compiled = compileGatewayOptions(options);
@@ -22,6 +23,7 @@ export async function startGatewayService(options: GatewayOptions, deps: { logge
     if (registry !== null && compiled.httpPort !== null) {
       http = await startHttpEndpoint({
         service: "Gateway", host: compiled.host, port: compiled.httpPort, registry, keys: security.keys, logger, notReady: () => gateway.notReady(),
+        routes: dashboardRoutes({ gateway, keys: security.keys, logger }),
       });
     }
   } catch (error) {

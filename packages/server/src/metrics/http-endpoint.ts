@@ -9,6 +9,12 @@ import { isLoopbackHost, type KeyRing, type Role } from "../util/auth.js";
  */
 export const metricsRole: Role = "metrics";
 
+/**
+ * More paths on the listener (the Gateway's dashboard, dashboard/routes.ts): called for every
+ * request other than /metrics, /healthz and /readyz; true when it took the request (it answers).
+ */
+export type HttpRoutes = (request: IncomingMessage, response: ServerResponse, path: string) => boolean;
+
 export interface HttpEndpointOptions {
   /** "Scheduler", "Gateway" or "Worker", for logs and messages. */
   service: string;
@@ -20,6 +26,7 @@ export interface HttpEndpointOptions {
   /** Null when the service is ready; otherwise why not, in one line. */
   notReady(): string | null;
   logger: Logger;
+  routes?: HttpRoutes;
 }
 
 export interface HttpEndpoint {
@@ -36,7 +43,9 @@ export interface HttpEndpoint {
 export async function startHttpEndpoint(options: HttpEndpointOptions): Promise<HttpEndpoint> {
   const { service, host, registry, keys, logger } = options;
   const server = createServer((request, response) => {
-    const path = (request.url ?? "/").split("?")[0];
+    const path = (request.url ?? "/").split("?")[0] ?? "/";
+    const own = path === "/healthz" || path === "/readyz" || path === "/metrics";
+    if (!own && options.routes?.(request, response, path)) return;
     if (request.method !== "GET" && request.method !== "HEAD") {
       answer(response, 405, "only GET and HEAD are served here\n", { allow: "GET, HEAD" });
     } else if (path === "/healthz") {
@@ -59,7 +68,7 @@ export async function startHttpEndpoint(options: HttpEndpointOptions): Promise<H
         },
       );
     } else {
-      answer(response, 404, "not found: this listener serves /metrics, /healthz and /readyz\n");
+      answer(response, 404, `not found: this listener serves /metrics, /healthz and /readyz${options.routes ? " and the dashboard (/)" : ""}\n`);
     }
   });
   // A scrape is one short request; an idle or slow connection is not kept.
@@ -76,7 +85,7 @@ export async function startHttpEndpoint(options: HttpEndpointOptions): Promise<H
   if (keys.enabled && !isLoopbackHost(host)) {
     logger.warn({ http_address: address }, "Metrics keys travel in plaintext: the HTTP listener has no TLS; keep it on a network only the scrapers reach");
   }
-  logger.info({ http_address: address, metrics_auth: keys.enabled ? "on" : "off" }, `${service} metrics and health on http://${address}`);
+  logger.info({ http_address: address, metrics_auth: keys.enabled ? "on" : "off" }, `${service} metrics and health${options.routes ? ", and the dashboard," : ""} on http://${address}`);
   return {
     address,
     port,

@@ -198,10 +198,28 @@ export interface Refusal {
   message: string;
 }
 
-function bearerOf(metadata: Metadata): string | undefined {
-  const [value] = metadata.get("authorization");
+/** The key of an `authorization: Bearer <key>` value (gRPC metadata or HTTP header); undefined without one. */
+export function bearerKey(value: unknown): string | undefined {
   if (typeof value !== "string") return undefined;
   return /^Bearer\s+(\S+)\s*$/i.exec(value)?.[1];
+}
+
+function bearerOf(metadata: Metadata): string | undefined {
+  return bearerKey(metadata.get("authorization")[0]);
+}
+
+/**
+ * The one check of a presented key, for gRPC calls and the dashboard's HTTP API alike: why the key
+ * may not do `what` (which needs one of `accepted`), or undefined when it may or when no keys are
+ * configured. `howToSend` tells a caller without a key how to present one. Never repeats the key.
+ */
+export function keyRefusal(keys: KeyRing, accepted: readonly Role[], what: string, key: string | undefined, howToSend: string): OrchestratorError | undefined {
+  if (!keys.enabled) return undefined;
+  if (key === undefined) return new OrchestratorError(Code.Unauthenticated, `${what} needs an API key: ${howToSend}`);
+  const held = keys.rolesOf(key);
+  if (held.size === 0) return new OrchestratorError(Code.Unauthenticated, "the API key is not valid here");
+  if (accepted.some((role) => held.has(role))) return undefined;
+  return new OrchestratorError(Code.PermissionDenied, `a ${[...held].join("/")} key may not call ${what}; it needs a ${accepted.join(" or ")} key`);
 }
 
 /** Who asked for an operator action, as its log line names them: a key id, never a key. */
@@ -231,9 +249,12 @@ export function schedulerCaller(metadata: Metadata, keys: KeyRing): ActionCaller
  * the Gateway has no keys (a key it cannot check names no one).
  */
 export function gatewayClientKeyId(metadata: Metadata, keys: KeyRing): string | undefined {
-  if (!keys.enabled) return undefined;
-  const bearer = bearerOf(metadata);
-  return bearer === undefined ? undefined : keyIdOf(bearer);
+  return clientKeyId(bearerOf(metadata), keys);
+}
+
+/** The id of a presented client key (a gRPC call's, or the dashboard's bearer), as gatewayClientKeyId tells it. */
+export function clientKeyId(key: string | undefined, keys: KeyRing): string | undefined {
+  return !keys.enabled || key === undefined ? undefined : keyIdOf(key);
 }
 
 /** Why a call may not go on, or undefined when it may. */
@@ -242,15 +263,8 @@ function refusal(keys: KeyRing, access: Access, path: string, metadata: Metadata
   if (size > limits.metadataMaxBytes) {
     return new OrchestratorError(Code.ResourceExhausted, `the call's metadata is ${size} bytes; the limit is ${limits.metadataMaxBytes}`);
   }
-  if (access === "open" || !keys.enabled) return undefined;
-  const key = bearerOf(metadata);
-  if (key === undefined) {
-    return new OrchestratorError(Code.Unauthenticated, `${path} needs an API key: send the metadata "authorization: Bearer <key>" (ORCHESTRATOR_API_KEY for the CLI, apiKey in the SDK)`);
-  }
-  const held = keys.rolesOf(key);
-  if (held.size === 0) return new OrchestratorError(Code.Unauthenticated, "the API key is not valid here");
-  if (access.some((role) => held.has(role))) return undefined;
-  return new OrchestratorError(Code.PermissionDenied, `a ${[...held].join("/")} key may not call ${path}; it needs a ${access.join(" or ")} key`);
+  if (access === "open") return undefined;
+  return keyRefusal(keys, access, path, bearerOf(metadata), 'send the metadata "authorization: Bearer <key>" (ORCHESTRATOR_API_KEY for the CLI, apiKey in the SDK)');
 }
 
 /** Every method's access by its path, as grpc-js names it ("/orchestrator.v1.Gateway/SubmitTask"). */
