@@ -60,7 +60,12 @@ export interface PacedOutcome {
   achievedRate: number;
   maxPacingLagMs: number;
   dispatchMs: Distribution;
+  /** Submit -> the task's terminal update on its own progress stream (waitForResult). */
   completionMs: Distribution;
+  /** Submit -> the task's terminal event on the run's one WatchTasks stream (client.events()). */
+  eventCompletionMs: Distribution;
+  /** Acknowledged tasks whose terminal event the WatchTasks stream did not deliver within 10 s of the last result. */
+  eventsMissed: number;
   processCpuSeconds: number;
   peakRssMb: number;
 }
@@ -148,7 +153,9 @@ async function runSubmit(job: Extract<ClientJob, { kind: "submit" }>): Promise<S
 
 /**
  * Submits `rate` tasks per second for `seconds`, each at its own slot of a fixed timetable (a late
- * timer catches up; nothing is sent in bursts on purpose), and follows each to its end.
+ * timer catches up; nothing is sent in bursts on purpose), and follows each to its end: on its own
+ * progress stream (waitForResult: dispatch = handler start - submit, completion), and all of them on one
+ * WatchTasks stream (client.events(): eventCompletion = terminal event seen - submit).
  */
 async function runPaced(job: Extract<ClientJob, { kind: "paced" }>): Promise<PacedOutcome> {
   const client = new OrchestratorClient({ address: job.address, timeoutMs: 30_000 });
@@ -162,10 +169,27 @@ async function runPaced(job: Extract<ClientJob, { kind: "paced" }>): Promise<Pac
   let notSucceeded = 0;
   let acknowledged = 0;
   let maxLag = 0;
+  // One WatchTasks stream for the whole run (as an application would follow its tasks): when each
+  // task's terminal event reaches this client. Opened, and its start fixed, before the first submit.
+  const submittedAt = new Map<string, number>();
+  const terminalSeenAt = new Map<string, number>();
+  const events = client.events({ names: [job.taskName], states: ["succeeded", "failed", "cancelled"] });
+  await events.ready;
+  let watchEnded = false;
+  const watching = (async () => {
+    try {
+      for await (const event of events) {
+        if (!terminalSeenAt.has(event.taskId)) terminalSeenAt.set(event.taskId, wallNow());
+      }
+    } catch (error) {
+      if (!watchEnded) errors.add(error);
+    }
+  })();
   const one = async (index: number): Promise<void> => {
     const start = wallNow();
     try {
       const { taskId } = await client.submit(keyedSpec(job, { name: job.taskName }, index));
+      submittedAt.set(taskId, start);
       acknowledged++;
       const terminal = await client.waitForResult(taskId);
       const end = wallNow();
@@ -194,11 +218,25 @@ async function runPaced(job: Extract<ClientJob, { kind: "paced" }>): Promise<Pac
     pending.push(one(i));
   }
   await Promise.all(pending);
+  // Every task has ended (its own stream said so); its event on the shared stream may still be on the way.
+  const deadline = wallNow() + 10_000;
+  while ([...submittedAt.keys()].some((taskId) => !terminalSeenAt.has(taskId)) && wallNow() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  watchEnded = true;
+  events.close();
+  await watching;
+  const eventCompletion: number[] = [];
+  let eventsMissed = 0;
+  for (const [taskId, start] of submittedAt) {
+    const seen = terminalSeenAt.get(taskId);
+    if (seen === undefined) eventsMissed++;
+    else eventCompletion.push(seen - start);
+  }
   client.close();
   return {
     kind: "paced", submitted: total, acknowledged, errors: errors.count, firstError: errors.first, notSucceeded,
     achievedRate: round(total > 1 ? ((total - 1) * 1000) / (lastStart - firstStart) : 0, 1), maxPacingLagMs: round(maxLag),
-    dispatchMs: distribution(dispatch), completionMs: distribution(completion), processCpuSeconds: ownCpuSeconds(), peakRssMb: procMemoryMb("self", "VmHWM"),
+    dispatchMs: distribution(dispatch), completionMs: distribution(completion), eventCompletionMs: distribution(eventCompletion), eventsMissed,
+    processCpuSeconds: ownCpuSeconds(), peakRssMb: procMemoryMb("self", "VmHWM"),
   };
 }
 

@@ -1,10 +1,11 @@
 // `npm run bench`: throughput, latency, scale and memory of the deployment, on the embedded SQLite
 // store and on PostgreSQL, side by side in the same run.
 //
-//   npm run bench                        W1, W1-unary, W1-batch, W2, Due, W4, W4-paced, W1-history, W2-history on every store (SQLite full and
+//   npm run bench                        W1, W1-unary, W1-batch, W2, W2-hog, Due, W4, W4-paced, W1-history, W2-history on every store (SQLite full and
 //                                        normal, PostgreSQL), W3 (SQLite full), the floor (bare gRPC
 //                                        round trips, fsync), X-dispatch and W1-horizon (PostgreSQL only),
-//                                        3 runs each (W1-horizon once: a 2-minute hold is long enough)
+//                                        3 runs each (W1-horizon once: a 2-minute hold is long enough);
+//                                        W1, W1-batch, W2 and W2-hog on BullMQ too (the baseline, below)
 //   npm run bench -- --runs 5            more runs per figure (each figure is the median)
 //   npm run bench -- --quick             a small smoke run (small N, one run, a 20 s horizon hold)
 //   npm run bench -- --only w1,w2 --modes full
@@ -13,6 +14,23 @@
 //   npm run bench -- --profile           W1 once per variant with the services under node --cpu-prof
 //   npm run bench -- --retry-skewed 10   on a shared machine: measure again (up to 10 times in all) any
 //                                        run during which other processes used > 5% of the CPUs
+//   npm run bench -- --no-baseline       without the BullMQ baseline (same as --baseline none)
+//
+// The BullMQ baseline (--baseline bullmq, the default; bench/src/bullmq/): W1, W1-batch, W2 and
+// W2-hog also run against BullMQ on the Redis at ORCHESTRATOR_BENCH_REDIS_URL (default
+// redis://127.0.0.1:6379), in the same run: for each run index, our stores' runs and BullMQ's
+// alternate in order (odd runs ours first, even runs BullMQ first), so both see the same phase of
+// the machine. BullMQ's producer and worker are processes of their own, as our client and worker
+// are; the worker has our worker's concurrency (32); completed jobs are kept (BullMQ's default,
+// as our store keeps finished tasks). Each BullMQ run sets Redis to appendonly yes + appendfsync
+// everysec (waiting out the AOF rewrite that starts) and puts back what it found after, also on an
+// error or SIGINT. The report gives W1 and W1-batch drain, W2 dispatch p50/p99 and W2 completion
+// p99 (ours through WatchTasks, BullMQ's through QueueEvents) as ratios of ours to BullMQ's, per
+// store, and W2-hog: W2 with a busy-loop process pinned to core 0 (taskset) during the paced
+// window, each system's dispatch p99 growth over its own W2 (ours must grow no more than BullMQ's).
+// W2-hog's growth is over W2 of the same run, so select both: the comparison alone is
+//   npm run bench -- --only w1,w1-batch,w2,w2-hog --modes full,postgres
+// and `--no-baseline` (or `--baseline none`) runs our side alone.
 //
 // Stores (--modes): full, normal = the embedded SQLite file with --sqlite-synchronous full / normal;
 // postgres = `--store postgres://...?schema=<fresh schema>` in the database named by
@@ -48,7 +66,10 @@ import { parseArgs } from "node:util";
 import { formatProfile, summariseProfileDir, type ProfileSummary } from "./profile.js";
 import { runCrossDispatch, runHorizon } from "./postgres-scenarios.js";
 import { benchPostgresUrl } from "./postgres.js";
-import { evaluateTargets, formatReport, integrityProblems, medianOf, postgresOnlyWorkloads, type ScenarioResult, type Workload } from "./report.js";
+import { createRequire } from "node:module";
+import { runBullW1, runBullW2 } from "./bullmq/scenarios.js";
+import { bullJobOptions, lastDurability, redisLabel, runAof } from "./bullmq/redis.js";
+import { baselineWorkloads, evaluateTargets, formatReport, integrityProblems, medianOf, postgresOnlyWorkloads, type RunMode, type ScenarioResult, type Workload } from "./report.js";
 import { runDashboardLoad } from "./dashboard.js";
 import { runFloor } from "./floor.js";
 import { fullSizes, quickSizes, runDue, runW1, runW2, runW3, type Metrics, type Sizes } from "./scenarios.js";
@@ -69,11 +90,13 @@ interface Plan {
   profile: boolean;
   /** Runs to repeat, in all, because other work on the machine used CPU meanwhile. */
   retrySkewed: number;
+  /** BullMQ on Redis alongside ours for the baselineWorkloads, or none. */
+  baseline: "bullmq" | "none";
   outDir: string;
   sizes: Sizes;
 }
 
-const allWorkloads: Workload[] = ["W1", "W1-unary", "W1-batch", "W2", "W3", "Due", "W4", "W4-paced", "W1-history", "W2-history", "Floor", "X-dispatch", "W1-horizon", "Dashboard"];
+const allWorkloads: Workload[] = ["W1", "W1-unary", "W1-batch", "W2", "W2-hog", "W3", "Due", "W4", "W4-paced", "W1-history", "W2-history", "Floor", "X-dispatch", "W1-horizon", "Dashboard"];
 
 function list<T extends string>(value: string | undefined, allowed: readonly T[], fallback: T[], what: string): T[] {
   if (value === undefined) return fallback;
@@ -96,12 +119,14 @@ function parsePlan(argv: string[]): Plan {
       profile: { type: "boolean", default: false },
       "retry-skewed": { type: "string", default: "0" },
       "horizon-seconds": { type: "string" },
+      baseline: { type: "string", default: "bullmq" },
+      "no-baseline": { type: "boolean", default: false },
       out: { type: "string", default: "bench-results" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
   if (values.help) {
-    process.stdout.write(`usage: npm run bench -- [--runs N] [--quick] [--only w1,w1-unary,w1-batch,w2,w3,due,w4,w4-paced,w1-history,w2-history,floor,x-dispatch,w1-horizon,dashboard] [--modes full,normal,postgres] [--w3-modes full] [--horizon-seconds S] [--profile] [--retry-skewed N] [--out dir]\n`);
+    process.stdout.write(`usage: npm run bench -- [--runs N] [--quick] [--only w1,w1-unary,w1-batch,w2,w2-hog,w3,due,w4,w4-paced,w1-history,w2-history,floor,x-dispatch,w1-horizon,dashboard] [--modes full,normal,postgres] [--w3-modes full] [--horizon-seconds S] [--profile] [--retry-skewed N] [--baseline bullmq|none] [--no-baseline] [--out dir]\n`);
     process.exit(0);
   }
   const quick = values.quick ?? false;
@@ -114,6 +139,8 @@ function parsePlan(argv: string[]): Plan {
   const horizon = values["horizon-seconds"] ?? process.env.ORCHESTRATOR_BENCH_HORIZON_SECONDS;
   const horizonSeconds = horizon === undefined ? sizes.horizonSeconds : Number(horizon);
   if (!(horizonSeconds > 0)) throw new Error(`--horizon-seconds must be a positive number, got ${horizon}`);
+  const baseline = values["no-baseline"] ? "none" : values.baseline;
+  if (baseline !== "bullmq" && baseline !== "none") throw new Error(`--baseline must be bullmq or none, got ${baseline}`);
   return {
     runs, runsGiven: values.runs === undefined ? undefined : runs, quick,
     workloads: list(values.only, allWorkloads, defaultWorkloads, "workload"),
@@ -121,17 +148,31 @@ function parsePlan(argv: string[]): Plan {
     w3Modes: list<StoreMode>(values["w3-modes"], storeModes, [modes[0] ?? "full"], "mode"),
     profile: values.profile ?? false,
     retrySkewed: Math.max(0, Number(values["retry-skewed"]) || 0),
+    baseline,
     outDir: resolve(values.out ?? "bench-results"),
     sizes: { ...sizes, horizonSeconds },
   };
 }
 
-function runOnce(workload: Workload, mode: StoreMode, sizes: Sizes): Promise<Metrics> {
+/** One run of a workload on the BullMQ baseline. */
+function runBaselineOnce(workload: Workload, sizes: Sizes): Promise<Metrics> {
+  switch (workload) {
+    case "W1": return runBullW1("single", sizes);
+    case "W1-batch": return runBullW1("bulk", sizes);
+    case "W2": return runBullW2(sizes);
+    case "W2-hog": return runBullW2(sizes, { hog: true });
+    default: return Promise.reject(new Error(`${workload} has no BullMQ baseline`));
+  }
+}
+
+function runOnce(workload: Workload, mode: RunMode, sizes: Sizes): Promise<Metrics> {
+  if (mode === "bullmq") return runBaselineOnce(workload, sizes);
   switch (workload) {
     case "W1": return runW1("sdk", mode, sizes);
     case "W1-unary": return runW1("unary", mode, sizes);
     case "W1-batch": return runW1("batch", mode, sizes);
     case "W2": return runW2(mode, sizes);
+    case "W2-hog": return runW2(mode, sizes, { hog: true });
     case "W3": return runW3(mode, sizes);
     case "Due": return runDue(mode, sizes);
     case "W4": return runW1("sdk", mode, sizes, undefined, { keyed: true });
@@ -148,13 +189,15 @@ function runOnce(workload: Workload, mode: StoreMode, sizes: Sizes): Promise<Met
 function progressLine(workload: Workload, metrics: Metrics): string {
   const pick = (key: string): string => `${key}=${metrics[key]}`;
   const keys = workload === "Floor" ? ["streamRttP50", "streamRttP99", "unaryRttP50", "unaryRttP99", "fsyncP50", "fsyncP99"]
-    : workload === "W2" || workload === "W4-paced" || workload === "W2-history" || workload === "X-dispatch" ? ["dispatchP50", "dispatchP99", "completionP99", "achievedRate", "lost", "errors"]
+    : workload === "W2" || workload === "W2-hog" || workload === "W4-paced" || workload === "W2-history" || workload === "X-dispatch"
+      ? ["dispatchP50", "dispatchP99", "completionP99", "eventCompletionP99", "achievedRate", "lost", "errors"]
     : workload === "W1-horizon" ? ["baselineDrainRate", "xidDrainRate", "xidEndRatio", "snapshotDrainRate", "snapshotEndRatio", "lost", "errors"]
     : workload === "Dashboard" ? ["firstScreenColdMs", "firstScreenWarmP50Ms", "firstScreenMaxMs", "tasksCounted", "errors"]
     : workload === "Due" ? ["startDelayP50", "startDelayP99", "startDelayMax", "early", "fillLateMs", "lost"]
     : workload === "W3" ? ["fillRate", "drainRate", "turnaroundP99", "claimToStartP99", "connections", "schedulerPeakRssMb", "lost", "duplicates"]
       : ["submitRate", "drainRate", "schedulerPeakRssMb", "lost", "notFirstAttempt", "errors", ...(metrics.commitsPerTask === undefined ? [] : ["commitsPerTask", "rowsWrittenPerTask"])];
-  const line = [...keys, ...(workload === "Floor" ? [] : ["otherCpuPercent"])].map(pick).join(" ");
+  // A figure the run does not have (BullMQ has no Scheduler) is left out.
+  const line = [...keys, ...(workload === "Floor" ? [] : ["otherCpuPercent"])].filter((key) => metrics[key] !== undefined).map(pick).join(" ");
   return (metrics.otherCpuPercent ?? 0) > 5 ? `${line}  (skewed: something else used CPU meanwhile)` : line;
 }
 
@@ -165,13 +208,16 @@ async function runBenchmark(plan: Plan): Promise<ScenarioResult[]> {
       : postgresOnlyWorkloads.includes(workload) ? ["postgres" as const] : plan.modes;
     // A horizon run holds its transaction for minutes: one is enough unless asked for more.
     const runs = workload === "W1-horizon" && plan.runsGiven === undefined ? 1 : plan.runs;
-    const byMode = modes.map((mode): ScenarioResult => ({ workload, mode, runs: [], median: {}, failures: [], skewedRuns: [] }));
+    const withBaseline = plan.baseline === "bullmq" && baselineWorkloads.includes(workload);
+    const byMode = [...modes, ...(withBaseline ? ["bullmq" as const] : [])].map((mode): ScenarioResult => ({ workload, mode, runs: [], median: {}, failures: [], skewedRuns: [] }));
     results.push(...byMode);
     // The modes' runs alternate (full, postgres, full, postgres, ...), so a ratio between two stores
     // is measured over the same stretch of the machine's drift (a VM's speed wanders by tens of
-    // percent within minutes), not one store's runs before the other's.
+    // percent within minutes), not one store's runs before the other's. BullMQ's run comes last in
+    // odd runs and first in even ones, so neither side always runs first.
     for (let run = 1; run <= runs; run++) {
-      for (const result of byMode) await measureRun(result, `${run}/${runs}`, plan);
+      const order = withBaseline && run % 2 === 0 ? [byMode[byMode.length - 1], ...byMode.slice(0, -1)] : byMode;
+      for (const result of order) if (result) await measureRun(result, `${run}/${runs}`, plan);
     }
     for (const result of byMode) result.median = medianOf(result.runs);
   }
@@ -232,6 +278,22 @@ function postgresLabel(): string {
   return benchPostgresUrl.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@");
 }
 
+/** What the BullMQ baseline ran on and with, for the JSON and the report's head. */
+function describeBaseline(): { record: Record<string, unknown>; label: string } {
+  let version = "unknown";
+  try {
+    version = (createRequire(import.meta.url)("bullmq/package.json") as { version: string }).version;
+  } catch {
+    // not resolvable: leave it unknown
+  }
+  const durability = lastDurability;
+  const found = durability ? `found appendonly ${durability.found.appendonly} / appendfsync ${durability.found.appendfsync}, restored after each run` : "Redis's settings were never read (no BullMQ run reached Redis)";
+  return {
+    record: { system: "bullmq", version, redis: redisLabel(), durability: { during: runAof, ...durability }, jobOptions: bullJobOptions, workerConcurrency: "as ours (sizes.w1Slots)" },
+    label: `BullMQ ${version} on Redis ${redisLabel()} with appendonly ${runAof.appendonly}, appendfsync ${runAof.appendfsync} during its runs (${found}); producer and worker as separate processes, worker concurrency as ours, completed jobs kept`,
+  };
+}
+
 /** The commit the build came from (read-only; the working tree may hold more changes). */
 function gitCommit(): string {
   try {
@@ -249,7 +311,7 @@ async function main(): Promise<void> {
   const output: Record<string, unknown> = {
     startedAt: startedAt.toISOString(), commit: gitCommit(), machine, stores: { full: "sqlite-embedded-wal synchronous=full", normal: "sqlite-embedded-wal synchronous=normal", postgres: postgresLabel() },
     deployment: "gateway, scheduler, worker as separate processes on 127.0.0.1",
-    plan: { runs: plan.runs, quick: plan.quick, retrySkewed: plan.retrySkewed, workloads: plan.workloads, modes: plan.modes, w3Modes: plan.w3Modes, sizes: plan.sizes },
+    plan: { runs: plan.runs, quick: plan.quick, retrySkewed: plan.retrySkewed, workloads: plan.workloads, modes: plan.modes, w3Modes: plan.w3Modes, baseline: plan.baseline, sizes: plan.sizes },
   };
   const loadAtStart = loadAverage();
   const busy = await machineBusyPercent();
@@ -264,9 +326,11 @@ async function main(): Promise<void> {
     const targets = evaluateTargets(results);
     output.results = results;
     output.targets = targets;
+    const baseline = results.some((result) => result.mode === "bullmq") ? describeBaseline() : undefined;
+    if (baseline) output.baseline = baseline.record;
     // A target missed is a finding; a run that broke, or a task lost, duplicated or refused, is a failure.
     failed = results.some((result) => result.failures.length > 0 || integrityProblems(result) > 0);
-    process.stdout.write(`\n${formatReport(machine, results, targets, plan.runs, postgresLabel())}\n`);
+    process.stdout.write(`\n${formatReport(machine, results, targets, plan.runs, postgresLabel(), baseline?.label)}\n`);
   }
   output.loadAverageAtEnd = loadAverage();
   process.stdout.write(`machine ${busy}% busy before the start; load average at start ${loadAtStart.join(" ")}, at end ${loadAverage().join(" ")}\n`);

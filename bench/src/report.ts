@@ -4,15 +4,21 @@ import type { StoreMode } from "./services.js";
 import type { Machine } from "./util.js";
 import { median, round } from "./util.js";
 
-export type Workload = "W1" | "W1-unary" | "W1-batch" | "W2" | "W3" | "Floor" | "X-dispatch" | "W1-horizon" | "Due" | "W4" | "W4-paced" | "W1-history" | "W2-history" | "Dashboard";
+export type Workload = "W1" | "W1-unary" | "W1-batch" | "W2" | "W2-hog" | "W3" | "Floor" | "X-dispatch" | "W1-horizon" | "Due" | "W4" | "W4-paced" | "W1-history" | "W2-history" | "Dashboard";
 
 /** Workloads that exist only on PostgreSQL (two Schedulers on one database; VACUUM's horizon). */
 export const postgresOnlyWorkloads: readonly Workload[] = ["X-dispatch", "W1-horizon"];
 
+/** Workloads also run against the BullMQ baseline (bench/src/bullmq), interleaved with ours. */
+export const baselineWorkloads: readonly Workload[] = ["W1", "W1-batch", "W2", "W2-hog"];
+
+/** What a result was measured on: one of our stores, or the BullMQ baseline (on Redis). */
+export type RunMode = StoreMode | "bullmq";
+
 export interface ScenarioResult {
   workload: Workload;
-  /** The store: SQLite with synchronous full or normal, or PostgreSQL. */
-  mode: StoreMode;
+  /** The store: SQLite with synchronous full or normal, or PostgreSQL; or "bullmq", the baseline. */
+  mode: RunMode;
   runs: Metrics[];
   median: Metrics;
   /** Runs that failed outright (an exception), with the reason. */
@@ -30,6 +36,9 @@ export interface TargetResult {
   target: number;
   unit: string;
   pass: boolean;
+  /** A target against the BullMQ baseline: our figure and BullMQ's, of which `value` is the ratio. */
+  ours?: number;
+  baseline?: number;
 }
 
 export function medianOf(runs: readonly Metrics[]): Metrics {
@@ -107,6 +116,47 @@ function variantTargets(results: readonly ScenarioResult[], targets: TargetResul
   ratio("W2-history", "W2", "dispatchP99", "<=", 1.1);
 }
 
+/**
+ * Against BullMQ in the same run (issue 14), per store: W1 and W1-batch drain rates, W2 dispatch
+ * p50/p99 and completion p99 (ours through WatchTasks, BullMQ's through QueueEvents) as ratios of
+ * ours to BullMQ's; W2-hog: how much each one's dispatch p99 grows with a CPU hog on one core.
+ */
+function baselineTargets(results: readonly ScenarioResult[], targets: TargetResult[]): void {
+  const ours = results.filter((result) => result.mode !== "bullmq" && result.runs.length > 0);
+  const against = (result: ScenarioResult, metric: string, comparison: "<=" | ">=", target: number, label = metric): void => {
+    const bull = find(results, result.workload, "bullmq");
+    if (!bull) return;
+    const mine = result.median[metric] ?? Number.NaN;
+    const theirs = bull.median[metric] ?? Number.NaN;
+    const value = round(mine / theirs, 3);
+    const pass = comparison === "<=" ? value <= target : value >= target;
+    targets.push({ workload: result.workload, mode: result.mode, metric: `${label} ours / BullMQ`, value, comparison, target, unit: "x", pass, ours: mine, baseline: theirs });
+  };
+  for (const result of ours) {
+    if (result.workload === "W1") against(result, "drainRate", ">=", 1.5);
+    if (result.workload === "W1-batch") against(result, "drainRate", ">=", 2.5);
+    if (result.workload === "W2") {
+      against(result, "dispatchP50", "<=", 1);
+      against(result, "dispatchP99", "<=", 1);
+      against(result, "eventCompletionP99", "<=", 1.5, "completionP99 (WatchTasks vs QueueEvents)");
+    }
+  }
+  // W2-hog: p99 with the hog / p99 without it, each system against its own W2 of the same run.
+  const growth = (mode: RunMode): number => {
+    const hog = find(results, "W2-hog", mode);
+    const plain = find(results, "W2", mode);
+    return hog && plain ? round((hog.median.dispatchP99 ?? Number.NaN) / (plain.median.dispatchP99 ?? Number.NaN), 3) : Number.NaN;
+  };
+  const bullGrowth = growth("bullmq");
+  if (!Number.isFinite(bullGrowth)) return;
+  for (const result of ours.filter((candidate) => candidate.workload === "W2-hog")) {
+    const mine = growth(result.mode);
+    if (!Number.isFinite(mine)) continue;
+    const value = round(mine / bullGrowth, 3);
+    targets.push({ workload: "W2-hog", mode: result.mode, metric: "dispatchP99 growth (W2-hog / W2) ours / BullMQ", value, comparison: "<=", target: 1, unit: "x", pass: value <= 1, ours: mine, baseline: bullGrowth });
+  }
+}
+
 export function evaluateTargets(results: readonly ScenarioResult[]): TargetResult[] {
   const targets: TargetResult[] = [];
   const check: Check = (result, metric, comparison, target, unit) => {
@@ -126,6 +176,7 @@ export function evaluateTargets(results: readonly ScenarioResult[]): TargetResul
   }
   postgresTargets(results, targets, check);
   variantTargets(results, targets);
+  baselineTargets(results, targets);
   for (const w3 of results.filter((result) => result.workload === "W3" && result.runs.length > 0)) {
     const w2 = find(results, "W2", w3.mode) ?? find(results, "W2", "full");
     if (w2) {
@@ -159,7 +210,9 @@ const informational: Record<Workload, string[]> = {
   "W1-unary": w1Figures,
   "W1-batch": w1Figures,
   "W2": ["achievedRate", "dispatchP50", "dispatchP95", "dispatchP99", "dispatchMax", "completionP50", "completionP95", "completionP99", "completionMax",
-    "schedulerIdleRssMb", "gatewayIdleRssMb", "workerIdleRssMb", "otherCpuPercent"],
+    "eventCompletionP50", "eventCompletionP99", "schedulerIdleRssMb", "gatewayIdleRssMb", "workerIdleRssMb", "otherCpuPercent"],
+  "W2-hog": ["achievedRate", "dispatchP50", "dispatchP95", "dispatchP99", "dispatchMax", "completionP50", "completionP99", "eventCompletionP50", "eventCompletionP99",
+    "hogCpuS", "hogPinned", "otherCpuPercent"],
   "W3": ["fillRate", "drainRate", "connections", "turnaroundP50", "turnaroundP95", "turnaroundP99", "turnaroundMax",
     "claimToStartP50", "claimToStartP95", "claimToStartP99", "claimToStartMax", "schedulerPeakRssMb", "workerHostPeakRssMb",
     "otherCpuPercent"],
@@ -175,8 +228,14 @@ const informational: Record<Workload, string[]> = {
   "W1-horizon": ["holdSeconds", "xidRatio", "xidEndRatio", "snapshotRatio", "snapshotEndRatio", ...horizonPhases],
 };
 
+/** The BullMQ baseline's figures (named as ours; Redis's CPU in place of the services'). */
+const bullW1Figures = ["submitRate", "drainRate", "workerPeakRssMb", "clientPeakRssMb", "workerCpuS", "clientCpuS", "redisCpuS", "otherCpuPercent"];
+const bullW2Figures = ["achievedRate", "dispatchP50", "dispatchP95", "dispatchP99", "dispatchMax", "eventCompletionP50", "eventCompletionP95", "eventCompletionP99",
+  "eventCompletionMax", "workerIdleRssMb", "redisCpuS", "otherCpuPercent"];
+
 /** On PostgreSQL the database's own work is reported too (W1's cost per task is its headline). */
 function figuresOf(result: ScenarioResult): string[] {
+  if (result.mode === "bullmq") return result.workload.startsWith("W2") ? [...bullW2Figures, ...(result.workload === "W2-hog" ? ["hogCpuS"] : [])] : bullW1Figures;
   const figures = informational[result.workload];
   if (result.mode !== "postgres" || postgresOnlyWorkloads.includes(result.workload)) return figures;
   const cost = result.workload.startsWith("W1") || result.workload === "W4" ? ["commitsPerTask", "rowsWrittenPerTask", "databaseCommits"] : [];
@@ -194,7 +253,7 @@ function show(value: number): string {
   return Math.abs(value) >= 100 ? String(Math.round(value)) : String(round(value, 2));
 }
 
-export function formatReport(machine: Machine, results: readonly ScenarioResult[], targets: readonly TargetResult[], runsWanted: number, postgresLabel: string): string {
+export function formatReport(machine: Machine, results: readonly ScenarioResult[], targets: readonly TargetResult[], runsWanted: number, postgresLabel: string, baselineLabel?: string): string {
   const repeated = results.reduce((sum, result) => sum + result.skewedRuns.length, 0);
   const skewed = results.reduce((sum, result) => sum + result.runs.filter((run) => (run.otherCpuPercent ?? 0) > 5).length, 0);
   const head = [
@@ -202,10 +261,17 @@ export function formatReport(machine: Machine, results: readonly ScenarioResult[
     `node ${machine.node}; stores: full / normal = embedded SQLite (WAL) in a temp dir with that synchronous mode, postgres = a fresh schema of ${postgresLabel}; services as processes on loopback; figures are medians of ${runsWanted} run(s)`,
     `runs measured again because other processes used the CPUs: ${repeated}; runs kept although skewed (otherCpuPercent > 5): ${skewed}`,
   ];
+  if (baselineLabel) head.push(`baseline: ${baselineLabel}`);
+  const own = targets.filter((t) => t.baseline === undefined);
+  const versus = targets.filter((t) => t.baseline !== undefined);
   const targetTable = table(
     ["workload", "store", "metric", "median", "target", "result"],
-    targets.map((t) => [t.workload, t.mode, t.metric, show(t.value), `${t.comparison} ${show(t.target)} ${t.unit}`, t.pass ? "PASS" : "MISS"]),
+    own.map((t) => [t.workload, t.mode, t.metric, show(t.value), `${t.comparison} ${show(t.target)} ${t.unit}`, t.pass ? "PASS" : "MISS"]),
   );
+  const versusTable = versus.length === 0 ? [] : ["", "Against BullMQ (same run, interleaved; medians; ratio = ours / BullMQ's)", table(
+    ["workload", "store", "metric", "ours", "BullMQ", "ratio", "target", "result"],
+    versus.map((t) => [t.workload, t.mode, t.metric, show(t.ours ?? Number.NaN), show(t.baseline ?? Number.NaN), show(t.value), `${t.comparison} ${show(t.target)} ${t.unit}`, t.pass ? "PASS" : "MISS"]),
+  )];
   const figureRows: string[][] = [];
   for (const result of results) {
     for (const metric of figuresOf(result)) {
@@ -215,5 +281,5 @@ export function formatReport(machine: Machine, results: readonly ScenarioResult[
     for (const failure of result.failures) figureRows.push([result.workload, result.mode, "FAILED RUN", "", failure.slice(0, 120)]);
   }
   const figures = table(["workload", "store", "figure", "median", "runs"], figureRows);
-  return [...head, "", "Targets", targetTable, "", "All figures (rates in tasks/s, latencies in ms, memory in MiB, CPU in seconds used during the workload)", figures].join("\n");
+  return [...head, "", "Targets", targetTable, ...versusTable, "", "All figures (rates in tasks/s, latencies in ms, memory in MiB, CPU in seconds used during the workload)", figures].join("\n");
 }

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import type { ClientJob, KeyedLoad, PacedOutcome, SubmitMode, SubmitOutcome } from "./client.js";
 import { SqliteStoreReader, type StoreFacts, type StoreView } from "./db.js";
 import { costBetween, PostgresStoreReader, readCounters, type DatabaseCounters } from "./postgres.js";
+import { CpuHog } from "./hog.js";
 import { Deployment, benchDist, NodeProcess, type StoreMode } from "./services.js";
 import type { WorkerHostJob, WorkerHostOutcome } from "./workers.js";
 import { distribution, establishedConnectionsTo, machineCpuSeconds, ownCpuSeconds, postgresCpuSeconds, readyPrefix, round, sleep, type Distribution } from "./util.js";
@@ -154,10 +155,14 @@ async function databaseCost(deployment: Deployment, reader: PostgresStoreReader,
   };
 }
 
-/** What a workload adds to W1 or W2: concurrency keys (W4, W4-paced), or a store with history (W1-history, W2-history). */
+/**
+ * What a workload adds to W1 or W2: concurrency keys (W4, W4-paced), a store with history
+ * (W1-history, W2-history), or a CPU hog pinned to one core during the paced window (W2-hog).
+ */
 export interface Variant {
   keyed?: boolean;
   history?: boolean;
+  hog?: boolean;
 }
 
 /**
@@ -205,7 +210,7 @@ export function runW1(mode: SubmitMode, store: StoreMode, sizes: Sizes, profileD
  * dispatch latency of a keyed claim. W2-history is W2 on a store holding sizes.historyTasks
  * finished tasks: the claim's latency with history.
  */
-export function runW2(store: StoreMode, sizes: Sizes, { keyed = false, history = false }: Variant = {}): Promise<Metrics> {
+export function runW2(store: StoreMode, sizes: Sizes, { keyed = false, history = false, hog = false }: Variant = {}): Promise<Metrics> {
   const deployment = new Deployment({ store, workerSlots: sizes.w1Slots, ...(history ? { history: sizes.historyTasks } : {}) });
   return withDeployment(deployment, async (reader) => {
     await sleep(sizes.idleWaitMs);
@@ -213,16 +218,25 @@ export function runW2(store: StoreMode, sizes: Sizes, { keyed = false, history =
       schedulerIdleRssMb: deployment.scheduler.rssMb(), gatewayIdleRssMb: deployment.gateway.rssMb(), workerIdleRssMb: deployment.worker?.rssMb() ?? Number.NaN,
     };
     const foreign = new ForeignCpu(deployment);
-    const outcome = await runClient<PacedOutcome>({
-      kind: "paced", address: deployment.gatewayAddress, rate: sizes.w2Rate, seconds: sizes.w2Seconds, taskName: "bench-clock",
-      ...(keyed ? { keys: sizes.w4Keys, boundPerKey: sizes.w4BoundPerKey } : {}),
-    }, sizes.w2Seconds * 1000 + 60_000);
+    const cpuHog = hog ? await CpuHog.start() : undefined;
+    let outcome: PacedOutcome;
+    let hogCpuS = 0;
+    try {
+      outcome = await runClient<PacedOutcome>({
+        kind: "paced", address: deployment.gatewayAddress, rate: sizes.w2Rate, seconds: sizes.w2Seconds, taskName: "bench-clock",
+        ...(keyed ? { keys: sizes.w4Keys, boundPerKey: sizes.w4BoundPerKey } : {}),
+      }, sizes.w2Seconds * 1000 + 60_000);
+    } finally {
+      hogCpuS = (await cpuHog?.stop()) ?? 0;
+    }
     await reader.waitForSucceeded(outcome.acknowledged, 10_000);
     if (outcome.firstError) process.stderr.write(`  first error: ${outcome.firstError}\n`);
     return {
-      ...idle, ...foreign.measure(outcome.processCpuSeconds), achievedRate: outcome.achievedRate, maxPacingLagMs: outcome.maxPacingLagMs,
-      ...spread("dispatch", outcome.dispatchMs), ...spread("completion", outcome.completionMs),
-      errors: outcome.errors + outcome.notSucceeded, ...integrity(await reader.facts(), outcome.acknowledged),
+      // The hog's CPU is the run's own, not other work on the machine.
+      ...idle, ...foreign.measure(outcome.processCpuSeconds + hogCpuS), achievedRate: outcome.achievedRate, maxPacingLagMs: outcome.maxPacingLagMs,
+      ...spread("dispatch", outcome.dispatchMs), ...spread("completion", outcome.completionMs), ...spread("eventCompletion", outcome.eventCompletionMs),
+      ...(cpuHog ? { hogCpuS: round(hogCpuS, 2), hogPinned: cpuHog.pinned ? 1 : 0 } : {}),
+      errors: outcome.errors + outcome.notSucceeded + outcome.eventsMissed, eventsMissed: outcome.eventsMissed, ...integrity(await reader.facts(), outcome.acknowledged),
       schedulerPeakRssMb: deployment.scheduler.peakRssMb(), gatewayPeakRssMb: deployment.gateway.peakRssMb(),
       workerPeakRssMb: deployment.worker?.peakRssMb() ?? Number.NaN, ...(history ? { historyTasks: deployment.historySeq } : {}),
     };

@@ -12,9 +12,10 @@ const yearMs = 365 * 24 * 3600 * 1000;
 const unknownId = randomUUID();
 /** A name no worker serves: its tasks stay queued. */
 const unserved = "nobody-serves-this";
+const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
 function task(overrides: Partial<SubmitTaskRequest> = {}): SubmitTaskRequest {
-  return { name: unserved, description: "", payload: Buffer.alloc(0), idempotencyKey: "", ...overrides };
+  return { name: unserved, description: "", payload: Buffer.alloc(0), idempotencyKey: "", traceContext: {}, ...overrides };
 }
 
 let cluster: Cluster;
@@ -141,6 +142,25 @@ const badCases: BadCase[] = [
   {
     what: "SubmitTasks with one task's concurrency_limit 0", run: () => submitMany([task(), task({ concurrencyKey: "k", concurrencyLimit: 0 })]),
     code: status.INVALID_ARGUMENT, details: [/^tasks\[1\]\.concurrency_limit must be between 1 and 100000, got 0$/],
+  },
+  // trace_context: W3C traceparent (and tracestate), nothing else, bounded.
+  {
+    what: "SubmitTask trace_context with a key other than traceparent and tracestate",
+    run: () => submit(task({ traceContext: { traceparent, baggage: "k=v" } })),
+    code: status.INVALID_ARGUMENT, details: [/^trace_context holds the key "baggage"; only "traceparent" and "tracestate"/],
+  },
+  { what: "SubmitTask trace_context with a tracestate alone", run: () => submit(task({ traceContext: { tracestate: "v=1" } })), code: status.INVALID_ARGUMENT, details: [/^trace_context has a tracestate without a traceparent$/] },
+  {
+    what: "SubmitTask trace_context with a malformed traceparent", run: () => submit(task({ traceContext: { traceparent: "00-not-a-trace-01" } })),
+    code: status.INVALID_ARGUMENT, details: [/^trace_context\.traceparent "00-not-a-trace-01" is not a W3C traceparent/],
+  },
+  {
+    what: "SubmitTask trace_context with an all-zero trace id", run: () => submit(task({ traceContext: { traceparent: `00-${"0".repeat(32)}-00f067aa0ba902b7-01` } })),
+    code: status.INVALID_ARGUMENT, details: [/is not a W3C traceparent/],
+  },
+  {
+    what: "SubmitTask trace_context with a 513-character tracestate", run: () => submit(task({ traceContext: { traceparent, tracestate: `v=${"x".repeat(511)}` } })),
+    code: status.INVALID_ARGUMENT, details: [/^trace_context\.tracestate is 513 characters long; the limit is 512$/],
   },
   { what: "SetConcurrencyLimit max_running 0", run: () => setLimit(unserved, 0), code: status.INVALID_ARGUMENT, details: [/^max_running must be between 1 and 100000, got 0$/], after: noLimits },
   { what: "SetConcurrencyLimit max_running -1", run: () => setLimit(unserved, -1), code: status.INVALID_ARGUMENT, details: [/^max_running must be between 1 and 100000, got -1$/], after: noLimits },
@@ -299,6 +319,7 @@ describe("the Gateway accepts the limits themselves", () => {
     { what: "255-byte concurrency_key, no limit", request: task({ concurrencyKey: "k".repeat(255) }), stored: { concurrencyKey: "k".repeat(255), concurrencyLimit: undefined } },
     { what: "concurrency_limit 1", request: task({ concurrencyKey: "tenant-1", concurrencyLimit: 1 }), stored: { concurrencyKey: "tenant-1", concurrencyLimit: 1 } },
     { what: "concurrency_limit 100000", request: task({ concurrencyKey: "tenant-2", concurrencyLimit: 100_000 }), stored: { concurrencyKey: "tenant-2", concurrencyLimit: 100_000 } },
+    { what: "a traceparent and a 512-character tracestate", request: task({ traceContext: { traceparent, tracestate: `v=${"x".repeat(510)}` } }), stored: {} },
   ];
 
   it.each(acceptedCases)("SubmitTask with $what", async ({ request, stored }) => {

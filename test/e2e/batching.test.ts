@@ -65,7 +65,7 @@ describe.each(storeBackends)("batched submit paths (%s store)", (store) => {
   it("answers a batched SubmitStream message (`more`) once per request, in batched answers", async () => {
     const requests: SubmitStreamRequest[] = Array.from({ length: 300 }, (_, i) => ({
       requestId: 1000 + i,
-      task: i === 7 ? undefined : { name: i === 42 ? "bad name!" : "noop", description: "", payload: Buffer.from(String(i)), idempotencyKey: "" },
+      task: i === 7 ? undefined : { name: i === 42 ? "bad name!" : "noop", description: "", payload: Buffer.from(String(i)), idempotencyKey: "", traceContext: {} },
       more: [],
     }));
     const [first, ...more] = requests;
@@ -85,7 +85,7 @@ describe.each(storeBackends)("batched submit paths (%s store)", (store) => {
 
   it("answers a client that does not batch one message per submit, as before `more` existed", async () => {
     const requests: SubmitStreamRequest[] = Array.from({ length: 50 }, (_, i) => ({
-      requestId: i + 1, task: { name: "noop", description: "", payload: Buffer.alloc(0), idempotencyKey: "" }, more: [],
+      requestId: i + 1, task: { name: "noop", description: "", payload: Buffer.alloc(0), idempotencyKey: "", traceContext: {} }, more: [],
     }));
     const messages = await rawSubmitStream(requests);
     expect(messages).toHaveLength(50);

@@ -59,7 +59,7 @@ class SchedulerSlot {
   /** Submits straight to this Scheduler, so the task is in its store whatever the Gateway would pick. */
   async submit(name: string, payload: unknown): Promise<string> {
     this.client ??= new SchedulerClient(this.address, credentials.createInsecure());
-    const request = { name, description: "", payload: Buffer.from(JSON.stringify(payload)), idempotencyKey: "" };
+    const request = { name, description: "", payload: Buffer.from(JSON.stringify(payload)), idempotencyKey: "", traceContext: {} };
     return (await callUnary(this.client, this.client.submitTask, request)).taskId;
   }
 

@@ -204,7 +204,7 @@ describe("API keys with roles", () => {
         client.close();
       }
     }
-    const denied = await statusOf(call(scheduler, scheduler.submitTask, { name: "whoami", description: "", payload: Buffer.alloc(0), idempotencyKey: "" }, bearer(keys.client)));
+    const denied = await statusOf(call(scheduler, scheduler.submitTask, { name: "whoami", description: "", payload: Buffer.alloc(0), idempotencyKey: "", traceContext: {} }, bearer(keys.client)));
     expect(denied.code).toBe(status.PERMISSION_DENIED);
     expect(denied.details).toMatch(/client key may not call orchestrator\.v1\.Scheduler\/SubmitTask; it needs a gateway key/);
     // A worker key may open the worker stream, but not call task methods; a gateway key the reverse.

@@ -96,7 +96,7 @@ export async function startScheduler(store: TaskStore, clock: ManualClock, optio
 }
 
 export const taskRequest = (name: string, extra: Partial<SubmitTaskRequest> = {}): SubmitTaskRequest =>
-  ({ name, description: "", payload: Buffer.from(name), idempotencyKey: "", ...extra });
+  ({ name, description: "", payload: Buffer.from(name), idempotencyKey: "", traceContext: {}, ...extra });
 
 export async function submitOne(scheduler: Scheduler, name: string, extra: Partial<SubmitTaskRequest> = {}): Promise<string> {
   const [accepted] = await scheduler.submit([taskRequest(name, extra)]);

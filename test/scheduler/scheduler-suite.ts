@@ -166,13 +166,13 @@ export function describeSchedulerSuite(backend: StoreBackend): void {
   }
 
   async function submit(name: string, extra: Partial<SubmitTaskRequest> = {}): Promise<string> {
-    const [accepted] = await scheduler.submit([{ name, description: "", payload: Buffer.from(`payload of ${name}`), idempotencyKey: "", ...extra }]);
+    const [accepted] = await scheduler.submit([{ name, description: "", payload: Buffer.from(`payload of ${name}`), idempotencyKey: "", traceContext: {}, ...extra }]);
     if (!accepted) throw new Error("submit accepted nothing");
     return accepted.taskId;
   }
 
   async function submitMany(name: string, count: number): Promise<string[]> {
-    const requests = Array.from({ length: count }, (_, index) => ({ name, description: "", payload: Buffer.from(String(index)), idempotencyKey: "" }));
+    const requests = Array.from({ length: count }, (_, index) => ({ name, description: "", payload: Buffer.from(String(index)), idempotencyKey: "", traceContext: {} }));
     return (await scheduler.submit(requests)).map((accepted) => accepted.taskId);
   }
 
@@ -200,6 +200,15 @@ export function describeSchedulerSuite(backend: StoreBackend): void {
   }
 
   describe(`Scheduler dispatch (${backend} store)`, () => {
+    it("hands the worker the trace context the task was submitted with", async () => {
+      const worker = register("w1", ["resize"]);
+      await settle();
+      const traceContext = { traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", tracestate: "vendor=1" };
+      const id = await submit("resize", { traceContext });
+      await until(() => worker.channel.assignments.length > 0, "the assignment");
+      expect(worker.channel.assignments).toMatchObject([{ taskId: id, traceContext }]);
+    });
+
     it("pushes a submitted task to a registered worker of its name at once, without the clock moving", async () => {
       const worker = register("w1", ["resize"]);
       // Let the registration's dispatch round finish first, so only the submit can start the next one.
@@ -209,7 +218,7 @@ export function describeSchedulerSuite(backend: StoreBackend): void {
       await until(() => worker.channel.assignments.length > 0, "the assignment");
       expect(clock.now()).toBe(T0);
       expect(worker.channel.assignments).toEqual([
-        { taskId: id, attempt: 1, name: "resize", payload: Buffer.from("payload of resize"), timeoutMs: 7000, maxRetries: 2 },
+        { taskId: id, attempt: 1, name: "resize", payload: Buffer.from("payload of resize"), timeoutMs: 7000, maxRetries: 2, traceContext: {} },
       ]);
       const record = await task(id);
       expect(record.state).toBe("running");
@@ -602,7 +611,7 @@ export function describeSchedulerSuite(backend: StoreBackend): void {
       const leaving = register("leaving", ["job"]);
       await settle();
       // The submit's enqueue and the claim it kicks share one commit; the worker leaves before it.
-      const submitted = scheduler.submit([{ name: "job", description: "", payload: Buffer.from("x"), idempotencyKey: "" }]);
+      const submitted = scheduler.submit([{ name: "job", description: "", payload: Buffer.from("x"), idempotencyKey: "", traceContext: {} }]);
       scheduler.workerDisconnected(leaving.session, "disconnected");
       const [accepted] = await submitted;
       const id = accepted?.taskId ?? "";
@@ -681,7 +690,7 @@ export function describeSchedulerSuite(backend: StoreBackend): void {
   describe(`Scheduler acknowledgements (${backend} store)`, () => {
     it("answers SubmitTask, SubmitTasks and SubmitStream only once the store's commit of their tasks has completed", async () => {
       const service = schedulerGrpcService(scheduler, logger);
-      const request = (name: string): SubmitTaskRequest => ({ name, description: "", payload: Buffer.from(name), idempotencyKey: "" });
+      const request = (name: string): SubmitTaskRequest => ({ name, description: "", payload: Buffer.from(name), idempotencyKey: "", traceContext: {} });
       const answered: Array<{ call: string; taskIds: string[] }> = [];
       const answer = (call: string) => (error: unknown, taskIds: string[] = []): void => {
         answered.push({ call, taskIds: error ? [`refused: ${String(error)}`] : taskIds });

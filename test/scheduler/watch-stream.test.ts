@@ -66,7 +66,7 @@ afterEach(async () => {
 });
 
 async function submit(name = "nobody-runs-this"): Promise<string> {
-  const [accepted] = await scheduler.submit([{ name, description: "", payload: Buffer.alloc(0), idempotencyKey: "" }]);
+  const [accepted] = await scheduler.submit([{ name, description: "", payload: Buffer.alloc(0), idempotencyKey: "", traceContext: {} }]);
   return accepted?.taskId ?? "";
 }
 

@@ -16,6 +16,7 @@ import { describeQueueEventsConformance } from "./conformance-queue-events.js";
 import { describePausedNameConformance } from "./conformance-paused.js";
 import { describeConcurrencyConformance } from "./conformance-concurrency.js";
 import { describeRateLimitConformance } from "./conformance-rate-limits.js";
+import { describeTraceContextConformance } from "./conformance-trace-context.js";
 
 export const T0 = Date.UTC(2026, 0, 1);
 export const terms: LeaseTerms = { leaseMs: 10_000, deadlineGraceMs: 5_000 };
@@ -744,6 +745,7 @@ export function describeTaskStoreConformance(backendName: string, open: (options
     describeConcurrencyConformance({ store: () => store, task, claimOnly, sequences });
     describeRateLimitConformance({ store: () => store, task, claimOnly, sequences });
     describeScheduleConformance({ store: () => store, task, claimOnly, sequences });
+    describeTraceContextConformance({ store: () => store, task, claimOnly, sequences });
 
     describe("writes fired together (group commit)", () => {
       it("enqueues 500 tasks concurrently and hands each to exactly one of 5 concurrent workers", async () => {

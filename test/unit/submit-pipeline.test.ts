@@ -26,7 +26,7 @@ class FakeStream extends EventEmitter {
   }
 }
 
-const task = (name: string): SubmitTaskRequest => ({ name, description: "", payload: Buffer.alloc(0), idempotencyKey: "" });
+const task = (name: string): SubmitTaskRequest => ({ name, description: "", payload: Buffer.alloc(0), idempotencyKey: "", traceContext: {} });
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 function pipeline(answerTimeoutMs?: number): { pipeline: SubmitPipeline; streams: FakeStream[] } {

@@ -9,6 +9,7 @@ import { Code } from "./errors/code.js";
 import { OrchestratorError } from "./errors/orchestrator-error.js";
 import { encodeResult } from "./worker/handler.js";
 import { SubmitPipeline } from "./submit-pipeline.js";
+import { endSubmitSpan, startSubmitSpan } from "./tracing.js";
 import { keyInterceptors } from "./transport/credentials.js";
 import { channelCredentials, type ClientTlsOptions } from "./transport/tls.js";
 import { callUnary, type UnaryMethod } from "./transport/grpc-call.js";
@@ -79,13 +80,15 @@ export interface ListOptions {
   pageToken?: string;
 }
 
-export function toTaskRequest(spec: TaskSpec): SubmitTaskRequest {
+/** `traceContext`: the W3C headers of the submit's span (see tracing.ts); empty when not traced. */
+export function toTaskRequest(spec: TaskSpec, traceContext: Record<string, string> = {}): SubmitTaskRequest {
   return {
     name: spec.name, description: spec.description ?? "", payload: encodeResult(spec.payload),
     timeoutSecs: spec.timeoutSecs, maxRetries: spec.maxRetries, retryBackoffMs: spec.retryBackoffMs,
     idempotencyKey: spec.idempotencyKey ?? "",
     runAtMs: spec.runAt === undefined ? undefined : spec.runAt instanceof Date ? spec.runAt.getTime() : spec.runAt,
     delayMs: spec.delayMs, priority: spec.priority, concurrencyKey: spec.concurrencyKey, concurrencyLimit: spec.concurrencyLimit,
+    traceContext,
   };
 }
 
@@ -118,14 +121,26 @@ export class OrchestratorClient {
     }
   }
 
-  /** Resolves once the task is durable; concurrent calls share one stream. */
+  /**
+   * Resolves once the task is durable; concurrent calls share one stream. With an OpenTelemetry SDK
+   * registered, the submit is a `submit <name>` span under the active one, and the task's handler
+   * runs in a span that is its child.
+   */
   submit(spec: TaskSpec): Promise<Submitted> {
-    const request = toTaskRequest(spec);
-    return this.pipeline ? this.pipeline.submit(request) : this.call(this.gateway.submitTask, request);
+    const { span, traceContext } = startSubmitSpan(spec.name);
+    const request = toTaskRequest(spec, traceContext);
+    return endSubmitSpan(span, this.pipeline ? this.pipeline.submit(request) : this.call(this.gateway.submitTask, request));
   }
 
+  /** Submits all the tasks or none, in one call; each is traced as submit() traces one. */
   async submitMany(specs: readonly TaskSpec[]): Promise<Submitted[]> {
-    return (await this.call(this.gateway.submitTasks, { tasks: specs.map(toTaskRequest) })).tasks;
+    const spans = specs.map((spec) => startSubmitSpan(spec.name));
+    const answer = this.call(this.gateway.submitTasks, { tasks: specs.map((spec, index) => toTaskRequest(spec, spans[index]?.traceContext)) });
+    return Promise.all(spans.map(({ span }, index) => endSubmitSpan(span, answer.then(({ tasks }) => {
+      const submitted = tasks[index];
+      if (!submitted) throw new OrchestratorError(Code.Internal, `the gateway answered ${tasks.length} of ${specs.length} tasks`);
+      return submitted;
+    }))));
   }
 
   async get(taskId: string): Promise<TaskInfo> {

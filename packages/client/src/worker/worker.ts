@@ -1,5 +1,6 @@
 import { EventEmitter } from "node:events";
 import type { ClientDuplexStream, ServiceError } from "@grpc/grpc-js";
+import type { Span } from "@opentelemetry/api";
 import {
   AttemptOutcome, SchedulerClient, type SchedulerMessage, type TaskAssignment, type TaskResult, type WorkerMessage,
 } from "../protocol/generated/orchestrator/v1/orchestrator.js";
@@ -12,6 +13,7 @@ import { channelCredentials } from "../transport/tls.js";
 import { randomStart } from "../transport/scheduler-addresses.js";
 import { createLogger, type Logger } from "../logger.js";
 import { encodeResult, type TaskContext } from "./handler.js";
+import { endRunSpan, runInContext, startRunSpan } from "../tracing.js";
 import { compileWorkerOptions, type CompiledWorkerOptions, type WorkerOptions } from "./options.js";
 
 export type WorkerState = "idle" | "connecting" | "connected" | "draining" | "stopped";
@@ -25,6 +27,8 @@ export interface FinishedAttempt {
 
 interface Attempt {
   readonly assignment: TaskAssignment;
+  /** The attempt's `run <name>` span, ended when the attempt is reported. */
+  span: Span | undefined;
   readonly key: string;
   readonly startedAt: number;
   readonly controller: AbortController;
@@ -193,7 +197,7 @@ export class Worker extends EventEmitter {
 
   private run(assignment: TaskAssignment): void {
     const key = `${assignment.taskId}#${assignment.attempt}`;
-    const attempt: Attempt = { assignment, key, startedAt: Date.now(), controller: new AbortController(), timer: undefined, done: false };
+    const attempt: Attempt = { assignment, key, span: undefined, startedAt: Date.now(), controller: new AbortController(), timer: undefined, done: false };
     this.running.set(key, attempt);
     const log = this.logger.child({ task_id: assignment.taskId, attempt: assignment.attempt, worker_id: this.workerId });
     const handler = this.options.handlers[assignment.name];
@@ -211,8 +215,10 @@ export class Worker extends EventEmitter {
       rateLimited: (retryAfterMs, message) => new RateLimitedError(retryAfterMs, message),
     };
     log.debug("Task started");
-    Promise.resolve()
-      .then(() => handler(context))
+    const run = startRunSpan(assignment, this.workerId);
+    attempt.span = run.span;
+    // The handler, and every callback it schedules, runs with the run span active.
+    runInContext(run.context, () => Promise.resolve().then(() => handler(context)))
       .then(
         (value) => this.finish(attempt, { outcome: AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED, result: encodeResult(value) }),
         (error: unknown) => this.finish(attempt, RateLimitedError.is(error)
@@ -239,6 +245,7 @@ export class Worker extends EventEmitter {
     clearTimeout(attempt.timer);
     this.running.delete(attempt.key);
     this.queueResult({ taskId: attempt.assignment.taskId, attempt: attempt.assignment.attempt, result: Buffer.alloc(0), error: "", retryable: false, retryAfterMs: 0, ...result });
+    if (attempt.span) endRunSpan(attempt.span, result.outcome, result.error);
     this.logger.debug({ task_id: attempt.assignment.taskId, worker_id: this.workerId, outcome: AttemptOutcome[result.outcome] }, "Task attempt finished");
     const finished: FinishedAttempt = { name: attempt.assignment.name, outcome: result.outcome, durationMs: Date.now() - attempt.startedAt };
     this.emit("attempt-finished", attempt.assignment.taskId, finished);

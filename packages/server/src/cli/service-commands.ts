@@ -5,6 +5,7 @@ import type { startSchedulerService } from "../scheduler/service.js";
 import type { startWorkerService } from "../worker/service.js";
 import { createLogger, OrchestratorError, readSettingFile, workerDefaults, type Logger, type LogLevel } from "orchestrator-ts-client/internal";
 import { stopOnSignals, type RunningService } from "../util/service.js";
+import { startTracing, withTracing } from "../tracing/setup.js";
 import type { SqliteSynchronous } from "../store/sqlite/sqlite-store.js";
 import { KeyRing, presentedKey } from "../util/auth.js";
 import { isListenFailure, routeGrpcJsLogs } from "../util/grpc-server.js";
@@ -138,7 +139,8 @@ export function serviceCommands(): Command[] {
   );
   listenerSecurityOptions(scheduler).action(async (flags: SchedulerFlags) => {
     const logger = serviceLogger(flags.logLevel, "scheduler");
-    stopOnSignals([await listening(startScheduler(schedulerOptions(flags), { logger }), "--port or ORCHESTRATOR_SCHEDULER_PORT")]);
+    const tracing = await startTracing("orchestrator-scheduler", logger);
+    stopOnSignals([withTracing(await listening(startScheduler(schedulerOptions(flags), { logger }), "--port or ORCHESTRATOR_SCHEDULER_PORT"), tracing)]);
   });
 
   const worker = listenerSecurityOptions(workerFlags(
@@ -152,7 +154,8 @@ export function serviceCommands(): Command[] {
         fileFlag: "--worker-key-file", fileVariable: "ORCHESTRATOR_WORKER_KEY_FILE", keyVariable: "ORCHESTRATOR_WORKER_KEY",
       });
       const logger = serviceLogger(flags.logLevel, "worker");
-      stopOnSignals([await listening(startWorker({ ...workerOptions(flags), apiKey }, { logger }), "--port or ORCHESTRATOR_WORKER_PORT")]);
+      const tracing = await startTracing("orchestrator-worker", logger);
+      stopOnSignals([withTracing(await listening(startWorker({ ...workerOptions(flags), apiKey }, { logger }), "--port or ORCHESTRATOR_WORKER_PORT"), tracing)]);
     });
 
   const gateway = schedulerTlsOptions(listenerSecurityOptions(new Command("gateway")
@@ -165,7 +168,8 @@ export function serviceCommands(): Command[] {
         fileFlag: "--gateway-key-file", fileVariable: "ORCHESTRATOR_GATEWAY_KEY_FILE", keyVariable: "ORCHESTRATOR_GATEWAY_KEY",
       });
       const logger = serviceLogger(flags.logLevel, "gateway");
-      stopOnSignals([await listening(startGateway({ ...gatewayOptions(flags), schedulerApiKey }, { logger }), "--port or ORCHESTRATOR_GATEWAY_PORT")]);
+      const tracing = await startTracing("orchestrator-gateway", logger);
+      stopOnSignals([withTracing(await listening(startGateway({ ...gatewayOptions(flags), schedulerApiKey }, { logger }), "--port or ORCHESTRATOR_GATEWAY_PORT"), tracing)]);
     });
 
   const dev = listenerSecurityOptions(schedulerTuning(workerFlags(
@@ -183,6 +187,8 @@ export function serviceCommands(): Command[] {
   dev.action(async (flags: SchedulerFlags & WorkerFlags & DevPorts) => {
     const logger = createLogger({ level: flags.logLevel });
     routeGrpcJsLogs(logger);
+    // One process, one tracer provider: the three services' spans share one service.name.
+    const tracing = await startTracing("orchestrator-dev", logger);
     const started: RunningService[] = [];
     // With keys configured, the in-process Worker and Gateway get keys of their own, made for this run.
     const security = listenerSecurity(flags);
@@ -205,10 +211,12 @@ export function serviceCommands(): Command[] {
       ));
     } catch (error) {
       for (const service of started.reverse()) await service.stop();
+      await tracing?.shutdown();
       throw error;
     }
-    // Stop the front door first and the owner of state last.
-    stopOnSignals([...started].reverse());
+    // Stop the front door first and the owner of state last (whose stop also ends the tracing).
+    const [scheduler, ...others] = started;
+    stopOnSignals(scheduler ? [...others.reverse(), withTracing(scheduler, tracing)] : []);
   });
 
   return [dev, scheduler, worker, gateway];

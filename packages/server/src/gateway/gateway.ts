@@ -18,6 +18,8 @@ import { describeSchedulers, type SchedulerClient, type UnaryMethod } from "orch
 import { SchedulerPool } from "./scheduler-pool.js";
 import { relayTaskEvents } from "./task-events-relay.js";
 import type { CompiledGatewayOptions } from "./options.js";
+import { traceForward } from "../tracing/spans.js";
+import { traceHeaders, withTraceHeaders } from "./trace-headers.js";
 
 /**
  * The public front door. It holds no task state: every call goes to a Scheduler over one
@@ -78,9 +80,9 @@ export class Gateway {
 
   /** One submit through the upstream pipeline, with the Scheduler's failures explained as for forwarded calls. */
   private submit(task: SubmitTaskRequest): Promise<SubmitTaskResponse> {
-    return this.submits.submit(task).catch((error: unknown) => {
+    return traceForward(task, () => this.submits.submit(task).catch((error: unknown) => {
       throw this.fromScheduler(error);
-    });
+    }));
   }
 
   private submitBatch(tasks: SubmitTaskRequest[]): Promise<SubmitOutcome[]> {
@@ -156,14 +158,17 @@ export class Gateway {
   service(): GatewayServer {
     return {
       healthCheck: unary(() => ({ healthy: true, version })),
-      submitTask: unary(async (request) => {
-        const response = await this.submit(request);
+      submitTask: unary(async (request, call) => {
+        const response = await this.submit(withTraceHeaders(request, traceHeaders(call.metadata)));
         this.logger.debug({ task_id: response.taskId, name: request.name }, "Task submitted");
         return response;
       }),
       submitStream: (call) => serveSubmitStream(call, { maxInFlight: limits.submitsInFlightPerStream, submit: (tasks) => this.submitBatch(tasks) }),
       // A batch is not made again on another Scheduler: it may have been stored by the first.
-      submitTasks: unary((request) => this.forward((s) => s.submitTasks, request, false)),
+      submitTasks: unary((request, call) => {
+        const headers = traceHeaders(call.metadata);
+        return this.forward((s) => s.submitTasks, headers ? { tasks: request.tasks.map((task) => withTraceHeaders(task, headers)) } : request, false);
+      }),
       getTask: unary((request) => this.forward((s) => s.getTask, request, true)),
       listTasks: unary((request) => this.forward((s) => s.listTasks, request, true)),
       // Cancelling twice ends as cancelling once.

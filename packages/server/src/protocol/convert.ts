@@ -2,7 +2,7 @@ import {
   CatchUpPolicy, OverlapPolicy, stateToProto, type ConcurrencyLimit as ConcurrencyLimitProto, type PausedQueue, type ProgressUpdate,
   type GetTaskStatsResponse, type RateLimit as RateLimitMessage, type Schedule, type Task, type TaskEventUpdate,
 } from "orchestrator-ts-client/internal";
-import type { ConcurrencyLimit, PausedName, QueueEvent, RateLimit, ScheduleRecord, TaskEvent, TaskRecord, TaskStats } from "../store/store.js";
+import type { ConcurrencyLimit, PausedName, QueueEvent, RateLimit, ScheduleRecord, TaskEvent, TaskRecord, TaskStats, TraceContext } from "../store/store.js";
 
 function bytes(value: Uint8Array | null): Buffer {
   if (!value) return Buffer.alloc(0);
@@ -65,6 +65,12 @@ export function concurrencyLimitToProto(limit: ConcurrencyLimit): ConcurrencyLim
 
 export function rateLimitToProto(limit: RateLimit): RateLimitMessage {
   return { name: limit.name, maxStarts: limit.maxStarts, perMs: limit.perMs, perKey: limit.perKey, updatedAtMs: limit.updatedAt };
+}
+
+/** A trace context as the trace_context map of the wire carries it (W3C header names); empty for none. */
+export function traceContextToProto(context: TraceContext | null): Record<string, string> {
+  if (!context) return {};
+  return context.tracestate ? { traceparent: context.traceparent, tracestate: context.tracestate } : { traceparent: context.traceparent };
 }
 
 export function toBuffer(value: Uint8Array): Buffer {

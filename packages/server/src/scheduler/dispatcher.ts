@@ -3,8 +3,9 @@ import type { Clock, TimerHandle } from "../util/clock.js";
 import type { ClaimedAttempt, LeaseTerms, TaskStore } from "../store/store.js";
 import type { WorkerRegistry, WorkerSession } from "./worker-registry.js";
 import { attemptKey } from "./worker-registry.js";
-import { toBuffer } from "../protocol/convert.js";
+import { toBuffer, traceContextToProto } from "../protocol/convert.js";
 import { FailureLog } from "./failure-log.js";
+import { traceDispatch } from "../tracing/spans.js";
 
 /** Wait before the first retry of a failed round; doubled per failure in a row, up to maxRetryDelayMs. */
 const firstRetryDelayMs = 10;
@@ -147,6 +148,8 @@ export class Dispatcher {
    */
   private async round(): Promise<"all" | "some" | "none"> {
     const now = this.clock.now();
+    // Wall time, not the clock's (a test's may be fake): where a traced attempt's dispatch span starts.
+    const startedAt = Date.now();
     const wanted = this.registry.claimRequests(this.maxClaimPerRound, now - this.terms.leaseMs);
     if (wanted.length === 0) return "none";
     for (const { session, request } of wanted) session.claiming += request.limit;
@@ -160,12 +163,12 @@ export class Dispatcher {
     wanted.forEach(({ session, request }, index) => {
       const attempts = claimed[index] ?? [];
       if (attempts.length > 0 && attempts.length === request.limit) more = true;
-      this.deliver(session, attempts);
+      this.deliver(session, attempts, startedAt);
     });
     return more ? "all" : "some";
   }
 
-  private deliver(session: WorkerSession, attempts: ClaimedAttempt[]): void {
+  private deliver(session: WorkerSession, attempts: ClaimedAttempt[], claimStartedAt: number): void {
     if (attempts.length === 0) return;
     if (!this.registry.isCurrent(session)) {
       for (const attempt of attempts) this.hooks.orphaned(attempt);
@@ -175,11 +178,12 @@ export class Dispatcher {
     for (const attempt of attempts) {
       session.inFlight.set(attemptKey(attempt), { taskId: attempt.taskId, attempt: attempt.attempt, name: attempt.name, assignedAt: now });
       this.hooks.assigned(attempt, now);
+      traceDispatch(attempt, claimStartedAt);
     }
     session.channel.sendAssignments({
       tasks: attempts.map((attempt) => ({
         taskId: attempt.taskId, attempt: attempt.attempt, name: attempt.name, payload: toBuffer(attempt.payload),
-        timeoutMs: attempt.timeoutMs, maxRetries: attempt.maxRetries,
+        timeoutMs: attempt.timeoutMs, maxRetries: attempt.maxRetries, traceContext: traceContextToProto(attempt.traceContext),
       })),
     });
   }

@@ -3,6 +3,12 @@ export const limits = {
   nameMaxLength: 128,
   namePattern: /^[A-Za-z0-9._:/-]+$/,
   descriptionMaxLength: 1024,
+  /**
+   * A traceparent: version 00 is 55 characters; later versions may append fields, so a little room.
+   * A tracestate: W3C lets a vendor cut one longer than 512 characters, and OpenTelemetry does.
+   */
+  traceparentMaxLength: 256,
+  tracestateMaxLength: 512,
   idempotencyKeyMaxLength: 256,
   payloadMaxBytes: 1024 * 1024,
   resultMaxBytes: 1024 * 1024,

@@ -12,6 +12,7 @@ import type {
 } from "../store/store.js";
 import { isTerminal, maxRateLimitedDelayMs } from "../store/store.js";
 import { Dispatcher } from "./dispatcher.js";
+import { traceEnqueue } from "../tracing/spans.js";
 import { EventHub } from "./event-hub.js";
 import { FailureLog } from "./failure-log.js";
 import { limits } from "./limits.js";
@@ -168,7 +169,7 @@ export class Scheduler {
       throw new OrchestratorError(Code.ResourceExhausted, `the queue holds about ${this.waitingEstimate} waiting tasks; the limit is ${this.options.maxWaitingTasks}: retry later`);
     }
     const now = this.clock.now();
-    const enqueued = this.store.enqueue(tasks, now, this.options.idempotencyRetentionMs);
+    const enqueued = traceEnqueue(tasks, this.store.enqueue(tasks, now, this.options.idempotencyRetentionMs));
     // Kicked before the enqueue commits, so the claim of these tasks shares its commit.
     this.dispatcher.kick();
     const events = await enqueued;

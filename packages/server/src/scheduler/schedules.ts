@@ -289,7 +289,7 @@ export function validateScheduleKey(key: string, field: string): string {
 /** The task template, held to a submit's limits (fields named task.x). */
 function validateTemplate(task: ScheduleTask | undefined, defaultRetryBackoffMs: number): ScheduleTaskTemplate {
   if (!task) throw OrchestratorError.invalidArgument("task is required: the task each tick submits (at least task.name)");
-  const valid = validateSubmit({ ...task, idempotencyKey: "" }, defaultRetryBackoffMs, 0, "task.");
+  const valid = validateSubmit({ ...task, idempotencyKey: "", traceContext: {} }, defaultRetryBackoffMs, 0, "task.");
   return {
     name: valid.name, description: valid.description, payload: valid.payload, timeoutMs: valid.timeoutMs,
     maxRetries: valid.maxRetries, retryBackoffMs: valid.retryBackoffMs, priority: valid.priority,

@@ -6,9 +6,10 @@ import { stateFromProto } from "orchestrator-ts-client/internal";
 import { OrchestratorError } from "orchestrator-ts-client/internal";
 import {
   maxConcurrencyKeyBytes, maxConcurrencyLimit, maxRateLimitStarts, maxRateLimitWindowMs, minRateLimitWindowMs, type NewTask, type TaskFilter,
-  type TaskSelection, type TaskState,
+  type TaskSelection, type TaskState, type TraceContext,
 } from "../store/store.js";
 import { limits } from "./limits.js";
+import { isTraceparent } from "../tracing/traceparent.js";
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -67,6 +68,28 @@ function validateConcurrency(request: SubmitTaskRequest, field: string): Pick<Ne
   return { concurrencyKey: key ?? null, concurrencyLimit: limit ?? null };
 }
 
+/** trace_context: empty (not traced), or a valid traceparent with an optional, bounded tracestate and nothing else. */
+function validateTraceContext(carrier: Readonly<Record<string, string>>, field: string): TraceContext | null {
+  const keys = Object.keys(carrier);
+  if (keys.length === 0) return null;
+  const unknown = keys.find((key) => key !== "traceparent" && key !== "tracestate");
+  if (unknown !== undefined) {
+    throw OrchestratorError.invalidArgument(`${field}trace_context holds the key "${unknown.slice(0, 64)}"; only "traceparent" and "tracestate" (W3C Trace Context) are accepted`);
+  }
+  const { traceparent, tracestate } = carrier;
+  if (traceparent === undefined) throw OrchestratorError.invalidArgument(`${field}trace_context has a tracestate without a traceparent`);
+  if (!isTraceparent(traceparent)) {
+    throw OrchestratorError.invalidArgument(
+      `${field}trace_context.traceparent "${traceparent.slice(0, 64)}" is not a W3C traceparent (e.g. 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01)`,
+    );
+  }
+  if (tracestate === undefined || tracestate === "") return { traceparent };
+  if (tracestate.length > limits.tracestateMaxLength) {
+    throw OrchestratorError.invalidArgument(`${field}trace_context.tracestate is ${tracestate.length} characters long; the limit is ${limits.tracestateMaxLength}`);
+  }
+  return { traceparent, tracestate };
+}
+
 /** The max_running of a SetConcurrencyLimit: 1-100,000. */
 export function validateMaxRunning(maxRunning: number): number {
   return inRange("max_running", maxRunning, { min: 1, max: maxConcurrencyLimit }, 0);
@@ -98,6 +121,7 @@ export function validateSubmit(request: SubmitTaskRequest, defaultRetryBackoffMs
     priority: inRange(`${field}priority`, request.priority, limits.priority, limits.priority.default),
     ...validateStart(request, now, field),
     ...validateConcurrency(request, field),
+    traceContext: validateTraceContext(request.traceContext, field),
   };
 }
 

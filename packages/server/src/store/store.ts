@@ -42,6 +42,36 @@ export interface NewTask {
   concurrencyKey?: string | null | undefined;
   /** The bound for this task's key (from when it is queued), overriding the name's; null for the name's. Needs a key. */
   concurrencyLimit?: number | null | undefined;
+  /**
+   * The submit's W3C Trace Context, handed to the worker with each attempt so that the handler's
+   * span is a child of the submit's; null or absent when the submit was not traced. Not part of
+   * the request an idempotency key stands for: a repeat from another span is the same request.
+   */
+  traceContext?: TraceContext | null | undefined;
+}
+
+/** A W3C Trace Context (https://www.w3.org/TR/trace-context/), as the headers of that name carry it. */
+export interface TraceContext {
+  traceparent: string;
+  tracestate?: string | undefined;
+}
+
+/** A trace context as the stores keep it (one nullable text column, JSON), or null. */
+export function encodeTraceContext(context: TraceContext | null | undefined): string | null {
+  if (!context) return null;
+  return JSON.stringify(context.tracestate ? { traceparent: context.traceparent, tracestate: context.tracestate } : { traceparent: context.traceparent });
+}
+
+/** The stored column back; a value that is not one (edited by hand) is no trace context rather than a failed claim. */
+export function decodeTraceContext(stored: unknown): TraceContext | null {
+  if (typeof stored !== "string") return null;
+  try {
+    const value = JSON.parse(stored) as Partial<Record<keyof TraceContext, unknown>>;
+    if (typeof value.traceparent !== "string") return null;
+    return typeof value.tracestate === "string" ? { traceparent: value.traceparent, tracestate: value.tracestate } : { traceparent: value.traceparent };
+  } catch {
+    return null;
+  }
 }
 
 /** Longest concurrency key accepted, in UTF-8 bytes. */
@@ -100,7 +130,7 @@ export function firstEvent(task: Pick<NewTask, "id" | "runAt">, now: number): Ta
 /** Scheduled tasks one promoteDue call moves at most, so one transaction stays small. */
 export const promoteBatch = 1000;
 
-export interface TaskRecord extends Omit<NewTask, "requestedStart"> {
+export interface TaskRecord extends Omit<NewTask, "requestedStart" | "traceContext"> {
   state: TaskState;
   /** Attempts started so far; also the fencing token of the current attempt. */
   attempt: number;
@@ -186,6 +216,8 @@ export interface ClaimedAttempt extends AttemptRef {
   timeoutMs: number;
   maxRetries: number;
   event: TaskEvent;
+  /** The submit's trace context (NewTask.traceContext), or null. */
+  traceContext: TraceContext | null;
   /**
    * When the task was submitted, or its run_at when that is later (the caller's clock, ms): the
    * start of its first wait for a worker. A retry's wait is not measured from it.

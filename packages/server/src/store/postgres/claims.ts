@@ -2,6 +2,7 @@
 // per pass), and how claimed rows become attempts and events.
 import type pg from "pg";
 import type { ClaimedAttempt, LeaseTerms } from "../store.js";
+import { decodeTraceContext } from "../store.js";
 import { earliest, keyBudget } from "../rate-gate.js";
 import type { KeyRate } from "../rate-gate.js";
 import type { Transaction } from "./group-commit.js";
@@ -87,6 +88,7 @@ export function recordClaimed(tx: Transaction, workerId: string, rows: readonly 
     claimed.push({
       taskId: String(row.id), attempt, workerId, name: String(row.name),
       payload: row.payload as Uint8Array, timeoutMs: Number(row.timeout_ms), maxRetries: Number(row.max_retries), event,
+      traceContext: decodeTraceContext(row.trace_context),
       runnableSince: Math.max(Number(row.created_at), Number(row.run_at ?? 0)) - tx.skewMs,
     });
   }

@@ -1,7 +1,7 @@
 // The store's most frequent writes, merged across the calls of one commit batch (see
 // MergeableWrite): completions and plain submits. Both can go out in one round trip.
 import type { AttemptRef, NewTask, TaskEvent } from "../store.js";
-import { firstEvent } from "../store.js";
+import { encodeTraceContext, firstEvent } from "../store.js";
 import { freedKeySlot } from "../signals.js";
 import type { MergeableWrite, Transaction } from "./group-commit.js";
 import { nullableString, record } from "./rows.js";
@@ -72,6 +72,7 @@ export function insertTasks(tx: Transaction, tasks: readonly NewTask[], now: rea
     tasks.map((t, index) => firstEvent(t, now[index] ?? 0).state),
     tasks.map((t) => t.scheduleId ?? null), tasks.map((t) => t.scheduleTickMs ?? null),
     tasks.map((t) => t.concurrencyKey ?? null), tasks.map((t) => t.concurrencyLimit ?? null),
+    tasks.some((t) => t.traceContext) ? tasks.map((t) => encodeTraceContext(t.traceContext)) : null,
   ]);
 }
 

@@ -4,7 +4,7 @@ import type {
   LeaseTerms, NewTask, PausedName, PauseOutcome, RetryBackoff, ScheduleFiring, ScheduleRecord, StoreSignals, TaskEvent, TaskFilter, TaskPage, TaskSelection, TaskStats,
   TaskRecord, TaskStore,
 } from "../store.js";
-import { firstEvent, isTerminal, promoteBatch, retryDelayMs, sameScheduleSpec, scheduleListLimit, toWaitingCount, type WaitingCount } from "../store.js";
+import { decodeTraceContext, encodeTraceContext, firstEvent, isTerminal, promoteBatch, retryDelayMs, sameScheduleSpec, scheduleListLimit, toWaitingCount, type WaitingCount } from "../store.js";
 import { scheduleKeyTakenError, scheduleParams, toSchedule } from "../schedule-rows.js";
 import { CommitTimes, freedKeySlot, LocalSignals } from "../signals.js";
 import { earliest, keyBudget, LaterWork, NameGate } from "../rate-gate.js";
@@ -165,6 +165,7 @@ export class SqliteStore implements TaskStore {
         state: first.state, runAt: task.runAt, nextAttemptAt: first.nextAttemptAt,
         scheduleId: task.scheduleId ?? null, scheduleTickMs: task.scheduleTickMs ?? null,
         concurrencyKey: task.concurrencyKey ?? null, concurrencyLimit: task.concurrencyLimit ?? null,
+        traceContext: encodeTraceContext(task.traceContext),
       });
       if (task.concurrencyKey) this.keyedNames.add(task.name);
       if (first.state === "queued") this.writes.log.workAvailable(task.name);
@@ -341,6 +342,7 @@ export class SqliteStore implements TaskStore {
       claimed.push({
         taskId: String(row.id), attempt, workerId, name: String(row.name),
         payload: row.payload as Uint8Array, timeoutMs: Number(row.timeout_ms), maxRetries: Number(row.max_retries), event,
+        traceContext: decodeTraceContext(row.trace_context),
         runnableSince: Math.max(Number(row.created_at), Number(row.run_at ?? 0)),
       });
     }

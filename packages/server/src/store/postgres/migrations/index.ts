@@ -12,6 +12,7 @@ import { concurrencyKeys } from "./005_concurrency_keys.js";
 import { rateLimits } from "./006_rate_limits.js";
 import { keyUpsertWhenChanged } from "./007_key_upsert_when_changed.js";
 import { finishedByName } from "./008_finished_by_name.js";
+import { traceContext } from "./009_trace_context.js";
 
 export interface Migration {
   version: number;
@@ -19,7 +20,9 @@ export interface Migration {
   sql: string;
 }
 
-export const migrations: readonly Migration[] = [initialSchema, delaysAndPriorities, pausedNames, schedules, concurrencyKeys, rateLimits, keyUpsertWhenChanged, finishedByName];
+export const migrations: readonly Migration[] = [
+  initialSchema, delaysAndPriorities, pausedNames, schedules, concurrencyKeys, rateLimits, keyUpsertWhenChanged, finishedByName, traceContext,
+];
 
 /** The first key of the advisory lock the migrations of every schema take (the second is the schema's hash). */
 const migrationLockClass = 0x6f726368; // "orch"

@@ -16,7 +16,7 @@ SET state = 'running',
     last_sequence = t.last_sequence + 1`;
 
 /** What a claim returns of each task it starts. */
-export const startedColumns = "t.seq, t.priority, t.id, t.attempt, t.name, t.payload, t.timeout_ms, t.max_retries, t.last_sequence, t.created_at, t.run_at";
+export const startedColumns = "t.seq, t.priority, t.id, t.attempt, t.name, t.payload, t.timeout_ms, t.max_retries, t.last_sequence, t.created_at, t.run_at, t.trace_context";
 
 // The most urgent, then oldest, queued unkeyed tasks of one name become running attempts of one
 // worker (keyed tasks: concurrency.ts).

@@ -2,20 +2,22 @@ import { storeEventsFrom } from "./events.js";
 
 const enqueueInput = `
 unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::int[], $6::bigint[], $7::bigint[], $8::bigint[], $9::int[], $10::bigint[], $11::text[],
-    $12::text[], $13::bigint[], $14::text[], $15::int[])
+    $12::text[], $13::bigint[], $14::text[], $15::int[], $16::text[])
   WITH ORDINALITY AS u(id, name, description, payload, max_retries, timeout_ms, retry_backoff_ms, created_at, priority, run_at, state,
-    schedule_id, schedule_tick_ms, concurrency_key, concurrency_limit, position)`;
+    schedule_id, schedule_tick_ms, concurrency_key, concurrency_limit, trace_context, position)`;
 
 const insertTasksFrom = (source: string): string => `
 INSERT INTO tasks (id, name, description, payload, state, max_retries, timeout_ms, retry_backoff_ms, created_at, last_sequence,
-  priority, run_at, next_attempt_at, schedule_id, schedule_tick_ms, concurrency_key, concurrency_limit)
+  priority, run_at, next_attempt_at, schedule_id, schedule_tick_ms, concurrency_key, concurrency_limit, trace_context)
 SELECT id, name, description, payload, state, max_retries, timeout_ms, retry_backoff_ms, created_at, 1,
-  priority, run_at, CASE WHEN state = 'scheduled' THEN run_at END, schedule_id, schedule_tick_ms, concurrency_key, concurrency_limit
+  priority, run_at, CASE WHEN state = 'scheduled' THEN run_at END, schedule_id, schedule_tick_ms, concurrency_key, concurrency_limit, trace_context
 FROM ${source}
 ORDER BY position`;
 
-// $1..$15: arrays in input order (id, name, description, payload, max_retries, timeout_ms,
-// retry_backoff_ms, created_at, priority, run_at, state, schedule_id, schedule_tick_ms, concurrency_key, concurrency_limit). One statement for many tasks (of one or
+// $1..$16: arrays in input order (id, name, description, payload, max_retries, timeout_ms,
+// retry_backoff_ms, created_at, priority, run_at, state, schedule_id, schedule_tick_ms, concurrency_key, concurrency_limit,
+// trace_context). $16 is NULL when no task has a trace context: unnest pads a NULL array with NULLs,
+// so an untraced batch sends no array of NULLs. One statement for many tasks (of one or
 // several enqueue calls); identity values follow the ordinality, so seq keeps the input order. A
 // scheduled task waits for its run_at in next_attempt_at.
 export const enqueueSql = insertTasksFrom(enqueueInput);

@@ -20,7 +20,9 @@ import { concurrencyKeys } from "./009_concurrency_keys.js";
 import { rateLimits } from "./010_rate_limits.js";
 import { eventOrder } from "./011_event_order.js";
 import { finishedByName } from "./012_finished_by_name.js";
+import { traceContext } from "./013_trace_context.js";
 
 export const migrations: readonly Migration[] = [
   initialSchema, fewerRunningIndexes, idempotencyKeys, idempotencyFingerprints, leadershipAndRetention, delaysAndPriorities, pausedNames, schedules, concurrencyKeys, rateLimits, eventOrder, finishedByName,
+  traceContext,
 ];

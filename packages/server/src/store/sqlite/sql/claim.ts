@@ -17,7 +17,7 @@ SET state = 'running',
     last_sequence = last_sequence + 1`;
 
 /** What a claim returns of each task it starts. */
-export const startedColumns = "seq, priority, id, attempt, name, payload, timeout_ms, max_retries, last_sequence, created_at, run_at";
+export const startedColumns = "seq, priority, id, attempt, name, payload, timeout_ms, max_retries, last_sequence, created_at, run_at, trace_context";
 
 export const claimSql = `
 UPDATE tasks${startAttemptSet}

@@ -1,7 +1,8 @@
 export const enqueueSql = `
-INSERT INTO tasks (id, name, description, payload, state, max_retries, timeout_ms, retry_backoff_ms, created_at, last_sequence, priority, run_at, next_attempt_at, schedule_id, schedule_tick_ms, concurrency_key, concurrency_limit)
+INSERT INTO tasks (id, name, description, payload, state, max_retries, timeout_ms, retry_backoff_ms, created_at, last_sequence, priority, run_at, next_attempt_at, schedule_id, schedule_tick_ms, concurrency_key, concurrency_limit,
+  trace_context)
 VALUES (:id, :name, :description, :payload, :state, :maxRetries, :timeoutMs, :retryBackoffMs, :now, 1, :priority, :runAt, :nextAttemptAt, :scheduleId, :scheduleTickMs,
-  :concurrencyKey, :concurrencyLimit)`;
+  :concurrencyKey, :concurrencyLimit, :traceContext)`;
 
 export const findKeySql = `
 SELECT k.fingerprint, e.task_id, e.sequence, e.state, e.attempt, e.percent, e.message, e.timestamp, e.worker_id, e.result, e.error, e.next_attempt_at

@@ -153,7 +153,24 @@ export interface SubmitTaskRequest {
    * 1-100,000: the bound for this task's key, overriding the name's SetConcurrencyLimit. Only
    * together with concurrency_key; unset means the name's bound.
    */
-  concurrencyLimit?: number | undefined;
+  concurrencyLimit?:
+    | number
+    | undefined;
+  /**
+   * W3C Trace Context of the submit (https://www.w3.org/TR/trace-context/): the keys "traceparent"
+   * (required when the map is not empty: 00-<32 hex trace id>-<16 hex parent span id>-<2 hex flags>)
+   * and "tracestate" (optional, at most 512 characters), as OpenTelemetry's W3C propagator injects
+   * them; no other keys. Stored with the task and handed to the worker, whose handler runs inside a
+   * span that is a child of this one. Empty: the task is not traced. The Gateway fills it from the
+   * `traceparent` (and `tracestate`) request headers of a unary SubmitTask or SubmitTasks call, for
+   * each task that leaves it empty (a malformed traceparent header is ignored).
+   */
+  traceContext: { [key: string]: string };
+}
+
+export interface SubmitTaskRequest_TraceContextEntry {
+  key: string;
+  value: string;
 }
 
 export interface SubmitTaskResponse {
@@ -887,6 +904,13 @@ export interface TaskAssignment {
   payload: Buffer;
   timeoutMs: number;
   maxRetries: number;
+  /** The submit's W3C Trace Context (see SubmitTaskRequest.trace_context); empty when it had none. */
+  traceContext: { [key: string]: string };
+}
+
+export interface TaskAssignment_TraceContextEntry {
+  key: string;
+  value: string;
 }
 
 export interface AssignTasks {
@@ -1043,6 +1067,7 @@ function createBaseSubmitTaskRequest(): SubmitTaskRequest {
     priority: undefined,
     concurrencyKey: undefined,
     concurrencyLimit: undefined,
+    traceContext: {},
   };
 }
 
@@ -1084,6 +1109,9 @@ export const SubmitTaskRequest: MessageFns<SubmitTaskRequest> = {
     if (message.concurrencyLimit !== undefined) {
       writer.uint32(96).int32(message.concurrencyLimit);
     }
+    globalThis.Object.entries(message.traceContext).forEach(([key, value]: [string, string]) => {
+      SubmitTaskRequest_TraceContextEntry.encode({ key: key as any, value }, writer.uint32(106).fork()).join();
+    });
     return writer;
   },
 
@@ -1196,6 +1224,17 @@ export const SubmitTaskRequest: MessageFns<SubmitTaskRequest> = {
             message.concurrencyLimit = reader.int32();
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            const entry13 = SubmitTaskRequest_TraceContextEntry.decode(reader, reader.uint32());
+            if (entry13.value !== undefined) {
+              message.traceContext[entry13.key] = entry13.value;
+            }
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1225,6 +1264,86 @@ export const SubmitTaskRequest: MessageFns<SubmitTaskRequest> = {
     message.priority = object.priority ?? undefined;
     message.concurrencyKey = object.concurrencyKey ?? undefined;
     message.concurrencyLimit = object.concurrencyLimit ?? undefined;
+    message.traceContext = (globalThis.Object.entries(object.traceContext ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseSubmitTaskRequest_TraceContextEntry(): SubmitTaskRequest_TraceContextEntry {
+  return { key: "", value: "" };
+}
+
+export const SubmitTaskRequest_TraceContextEntry: MessageFns<SubmitTaskRequest_TraceContextEntry> = {
+  encode(message: SubmitTaskRequest_TraceContextEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubmitTaskRequest_TraceContextEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubmitTaskRequest_TraceContextEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<SubmitTaskRequest_TraceContextEntry>, I>>(
+    base?: I,
+  ): SubmitTaskRequest_TraceContextEntry {
+    return SubmitTaskRequest_TraceContextEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SubmitTaskRequest_TraceContextEntry>, I>>(
+    object: I,
+  ): SubmitTaskRequest_TraceContextEntry {
+    const message = createBaseSubmitTaskRequest_TraceContextEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
     return message;
   },
 };
@@ -7948,7 +8067,7 @@ export const WorkerRegistered: MessageFns<WorkerRegistered> = {
 };
 
 function createBaseTaskAssignment(): TaskAssignment {
-  return { taskId: "", attempt: 0, name: "", payload: Buffer.alloc(0), timeoutMs: 0, maxRetries: 0 };
+  return { taskId: "", attempt: 0, name: "", payload: Buffer.alloc(0), timeoutMs: 0, maxRetries: 0, traceContext: {} };
 }
 
 export const TaskAssignment: MessageFns<TaskAssignment> = {
@@ -7971,6 +8090,9 @@ export const TaskAssignment: MessageFns<TaskAssignment> = {
     if (message.maxRetries !== 0) {
       writer.uint32(48).int32(message.maxRetries);
     }
+    globalThis.Object.entries(message.traceContext).forEach(([key, value]: [string, string]) => {
+      TaskAssignment_TraceContextEntry.encode({ key: key as any, value }, writer.uint32(58).fork()).join();
+    });
     return writer;
   },
 
@@ -8035,6 +8157,17 @@ export const TaskAssignment: MessageFns<TaskAssignment> = {
             message.maxRetries = reader.int32();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            const entry7 = TaskAssignment_TraceContextEntry.decode(reader, reader.uint32());
+            if (entry7.value !== undefined) {
+              message.traceContext[entry7.key] = entry7.value;
+            }
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -8058,6 +8191,86 @@ export const TaskAssignment: MessageFns<TaskAssignment> = {
     message.payload = object.payload ?? Buffer.alloc(0);
     message.timeoutMs = object.timeoutMs ?? 0;
     message.maxRetries = object.maxRetries ?? 0;
+    message.traceContext = (globalThis.Object.entries(object.traceContext ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseTaskAssignment_TraceContextEntry(): TaskAssignment_TraceContextEntry {
+  return { key: "", value: "" };
+}
+
+export const TaskAssignment_TraceContextEntry: MessageFns<TaskAssignment_TraceContextEntry> = {
+  encode(message: TaskAssignment_TraceContextEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TaskAssignment_TraceContextEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTaskAssignment_TraceContextEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<TaskAssignment_TraceContextEntry>, I>>(
+    base?: I,
+  ): TaskAssignment_TraceContextEntry {
+    return TaskAssignment_TraceContextEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TaskAssignment_TraceContextEntry>, I>>(
+    object: I,
+  ): TaskAssignment_TraceContextEntry {
+    const message = createBaseTaskAssignment_TraceContextEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
     return message;
   },
 };
