@@ -69,3 +69,51 @@ export async function writePostgresHistory(schema: BenchSchema, count: number, n
     await connection.close();
   }
 }
+
+/**
+ * The dashboard's store: `count` tasks over ten names, spread evenly over the last day (so the
+ * overview's last 15 minutes hold about 1% of them), 2% queued (no worker takes their names),
+ * 3% failed, 2% cancelled, the rest succeeded. No events: the first screen reads none.
+ */
+const dashboardStates = `CASE WHEN i % 100 < 2 THEN 'queued' WHEN i % 100 < 5 THEN 'failed' WHEN i % 100 < 7 THEN 'cancelled' ELSE 'succeeded' END`;
+
+export function writeSqliteDashboardHistory(path: string, count: number, now = Date.now()): number {
+  const db = openSqlite(path);
+  try {
+    db.prepare(`
+      WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :count),
+      shaped AS (SELECT i, ${dashboardStates} AS state, :base + i * :step AS created FROM n)
+      INSERT INTO tasks (id, name, description, payload, state, attempt, max_retries, timeout_ms, retry_backoff_ms, result, error, percent,
+                         message, worker_id, created_at, started_at, finished_at, last_sequence)
+      SELECT printf('00000000-0000-7000-8000-%012d', i), 'report-' || (i % 10), '', X'7b7d', state, CASE WHEN state = 'queued' THEN 0 ELSE 1 END, 3, 300000, 1000,
+             CASE WHEN state = 'succeeded' THEN X'7b7d' END, CASE WHEN state = 'failed' THEN 'boom' END, 0, state,
+             CASE WHEN state = 'queued' THEN NULL ELSE 'history-worker' END, created,
+             CASE WHEN state = 'queued' THEN NULL ELSE created + 10 END, CASE WHEN state = 'queued' THEN NULL ELSE created + 50 END, 0
+      FROM shaped`).run({ count, base: now - dayMs, step: dayMs / count });
+    return Number((db.prepare("SELECT coalesce(max(seq), 0) AS seq FROM tasks").get() as { seq: number }).seq);
+  } finally {
+    db.close();
+  }
+}
+
+export async function writePostgresDashboardHistory(schema: BenchSchema, count: number, now = Date.now()): Promise<number> {
+  const connection = new CountedConnection(schema.databaseUrl);
+  const quoted = `"${schema.name.replaceAll('"', '""')}"`;
+  try {
+    await connection.query(`
+      INSERT INTO ${quoted}.tasks (id, name, description, payload, state, attempt, max_retries, timeout_ms, retry_backoff_ms, result, error, percent,
+                                   message, worker_id, created_at, started_at, finished_at, last_sequence)
+      SELECT '00000000-0000-7000-8000-' || lpad(i::text, 12, '0'), 'report-' || (i % 10), '', '\\x7b7d'::bytea, state,
+             CASE WHEN state = 'queued' THEN 0 ELSE 1 END, 3, 300000, 1000,
+             CASE WHEN state = 'succeeded' THEN '\\x7b7d'::bytea END, CASE WHEN state = 'failed' THEN 'boom' END, 0, state,
+             CASE WHEN state = 'queued' THEN NULL ELSE 'history-worker' END, created,
+             CASE WHEN state = 'queued' THEN NULL ELSE created + 10 END, CASE WHEN state = 'queued' THEN NULL ELSE created + 50 END, 0
+      FROM (SELECT i, ${dashboardStates} AS state, ($2::bigint + (i * $3::double precision))::bigint AS created
+            FROM generate_series(1, $1::int) AS i) AS shaped`, [count, now - dayMs, dayMs / count]);
+    await connection.query(`VACUUM (ANALYZE) ${quoted}.tasks`);
+    const [row] = await connection.query<{ seq: string }>(`SELECT coalesce(max(seq), 0) AS seq FROM ${quoted}.tasks`);
+    return Number(row?.seq ?? 0);
+  } finally {
+    await connection.close();
+  }
+}

@@ -45,6 +45,9 @@
 // W1-history, W2-history: W1 and W2 on a store holding 1,000,000 finished tasks and their events
 // (20,000 with --quick), written before its Scheduler starts: drain rate and dispatch p99 as ratios
 // to W1's and W2's on an empty store in the same run (targets >= 0.9 and <= 1.1).
+// Dashboard: the Gateway's web dashboard opened in Debian's Chromium (playwright-core) on a store holding
+// 1,000,000 tasks over ten names and four states (20,000 with --quick): time until the overview's
+// first screen shows every name's counts, cold and warm (target: the slowest load <= 1 s).
 // Due: 10,000 delayed tasks (run_at_ms) coming due evenly over 10 s; start delay = the attempt's
 // start minus the due time, p50/p99 (500 over 2 s with --quick).
 // PostgreSQL-only workloads (run when postgres is among the modes, or named in --only):
@@ -67,6 +70,7 @@ import { createRequire } from "node:module";
 import { runBullW1, runBullW2 } from "./bullmq/scenarios.js";
 import { bullJobOptions, lastDurability, redisLabel, runAof } from "./bullmq/redis.js";
 import { baselineWorkloads, evaluateTargets, formatReport, integrityProblems, medianOf, postgresOnlyWorkloads, type RunMode, type ScenarioResult, type Workload } from "./report.js";
+import { runDashboardLoad } from "./dashboard.js";
 import { runFloor } from "./floor.js";
 import { fullSizes, quickSizes, runDue, runW1, runW2, runW3, type Metrics, type Sizes } from "./scenarios.js";
 import { storeModes, type StoreMode } from "./services.js";
@@ -92,7 +96,7 @@ interface Plan {
   sizes: Sizes;
 }
 
-const allWorkloads: Workload[] = ["W1", "W1-unary", "W1-batch", "W2", "W2-hog", "W3", "Due", "W4", "W4-paced", "W1-history", "W2-history", "Floor", "X-dispatch", "W1-horizon"];
+const allWorkloads: Workload[] = ["W1", "W1-unary", "W1-batch", "W2", "W2-hog", "W3", "Due", "W4", "W4-paced", "W1-history", "W2-history", "Floor", "X-dispatch", "W1-horizon", "Dashboard"];
 
 function list<T extends string>(value: string | undefined, allowed: readonly T[], fallback: T[], what: string): T[] {
   if (value === undefined) return fallback;
@@ -122,7 +126,7 @@ function parsePlan(argv: string[]): Plan {
     },
   });
   if (values.help) {
-    process.stdout.write(`usage: npm run bench -- [--runs N] [--quick] [--only w1,w1-unary,w1-batch,w2,w2-hog,w3,due,w4,w4-paced,w1-history,w2-history,floor,x-dispatch,w1-horizon] [--modes full,normal,postgres] [--w3-modes full] [--horizon-seconds S] [--profile] [--retry-skewed N] [--baseline bullmq|none] [--no-baseline] [--out dir]\n`);
+    process.stdout.write(`usage: npm run bench -- [--runs N] [--quick] [--only w1,w1-unary,w1-batch,w2,w2-hog,w3,due,w4,w4-paced,w1-history,w2-history,floor,x-dispatch,w1-horizon,dashboard] [--modes full,normal,postgres] [--w3-modes full] [--horizon-seconds S] [--profile] [--retry-skewed N] [--baseline bullmq|none] [--no-baseline] [--out dir]\n`);
     process.exit(0);
   }
   const quick = values.quick ?? false;
@@ -178,6 +182,7 @@ function runOnce(workload: Workload, mode: RunMode, sizes: Sizes): Promise<Metri
     case "Floor": return runFloor(Math.max(1, sizes.w2Seconds / 2));
     case "X-dispatch": return runCrossDispatch(sizes);
     case "W1-horizon": return runHorizon(sizes);
+    case "Dashboard": return runDashboardLoad(mode, sizes);
   }
 }
 
@@ -187,6 +192,7 @@ function progressLine(workload: Workload, metrics: Metrics): string {
     : workload === "W2" || workload === "W2-hog" || workload === "W4-paced" || workload === "W2-history" || workload === "X-dispatch"
       ? ["dispatchP50", "dispatchP99", "completionP99", "eventCompletionP99", "achievedRate", "lost", "errors"]
     : workload === "W1-horizon" ? ["baselineDrainRate", "xidDrainRate", "xidEndRatio", "snapshotDrainRate", "snapshotEndRatio", "lost", "errors"]
+    : workload === "Dashboard" ? ["firstScreenColdMs", "firstScreenWarmP50Ms", "firstScreenMaxMs", "tasksCounted", "errors"]
     : workload === "Due" ? ["startDelayP50", "startDelayP99", "startDelayMax", "early", "fillLateMs", "lost"]
     : workload === "W3" ? ["fillRate", "drainRate", "turnaroundP99", "claimToStartP99", "connections", "schedulerPeakRssMb", "lost", "duplicates"]
       : ["submitRate", "drainRate", "schedulerPeakRssMb", "lost", "notFirstAttempt", "errors", ...(metrics.commitsPerTask === undefined ? [] : ["commitsPerTask", "rowsWrittenPerTask"])];

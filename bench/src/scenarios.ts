@@ -42,6 +42,8 @@ export interface Sizes {
   w4BoundPerKey: number;
   /** W1-history, W2-history: finished tasks in the store before the run. */
   historyTasks: number;
+  /** Dashboard: tasks in the store (mixed names and states) when the page is opened. */
+  dashboardTasks: number;
 }
 
 export const fullSizes: Sizes = {
@@ -49,7 +51,7 @@ export const fullSizes: Sizes = {
   w3Tasks: 100_000, w3Workers: 100, w3Slots: 10, w3FillConcurrency: 4, idleWaitMs: 2500,
   crossRate: 20, crossSeconds: 10, horizonSeconds: 120, horizonRoundTasks: 5_000,
   dueTasks: 10_000, dueSpanMs: 10_000, dueLeadMs: 5_000,
-  w4Tasks: 100_000, w4Keys: 10_000, w4BoundPerKey: 2, historyTasks: 1_000_000,
+  w4Tasks: 100_000, w4Keys: 10_000, w4BoundPerKey: 2, historyTasks: 1_000_000, dashboardTasks: 1_000_000,
 };
 
 export const quickSizes: Sizes = {
@@ -57,7 +59,7 @@ export const quickSizes: Sizes = {
   w3Tasks: 2_000, w3Workers: 10, w3Slots: 10, w3FillConcurrency: 4, idleWaitMs: 2000,
   crossRate: 20, crossSeconds: 5, horizonSeconds: 20, horizonRoundTasks: 2_000,
   dueTasks: 500, dueSpanMs: 2_000, dueLeadMs: 2_000,
-  w4Tasks: 2_000, w4Keys: 200, w4BoundPerKey: 2, historyTasks: 20_000,
+  w4Tasks: 2_000, w4Keys: 200, w4BoundPerKey: 2, historyTasks: 20_000, dashboardTasks: 20_000,
 };
 
 const clientScript = join(benchDist, "client.js");

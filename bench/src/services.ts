@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { OrchestratorClient } from "orchestrator-ts-client/internal";
-import { writePostgresHistory, writeSqliteHistory } from "./history.js";
+import { writePostgresDashboardHistory, writePostgresHistory, writeSqliteDashboardHistory, writeSqliteHistory } from "./history.js";
 import { BenchSchema } from "./postgres.js";
 import { procCpuSeconds, procMemoryMb, resultPrefix, sleep } from "./util.js";
 
@@ -150,6 +150,10 @@ export interface DeploymentOptions {
   crossScheduler?: boolean;
   /** Finished tasks (with their events) written into the store before the measured start (see history.ts). */
   history?: number;
+  /** "dashboard": the history is the dashboard's mix of names and states instead (see history.ts). */
+  historyShape?: "finished" | "dashboard";
+  /** The Gateway also serves HTTP (the dashboard, /metrics) on a port of its own: gatewayHttpPort. */
+  gatewayHttp?: boolean;
 }
 
 /** Scheduler(s), Gateway and (optionally) one Worker, each its own process, on one fresh store. */
@@ -164,6 +168,8 @@ export class Deployment {
   readonly schema: BenchSchema | undefined;
   /** The highest seq of the preloaded history (0: none): the run's tasks all come after it. */
   historySeq = 0;
+  /** The Gateway's HTTP port when options.gatewayHttp is set. */
+  gatewayHttpPort: number | undefined;
 
   constructor(readonly options: DeploymentOptions) {
     if (options.crossScheduler && options.store !== "postgres") throw new Error("two Schedulers share a store only on PostgreSQL");
@@ -206,7 +212,9 @@ export class Deployment {
       this.schedulerB = new ServiceProcess("scheduler", await freePort(), this.storeArgs(), this.nodeFlags("scheduler-b"));
       await this.schedulerB.listening();
     }
-    this.gateway = new ServiceProcess("gateway", await freePort(), ["--scheduler", this.schedulerAddress], this.nodeFlags("gateway"));
+    this.gatewayHttpPort = this.options.gatewayHttp ? await freePort() : undefined;
+    const httpArgs = this.gatewayHttpPort === undefined ? [] : ["--http-port", String(this.gatewayHttpPort)];
+    this.gateway = new ServiceProcess("gateway", await freePort(), ["--scheduler", this.schedulerAddress, ...httpArgs], this.nodeFlags("gateway"));
     await this.gateway.listening();
     if (this.options.workerSlots > 0) {
       this.worker = new ServiceProcess("worker", await freePort(), [
@@ -227,7 +235,11 @@ export class Deployment {
     const migrating = new ServiceProcess("scheduler", await freePort(), this.storeArgs());
     await migrating.listening();
     await migrating.stop();
-    this.historySeq = this.schema ? await writePostgresHistory(this.schema, count) : writeSqliteHistory(this.databasePath, count);
+    if (this.options.historyShape === "dashboard") {
+      this.historySeq = this.schema ? await writePostgresDashboardHistory(this.schema, count) : writeSqliteDashboardHistory(this.databasePath, count);
+    } else {
+      this.historySeq = this.schema ? await writePostgresHistory(this.schema, count) : writeSqliteHistory(this.databasePath, count);
+    }
   }
 
   /** Waits until the Scheduler lists `count` connected workers (asked through the Gateway). */
