@@ -82,7 +82,7 @@ export function writeSqliteDashboardHistory(path: string, count: number, now = D
   try {
     db.prepare(`
       WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :count),
-      shaped AS (SELECT i, ${dashboardStates} AS state, :base + i * :step AS created FROM n)
+      shaped AS (SELECT i, ${dashboardStates} AS state, CAST(:base + i * :step AS INTEGER) AS created FROM n)
       INSERT INTO tasks (id, name, description, payload, state, attempt, max_retries, timeout_ms, retry_backoff_ms, result, error, percent,
                          message, worker_id, created_at, started_at, finished_at, last_sequence)
       SELECT printf('00000000-0000-7000-8000-%012d', i), 'report-' || (i % 10), '', X'7b7d', state, CASE WHEN state = 'queued' THEN 0 ELSE 1 END, 3, 300000, 1000,

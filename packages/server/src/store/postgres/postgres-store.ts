@@ -12,7 +12,7 @@ import { CommitTimes, freedKeySlot, LocalSignals } from "../signals.js";
 import { earliest, LaterWork, NameGate } from "../rate-gate.js";
 import { systemClock } from "../../util/clock.js";
 import type { Clock } from "../../util/clock.js";
-import { createPool, measureClockSkew, parsePostgresUrl, prepared } from "./driver.js";
+import { createPool, measureClockSkew, parsePostgresUrl, prepared, readScanning } from "./driver.js";
 import type { PostgresTarget } from "./driver.js";
 import { GroupCommit } from "./group-commit.js";
 import type { MergeableWrite, Transaction } from "./group-commit.js";
@@ -226,6 +226,15 @@ export class PostgresStore implements TaskStore {
   private async read<R extends pg.QueryResultRow = Row>(text: string, values: unknown[] = []): Promise<R[]> {
     try {
       return (await this.pool.query<R>(prepared(text, values))).rows;
+    } catch (error) {
+      throw storeErrorFrom(error, this.database);
+    }
+  }
+
+  /** A read allowed to scan the whole table (driver.ts readScanning), with the errors mapped as for writes. */
+  private async scan(text: string, values: unknown[] = []): Promise<Row[]> {
+    try {
+      return await readScanning<Row>(this.pool, text, values);
     } catch (error) {
       throw storeErrorFrom(error, this.database);
     }
@@ -768,11 +777,11 @@ export class PostgresStore implements TaskStore {
   }
 
   async countTasks(selection: TaskSelection): Promise<number> {
-    return countTasks((text, values) => this.read(text, values), await this.skewMs(), selection);
+    return countTasks((text, values) => this.scan(text, values), await this.skewMs(), selection);
   }
 
   async taskStats(now: number, minutes: number): Promise<TaskStats> {
-    return taskStats((text, values) => this.read(text, values), await this.skewMs(), now, minutes);
+    return taskStats((text, values) => this.read(text, values), (text, values) => this.scan(text, values), await this.skewMs(), now, minutes);
   }
 
   async listEvents(taskId: string, afterSequence: number): Promise<TaskEvent[]> {

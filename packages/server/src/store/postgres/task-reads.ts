@@ -17,17 +17,17 @@ export async function listTasks(read: Read, skewMs: number, filter: TaskFilter):
   return { tasks: page.map((row) => toTask(row, skewMs)), nextCursor: rows.length > filter.limit && last ? encodeListCursor(last.seq) : null };
 }
 
-/** TaskStore.countTasks on PostgreSQL. */
-export async function countTasks(read: Read, skewMs: number, selection: TaskSelection): Promise<number> {
-  const [row] = await read(countTasksSql, selectionValues(selection, skewMs));
+/** TaskStore.countTasks on PostgreSQL; `scan` may read the whole table (readScanning). */
+export async function countTasks(scan: Read, skewMs: number, selection: TaskSelection): Promise<number> {
+  const [row] = await scan(countTasksSql, selectionValues(selection, skewMs));
   return Number(row?.tasks ?? 0);
 }
 
-/** TaskStore.taskStats on PostgreSQL; the three reads run at once on the pool. */
-export async function taskStats(read: Read, skewMs: number, now: number, minutes: number): Promise<TaskStats> {
+/** TaskStore.taskStats on PostgreSQL; the three reads run at once on the pool, the count with `scan` (readScanning). */
+export async function taskStats(read: Read, scan: Read, skewMs: number, now: number, minutes: number): Promise<TaskStats> {
   const first = firstMinute(now, minutes);
   const [counts, perMinute, paused] = await Promise.all([
-    read(countByNameAndStateSql), read(finishedPerMinuteSql, [first + skewMs]), read(pausedNamesSql),
+    scan(countByNameAndStateSql), read(finishedPerMinuteSql, [first + skewMs]), read(pausedNamesSql),
   ]);
   return assembleTaskStats(first, minutes, counts, perMinute, paused.map((row) => String(row.name)));
 }
