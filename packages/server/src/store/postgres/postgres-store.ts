@@ -5,8 +5,7 @@ import type {
   LeaseRenewal, LeaseTerms, NewTask, PausedName, PauseOutcome, RetryBackoff, RetryOutcome, ScheduleFiring, ScheduleRecord, StoreSignals, TaskEvent, TaskFilter, TaskSelection, TaskStats,
   TaskPage, TaskRecord, TaskStore,
 } from "../store.js";
-import { firstEvent, isTerminal, promoteBatch, retryDelayMs, sameScheduleSpec, scheduleListLimit, toWaitingCount, type WaitingCount } from "../store.js";
-import { scheduleKeyTakenError, scheduleParams, toSchedule } from "../schedule-rows.js";
+import { firstEvent, isTerminal, promoteBatch, retryDelayMs, toWaitingCount, type WaitingCount } from "../store.js";
 import { keyReusedError, requestFingerprint } from "../idempotency.js";
 import { CommitTimes, freedKeySlot, LocalSignals } from "../signals.js";
 import { earliest, LaterWork, NameGate } from "../rate-gate.js";
@@ -15,7 +14,7 @@ import type { Clock } from "../../util/clock.js";
 import { createPool, measureClockSkew, parsePostgresUrl, prepared, readScanning } from "./driver.js";
 import type { PostgresTarget } from "./driver.js";
 import { GroupCommit } from "./group-commit.js";
-import type { MergeableWrite, Transaction } from "./group-commit.js";
+import type { MergeableWrite, Transaction, Write } from "./group-commit.js";
 import { EventFeed, PostgresNotifier } from "./listener.js";
 import type { Notifier } from "./listener.js";
 import { runMigrations } from "./migrations/index.js";
@@ -25,12 +24,14 @@ import { finishBatch } from "./batch-end.js";
 import { cancelBatch, deleteBatch, recordCancelled, retryBatch, retryTask, type PostgresActionContext } from "./task-actions.js";
 import { completions, insertTasks, recordEnqueued } from "./hot-writes.js";
 import type { Completion, HintTarget } from "./hot-writes.js";
-import { asRecord, nullableString, record, storedFirstEvent, toConcurrencyLimit, toEvent, toPausedName, toRateGate, toRateLimit, toState, toTask } from "./rows.js";
+import { asRecord, nullableString, record, storedFirstEvent, toEvent, toPausedName, toRateGate, toState, toTask } from "./rows.js";
 import type { Row } from "./rows.js";
 import { storeErrorFrom } from "./store-errors.js";
+import { clearConcurrencyLimit, clearRateLimit, listConcurrencyLimits, listRateLimits, setConcurrencyLimit, setRateLimit } from "./limit-store.js";
+import { createSchedule, deleteSchedule, dueSchedules, getSchedule, listSchedules, nextScheduleFireAt, updateSchedule } from "./schedule-store.js";
 import { cancelSql, lockTaskSql } from "./sql/cancel.js";
 import { claimSql, plainClaimInOneTripSql, plainClaimSql } from "./sql/claim.js";
-import { clearLimitSql, listLimitsSql, lockWaitingKeysSql, setLimitSql } from "./sql/concurrency.js";
+import { lockWaitingKeysSql } from "./sql/concurrency.js";
 import { claimKeysSql, countWaitingByNameSql, countWaitingSql, forgetKeysSql, keyHoldersSql, takeOverKeySql } from "./sql/enqueue.js";
 import { listEventsSql } from "./sql/events.js";
 import { eventsHead, readEventsAfter } from "./queue-events.js";
@@ -39,17 +40,12 @@ import { acquireLeadershipSql, readLeadershipSql, releaseLeadershipSql } from ".
 import { expiredAttemptsSql, extendAllLeasesSql, extendLeasesSql } from "./sql/leases.js";
 import { listPausedNamesSql, pauseNameSql, resumeNameSql } from "./sql/paused.js";
 import { progressSql } from "./sql/progress.js";
-import {
-  clearRateLimitSql, countStartsSql, deferAttemptSql, listRateLimitsSql, nameGateSql, setRateLimitSql, throttleNameSql,
-} from "./sql/rate-limits.js";
+import { countStartsSql, deferAttemptSql, nameGateSql, throttleNameSql } from "./sql/rate-limits.js";
 import { getTaskSql } from "./sql/read.js";
 import { countTasks, listTasks, taskStats } from "./task-reads.js";
 import { analyzeSql, deleteFinishedSql, deleteIdleKeysSql } from "./sql/retention.js";
 import { nextDueAtSql, promoteDueSql } from "./sql/retries.js";
-import {
-  deleteScheduleSql, dueSchedulesSql, getScheduleSql, insertScheduleSql, listSchedulesSql, moveNextFireSql, nextScheduleFireAtSql,
-  scheduleByKeySql, scheduleParamOrder, updateParamOrder, updateScheduleSql,
-} from "./sql/schedules.js";
+import { moveNextFireSql } from "./sql/schedules.js";
 
 export interface PostgresStoreOptions {
   /** `postgres://user[:password]@host[:port]/database[?schema=name]`; the schema (default public) is created if missing. */
@@ -222,6 +218,10 @@ export class PostgresStore implements TaskStore {
     return this.measuring;
   }
 
+  /** read() and a write in a commit batch as plain functions, for the modules that work for this store. */
+  private readonly reader = (text: string, values?: unknown[]): Promise<Row[]> => this.read(text, values);
+  private readonly run = <T>(write: Write<T>): Promise<T> => this.writes.run(write);
+
   /** A read on the pool, with the errors mapped as for writes. */
   private async read<R extends pg.QueryResultRow = Row>(text: string, values: unknown[] = []): Promise<R[]> {
     try {
@@ -349,47 +349,31 @@ export class PostgresStore implements TaskStore {
   }
 
   createSchedule(schedule: ScheduleRecord): Promise<{ schedule: ScheduleRecord; created: boolean }> {
-    return this.writes.run(async (tx) => {
-      const params = scheduleParams(schedule);
-      const inserted = await tx.query(insertScheduleSql, scheduleParamOrder.map((name) => params[name]));
-      if (inserted.rows.length > 0 || schedule.key === null) return { schedule, created: true };
-      const { rows } = await tx.query(scheduleByKeySql, [schedule.key]);
-      const row = rows[0];
-      if (!row) throw new Error(`schedule key "${schedule.key}" conflicted but has no holder`);
-      const existing = toSchedule(row);
-      if (!sameScheduleSpec(existing, schedule)) throw scheduleKeyTakenError(existing);
-      return { schedule: existing, created: false };
-    });
+    return createSchedule(this.run, schedule);
   }
 
-  async getSchedule(idOrKey: string): Promise<ScheduleRecord | null> {
-    const row = (await this.read(getScheduleSql, [idOrKey]))[0];
-    return row ? toSchedule(row) : null;
+  getSchedule(idOrKey: string): Promise<ScheduleRecord | null> {
+    return getSchedule(this.reader, idOrKey);
   }
 
-  async listSchedules(): Promise<ScheduleRecord[]> {
-    return (await this.read(listSchedulesSql, [scheduleListLimit])).map(toSchedule);
+  listSchedules(): Promise<ScheduleRecord[]> {
+    return listSchedules(this.reader);
   }
 
   updateSchedule(schedule: ScheduleRecord): Promise<ScheduleRecord | null> {
-    return this.writes.run(async (tx) => {
-      const params = scheduleParams(schedule);
-      const { rows } = await tx.query(updateScheduleSql, updateParamOrder.map((name) => params[name]));
-      return rows[0] ? toSchedule(rows[0]) : null;
-    });
+    return updateSchedule(this.run, schedule);
   }
 
   deleteSchedule(id: string): Promise<boolean> {
-    return this.writes.run(async (tx) => ((await tx.query(deleteScheduleSql, [id])).rowCount ?? 0) > 0);
+    return deleteSchedule(this.run, id);
   }
 
-  async dueSchedules(now: number, limit: number): Promise<ScheduleRecord[]> {
-    return (await this.read(dueSchedulesSql, [now, limit])).map(toSchedule);
+  dueSchedules(now: number, limit: number): Promise<ScheduleRecord[]> {
+    return dueSchedules(this.reader, now, limit);
   }
 
-  async nextScheduleFireAt(): Promise<number | null> {
-    const next = (await this.read(nextScheduleFireAtSql))[0]?.next;
-    return next === null || next === undefined ? null : Number(next);
+  nextScheduleFireAt(): Promise<number | null> {
+    return nextScheduleFireAt(this.reader);
   }
 
   fireSchedule(firing: ScheduleFiring, now: number): Promise<TaskEvent[] | null> {
@@ -705,51 +689,27 @@ export class PostgresStore implements TaskStore {
   }
 
   setConcurrencyLimit(name: string, maxRunning: number, now: number): Promise<ConcurrencyLimit> {
-    return this.writes.run(async (tx) => {
-      const { rows: [row] } = await tx.query(setLimitSql, [name, maxRunning, now + tx.skewMs]);
-      if (!row) throw new Error(`setting the concurrency limit of ${name} returned no row`);
-      // A raised bound may let waiting tasks start: this commit's hint wakes every Scheduler, as an enqueue's does.
-      tx.log.workAvailable(name);
-      return toConcurrencyLimit(row, tx.skewMs);
-    });
+    return setConcurrencyLimit(this.run, name, maxRunning, now);
   }
 
   clearConcurrencyLimit(name: string): Promise<ConcurrencyLimit | null> {
-    return this.writes.run(async (tx) => {
-      const { rows: [row] } = await tx.query(clearLimitSql, [name]);
-      if (!row) return null;
-      tx.log.workAvailable(name);
-      return toConcurrencyLimit(row, tx.skewMs);
-    });
+    return clearConcurrencyLimit(this.run, name);
   }
 
   async listConcurrencyLimits(): Promise<ConcurrencyLimit[]> {
-    const skewMs = await this.skewMs();
-    return (await this.read(listLimitsSql)).map((row) => toConcurrencyLimit(row, skewMs));
+    return listConcurrencyLimits(this.reader, await this.skewMs());
   }
 
   setRateLimit(name: string, maxStarts: number, perMs: number, now: number, perKey = false): Promise<RateLimit> {
-    return this.writes.run(async (tx) => {
-      const { rows: [row] } = await tx.query(setRateLimitSql, [name, maxStarts, perMs, now + tx.skewMs, perKey]);
-      if (!row) throw new Error(`setting the rate limit of ${name} returned no row`);
-      // A raised limit may let waiting tasks start: this commit's hint wakes every Scheduler.
-      tx.log.workAvailable(name);
-      return toRateLimit(row, tx.skewMs);
-    });
+    return setRateLimit(this.run, name, maxStarts, perMs, now, perKey);
   }
 
   clearRateLimit(name: string): Promise<RateLimit | null> {
-    return this.writes.run(async (tx) => {
-      const { rows: [row] } = await tx.query(clearRateLimitSql, [name]);
-      if (!row) return null;
-      tx.log.workAvailable(name);
-      return toRateLimit(row, tx.skewMs);
-    });
+    return clearRateLimit(this.run, name);
   }
 
   async listRateLimits(): Promise<RateLimit[]> {
-    const skewMs = await this.skewMs();
-    return (await this.read(listRateLimitsSql)).map((row) => toRateLimit(row, skewMs));
+    return listRateLimits(this.reader, await this.skewMs());
   }
 
   deferRateLimited(ref: AttemptRef, delayMs: number, message: string, now: number): Promise<TaskEvent | null> {
