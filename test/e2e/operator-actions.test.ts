@@ -103,12 +103,16 @@ describe.each(storeBackends)("operator actions through the Gateway with keys (%s
     expect(await client.waitForResult(running.taskId)).toMatchObject({ state: "cancelled", error: "maintenance" });
     expect((await client.get(queued.taskId)).state).toBe("cancelled");
     expect(await actionLog((record) => record.action === "CancelTasks")).toMatchObject({ count: 2, key_id: clientKeyId });
+    // A single cancel is logged as the bulk one is, with the key id the Gateway forwards.
+    const single = await client.submit({ name: "wait-for-abort", delayMs: 3_600_000 });
+    expect(await client.cancel(single.taskId, "one by hand")).toMatchObject({ cancelled: true });
+    expect(await actionLog((record) => record.action === "CancelTask" && record.task_id === single.taskId)).toMatchObject({ count: 1, key_id: clientKeyId, reason: "one by hand" });
 
     const keep = await client.submit({ name: "sleepy", payload: { ms: 1 } });
     await client.waitForResult(keep.taskId);
     const before = await client.countTasks({});
-    expect(await client.deleteTasks({ names: ["wait-for-abort"], states: ["cancelled"] })).toBe(2);
-    expect(await client.countTasks({})).toBe(before - 2);
+    expect(await client.deleteTasks({ names: ["wait-for-abort"], states: ["cancelled"] })).toBe(3);
+    expect(await client.countTasks({})).toBe(before - 3);
     expect((await refusal(client.get(running.taskId))).code).toBe(Code.NotFound);
     expect((await client.get(keep.taskId)).state).toBe("succeeded");
   });

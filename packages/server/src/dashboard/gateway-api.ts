@@ -257,8 +257,9 @@ export class DashboardCalls {
     return task;
   }
 
-  async cancelTask(taskId: string): Promise<{ state: TaskStateName; cancelled: boolean }> {
-    const answer = await this.gateway.call((s) => s.cancelTask, { taskId, reason: "cancelled from the dashboard" }, true);
+  /** `clientKey`: the key the browser signed in with; the Scheduler logs its id with the cancel. */
+  async cancelTask(taskId: string, clientKey: string | undefined): Promise<{ state: TaskStateName; cancelled: boolean }> {
+    const answer = await this.gateway.callAction((s) => s.cancelTask, { taskId, reason: "cancelled from the dashboard" }, clientKey, false, true);
     return { state: stateName(answer.state), cancelled: answer.cancelled };
   }
 

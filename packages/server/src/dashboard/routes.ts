@@ -50,7 +50,7 @@ export function dashboardRoutes(options: DashboardOptions): HttpRoutes {
       const [, id, which] = match as unknown as [string, string, "payload" | "result"];
       sendDownload(response, (await calls.getTask(id))[which], `${id}-${which}.bin`);
     } },
-    { method: "POST", pattern: new RegExp(`^/api/tasks/${taskId}/cancel$`), handler: async (_q, response, _p, match) => sendJson(response, 200, await calls.cancelTask(match[1] as string)) },
+    { method: "POST", pattern: new RegExp(`^/api/tasks/${taskId}/cancel$`), handler: async (request, response, _p, match) => sendJson(response, 200, await calls.cancelTask(match[1] as string, clientKey(request))) },
     { method: "POST", pattern: new RegExp(`^/api/tasks/${taskId}/retry$`), handler: async (request, response, _p, match) => sendJson(response, 200, await calls.retryTask(match[1] as string, clientKey(request))) },
     { method: "GET", pattern: new RegExp(`^/api/tasks/${taskId}/events$`), handler: (request, response, params, match) => {
       const after = resumePoint(request, params);

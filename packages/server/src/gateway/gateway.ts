@@ -91,11 +91,13 @@ export class Gateway {
    * Scheduler's log. A bulk one gets the bulk deadline: it works through its tasks in batches,
    * which over many tasks takes longer than the forward timeout allows.
    */
-  private forwardAction<Req, Res>(method: (scheduler: SchedulerClient) => UnaryMethod<Req, Res>, request: Req, keyId: string | undefined, bulk: boolean): Promise<Res> {
+  private forwardAction<Req, Res>(
+    method: (scheduler: SchedulerClient) => UnaryMethod<Req, Res>, request: Req, keyId: string | undefined, bulk: boolean, idempotent = false,
+  ): Promise<Res> {
     const metadata = new Metadata();
     if (keyId !== undefined) metadata.set(keyIdHeader, keyId);
     const timeoutMs = bulk ? Math.max(this.options.forwardTimeoutMs, limits.bulkActionTimeoutMs) : undefined;
-    return this.forward(method, request, false, { metadata, ...(timeoutMs === undefined ? {} : { timeoutMs }) });
+    return this.forward(method, request, idempotent, { metadata, ...(timeoutMs === undefined ? {} : { timeoutMs }) });
   }
 
   /** One submit through the upstream pipeline, with the Scheduler's failures explained as for forwarded calls. */
@@ -145,8 +147,10 @@ export class Gateway {
    * For the dashboard: an operator action, forwarded as a gRPC client's is (the bulk deadline for a
    * bulk one), with the id of the client key the browser presented for the Scheduler's log.
    */
-  callAction<Req, Res>(method: (scheduler: SchedulerClient) => UnaryMethod<Req, Res>, request: Req, clientKey: string | undefined, bulk: boolean): Promise<Res> {
-    return this.forwardAction(method, request, clientKeyId(clientKey, this.keys), bulk);
+  callAction<Req, Res>(
+    method: (scheduler: SchedulerClient) => UnaryMethod<Req, Res>, request: Req, clientKey: string | undefined, bulk: boolean, idempotent = false,
+  ): Promise<Res> {
+    return this.forwardAction(method, request, clientKeyId(clientKey, this.keys), bulk, idempotent);
   }
 
   /**
@@ -227,7 +231,7 @@ export class Gateway {
       getTask: unary((request) => this.forward((s) => s.getTask, request, true)),
       listTasks: unary((request) => this.forward((s) => s.listTasks, request, true)),
       // Cancelling twice ends as cancelling once.
-      cancelTask: unary((request) => this.forward((s) => s.cancelTask, request, true)),
+      cancelTask: unary((request, call) => this.forwardAction((s) => s.cancelTask, request, gatewayClientKeyId(call.metadata, this.keys), false, true)),
       listWorkers: unary((request) => this.forward((s) => s.listWorkers, request, true)),
       countTasks: unary((request) => this.forward((s) => s.countTasks, request, true)),
       getTaskStats: unary((request) => this.forward((s) => s.getTaskStats, request, true)),

@@ -51,8 +51,8 @@ export function schedulerGrpcService(scheduler: Scheduler, logger: Logger, keys:
       const page = await scheduler.listTasks(request);
       return { tasks: page.tasks.map(taskToProto), nextPageToken: page.nextCursor ?? "" };
     }),
-    cancelTask: unary(async (request) => {
-      const outcome = await scheduler.cancel(request.taskId, request.reason);
+    cancelTask: unary(async (request, call) => {
+      const outcome = await scheduler.cancel(request.taskId, request.reason, schedulerCaller(call.metadata, keys));
       return { state: stateToProto(outcome.state), cancelled: outcome.cancelled };
     }),
     listWorkers: unary(() => ({ workers: scheduler.listWorkers() })),

@@ -52,7 +52,7 @@ export interface ActionHooks {
 }
 
 /** The fields every action's log line carries: who asked (a key id, never the key). */
-function callerFields(caller: ActionCaller): Record<string, string> {
+export function actionCallerFields(caller: ActionCaller): Record<string, string> {
   return caller.claimedKeyId === undefined ? { key_id: caller.keyId } : { key_id: caller.keyId, claimed_key_id: caller.claimedKeyId };
 }
 
@@ -82,7 +82,7 @@ export class OperatorActions {
     if (!outcome.retried) throw new OrchestratorError(Code.FailedPrecondition, notRetryable(id, outcome.previousState));
     this.hooks.queued(1);
     this.hooks.workAvailable();
-    this.logger.info({ action: "RetryTask", task_id: id, name: outcome.name, previous_state: outcome.previousState, count: 1, reason: why, ...callerFields(caller) }, "Task retried");
+    this.logger.info({ action: "RetryTask", task_id: id, name: outcome.name, previous_state: outcome.previousState, count: 1, reason: why, ...actionCallerFields(caller) }, "Task retried");
     const task = await this.store.getTask(id);
     if (!task) throw OrchestratorError.notFound(`task ${id} was deleted right after its retry`);
     return task;
@@ -134,7 +134,7 @@ export class OperatorActions {
     this.hooks.assertRunning();
     const startedAt = this.clock.now();
     const selection = validateBulkSelection(action, filter, startedAt);
-    const fields = { action, ...filterFields(selection), ...(reason === "" ? {} : { reason }), ...callerFields(caller) };
+    const fields = { action, ...filterFields(selection), ...(reason === "" ? {} : { reason }), ...actionCallerFields(caller) };
     let count = 0;
     let batches = 0;
     let after = 0;

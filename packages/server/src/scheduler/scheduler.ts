@@ -20,7 +20,8 @@ import type { CompiledSchedulerOptions } from "./options.js";
 import { noSchedulerMetrics, type SchedulerMetrics } from "./metrics.js";
 import { Maintenance } from "./maintenance.js";
 import { Schedules } from "./schedules.js";
-import { OperatorActions } from "./operator-actions.js";
+import { actionCallerFields, OperatorActions } from "./operator-actions.js";
+import type { ActionCaller } from "../util/auth.js";
 import { watchTasks, type QueueEventSink, type TaskEventsQuery } from "./task-events.js";
 import {
   validateBatch, validateListFilter, validateMaxRunning, validatePauseReason, validateRateLimit, validateReason, validateStatsMinutes, validateSubmit, validateTaskId, validateTaskSelection,
@@ -218,15 +219,17 @@ export class Scheduler {
     return this.store.taskStats(this.clock.now(), validateStatsMinutes(minutes));
   }
 
-  async cancel(taskId: string, reason: string): Promise<CancelOutcome> {
+  /** `caller`: who asked, for the log line (as the operator actions log theirs); absent in-process. */
+  async cancel(taskId: string, reason: string, caller?: ActionCaller): Promise<CancelOutcome> {
     this.assertRunning();
     const id = validateTaskId(taskId);
-    const outcome = await this.store.cancel(id, validateReason(reason), this.clock.now());
+    const why = validateReason(reason);
+    const outcome = await this.store.cancel(id, why, this.clock.now());
     if (!outcome) throw OrchestratorError.notFound(`task ${id} does not exist`);
     // The running attempt's worker, attached here or to another Scheduler, is told through the event feed.
     if (outcome.cancelled) {
       this.metrics.taskCancelled(outcome.name);
-      this.logger.info({ task_id: id }, "Task cancelled");
+      this.logger.info({ action: "CancelTask", task_id: id, name: outcome.name, count: 1, reason: why, ...(caller ? actionCallerFields(caller) : {}) }, "Task cancelled");
     }
     return outcome;
   }
