@@ -3,7 +3,7 @@
 import { credentials } from "@grpc/grpc-js";
 import { OrchestratorClient, toTaskRequest, type TaskSpec } from "orchestrator-ts-client/internal";
 import { GatewayClient, type SubmitTaskRequest } from "orchestrator-ts-client/internal";
-import { distribution, ownCpuSeconds, procMemoryMb, resultPrefix, round, runPool, wallNow, type Distribution } from "./util.js";
+import { distribution, ownCpuSeconds, procMemoryMb, paceStarts, resultPrefix, round, runPool, wallNow, type Distribution } from "./util.js";
 
 export type SubmitMode = "sdk" | "unary" | "batch";
 
@@ -163,12 +163,10 @@ async function runPaced(job: Extract<ClientJob, { kind: "paced" }>): Promise<Pac
   await setBound(client, job);
   const errors = new ErrorCounter();
   const total = Math.round(job.rate * job.seconds);
-  const interval = 1000 / job.rate;
   const dispatch: number[] = [];
   const completion: number[] = [];
   let notSucceeded = 0;
   let acknowledged = 0;
-  let maxLag = 0;
   // One WatchTasks stream for the whole run (as an application would follow its tasks): when each
   // task's terminal event reaches this client. Opened, and its start fixed, before the first submit.
   const submittedAt = new Map<string, number>();
@@ -203,21 +201,7 @@ async function runPaced(job: Extract<ClientJob, { kind: "paced" }>): Promise<Pac
       errors.add(error);
     }
   };
-  const pending: Promise<void>[] = [];
-  const t0 = wallNow() + 20;
-  let firstStart = 0;
-  let lastStart = 0;
-  for (let i = 0; i < total; i++) {
-    const due = t0 + i * interval;
-    const wait = due - wallNow();
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    const now = wallNow();
-    maxLag = Math.max(maxLag, now - due);
-    if (i === 0) firstStart = now;
-    lastStart = now;
-    pending.push(one(i));
-  }
-  await Promise.all(pending);
+  const paced = await paceStarts(total, job.rate, (index) => one(index));
   // Every task has ended (its own stream said so); its event on the shared stream may still be on the way.
   const deadline = wallNow() + 10_000;
   while ([...submittedAt.keys()].some((taskId) => !terminalSeenAt.has(taskId)) && wallNow() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
@@ -234,7 +218,7 @@ async function runPaced(job: Extract<ClientJob, { kind: "paced" }>): Promise<Pac
   client.close();
   return {
     kind: "paced", submitted: total, acknowledged, errors: errors.count, firstError: errors.first, notSucceeded,
-    achievedRate: round(total > 1 ? ((total - 1) * 1000) / (lastStart - firstStart) : 0, 1), maxPacingLagMs: round(maxLag),
+    ...paced,
     dispatchMs: distribution(dispatch), completionMs: distribution(completion), eventCompletionMs: distribution(eventCompletion), eventsMissed,
     processCpuSeconds: ownCpuSeconds(), peakRssMb: procMemoryMb("self", "VmHWM"),
   };

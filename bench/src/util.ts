@@ -215,3 +215,35 @@ export async function runPool(count: number, limit: number, task: (index: number
   };
   await Promise.all(Array.from({ length: Math.min(limit, count) }, lane));
 }
+
+/** How a paced load went: its achieved rate and how late its starts ran behind their schedule. */
+export interface PacedStarts {
+  achievedRate: number;
+  maxPacingLagMs: number;
+}
+
+/**
+ * Starts `start(i)` for i = 0..total-1 at `rate` per second on the wall clock (the first 20 ms
+ * from now), without waiting for one before the next, then waits for all. Both systems' W2 use
+ * it, so they are paced alike.
+ */
+export async function paceStarts(total: number, rate: number, start: (index: number) => Promise<void>): Promise<PacedStarts> {
+  const interval = 1000 / rate;
+  const pending: Promise<void>[] = [];
+  const t0 = wallNow() + 20;
+  let firstStart = 0;
+  let lastStart = 0;
+  let maxLag = 0;
+  for (let i = 0; i < total; i++) {
+    const due = t0 + i * interval;
+    const wait = due - wallNow();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    const now = wallNow();
+    maxLag = Math.max(maxLag, now - due);
+    if (i === 0) firstStart = now;
+    lastStart = now;
+    pending.push(start(i));
+  }
+  await Promise.all(pending);
+  return { achievedRate: round(total > 1 ? ((total - 1) * 1000) / (lastStart - firstStart) : 0, 1), maxPacingLagMs: round(maxLag) };
+}

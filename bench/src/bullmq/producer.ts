@@ -5,7 +5,7 @@
 //   submit/bulk    W1-batch: `queue.addBulk` of `batchSize` jobs, `concurrency` calls in flight
 //   paced          W2: `rate` adds per second on a fixed timetable; one QueueEvents follows them all
 import { Queue, QueueEvents } from "bullmq";
-import { distribution, ownCpuSeconds, procMemoryMb, resultPrefix, round, runPool, wallNow, type Distribution } from "../util.js";
+import { distribution, ownCpuSeconds, procMemoryMb, paceStarts, resultPrefix, round, runPool, wallNow, type Distribution } from "../util.js";
 import { bullJobOptions, type RedisOptions } from "./redis.js";
 
 export type BullClientJob =
@@ -109,9 +109,7 @@ async function runPaced(job: Extract<BullClientJob, { kind: "paced" }>): Promise
   });
   events.on("error", (error) => errors.add(error));
   const total = Math.round(job.rate * job.seconds);
-  const interval = 1000 / job.rate;
   let acknowledged = 0;
-  let maxLag = 0;
   const one = async (): Promise<void> => {
     const start = wallNow();
     try {
@@ -123,21 +121,7 @@ async function runPaced(job: Extract<BullClientJob, { kind: "paced" }>): Promise
       errors.add(error);
     }
   };
-  const pending: Promise<void>[] = [];
-  const t0 = wallNow() + 20;
-  let firstStart = 0;
-  let lastStart = 0;
-  for (let i = 0; i < total; i++) {
-    const due = t0 + i * interval;
-    const wait = due - wallNow();
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    const now = wallNow();
-    maxLag = Math.max(maxLag, now - due);
-    if (i === 0) firstStart = now;
-    lastStart = now;
-    pending.push(one());
-  }
-  await Promise.all(pending);
+  const paced = await paceStarts(total, job.rate, () => one());
   const deadline = wallNow() + 10_000;
   while ([...addedAt.keys()].some((id) => !completed.has(id)) && wallNow() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
   const dispatch: number[] = [];
@@ -155,7 +139,7 @@ async function runPaced(job: Extract<BullClientJob, { kind: "paced" }>): Promise
   await Promise.all([events.close(), queue.close()]);
   return {
     kind: "paced", submitted: total, acknowledged, errors: errors.count, firstError: errors.first, notCompleted, duplicateEvents,
-    achievedRate: round(total > 1 ? ((total - 1) * 1000) / (lastStart - firstStart) : 0, 1), maxPacingLagMs: round(maxLag),
+    ...paced,
     dispatchMs: distribution(dispatch), eventCompletionMs: distribution(completion), processCpuSeconds: ownCpuSeconds(), peakRssMb: procMemoryMb("self", "VmHWM"),
   };
 }
