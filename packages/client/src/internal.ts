@@ -17,7 +17,7 @@ export * from "./transport/credentials.js";
 export * from "./transport/scheduler-addresses.js";
 export * from "./logger.js";
 export * from "./submit-pipeline.js";
-export { messagingSystem, spanAttributes } from "./tracing.js";
+export { messagingSystem, spanAttributes, spanTime } from "./tracing.js";
 export * from "./client.js";
 export { startCursorHeader } from "./task-events.js";
 export * from "./worker/worker.js";

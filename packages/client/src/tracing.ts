@@ -17,6 +17,15 @@ function tracer(): Tracer {
   return trace.getTracer("orchestrator-ts-client", version);
 }
 
+/**
+ * Unix ms with sub-ms digits, from the monotonic clock. OpenTelemetry's SDK starts a span at
+ * Date.now() (whole ms) and offsets its end from there, so a task's spans in different processes
+ * would line up only to within a millisecond; every span here starts and ends on this clock instead.
+ */
+export function spanTime(): number {
+  return performance.timeOrigin + performance.now();
+}
+
 /** Attribute names: OpenTelemetry's messaging conventions where one fits, orchestrator.* for the rest. */
 export const spanAttributes = {
   system: "messaging.system",
@@ -49,7 +58,7 @@ export interface SubmitSpan {
 
 /** Starts `submit <name>` under the active context (the caller's span, if any). */
 export function startSubmitSpan(name: string): SubmitSpan {
-  const span = tracer().startSpan(`submit ${name}`, { kind: SpanKind.PRODUCER });
+  const span = tracer().startSpan(`submit ${name}`, { kind: SpanKind.PRODUCER, startTime: spanTime() });
   const traceContext: Record<string, string> = {};
   // Untraced (no SDK, or not sampled and no parent to pass on): nothing to inject, nothing to label.
   if (!isSpanContextValid(span.spanContext())) return { span, traceContext };
@@ -63,12 +72,12 @@ export function endSubmitSpan<T extends { taskId: string }>(span: Span, answer: 
   return answer.then(
     (submitted) => {
       span.setAttributes({ [spanAttributes.messageId]: submitted.taskId, [spanAttributes.taskId]: submitted.taskId });
-      span.end();
+      span.end(spanTime());
       return submitted;
     },
     (error: unknown) => {
       failSpan(span, error);
-      span.end();
+      span.end(spanTime());
       throw error;
     },
   );
@@ -91,7 +100,7 @@ export interface RunSpan {
  */
 export function startRunSpan(assignment: TaskAssignment, workerId: string): RunSpan {
   const parent = Object.keys(assignment.traceContext).length > 0 ? propagation.extract(ROOT_CONTEXT, assignment.traceContext) : ROOT_CONTEXT;
-  const span = tracer().startSpan(`run ${assignment.name}`, { kind: SpanKind.CONSUMER }, parent);
+  const span = tracer().startSpan(`run ${assignment.name}`, { kind: SpanKind.CONSUMER, startTime: spanTime() }, parent);
   if (span.isRecording()) {
     span.setAttributes({
       ...taskAttributes(assignment.name, "process", "run"), [spanAttributes.messageId]: assignment.taskId, [spanAttributes.taskId]: assignment.taskId,
@@ -109,7 +118,7 @@ export function endRunSpan(span: Span, outcome: AttemptOutcome, error: string | 
       span.setStatus({ code: SpanStatusCode.ERROR, message: error ?? "" });
     }
   }
-  span.end();
+  span.end(spanTime());
 }
 
 /** Runs `fn` with `ctx` active, so the spans a handler starts nest under its run span. */

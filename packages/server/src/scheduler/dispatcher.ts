@@ -6,6 +6,7 @@ import { attemptKey } from "./worker-registry.js";
 import { toBuffer, traceContextToProto } from "../protocol/convert.js";
 import { FailureLog } from "./failure-log.js";
 import { traceDispatch } from "../tracing/spans.js";
+import { spanTime } from "orchestrator-ts-client/internal";
 
 /** Wait before the first retry of a failed round; doubled per failure in a row, up to maxRetryDelayMs. */
 const firstRetryDelayMs = 10;
@@ -149,7 +150,7 @@ export class Dispatcher {
   private async round(): Promise<"all" | "some" | "none"> {
     const now = this.clock.now();
     // Wall time, not the clock's (a test's may be fake): where a traced attempt's dispatch span starts.
-    const startedAt = Date.now();
+    const startedAt = spanTime();
     const wanted = this.registry.claimRequests(this.maxClaimPerRound, now - this.terms.leaseMs);
     if (wanted.length === 0) return "none";
     for (const { session, request } of wanted) session.claiming += request.limit;

@@ -4,7 +4,7 @@
 // it passed. Only traced tasks, and only once startTracing has registered an SDK in this process,
 // cost anything: otherwise every function here returns at its first test.
 import { propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Span } from "@opentelemetry/api";
-import { messagingSystem, spanAttributes, version } from "orchestrator-ts-client/internal";
+import { messagingSystem, spanAttributes, spanTime, version } from "orchestrator-ts-client/internal";
 import type { TraceContext } from "../store/store.js";
 
 const tracer = trace.getTracer("orchestrator-ts", version);
@@ -26,7 +26,7 @@ function hasContext(carrier: Carrier | null | undefined): carrier is Carrier {
 function taskSpan(name: string, kind: SpanKind, carrier: Carrier, taskName: string, attributes: Attributes, startTime?: number): Span {
   const parent = propagation.extract(ROOT_CONTEXT, carrier);
   return tracer.startSpan(name, {
-    kind, startTime,
+    kind, startTime: startTime ?? spanTime(),
     attributes: { [spanAttributes.system]: messagingSystem, [spanAttributes.destination]: taskName, [spanAttributes.taskName]: taskName, ...attributes },
   }, parent);
 }
@@ -36,7 +36,7 @@ function endSpan(span: Span, error?: unknown): void {
     if (error instanceof Error) span.recordException(error);
     span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
   }
-  span.end();
+  span.end(spanTime());
 }
 
 /** The Gateway's `forward <name>` SERVER span around one submit it passes to a Scheduler. */
@@ -85,7 +85,7 @@ export function traceEnqueue<T extends { taskId: string }>(
 
 /**
  * The Scheduler's `dispatch <name>` span of one attempt: from the start of the dispatch round that
- * claimed it (`claimStartedAt`, Unix ms) to its assignment to the worker.
+ * claimed it (`claimStartedAt`, Unix ms from spanTime()) to its assignment to the worker.
  */
 export function traceDispatch(attempt: { taskId: string; attempt: number; name: string; workerId: string; traceContext: TraceContext | null }, claimStartedAt: number): void {
   if (!started || !hasContext(attempt.traceContext)) return;
