@@ -1,6 +1,7 @@
 // The benchmark's client process: `node dist/bench/client.js '<json ClientJob>'`. It runs one
 // workload against the Gateway and prints one line `BENCH_RESULT <json>` on stdout.
 import { credentials } from "@grpc/grpc-js";
+import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import { OrchestratorClient, toTaskRequest, type TaskSpec } from "orchestrator-ts-client/internal";
 import { GatewayClient, type SubmitTaskRequest } from "orchestrator-ts-client/internal";
 import { distribution, ownCpuSeconds, procMemoryMb, paceStarts, resultPrefix, round, runPool, wallNow, type Distribution } from "./util.js";
@@ -13,7 +14,11 @@ export type ClientJob =
     /** Delayed tasks: task i is due at dueFromMs + i * dueSpanMs / count (Unix ms). */
     dueFromMs?: number; dueSpanMs?: number;
   } & KeyedLoad
-  | { kind: "paced"; address: string; rate: number; seconds: number; taskName: string } & KeyedLoad;
+  | {
+    kind: "paced"; address: string; rate: number; seconds: number; taskName: string;
+    /** W2-hops: submits carry a trace context, and the outcome lists each task's submit and handler start. */
+    traced?: boolean;
+  } & KeyedLoad;
 
 /** W4: task i carries concurrency key `k<i % keys>`, and the name's bound per key is set first. */
 export interface KeyedLoad {
@@ -53,18 +58,18 @@ export interface PacedOutcome {
   kind: "paced";
   submitted: number;
   acknowledged: number;
-  /** Failed submit or wait calls. */
+  /** Failed submit, WatchTasks or GetTask calls. */
   errors: number;
   firstError?: string;
   notSucceeded: number;
   achievedRate: number;
   maxPacingLagMs: number;
   dispatchMs: Distribution;
-  /** Submit -> the task's terminal update on its own progress stream (waitForResult). */
-  completionMs: Distribution;
   /** Submit -> the task's terminal event on the run's one WatchTasks stream (client.events()). */
   eventCompletionMs: Distribution;
-  /** Acknowledged tasks whose terminal event the WatchTasks stream did not deliver within 10 s of the last result. */
+  /** W2-hops: [task id, submit-call start, handler start] of each succeeded task. */
+  tasks?: Array<[string, number, number]>;
+  /** Acknowledged tasks whose terminal event the WatchTasks stream did not deliver by the drain bound. */
   eventsMissed: number;
   processCpuSeconds: number;
   peakRssMb: number;
@@ -153,22 +158,21 @@ async function runSubmit(job: Extract<ClientJob, { kind: "submit" }>): Promise<S
 
 /**
  * Submits `rate` tasks per second for `seconds`, each at its own slot of a fixed timetable (a late
- * timer catches up; nothing is sent in bursts on purpose), and follows each to its end: on its own
- * progress stream (waitForResult: dispatch = handler start - submit, completion), and all of them on one
- * WatchTasks stream (client.events(): eventCompletion = terminal event seen - submit).
+ * timer catches up; nothing is sent in bursts on purpose), and follows all of them on one WatchTasks
+ * stream opened before the first submit (client.events(): completion = terminal event seen - submit),
+ * as BullMQ's producer follows its jobs on one QueueEvents. No stream per task: issue 14 measures the
+ * queue-wide stream, and per-task waits would load the client, Gateway and Scheduler during the window.
+ * Dispatch = the handler's start (its result) - submit, read with GetTask once every task has ended.
  */
 async function runPaced(job: Extract<ClientJob, { kind: "paced" }>): Promise<PacedOutcome> {
+  // A provider with no span processor: submit spans are sampled, so their context travels with each
+  // task to every service, but this process exports nothing (the bench has each submit's start).
+  if (job.traced) new NodeTracerProvider().register();
   const client = new OrchestratorClient({ address: job.address, timeoutMs: 30_000 });
   await client.workers();
   await setBound(client, job);
   const errors = new ErrorCounter();
   const total = Math.round(job.rate * job.seconds);
-  const dispatch: number[] = [];
-  const completion: number[] = [];
-  let notSucceeded = 0;
-  let acknowledged = 0;
-  // One WatchTasks stream for the whole run (as an application would follow its tasks): when each
-  // task's terminal event reaches this client. Opened, and its start fixed, before the first submit.
   const submittedAt = new Map<string, number>();
   const terminalSeenAt = new Map<string, number>();
   const events = client.events({ names: [job.taskName], states: ["succeeded", "failed", "cancelled"] });
@@ -188,38 +192,45 @@ async function runPaced(job: Extract<ClientJob, { kind: "paced" }>): Promise<Pac
     try {
       const { taskId } = await client.submit(keyedSpec(job, { name: job.taskName }, index));
       submittedAt.set(taskId, start);
-      acknowledged++;
-      const terminal = await client.waitForResult(taskId);
-      const end = wallNow();
-      if (terminal.state !== "succeeded") {
-        notSucceeded++;
-        return;
-      }
-      dispatch.push(Number(String(terminal.result)) - start);
-      completion.push(end - start);
     } catch (error) {
       errors.add(error);
     }
   };
   const paced = await paceStarts(total, job.rate, (index) => one(index));
-  // Every task has ended (its own stream said so); its event on the shared stream may still be on the way.
-  const deadline = wallNow() + 10_000;
+  // Bounded as the drain wait of W1: 60 s + 2 ms per task after the last submit.
+  const deadline = wallNow() + 60_000 + 2 * total;
   while ([...submittedAt.keys()].some((taskId) => !terminalSeenAt.has(taskId)) && wallNow() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
   watchEnded = true;
   events.close();
   await watching;
   const eventCompletion: number[] = [];
+  const dispatch: number[] = [];
+  const tasks: Array<[string, number, number]> = [];
   let eventsMissed = 0;
-  for (const [taskId, start] of submittedAt) {
+  let notSucceeded = 0;
+  const acknowledged = [...submittedAt];
+  await runPool(acknowledged.length, 16, async (index) => {
+    const [taskId, start] = acknowledged[index] ?? ["", 0];
     const seen = terminalSeenAt.get(taskId);
     if (seen === undefined) eventsMissed++;
     else eventCompletion.push(seen - start);
-  }
+    try {
+      const task = await client.get(taskId);
+      if (task.state !== "succeeded") notSucceeded++;
+      else {
+        const handlerStart = Number(String(task.result));
+        dispatch.push(handlerStart - start);
+        if (job.traced) tasks.push([taskId, start, handlerStart]);
+      }
+    } catch (error) {
+      errors.add(error);
+    }
+  });
   client.close();
   return {
-    kind: "paced", submitted: total, acknowledged, errors: errors.count, firstError: errors.first, notSucceeded,
+    kind: "paced", submitted: total, acknowledged: acknowledged.length, errors: errors.count, firstError: errors.first, notSucceeded,
     ...paced,
-    dispatchMs: distribution(dispatch), completionMs: distribution(completion), eventCompletionMs: distribution(eventCompletion), eventsMissed,
+    dispatchMs: distribution(dispatch), eventCompletionMs: distribution(eventCompletion), eventsMissed, ...(job.traced ? { tasks } : {}),
     processCpuSeconds: ownCpuSeconds(), peakRssMb: procMemoryMb("self", "VmHWM"),
   };
 }

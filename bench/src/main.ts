@@ -1,7 +1,7 @@
 // `npm run bench`: throughput, latency, scale and memory of the deployment, on the embedded SQLite
 // store and on PostgreSQL, side by side in the same run.
 //
-//   npm run bench                        W1, W1-unary, W1-batch, W2, W2-hog, Due, W4, W4-paced, W1-history, W2-history on every store (SQLite full and
+//   npm run bench                        W1, W1-unary, W1-batch, W2, W2-hog, W2-hops, Due, W4, W4-paced, W1-history, W2-history on every store (SQLite full and
 //                                        normal, PostgreSQL), W3 (SQLite full), the floor (bare gRPC
 //                                        round trips, fsync), X-dispatch and W1-horizon (PostgreSQL only),
 //                                        3 runs each (W1-horizon once: a 2-minute hold is long enough);
@@ -48,6 +48,8 @@
 // Dashboard: the Gateway's web dashboard opened in Debian's Chromium (playwright-core) on a store holding
 // 1,000,000 tasks over ten names and four states (20,000 with --quick): time until the overview's
 // first screen shows every name's counts, cold and warm (target: the slowest load <= 1 s).
+// W2-hops: W2 with every process traced (OpenTelemetry, spans held until the services stop): the
+// dispatch latency split into its hops, p50/p99 each (bench/src/hops.ts).
 // Due: 10,000 delayed tasks (run_at_ms) coming due evenly over 10 s; start delay = the attempt's
 // start minus the due time, p50/p99 (500 over 2 s with --quick).
 // PostgreSQL-only workloads (run when postgres is among the modes, or named in --only):
@@ -96,7 +98,7 @@ interface Plan {
   sizes: Sizes;
 }
 
-const allWorkloads: Workload[] = ["W1", "W1-unary", "W1-batch", "W2", "W2-hog", "W3", "Due", "W4", "W4-paced", "W1-history", "W2-history", "Floor", "X-dispatch", "W1-horizon", "Dashboard"];
+const allWorkloads: Workload[] = ["W1", "W1-unary", "W1-batch", "W2", "W2-hog", "W2-hops", "W3", "Due", "W4", "W4-paced", "W1-history", "W2-history", "Floor", "X-dispatch", "W1-horizon", "Dashboard"];
 
 function list<T extends string>(value: string | undefined, allowed: readonly T[], fallback: T[], what: string): T[] {
   if (value === undefined) return fallback;
@@ -126,7 +128,7 @@ function parsePlan(argv: string[]): Plan {
     },
   });
   if (values.help) {
-    process.stdout.write(`usage: npm run bench -- [--runs N] [--quick] [--only w1,w1-unary,w1-batch,w2,w2-hog,w3,due,w4,w4-paced,w1-history,w2-history,floor,x-dispatch,w1-horizon,dashboard] [--modes full,normal,postgres] [--w3-modes full] [--horizon-seconds S] [--profile] [--retry-skewed N] [--baseline bullmq|none] [--no-baseline] [--out dir]\n`);
+    process.stdout.write(`usage: npm run bench -- [--runs N] [--quick] [--only w1,w1-unary,w1-batch,w2,w2-hog,w2-hops,w3,due,w4,w4-paced,w1-history,w2-history,floor,x-dispatch,w1-horizon,dashboard] [--modes full,normal,postgres] [--w3-modes full] [--horizon-seconds S] [--profile] [--retry-skewed N] [--baseline bullmq|none] [--no-baseline] [--out dir]\n`);
     process.exit(0);
   }
   const quick = values.quick ?? false;
@@ -173,6 +175,7 @@ function runOnce(workload: Workload, mode: RunMode, sizes: Sizes): Promise<Metri
     case "W1-batch": return runW1("batch", mode, sizes);
     case "W2": return runW2(mode, sizes);
     case "W2-hog": return runW2(mode, sizes, { hog: true });
+    case "W2-hops": return runW2(mode, sizes, { hops: true });
     case "W3": return runW3(mode, sizes);
     case "Due": return runDue(mode, sizes);
     case "W4": return runW1("sdk", mode, sizes, undefined, { keyed: true });
@@ -189,8 +192,8 @@ function runOnce(workload: Workload, mode: RunMode, sizes: Sizes): Promise<Metri
 function progressLine(workload: Workload, metrics: Metrics): string {
   const pick = (key: string): string => `${key}=${metrics[key]}`;
   const keys = workload === "Floor" ? ["streamRttP50", "streamRttP99", "unaryRttP50", "unaryRttP99", "fsyncP50", "fsyncP99"]
-    : workload === "W2" || workload === "W2-hog" || workload === "W4-paced" || workload === "W2-history" || workload === "X-dispatch"
-      ? ["dispatchP50", "dispatchP99", "completionP99", "eventCompletionP99", "achievedRate", "lost", "errors"]
+    : workload === "W2" || workload === "W2-hog" || workload === "W2-hops" || workload === "W4-paced" || workload === "W2-history" || workload === "X-dispatch"
+      ? ["dispatchP50", "dispatchP99", "eventCompletionP99", "achievedRate", "lost", "errors"]
     : workload === "W1-horizon" ? ["baselineDrainRate", "xidDrainRate", "xidEndRatio", "snapshotDrainRate", "snapshotEndRatio", "lost", "errors"]
     : workload === "Dashboard" ? ["firstScreenColdMs", "firstScreenWarmP50Ms", "firstScreenMaxMs", "tasksCounted", "errors"]
     : workload === "Due" ? ["startDelayP50", "startDelayP99", "startDelayMax", "early", "fillLateMs", "lost"]

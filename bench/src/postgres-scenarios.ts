@@ -41,7 +41,7 @@ export function runCrossDispatch(sizes: Sizes): Promise<Metrics> {
     if (outcome.firstError) process.stderr.write(`  first error: ${outcome.firstError}\n`);
     return {
       ...foreign.measure(outcome.processCpuSeconds), achievedRate: outcome.achievedRate, maxPacingLagMs: outcome.maxPacingLagMs,
-      ...spread("dispatch", outcome.dispatchMs), ...spread("completion", outcome.completionMs),
+      ...spread("dispatch", outcome.dispatchMs), ...spread("eventCompletion", outcome.eventCompletionMs),
       errors: outcome.errors + outcome.notSucceeded, ...integrity(await reader.facts(), acknowledged),
     };
   });

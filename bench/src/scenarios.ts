@@ -5,6 +5,7 @@ import { cpus } from "node:os";
 import { join } from "node:path";
 import type { ClientJob, KeyedLoad, PacedOutcome, SubmitMode, SubmitOutcome } from "./client.js";
 import { SqliteStoreReader, type StoreFacts, type StoreView } from "./db.js";
+import { SpanReceiver } from "./hops.js";
 import { costBetween, PostgresStoreReader, readCounters, type DatabaseCounters } from "./postgres.js";
 import { CpuHog } from "./hog.js";
 import { Deployment, benchDist, NodeProcess, type StoreMode } from "./services.js";
@@ -163,6 +164,8 @@ export interface Variant {
   keyed?: boolean;
   history?: boolean;
   hog?: boolean;
+  /** W2-hops: every process traced, the dispatch latency split into its hops (see hops.ts). */
+  hops?: boolean;
 }
 
 /**
@@ -210,37 +213,52 @@ export function runW1(mode: SubmitMode, store: StoreMode, sizes: Sizes, profileD
  * dispatch latency of a keyed claim. W2-history is W2 on a store holding sizes.historyTasks
  * finished tasks: the claim's latency with history.
  */
-export function runW2(store: StoreMode, sizes: Sizes, { keyed = false, history = false, hog = false }: Variant = {}): Promise<Metrics> {
-  const deployment = new Deployment({ store, workerSlots: sizes.w1Slots, ...(history ? { history: sizes.historyTasks } : {}) });
-  return withDeployment(deployment, async (reader) => {
-    await sleep(sizes.idleWaitMs);
-    const idle = {
-      schedulerIdleRssMb: deployment.scheduler.rssMb(), gatewayIdleRssMb: deployment.gateway.rssMb(), workerIdleRssMb: deployment.worker?.rssMb() ?? Number.NaN,
-    };
-    const foreign = new ForeignCpu(deployment);
-    const cpuHog = hog ? await CpuHog.start() : undefined;
-    let outcome: PacedOutcome;
-    let hogCpuS = 0;
-    try {
-      outcome = await runClient<PacedOutcome>({
-        kind: "paced", address: deployment.gatewayAddress, rate: sizes.w2Rate, seconds: sizes.w2Seconds, taskName: "bench-clock",
-        ...(keyed ? { keys: sizes.w4Keys, boundPerKey: sizes.w4BoundPerKey } : {}),
-      }, sizes.w2Seconds * 1000 + 60_000);
-    } finally {
-      hogCpuS = (await cpuHog?.stop()) ?? 0;
-    }
-    await reader.waitForSucceeded(outcome.acknowledged, 10_000);
-    if (outcome.firstError) process.stderr.write(`  first error: ${outcome.firstError}\n`);
-    return {
-      // The hog's CPU is the run's own, not other work on the machine.
-      ...idle, ...foreign.measure(outcome.processCpuSeconds + hogCpuS), achievedRate: outcome.achievedRate, maxPacingLagMs: outcome.maxPacingLagMs,
-      ...spread("dispatch", outcome.dispatchMs), ...spread("completion", outcome.completionMs), ...spread("eventCompletion", outcome.eventCompletionMs),
-      ...(cpuHog ? { hogCpuS: round(hogCpuS, 2), hogPinned: cpuHog.pinned ? 1 : 0 } : {}),
-      errors: outcome.errors + outcome.notSucceeded + outcome.eventsMissed, eventsMissed: outcome.eventsMissed, ...integrity(await reader.facts(), outcome.acknowledged),
-      schedulerPeakRssMb: deployment.scheduler.peakRssMb(), gatewayPeakRssMb: deployment.gateway.peakRssMb(),
-      workerPeakRssMb: deployment.worker?.peakRssMb() ?? Number.NaN, ...(history ? { historyTasks: deployment.historySeq } : {}),
-    };
+export async function runW2(store: StoreMode, sizes: Sizes, { keyed = false, history = false, hog = false, hops = false }: Variant = {}): Promise<Metrics> {
+  const spans = hops ? await SpanReceiver.start() : undefined;
+  const deployment = new Deployment({
+    store, workerSlots: sizes.w1Slots, ...(history ? { history: sizes.historyTasks } : {}), ...(spans ? { serviceEnv: spans.serviceEnv() } : {}),
   });
+  try {
+    return await withDeployment(deployment, (reader) => measureW2(deployment, reader, sizes, { keyed, history, hog }, spans));
+  } finally {
+    await spans?.close();
+  }
+}
+
+async function measureW2(deployment: Deployment, reader: StoreView, sizes: Sizes, { keyed, history, hog }: Variant, spans: SpanReceiver | undefined): Promise<Metrics> {
+  await sleep(sizes.idleWaitMs);
+  const idle = {
+    schedulerIdleRssMb: deployment.scheduler.rssMb(), gatewayIdleRssMb: deployment.gateway.rssMb(), workerIdleRssMb: deployment.worker?.rssMb() ?? Number.NaN,
+  };
+  const foreign = new ForeignCpu(deployment);
+  const cpuHog = hog ? await CpuHog.start() : undefined;
+  let outcome: PacedOutcome;
+  let hogCpuS = 0;
+  try {
+    outcome = await runClient<PacedOutcome>({
+      kind: "paced", address: deployment.gatewayAddress, rate: sizes.w2Rate, seconds: sizes.w2Seconds, taskName: "bench-clock", traced: spans !== undefined,
+      ...(keyed ? { keys: sizes.w4Keys, boundPerKey: sizes.w4BoundPerKey } : {}),
+    }, sizes.w2Seconds * 1000 + 60_000);
+  } finally {
+    hogCpuS = (await cpuHog?.stop()) ?? 0;
+  }
+  await reader.waitForSucceeded(outcome.acknowledged, 10_000);
+  if (outcome.firstError) process.stderr.write(`  first error: ${outcome.firstError}\n`);
+  const metrics: Metrics = {
+    // The hog's CPU is the run's own, not other work on the machine.
+    ...idle, ...foreign.measure(outcome.processCpuSeconds + hogCpuS), achievedRate: outcome.achievedRate, maxPacingLagMs: outcome.maxPacingLagMs,
+    ...spread("dispatch", outcome.dispatchMs), ...spread("eventCompletion", outcome.eventCompletionMs),
+    ...(cpuHog ? { hogCpuS: round(hogCpuS, 2), hogPinned: cpuHog.pinned ? 1 : 0 } : {}),
+    errors: outcome.errors + outcome.notSucceeded + outcome.eventsMissed, eventsMissed: outcome.eventsMissed, ...integrity(await reader.facts(), outcome.acknowledged),
+    schedulerPeakRssMb: deployment.scheduler.peakRssMb(), gatewayPeakRssMb: deployment.gateway.peakRssMb(),
+    workerPeakRssMb: deployment.worker?.peakRssMb() ?? Number.NaN, ...(history ? { historyTasks: deployment.historySeq } : {}),
+  };
+  if (spans) {
+    // Each service sends its spans as it stops.
+    await deployment.stopServices();
+    Object.assign(metrics, spans.breakdown((outcome.tasks ?? []).map(([taskId, submitStart, handlerStart]) => ({ taskId, submitStart, handlerStart }))));
+  }
+  return metrics;
 }
 
 /** Handler start (worker host's clock) minus the Scheduler's started_at for the same task. */

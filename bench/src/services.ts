@@ -46,9 +46,9 @@ export class NodeProcess extends EventEmitter {
   readonly exited: Promise<number | null>;
   private readonly tail: string[] = [];
 
-  constructor(readonly label: string, script: string, args: string[], nodeFlags: string[] = []) {
+  constructor(readonly label: string, script: string, args: string[], nodeFlags: string[] = [], env: Record<string, string> = {}) {
     super();
-    this.child = spawn(process.execPath, [...nodeFlags, script, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    this.child = spawn(process.execPath, [...nodeFlags, script, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
     this.exited = new Promise((resolve) => this.child.once("close", (code) => resolve(code)));
     for (const stream of [this.child.stdout, this.child.stderr]) {
       if (!stream) continue;
@@ -122,8 +122,8 @@ export class NodeProcess extends EventEmitter {
 
 /** An orchestrator service; it logs at warn, so readiness is observed on its port instead. */
 export class ServiceProcess extends NodeProcess {
-  constructor(readonly command: "scheduler" | "gateway" | "worker", readonly port: number, args: string[], nodeFlags: string[] = []) {
-    super(command, cliPath, [command, "--port", String(port), "--log-level", "warn", ...args], nodeFlags);
+  constructor(readonly command: "scheduler" | "gateway" | "worker", readonly port: number, args: string[], nodeFlags: string[] = [], env: Record<string, string> = {}) {
+    super(command, cliPath, [command, "--port", String(port), "--log-level", "warn", ...args], nodeFlags, env);
   }
 
   async listening(timeoutMs = 20_000): Promise<this> {
@@ -143,6 +143,8 @@ export interface DeploymentOptions {
   workerSlots: number;
   /** When set, every service runs under `node --cpu-prof` writing to <profileDir>/<service>/. */
   profileDir?: string;
+  /** Added to every service's environment (W2-hops: the OpenTelemetry exporter's settings). */
+  serviceEnv?: Record<string, string>;
   /**
    * PostgreSQL only: a second Scheduler B on the same schema, and the worker attached to B while the
    * Gateway stays on A, so every task crosses from one Scheduler to the other through the database.
@@ -206,20 +208,20 @@ export class Deployment {
   async start(): Promise<this> {
     await this.schema?.create();
     if (this.options.history) await this.writeHistory(this.options.history);
-    this.scheduler = new ServiceProcess("scheduler", await freePort(), this.storeArgs(), this.nodeFlags("scheduler"));
+    this.scheduler = new ServiceProcess("scheduler", await freePort(), this.storeArgs(), this.nodeFlags("scheduler"), this.options.serviceEnv);
     await this.scheduler.listening();
     if (this.options.crossScheduler) {
-      this.schedulerB = new ServiceProcess("scheduler", await freePort(), this.storeArgs(), this.nodeFlags("scheduler-b"));
+      this.schedulerB = new ServiceProcess("scheduler", await freePort(), this.storeArgs(), this.nodeFlags("scheduler-b"), this.options.serviceEnv);
       await this.schedulerB.listening();
     }
     this.gatewayHttpPort = this.options.gatewayHttp ? await freePort() : undefined;
     const httpArgs = this.gatewayHttpPort === undefined ? [] : ["--http-port", String(this.gatewayHttpPort)];
-    this.gateway = new ServiceProcess("gateway", await freePort(), ["--scheduler", this.schedulerAddress, ...httpArgs], this.nodeFlags("gateway"));
+    this.gateway = new ServiceProcess("gateway", await freePort(), ["--scheduler", this.schedulerAddress, ...httpArgs], this.nodeFlags("gateway"), this.options.serviceEnv);
     await this.gateway.listening();
     if (this.options.workerSlots > 0) {
       this.worker = new ServiceProcess("worker", await freePort(), [
         "--scheduler", this.workerSchedulerAddress, "--slots", String(this.options.workerSlots), "--handlers", benchHandlersPath,
-      ], this.nodeFlags("worker"));
+      ], this.nodeFlags("worker"), this.options.serviceEnv);
       await this.worker.listening();
       // The Gateway asks Scheduler A, which does not list the workers of B.
       if (!this.options.crossScheduler) await this.waitForWorkers(1);

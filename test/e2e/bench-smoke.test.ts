@@ -75,6 +75,13 @@ describe("npm run bench -- --quick", () => {
       // 200 tasks/s for 1 s: every one's dispatch and its completion event measured, on both systems.
       expect(w2.median, `${w2.workload} ${w2.mode}`).toMatchObject({ dispatchCount: 200, eventCompletionCount: 200, eventsMissed: 0 });
     }
+    // W2-hops: every task's spans arrived from the three services, and each hop was measured.
+    const hops = report.results.filter((r) => r.workload === "W2-hops");
+    expect(hops.length).toBeGreaterThan(0);
+    for (const traced of hops) {
+      expect(traced.median, `W2-hops ${traced.mode}`).toMatchObject({ hopsTraced: 200, hopsMissing: 0, lost: 0 });
+      for (const stage of ["ClientToGateway", "GatewayToScheduler", "Commit", "SchedulerToWorker"]) expect(traced.median[`hop${stage}P50`], `${traced.mode} ${stage}`).toBeGreaterThan(0);
+    }
     expect(report.baseline?.durability.during).toEqual({ appendonly: "yes", appendfsync: "everysec" });
     expect(report.baseline?.durability.found).toEqual({ appendonly: aofBefore[1], appendfsync: aofBefore[3] });
     for (const mode of ["full", "postgres"]) {
