@@ -61,11 +61,10 @@ const defaultPollMs = 250;
  * rows to fill the run's last page.
  */
 export class ApiStoreView implements StoreView {
-  private readonly reads: { count: number };
-
-  private constructor(private readonly client: OrchestratorClient, private readonly createdFromMs: number, reads: { count: number }, private readonly ownsClient: boolean) {
-    this.reads = reads;
-  }
+  /** `reads` is shared with the views made by since(); only the view that connected closes the client. */
+  private constructor(
+    private readonly client: OrchestratorClient, private readonly createdFromMs: number, private readonly reads: { count: number }, private readonly ownsClient: boolean,
+  ) {}
 
   /** A view of the tasks created from `createdFromMs` on, through the Gateway at `gatewayAddress` (no API key, no TLS: as the bench deploys it). */
   static connect(gatewayAddress: string, createdFromMs: number): ApiStoreView {
