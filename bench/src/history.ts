@@ -4,7 +4,7 @@
 import { openSqlite } from "orchestrator-ts/internal";
 import { CountedConnection, type BenchSchema } from "./postgres.js";
 
-/** The history's task name: no worker handles it, and the readers count only tasks after it. */
+/** The history's task name: no worker handles it (the run's tasks are told apart by creation time: see api-reader.ts). */
 export const historyTaskName = "bench-history";
 
 /** Each history task: queued, ran once, succeeded, a day before the run (well inside retention). */

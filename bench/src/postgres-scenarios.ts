@@ -2,7 +2,7 @@
 // and W1-like load while a long REPEATABLE READ transaction holds back VACUUM's horizon.
 import { OrchestratorClient } from "orchestrator-ts-client/internal";
 import type { PacedOutcome, SubmitOutcome } from "./client.js";
-import { HeldTransaction, PostgresStoreReader, type HeldSnapshotKind } from "./postgres.js";
+import { HeldTransaction, PostgresCounters, type BenchSchema, type HeldSnapshotKind } from "./postgres.js";
 import { drainBoundMs, ForeignCpu, integrity, runClient, spread, withDeployment, type Metrics, type Sizes } from "./scenarios.js";
 import { Deployment } from "./services.js";
 import { round } from "./util.js";
@@ -50,13 +50,15 @@ export function runCrossDispatch(sizes: Sizes): Promise<Metrics> {
 /**
  * W1 rounds (`horizonRoundTasks` tasks through the SDK, then wait until all succeeded) repeated on one
  * deployment for `horizonSeconds`, with `held` transaction open the whole time (none: the baseline).
- * Each round's drain rate is its tasks / (last finished_at - first created_at), from the store.
+ * Each round's drain rate is its tasks / (last finished_at - first created_at), read through the
+ * API: a round's tasks are those created from just before its first submit (every task of the
+ * previous round was created before that round's submits were acknowledged), so each round gets a
+ * view of its own from that moment.
  */
 function horizonPhase(held: HeldSnapshotKind | undefined, sizes: Sizes): Promise<Metrics> {
   const deployment = new Deployment({ store: "postgres", workerSlots: sizes.w1Slots });
-  return withDeployment(deployment, async (view) => {
-    if (!(view instanceof PostgresStoreReader) || !deployment.schema) throw new Error("the horizon phase runs on PostgreSQL");
-    const reader = view;
+  return withDeployment(deployment, async (reader) => {
+    if (!deployment.schema) throw new Error("the horizon phase runs on PostgreSQL");
     const transaction = held ? new HeldTransaction(held, deployment.schema) : undefined;
     await transaction?.begin();
     try {
@@ -69,7 +71,7 @@ function horizonPhase(held: HeldSnapshotKind | undefined, sizes: Sizes): Promise
       let clientCpu = 0;
       const ends = Date.now() + sizes.horizonSeconds * 1000;
       while (Date.now() < ends) {
-        const after = await reader.lastSeq();
+        const roundTasks = reader.since(Date.now());
         const outcome = await runClient<SubmitOutcome>({
           kind: "submit", address: deployment.gatewayAddress, mode: "sdk", count: sizes.horizonRoundTasks, concurrency: sizes.w1Concurrency,
           batchSize: sizes.batchSize, taskName: "noop",
@@ -77,15 +79,14 @@ function horizonPhase(held: HeldSnapshotKind | undefined, sizes: Sizes): Promise
         acknowledged += outcome.acknowledged;
         errors += outcome.errors;
         clientCpu += outcome.processCpuSeconds;
-        await reader.waitForSucceededAfter(after, outcome.acknowledged, drainBoundMs(sizes.horizonRoundTasks));
-        const facts = await reader.factsAfter(after);
+        await roundTasks.waitForSucceeded(outcome.acknowledged, drainBoundMs(sizes.horizonRoundTasks));
+        const facts = await roundTasks.facts();
         const roundSeconds = (facts.maxFinishedAt - facts.minCreatedAt) / 1000;
         rates.push(facts.succeeded / roundSeconds);
         tasks += facts.succeeded;
         seconds += roundSeconds;
       }
-      const bloat = await reader.bloat();
-      const horizonAge = transaction ? await transaction.horizonAge(reader) : 0;
+      const { bloat, horizonAge } = await databaseState(deployment.schema, transaction);
       return {
         horizonAge,
         drainRate: round(tasks / seconds, 0), firstRoundDrainRate: round(rates[0] ?? Number.NaN, 0), lastRoundDrainRate: round(rates.at(-1) ?? Number.NaN, 0),
@@ -96,6 +97,16 @@ function horizonPhase(held: HeldSnapshotKind | undefined, sizes: Sizes): Promise
       await transaction?.end();
     }
   });
+}
+
+/** The schema's dead row versions and size, and how far the held transaction's horizon lags, read from the database itself. */
+async function databaseState(schema: BenchSchema, transaction: HeldTransaction | undefined): Promise<{ bloat: { deadTuples: number; tablesMb: number }; horizonAge: number }> {
+  const counters = new PostgresCounters(schema);
+  try {
+    return { bloat: await counters.bloat(), horizonAge: transaction ? await transaction.horizonAge(counters) : 0 };
+  } finally {
+    await counters.close();
+  }
 }
 
 /** Per-phase figures kept in the result, prefixed with the phase's name. */

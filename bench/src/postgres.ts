@@ -1,10 +1,8 @@
-// The bench's direct view of PostgreSQL: a fresh schema per deployment, the ground-truth reader of
-// its `tasks` table, the database's own cost counters (pg_stat_database, pg_stat_user_tables), and
-// a transaction held open the way an analytics job holds one. A measuring tool may read the
-// database directly; the tests go through the store or the API instead.
+// The bench's direct view of PostgreSQL: a fresh schema per deployment, the database's own cost
+// counters (pg_stat_database, pg_stat_user_tables), and a transaction held open the way an
+// analytics job holds one. These are the database's figures, not the run's results: the run's
+// tasks are read through the Gateway's API (api-reader.ts).
 import pg from "pg";
-import type { StoreFacts, StoreView } from "./db.js";
-import { sleep } from "./util.js";
 
 /** The database the PostgreSQL runs use; each deployment gets a schema of its own in it. */
 export const benchPostgresUrl = process.env.ORCHESTRATOR_BENCH_POSTGRES_URL ?? "postgres://root@127.0.0.1:5432/test";
@@ -112,92 +110,15 @@ async function admin(url: string, statement: string): Promise<void> {
   }
 }
 
-/** The ground truth of a PostgreSQL deployment: its schema's `tasks` table, read directly. */
-export class PostgresStoreReader implements StoreView {
+/**
+ * The database's own view of a PostgreSQL deployment: its cost counters and table sizes, read on
+ * a connection of the bench's. The run's tasks are read through the API (api-reader.ts), not here.
+ */
+export class PostgresCounters {
   readonly connection: CountedConnection;
-  private readonly tasks: string;
 
-  /** afterSeq: only tasks after it count (a preloaded history is not the run's). */
-  constructor(readonly schema: BenchSchema, private readonly afterSeq = 0) {
+  constructor(readonly schema: BenchSchema) {
     this.connection = new CountedConnection(schema.databaseUrl);
-    this.tasks = `${quote(schema.name)}.tasks`;
-  }
-
-  async waitForSucceeded(expected: number, timeoutMs: number, intervalMs = 100): Promise<number> {
-    return this.waitForSucceededAfter(this.afterSeq, expected, timeoutMs, intervalMs);
-  }
-
-  async startedAt(): Promise<Map<string, number>> {
-    const rows = await this.connection.query<{ id: string; startedAt: number }>(
-      `SELECT id, started_at AS "startedAt" FROM ${this.tasks} WHERE seq > $1 AND started_at IS NOT NULL`, [this.afterSeq]);
-    return new Map(rows.map((row) => [row.id, Number(row.startedAt)]));
-  }
-
-  async startDelays(): Promise<number[]> {
-    const rows = await this.connection.query<{ delay: string }>(
-      `SELECT started_at - run_at AS delay FROM ${this.tasks} WHERE seq > $1 AND run_at IS NOT NULL AND started_at IS NOT NULL`, [this.afterSeq]);
-    return rows.map((row) => Number(row.delay));
-  }
-
-  facts(): Promise<StoreFacts> {
-    return this.factsAfter(this.afterSeq);
-  }
-
-  /** The highest `seq` (insertion order) so far: tasks submitted later all have a higher one. */
-  async lastSeq(): Promise<number> {
-    const [row] = await this.connection.query<{ seq: number }>(`SELECT coalesce(max(seq), 0) AS seq FROM ${this.tasks}`);
-    return row?.seq ?? 0;
-  }
-
-  /**
-   * Waits until `expected` tasks after `seq` have succeeded. Polls count incrementally: the leading
-   * run of succeeded tasks is counted once and skipped by later polls, so a poll reads the rows from
-   * the first unfinished task on (a page at most), not every row of the run. (A full count reads
-   * every version of every row while a transaction holds the horizon: 20-40 ms of the database's
-   * CPU per poll in W1-horizon, taken from the system under test.)
-   */
-  async waitForSucceededAfter(seq: number, expected: number, timeoutMs: number, intervalMs = 100): Promise<number> {
-    const deadline = Date.now() + timeoutMs;
-    const progress = { after: seq, counted: 0 };
-    let succeeded = await this.succeededSoFar(progress);
-    while (succeeded < expected && Date.now() < deadline) {
-      await sleep(Math.max(100, intervalMs));
-      succeeded = await this.succeededSoFar(progress);
-    }
-    return succeeded;
-  }
-
-  /**
-   * The succeeded tasks after the `after` of the first call: those before the first unfinished task
-   * (kept in `progress`, so the next call starts there) plus those in the page after it. Below the
-   * true count only while tasks beyond that page have finished too; exact once all have.
-   */
-  private async succeededSoFar(progress: { after: number; counted: number }): Promise<number> {
-    const page = 500;
-    for (;;) {
-      const rows = await this.connection.query<{ seq: number; done: boolean }>(
-        `SELECT seq, state = 'succeeded' AS done FROM ${this.tasks} WHERE seq > $1 ORDER BY seq LIMIT ${page}`, [progress.after]);
-      let index = 0;
-      for (; index < rows.length && rows[index]?.done; index++) {
-        progress.after = Number(rows[index]?.seq);
-        progress.counted += 1;
-      }
-      if (index < rows.length || rows.length < page) return progress.counted + rows.slice(index).filter((row) => row.done).length;
-    }
-  }
-
-  /** The facts of the tasks after `seq` (0: all of them). */
-  async factsAfter(seq: number): Promise<StoreFacts> {
-    const [row] = await this.connection.query<StoreFacts>(`
-      SELECT count(*) AS total,
-             count(*) FILTER (WHERE state = 'succeeded') AS succeeded,
-             count(*) FILTER (WHERE attempt <> 1) AS "notFirstAttempt",
-             min(created_at) AS "minCreatedAt",
-             min(started_at) AS "minStartedAt",
-             max(finished_at) AS "maxFinishedAt"
-      FROM ${this.tasks} WHERE seq > $1`, [seq]);
-    if (!row) throw new Error("no facts row");
-    return row;
   }
 
   /** Dead row versions and the size of the hot tables, as the statistics last saw them. */
@@ -218,7 +139,10 @@ export interface DatabaseCounters {
   commits: number;
   /** n_tup_ins + n_tup_upd + n_tup_del summed over the schema's tables. */
   rowsWritten: number;
-  /** Statements the bench's own connections had sent when the counters were read. */
+  /**
+   * Statements the bench's own connections had sent when the counters were read, and its reads
+   * through the API (each one transaction of the Scheduler's: a list page or a count).
+   */
   benchStatements: number;
 }
 
@@ -227,15 +151,15 @@ export interface DatabaseCounters {
  * at most once a second while busy and about 10 s after it went idle (or when it exits), so the
  * final reading is taken after the Scheduler has stopped and its connections have closed.
  */
-export async function readCounters(reader: PostgresStoreReader, ownConnections: readonly CountedConnection[] = []): Promise<DatabaseCounters> {
+export async function readCounters(counters: PostgresCounters, apiReads = 0, ownConnections: readonly CountedConnection[] = []): Promise<DatabaseCounters> {
   // PG15+: flush this session's own pending counts before reading (older servers lack the function).
-  await reader.connection.query("SELECT pg_stat_force_next_flush()").catch(() => undefined);
-  const [database] = await reader.connection.query<{ commits: number }>(
+  await counters.connection.query("SELECT pg_stat_force_next_flush()").catch(() => undefined);
+  const [database] = await counters.connection.query<{ commits: number }>(
     "SELECT xact_commit::float8 AS commits FROM pg_stat_database WHERE datname = current_database()");
-  const [tables] = await reader.connection.query<{ rows: number }>(`
+  const [tables] = await counters.connection.query<{ rows: number }>(`
     SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0)::float8 AS rows
-    FROM pg_stat_user_tables WHERE schemaname = $1`, [reader.schema.name]);
-  const benchStatements = [reader.connection, ...ownConnections].reduce((sum, connection) => sum + connection.statements, 0);
+    FROM pg_stat_user_tables WHERE schemaname = $1`, [counters.schema.name]);
+  const benchStatements = apiReads + [counters.connection, ...ownConnections].reduce((sum, connection) => sum + connection.statements, 0);
   return { commits: database?.commits ?? Number.NaN, rowsWritten: tables?.rows ?? Number.NaN, benchStatements };
 }
 
@@ -275,8 +199,8 @@ export class HeldTransaction {
   }
 
   /** How many transaction ids the database has moved past this transaction's horizon (read from another session). */
-  async horizonAge(reader: PostgresStoreReader): Promise<number> {
-    const [row] = await reader.connection.query<{ age: number }>(
+  async horizonAge(counters: PostgresCounters): Promise<number> {
+    const [row] = await counters.connection.query<{ age: number }>(
       "SELECT greatest(age(backend_xid), age(backend_xmin))::float8 AS age FROM pg_stat_activity WHERE pid = $1", [this.pid]);
     return row?.age ?? Number.NaN;
   }

@@ -4,9 +4,9 @@ import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import type { ClientJob, KeyedLoad, PacedOutcome, SubmitMode, SubmitOutcome } from "./client.js";
-import { SqliteStoreReader, type StoreFacts, type StoreView } from "./db.js";
+import { ApiStoreView, type StoreFacts, type StoreView } from "./api-reader.js";
 import { SpanReceiver } from "./hops.js";
-import { costBetween, PostgresStoreReader, readCounters, type DatabaseCounters } from "./postgres.js";
+import { costBetween, PostgresCounters, readCounters, type DatabaseCounters } from "./postgres.js";
 import { CpuHog } from "./hog.js";
 import { Deployment, benchDist, NodeProcess, type StoreMode } from "./services.js";
 import type { WorkerHostJob, WorkerHostOutcome } from "./workers.js";
@@ -89,8 +89,8 @@ export function spread(prefix: string, value: Distribution): Metrics {
  * here); notFirstAttempt: rows that needed a second attempt (a duplicate dispatch) or never started.
  */
 export function integrity(facts: StoreFacts, acknowledged: number): Metrics {
-  const succeeded = facts.succeeded ?? 0;
-  return { rows: facts.total, acknowledged, succeeded, lost: Math.max(0, acknowledged - succeeded), notFirstAttempt: facts.notFirstAttempt ?? 0 };
+  const succeeded = facts.succeeded;
+  return { rows: facts.total, acknowledged, succeeded, lost: Math.max(0, acknowledged - succeeded), notFirstAttempt: facts.notFirstAttempt };
 }
 
 /**
@@ -128,12 +128,16 @@ export class ForeignCpu {
   }
 }
 
-/** Starts a deployment, runs `body` with a read-only view of its store, and always tears it down. */
+/**
+ * Starts a deployment, runs `body` with a view of the run's tasks through the Gateway's API, and
+ * always tears it down. The run's tasks are those created from the moment the deployment is up:
+ * any preloaded history was created before (see ApiStoreView).
+ */
 export async function withDeployment<T>(deployment: Deployment, body: (reader: StoreView) => Promise<T>): Promise<T> {
   let reader: StoreView | undefined;
   try {
     await deployment.start();
-    reader = deployment.schema ? new PostgresStoreReader(deployment.schema, deployment.historySeq) : new SqliteStoreReader(deployment.databasePath, deployment.historySeq);
+    reader = ApiStoreView.connect(deployment.gatewayAddress, Date.now());
     return await body(reader);
   } finally {
     await reader?.close();
@@ -146,13 +150,13 @@ export async function withDeployment<T>(deployment: Deployment, body: (reader: S
  * stopped first, so that its connections report their last counts as they close (an idle
  * connection would hold them for about 10 s); the schema is still there to be read.
  */
-async function databaseCost(deployment: Deployment, reader: PostgresStoreReader, before: DatabaseCounters, tasks: number): Promise<Metrics> {
+async function databaseCost(deployment: Deployment, counters: PostgresCounters, reader: StoreView, before: DatabaseCounters, tasks: number): Promise<Metrics> {
   await deployment.stopServices();
   await sleep(1000);
-  const cost = costBetween(before, await readCounters(reader), tasks);
+  const cost = costBetween(before, await readCounters(counters, reader.storeReads), tasks);
   return {
     commitsPerTask: round(cost.commitsPerTask, 4), rowsWrittenPerTask: round(cost.rowsWrittenPerTask, 2), databaseCommits: cost.commits,
-    benchStatements: cost.benchStatements, sharedDatabase: reader.schema.sharedDatabase ? 1 : 0,
+    benchStatements: cost.benchStatements, sharedDatabase: counters.schema.sharedDatabase ? 1 : 0,
   };
 }
 
@@ -179,31 +183,35 @@ export function runW1(mode: SubmitMode, store: StoreMode, sizes: Sizes, profileD
     const count = keyed ? sizes.w4Tasks : sizes.w1Tasks;
     const keys: KeyedLoad = keyed ? { keys: sizes.w4Keys, boundPerKey: sizes.w4BoundPerKey } : {};
     const services = deployment.services();
-    const postgres = reader instanceof PostgresStoreReader ? reader : undefined;
-    // Taken just around the load: other sessions' commits on the same database count as well.
-    const countersBefore = postgres ? await readCounters(postgres) : undefined;
-    const cpuBefore = services.map((service) => service.cpuSeconds());
-    const foreign = new ForeignCpu(deployment);
-    const outcome = await runClient<SubmitOutcome>({
-      kind: "submit", address: deployment.gatewayAddress, mode, count, concurrency: sizes.w1Concurrency, batchSize: sizes.batchSize, taskName: "noop", ...keys,
-    }, drainBoundMs(count));
-    await reader.waitForSucceeded(outcome.acknowledged, drainBoundMs(count));
-    const cpu: Metrics = { clientCpuS: outcome.cpuSeconds, ...foreign.measure(outcome.processCpuSeconds) };
-    services.forEach((service, index) => {
-      cpu[`${service.command}CpuS`] = round(service.cpuSeconds() - (cpuBefore[index] ?? 0), 2);
-    });
-    const facts = await reader.facts();
-    const drainSeconds = (facts.maxFinishedAt - facts.minCreatedAt) / 1000;
-    if (outcome.firstError) process.stderr.write(`  first submit error: ${outcome.firstError}\n`);
-    const metrics: Metrics = {
-      submitRate: outcome.submitRate, submitSeconds: outcome.submitSeconds,
-      drainRate: round((facts.succeeded ?? 0) / drainSeconds, 0), drainSeconds: round(drainSeconds), errors: outcome.errors, ...integrity(facts, outcome.acknowledged),
-      schedulerPeakRssMb: deployment.scheduler.peakRssMb(), gatewayPeakRssMb: deployment.gateway.peakRssMb(),
-      workerPeakRssMb: deployment.worker?.peakRssMb() ?? Number.NaN, clientPeakRssMb: outcome.peakRssMb, ...cpu,
-      ...(history ? { historyTasks: deployment.historySeq } : {}),
-    };
-    if (postgres && countersBefore) Object.assign(metrics, await databaseCost(deployment, postgres, countersBefore, Math.max(1, facts.succeeded ?? 0)));
-    return metrics;
+    const postgres = deployment.schema ? new PostgresCounters(deployment.schema) : undefined;
+    try {
+      // Taken just around the load: other sessions' commits on the same database count as well.
+      const countersBefore = postgres ? await readCounters(postgres, reader.storeReads) : undefined;
+      const cpuBefore = services.map((service) => service.cpuSeconds());
+      const foreign = new ForeignCpu(deployment);
+      const outcome = await runClient<SubmitOutcome>({
+        kind: "submit", address: deployment.gatewayAddress, mode, count, concurrency: sizes.w1Concurrency, batchSize: sizes.batchSize, taskName: "noop", ...keys,
+      }, drainBoundMs(count));
+      await reader.waitForSucceeded(outcome.acknowledged, drainBoundMs(count));
+      const cpu: Metrics = { clientCpuS: outcome.cpuSeconds, ...foreign.measure(outcome.processCpuSeconds) };
+      services.forEach((service, index) => {
+        cpu[`${service.command}CpuS`] = round(service.cpuSeconds() - (cpuBefore[index] ?? 0), 2);
+      });
+      const facts = await reader.facts();
+      const drainSeconds = (facts.maxFinishedAt - facts.minCreatedAt) / 1000;
+      if (outcome.firstError) process.stderr.write(`  first submit error: ${outcome.firstError}\n`);
+      const metrics: Metrics = {
+        submitRate: outcome.submitRate, submitSeconds: outcome.submitSeconds,
+        drainRate: round(facts.succeeded / drainSeconds, 0), drainSeconds: round(drainSeconds), errors: outcome.errors, ...integrity(facts, outcome.acknowledged),
+        schedulerPeakRssMb: deployment.scheduler.peakRssMb(), gatewayPeakRssMb: deployment.gateway.peakRssMb(),
+        workerPeakRssMb: deployment.worker?.peakRssMb() ?? Number.NaN, clientPeakRssMb: outcome.peakRssMb, ...cpu,
+        ...(history ? { historyTasks: deployment.historySeq } : {}),
+      };
+      if (postgres && countersBefore) Object.assign(metrics, await databaseCost(deployment, postgres, reader, countersBefore, Math.max(1, facts.succeeded)));
+      return metrics;
+    } finally {
+      await postgres?.close();
+    }
   });
 }
 
@@ -301,7 +309,7 @@ export function runW3(store: StoreMode, sizes: Sizes): Promise<Metrics> {
       const facts = await reader.facts();
       const drainSeconds = (facts.maxFinishedAt - facts.minStartedAt) / 1000;
       return {
-        fillRate: fill.submitRate, fillSeconds: fill.submitSeconds, drainRate: round((facts.succeeded ?? 0) / drainSeconds, 0), drainSeconds: round(drainSeconds),
+        fillRate: fill.submitRate, fillSeconds: fill.submitSeconds, drainRate: round((facts.succeeded) / drainSeconds, 0), drainSeconds: round(drainSeconds),
         workers: outcome.workers, connections, handled: outcome.handled, duplicates: outcome.duplicates, ...spread("turnaround", outcome.turnaroundMs),
         ...spread("claimToStart", await claimToStart(startsFile, reader)),
         errors: fill.errors, ...integrity(facts, fill.acknowledged),
