@@ -1,6 +1,8 @@
 // The floor under W2 on this machine, measured the same way: what one loopback gRPC round trip
 // between two Node processes and one fdatasync cost at 200 per second, with nothing else running.
-// No target: it says how much of W2's latency is the machine's, not the orchestrator's.
+// No target: it says how much of W2's latency is the machine's, not the orchestrator's. Also the
+// floor under the idle-RSS target: a bare Node process, and the bare grpc-js server once it has
+// answered the calls (what any gRPC service in Node holds before its own code).
 //
 //   node dist/bench/floor.js server <port>    a bare grpc-js echo server (unary and bidi stream)
 import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
@@ -47,7 +49,7 @@ async function paced(rate: number, seconds: number, once: () => Promise<void>): 
   return latencies;
 }
 
-async function roundTrips(rate: number, seconds: number): Promise<{ stream: number[]; unary: number[] }> {
+async function roundTrips(rate: number, seconds: number): Promise<{ stream: number[]; unary: number[]; serverRssMb: number }> {
   const port = await freePort();
   const server = new NodeProcess("floor-server", fileURLToPath(import.meta.url), ["server", String(port)]);
   const Client = grpc.makeGenericClientConstructor(echoService, "Echo");
@@ -71,7 +73,7 @@ async function roundTrips(rate: number, seconds: number): Promise<{ stream: numb
     await paced(rate, 1, unary);
     const unaryLatencies = await paced(rate, seconds, unary);
     stream.end();
-    return { stream: streamLatencies, unary: unaryLatencies };
+    return { stream: streamLatencies, unary: unaryLatencies, serverRssMb: server.rssMb() };
   } finally {
     client.close();
     await server.stop();
@@ -95,9 +97,21 @@ async function syncs(rate: number, count: number): Promise<number[]> {
   }
 }
 
-export async function runFloor(seconds: number): Promise<Metrics> {
+/** VmRSS of a Node process that does nothing, after the idle wait the services get. */
+async function bareNodeRssMb(idleWaitMs: number): Promise<number> {
+  const idle = new NodeProcess("bare-node", "-e", ["setInterval(() => {}, 1000)"]);
+  try {
+    await sleep(idleWaitMs);
+    return idle.rssMb();
+  } finally {
+    await idle.stop();
+  }
+}
+
+export async function runFloor(seconds: number, idleWaitMs: number): Promise<Metrics> {
   const rate = 200;
-  const { stream, unary } = await roundTrips(rate, seconds);
+  const { stream, unary, serverRssMb } = await roundTrips(rate, seconds);
+  const bareRssMb = await bareNodeRssMb(idleWaitMs);
   const fsync = await syncs(rate, rate * seconds);
   const s = distribution(stream);
   const u = distribution(unary);
@@ -106,6 +120,7 @@ export async function runFloor(seconds: number): Promise<Metrics> {
     streamRttP50: s.p50, streamRttP99: s.p99, streamRttMax: s.max,
     unaryRttP50: u.p50, unaryRttP99: u.p99, unaryRttMax: u.max,
     fsyncP50: f.p50, fsyncP99: f.p99, fsyncMax: f.max,
+    bareNodeRssMb: bareRssMb, bareGrpcServerRssMb: serverRssMb,
   };
 }
 

@@ -182,7 +182,7 @@ function runOnce(workload: Workload, mode: RunMode, sizes: Sizes): Promise<Metri
     case "W4-paced": return runW2(mode, sizes, { keyed: true });
     case "W1-history": return runW1("sdk", mode, sizes, undefined, { history: true });
     case "W2-history": return runW2(mode, sizes, { history: true });
-    case "Floor": return runFloor(Math.max(1, sizes.w2Seconds / 2));
+    case "Floor": return runFloor(Math.max(1, sizes.w2Seconds / 2), sizes.idleWaitMs);
     case "X-dispatch": return runCrossDispatch(sizes);
     case "W1-horizon": return runHorizon(sizes);
     case "Dashboard": return runDashboardLoad(mode, sizes);

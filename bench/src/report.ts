@@ -217,7 +217,7 @@ const informational: Record<Workload, string[]> = {
   "W3": ["fillRate", "drainRate", "connections", "turnaroundP50", "turnaroundP95", "turnaroundP99", "turnaroundMax",
     "claimToStartP50", "claimToStartP95", "claimToStartP99", "claimToStartMax", "schedulerPeakRssMb", "workerHostPeakRssMb",
     "otherCpuPercent"],
-  "Floor": ["streamRttP50", "streamRttP99", "streamRttMax", "unaryRttP50", "unaryRttP99", "unaryRttMax", "fsyncP50", "fsyncP99", "fsyncMax"],
+  "Floor": ["streamRttP50", "streamRttP99", "streamRttMax", "unaryRttP50", "unaryRttP99", "unaryRttMax", "fsyncP50", "fsyncP99", "fsyncMax", "bareNodeRssMb", "bareGrpcServerRssMb"],
   "X-dispatch": ["achievedRate", "dispatchP50", "dispatchP95", "dispatchP99", "dispatchMax", "eventCompletionP50", "eventCompletionP95", "eventCompletionP99", "eventCompletionMax",
     "databaseCpuS", "otherCpuPercent"],
   "W4": w1Figures,

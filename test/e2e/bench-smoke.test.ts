@@ -97,6 +97,6 @@ describe("npm run bench -- --quick", () => {
       expect(dashboard.median.firstScreenMaxMs).toBeGreaterThan(0);
     }
     const floor = report.results.find((r) => r.workload === "Floor");
-    for (const figure of ["streamRttP50", "unaryRttP50", "fsyncP50"]) expect(floor?.median[figure]).toBeGreaterThan(0);
+    for (const figure of ["streamRttP50", "unaryRttP50", "fsyncP50", "bareNodeRssMb", "bareGrpcServerRssMb"]) expect(floor?.median[figure]).toBeGreaterThan(0);
   }, 360_000);
 });
