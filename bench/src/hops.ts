@@ -21,6 +21,26 @@ interface OtlpExport { resourceSpans?: Array<{ scopeSpans?: Array<{ spans?: Otlp
 /** The edges of one task's service spans, Unix ms (sub-ms). */
 interface TaskSpans { forward?: [number, number]; enqueue?: [number, number]; dispatch?: [number, number]; run?: [number, number] }
 
+/** One traced task: its submit and handler start (the bench's) and its four service spans. */
+interface TaskEdges {
+  submitStart: number;
+  handlerStart: number;
+  forward: [number, number];
+  enqueue: [number, number];
+  dispatch: [number, number];
+  run: [number, number];
+}
+
+/** The six hops, in order, each as the difference of two edges; together they make the dispatch latency. */
+const stages: ReadonlyArray<[string, (task: TaskEdges) => number]> = [
+  ["ClientToGateway", (task) => task.forward[0] - task.submitStart],
+  ["GatewayToScheduler", (task) => task.enqueue[0] - task.forward[0]],
+  ["Commit", (task) => task.enqueue[1] - task.enqueue[0]],
+  ["CommittedToPushed", (task) => task.dispatch[1] - task.enqueue[1]],
+  ["SchedulerToWorker", (task) => task.run[0] - task.dispatch[1]],
+  ["WorkerToHandler", (task) => task.handlerStart - task.run[0]],
+];
+
 const taskIdAttribute = "orchestrator.task.id";
 
 function unixMs(nanos: string | number): number {
@@ -86,9 +106,7 @@ export class SpanReceiver {
    * submit-call start and handler start (the bench's clock). hopsMissing: tasks without all four.
    */
   breakdown(tasks: ReadonlyArray<{ taskId: string; submitStart: number; handlerStart: number }>): Record<string, number> {
-    const stages: Record<string, number[]> = {
-      ClientToGateway: [], GatewayToScheduler: [], Commit: [], CommittedToPushed: [], SchedulerToWorker: [], WorkerToHandler: [],
-    };
+    const values = stages.map(() => [] as number[]);
     let missing = 0;
     for (const { taskId, submitStart, handlerStart } of tasks) {
       const spans = this.tasks.get(taskId);
@@ -96,19 +114,15 @@ export class SpanReceiver {
         missing++;
         continue;
       }
-      stages.ClientToGateway?.push(spans.forward[0] - submitStart);
-      stages.GatewayToScheduler?.push(spans.enqueue[0] - spans.forward[0]);
-      stages.Commit?.push(spans.enqueue[1] - spans.enqueue[0]);
-      stages.CommittedToPushed?.push(spans.dispatch[1] - spans.enqueue[1]);
-      stages.SchedulerToWorker?.push(spans.run[0] - spans.dispatch[1]);
-      stages.WorkerToHandler?.push(handlerStart - spans.run[0]);
+      const edges: TaskEdges = { submitStart, handlerStart, forward: spans.forward, enqueue: spans.enqueue, dispatch: spans.dispatch, run: spans.run };
+      stages.forEach(([, length], index) => values[index]?.push(length(edges)));
     }
     const figures: Record<string, number> = { hopsTraced: tasks.length - missing, hopsMissing: missing };
-    for (const [stage, values] of Object.entries(stages)) {
-      const spread: Distribution = distribution(values);
+    stages.forEach(([stage], index) => {
+      const spread: Distribution = distribution(values[index] ?? []);
       figures[`hop${stage}P50`] = round(spread.p50, 3);
       figures[`hop${stage}P99`] = round(spread.p99, 3);
-    }
+    });
     return figures;
   }
 
@@ -118,5 +132,4 @@ export class SpanReceiver {
 }
 
 /** The hop figures in stage order, for the report. */
-export const hopFigures = ["ClientToGateway", "GatewayToScheduler", "Commit", "CommittedToPushed", "SchedulerToWorker", "WorkerToHandler"]
-  .flatMap((stage) => [`hop${stage}P50`, `hop${stage}P99`]);
+export const hopFigures = stages.flatMap(([stage]) => [`hop${stage}P50`, `hop${stage}P99`]);
