@@ -120,7 +120,7 @@ const phaseFigures = ["drainRate", "firstRoundDrainRate", "lastRoundDrainRate", 
  */
 export async function runHorizon(sizes: Sizes): Promise<Metrics> {
   const metrics: Metrics = { holdSeconds: sizes.horizonSeconds };
-  const sums = { errors: 0, lost: 0, notFirstAttempt: 0, acknowledged: 0, succeeded: 0, otherCpuPercent: 0 };
+  const sums = { errors: 0, lost: 0, notFirstAttempt: 0, unacknowledged: 0, acknowledged: 0, succeeded: 0, otherCpuPercent: 0 };
   for (const [name, held] of [["baseline", undefined], ["xid", "xid"], ["snapshot", "snapshot"]] as const) {
     const phase = await horizonPhase(held, sizes);
     process.stderr.write(`  W1-horizon ${name}: drain ${phase.drainRate}/s over ${phase.rounds} rounds (last ${phase.lastRoundDrainRate}/s), dead tuples ${phase.deadTuples}\n`);
@@ -128,6 +128,7 @@ export async function runHorizon(sizes: Sizes): Promise<Metrics> {
     sums.errors += phase.errors ?? 0;
     sums.lost += phase.lost ?? 0;
     sums.notFirstAttempt += phase.notFirstAttempt ?? 0;
+    sums.unacknowledged += phase.unacknowledged ?? 0;
     sums.acknowledged += phase.acknowledged ?? 0;
     sums.succeeded += phase.succeeded ?? 0;
     sums.otherCpuPercent = Math.max(sums.otherCpuPercent, phase.otherCpuPercent ?? 0);

@@ -53,9 +53,12 @@ function total(result: ScenarioResult, key: string): number {
   return result.runs.reduce((sum, run) => sum + (run[key] ?? 0), 0);
 }
 
-/** Tasks acknowledged but not succeeded, run twice, or retried: summed over every run (not a median). */
+/**
+ * Tasks acknowledged but not succeeded, run twice, retried, or stored beyond what was acknowledged:
+ * summed over every run (not a median).
+ */
 export function lostOrDuplicated(result: ScenarioResult): number {
-  return total(result, "lost") + total(result, "notFirstAttempt") + total(result, "duplicates");
+  return total(result, "lost") + total(result, "notFirstAttempt") + total(result, "duplicates") + total(result, "unacknowledged");
 }
 
 /** Client calls that failed (a refused submit, a broken progress stream) and runs that broke. */

@@ -86,11 +86,15 @@ export function spread(prefix: string, value: Distribution): Metrics {
 
 /**
  * lost: acknowledged tasks that did not succeed (a failed call's tasks are counted under errors, not
- * here); notFirstAttempt: rows that needed a second attempt (a duplicate dispatch) or never started.
+ * here); notFirstAttempt: rows that needed a second attempt (a duplicate dispatch) or never started;
+ * unacknowledged: rows beyond the acknowledged tasks (a submit that stored a task twice).
  */
 export function integrity(facts: StoreFacts, acknowledged: number): Metrics {
   const succeeded = facts.succeeded;
-  return { rows: facts.total, acknowledged, succeeded, lost: Math.max(0, acknowledged - succeeded), notFirstAttempt: facts.notFirstAttempt };
+  return {
+    rows: facts.total, acknowledged, succeeded, lost: Math.max(0, acknowledged - succeeded), notFirstAttempt: facts.notFirstAttempt,
+    unacknowledged: Math.max(0, facts.total - acknowledged),
+  };
 }
 
 /**

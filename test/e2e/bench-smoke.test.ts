@@ -37,7 +37,7 @@ describe("npm run bench -- --quick", () => {
     const [file] = readdirSync(out.path).filter((name) => name.endsWith(".json"));
     expect(file).toBeDefined();
     const report = JSON.parse(readFileSync(join(out.path, file ?? ""), "utf8")) as {
-      results: Array<{ workload: string; mode: string; median: Record<string, number>; failures: string[] }>;
+      results: Array<{ workload: string; mode: string; median: Record<string, number>; runs: Array<Record<string, number>>; failures: string[] }>;
       baseline?: { system: string; durability: { during: { appendonly: string; appendfsync: string }; found: { appendonly: string; appendfsync: string } } };
     };
     const w1 = report.results.filter((r) => r.workload.startsWith("W1"));
@@ -46,6 +46,11 @@ describe("npm run bench -- --quick", () => {
       expect(result.median.lost).toBe(0);
       expect(result.median.notFirstAttempt).toBe(0);
       expect(result.median.succeeded).toBe(result.median.acknowledged);
+      expect(result.median.unacknowledged).toBe(0);
+    }
+    // No run, ours or BullMQ's, stored a task beyond those its client saw acknowledged.
+    for (const result of report.results) {
+      for (const metrics of result.runs) expect(metrics.unacknowledged ?? 0, `${result.workload} ${result.mode}`).toBe(0);
     }
     // The database's cost per task is read around the PostgreSQL W1 run: at least the enqueue commits.
     expect(report.results.find((r) => r.workload === "W1" && r.mode === "postgres")?.median.commitsPerTask).toBeGreaterThan(0);

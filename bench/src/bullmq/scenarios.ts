@@ -141,6 +141,7 @@ function bullIntegrity(facts: BullFacts, acknowledged: number, worker: BullWorke
   return {
     rows: facts.total, acknowledged, succeeded: facts.succeeded, lost: Math.max(0, acknowledged - facts.succeeded),
     notFirstAttempt: facts.notFirstAttempt, duplicates: worker.duplicates, handled: worker.handled, failedJobs: facts.failed,
+    unacknowledged: Math.max(0, facts.total - acknowledged),
   };
 }
 
