@@ -2,7 +2,8 @@
 // with API keys, driven through the SDK. A failed task retried succeeds on its second series; a
 // bulk retry answers its count and the tasks run; a bulk cancel reaches a running handler; a bulk
 // delete removes the finished tasks it matched and nothing else; an empty filter is refused; the
-// Scheduler logs each action with the client key's id, and no log holds a key. Then, in process, a
+// Scheduler logs each action (queue pauses, limits and schedule changes too) with the client key's
+// id, and no log holds a key. Then, in process, a
 // bulk action over 5,000 tasks completes through a Gateway whose forward timeout is far shorter.
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -124,6 +125,28 @@ describe.each(storeBackends)("operator actions through the Gateway with keys (%s
     expect(empty.rawMessage).toContain("name at least one of names, states");
     const running = await refusal(client.deleteTasks({ states: ["running"] }));
     expect(running.rawMessage).toContain("filter.states also names running");
+  });
+
+  it("logs who paused, resumed and limited a queue, and who created, paused and deleted a schedule", async () => {
+    const { client } = cluster;
+    await client.pauseQueue("flow", { reason: "deploying" });
+    await client.resumeQueue("flow");
+    await client.setConcurrencyLimit("flow", 3);
+    await client.clearConcurrencyLimit("flow");
+    await client.setRateLimit("flow", { maxStarts: 10, perMs: 1000 });
+    await client.clearRateLimit("flow");
+    const schedule = await client.schedules.create({ key: "audited", cron: "0 3 * * *", task: { name: "flow" } });
+    await client.schedules.pause(schedule.scheduleId);
+    await client.schedules.delete(schedule.scheduleId);
+    for (const [action, fields] of [
+      ["PauseQueue", { name: "flow", reason: "deploying" }], ["ResumeQueue", { name: "flow" }],
+      ["SetConcurrencyLimit", { name: "flow", max_running: 3 }], ["ClearConcurrencyLimit", { name: "flow" }],
+      ["SetRateLimit", { name: "flow", max_starts: 10, per_ms: 1000 }], ["ClearRateLimit", { name: "flow" }],
+      ["CreateSchedule", { schedule_id: schedule.scheduleId, key: "audited" }], ["UpdateSchedule", { schedule_id: schedule.scheduleId, paused: true }],
+      ["DeleteSchedule", { schedule_id: schedule.scheduleId }],
+    ] as const) {
+      expect(await actionLog((record) => record.action === action), action).toMatchObject({ ...fields, key_id: clientKeyId });
+    }
   });
 
   it("logs the client key's id with each action, and no log line holds a key", () => {

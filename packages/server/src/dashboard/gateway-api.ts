@@ -289,10 +289,11 @@ export class DashboardCalls {
     return (await this.gateway.call((s) => s.listSchedules, {}, true)).schedules.map(toScheduleJson);
   }
 
-  async setSchedulePaused(schedule: string, paused: boolean): Promise<ScheduleJson> {
-    const answer = await this.gateway.call((s) => s.updateSchedule, {
+  /** `clientKey` (and pauseName's, resumeName's): the key the browser signed in with; the Scheduler logs its id with the change. */
+  async setSchedulePaused(schedule: string, paused: boolean, clientKey: string | undefined): Promise<ScheduleJson> {
+    const answer = await this.gateway.callAction((s) => s.updateSchedule, {
       schedule, task: undefined, overlap: OverlapPolicy.OVERLAP_POLICY_UNSPECIFIED, catchUp: CatchUpPolicy.CATCH_UP_POLICY_UNSPECIFIED, paused,
-    }, true);
+    }, clientKey, false, true);
     if (!answer.schedule) throw new OrchestratorError(Code.Internal, "the scheduler answered UpdateSchedule without the schedule");
     return toScheduleJson(answer.schedule);
   }
@@ -301,11 +302,11 @@ export class DashboardCalls {
     return (await this.gateway.call((s) => s.listPausedQueues, {}, true)).queues.map((queue) => ({ name: queue.name, reason: queue.reason, pausedAtMs: queue.pausedAtMs }));
   }
 
-  async pauseName(name: string): Promise<{ wasPaused: boolean }> {
-    return { wasPaused: (await this.gateway.call((s) => s.pauseQueue, { name, reason: "paused from the dashboard" }, true)).wasPaused };
+  async pauseName(name: string, clientKey: string | undefined): Promise<{ wasPaused: boolean }> {
+    return { wasPaused: (await this.gateway.callAction((s) => s.pauseQueue, { name, reason: "paused from the dashboard" }, clientKey, false, true)).wasPaused };
   }
 
-  async resumeName(name: string): Promise<{ wasPaused: boolean }> {
-    return { wasPaused: (await this.gateway.call((s) => s.resumeQueue, { name }, true)).wasPaused };
+  async resumeName(name: string, clientKey: string | undefined): Promise<{ wasPaused: boolean }> {
+    return { wasPaused: (await this.gateway.callAction((s) => s.resumeQueue, { name }, clientKey, false, true)).wasPaused };
   }
 }

@@ -61,14 +61,14 @@ export function dashboardRoutes(options: DashboardOptions): HttpRoutes {
     { method: "GET", pattern: /^\/api\/events$/, handler: (request, response, params) => live.taskEvents(response, filterFromQuery(params), resumePoint(request, params)) },
     { method: "GET", pattern: /^\/api\/workers$/, handler: async (_q, response) => sendJson(response, 200, { workers: await calls.workers() }) },
     { method: "GET", pattern: /^\/api\/schedules$/, handler: async (_q, response) => sendJson(response, 200, { schedules: await calls.schedules() }) },
-    { method: "POST", pattern: /^\/api\/schedules\/([^/]{1,256})\/(pause|resume)$/, handler: async (_q, response, _p, match) => {
-      sendJson(response, 200, await calls.setSchedulePaused(decoded(match[1] as string), match[2] === "pause"));
+    { method: "POST", pattern: /^\/api\/schedules\/([^/]{1,256})\/(pause|resume)$/, handler: async (request, response, _p, match) => {
+      sendJson(response, 200, await calls.setSchedulePaused(decoded(match[1] as string), match[2] === "pause", clientKey(request)));
     } },
     { method: "GET", pattern: /^\/api\/paused$/, handler: async (_q, response) => sendJson(response, 200, { paused: await calls.pausedNames() }) },
     // The page encodes the name (it may hold "/" and ":"); the Scheduler checks it.
-    { method: "POST", pattern: /^\/api\/names\/(.{1,512})\/(pause|resume)$/, handler: async (_q, response, _p, match) => {
+    { method: "POST", pattern: /^\/api\/names\/(.{1,512})\/(pause|resume)$/, handler: async (request, response, _p, match) => {
       const name = decoded(match[1] as string);
-      sendJson(response, 200, match[2] === "pause" ? await calls.pauseName(name) : await calls.resumeName(name));
+      sendJson(response, 200, match[2] === "pause" ? await calls.pauseName(name, clientKey(request)) : await calls.resumeName(name, clientKey(request)));
     } },
   ];
 

@@ -241,24 +241,24 @@ export class Gateway {
       cancelTasks: unary((request, call) => this.forwardAction((s) => s.cancelTasks, request, gatewayClientKeyId(call.metadata, this.keys), true)),
       deleteTasks: unary((request, call) => this.forwardAction((s) => s.deleteTasks, request, gatewayClientKeyId(call.metadata, this.keys), true)),
       // Pausing or resuming twice ends as doing it once (the answer's was_paused may then differ).
-      pauseQueue: unary((request) => this.forward((s) => s.pauseQueue, request, true)),
-      resumeQueue: unary((request) => this.forward((s) => s.resumeQueue, request, true)),
+      pauseQueue: unary((request, call) => this.forwardAction((s) => s.pauseQueue, request, gatewayClientKeyId(call.metadata, this.keys), false, true)),
+      resumeQueue: unary((request, call) => this.forwardAction((s) => s.resumeQueue, request, gatewayClientKeyId(call.metadata, this.keys), false, true)),
       listPausedQueues: unary((request) => this.forward((s) => s.listPausedQueues, request, true)),
       // Setting or clearing twice ends as doing it once (a repeated clear answers cleared false).
-      setConcurrencyLimit: unary((request) => this.forward((s) => s.setConcurrencyLimit, request, true)),
-      clearConcurrencyLimit: unary((request) => this.forward((s) => s.clearConcurrencyLimit, request, true)),
+      setConcurrencyLimit: unary((request, call) => this.forwardAction((s) => s.setConcurrencyLimit, request, gatewayClientKeyId(call.metadata, this.keys), false, true)),
+      clearConcurrencyLimit: unary((request, call) => this.forwardAction((s) => s.clearConcurrencyLimit, request, gatewayClientKeyId(call.metadata, this.keys), false, true)),
       listConcurrencyLimits: unary((request) => this.forward((s) => s.listConcurrencyLimits, request, true)),
       // A create with a key is idempotent; without one, a retry could make a second schedule.
-      createSchedule: unary((request) => this.forward((s) => s.createSchedule, request, request.key !== "")),
+      createSchedule: unary((request, call) => this.forwardAction((s) => s.createSchedule, request, gatewayClientKeyId(call.metadata, this.keys), false, request.key !== "")),
       getSchedule: unary((request) => this.forward((s) => s.getSchedule, request, true)),
       listSchedules: unary((request) => this.forward((s) => s.listSchedules, request, true)),
       // Setting the same fields twice ends as setting them once.
-      updateSchedule: unary((request) => this.forward((s) => s.updateSchedule, request, true)),
+      updateSchedule: unary((request, call) => this.forwardAction((s) => s.updateSchedule, request, gatewayClientKeyId(call.metadata, this.keys), false, true)),
       // A repeated delete would answer NOT_FOUND for a schedule the first one deleted.
-      deleteSchedule: unary((request) => this.forward((s) => s.deleteSchedule, request, false)),
+      deleteSchedule: unary((request, call) => this.forwardAction((s) => s.deleteSchedule, request, gatewayClientKeyId(call.metadata, this.keys), false, false)),
       // Setting a limit twice ends as setting it once; clearing twice as clearing once (the answer's cleared may then differ).
-      setRateLimit: unary((request) => this.forward((s) => s.setRateLimit, request, true)),
-      clearRateLimit: unary((request) => this.forward((s) => s.clearRateLimit, request, true)),
+      setRateLimit: unary((request, call) => this.forwardAction((s) => s.setRateLimit, request, gatewayClientKeyId(call.metadata, this.keys), false, true)),
+      clearRateLimit: unary((request, call) => this.forwardAction((s) => s.clearRateLimit, request, gatewayClientKeyId(call.metadata, this.keys), false, true)),
       listRateLimits: unary((request) => this.forward((s) => s.listRateLimits, request, true)),
       subscribeProgress: serverStream((request, call, signal) => this.relayProgress(request, call, signal)),
       watchTasks: serverStream((request, call, signal) => this.relayTaskEvents(request, call, signal)),

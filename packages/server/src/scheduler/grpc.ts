@@ -70,37 +70,39 @@ export function schedulerGrpcService(scheduler: Scheduler, logger: Logger, keys:
     deleteTasks: unary(async (request, call) => ({
       count: await scheduler.actions.deleteTasks(request.filter, schedulerCaller(call.metadata, keys), callEnded(call)),
     })),
-    pauseQueue: unary(async (request) => {
-      const outcome = await scheduler.pauseQueue(request.name, request.reason);
+    pauseQueue: unary(async (request, call) => {
+      const outcome = await scheduler.pauseQueue(request.name, request.reason, schedulerCaller(call.metadata, keys));
       return { queue: pausedToProto(outcome.paused), wasPaused: outcome.wasPaused };
     }),
-    resumeQueue: unary(async (request) => {
-      const ended = await scheduler.resumeQueue(request.name);
+    resumeQueue: unary(async (request, call) => {
+      const ended = await scheduler.resumeQueue(request.name, schedulerCaller(call.metadata, keys));
       return { wasPaused: ended !== null, queue: ended ? pausedToProto(ended) : undefined };
     }),
     listPausedQueues: unary(async () => ({ queues: (await scheduler.listPausedQueues()).map(pausedToProto) })),
-    setConcurrencyLimit: unary(async (request) => ({
-      limit: concurrencyLimitToProto(await scheduler.setConcurrencyLimit(request.name, request.maxRunning)),
+    setConcurrencyLimit: unary(async (request, call) => ({
+      limit: concurrencyLimitToProto(await scheduler.setConcurrencyLimit(request.name, request.maxRunning, schedulerCaller(call.metadata, keys))),
     })),
-    clearConcurrencyLimit: unary(async (request) => {
-      const cleared = await scheduler.clearConcurrencyLimit(request.name);
+    clearConcurrencyLimit: unary(async (request, call) => {
+      const cleared = await scheduler.clearConcurrencyLimit(request.name, schedulerCaller(call.metadata, keys));
       return { cleared: cleared !== null, limit: cleared ? concurrencyLimitToProto(cleared) : undefined };
     }),
     listConcurrencyLimits: unary(async () => ({ limits: (await scheduler.listConcurrencyLimits()).map(concurrencyLimitToProto) })),
-    createSchedule: unary(async (request) => {
-      const answer = await scheduler.schedules.create(request);
+    createSchedule: unary(async (request, call) => {
+      const answer = await scheduler.schedules.create(request, schedulerCaller(call.metadata, keys));
       return { schedule: scheduleToProto(answer.schedule), created: answer.created };
     }),
     getSchedule: unary(async (request) => ({ schedule: scheduleToProto(await scheduler.schedules.get(request.schedule)) })),
     listSchedules: unary(async () => ({ schedules: (await scheduler.schedules.list()).map(scheduleToProto) })),
-    updateSchedule: unary(async (request) => ({ schedule: scheduleToProto(await scheduler.schedules.update(request)) })),
-    deleteSchedule: unary(async (request) => {
-      await scheduler.schedules.delete(request.schedule);
+    updateSchedule: unary(async (request, call) => ({ schedule: scheduleToProto(await scheduler.schedules.update(request, schedulerCaller(call.metadata, keys))) })),
+    deleteSchedule: unary(async (request, call) => {
+      await scheduler.schedules.delete(request.schedule, schedulerCaller(call.metadata, keys));
       return {};
     }),
-    setRateLimit: unary(async (request) => ({ limit: rateLimitToProto(await scheduler.setRateLimit(request.name, request.maxStarts, request.perMs, request.perKey)) })),
-    clearRateLimit: unary(async (request) => {
-      const cleared = await scheduler.clearRateLimit(request.name);
+    setRateLimit: unary(async (request, call) => ({
+      limit: rateLimitToProto(await scheduler.setRateLimit(request.name, request.maxStarts, request.perMs, request.perKey, schedulerCaller(call.metadata, keys))),
+    })),
+    clearRateLimit: unary(async (request, call) => {
+      const cleared = await scheduler.clearRateLimit(request.name, schedulerCaller(call.metadata, keys));
       return { cleared: cleared !== null, limit: cleared ? rateLimitToProto(cleared) : undefined };
     }),
     listRateLimits: unary(async () => ({ limits: (await scheduler.listRateLimits()).map(rateLimitToProto) })),

@@ -51,8 +51,9 @@ export interface ActionHooks {
   queued(count: number): void;
 }
 
-/** The fields every action's log line carries: who asked (a key id, never the key). */
-export function actionCallerFields(caller: ActionCaller): Record<string, string> {
+/** The fields every action's log line carries: who asked (a key id, never the key); none in-process, where no call asked. */
+export function actionCallerFields(caller: ActionCaller | undefined): Record<string, string> {
+  if (caller === undefined) return {};
   return caller.claimedKeyId === undefined ? { key_id: caller.keyId } : { key_id: caller.keyId, claimed_key_id: caller.claimedKeyId };
 }
 

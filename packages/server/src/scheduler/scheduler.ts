@@ -229,7 +229,7 @@ export class Scheduler {
     // The running attempt's worker, attached here or to another Scheduler, is told through the event feed.
     if (outcome.cancelled) {
       this.metrics.taskCancelled(outcome.name);
-      this.logger.info({ action: "CancelTask", task_id: id, name: outcome.name, count: 1, reason: why, ...(caller ? actionCallerFields(caller) : {}) }, "Task cancelled");
+      this.logger.info({ action: "CancelTask", task_id: id, name: outcome.name, count: 1, reason: why, ...actionCallerFields(caller) }, "Task cancelled");
     }
     return outcome;
   }
@@ -238,10 +238,10 @@ export class Scheduler {
    * Pauses a queue (a task name): the store stops every Scheduler on it from starting its tasks
    * from the commit on. Submits are still accepted; running attempts finish.
    */
-  async pauseQueue(name: string, reason: string): Promise<PauseOutcome> {
+  async pauseQueue(name: string, reason: string, caller?: ActionCaller): Promise<PauseOutcome> {
     this.assertRunning();
     const outcome = await this.store.pauseName(validateTaskName(name), validatePauseReason(reason), this.clock.now());
-    if (!outcome.wasPaused) this.logger.info({ name, reason }, "Queue paused");
+    if (!outcome.wasPaused) this.logger.info({ action: "PauseQueue", name, reason, ...actionCallerFields(caller) }, "Queue paused");
     return outcome;
   }
 
@@ -249,10 +249,10 @@ export class Scheduler {
    * Resumes a paused queue: the store's work-available signal (here, and through the store's hint
    * on every other Scheduler) kicks dispatch for the name. Null when it was not paused.
    */
-  async resumeQueue(name: string): Promise<PausedName | null> {
+  async resumeQueue(name: string, caller?: ActionCaller): Promise<PausedName | null> {
     this.assertRunning();
     const ended = await this.store.resumeName(validateTaskName(name));
-    if (ended) this.logger.info({ name, paused_for_ms: this.clock.now() - ended.pausedAt }, "Queue resumed");
+    if (ended) this.logger.info({ action: "ResumeQueue", name, paused_for_ms: this.clock.now() - ended.pausedAt, ...actionCallerFields(caller) }, "Queue resumed");
     return ended;
   }
 
@@ -264,18 +264,18 @@ export class Scheduler {
    * Bounds the running attempts of each concurrency key of a name, on every Scheduler: the store
    * signals work available for the name, as a raised bound may let waiting tasks start.
    */
-  async setConcurrencyLimit(name: string, maxRunning: number): Promise<ConcurrencyLimit> {
+  async setConcurrencyLimit(name: string, maxRunning: number, caller?: ActionCaller): Promise<ConcurrencyLimit> {
     this.assertRunning();
     const limit = await this.store.setConcurrencyLimit(validateTaskName(name), validateMaxRunning(maxRunning), this.clock.now());
-    this.logger.info({ name, max_running: limit.maxRunning }, "Concurrency limit set");
+    this.logger.info({ action: "SetConcurrencyLimit", name, max_running: limit.maxRunning, ...actionCallerFields(caller) }, "Concurrency limit set");
     return limit;
   }
 
   /** Removes a name's bound; null when it had none. */
-  async clearConcurrencyLimit(name: string): Promise<ConcurrencyLimit | null> {
+  async clearConcurrencyLimit(name: string, caller?: ActionCaller): Promise<ConcurrencyLimit | null> {
     this.assertRunning();
     const cleared = await this.store.clearConcurrencyLimit(validateTaskName(name));
-    if (cleared) this.logger.info({ name }, "Concurrency limit cleared");
+    if (cleared) this.logger.info({ action: "ClearConcurrencyLimit", name, ...actionCallerFields(caller) }, "Concurrency limit cleared");
     return cleared;
   }
 
@@ -287,19 +287,19 @@ export class Scheduler {
    * Sets a task name's rate limit: the store counts the name's starts per window across every
    * Scheduler on it, and its signal lets tasks a lower limit held back start at once.
    */
-  async setRateLimit(name: string, maxStarts: number, perMs: number, perKey = false): Promise<RateLimit> {
+  async setRateLimit(name: string, maxStarts: number, perMs: number, perKey = false, caller?: ActionCaller): Promise<RateLimit> {
     this.assertRunning();
     const valid = validateRateLimit(name, maxStarts, perMs);
     const limit = await this.store.setRateLimit(valid.name, valid.maxStarts, valid.perMs, this.clock.now(), perKey);
-    this.logger.info({ name: limit.name, max_starts: limit.maxStarts, per_ms: limit.perMs, per_key: limit.perKey }, "Rate limit set");
+    this.logger.info({ action: "SetRateLimit", name: limit.name, max_starts: limit.maxStarts, per_ms: limit.perMs, per_key: limit.perKey, ...actionCallerFields(caller) }, "Rate limit set");
     return limit;
   }
 
   /** Removes a task name's rate limit; null when it had none. */
-  async clearRateLimit(name: string): Promise<RateLimit | null> {
+  async clearRateLimit(name: string, caller?: ActionCaller): Promise<RateLimit | null> {
     this.assertRunning();
     const cleared = await this.store.clearRateLimit(validateTaskName(name));
-    if (cleared) this.logger.info({ name, max_starts: cleared.maxStarts, per_ms: cleared.perMs }, "Rate limit cleared");
+    if (cleared) this.logger.info({ action: "ClearRateLimit", name, max_starts: cleared.maxStarts, per_ms: cleared.perMs, ...actionCallerFields(caller) }, "Rate limit cleared");
     return cleared;
   }
 

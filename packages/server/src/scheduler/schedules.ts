@@ -17,6 +17,8 @@ import type { CatchUpPolicy, NewTask, OverlapPolicy, ScheduleRecord, ScheduleTas
 import { isTerminal, scheduleTickKey } from "../store/store.js";
 import { CronTicks, validateCron, validateTimeZone } from "./cron.js";
 import { limits } from "./limits.js";
+import type { ActionCaller } from "../util/auth.js";
+import { actionCallerFields } from "./operator-actions.js";
 import { validateSubmit } from "./validation.js";
 
 /** How the firing treats time; README "Schedules" documents both numbers. */
@@ -56,7 +58,8 @@ export class Schedules {
 
   // ---- requests ----------------------------------------------------------------------------
 
-  async create(request: CreateScheduleRequest): Promise<{ schedule: ScheduleRecord; created: boolean }> {
+  /** `caller` (and update's, delete's): who asked, for the log line; absent in-process. */
+  async create(request: CreateScheduleRequest, caller?: ActionCaller): Promise<{ schedule: ScheduleRecord; created: boolean }> {
     const key = request.key === "" ? null : validateScheduleKey(request.key, "key");
     const timeZone = validateTimeZone(request.timeZone || "UTC");
     const ticks = validateCron(request.cron, timeZone);
@@ -68,7 +71,7 @@ export class Schedules {
     };
     const answer = await this.store.createSchedule(schedule);
     if (answer.created) {
-      this.logger.info({ schedule_id: schedule.id, key, cron: schedule.cron, time_zone: timeZone }, "Schedule created");
+      this.logger.info({ action: "CreateSchedule", schedule_id: schedule.id, key, cron: schedule.cron, time_zone: timeZone, ...actionCallerFields(caller) }, "Schedule created");
       this.changed(answer.schedule.nextFireAt);
     }
     return answer;
@@ -88,7 +91,7 @@ export class Schedules {
    * Applies the fields set. A change of cron, zone or paused computes the next tick again from now
    * (a resumed schedule fires at its next tick, none of those it slept through).
    */
-  async update(request: UpdateScheduleRequest): Promise<ScheduleRecord> {
+  async update(request: UpdateScheduleRequest, caller?: ActionCaller): Promise<ScheduleRecord> {
     const current = await this.get(request.schedule);
     const timeZone = request.timeZone !== undefined ? validateTimeZone(request.timeZone || "UTC") : current.timeZone;
     const cron = request.cron !== undefined ? request.cron : current.cron;
@@ -108,15 +111,15 @@ export class Schedules {
     };
     const updated = await this.store.updateSchedule(next);
     if (!updated) throw OrchestratorError.notFound(`schedule ${request.schedule} does not exist`);
-    this.logger.info({ schedule_id: updated.id, paused: updated.paused, next_fire_at: updated.nextFireAt }, "Schedule updated");
+    this.logger.info({ action: "UpdateSchedule", schedule_id: updated.id, paused: updated.paused, next_fire_at: updated.nextFireAt, ...actionCallerFields(caller) }, "Schedule updated");
     this.changed(updated.nextFireAt);
     return updated;
   }
 
-  async delete(idOrKey: string): Promise<void> {
+  async delete(idOrKey: string, caller?: ActionCaller): Promise<void> {
     const schedule = await this.get(idOrKey);
     if (!(await this.store.deleteSchedule(schedule.id))) throw OrchestratorError.notFound(`schedule ${idOrKey} does not exist`);
-    this.logger.info({ schedule_id: schedule.id }, "Schedule deleted");
+    this.logger.info({ action: "DeleteSchedule", schedule_id: schedule.id, ...actionCallerFields(caller) }, "Schedule deleted");
   }
 
   // ---- firing ------------------------------------------------------------------------------
