@@ -89,7 +89,7 @@ export function spread(prefix: string, value: Distribution): Metrics {
  * here); notFirstAttempt: rows that needed a second attempt (a duplicate dispatch) or never started;
  * unacknowledged: rows beyond the acknowledged tasks (a submit that stored a task twice).
  */
-export function integrity(facts: StoreFacts, acknowledged: number): Metrics {
+export function integrity(facts: Pick<StoreFacts, "total" | "succeeded" | "notFirstAttempt">, acknowledged: number): Metrics {
   const succeeded = facts.succeeded;
   return {
     rows: facts.total, acknowledged, succeeded, lost: Math.max(0, acknowledged - succeeded), notFirstAttempt: facts.notFirstAttempt,

@@ -7,7 +7,7 @@ import { cpus } from "node:os";
 import { join } from "node:path";
 import { Queue } from "bullmq";
 import { CpuHog } from "../hog.js";
-import { drainBoundMs, spread, type Metrics, type Sizes } from "../scenarios.js";
+import { drainBoundMs, integrity, spread, type Metrics, type Sizes } from "../scenarios.js";
 import { benchDist, NodeProcess } from "../services.js";
 import { machineCpuSeconds, ownCpuSeconds, procCpuSeconds, readyPrefix, round, sleep } from "../util.js";
 import type { BullClientJob, BullPacedOutcome, BullSubmitOutcome } from "./producer.js";
@@ -137,12 +137,9 @@ async function bullFacts(queue: Queue): Promise<BullFacts> {
   return { total, succeeded, failed: counts.failed ?? 0, notFirstAttempt, minCreatedAt, maxFinishedAt };
 }
 
+/** Our runs' integrity figures (lost, retried, stored beyond the acknowledged), and what only BullMQ's worker counts. */
 function bullIntegrity(facts: BullFacts, acknowledged: number, worker: BullWorkerOutcome): Metrics {
-  return {
-    rows: facts.total, acknowledged, succeeded: facts.succeeded, lost: Math.max(0, acknowledged - facts.succeeded),
-    notFirstAttempt: facts.notFirstAttempt, duplicates: worker.duplicates, handled: worker.handled, failedJobs: facts.failed,
-    unacknowledged: Math.max(0, facts.total - acknowledged),
-  };
+  return { ...integrity(facts, acknowledged), duplicates: worker.duplicates, handled: worker.handled, failedJobs: facts.failed };
 }
 
 /** BullMQ's W1 (`queue.add` per job) or W1-batch (`queue.addBulk` of sizes.batchSize): submit and drain rates. */

@@ -1,4 +1,4 @@
-import { Metadata, type ClientReadableStream, type ServerWritableStream } from "@grpc/grpc-js";
+import { Metadata, type ClientReadableStream, type ServerUnaryCall, type ServerWritableStream } from "@grpc/grpc-js";
 import {
   type GatewayServer, type ProgressUpdate, type SubmitTaskRequest, type SubmitTaskResponse, type SubscribeProgressRequest, type TaskEventUpdate,
   type WatchTasksRequest,
@@ -215,6 +215,12 @@ export class Gateway {
   }
 
   service(): GatewayServer {
+    /** An operator action from a gRPC client: forwarded with the id of its key (forwardAction). */
+    const action = <Req, Res>(
+      method: (scheduler: SchedulerClient) => UnaryMethod<Req, Res>, bulk: boolean, idempotent: boolean | ((request: Req) => boolean),
+    ) => unary((request: Req, call: ServerUnaryCall<Req, Res>) => this.forwardAction(
+      method, request, gatewayClientKeyId(call.metadata, this.keys), bulk, typeof idempotent === "boolean" ? idempotent : idempotent(request),
+    ));
     return {
       healthCheck: unary(() => ({ healthy: true, version })),
       submitTask: unary(async (request, call) => {
@@ -231,34 +237,34 @@ export class Gateway {
       getTask: unary((request) => this.forward((s) => s.getTask, request, true)),
       listTasks: unary((request) => this.forward((s) => s.listTasks, request, true)),
       // Cancelling twice ends as cancelling once.
-      cancelTask: unary((request, call) => this.forwardAction((s) => s.cancelTask, request, gatewayClientKeyId(call.metadata, this.keys), false, true)),
+      cancelTask: action((s) => s.cancelTask, false, true),
       listWorkers: unary((request) => this.forward((s) => s.listWorkers, request, true)),
       countTasks: unary((request) => this.forward((s) => s.countTasks, request, true)),
       getTaskStats: unary((request) => this.forward((s) => s.getTaskStats, request, true)),
       // A repeated retry would be refused (the task is queued by then); a repeated bulk action would answer another count.
-      retryTask: unary((request, call) => this.forwardAction((s) => s.retryTask, request, gatewayClientKeyId(call.metadata, this.keys), false)),
-      retryTasks: unary((request, call) => this.forwardAction((s) => s.retryTasks, request, gatewayClientKeyId(call.metadata, this.keys), true)),
-      cancelTasks: unary((request, call) => this.forwardAction((s) => s.cancelTasks, request, gatewayClientKeyId(call.metadata, this.keys), true)),
-      deleteTasks: unary((request, call) => this.forwardAction((s) => s.deleteTasks, request, gatewayClientKeyId(call.metadata, this.keys), true)),
+      retryTask: action((s) => s.retryTask, false, false),
+      retryTasks: action((s) => s.retryTasks, true, false),
+      cancelTasks: action((s) => s.cancelTasks, true, false),
+      deleteTasks: action((s) => s.deleteTasks, true, false),
       // Pausing or resuming twice ends as doing it once (the answer's was_paused may then differ).
-      pauseQueue: unary((request, call) => this.forwardAction((s) => s.pauseQueue, request, gatewayClientKeyId(call.metadata, this.keys), false, true)),
-      resumeQueue: unary((request, call) => this.forwardAction((s) => s.resumeQueue, request, gatewayClientKeyId(call.metadata, this.keys), false, true)),
+      pauseQueue: action((s) => s.pauseQueue, false, true),
+      resumeQueue: action((s) => s.resumeQueue, false, true),
       listPausedQueues: unary((request) => this.forward((s) => s.listPausedQueues, request, true)),
       // Setting or clearing twice ends as doing it once (a repeated clear answers cleared false).
-      setConcurrencyLimit: unary((request, call) => this.forwardAction((s) => s.setConcurrencyLimit, request, gatewayClientKeyId(call.metadata, this.keys), false, true)),
-      clearConcurrencyLimit: unary((request, call) => this.forwardAction((s) => s.clearConcurrencyLimit, request, gatewayClientKeyId(call.metadata, this.keys), false, true)),
+      setConcurrencyLimit: action((s) => s.setConcurrencyLimit, false, true),
+      clearConcurrencyLimit: action((s) => s.clearConcurrencyLimit, false, true),
       listConcurrencyLimits: unary((request) => this.forward((s) => s.listConcurrencyLimits, request, true)),
       // A create with a key is idempotent; without one, a retry could make a second schedule.
-      createSchedule: unary((request, call) => this.forwardAction((s) => s.createSchedule, request, gatewayClientKeyId(call.metadata, this.keys), false, request.key !== "")),
+      createSchedule: action((s) => s.createSchedule, false, (request) => request.key !== ""),
       getSchedule: unary((request) => this.forward((s) => s.getSchedule, request, true)),
       listSchedules: unary((request) => this.forward((s) => s.listSchedules, request, true)),
       // Setting the same fields twice ends as setting them once.
-      updateSchedule: unary((request, call) => this.forwardAction((s) => s.updateSchedule, request, gatewayClientKeyId(call.metadata, this.keys), false, true)),
+      updateSchedule: action((s) => s.updateSchedule, false, true),
       // A repeated delete would answer NOT_FOUND for a schedule the first one deleted.
-      deleteSchedule: unary((request, call) => this.forwardAction((s) => s.deleteSchedule, request, gatewayClientKeyId(call.metadata, this.keys), false, false)),
+      deleteSchedule: action((s) => s.deleteSchedule, false, false),
       // Setting a limit twice ends as setting it once; clearing twice as clearing once (the answer's cleared may then differ).
-      setRateLimit: unary((request, call) => this.forwardAction((s) => s.setRateLimit, request, gatewayClientKeyId(call.metadata, this.keys), false, true)),
-      clearRateLimit: unary((request, call) => this.forwardAction((s) => s.clearRateLimit, request, gatewayClientKeyId(call.metadata, this.keys), false, true)),
+      setRateLimit: action((s) => s.setRateLimit, false, true),
+      clearRateLimit: action((s) => s.clearRateLimit, false, true),
       listRateLimits: unary((request) => this.forward((s) => s.listRateLimits, request, true)),
       subscribeProgress: serverStream((request, call, signal) => this.relayProgress(request, call, signal)),
       watchTasks: serverStream((request, call, signal) => this.relayTaskEvents(request, call, signal)),
