@@ -1,8 +1,10 @@
 // The dashboard's HTTP side without a browser, on a Gateway with keys: the built page and its
 // caching, the API's key check (none, unknown, wrong role, client), errors as JSON with their
-// status, the action guard, downloads, and the live stream resumed by Last-Event-ID. And the
-// README's way to open it: `orchestrator dev --gateway-http-port`, without keys.
+// status, the action guard, a pause and resume logged with the page's key id, downloads, and the
+// live stream resumed by Last-Event-ID. And the README's way to open it: `orchestrator dev
+// --gateway-http-port`, without keys.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { keyIdOf } from "../../packages/server/src/util/auth.js";
 import { startDashboardRig, type DashboardRig } from "../helpers/dashboard.js";
 import { freePort, ServiceProcess, tempDir } from "../helpers/processes.js";
 import { SseReader, type SseMessage } from "../helpers/sse.js";
@@ -102,6 +104,10 @@ describe("the dashboard's HTTP API on a Gateway with keys", () => {
     expect(await (await fetch(`${rig.baseUrl}/api/paused`, { headers: rig.clientAuth })).json()).toMatchObject({ paused: [{ name, reason: "paused from the dashboard" }] });
     expect(await (await post("resume")).json()).toEqual({ wasPaused: true });
     expect(await rig.cluster.client.listPausedQueues()).toEqual([]);
+    // The Scheduler logs both with the id of the key the page presented, as the SDK's are.
+    const keyId = keyIdOf(rig.keys.client);
+    expect(await rig.cluster.scheduler.waitForLog((record) => record.action === "PauseQueue" && record.name === name)).toMatchObject({ key_id: keyId });
+    expect(await rig.cluster.scheduler.waitForLog((record) => record.action === "ResumeQueue" && record.name === name)).toMatchObject({ key_id: keyId });
   });
 
   it("shows a task's payload and result up to the preview size and downloads all of their bytes", async () => {
