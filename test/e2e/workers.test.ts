@@ -1,5 +1,6 @@
 // Several workers: shared load, tasks handed on when a worker dies, graceful stop.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { TaskUpdate } from "orchestrator-ts-client";
 import { Cluster } from "../helpers/processes.js";
 import { storeBackends } from "../helpers/stores.js";
 
@@ -66,5 +67,41 @@ describe.each(storeBackends)("two workers (%s store)", (store) => {
     expect(task.state).toBe("succeeded");
     expect(task.attempt).toBe(1);
     expect(await cluster.client.workers()).toHaveLength(0);
+  });
+});
+
+describe.each(storeBackends)("a worker stopping with a task still running (%s store)", (store) => {
+  const cluster = new Cluster({ store, workers: 2, workerArgs: ["--slots", "1", "--shutdown-grace-ms", "300"] });
+
+  beforeAll(async () => {
+    await cluster.start();
+  });
+
+  afterAll(async () => {
+    await cluster.stop();
+  });
+
+  it("hands it back when the grace period ends, and the task runs again elsewhere without using a retry", async () => {
+    const { taskId } = await cluster.client.submit({ name: "sleepy", payload: { ms: 2_000 }, maxRetries: 0 });
+    let holderId = "";
+    for await (const update of cluster.client.subscribe(taskId)) {
+      if (update.state === "running") {
+        holderId = update.workerId ?? "";
+        break;
+      }
+    }
+    const holder = cluster.workers.find((w) => w.logs.some((r) => r.worker_id === holderId));
+    const survivor = cluster.workers.find((w) => w !== holder);
+    expect(holder).toBeDefined();
+    const exit = await holder?.stop("SIGINT");
+    expect(exit?.code).toBe(0);
+    const updates: TaskUpdate[] = [];
+    const terminal = await cluster.client.waitForResult(taskId, { afterSequence: 0, onUpdate: (update) => updates.push(update) });
+    // With max_retries 0 a hand-back counted as a failed attempt would have failed the task.
+    expect(terminal.state).toBe("succeeded");
+    expect(terminal.attempt).toBe(2);
+    expect((JSON.parse(Buffer.from(terminal.result ?? "").toString()) as { pid: number }).pid).toBe(survivor?.pid);
+    expect(updates.find((update) => update.state === "retrying")?.message).toBe(`attempt 1 handed back by its stopping worker ${holderId}; queued again`);
+    expect(cluster.scheduler.logs.some((r) => r.msg === "Task attempt handed back by its stopping worker; queued again without using a retry" && r.task_id === taskId)).toBe(true);
   });
 });

@@ -18,6 +18,7 @@ import { describeConcurrencyConformance } from "./conformance-concurrency.js";
 import { describeRateLimitConformance } from "./conformance-rate-limits.js";
 import { describeTraceContextConformance } from "./conformance-trace-context.js";
 import { describeActionsConformance } from "./conformance-actions.js";
+import { describeHandBackConformance } from "./conformance-hand-back.js";
 
 export const T0 = Date.UTC(2026, 0, 1);
 export const terms: LeaseTerms = { leaseMs: 10_000, deadlineGraceMs: 5_000 };
@@ -748,6 +749,7 @@ export function describeTaskStoreConformance(backendName: string, open: (options
     describeScheduleConformance({ store: () => store, task, claimOnly, sequences });
     describeTraceContextConformance({ store: () => store, task, claimOnly, sequences });
     describeActionsConformance({ store: () => store, task, claimOnly, sequences });
+    describeHandBackConformance({ store: () => store, task, claimOnly, sequences });
 
     describe("writes fired together (group commit)", () => {
       it("enqueues 500 tasks concurrently and hands each to exactly one of 5 concurrent workers", async () => {

@@ -287,7 +287,7 @@ export class Worker extends EventEmitter {
       stream.write({ kind: { $case: "drain", drain: {} } });
       await this.waitForIdle(this.options.shutdownGraceMs);
       for (const attempt of [...this.running.values()]) {
-        this.abort(attempt, AttemptOutcome.ATTEMPT_OUTCOME_CANCELLED, "the worker shut down before the attempt finished; handed back");
+        this.abort(attempt, AttemptOutcome.ATTEMPT_OUTCOME_HANDED_BACK, "the worker shut down before the attempt finished; handed back");
       }
       this.flush();
     }

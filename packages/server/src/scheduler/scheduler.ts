@@ -482,6 +482,8 @@ export class Scheduler {
         : this.recorded(await this.store.complete(ref, result.result, this.clock.now()), held);
     } else if (result.outcome === AttemptOutcome.ATTEMPT_OUTCOME_RATE_LIMITED) {
       event = await this.deferRateLimited(session, ref, result);
+    } else if (result.outcome === AttemptOutcome.ATTEMPT_OUTCOME_HANDED_BACK) {
+      event = await this.handBack(session, ref);
     } else {
       event = await this.failAttempt(ref, describeFailure(result), held);
     }
@@ -504,6 +506,17 @@ export class Scheduler {
         next_attempt_at: new Date(event.nextAttemptAt ?? 0).toISOString(),
       }, "Task attempt rate limited by its upstream; deferred");
     }
+    return event;
+  }
+
+  /**
+   * A stopping worker gave back an attempt it did not finish (as BullMQ counts a stalled job apart
+   * from its attempts): the task is due again at once, without using a retry.
+   */
+  private async handBack(session: WorkerSession, ref: AttemptRef): Promise<TaskEvent | null> {
+    const message = `attempt ${ref.attempt} handed back by its stopping worker ${session.workerId}; queued again`;
+    const event = await this.store.handBack(ref, message, this.clock.now());
+    if (event) this.logger.info({ task_id: ref.taskId, attempt: ref.attempt, worker_id: session.workerId }, "Task attempt handed back by its stopping worker; queued again without using a retry");
     return event;
   }
 

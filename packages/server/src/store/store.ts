@@ -541,6 +541,13 @@ export interface TaskStore extends ScheduleStore {
    */
   deferRateLimited(ref: AttemptRef, delayMs: number, message: string, now: number): Promise<TaskEvent | null>;
 
+  /**
+   * A stopping worker gave the attempt back unfinished: it ends without counting against
+   * max_retries and the task is due again at once (retrying, promoted like any due retry); its name
+   * is not held back. Fenced like fail: null when the attempt is not current.
+   */
+  handBack(ref: AttemptRef, message: string, now: number): Promise<TaskEvent | null>;
+
   getTask(taskId: string): Promise<TaskRecord | null>;
   /** Newest first; listed tasks carry an empty payload and no result (getTask has them). */
   listTasks(filter: TaskFilter): Promise<TaskPage>;

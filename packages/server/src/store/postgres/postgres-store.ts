@@ -712,6 +712,18 @@ export class PostgresStore implements TaskStore {
     return listRateLimits(this.reader, await this.skewMs());
   }
 
+  handBack(ref: AttemptRef, message: string, now: number): Promise<TaskEvent | null> {
+    return this.writes.run(async (tx) => {
+      const { rows: [row] } = await tx.query(deferAttemptSql, [ref.taskId, ref.attempt, now + tx.skewMs]);
+      if (!row) return null;
+      freedKeySlot(tx.log, row);
+      return record(tx, {
+        taskId: ref.taskId, sequence: Number(row.last_sequence), state: "retrying", attempt: ref.attempt, percent: Number(row.percent),
+        message, timestamp: now, workerId: nullableString(row.worker_id), nextAttemptAt: now,
+      });
+    });
+  }
+
   deferRateLimited(ref: AttemptRef, delayMs: number, message: string, now: number): Promise<TaskEvent | null> {
     return this.writes.run(async (tx) => {
       const nextAttemptAt = now + delayMs;

@@ -534,6 +534,18 @@ export class SqliteStore implements TaskStore {
     return Promise.resolve((this.sql(listRateLimitsSql).all() as Row[]).map(toRateLimit));
   }
 
+  handBack(ref: AttemptRef, message: string, now: number): Promise<TaskEvent | null> {
+    return this.writes.run(() => {
+      const row = this.sql(deferAttemptSql).get({ ...ref, nextAttemptAt: now }) as Row | undefined;
+      if (!row) return null;
+      freedKeySlot(this.writes.log, row);
+      return this.recordEvent({
+        taskId: ref.taskId, sequence: Number(row.last_sequence), state: "retrying", attempt: ref.attempt, percent: Number(row.percent),
+        message, timestamp: now, workerId: nullableString(row.worker_id), nextAttemptAt: now,
+      });
+    });
+  }
+
   deferRateLimited(ref: AttemptRef, delayMs: number, message: string, now: number): Promise<TaskEvent | null> {
     return this.writes.run(() => {
       const nextAttemptAt = now + delayMs;
