@@ -383,7 +383,7 @@ describe("after all that", () => {
 
 describe("worker streams that do not register properly", () => {
   const register = (overrides: Partial<{ workerId: string; taskNames: string[]; slots: number }>): WorkerMessage => ({
-    kind: { $case: "register", register: { workerId: "bad-worker", taskNames: ["noop"], slots: 1, version: "test", running: [], ...overrides } },
+    kind: { $case: "register", register: { workerId: "bad-worker", taskNames: ["noop"], slots: 1, prefetch: 0, version: "test", running: [], ...overrides } },
   });
   const cases: { what: string; first: WorkerMessage; details: RegExp }[] = [
     { what: "first message is a heartbeat", first: { kind: { $case: "heartbeat", heartbeat: { sentAtMs: Date.now() } } }, details: /^the first message on a worker stream must be register$/ },

@@ -244,7 +244,7 @@ describe("API keys with roles", () => {
   it("keeps a worker with a client key or an unknown key out: PERMISSION_DENIED / UNAUTHENTICATED, and it receives no task", async () => {
     // A raw worker stream with a client key, register message and all.
     const stream = scheduler.connect(bearer(keys.client));
-    const register: WorkerMessage = { kind: { $case: "register", register: { workerId: "intruder", taskNames: ["echo"], slots: 4, version: "0.1.0", running: [] } } };
+    const register: WorkerMessage = { kind: { $case: "register", register: { workerId: "intruder", taskNames: ["echo"], slots: 4, prefetch: 0, version: "0.1.0", running: [] } } };
     stream.write(register);
     const outcome = await streamOutcome(stream);
     expect(outcome.code).toBe(status.PERMISSION_DENIED);

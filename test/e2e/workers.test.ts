@@ -1,8 +1,21 @@
 // Several workers: shared load, tasks handed on when a worker dies, graceful stop.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TaskUpdate } from "orchestrator-ts-client";
-import { Cluster } from "../helpers/processes.js";
+import { Cluster, type ServiceProcess } from "../helpers/processes.js";
 import { storeBackends } from "../helpers/stores.js";
+
+/** Waits until the task runs; the id of the worker running it, its process and the other one. */
+async function runningOn(cluster: Cluster, taskId: string): Promise<{ holderId: string; holder: ServiceProcess | undefined; survivor: ServiceProcess | undefined }> {
+  let holderId = "";
+  for await (const update of cluster.client.subscribe(taskId)) {
+    if (update.state === "running") {
+      holderId = update.workerId ?? "";
+      break;
+    }
+  }
+  const holder = cluster.workers.find((w) => w.logs.some((r) => r.worker_id === holderId));
+  return { holderId, holder, survivor: cluster.workers.find((w) => w !== holder) };
+}
 
 describe.each(storeBackends)("two workers (%s store)", (store) => {
   const cluster = new Cluster({ store, workers: 2, workerArgs: ["--slots", "2"] });
@@ -30,15 +43,7 @@ describe.each(storeBackends)("two workers (%s store)", (store) => {
 
   it("hands a dead worker's running task to the other worker", async () => {
     const { taskId } = await cluster.client.submit({ name: "sleepy", payload: { ms: 1500 }, maxRetries: 2, retryBackoffMs: 10 });
-    let holderId = "";
-    for await (const update of cluster.client.subscribe(taskId)) {
-      if (update.state === "running") {
-        holderId = update.workerId ?? "";
-        break;
-      }
-    }
-    const holder = cluster.workers.find((w) => w.logs.some((r) => r.worker_id === holderId));
-    const survivor = cluster.workers.find((w) => w !== holder);
+    const { holderId, holder, survivor } = await runningOn(cluster, taskId);
     expect(holder).toBeDefined();
     holder?.signal("SIGKILL");
     await holder?.exited;
@@ -83,15 +88,7 @@ describe.each(storeBackends)("a worker stopping with a task still running (%s st
 
   it("hands it back when the grace period ends, and the task runs again elsewhere without using a retry", async () => {
     const { taskId } = await cluster.client.submit({ name: "sleepy", payload: { ms: 2_000 }, maxRetries: 0 });
-    let holderId = "";
-    for await (const update of cluster.client.subscribe(taskId)) {
-      if (update.state === "running") {
-        holderId = update.workerId ?? "";
-        break;
-      }
-    }
-    const holder = cluster.workers.find((w) => w.logs.some((r) => r.worker_id === holderId));
-    const survivor = cluster.workers.find((w) => w !== holder);
+    const { holderId, holder, survivor } = await runningOn(cluster, taskId);
     expect(holder).toBeDefined();
     const exit = await holder?.stop("SIGINT");
     expect(exit?.code).toBe(0);
@@ -101,7 +98,7 @@ describe.each(storeBackends)("a worker stopping with a task still running (%s st
     expect(terminal.state).toBe("succeeded");
     expect(terminal.attempt).toBe(2);
     expect((JSON.parse(Buffer.from(terminal.result ?? "").toString()) as { pid: number }).pid).toBe(survivor?.pid);
-    expect(updates.find((update) => update.state === "retrying")?.message).toBe(`attempt 1 handed back by its stopping worker ${holderId}; queued again`);
-    expect(cluster.scheduler.logs.some((r) => r.msg === "Task attempt handed back by its stopping worker; queued again without using a retry" && r.task_id === taskId)).toBe(true);
+    expect(updates.find((update) => update.state === "retrying")?.message).toBe(`attempt 1 handed back by worker ${holderId} (the worker shut down before the attempt finished); queued again`);
+    expect(cluster.scheduler.logs.some((r) => r.msg === "Task attempt handed back by its worker; queued again without using a retry" && r.task_id === taskId)).toBe(true);
   });
 });

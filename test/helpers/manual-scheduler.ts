@@ -108,7 +108,7 @@ export function registerFakeWorker(
   scheduler: Scheduler, id: string, taskNames: string[], slots: number, clock?: () => number,
 ): { channel: FakeChannel; session: WorkerSession } {
   const channel = new FakeChannel(clock);
-  const session = scheduler.registerWorker({ kind: { $case: "register", register: { workerId: id, taskNames, slots, version: "test", running: [] } } }, channel);
+  const session = scheduler.registerWorker({ kind: { $case: "register", register: { workerId: id, taskNames, slots, prefetch: 0, version: "test", running: [] } } }, channel);
   return { channel, session };
 }
 

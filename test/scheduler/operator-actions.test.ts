@@ -32,7 +32,7 @@ class CancelKeepingChannel extends FakeChannel {
 
 function registerOn(scheduler: Scheduler, id: string, taskNames: string[], slots: number): { channel: CancelKeepingChannel; session: WorkerSession } {
   const channel = new CancelKeepingChannel();
-  const session = scheduler.registerWorker({ kind: { $case: "register", register: { workerId: id, taskNames, slots, version: "test", running: [] } } }, channel);
+  const session = scheduler.registerWorker({ kind: { $case: "register", register: { workerId: id, taskNames, slots, prefetch: 0, version: "test", running: [] } } }, channel);
   return { channel, session };
 }
 

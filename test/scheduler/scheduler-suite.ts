@@ -135,7 +135,7 @@ export function describeSchedulerSuite(backend: StoreBackend): void {
   function register(id: string, taskNames: string[], slots = 1, running: Array<{ taskId: string; attempt: number }> = []): FakeWorker {
     const channel = new FakeChannel();
     const reported = running.map((attempt) => ({ ...attempt, name: taskNames[0] ?? "", startedAtMs: clock.now() }));
-    const session = scheduler.registerWorker({ kind: { $case: "register", register: { workerId: id, taskNames, slots, version: "test", running: reported } } }, channel);
+    const session = scheduler.registerWorker({ kind: { $case: "register", register: { workerId: id, taskNames, slots, prefetch: 0, version: "test", running: reported } } }, channel);
     return { id, channel, session };
   }
 

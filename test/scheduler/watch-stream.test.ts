@@ -72,7 +72,7 @@ async function submit(name = "nobody-runs-this"): Promise<string> {
 
 /** A running task with `updates` progress updates after its "queued" and "running" ones. */
 async function chattyTask(updates: number): Promise<string> {
-  const session = scheduler.registerWorker({ kind: { $case: "register", register: { workerId: "w1", taskNames: ["chatty"], slots: 1, version: "test", running: [] } } }, noWorker);
+  const session = scheduler.registerWorker({ kind: { $case: "register", register: { workerId: "w1", taskNames: ["chatty"], slots: 1, prefetch: 0, version: "test", running: [] } } }, noWorker);
   const taskId = await submit("chatty");
   for (let i = 0; i < 50 && !(await store.getTask(taskId))?.workerId; i++) await turn();
   for (let i = 1; i <= updates; i++) {

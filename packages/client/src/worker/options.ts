@@ -15,6 +15,13 @@ export interface WorkerOptions {
   handlers: HandlerMap;
   /** Tasks run at once, 1-10,000. */
   slots?: number;
+  /**
+   * Claim-ahead, 0-10,000 (default 0): tasks the worker may hold beyond its free slots, each started
+   * as a slot frees, so a freed slot does not wait for a round trip to the Scheduler. Worth it for
+   * many short tasks; a held task's timeout starts when it starts, and one not started within the
+   * Scheduler's hold limit (half its deadline grace, 1 s by default) is handed back for another worker.
+   */
+  prefetch?: number;
   workerId?: string;
   /** On stop, how long running tasks may finish before they are handed back. */
   shutdownGraceMs?: number;
@@ -42,6 +49,7 @@ export function defaultWorkerId(): string {
 export const workerDefaults = {
   schedulerAddress: "127.0.0.1:50052",
   slots: 10,
+  prefetch: 0,
   shutdownGraceMs: 30_000,
   reconnectInitialMs: 100,
   reconnectMaxMs: 2_000,
@@ -57,6 +65,7 @@ export function compileWorkerOptions(options: WorkerOptions): CompiledWorkerOpti
     schedulerAddresses: parseSchedulerAddresses(options.schedulerAddress ?? workerDefaults.schedulerAddress),
     handlers: options.handlers,
     slots: options.slots ?? workerDefaults.slots,
+    prefetch: options.prefetch ?? workerDefaults.prefetch,
     workerId: options.workerId ?? defaultWorkerId(),
     shutdownGraceMs: options.shutdownGraceMs ?? workerDefaults.shutdownGraceMs,
     reconnectInitialMs: options.reconnectInitialMs ?? workerDefaults.reconnectInitialMs,
@@ -67,6 +76,9 @@ export function compileWorkerOptions(options: WorkerOptions): CompiledWorkerOpti
   };
   if (!Number.isInteger(compiled.slots) || compiled.slots < 1 || compiled.slots > 10_000) {
     throw OrchestratorError.invalidArgument(`slots must be between 1 and 10000, got ${compiled.slots}`);
+  }
+  if (!Number.isInteger(compiled.prefetch) || compiled.prefetch < 0 || compiled.prefetch > 10_000) {
+    throw OrchestratorError.invalidArgument(`prefetch must be between 0 and 10000, got ${compiled.prefetch}`);
   }
   if (!Number.isInteger(compiled.shutdownGraceMs) || compiled.shutdownGraceMs < 0) {
     throw OrchestratorError.invalidArgument(`shutdownGraceMs must be a non-negative integer, got ${compiled.shutdownGraceMs}`);

@@ -36,6 +36,14 @@ interface Attempt {
   done: boolean;
 }
 
+/** An assignment held beyond the worker's slots (claim-ahead), not started yet. */
+interface HeldAssignment {
+  readonly assignment: TaskAssignment;
+  readonly receivedAt: number;
+  /** Hands it back once it has waited WorkerRegistered.max_hold_ms for a slot. */
+  readonly timer: NodeJS.Timeout;
+}
+
 class AttemptAborted extends Error {
   override name = "AbortError";
 }
@@ -61,6 +69,10 @@ export class Worker extends EventEmitter {
   private current: number;
   private stream: ClientDuplexStream<WorkerMessage, SchedulerMessage> | null = null;
   private readonly running = new Map<string, Attempt>();
+  /** Claim-ahead: assignments beyond the free slots, oldest first, each started as a slot frees. */
+  private readonly held = new Map<string, HeldAssignment>();
+  /** From the Scheduler's WorkerRegistered: how long an assignment may be held; 0, none. */
+  private maxHoldMs = 0;
   private outbox: TaskResult[] = [];
   /**
    * Results written on the current stream lately. A Scheduler killed right after receiving them may
@@ -129,11 +141,15 @@ export class Worker extends EventEmitter {
     stream.on("data", (message: SchedulerMessage) => this.handle(stream, message));
     stream.on("error", (error: ServiceError) => this.lost(stream, error.message, error.code));
     stream.on("end", () => this.lost(stream, "the scheduler ended the stream"));
-    // Attempts still running from before a lost connection are reported, so the Scheduler can
-    // adopt those still current (and count their slots) and cancel the others.
-    const running = this.runningAttempts().map((a) => ({ taskId: a.taskId, attempt: a.attempt, name: a.name, startedAtMs: a.startedAt }));
+    // Attempts still running (or held) from before a lost connection are reported, so the Scheduler
+    // can adopt those still current (and count their slots) and cancel the others.
+    const running = [
+      ...this.runningAttempts().map((a) => ({ taskId: a.taskId, attempt: a.attempt, name: a.name, startedAtMs: a.startedAt })),
+      ...[...this.held.values()].map(({ assignment, receivedAt }) => ({ taskId: assignment.taskId, attempt: assignment.attempt, name: assignment.name, startedAtMs: receivedAt })),
+    ];
+    const { slots, prefetch } = this.options;
     stream.write({
-      kind: { $case: "register", register: { workerId: this.workerId, taskNames: Object.keys(this.options.handlers), slots: this.options.slots, version, running } },
+      kind: { $case: "register", register: { workerId: this.workerId, taskNames: Object.keys(this.options.handlers), slots, prefetch, version, running } },
     });
   }
 
@@ -145,6 +161,7 @@ export class Worker extends EventEmitter {
         this.reconnectDelay = this.options.reconnectInitialMs;
         clearInterval(this.heartbeat);
         const interval = Math.max(10, message.kind.registered.heartbeatIntervalMs);
+        this.maxHoldMs = message.kind.registered.maxHoldMs;
         this.heartbeat = setInterval(() => stream.write({ kind: { $case: "heartbeat", heartbeat: { sentAtMs: Date.now() } } }), interval);
         this.logger.info({ worker_id: this.workerId, scheduler: this.schedulerAddress }, "Worker registered with the scheduler");
         this.flush();
@@ -152,12 +169,19 @@ export class Worker extends EventEmitter {
         return;
       }
       case "assign":
-        for (const assignment of message.kind.assign.tasks) this.run(assignment);
+        for (const assignment of message.kind.assign.tasks) {
+          // A Scheduler that knows no claim-ahead never assigns beyond the slots: run what it sends.
+          if (this.running.size < this.options.slots || this.maxHoldMs <= 0) this.run(assignment);
+          else this.hold(assignment);
+        }
         return;
       case "cancel": {
         const { taskId, attempt, reason } = message.kind.cancel;
-        const running = this.running.get(`${taskId}#${attempt}`);
+        const key = `${taskId}#${attempt}`;
+        const running = this.running.get(key);
+        const held = this.held.get(key);
         if (running) this.abort(running, AttemptOutcome.ATTEMPT_OUTCOME_CANCELLED, `cancelled: ${reason}`);
+        else if (held) this.release(held, AttemptOutcome.ATTEMPT_OUTCOME_CANCELLED, `cancelled before it started: ${reason}`);
         // Not running here (already reported, or never arrived): say so, so the Scheduler frees the slot.
         else this.queueResult({ taskId, attempt, outcome: AttemptOutcome.ATTEMPT_OUTCOME_CANCELLED, result: Buffer.alloc(0), error: `not running on this worker: ${reason}`, retryable: true, retryAfterMs: 0 });
         return;
@@ -193,6 +217,34 @@ export class Worker extends EventEmitter {
     }
     this.reconnectTimer = setTimeout(() => this.connect(), this.reconnectDelay);
     this.reconnectDelay = Math.min(this.options.reconnectMaxMs, this.reconnectDelay * 2);
+  }
+
+  private hold(assignment: TaskAssignment): void {
+    const key = `${assignment.taskId}#${assignment.attempt}`;
+    const timer = setTimeout(() => {
+      const held = this.held.get(key);
+      if (held) this.release(held, AttemptOutcome.ATTEMPT_OUTCOME_HANDED_BACK, `held ${this.maxHoldMs} ms without a free slot`);
+    }, this.maxHoldMs);
+    this.held.set(key, { assignment, receivedAt: Date.now(), timer });
+  }
+
+  /** Ends a held assignment without running it. */
+  private release(held: HeldAssignment, outcome: AttemptOutcome, message: string): void {
+    const { taskId, attempt } = held.assignment;
+    clearTimeout(held.timer);
+    this.held.delete(`${taskId}#${attempt}`);
+    this.queueResult({ taskId, attempt, outcome, result: Buffer.alloc(0), error: message, retryable: true, retryAfterMs: 0 });
+  }
+
+  /** A slot freed: the oldest held assignment starts in it, its timeout counted from now. */
+  private startHeld(): void {
+    if (this.state === "draining" || this.state === "stopped") return;
+    for (const [key, held] of this.held) {
+      if (this.running.size >= this.options.slots) return;
+      clearTimeout(held.timer);
+      this.held.delete(key);
+      this.run(held.assignment);
+    }
   }
 
   private run(assignment: TaskAssignment): void {
@@ -249,6 +301,7 @@ export class Worker extends EventEmitter {
     this.logger.debug({ task_id: attempt.assignment.taskId, worker_id: this.workerId, outcome: AttemptOutcome[result.outcome] }, "Task attempt finished");
     const finished: FinishedAttempt = { name: attempt.assignment.name, outcome: result.outcome, durationMs: Date.now() - attempt.startedAt };
     this.emit("attempt-finished", attempt.assignment.taskId, finished);
+    if (this.held.size > 0) this.startHeld();
   }
 
   /** Results leave in one message per event-loop turn. */
@@ -285,9 +338,11 @@ export class Worker extends EventEmitter {
     if (stream && this.state === "connected") {
       this.state = "draining";
       stream.write({ kind: { $case: "drain", drain: {} } });
+      // What it holds and has not started goes back at once, for other workers.
+      for (const held of [...this.held.values()]) this.release(held, AttemptOutcome.ATTEMPT_OUTCOME_HANDED_BACK, "the worker shut down before the attempt started");
       await this.waitForIdle(this.options.shutdownGraceMs);
       for (const attempt of [...this.running.values()]) {
-        this.abort(attempt, AttemptOutcome.ATTEMPT_OUTCOME_HANDED_BACK, "the worker shut down before the attempt finished; handed back");
+        this.abort(attempt, AttemptOutcome.ATTEMPT_OUTCOME_HANDED_BACK, "the worker shut down before the attempt finished");
       }
       this.flush();
     }
@@ -297,6 +352,8 @@ export class Worker extends EventEmitter {
     clearInterval(this.heartbeat);
     // Without a connection nothing can be handed back: stop the handlers; their leases run out.
     for (const attempt of [...this.running.values()]) this.abort(attempt, AttemptOutcome.ATTEMPT_OUTCOME_CANCELLED, "the worker stopped while disconnected");
+    for (const held of [...this.held.values()]) clearTimeout(held.timer);
+    this.held.clear();
     if (stream) {
       const closed = new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, 1000);

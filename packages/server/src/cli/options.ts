@@ -70,6 +70,9 @@ export const syncOption = (): Option =>
   new Option("--sqlite-synchronous <mode>", "full: a power loss keeps every acknowledged task; normal: faster, a power loss may lose the last commits")
     .choices(["full", "normal"]).env("ORCHESTRATOR_SQLITE_SYNCHRONOUS").default(schedulerDefaults.sqliteSynchronous);
 export const slotsOption = (): Option => new Option("--slots <n>", "tasks the worker runs at once (1-10000)").env("ORCHESTRATOR_WORKER_SLOTS").default(workerDefaults.slots).argParser(integer);
+export const prefetchOption = (): Option =>
+  new Option("--prefetch <n>", "claim-ahead: tasks the worker may hold beyond its free slots, started as slots free (0-10000; for many short tasks)")
+    .env("ORCHESTRATOR_WORKER_PREFETCH").default(workerDefaults.prefetch).argParser(integer);
 export const handlersOption = (): Option =>
   new Option("--handlers <path>", "module exporting more handlers ({ handlers: { name: async (ctx) => result } })").env("ORCHESTRATOR_HANDLERS");
 

@@ -15,7 +15,7 @@ import { gatewayDefaults } from "../gateway/options.js";
 import { workerServiceDefaults } from "../worker/options.js";
 import {
   dataDirOption, duration, envFlag, handlersOption, hostOption, httpPortOption, integer, listenerSecurity, listenerSecurityOptions, logLevelOption, port, portOption,
-  schedulerAddressOption, schedulerTls, schedulerTlsOptions, slotsOption, syncOption, type ListenerFlags, type SchedulerTlsFlags,
+  schedulerAddressOption, schedulerTls, schedulerTlsOptions, slotsOption, prefetchOption, syncOption, type ListenerFlags, type SchedulerTlsFlags,
 } from "./options.js";
 
 interface SchedulerFlags extends ListenerFlags {
@@ -24,7 +24,7 @@ interface SchedulerFlags extends ListenerFlags {
   store?: string; storePasswordFile?: string; retention: number; schedulerId?: string; pollMs: number; pollOnly?: boolean;
 }
 interface WorkerFlags extends ListenerFlags, SchedulerTlsFlags {
-  host: string; port: number; httpPort?: number; scheduler: string; slots: number; handlers?: string; workerId?: string; examples: boolean; shutdownGraceMs: number; logLevel: LogLevel;
+  host: string; port: number; httpPort?: number; scheduler: string; slots: number; prefetch: number; handlers?: string; workerId?: string; examples: boolean; shutdownGraceMs: number; logLevel: LogLevel;
   workerKeyFile?: string;
 }
 interface GatewayFlags extends ListenerFlags, SchedulerTlsFlags { host: string; port: number; httpPort?: number; scheduler: string; logLevel: LogLevel; gatewayKeyFile?: string; maxSubscribers?: number }
@@ -105,7 +105,7 @@ function schedulerOptions(flags: SchedulerFlags) {
 
 function workerOptions(flags: WorkerFlags) {
   return {
-    host: flags.host, port: flags.port, httpPort: flags.httpPort, schedulerAddress: flags.scheduler, slots: flags.slots, handlersModule: flags.handlers,
+    host: flags.host, port: flags.port, httpPort: flags.httpPort, schedulerAddress: flags.scheduler, slots: flags.slots, prefetch: flags.prefetch, handlersModule: flags.handlers,
     workerId: flags.workerId, examples: flags.examples && !envFlag(process.env.ORCHESTRATOR_NO_EXAMPLES), shutdownGraceMs: flags.shutdownGraceMs, logLevel: flags.logLevel,
     security: listenerSecurity(flags), schedulerTls: schedulerTls(flags),
   };
@@ -121,6 +121,7 @@ function gatewayOptions(flags: GatewayFlags) {
 function workerFlags(command: Command): Command {
   return schedulerTlsOptions(command.addOption(schedulerAddressOption()))
     .addOption(slotsOption())
+    .addOption(prefetchOption())
     .addOption(handlersOption())
     .addOption(new Option("--worker-id <id>", "stable id of this worker (default host-pid-random)").env("ORCHESTRATOR_WORKER_ID"))
     .option("--no-examples", "do not serve the bundled example handlers (or ORCHESTRATOR_NO_EXAMPLES=1)")

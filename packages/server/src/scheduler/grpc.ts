@@ -150,7 +150,7 @@ function handleWorkerStream(scheduler: Scheduler, call: ServerDuplexStream<Worke
           },
           close,
         });
-        call.write({ kind: { $case: "registered", registered: { workerId: session.workerId, heartbeatIntervalMs: scheduler.heartbeatIntervalMs } } });
+        call.write({ kind: { $case: "registered", registered: { workerId: session.workerId, heartbeatIntervalMs: scheduler.heartbeatIntervalMs, maxHoldMs: scheduler.maxHoldMs } } });
         return;
       }
       scheduler.handleWorkerMessage(session, message);

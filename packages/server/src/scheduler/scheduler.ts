@@ -106,6 +106,16 @@ export class Scheduler {
     return this.options.heartbeatIntervalMs;
   }
 
+  /**
+   * How long a worker may hold an assignment it has not started (claim-ahead) before handing it
+   * back. The attempt's deadline is set at the claim, timeout + deadlineGraceMs later; a handler
+   * started within half the grace still gets its whole timeout, with the other half left for the
+   * worker's timer and the result's trip. 0 (no grace): no claim-ahead.
+   */
+  get maxHoldMs(): number {
+    return Math.floor(this.options.deadlineGraceMs / 2);
+  }
+
   async start(): Promise<void> {
     this.state = "running";
     this.unsubscribe.push(
@@ -386,21 +396,25 @@ export class Scheduler {
   registerWorker(message: WorkerMessage, channel: WorkerChannel): WorkerSession {
     this.assertRunning();
     if (message.kind?.$case !== "register") throw OrchestratorError.invalidArgument("the first message on a worker stream must be register");
-    const { workerId, taskNames, slots } = message.kind.register;
+    const { workerId, taskNames, slots, prefetch } = message.kind.register;
     if (!/^[A-Za-z0-9._:@/-]{1,128}$/.test(workerId)) throw OrchestratorError.invalidArgument("worker_id must be 1-128 characters of letters, digits and . _ : @ / -");
     if (taskNames.length === 0 || taskNames.length > limits.workerTaskNames) throw OrchestratorError.invalidArgument(`task_names must list 1-${limits.workerTaskNames} task names`);
     taskNames.forEach((name, index) => validateTaskName(name, `task_names[${index}]`));
     if (!Number.isInteger(slots) || slots < limits.workerSlots.min || slots > limits.workerSlots.max) {
       throw OrchestratorError.invalidArgument(`slots must be between ${limits.workerSlots.min} and ${limits.workerSlots.max}, got ${slots}`);
     }
-    const session = new WorkerSession(workerId, [...new Set(taskNames)], slots, this.clock.now(), channel);
+    if (!Number.isInteger(prefetch) || prefetch < 0 || prefetch > limits.workerSlots.max) {
+      throw OrchestratorError.invalidArgument(`prefetch must be between 0 and ${limits.workerSlots.max}, got ${prefetch}`);
+    }
+    const held = this.maxHoldMs > 0 ? prefetch : 0;
+    const session = new WorkerSession(workerId, [...new Set(taskNames)], slots, this.clock.now(), channel, held);
     const previous = this.registry.add(session);
     // The old stream's attempts keep their leases: reported ones are adopted below, the rest expire.
     previous?.channel.close("replaced by a newer connection of the same worker");
-    const reported = message.kind.register.running.filter((attempt) => /^[0-9a-f-]{36}$/i.test(attempt.taskId)).slice(0, slots);
+    const reported = message.kind.register.running.filter((attempt) => /^[0-9a-f-]{36}$/i.test(attempt.taskId)).slice(0, slots + held);
     for (const attempt of reported) session.inFlight.set(attemptKey(attempt), { taskId: attempt.taskId, attempt: attempt.attempt });
     if (reported.length > 0) this.track(this.adopt(session, reported));
-    this.logger.info({ worker_id: workerId, task_names: session.taskNames, slots, still_running: reported.length }, "Worker connected");
+    this.logger.info({ worker_id: workerId, task_names: session.taskNames, slots, prefetch: held || undefined, still_running: reported.length }, "Worker connected");
     this.dispatcher.kick();
     return session;
   }
@@ -473,6 +487,9 @@ export class Scheduler {
     const held = session.inFlight.get(attemptKey(ref));
     if (held) {
       session.inFlight.delete(attemptKey(ref));
+      // A task held past the hold limit comes back while every slot still runs: hold no more there
+      // until an attempt ends. A stopping worker's hand-backs change nothing (it gets no work anyway).
+      session.holdingPaused = result.outcome === AttemptOutcome.ATTEMPT_OUTCOME_HANDED_BACK && !session.draining;
       this.dispatcher.kick();
     }
     let event: TaskEvent | null;
@@ -483,7 +500,7 @@ export class Scheduler {
     } else if (result.outcome === AttemptOutcome.ATTEMPT_OUTCOME_RATE_LIMITED) {
       event = await this.deferRateLimited(session, ref, result);
     } else if (result.outcome === AttemptOutcome.ATTEMPT_OUTCOME_HANDED_BACK) {
-      event = await this.handBack(session, ref);
+      event = await this.handBack(session, ref, result.error);
     } else {
       event = await this.failAttempt(ref, describeFailure(result), held);
     }
@@ -510,13 +527,15 @@ export class Scheduler {
   }
 
   /**
-   * A stopping worker gave back an attempt it did not finish (as BullMQ counts a stalled job apart
-   * from its attempts): the task is due again at once, without using a retry.
+   * A worker gave back an attempt it did not finish (stopping) or did not start (held too long,
+   * claim-ahead), as BullMQ counts a stalled job apart from its attempts: the task is due again at
+   * once, without using a retry.
    */
-  private async handBack(session: WorkerSession, ref: AttemptRef): Promise<TaskEvent | null> {
-    const message = `attempt ${ref.attempt} handed back by its stopping worker ${session.workerId}; queued again`;
+  private async handBack(session: WorkerSession, ref: AttemptRef, reason: string): Promise<TaskEvent | null> {
+    const why = reason.slice(0, limits.progressMessageMaxLength) || "no reason given";
+    const message = `attempt ${ref.attempt} handed back by worker ${session.workerId} (${why}); queued again`;
     const event = await this.store.handBack(ref, message, this.clock.now());
-    if (event) this.logger.info({ task_id: ref.taskId, attempt: ref.attempt, worker_id: session.workerId }, "Task attempt handed back by its stopping worker; queued again without using a retry");
+    if (event) this.logger.info({ task_id: ref.taskId, attempt: ref.attempt, worker_id: session.workerId, reason: why }, "Task attempt handed back by its worker; queued again without using a retry");
     return event;
   }
 

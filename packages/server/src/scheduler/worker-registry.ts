@@ -28,6 +28,11 @@ export class WorkerSession {
   /** Slots a dispatch round is claiming for now (its claim has not answered yet). */
   claiming = 0;
   draining = false;
+  /**
+   * The worker handed back a task it held too long (its slots are busy with long tasks): it gets
+   * nothing to hold until one of its attempts ends, so the task does not bounce back to it.
+   */
+  holdingPaused = false;
   lastSeen: number;
   /** The dispatch round that last claimed for this worker (0: none yet). */
   lastServedRound = 0;
@@ -39,11 +44,20 @@ export class WorkerSession {
     readonly slots: number,
     readonly connectedAt: number,
     readonly channel: WorkerChannel,
+    /** Assignments the worker holds beyond its slots, started as slots free (claim-ahead). */
+    readonly prefetch = 0,
   ) {
     this.lastSeen = connectedAt;
   }
 
+  /** What a claim may ask for: its idle slots, and what it may hold beyond them (prefetch). */
   get freeSlots(): number {
+    const prefetch = this.holdingPaused ? 0 : this.prefetch;
+    return this.draining ? 0 : Math.max(0, this.slots + prefetch - this.inFlight.size - this.claiming);
+  }
+
+  /** Slots with nothing running or held in them, nor being claimed for. */
+  get idleSlots(): number {
     return this.draining ? 0 : Math.max(0, this.slots - this.inFlight.size - this.claiming);
   }
 
@@ -86,15 +100,19 @@ export class WorkerRegistry {
    * recently come first, so a worker left out of one round is first in the next. Workers not heard
    * from since `heardSince` are left out: their leases are running out, so a task retried off one of
    * them would otherwise be handed straight back to it (they get work again once they speak).
+   * While some worker has an idle slot, no claim asks for more than idle slots: a task is held on a
+   * busy worker (claim-ahead) only when no worker could start it now.
    */
   claimRequests(maxTasks = Infinity, heardSince = -Infinity): Array<{ session: WorkerSession; request: ClaimRequest }> {
     const round = ++this.rounds;
-    const waiting = [...this.sessions.values()].filter((session) => session.freeSlots > 0 && session.lastSeen >= heardSince);
+    const heard = [...this.sessions.values()].filter((session) => session.freeSlots > 0 && session.lastSeen >= heardSince);
+    const someIdle = heard.some((session) => session.idleSlots > 0);
+    const waiting = someIdle ? heard.filter((session) => session.idleSlots > 0) : heard;
     waiting.sort((a, b) => a.lastServedRound - b.lastServedRound);
     const requests = [];
     let budget = maxTasks;
     for (const session of waiting) {
-      const limit = Math.min(session.freeSlots, budget);
+      const limit = Math.min(someIdle ? session.idleSlots : session.freeSlots, budget);
       if (limit <= 0) break;
       budget -= limit;
       session.lastServedRound = round;

@@ -22,6 +22,8 @@ export interface WorkerServiceOptions {
   /** host:port of the Scheduler, or several as a comma-separated list or an array (see WorkerOptions). */
   schedulerAddress?: SchedulerAddressList;
   slots?: number;
+  /** Claim-ahead (see WorkerOptions.prefetch). */
+  prefetch?: number;
   workerId?: string;
   /** Path of a module exporting more handlers; they override examples of the same name (with a warning). */
   handlersModule?: string;
@@ -52,7 +54,7 @@ export async function startWorkerService(options: WorkerServiceOptions, deps: { 
   }
   const handlers = { ...examples, ...extra };
   const runtime = new Worker({
-    handlers, schedulerAddress: options.schedulerAddress, slots: options.slots, workerId: options.workerId, shutdownGraceMs: options.shutdownGraceMs,
+    handlers, schedulerAddress: options.schedulerAddress, slots: options.slots, prefetch: options.prefetch, workerId: options.workerId, shutdownGraceMs: options.shutdownGraceMs,
     apiKey: options.apiKey, tls: options.schedulerTls,
   }, logger);
   const server = await startGrpcServer("orchestrator.v1.Worker", WorkerService, {

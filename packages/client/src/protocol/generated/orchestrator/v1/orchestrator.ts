@@ -851,10 +851,16 @@ export interface RegisterWorker {
   slots: number;
   version: string;
   /**
-   * Attempts the worker still runs from an earlier connection; the Scheduler adopts those still
-   * current and cancels the others.
+   * Attempts the worker still runs (or holds) from an earlier connection; the Scheduler adopts those
+   * still current and cancels the others.
    */
   running: RunningAttempt[];
+  /**
+   * Claim-ahead, 0-10,000 (default 0): assignments the worker may hold beyond its free slots, each
+   * started as a slot frees, so a freed slot does not wait for a round trip to the Scheduler. A held
+   * assignment not started within WorkerRegistered.max_hold_ms is handed back.
+   */
+  prefetch: number;
 }
 
 export interface Heartbeat {
@@ -902,6 +908,13 @@ export interface WorkerRegistered {
   workerId: string;
   /** The worker must send something at least this often, or it is presumed dead. */
   heartbeatIntervalMs: number;
+  /**
+   * How long the worker may hold an assignment it has not started (RegisterWorker.prefetch) before it
+   * hands it back: within this the attempt's deadline on the Scheduler, set at the claim, still
+   * covers its whole timeout from the handler's start. 0: the Scheduler assigns no more than the
+   * worker's slots.
+   */
+  maxHoldMs: number;
 }
 
 export interface TaskAssignment {
@@ -7435,7 +7448,7 @@ export const WorkerMessage: MessageFns<WorkerMessage> = {
 };
 
 function createBaseRegisterWorker(): RegisterWorker {
-  return { workerId: "", taskNames: [], slots: 0, version: "", running: [] };
+  return { workerId: "", taskNames: [], slots: 0, version: "", running: [], prefetch: 0 };
 }
 
 export const RegisterWorker: MessageFns<RegisterWorker> = {
@@ -7454,6 +7467,9 @@ export const RegisterWorker: MessageFns<RegisterWorker> = {
     }
     for (const v of message.running) {
       RunningAttempt.encode(v!, writer.uint32(42).fork()).join();
+    }
+    if (message.prefetch !== 0) {
+      writer.uint32(48).int32(message.prefetch);
     }
     return writer;
   },
@@ -7511,6 +7527,14 @@ export const RegisterWorker: MessageFns<RegisterWorker> = {
             message.running.push(RunningAttempt.decode(reader, reader.uint32()));
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.prefetch = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -7533,6 +7557,7 @@ export const RegisterWorker: MessageFns<RegisterWorker> = {
     message.slots = object.slots ?? 0;
     message.version = object.version ?? "";
     message.running = object.running?.map((e) => RunningAttempt.fromPartial(e)) || [];
+    message.prefetch = object.prefetch ?? 0;
     return message;
   },
 };
@@ -8007,7 +8032,7 @@ export const SchedulerMessage: MessageFns<SchedulerMessage> = {
 };
 
 function createBaseWorkerRegistered(): WorkerRegistered {
-  return { workerId: "", heartbeatIntervalMs: 0 };
+  return { workerId: "", heartbeatIntervalMs: 0, maxHoldMs: 0 };
 }
 
 export const WorkerRegistered: MessageFns<WorkerRegistered> = {
@@ -8017,6 +8042,9 @@ export const WorkerRegistered: MessageFns<WorkerRegistered> = {
     }
     if (message.heartbeatIntervalMs !== 0) {
       writer.uint32(16).int32(message.heartbeatIntervalMs);
+    }
+    if (message.maxHoldMs !== 0) {
+      writer.uint32(24).int32(message.maxHoldMs);
     }
     return writer;
   },
@@ -8050,6 +8078,14 @@ export const WorkerRegistered: MessageFns<WorkerRegistered> = {
             message.heartbeatIntervalMs = reader.int32();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.maxHoldMs = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -8069,6 +8105,7 @@ export const WorkerRegistered: MessageFns<WorkerRegistered> = {
     const message = createBaseWorkerRegistered();
     message.workerId = object.workerId ?? "";
     message.heartbeatIntervalMs = object.heartbeatIntervalMs ?? 0;
+    message.maxHoldMs = object.maxHoldMs ?? 0;
     return message;
   },
 };

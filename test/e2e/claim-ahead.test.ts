@@ -1,0 +1,91 @@
+// Claim-ahead (--prefetch): a worker holds assignments beyond its slots and starts each as a slot
+// frees; a held task's timeout starts with its handler; one held longer than the Scheduler's hold
+// limit (half its deadline grace: 1 s) is handed back; a held task can be cancelled; a stopping worker
+// hands back at once what it holds. None of it uses a retry.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { TaskUpdate } from "orchestrator-ts-client";
+import { Cluster } from "../helpers/processes.js";
+import { storeBackends } from "../helpers/stores.js";
+
+describe.each(storeBackends)("a worker with one slot and prefetch 1 (%s store)", (store) => {
+  const cluster = new Cluster({ store, workers: 1, workerArgs: ["--slots", "1", "--prefetch", "1", "--shutdown-grace-ms", "300", "--log-level", "debug"] });
+
+  beforeAll(async () => {
+    await cluster.start();
+  });
+
+  afterAll(async () => {
+    await cluster.stop();
+  });
+
+  async function untilRunning(taskId: string): Promise<void> {
+    for await (const update of cluster.client.subscribe(taskId)) {
+      if (update.state === "running") return;
+    }
+  }
+
+  async function updatesOf(taskId: string): Promise<TaskUpdate[]> {
+    const updates: TaskUpdate[] = [];
+    await cluster.client.waitForResult(taskId, { afterSequence: 0, onUpdate: (update) => updates.push(update) });
+    return updates;
+  }
+
+  it("holds a second task while the first runs, starts it once the slot frees, and counts its timeout from its start", async () => {
+    const first = await cluster.client.submit({ name: "sleepy", payload: { ms: 700 }, maxRetries: 0 });
+    await untilRunning(first.taskId);
+    // Held for about 0.7 s, then 0.6 s of handler: 1.3 s from its assignment, within its 1 s timeout only if the timeout starts with the handler.
+    const second = await cluster.client.submit({ name: "sleepy", payload: { ms: 600 }, maxRetries: 0, timeoutSecs: 1 });
+    await untilRunning(second.taskId);
+    const [a, b] = await Promise.all([cluster.client.waitForResult(first.taskId), cluster.client.waitForResult(second.taskId)]);
+    expect([a.state, a.attempt, b.state, b.attempt]).toEqual(["succeeded", 1, "succeeded", 1]);
+    const [taskA, taskB] = await Promise.all([cluster.client.get(first.taskId), cluster.client.get(second.taskId)]);
+    // Assigned (running in the store) while the first still ran, finished at least 0.6 s after it.
+    expect(taskB.startedAt!.getTime()).toBeLessThan(taskA.finishedAt!.getTime());
+    expect(taskB.finishedAt!.getTime() - taskA.finishedAt!.getTime()).toBeGreaterThanOrEqual(550);
+  });
+
+  it("hands a held task back once it has waited the hold limit, without using a retry", async () => {
+    const long = await cluster.client.submit({ name: "sleepy", payload: { ms: 2_500 }, maxRetries: 0 });
+    await untilRunning(long.taskId);
+    const short = await cluster.client.submit({ name: "noop", maxRetries: 0 });
+    const updates = await updatesOf(short.taskId);
+    expect(updates.at(-1)).toMatchObject({ state: "succeeded" });
+    // Handed back once: the worker, whose slot the long task still held, was given nothing more to hold until it ended.
+    const handedBack = updates.filter((update) => update.state === "retrying");
+    expect(handedBack).toHaveLength(1);
+    expect(updates.at(-1)?.attempt).toBe(2);
+    expect(handedBack[0]?.message).toMatch(/^attempt 1 handed back by worker \S+ \(held 1000 ms without a free slot\); queued again$/);
+    expect((await cluster.client.waitForResult(long.taskId)).state).toBe("succeeded");
+  });
+
+  it("cancels a held task without disturbing the running one", async () => {
+    const long = await cluster.client.submit({ name: "sleepy", payload: { ms: 800 }, maxRetries: 0 });
+    await untilRunning(long.taskId);
+    const held = await cluster.client.submit({ name: "noop", maxRetries: 0 });
+    await untilRunning(held.taskId);
+    expect(await cluster.client.cancel(held.taskId, "not needed")).toMatchObject({ state: "cancelled", cancelled: true });
+    expect(await cluster.client.waitForResult(long.taskId)).toMatchObject({ state: "succeeded", attempt: 1 });
+    expect(await cluster.client.get(held.taskId)).toMatchObject({ state: "cancelled", attempt: 1 });
+    // Had the worker kept holding it, it would have started it (first in, first out) before this one.
+    const next = await cluster.client.submit({ name: "noop" });
+    expect((await cluster.client.waitForResult(next.taskId)).state).toBe("succeeded");
+    const started = (cluster.workers[0]?.logs ?? []).filter((r) => r.msg === "Task started").map((r) => r.task_id);
+    expect(started).toContain(next.taskId);
+    expect(started).not.toContain(held.taskId);
+  });
+
+  it("a stopping worker hands back at once what it holds, and what still runs once the grace period ends", async () => {
+    const long = await cluster.client.submit({ name: "sleepy", payload: { ms: 5_000 }, maxRetries: 0 });
+    await untilRunning(long.taskId);
+    const held = await cluster.client.submit({ name: "noop", maxRetries: 0 });
+    await untilRunning(held.taskId);
+    const exit = await cluster.workers[0]?.stop("SIGINT");
+    expect(exit?.code).toBe(0);
+    const [taskLong, taskHeld] = await Promise.all([cluster.client.get(long.taskId), cluster.client.get(held.taskId)]);
+    // No worker is left: both wait, queued, neither failed although neither may be retried.
+    expect([taskLong.state, taskHeld.state]).toEqual(["queued", "queued"]);
+    const log = cluster.scheduler.logs.filter((r) => r.msg === "Task attempt handed back by its worker; queued again without using a retry");
+    expect(log.find((r) => r.task_id === held.taskId)?.reason).toBe("the worker shut down before the attempt started");
+    expect(log.find((r) => r.task_id === long.taskId)?.reason).toBe("the worker shut down before the attempt finished");
+  });
+});
