@@ -1,7 +1,7 @@
 // `npm run bench`: throughput, latency, scale and memory of the deployment, on the embedded SQLite
 // store and on PostgreSQL, side by side in the same run.
 //
-//   npm run bench                        W1, W1-unary, W1-batch, W2, W2-hog, W2-hops, Due, W4, W4-paced, W1-history, W2-history on every store (SQLite full and
+//   npm run bench                        W1, W1-unary, W1-batch, W1-batch-ahead, W2, W2-hog, W2-hops, Due, W4, W4-paced, W1-history, W2-history on every store (SQLite full and
 //                                        normal, PostgreSQL), W3 (SQLite full), the floor (bare gRPC
 //                                        round trips, fsync), X-dispatch and W1-horizon (PostgreSQL only),
 //                                        3 runs each (W1-horizon once: a 2-minute hold is long enough);
@@ -98,7 +98,7 @@ interface Plan {
   sizes: Sizes;
 }
 
-const allWorkloads: Workload[] = ["W1", "W1-unary", "W1-batch", "W2", "W2-hog", "W2-hops", "W3", "Due", "W4", "W4-paced", "W1-history", "W2-history", "Floor", "X-dispatch", "W1-horizon", "Dashboard"];
+const allWorkloads: Workload[] = ["W1", "W1-unary", "W1-batch", "W1-batch-ahead", "W2", "W2-hog", "W2-hops", "W3", "Due", "W4", "W4-paced", "W1-history", "W2-history", "Floor", "X-dispatch", "W1-horizon", "Dashboard"];
 
 function list<T extends string>(value: string | undefined, allowed: readonly T[], fallback: T[], what: string): T[] {
   if (value === undefined) return fallback;
@@ -173,6 +173,7 @@ function runOnce(workload: Workload, mode: RunMode, sizes: Sizes): Promise<Metri
     case "W1": return runW1("sdk", mode, sizes);
     case "W1-unary": return runW1("unary", mode, sizes);
     case "W1-batch": return runW1("batch", mode, sizes);
+    case "W1-batch-ahead": return runW1("batch", mode, sizes, undefined, { prefetch: sizes.w1Prefetch });
     case "W2": return runW2(mode, sizes);
     case "W2-hog": return runW2(mode, sizes, { hog: true });
     case "W2-hops": return runW2(mode, sizes, { hops: true });

@@ -18,6 +18,8 @@ export interface Sizes {
   w1Tasks: number;
   w1Concurrency: number;
   w1Slots: number;
+  /** W1-batch-ahead: the worker's --prefetch (claim-ahead). */
+  w1Prefetch: number;
   batchSize: number;
   w2Rate: number;
   w2Seconds: number;
@@ -48,7 +50,7 @@ export interface Sizes {
 }
 
 export const fullSizes: Sizes = {
-  w1Tasks: 20_000, w1Concurrency: 64, w1Slots: 32, batchSize: 500, w2Rate: 200, w2Seconds: 10,
+  w1Tasks: 20_000, w1Concurrency: 64, w1Slots: 32, w1Prefetch: 224, batchSize: 500, w2Rate: 200, w2Seconds: 10,
   w3Tasks: 100_000, w3Workers: 100, w3Slots: 10, w3FillConcurrency: 4, idleWaitMs: 2500,
   crossRate: 20, crossSeconds: 10, horizonSeconds: 120, horizonRoundTasks: 5_000,
   dueTasks: 10_000, dueSpanMs: 10_000, dueLeadMs: 5_000,
@@ -56,7 +58,7 @@ export const fullSizes: Sizes = {
 };
 
 export const quickSizes: Sizes = {
-  w1Tasks: 500, w1Concurrency: 64, w1Slots: 32, batchSize: 100, w2Rate: 200, w2Seconds: 1,
+  w1Tasks: 500, w1Concurrency: 64, w1Slots: 32, w1Prefetch: 224, batchSize: 100, w2Rate: 200, w2Seconds: 1,
   w3Tasks: 2_000, w3Workers: 10, w3Slots: 10, w3FillConcurrency: 4, idleWaitMs: 2000,
   crossRate: 20, crossSeconds: 5, horizonSeconds: 20, horizonRoundTasks: 2_000,
   dueTasks: 500, dueSpanMs: 2_000, dueLeadMs: 2_000,
@@ -170,6 +172,8 @@ async function databaseCost(deployment: Deployment, counters: PostgresCounters, 
  */
 export interface Variant {
   keyed?: boolean;
+  /** W1-batch-ahead: the worker holds this many tasks beyond its slots (claim-ahead). */
+  prefetch?: number;
   history?: boolean;
   hog?: boolean;
   /** W2-hops: every process traced, the dispatch latency split into its hops (see hops.ts). */
@@ -181,8 +185,8 @@ export interface Variant {
  * W4 is W1 with sizes.w4Tasks tasks over sizes.w4Keys concurrency keys, each bound to w4BoundPerKey;
  * W1-history is W1 on a store holding sizes.historyTasks finished tasks.
  */
-export function runW1(mode: SubmitMode, store: StoreMode, sizes: Sizes, profileDir?: string, { keyed = false, history = false }: Variant = {}): Promise<Metrics> {
-  const deployment = new Deployment({ store, workerSlots: sizes.w1Slots, profileDir, ...(history ? { history: sizes.historyTasks } : {}) });
+export function runW1(mode: SubmitMode, store: StoreMode, sizes: Sizes, profileDir?: string, { keyed = false, history = false, prefetch = 0 }: Variant = {}): Promise<Metrics> {
+  const deployment = new Deployment({ store, workerSlots: sizes.w1Slots, workerPrefetch: prefetch, profileDir, ...(history ? { history: sizes.historyTasks } : {}) });
   return withDeployment(deployment, async (reader) => {
     const count = keyed ? sizes.w4Tasks : sizes.w1Tasks;
     const keys: KeyedLoad = keyed ? { keys: sizes.w4Keys, boundPerKey: sizes.w4BoundPerKey } : {};

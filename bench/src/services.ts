@@ -141,6 +141,8 @@ export interface DeploymentOptions {
   store: StoreMode;
   /** Slots of the worker process; 0 starts no worker process. */
   workerSlots: number;
+  /** The worker's --prefetch (claim-ahead); default 0, as shipped. */
+  workerPrefetch?: number;
   /** When set, every service runs under `node --cpu-prof` writing to <profileDir>/<service>/. */
   profileDir?: string;
   /** Added to every service's environment (W2-hops: the OpenTelemetry exporter's settings). */
@@ -220,7 +222,7 @@ export class Deployment {
     await this.gateway.listening();
     if (this.options.workerSlots > 0) {
       this.worker = new ServiceProcess("worker", await freePort(), [
-        "--scheduler", this.workerSchedulerAddress, "--slots", String(this.options.workerSlots), "--handlers", benchHandlersPath,
+        "--scheduler", this.workerSchedulerAddress, "--slots", String(this.options.workerSlots), "--prefetch", String(this.options.workerPrefetch ?? 0), "--handlers", benchHandlersPath,
       ], this.nodeFlags("worker"), this.options.serviceEnv);
       await this.worker.listening();
       // The Gateway asks Scheduler A, which does not list the workers of B.
