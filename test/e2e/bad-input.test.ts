@@ -382,7 +382,7 @@ describe("after all that", () => {
 });
 
 describe("worker streams that do not register properly", () => {
-  const register = (overrides: Partial<{ workerId: string; taskNames: string[]; slots: number }>): WorkerMessage => ({
+  const register = (overrides: Partial<{ workerId: string; taskNames: string[]; slots: number; prefetch: number }>): WorkerMessage => ({
     kind: { $case: "register", register: { workerId: "bad-worker", taskNames: ["noop"], slots: 1, prefetch: 0, version: "test", running: [], ...overrides } },
   });
   const cases: { what: string; first: WorkerMessage; details: RegExp }[] = [
@@ -392,6 +392,8 @@ describe("worker streams that do not register properly", () => {
     { what: "register with slots 0", first: register({ slots: 0 }), details: /^slots must be between 1 and 10000, got 0$/ },
     { what: "register with slots 10001", first: register({ slots: 10_001 }), details: /^slots must be between 1 and 10000, got 10001$/ },
     { what: "register with no task names", first: register({ taskNames: [] }), details: /^task_names must list 1-1000 task names$/ },
+    { what: "register with prefetch -1", first: register({ prefetch: -1 }), details: /^prefetch must be between 0 and 10000, got -1$/ },
+    { what: "register with prefetch 10001", first: register({ prefetch: 10_001 }), details: /^prefetch must be between 0 and 10000, got 10001$/ },
   ];
 
   it.each(cases)("refuses a stream whose $what", async ({ first, details }) => {

@@ -49,4 +49,11 @@ describe("the worker's and the Gateway's options", () => {
     expect(compileGatewayOptions({}).schedulerAddresses).toEqual(["127.0.0.1:50052"]);
     expect(() => compileGatewayOptions({ schedulerAddress: "a:99999" })).toThrow("has port 99999");
   });
+
+  it("take claim-ahead off by default and check its prefetch", () => {
+    expect(compileWorkerOptions({ handlers }).prefetch).toBe(0);
+    expect(compileWorkerOptions({ handlers, prefetch: 224 }).prefetch).toBe(224);
+    expect(() => compileWorkerOptions({ handlers, prefetch: -1 })).toThrow("prefetch must be between 0 and 10000, got -1");
+    expect(() => compileWorkerOptions({ handlers, prefetch: 1.5 })).toThrow("prefetch must be between 0 and 10000, got 1.5");
+  });
 });
