@@ -36,6 +36,8 @@ describe.each(storeBackends)("a worker with one slot and prefetch 1 (%s store)",
     // Held for about 0.7 s, then 0.6 s of handler: 1.3 s from its assignment, within its 1 s timeout only if the timeout starts with the handler.
     const second = await cluster.client.submit({ name: "sleepy", payload: { ms: 600 }, maxRetries: 0, timeoutSecs: 1 });
     await untilRunning(second.taskId);
+    // Held, it counts in the worker's running attempts beside the one that runs.
+    expect((await cluster.client.workers())[0]).toMatchObject({ slots: 1, running: 2 });
     const [a, b] = await Promise.all([cluster.client.waitForResult(first.taskId), cluster.client.waitForResult(second.taskId)]);
     expect([a.state, a.attempt, b.state, b.attempt]).toEqual(["succeeded", 1, "succeeded", 1]);
     const [taskA, taskB] = await Promise.all([cluster.client.get(first.taskId), cluster.client.get(second.taskId)]);

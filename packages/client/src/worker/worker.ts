@@ -39,6 +39,7 @@ interface Attempt {
 /** An assignment held beyond the worker's slots (claim-ahead), not started yet. */
 interface HeldAssignment {
   readonly assignment: TaskAssignment;
+  readonly key: string;
   readonly receivedAt: number;
   /** Hands it back once it has waited WorkerRegistered.max_hold_ms for a slot. */
   readonly timer: NodeJS.Timeout;
@@ -221,28 +222,29 @@ export class Worker extends EventEmitter {
 
   private hold(assignment: TaskAssignment): void {
     const key = `${assignment.taskId}#${assignment.attempt}`;
-    const timer = setTimeout(() => {
-      const held = this.held.get(key);
-      if (held) this.release(held, AttemptOutcome.ATTEMPT_OUTCOME_HANDED_BACK, `held ${this.maxHoldMs} ms without a free slot`);
-    }, this.maxHoldMs);
-    this.held.set(key, { assignment, receivedAt: Date.now(), timer });
+    const held: HeldAssignment = {
+      assignment, key, receivedAt: Date.now(),
+      // Cleared when it starts or is released, so it fires only for an assignment still held.
+      timer: setTimeout(() => this.release(held, AttemptOutcome.ATTEMPT_OUTCOME_HANDED_BACK, `held ${this.maxHoldMs} ms without a free slot`), this.maxHoldMs),
+    };
+    this.held.set(key, held);
   }
 
   /** Ends a held assignment without running it. */
   private release(held: HeldAssignment, outcome: AttemptOutcome, message: string): void {
     const { taskId, attempt } = held.assignment;
     clearTimeout(held.timer);
-    this.held.delete(`${taskId}#${attempt}`);
+    this.held.delete(held.key);
     this.queueResult({ taskId, attempt, outcome, result: Buffer.alloc(0), error: message, retryable: true, retryAfterMs: 0 });
   }
 
   /** A slot freed: the oldest held assignment starts in it, its timeout counted from now. */
   private startHeld(): void {
     if (this.state === "draining" || this.state === "stopped") return;
-    for (const [key, held] of this.held) {
+    for (const held of this.held.values()) {
       if (this.running.size >= this.options.slots) return;
       clearTimeout(held.timer);
-      this.held.delete(key);
+      this.held.delete(held.key);
       this.run(held.assignment);
     }
   }

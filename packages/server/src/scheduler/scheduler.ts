@@ -406,15 +406,15 @@ export class Scheduler {
     if (!Number.isInteger(prefetch) || prefetch < 0 || prefetch > limits.workerSlots.max) {
       throw OrchestratorError.invalidArgument(`prefetch must be between 0 and ${limits.workerSlots.max}, got ${prefetch}`);
     }
-    const held = this.maxHoldMs > 0 ? prefetch : 0;
-    const session = new WorkerSession(workerId, [...new Set(taskNames)], slots, this.clock.now(), channel, held);
+    const grantedPrefetch = this.maxHoldMs > 0 ? prefetch : 0;
+    const session = new WorkerSession(workerId, [...new Set(taskNames)], slots, this.clock.now(), channel, grantedPrefetch);
     const previous = this.registry.add(session);
     // The old stream's attempts keep their leases: reported ones are adopted below, the rest expire.
     previous?.channel.close("replaced by a newer connection of the same worker");
-    const reported = message.kind.register.running.filter((attempt) => /^[0-9a-f-]{36}$/i.test(attempt.taskId)).slice(0, slots + held);
+    const reported = message.kind.register.running.filter((attempt) => /^[0-9a-f-]{36}$/i.test(attempt.taskId)).slice(0, slots + grantedPrefetch);
     for (const attempt of reported) session.inFlight.set(attemptKey(attempt), { taskId: attempt.taskId, attempt: attempt.attempt });
     if (reported.length > 0) this.track(this.adopt(session, reported));
-    this.logger.info({ worker_id: workerId, task_names: session.taskNames, slots, prefetch: held || undefined, still_running: reported.length }, "Worker connected");
+    this.logger.info({ worker_id: workerId, task_names: session.taskNames, slots, prefetch: grantedPrefetch || undefined, still_running: reported.length }, "Worker connected");
     this.dispatcher.kick();
     return session;
   }

@@ -542,9 +542,10 @@ export interface TaskStore extends ScheduleStore {
   deferRateLimited(ref: AttemptRef, delayMs: number, message: string, now: number): Promise<TaskEvent | null>;
 
   /**
-   * A stopping worker gave the attempt back unfinished: it ends without counting against
-   * max_retries and the task is due again at once (retrying, promoted like any due retry); its name
-   * is not held back. Fenced like fail: null when the attempt is not current.
+   * A worker gave the attempt back: unfinished when it stopped, or unstarted when it held it past
+   * the hold limit (claim-ahead). It ends without counting against max_retries and the task is due
+   * again at once (retrying, promoted like any due retry); its name is not held back. Fenced like
+   * fail: null when the attempt is not current.
    */
   handBack(ref: AttemptRef, message: string, now: number): Promise<TaskEvent | null>;
 

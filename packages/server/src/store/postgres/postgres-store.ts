@@ -713,28 +713,26 @@ export class PostgresStore implements TaskStore {
   }
 
   handBack(ref: AttemptRef, message: string, now: number): Promise<TaskEvent | null> {
-    return this.writes.run(async (tx) => {
-      const { rows: [row] } = await tx.query(deferAttemptSql, [ref.taskId, ref.attempt, now + tx.skewMs]);
-      if (!row) return null;
-      freedKeySlot(tx.log, row);
-      return record(tx, {
-        taskId: ref.taskId, sequence: Number(row.last_sequence), state: "retrying", attempt: ref.attempt, percent: Number(row.percent),
-        message, timestamp: now, workerId: nullableString(row.worker_id), nextAttemptAt: now,
-      });
-    });
+    return this.writes.run((tx) => this.deferIn(tx, ref, now, message, now, false));
   }
 
   deferRateLimited(ref: AttemptRef, delayMs: number, message: string, now: number): Promise<TaskEvent | null> {
-    return this.writes.run(async (tx) => {
-      const nextAttemptAt = now + delayMs;
-      const { rows: [row] } = await tx.query(deferAttemptSql, [ref.taskId, ref.attempt, nextAttemptAt + tx.skewMs]);
-      if (!row) return null;
-      await tx.query(throttleNameSql, [String(row.name), nextAttemptAt + tx.skewMs, now + tx.skewMs]);
-      freedKeySlot(tx.log, row);
-      return record(tx, {
-        taskId: ref.taskId, sequence: Number(row.last_sequence), state: "retrying", attempt: ref.attempt, percent: Number(row.percent),
-        message, timestamp: now, workerId: nullableString(row.worker_id), nextAttemptAt,
-      });
+    return this.writes.run((tx) => this.deferIn(tx, ref, now + delayMs, message, now, true));
+  }
+
+  /**
+   * Ends the attempt without using a retry; the task is due at `nextAttemptAt`. With `holdName` no
+   * attempt of its name starts before then, on any Scheduler (a rate-limited upstream), else only
+   * this task waits.
+   */
+  private async deferIn(tx: Transaction, ref: AttemptRef, nextAttemptAt: number, message: string, now: number, holdName: boolean): Promise<TaskEvent | null> {
+    const { rows: [row] } = await tx.query(deferAttemptSql, [ref.taskId, ref.attempt, nextAttemptAt + tx.skewMs]);
+    if (!row) return null;
+    if (holdName) await tx.query(throttleNameSql, [String(row.name), nextAttemptAt + tx.skewMs, now + tx.skewMs]);
+    freedKeySlot(tx.log, row);
+    return record(tx, {
+      taskId: ref.taskId, sequence: Number(row.last_sequence), state: "retrying", attempt: ref.attempt, percent: Number(row.percent),
+      message, timestamp: now, workerId: nullableString(row.worker_id), nextAttemptAt,
     });
   }
 

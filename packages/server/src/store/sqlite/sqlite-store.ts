@@ -535,30 +535,29 @@ export class SqliteStore implements TaskStore {
   }
 
   handBack(ref: AttemptRef, message: string, now: number): Promise<TaskEvent | null> {
-    return this.writes.run(() => {
-      const row = this.sql(deferAttemptSql).get({ ...ref, nextAttemptAt: now }) as Row | undefined;
-      if (!row) return null;
-      freedKeySlot(this.writes.log, row);
-      return this.recordEvent({
-        taskId: ref.taskId, sequence: Number(row.last_sequence), state: "retrying", attempt: ref.attempt, percent: Number(row.percent),
-        message, timestamp: now, workerId: nullableString(row.worker_id), nextAttemptAt: now,
-      });
-    });
+    return this.writes.run(() => this.deferNow(ref, now, message, now, false));
   }
 
   deferRateLimited(ref: AttemptRef, delayMs: number, message: string, now: number): Promise<TaskEvent | null> {
-    return this.writes.run(() => {
-      const nextAttemptAt = now + delayMs;
-      const row = this.sql(deferAttemptSql).get({ ...ref, nextAttemptAt }) as Row | undefined;
-      if (!row) return null;
-      this.sql(throttleNameSql).run({ name: String(row.name), until: nextAttemptAt, now });
+    return this.writes.run(() => this.deferNow(ref, now + delayMs, message, now, true));
+  }
+
+  /**
+   * Ends the attempt without using a retry; the task is due at `nextAttemptAt`. With `holdName` no
+   * attempt of its name starts before then (a rate-limited upstream), else only this task waits.
+   */
+  private deferNow(ref: AttemptRef, nextAttemptAt: number, message: string, now: number, holdName: boolean): TaskEvent | null {
+    const row = this.sql(deferAttemptSql).get({ ...ref, nextAttemptAt }) as Row | undefined;
+    if (!row) return null;
+    if (holdName) {
       const name = String(row.name);
+      this.sql(throttleNameSql).run({ name, until: nextAttemptAt, now });
       this.gatedUntil.set(name, Math.max(this.gatedUntil.get(name) ?? -Infinity, nextAttemptAt));
-      freedKeySlot(this.writes.log, row);
-      return this.recordEvent({
-        taskId: ref.taskId, sequence: Number(row.last_sequence), state: "retrying", attempt: ref.attempt, percent: Number(row.percent),
-        message, timestamp: now, workerId: nullableString(row.worker_id), nextAttemptAt,
-      });
+    }
+    freedKeySlot(this.writes.log, row);
+    return this.recordEvent({
+      taskId: ref.taskId, sequence: Number(row.last_sequence), state: "retrying", attempt: ref.attempt, percent: Number(row.percent),
+      message, timestamp: now, workerId: nullableString(row.worker_id), nextAttemptAt,
     });
   }
 

@@ -84,8 +84,9 @@ export enum AttemptOutcome {
   /** ATTEMPT_OUTCOME_RATE_LIMITED - The handler's upstream asked it to slow down (TaskResult.retry_after_ms): not a failure. */
   ATTEMPT_OUTCOME_RATE_LIMITED = 5,
   /**
-   * ATTEMPT_OUTCOME_HANDED_BACK - The worker is stopping and gives back an attempt it did not finish within its shutdown grace
-   * period: the task is queued again at once without using a retry.
+   * ATTEMPT_OUTCOME_HANDED_BACK - The worker gives the attempt back: one it did not finish within its shutdown grace period when
+   * stopping, or one it held (RegisterWorker.prefetch) without starting it within
+   * WorkerRegistered.max_hold_ms. The task is queued again at once without using a retry.
    */
   ATTEMPT_OUTCOME_HANDED_BACK = 6,
 }
