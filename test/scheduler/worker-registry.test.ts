@@ -38,6 +38,30 @@ describe("WorkerRegistry claim requests with claim-ahead (prefetch)", () => {
     expect(limits(registry)).toEqual({ a: 2, b: 2 });
   });
 
+  it("lets a busy worker hold while the idle slots belong to workers of other task names", () => {
+    const registry = new WorkerRegistry();
+    const resizer = new WorkerSession("a", ["resize"], 2, 0, channel, 2);
+    const mailer = new WorkerSession("b", ["email"], 2, 0, channel, 2);
+    registry.add(resizer);
+    registry.add(mailer);
+    busy(resizer, 2);
+    expect(limits(registry)).toEqual({ a: 2, b: 2 });
+    const generalist = new WorkerSession("c", ["email", "resize"], 1, 0, channel);
+    registry.add(generalist);
+    expect(limits(registry)).toEqual({ b: 2, c: 1 });
+  });
+
+  it("serves idle slots before claims to hold when a round's budget is short", () => {
+    const registry = new WorkerRegistry();
+    const resizer = new WorkerSession("a", ["resize"], 2, 0, channel, 4);
+    const mailer = new WorkerSession("b", ["email"], 2, 0, channel);
+    registry.add(resizer);
+    registry.add(mailer);
+    busy(resizer, 2);
+    mailer.lastServedRound = 5;
+    expect(Object.fromEntries(registry.claimRequests(3).map(({ request }) => [request.workerId, request.limit]))).toEqual({ b: 2, a: 1 });
+  });
+
   it("gives a worker nothing more to hold while its holding is paused (it handed back a task held too long)", () => {
     const registry = new WorkerRegistry();
     const worker = new WorkerSession("a", ["resize"], 2, 0, channel, 3);

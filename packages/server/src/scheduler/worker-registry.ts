@@ -100,19 +100,26 @@ export class WorkerRegistry {
    * recently come first, so a worker left out of one round is first in the next. Workers not heard
    * from since `heardSince` are left out: their leases are running out, so a task retried off one of
    * them would otherwise be handed straight back to it (they get work again once they speak).
-   * While some worker has an idle slot, no claim asks for more than idle slots: a task is held on a
-   * busy worker (claim-ahead) only when no worker could start it now.
+   * A worker with no idle slot may claim tasks to hold (claim-ahead) only while no worker with an
+   * idle slot runs any of its task names: a task is held on a busy worker only when no worker could
+   * start it now, and a fleet of workers for other names does not stop it. Claims for idle slots go
+   * before claims to hold, so a round's `maxTasks` serves them first.
    */
   claimRequests(maxTasks = Infinity, heardSince = -Infinity): Array<{ session: WorkerSession; request: ClaimRequest }> {
     const round = ++this.rounds;
     const heard = [...this.sessions.values()].filter((session) => session.freeSlots > 0 && session.lastSeen >= heardSince);
-    const someIdle = heard.some((session) => session.idleSlots > 0);
-    const waiting = someIdle ? heard.filter((session) => session.idleSlots > 0) : heard;
-    waiting.sort((a, b) => a.lastServedRound - b.lastServedRound);
+    const namesWithIdleSlots = new Set(heard.filter((session) => session.idleSlots > 0).flatMap((session) => session.taskNames));
+    const waiting = heard
+      .map((session) => {
+        const anIdleSlotRunsItsNames = session.taskNames.some((name) => namesWithIdleSlots.has(name));
+        return { session, wanted: anIdleSlotRunsItsNames ? session.idleSlots : session.freeSlots, holding: session.idleSlots === 0 };
+      })
+      .filter(({ wanted }) => wanted > 0);
+    waiting.sort((a, b) => Number(a.holding) - Number(b.holding) || a.session.lastServedRound - b.session.lastServedRound);
     const requests = [];
     let budget = maxTasks;
-    for (const session of waiting) {
-      const limit = Math.min(someIdle ? session.idleSlots : session.freeSlots, budget);
+    for (const { session, wanted } of waiting) {
+      const limit = Math.min(wanted, budget);
       if (limit <= 0) break;
       budget -= limit;
       session.lastServedRound = round;
