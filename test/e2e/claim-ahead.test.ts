@@ -1,10 +1,12 @@
 // Claim-ahead (--prefetch): a worker holds assignments beyond its slots and starts each as a slot
 // frees; a held task's timeout starts with its handler; one held longer than the Scheduler's hold
 // limit (half its deadline grace: 1 s) is handed back; a held task can be cancelled; a stopping worker
-// hands back at once what it holds. None of it uses a retry.
+// hands back at once what it holds. None of it uses a retry. An idle worker for other task names
+// does not stop a busy one from holding.
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TaskUpdate } from "orchestrator-ts-client";
-import { Cluster } from "../helpers/processes.js";
+import { Cluster, repoRoot } from "../helpers/processes.js";
 import { storeBackends } from "../helpers/stores.js";
 
 describe.each(storeBackends)("a worker with one slot and prefetch 1 (%s store)", (store) => {
@@ -91,3 +93,38 @@ describe.each(storeBackends)("a worker with one slot and prefetch 1 (%s store)",
     expect(log.find((r) => r.task_id === long.taskId)?.reason).toBe("the worker shut down before the attempt finished");
   });
 });
+
+describe.each(storeBackends)("a worker with prefetch beside an idle worker for other task names (%s store)", (store) => {
+  const cluster = new Cluster({ store, workers: 1, workerArgs: ["--slots", "1", "--prefetch", "1"] });
+
+  beforeAll(async () => {
+    await cluster.start();
+    await cluster.addWorker(["--handlers", join(repoRoot, "test/fixtures/chatty-handlers.mjs"), "--no-examples", "--slots", "2"]);
+  });
+
+  afterAll(async () => {
+    await cluster.stop();
+  });
+
+  it("holds a task behind its running one although the other worker has idle slots", async () => {
+    const [prefetching, other] = cluster.workers.map((worker) => worker.logs.find((r) => r.msg === "Worker registered with the scheduler")?.worker_id);
+    // 0.7 s: the held task starts within the hold limit (1 s), so it is not handed back.
+    const first = await cluster.client.submit({ name: "sleepy", payload: { ms: 700 }, maxRetries: 0 });
+    await untilTaskRunning(cluster, first.taskId);
+    const second = await cluster.client.submit({ name: "noop", maxRetries: 0 });
+    await untilTaskRunning(cluster, second.taskId);
+    // Assigned while the first still runs: held by the busy worker, not left queued for its slot.
+    expect((await cluster.client.get(first.taskId)).state).toBe("running");
+    const workers = await cluster.client.workers();
+    expect(workers.find((w) => w.workerId === prefetching)).toMatchObject({ slots: 1, running: 2 });
+    expect(workers.find((w) => w.workerId === other)).toMatchObject({ taskNames: ["chatty"], running: 0 });
+    const results = await Promise.all([cluster.client.waitForResult(first.taskId), cluster.client.waitForResult(second.taskId)]);
+    expect(results.map((r) => [r.state, r.attempt])).toEqual([["succeeded", 1], ["succeeded", 1]]);
+  });
+});
+
+async function untilTaskRunning(cluster: Cluster, taskId: string): Promise<void> {
+  for await (const update of cluster.client.subscribe(taskId)) {
+    if (update.state === "running") return;
+  }
+}
