@@ -123,6 +123,30 @@ describe.each(storeBackends)("a worker with prefetch beside an idle worker for o
   });
 });
 
+describe.each(storeBackends)("a Scheduler with --deadline-grace-ms 400 (%s store)", (store) => {
+  const cluster = new Cluster({ store, workers: 1, schedulerArgs: ["--deadline-grace-ms", "400"], workerArgs: ["--slots", "1", "--prefetch", "1"] });
+
+  beforeAll(async () => {
+    await cluster.start();
+  });
+
+  afterAll(async () => {
+    await cluster.stop();
+  });
+
+  it("gives its workers half of it as the hold limit", async () => {
+    const long = await cluster.client.submit({ name: "sleepy", payload: { ms: 900 }, maxRetries: 0 });
+    await untilTaskRunning(cluster, long.taskId);
+    const short = await cluster.client.submit({ name: "noop", maxRetries: 0 });
+    const updates: TaskUpdate[] = [];
+    await cluster.client.waitForResult(short.taskId, { afterSequence: 0, onUpdate: (update) => updates.push(update) });
+    expect(updates.filter((update) => update.state === "retrying").map((update) => update.message)).toEqual([
+      expect.stringMatching(/^attempt 1 handed back by worker \S+ \(held 200 ms without a free slot\); queued again$/),
+    ]);
+    expect(updates.at(-1)).toMatchObject({ state: "succeeded", attempt: 2 });
+  });
+});
+
 async function untilTaskRunning(cluster: Cluster, taskId: string): Promise<void> {
   for await (const update of cluster.client.subscribe(taskId)) {
     if (update.state === "running") return;

@@ -20,7 +20,7 @@ import {
 
 interface SchedulerFlags extends ListenerFlags {
   host: string; port: number; httpPort?: number; dataDir: string; logLevel: LogLevel; sqliteSynchronous: SqliteSynchronous; workerTimeoutMs: number;
-  heartbeatMs: number; leaseMs: number; retryBackoffMs: number; maxWaitingTasks: number; idempotencyRetentionMs: number;
+  heartbeatMs: number; leaseMs: number; deadlineGraceMs: number; retryBackoffMs: number; maxWaitingTasks: number; idempotencyRetentionMs: number;
   store?: string; storePasswordFile?: string; retention: number; schedulerId?: string; pollMs: number; pollOnly?: boolean;
 }
 interface WorkerFlags extends ListenerFlags, SchedulerTlsFlags {
@@ -79,6 +79,7 @@ function schedulerTuning(command: Command): Command {
     .addOption(new Option("--heartbeat-ms <ms>", "how often workers must report").env("ORCHESTRATOR_HEARTBEAT_MS").default(d.heartbeatIntervalMs).argParser(integer))
     .addOption(new Option("--worker-timeout-ms <ms>", "silence after which a worker is presumed dead").env("ORCHESTRATOR_WORKER_TIMEOUT_MS").default(d.workerTimeoutMs).argParser(integer))
     .addOption(new Option("--lease-ms <ms>", "lease of a running attempt in the store").env("ORCHESTRATOR_LEASE_MS").default(d.leaseMs).argParser(integer))
+    .addOption(new Option("--deadline-grace-ms <ms>", "added to a task's timeout before an attempt its worker did not end is failed; half of it is how long a worker may hold a claimed-ahead task").env("ORCHESTRATOR_DEADLINE_GRACE_MS").default(d.deadlineGraceMs).argParser(integer))
     .addOption(new Option("--retry-backoff-ms <ms>", "default first retry delay").env("ORCHESTRATOR_RETRY_BACKOFF_MS").default(d.defaultRetryBackoffMs).argParser(integer))
     .addOption(new Option("--max-waiting-tasks <n>", "queued + retrying tasks beyond which submits get RESOURCE_EXHAUSTED").env("ORCHESTRATOR_MAX_WAITING_TASKS").default(d.maxWaitingTasks).argParser(integer))
     .addOption(new Option("--idempotency-retention-ms <ms>", "how long an idempotency key keeps answering with its task").env("ORCHESTRATOR_IDEMPOTENCY_RETENTION_MS").default(d.idempotencyRetentionMs).argParser(integer));
@@ -97,7 +98,7 @@ function withPasswordFile(store: string, file: string | undefined): string {
 function schedulerOptions(flags: SchedulerFlags) {
   return {
     host: flags.host, port: flags.port, httpPort: flags.httpPort, dataDir: flags.dataDir, logLevel: flags.logLevel, sqliteSynchronous: flags.sqliteSynchronous,
-    heartbeatIntervalMs: flags.heartbeatMs, workerTimeoutMs: flags.workerTimeoutMs, leaseMs: flags.leaseMs, defaultRetryBackoffMs: flags.retryBackoffMs,
+    heartbeatIntervalMs: flags.heartbeatMs, workerTimeoutMs: flags.workerTimeoutMs, leaseMs: flags.leaseMs, deadlineGraceMs: flags.deadlineGraceMs, defaultRetryBackoffMs: flags.retryBackoffMs,
     maxWaitingTasks: flags.maxWaitingTasks, idempotencyRetentionMs: flags.idempotencyRetentionMs, security: listenerSecurity(flags),
     store: withPasswordFile(flags.store ?? "", flags.storePasswordFile), retentionMs: flags.retention, schedulerId: flags.schedulerId ?? "", pollIntervalMs: flags.pollMs, pollOnly: flags.pollOnly === true,
   };
