@@ -20,12 +20,6 @@ describe.each(storeBackends)("a worker with one slot and prefetch 1 (%s store)",
     await cluster.stop();
   });
 
-  async function untilRunning(taskId: string): Promise<void> {
-    for await (const update of cluster.client.subscribe(taskId)) {
-      if (update.state === "running") return;
-    }
-  }
-
   async function updatesOf(taskId: string): Promise<TaskUpdate[]> {
     const updates: TaskUpdate[] = [];
     await cluster.client.waitForResult(taskId, { afterSequence: 0, onUpdate: (update) => updates.push(update) });
@@ -34,10 +28,10 @@ describe.each(storeBackends)("a worker with one slot and prefetch 1 (%s store)",
 
   it("holds a second task while the first runs, starts it once the slot frees, and counts its timeout from its start", async () => {
     const first = await cluster.client.submit({ name: "sleepy", payload: { ms: 700 }, maxRetries: 0 });
-    await untilRunning(first.taskId);
+    await untilTaskRunning(cluster, first.taskId);
     // Held for about 0.7 s, then 0.6 s of handler: 1.3 s from its assignment, within its 1 s timeout only if the timeout starts with the handler.
     const second = await cluster.client.submit({ name: "sleepy", payload: { ms: 600 }, maxRetries: 0, timeoutSecs: 1 });
-    await untilRunning(second.taskId);
+    await untilTaskRunning(cluster, second.taskId);
     // Held, it counts in the worker's running attempts beside the one that runs.
     expect((await cluster.client.workers())[0]).toMatchObject({ slots: 1, running: 2 });
     const [a, b] = await Promise.all([cluster.client.waitForResult(first.taskId), cluster.client.waitForResult(second.taskId)]);
@@ -50,7 +44,7 @@ describe.each(storeBackends)("a worker with one slot and prefetch 1 (%s store)",
 
   it("hands a held task back once it has waited the hold limit, without using a retry", async () => {
     const long = await cluster.client.submit({ name: "sleepy", payload: { ms: 2_500 }, maxRetries: 0 });
-    await untilRunning(long.taskId);
+    await untilTaskRunning(cluster, long.taskId);
     const short = await cluster.client.submit({ name: "noop", maxRetries: 0 });
     const updates = await updatesOf(short.taskId);
     expect(updates.at(-1)).toMatchObject({ state: "succeeded" });
@@ -64,9 +58,9 @@ describe.each(storeBackends)("a worker with one slot and prefetch 1 (%s store)",
 
   it("cancels a held task without disturbing the running one", async () => {
     const long = await cluster.client.submit({ name: "sleepy", payload: { ms: 800 }, maxRetries: 0 });
-    await untilRunning(long.taskId);
+    await untilTaskRunning(cluster, long.taskId);
     const held = await cluster.client.submit({ name: "noop", maxRetries: 0 });
-    await untilRunning(held.taskId);
+    await untilTaskRunning(cluster, held.taskId);
     expect(await cluster.client.cancel(held.taskId, "not needed")).toMatchObject({ state: "cancelled", cancelled: true });
     expect(await cluster.client.waitForResult(long.taskId)).toMatchObject({ state: "succeeded", attempt: 1 });
     expect(await cluster.client.get(held.taskId)).toMatchObject({ state: "cancelled", attempt: 1 });
@@ -80,9 +74,9 @@ describe.each(storeBackends)("a worker with one slot and prefetch 1 (%s store)",
 
   it("a stopping worker hands back at once what it holds, and what still runs once the grace period ends", async () => {
     const long = await cluster.client.submit({ name: "sleepy", payload: { ms: 5_000 }, maxRetries: 0 });
-    await untilRunning(long.taskId);
+    await untilTaskRunning(cluster, long.taskId);
     const held = await cluster.client.submit({ name: "noop", maxRetries: 0 });
-    await untilRunning(held.taskId);
+    await untilTaskRunning(cluster, held.taskId);
     const exit = await cluster.workers[0]?.stop("SIGINT");
     expect(exit?.code).toBe(0);
     const [taskLong, taskHeld] = await Promise.all([cluster.client.get(long.taskId), cluster.client.get(held.taskId)]);
