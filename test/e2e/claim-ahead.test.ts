@@ -6,6 +6,7 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TaskUpdate } from "orchestrator-ts-client";
+import { runCli } from "../helpers/cli.js";
 import { Cluster, repoRoot } from "../helpers/processes.js";
 import { storeBackends } from "../helpers/stores.js";
 
@@ -32,8 +33,8 @@ describe.each(storeBackends)("a worker with one slot and prefetch 1 (%s store)",
     // Held for about 0.7 s, then 0.6 s of handler: 1.3 s from its assignment, within its 1 s timeout only if the timeout starts with the handler.
     const second = await cluster.client.submit({ name: "sleepy", payload: { ms: 600 }, maxRetries: 0, timeoutSecs: 1 });
     await untilTaskRunning(cluster, second.taskId);
-    // Held, it counts in the worker's running attempts beside the one that runs.
-    expect((await cluster.client.workers())[0]).toMatchObject({ slots: 1, running: 2 });
+    // Held, it counts in the worker's running attempts beside the one that runs, and as held.
+    expect((await cluster.client.workers())[0]).toMatchObject({ slots: 1, prefetch: 1, running: 2, held: 1 });
     const [a, b] = await Promise.all([cluster.client.waitForResult(first.taskId), cluster.client.waitForResult(second.taskId)]);
     expect([a.state, a.attempt, b.state, b.attempt]).toEqual(["succeeded", 1, "succeeded", 1]);
     const [taskA, taskB] = await Promise.all([cluster.client.get(first.taskId), cluster.client.get(second.taskId)]);
@@ -89,7 +90,8 @@ describe.each(storeBackends)("a worker with one slot and prefetch 1 (%s store)",
 });
 
 describe.each(storeBackends)("a worker with prefetch beside an idle worker for other task names (%s store)", (store) => {
-  const cluster = new Cluster({ store, workers: 1, workerArgs: ["--slots", "1", "--prefetch", "1"] });
+  // A hold limit of 5 s, so the task stays held while the CLI starts and asks.
+  const cluster = new Cluster({ store, workers: 1, schedulerArgs: ["--deadline-grace-ms", "10000"], workerArgs: ["--slots", "1", "--prefetch", "1"] });
 
   beforeAll(async () => {
     await cluster.start();
@@ -102,16 +104,18 @@ describe.each(storeBackends)("a worker with prefetch beside an idle worker for o
 
   it("holds a task behind its running one although the other worker has idle slots", async () => {
     const [prefetching, other] = cluster.workers.map((worker) => worker.logs.find((r) => r.msg === "Worker registered with the scheduler")?.worker_id);
-    // 0.7 s: the held task starts within the hold limit (1 s), so it is not handed back.
-    const first = await cluster.client.submit({ name: "sleepy", payload: { ms: 700 }, maxRetries: 0 });
+    const first = await cluster.client.submit({ name: "sleepy", payload: { ms: 2_500 }, maxRetries: 0 });
     await untilTaskRunning(cluster, first.taskId);
     const second = await cluster.client.submit({ name: "noop", maxRetries: 0 });
     await untilTaskRunning(cluster, second.taskId);
     // Assigned while the first still runs: held by the busy worker, not left queued for its slot.
     expect((await cluster.client.get(first.taskId)).state).toBe("running");
     const workers = await cluster.client.workers();
-    expect(workers.find((w) => w.workerId === prefetching)).toMatchObject({ slots: 1, running: 2 });
-    expect(workers.find((w) => w.workerId === other)).toMatchObject({ taskNames: ["chatty"], running: 0 });
+    expect(workers.find((w) => w.workerId === prefetching)).toMatchObject({ slots: 1, running: 2, held: 1 });
+    expect(workers.find((w) => w.workerId === other)).toMatchObject({ taskNames: ["chatty"], prefetch: 0, running: 0, held: 0 });
+    const table = await runCli(["workers", "--gateway", cluster.gatewayAddress]);
+    expect(table.stdout).toContain(`${prefetching}  2/1 (1 held)`);
+    expect((await cluster.client.get(first.taskId)).state).toBe("running");
     const results = await Promise.all([cluster.client.waitForResult(first.taskId), cluster.client.waitForResult(second.taskId)]);
     expect(results.map((r) => [r.state, r.attempt])).toEqual([["succeeded", 1], ["succeeded", 1]]);
   });

@@ -299,7 +299,7 @@ describe("client commands against a cluster", () => {
 
     const json = await runCli(["workers", "--json", ...gateway]);
     expect(json.code, json.stderr).toBe(0);
-    expect(JSON.parse(json.stdout)).toEqual([expect.objectContaining({ worker_id: workerId, slots: 10, running: 0, draining: false })]);
+    expect(JSON.parse(json.stdout)).toEqual([expect.objectContaining({ worker_id: workerId, slots: 10, running: 0, prefetch: 0, held: 0, draining: false })]);
   });
 
   it("submit --wait exits 1 when the task ends failed", async () => {

@@ -70,7 +70,12 @@ export interface WorkerSummary {
   workerId: string;
   taskNames: string[];
   slots: number;
+  /** Attempts assigned to the worker and not ended, the held ones included. */
   running: number;
+  /** Claim-ahead: how many tasks the worker may hold beyond its slots (0: off). */
+  prefetch: number;
+  /** Of `running`, those held beyond the slots, not started yet. */
+  held: number;
   draining: boolean;
   connectedAt: Date;
   lastSeenAt: Date;
@@ -148,7 +153,7 @@ export function toTaskInfo(raw: Task): TaskInfo {
 
 export function toWorkerSummary(raw: WorkerInfo): WorkerSummary {
   return {
-    workerId: raw.workerId, taskNames: raw.taskNames, slots: raw.slots, running: raw.running, draining: raw.draining,
+    workerId: raw.workerId, taskNames: raw.taskNames, slots: raw.slots, running: raw.running, prefetch: raw.prefetch, held: raw.held, draining: raw.draining,
     connectedAt: new Date(raw.connectedAtMs), lastSeenAt: new Date(raw.lastSeenMs), raw,
   };
 }

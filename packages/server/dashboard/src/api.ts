@@ -74,6 +74,8 @@ export interface Worker {
   taskNames: string[];
   slots: number;
   running: number;
+  /** Of running, assigned ahead of a free slot (claim-ahead) and not started yet. */
+  held: number;
   draining: boolean;
   connectedAtMs: number;
   lastSeenMs: number;

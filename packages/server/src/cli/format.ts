@@ -79,7 +79,7 @@ export function updateView(update: TaskUpdate): Record<string, unknown> {
 
 export function workerView(worker: WorkerSummary): Record<string, unknown> {
   return {
-    worker_id: worker.workerId, task_names: worker.taskNames, slots: worker.slots, running: worker.running,
+    worker_id: worker.workerId, task_names: worker.taskNames, slots: worker.slots, running: worker.running, prefetch: worker.prefetch, held: worker.held,
     draining: worker.draining, connected_at: time(worker.connectedAt), last_seen_at: time(worker.lastSeenAt),
   };
 }
@@ -145,7 +145,7 @@ export function taskTable(tasks: TaskInfo[]): string {
 export function workerTable(workers: WorkerSummary[]): string {
   return table(
     ["WORKER ID", "RUNNING/SLOTS", "STATE", "TASK NAMES"],
-    workers.map((worker) => [worker.workerId, `${worker.running}/${worker.slots}`, worker.draining ? "draining" : "ready", worker.taskNames.join(",")]),
+    workers.map((worker) => [worker.workerId, `${worker.running}/${worker.slots}${worker.held > 0 ? ` (${worker.held} held)` : ""}`, worker.draining ? "draining" : "ready", worker.taskNames.join(",")]),
   );
 }
 

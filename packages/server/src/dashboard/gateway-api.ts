@@ -105,7 +105,9 @@ export interface WorkerJson {
   workerId: string;
   taskNames: string[];
   slots: number;
+  /** Held ones included (claim-ahead). */
   running: number;
+  held: number;
   draining: boolean;
   connectedAtMs: number;
   lastSeenMs: number;
@@ -280,7 +282,7 @@ export class DashboardCalls {
 
   async workers(): Promise<WorkerJson[]> {
     return (await this.gateway.call((s) => s.listWorkers, {}, true)).workers.map((worker) => ({
-      workerId: worker.workerId, taskNames: worker.taskNames, slots: worker.slots, running: worker.running, draining: worker.draining,
+      workerId: worker.workerId, taskNames: worker.taskNames, slots: worker.slots, running: worker.running, held: worker.held, draining: worker.draining,
       connectedAtMs: worker.connectedAtMs, lastSeenMs: worker.lastSeenMs,
     }));
   }

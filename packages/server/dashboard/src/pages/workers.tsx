@@ -24,7 +24,7 @@ export function WorkersPage() {
                 <tr key={worker.workerId}>
                   <td class="mono">{worker.workerId}</td>
                   <td>{worker.taskNames.join(", ") || "—"}</td>
-                  <td class="num">{worker.running} / {worker.slots}</td>
+                  <td class="num">{worker.running} / {worker.slots}{worker.held > 0 ? ` (${worker.held} held)` : ""}</td>
                   <td title={formatTime(worker.lastSeenMs)}>{formatAgo(worker.lastSeenMs)}</td>
                   <td>{formatTime(worker.connectedAtMs)}</td>
                   <td>{worker.draining ? "draining" : "serving"}</td>

@@ -519,10 +519,15 @@ export interface WorkerInfo {
   workerId: string;
   taskNames: string[];
   slots: number;
+  /** Attempts assigned to the worker and not ended, held ones included. */
   running: number;
   draining: boolean;
   connectedAtMs: number;
   lastSeenMs: number;
+  /** Claim-ahead: tasks the worker may hold beyond its slots (RegisterWorker.prefetch as granted). */
+  prefetch: number;
+  /** Of running, those beyond the slots: assigned ahead and not started yet, as the Scheduler counts them. */
+  held: number;
 }
 
 export interface ListWorkersResponse {
@@ -4268,7 +4273,17 @@ export const ListWorkersRequest: MessageFns<ListWorkersRequest> = {
 };
 
 function createBaseWorkerInfo(): WorkerInfo {
-  return { workerId: "", taskNames: [], slots: 0, running: 0, draining: false, connectedAtMs: 0, lastSeenMs: 0 };
+  return {
+    workerId: "",
+    taskNames: [],
+    slots: 0,
+    running: 0,
+    draining: false,
+    connectedAtMs: 0,
+    lastSeenMs: 0,
+    prefetch: 0,
+    held: 0,
+  };
 }
 
 export const WorkerInfo: MessageFns<WorkerInfo> = {
@@ -4293,6 +4308,12 @@ export const WorkerInfo: MessageFns<WorkerInfo> = {
     }
     if (message.lastSeenMs !== 0) {
       writer.uint32(56).int64(message.lastSeenMs);
+    }
+    if (message.prefetch !== 0) {
+      writer.uint32(64).int32(message.prefetch);
+    }
+    if (message.held !== 0) {
+      writer.uint32(72).int32(message.held);
     }
     return writer;
   },
@@ -4366,6 +4387,22 @@ export const WorkerInfo: MessageFns<WorkerInfo> = {
             message.lastSeenMs = longToNumber(reader.int64());
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.prefetch = reader.int32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.held = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4390,6 +4427,8 @@ export const WorkerInfo: MessageFns<WorkerInfo> = {
     message.draining = object.draining ?? false;
     message.connectedAtMs = object.connectedAtMs ?? 0;
     message.lastSeenMs = object.lastSeenMs ?? 0;
+    message.prefetch = object.prefetch ?? 0;
+    message.held = object.held ?? 0;
     return message;
   },
 };
