@@ -387,8 +387,7 @@ export class Scheduler {
     return this.registry.all().map((session) => ({
       workerId: session.workerId, taskNames: [...session.taskNames], slots: session.slots, running: session.inFlight.size,
       draining: session.draining, connectedAtMs: session.connectedAt, lastSeenMs: session.lastSeen, prefetch: session.prefetch,
-      // The worker starts a held task the moment a slot frees, so whatever is beyond its slots waits.
-      held: Math.max(0, session.inFlight.size - session.slots),
+      held: session.heldAttempts,
     }));
   }
 

@@ -61,6 +61,11 @@ export class WorkerSession {
     return this.draining ? 0 : Math.max(0, this.slots - this.inFlight.size - this.claiming);
   }
 
+  /** Attempts assigned beyond the slots (claim-ahead): the worker starts one the moment a slot frees, so these wait. */
+  get heldAttempts(): number {
+    return Math.max(0, this.inFlight.size - this.slots);
+  }
+
   /** The worker's names, starting one further each call, so no name starves the others. */
   rotatedNames(): string[] {
     const offset = this.nameOffset++ % this.taskNames.length;
